@@ -1,0 +1,1 @@
+"""The `mailgothai` command: thin wrappers over the services."""

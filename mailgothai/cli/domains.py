@@ -1,0 +1,100 @@
+"""`mailgothai domain ...`"""
+
+from __future__ import annotations
+
+import argparse
+
+from mailgothai.cli.common import add_json
+from mailgothai.cli.output import print_json, print_json_lines_array, print_object, print_rows
+from mailgothai.core.models import Status
+from mailgothai.core.quota import format_size
+from mailgothai.services.registry import Services
+
+LIMIT_OPTIONS = ("max_accounts", "quota_pool", "default_quota", "max_message_size", "hourly_send_limit")
+
+
+def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = groups.add_parser("domain", help="hosted domains")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def limit_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--max-accounts", help="most accounts (0 = no limit)")
+        p.add_argument("--quota-pool", help="total of all account quotas, e.g. 500G (0 = no limit)")
+        p.add_argument("--default-quota", help="quota of a new account, e.g. 2G")
+        p.add_argument("--max-message-size", help="largest message, e.g. 25M")
+        p.add_argument("--hourly-send-limit", help="recipients per account per hour")
+        p.add_argument("--description")
+
+    add = commands.add_parser("add", help="create a domain")
+    add.add_argument("domain")
+    limit_options(add)
+    add.set_defaults(handler=cmd_add)
+
+    lst = commands.add_parser("list", help="list domains")
+    lst.add_argument("--search", default="", help="domain name prefix")
+    add_json(lst)
+    lst.set_defaults(handler=cmd_list)
+
+    show = commands.add_parser("show", help="show one domain")
+    show.add_argument("domain")
+    add_json(show)
+    show.set_defaults(handler=cmd_show)
+
+    set_ = commands.add_parser("set", help="change a domain's limits or description")
+    set_.add_argument("domain")
+    limit_options(set_)
+    set_.set_defaults(handler=cmd_set)
+
+    for name, status in (("suspend", Status.DISABLED), ("activate", Status.ACTIVE)):
+        p = commands.add_parser(name, help=f"{name} a domain (its users {'cannot' if name == 'suspend' else 'can'} log in)")
+        p.add_argument("domain")
+        p.set_defaults(handler=cmd_status, status=status)
+
+    delete = commands.add_parser("delete", help="delete a domain")
+    delete.add_argument("domain")
+    delete.add_argument("--force", action="store_true", help="also delete its accounts and aliases")
+    delete.set_defaults(handler=cmd_delete)
+
+
+def _limits(args: argparse.Namespace) -> dict[str, str | None]:
+    return {name: getattr(args, name) for name in LIMIT_OPTIONS}
+
+
+def cmd_add(args: argparse.Namespace, services: Services) -> int:
+    domain = services.domains.add(args.domain, description=args.description or "", **_limits(args))
+    print(f"domain {domain.name} created")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, services: Services) -> int:
+    domains = services.domains.list(args.search)
+    if args.json:
+        print_json_lines_array(domains)
+    else:
+        print_rows((d.name, d.status.value, d.account_count, format_size(d.quota_allocated), d.description)
+                   for d in domains)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, services: Services) -> int:
+    domain = services.domains.get(args.domain)
+    print_json(domain) if args.json else print_object(domain)
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, services: Services) -> int:
+    domain = services.domains.set(args.domain, description=args.description, **_limits(args))
+    print(f"domain {domain.name} updated")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, services: Services) -> int:
+    domain = services.domains.set_status(args.domain, args.status)
+    print(f"domain {domain.name} is {domain.status.value}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, services: Services) -> int:
+    services.domains.delete(args.domain, force=args.force)
+    print(f"domain {args.domain} deleted")
+    return 0

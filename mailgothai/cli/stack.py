@@ -1,0 +1,65 @@
+"""`mailgothai stack up | down | status`"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mailgothai.settings import Settings
+from mailgothai.stack import demo, manager
+
+PORT_OPTIONS = ("ldap_port", "imap_port", "lmtp_port")
+
+
+def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = groups.add_parser("stack", help="run the whole service privately on loopback ports")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    up = commands.add_parser("up", help="configure and start slapd and Dovecot (reuses existing data)")
+    for option in PORT_OPTIONS:
+        up.add_argument("--" + option.replace("_", "-"), type=int)
+    up.add_argument("--demo", action="store_true", help="add a small demo data set (once) and print its logins")
+    up.set_defaults(handler=cmd_up, needs_services=False)
+    down = commands.add_parser("down", help="stop exactly the processes `up` started")
+    down.set_defaults(handler=cmd_down, needs_services=False)
+    status = commands.add_parser("status", help="where everything listens and what runs")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status, needs_services=False)
+
+
+def _print(state: manager.StackStatus) -> None:
+    data = state.as_dict()
+    for key in ("data_dir", "ldap_uri", "imap", "lmtp"):
+        print(f"{key:10} {data[key]}")
+    for name, proc in data["processes"].items():
+        print(f"{name:10} {'running' if proc['running'] else 'stopped'}" + (f" (pid {proc['pid']})" if proc["running"] else ""))
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    ports = {name: getattr(args, name) for name in PORT_OPTIONS if getattr(args, name)}
+    state = manager.up(settings.replace(**ports) if ports else settings)
+    _print(state)
+    if args.demo:
+        logins = demo.seed(state.settings)
+        if logins:
+            print("\ndemo logins (shown once; IMAP as the mail user, admin for the admin web):")
+            for login in logins:
+                print(f"  {login.kind:6} {login.login:32} {login.password}")
+        else:
+            print("\ndemo data already present (its passwords were shown when it was created)")
+    print(f"\nstop with: mailgothai --data-dir {state.settings.data_dir} stack down")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    state = manager.down(settings)
+    _print(state)
+    return 0 if not any(p.running for p in state.processes) else 1
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    state = manager.status(settings)
+    if args.json:
+        print(json.dumps(state.as_dict(), indent=2))
+    else:
+        _print(state)
+    return 0 if state.running else 3

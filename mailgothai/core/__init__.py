@@ -1,0 +1,1 @@
+"""The core: plain values in, typed results out. Imports no I/O library."""

@@ -1,0 +1,114 @@
+"""The domain limit rules, as pure checks on the values in :mod:`mailgothai.core.models`.
+
+They hold for the UI, the API, the CLI and CSV import alike. A limit of 0 (accounts or
+quota pool) means "no limit". An account quota of 0 means "unlimited" to Dovecot, so a
+domain that has a quota pool refuses accounts with quota 0: they would escape the pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from mailgothai.core.models import Domain, DomainLimits
+from mailgothai.core.quota import MAX_SIZE, format_size, format_size_human
+from mailgothai.errors import InvalidInput, LimitExceeded
+
+
+def _show(n: int) -> str:
+    """A size for a message: exact ("9G") when it has a unit, else approximate ("1.2 GiB")."""
+    text = format_size(n)
+    return format_size_human(n) if text.isdigit() else text
+
+
+def _need_non_negative(field: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, f"must be a whole number, not {value!r}")
+    if value < 0:
+        raise InvalidInput(field, "must not be negative")
+
+
+def _check_pooled_quota(domain: Domain, quota: int) -> None:
+    if domain.limits.quota_pool > 0 and quota == 0:
+        raise LimitExceeded(
+            "quota", f"domain {domain.name} has a quota pool, so an account's quota cannot be unlimited (0)"
+        )
+
+
+def check_account_fits(domain: Domain, new_quota: int, extra_accounts: int = 1) -> None:
+    """Refuse adding ``extra_accounts`` accounts whose quotas total ``new_quota`` bytes."""
+    _need_non_negative("quota", new_quota)
+    _need_non_negative("max_accounts", extra_accounts)
+    limits = domain.limits
+    if limits.max_accounts > 0 and domain.account_count + extra_accounts > limits.max_accounts:
+        if extra_accounts == 1:
+            detail = f"and already has {domain.account_count}"
+        else:
+            detail = f"and has {domain.account_count}; {extra_accounts} more would make " + str(
+                domain.account_count + extra_accounts
+            )
+        raise LimitExceeded(
+            "max_accounts", f"domain {domain.name} allows at most {limits.max_accounts} accounts {detail}"
+        )
+    if extra_accounts > 0:
+        _check_pooled_quota(domain, new_quota)
+    if limits.quota_pool > 0 and domain.quota_allocated + new_quota > limits.quota_pool:
+        raise LimitExceeded(
+            "quota",
+            f"quota {_show(new_quota)} would exceed the domain's pool: "
+            f"{_show(domain.quota_allocated)} of {_show(limits.quota_pool)} allocated",
+        )
+
+
+def check_quota_change(domain: Domain, old_quota: int, new_quota: int) -> None:
+    """Refuse changing one account's quota from ``old_quota`` to ``new_quota`` if the pool can't hold it.
+
+    Lowering a quota is always allowed, even in a domain that is already over its pool.
+    """
+    _need_non_negative("quota", old_quota)
+    _need_non_negative("quota", new_quota)
+    _check_pooled_quota(domain, new_quota)
+    pool = domain.limits.quota_pool
+    if pool > 0 and new_quota > old_quota and domain.quota_allocated - old_quota + new_quota > pool:
+        raise LimitExceeded(
+            "quota",
+            f"quota {_show(new_quota)} would exceed the domain's pool: "
+            f"{_show(domain.quota_allocated)} of {_show(pool)} allocated, "
+            f"{_show(old_quota)} of it to this account",
+        )
+
+
+def check_domain_limits(limits: DomainLimits) -> None:
+    """Validate the values themselves; the field of the error is the DomainLimits attribute."""
+    for f in fields(limits):
+        _need_non_negative(f.name, getattr(limits, f.name))
+    for name in ("quota_pool", "default_quota", "max_message_size"):
+        if getattr(limits, name) > MAX_SIZE:
+            raise InvalidInput(name, f"larger than the maximum {format_size(MAX_SIZE)}")
+    if limits.max_message_size == 0:
+        raise InvalidInput("max_message_size", "must be greater than 0")
+    if limits.quota_pool > 0:
+        if limits.default_quota == 0:
+            raise InvalidInput("default_quota", "cannot be unlimited (0) when the domain has a quota pool")
+        if limits.default_quota > limits.quota_pool:
+            raise InvalidInput(
+                "default_quota",
+                f"default quota {_show(limits.default_quota)} is larger than the "
+                f"domain's pool {_show(limits.quota_pool)}",
+            )
+
+
+def check_new_limits_against_usage(domain: Domain, new: DomainLimits) -> None:
+    """Validate ``new`` (see check_domain_limits) and refuse limits below what the domain already uses."""
+    check_domain_limits(new)
+    if new.max_accounts > 0 and new.max_accounts < domain.account_count:
+        raise LimitExceeded(
+            "max_accounts",
+            f"domain {domain.name} already has {domain.account_count} accounts; "
+            f"the maximum cannot be lowered to {new.max_accounts}",
+        )
+    if new.quota_pool > 0 and new.quota_pool < domain.quota_allocated:
+        raise LimitExceeded(
+            "quota_pool",
+            f"domain {domain.name} already has {_show(domain.quota_allocated)} allocated to its accounts; "
+            f"the pool cannot be lowered to {_show(new.quota_pool)}",
+        )

@@ -1,0 +1,88 @@
+"""The objects the service manages, as plain immutable values."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Status(str, enum.Enum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+    @classmethod
+    def parse(cls, text: str, field_name: str = "status") -> "Status":
+        from mailgothai.errors import InvalidInput
+
+        value = text.strip().lower()
+        for status in cls:
+            if status.value == value:
+                return status
+        raise InvalidInput(field_name, f"must be 'active' or 'disabled', not {text!r}")
+
+
+class Role(str, enum.Enum):
+    SUPERADMIN = "superadmin"
+    DOMAIN_ADMIN = "domain_admin"
+
+
+@dataclass(frozen=True)
+class DomainLimits:
+    """A domain's limits. Sizes are bytes; 0 means "no limit" for the pool and counts."""
+
+    max_accounts: int = 0
+    quota_pool: int = 0
+    default_quota: int = 1024**3
+    max_message_size: int = 25 * 1024**2
+    hourly_send_limit: int = 500
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str  # the ASCII (IDNA A-label) form, lower case
+    description: str = ""
+    status: Status = Status.ACTIVE
+    limits: DomainLimits = field(default_factory=DomainLimits)
+    account_count: int = 0  # accounts currently in the domain (kept by the directory)
+    quota_allocated: int = 0  # sum of the accounts' quotas, bytes
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str  # normalised: lower-case local part kept as given, ASCII domain
+    domain: str
+    quota: int
+    status: Status = Status.ACTIVE
+    given_name: str = ""
+    surname: str = ""
+    display_name: str = ""
+    aliases: tuple[str, ...] = ()
+    forwards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alias:
+    address: str
+    domain: str
+    members: tuple[str, ...]
+    status: Status = Status.ACTIVE
+
+
+@dataclass(frozen=True)
+class Admin:
+    login: str
+    role: Role
+    domains: tuple[str, ...] = ()
+    display_name: str = ""
+    status: Status = Status.ACTIVE
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing; `cookie` fetches the next page, None on the last."""
+
+    items: tuple[T, ...]
+    cookie: bytes | None

@@ -1,0 +1,127 @@
+"""Account entries: inetOrgPerson + mgtAccount under ou=users of their domain."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from mailgothai.core.models import Account, Status
+from mailgothai.directory import escaping as f
+from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.layout import Layout
+from mailgothai.errors import AlreadyExists, NotFound
+
+ATTRS = ("mail", "domainName", "mgtStatus", "mgtQuota", "givenName", "sn", "displayName",
+         "mgtAliasAddress", "mgtForwardAddress")
+NAME_ATTRS = ("givenName", "sn", "displayName", "cn")
+
+
+def _person_values(account: Account) -> dict[str, object]:
+    # inetOrgPerson requires sn and cn. A blank surname is stored as the address itself
+    # and read back as blank (nobody's surname is their own e-mail address).
+    return {
+        "sn": account.surname or account.email,
+        "cn": account.display_name or " ".join(p for p in (account.given_name, account.surname) if p) or account.email,
+        "givenName": account.given_name or None,
+        "displayName": account.display_name or None,
+    }
+
+
+def to_account(entry: Entry) -> Account:
+    email = entry.first("mail")
+    surname = entry.first("sn")
+    return Account(
+        email=email,
+        domain=entry.first("domainName"),
+        quota=entry.integer("mgtQuota"),
+        status=Status(entry.first("mgtStatus", "active")),
+        given_name=entry.first("givenName"),
+        surname="" if surname == email else surname,
+        display_name=entry.first("displayName"),
+        aliases=entry.all("mgtAliasAddress"),
+        forwards=entry.all("mgtForwardAddress"),
+    )
+
+
+def name_filter(text: str) -> str:
+    """Accounts whose address or any name part starts with text (Thai included)."""
+    return f.any_of(f.prefix("mail", text), *(f.prefix(attr, text) for attr in NAME_ATTRS))
+
+
+class AccountDirectory:
+    def __init__(self, gateway: Gateway, layout: Layout) -> None:
+        self._gw = gateway
+        self._layout = layout
+
+    def create(self, account: Account, password_hash: str) -> None:
+        try:
+            self._gw.add(self._layout.account(account.email), ["inetOrgPerson", "mgtAccount"], {
+                "mail": account.email,
+                "domainName": account.domain,
+                "mgtStatus": account.status.value,
+                "mgtQuota": account.quota,
+                "mgtAliasAddress": list(account.aliases),
+                "mgtForwardAddress": list(account.forwards),
+                "userPassword": password_hash,
+                **_person_values(account),
+            })
+        except AlreadyExists:
+            raise AlreadyExists("account", account.email) from None
+
+    def find(self, email: str) -> Account | None:
+        entry = self._gw.read(self._layout.account(email), ATTRS)
+        return to_account(entry) if entry else None
+
+    def get(self, email: str) -> Account:
+        account = self.find(email)
+        if account is None:
+            raise NotFound("account", email)
+        return account
+
+    def save(self, account: Account) -> None:
+        """Write every field of an existing account (not its password)."""
+        try:
+            self._gw.replace(self._layout.account(account.email), {
+                "mgtStatus": account.status.value,
+                "mgtQuota": account.quota,
+                "mgtAliasAddress": list(account.aliases),
+                "mgtForwardAddress": list(account.forwards),
+                **_person_values(account),
+            })
+        except NotFound:
+            raise NotFound("account", account.email) from None
+
+    def set_password_hash(self, email: str, password_hash: str) -> None:
+        try:
+            self._gw.replace(self._layout.account(email), {"userPassword": password_hash})
+        except NotFound:
+            raise NotFound("account", email) from None
+
+    def delete(self, email: str) -> None:
+        try:
+            self._gw.delete(self._layout.account(email))
+        except NotFound:
+            raise NotFound("account", email) from None
+
+    def check_password(self, email: str, password: str) -> bool:
+        return self._gw.check_password(self._layout.account(email), password)
+
+    def _filter(self, domain: str | None, search: str | None) -> str:
+        parts = [f.eq("objectClass", "mgtAccount")]
+        if domain:
+            parts.append(f.eq("domainName", domain))
+        if search:
+            parts.append(name_filter(search))
+        return f.all_of(*parts)
+
+    def first_page(self, domain: str, size: int = 50, search: str | None = None) -> tuple[list[Account], bool]:
+        entries, more = self._gw.first_page(self._layout.users(domain), self._filter(domain, search), size, ATTRS)
+        return [to_account(e) for e in entries], more
+
+    def iter_domain(self, domain: str, search: str | None = None, page_size: int = 500) -> Iterator[Account]:
+        for entry in self._gw.iter_paged(self._layout.users(domain), self._filter(domain, search), ATTRS, page_size):
+            yield to_account(entry)
+
+    def search_all(self, text: str, limit: int = 50) -> list[Account]:
+        """Accounts in any domain whose address or name starts with text."""
+        entries = self._gw.search(self._layout.domains, self._filter(None, text), ATTRS, limit=limit)
+        return [to_account(e) for e in entries]

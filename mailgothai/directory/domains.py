@@ -1,0 +1,135 @@
+"""Domain entries, and the counters (accounts, allocated quota) the limits are checked on."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from mailgothai.core.models import Domain, DomainLimits, Status
+from mailgothai.directory import escaping as f
+from mailgothai.directory.gateway import Entry, Gateway, ValueChanged
+from mailgothai.directory.layout import Layout
+from mailgothai.errors import AlreadyExists, NotFound
+
+ATTRS = ("domainName", "description", "mgtStatus", "mgtMaxAccounts", "mgtQuotaPool", "mgtDefaultQuota",
+         "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtAccountCount", "mgtQuotaAllocated")
+CAS_ATTEMPTS = 50
+
+
+def _limit_values(limits: DomainLimits) -> dict[str, object]:
+    return {
+        "mgtMaxAccounts": limits.max_accounts,
+        "mgtQuotaPool": limits.quota_pool,
+        "mgtDefaultQuota": limits.default_quota,
+        "mgtMaxMessageSize": limits.max_message_size,
+        "mgtHourlySendLimit": limits.hourly_send_limit,
+    }
+
+
+def to_domain(entry: Entry) -> Domain:
+    defaults = DomainLimits()
+    return Domain(
+        name=entry.first("domainName"),
+        description=entry.first("description"),
+        status=Status(entry.first("mgtStatus", "active")),
+        limits=DomainLimits(
+            max_accounts=entry.integer("mgtMaxAccounts", defaults.max_accounts),
+            quota_pool=entry.integer("mgtQuotaPool", defaults.quota_pool),
+            default_quota=entry.integer("mgtDefaultQuota", defaults.default_quota),
+            max_message_size=entry.integer("mgtMaxMessageSize", defaults.max_message_size),
+            hourly_send_limit=entry.integer("mgtHourlySendLimit", defaults.hourly_send_limit),
+        ),
+        account_count=entry.integer("mgtAccountCount"),
+        quota_allocated=entry.integer("mgtQuotaAllocated"),
+    )
+
+
+class DomainDirectory:
+    def __init__(self, gateway: Gateway, layout: Layout) -> None:
+        self._gw = gateway
+        self._layout = layout
+
+    def create(self, domain: Domain) -> None:
+        dn = self._layout.domain(domain.name)
+        try:
+            self._gw.add(dn, ["mgtDomain"], {
+                "domainName": domain.name, "description": domain.description, "mgtStatus": domain.status.value,
+                **_limit_values(domain.limits), "mgtAccountCount": 0, "mgtQuotaAllocated": 0,
+            })
+        except AlreadyExists:
+            raise AlreadyExists("domain", domain.name) from None
+        for ou in ("users", "aliases"):
+            self._gw.add(f"ou={ou},{dn}", ["organizationalUnit"], {"ou": ou})
+
+    def find(self, name: str) -> Domain | None:
+        entry = self._gw.read(self._layout.domain(name), ATTRS)
+        return to_domain(entry) if entry else None
+
+    def get(self, name: str) -> Domain:
+        domain = self.find(name)
+        if domain is None:
+            raise NotFound("domain", name)
+        return domain
+
+    def update(self, name: str, *, description: str | None = None, limits: DomainLimits | None = None,
+               status: Status | None = None) -> None:
+        values: dict[str, object] = {}
+        if description is not None:
+            values["description"] = description
+        if limits is not None:
+            values.update(_limit_values(limits))
+        if status is not None:
+            values["mgtStatus"] = status.value
+        try:
+            self._gw.replace(self._layout.domain(name), values)
+        except NotFound:
+            raise NotFound("domain", name) from None
+
+    def delete(self, name: str) -> None:
+        dn = self._layout.domain(name)
+        for ou in ("users", "aliases"):
+            try:
+                self._gw.delete(f"ou={ou},{dn}")
+            except NotFound:
+                pass
+        try:
+            self._gw.delete(dn)
+        except NotFound:
+            raise NotFound("domain", name) from None
+
+    def iter_all(self, name_prefix: str = "") -> Iterator[Domain]:
+        flt = f.all_of(f.eq("objectClass", "mgtDomain"), *( [f.prefix("domainName", name_prefix)] if name_prefix else []))
+        for entry in self._gw.iter_paged(self._layout.domains, flt, ATTRS):
+            yield to_domain(entry)
+
+    def adjust_usage(self, name: str, accounts: int, quota: int,
+                     check: Callable[[Domain], None] | None = None) -> Domain:
+        """Atomically add to the domain's counters, after `check` accepts the current values.
+
+        A compare-and-swap on both counters in one modify: concurrent writers retry, so
+        two imports into one domain can never together pass a limit.
+        """
+        for _ in range(CAS_ATTEMPTS):
+            domain = self.get(name)
+            if check is not None:
+                check(domain)
+            new_count = max(0, domain.account_count + accounts)
+            new_quota = max(0, domain.quota_allocated + quota)
+            try:
+                self._gw.swap(self._layout.domain(name), {
+                    "mgtAccountCount": (str(domain.account_count), str(new_count)),
+                    "mgtQuotaAllocated": (str(domain.quota_allocated), str(new_quota)),
+                })
+            except ValueChanged:
+                continue
+            return domain
+        raise ValueChanged(f"domain {name}: counters kept changing; try again")
+
+    def recount(self, name: str) -> Domain:
+        """Recompute the counters from the accounts themselves (repair after a crash)."""
+        count = total = 0
+        flt = f.all_of(f.eq("objectClass", "mgtAccount"), f.eq("domainName", name))
+        for entry in self._gw.iter_paged(self._layout.users(name), flt, ["mgtQuota"]):
+            count += 1
+            total += entry.integer("mgtQuota")
+        self._gw.replace(self._layout.domain(name), {"mgtAccountCount": count, "mgtQuotaAllocated": total})
+        return self.get(name)

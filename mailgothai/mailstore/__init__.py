@@ -1,0 +1,1 @@
+"""The Dovecot adapter: what the service asks of the mail store (doveadm)."""

@@ -1,0 +1,69 @@
+"""Talking to the local Dovecot through `doveadm -c CONFIG`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from mailgothai.errors import MailStoreError
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    used_bytes: int
+    limit_bytes: int | None  # None: no limit
+
+
+class Doveadm:
+    """doveadm against one Dovecot instance. Without a local config it does nothing
+    that needs Dovecot: caches then simply expire after their TTL."""
+
+    def __init__(self, config: Path) -> None:
+        self._config = config
+
+    @property
+    def available(self) -> bool:
+        return self._config.is_file() and shutil.which("doveadm", path="/usr/bin:/usr/sbin") is not None
+
+    def _run(self, *args: str) -> str:
+        cmd = [shutil.which("doveadm", path="/usr/bin:/usr/sbin") or "doveadm", "-c", str(self._config), *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise MailStoreError(f"doveadm {args[0]} failed: {(done.stderr or done.stdout).strip()}")
+        return done.stdout
+
+    def flush_auth_cache(self, users: Iterable[str]) -> None:
+        """Forget cached logins and user data, so a change applies at the next login."""
+        names = list(users)
+        if not names or not self.available:
+            return
+        try:
+            self._run("auth", "cache", "flush", *names)
+        except MailStoreError:
+            # Dovecot not running: nothing is cached. Anything else: the TTL bounds it.
+            pass
+
+    def flush_all(self) -> None:
+        if not self.available:
+            return
+        try:
+            self._run("auth", "cache", "flush")
+        except MailStoreError:
+            pass
+
+    def quota(self, user: str) -> QuotaUsage:
+        """The user's storage use and limit as Dovecot counts them."""
+        out = self._run("-f", "tab", "quota", "get", "-u", user)
+        lines = [line.split("\t") for line in out.strip().splitlines()]
+        if len(lines) < 2:
+            raise MailStoreError(f"doveadm quota get: unexpected output {out!r}")
+        header = lines[0]
+        for row in lines[1:]:
+            record = dict(zip(header, row))
+            if record.get("type") == "STORAGE":
+                limit = record.get("limit", "-")
+                return QuotaUsage(int(record["value"]) * 1024, None if limit in ("-", "") else int(limit) * 1024)
+        raise MailStoreError(f"doveadm quota get: no STORAGE row in {out!r}")

@@ -1,0 +1,164 @@
+"""Accounts: created, changed, suspended and deleted within their domain's limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterator
+
+from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
+from mailgothai.core.limits import check_account_fits, check_quota_change
+from mailgothai.core.models import Account, Domain, Status
+from mailgothai.core.quota import parse_size
+from mailgothai.core.text import check_text
+from mailgothai.errors import AlreadyExists, InvalidInput
+from mailgothai.services.base import Service
+from mailgothai.services.passwords import PasswordInput, resolve_password
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account: Account
+    generated_password: str | None  # shown once, never stored in clear
+
+
+class AccountService(Service):
+    # ---- reading ---------------------------------------------------------------
+    def get(self, email: str) -> Account:
+        email = normalize_address(email)
+        self.actor.require_domain(split_address(email)[1])
+        return self.b.accounts.get(email)
+
+    def iter_domain(self, domain: str, search: str | None = None) -> Iterator[Account]:
+        domain = self._domain(domain).name
+        return self.b.accounts.iter_domain(domain, search or None)
+
+    def first_page(self, domain: str, size: int = 50, search: str | None = None) -> tuple[list[Account], bool]:
+        domain = self._domain(domain).name
+        return self.b.accounts.first_page(domain, size, search or None)
+
+    # ---- writing ---------------------------------------------------------------
+    def add(self, email: str, password: PasswordInput, *, given_name: str = "", surname: str = "",
+            display_name: str = "", quota: str | int | None = None, status: str | Status = Status.ACTIVE,
+            aliases: str | tuple[str, ...] = (), forwards: str | tuple[str, ...] = ()) -> NewAccount:
+        email = normalize_address(email)
+        domain = self._domain(split_address(email)[1])
+        account = Account(
+            email=email, domain=domain.name,
+            quota=domain.limits.default_quota if quota in (None, "") else parse_size(quota, "quota"),
+            status=status if isinstance(status, Status) else Status.parse(status),
+            given_name=check_text(given_name, "given_name"), surname=check_text(surname, "surname"),
+            display_name=check_text(display_name, "display_name"),
+            aliases=self._aliases(email, aliases), forwards=_addresses(forwards, "forward"),
+        )
+        password_hash, generated = resolve_password(password, self.b.argon2)
+        holder = self.b.aliases.holder_of(email)
+        if holder:
+            raise AlreadyExists("address", email, f"in use by an {holder}")
+        # Reserve room in the domain first (atomic), then write; give it back on failure.
+        self.b.domains.adjust_usage(domain.name, 1, account.quota,
+                                    check=lambda current: check_account_fits(current, account.quota))
+        try:
+            self.b.accounts.create(account, password_hash)
+        except BaseException:
+            self.b.domains.adjust_usage(domain.name, -1, -account.quota)
+            raise
+        self.audit("account.create", "account", email, domain.name, after=account)
+        return NewAccount(account, generated)
+
+    def update(self, email: str, *, given_name: str | None = None, surname: str | None = None,
+               display_name: str | None = None, quota: str | int | None = None,
+               aliases: str | tuple[str, ...] | None = None,
+               forwards: str | tuple[str, ...] | None = None) -> Account:
+        before = self.get(email)
+        changes: dict[str, object] = {}
+        for name, value in (("given_name", given_name), ("surname", surname), ("display_name", display_name)):
+            if value is not None:
+                changes[name] = check_text(value, name)
+        if aliases is not None:
+            changes["aliases"] = self._aliases(before.email, aliases, keep=before.aliases)
+        if forwards is not None:
+            changes["forwards"] = _addresses(forwards, "forward")
+        new_quota = before.quota if quota in (None, "") else parse_size(quota, "quota")
+        changes["quota"] = new_quota
+        after = dataclasses.replace(before, **changes)  # type: ignore[arg-type]
+        if after == before:
+            return before
+        delta = new_quota - before.quota
+        if delta:
+            self.b.domains.adjust_usage(before.domain, 0, delta,
+                                        check=lambda current: check_quota_change(current, before.quota, new_quota))
+        try:
+            self.b.accounts.save(after)
+        except BaseException:
+            if delta:
+                self.b.domains.adjust_usage(before.domain, 0, -delta)
+            raise
+        self.audit("account.update", "account", before.email, before.domain, before=before, after=after)
+        self.b.doveadm.flush_auth_cache([before.email])
+        return after
+
+    def set_status(self, email: str, status: Status) -> Account:
+        before = self.get(email)
+        if before.status is status:
+            return before
+        after = dataclasses.replace(before, status=status)
+        self.b.accounts.save(after)
+        action = "account.activate" if status is Status.ACTIVE else "account.suspend"
+        self.audit(action, "account", before.email, before.domain, before=before, after=after)
+        self.b.doveadm.flush_auth_cache([before.email])
+        return after
+
+    def set_password(self, email: str, password: PasswordInput) -> str | None:
+        """Change the password; returns the generated one, if asked to generate."""
+        account = self.get(email)
+        password_hash, generated = resolve_password(password, self.b.argon2)
+        self.b.accounts.set_password_hash(account.email, password_hash)
+        self.audit("account.password", "account", account.email, account.domain)
+        self.b.doveadm.flush_auth_cache([account.email])
+        return generated
+
+    def delete(self, email: str) -> None:
+        account = self.get(email)
+        self.b.accounts.delete(account.email)
+        self.b.domains.adjust_usage(account.domain, -1, -account.quota)
+        self.audit("account.delete", "account", account.email, account.domain, before=account)
+        self.b.doveadm.flush_auth_cache([account.email])
+
+    def check_login(self, email: str, password: str) -> bool:
+        """True if the password is right and the account and its domain are active."""
+        try:
+            account = self.b.accounts.find(normalize_address(email))
+        except InvalidInput:
+            return False
+        if account is None or account.status is not Status.ACTIVE:
+            return False
+        domain = self.b.domains.find(account.domain)
+        if domain is None or domain.status is not Status.ACTIVE:
+            return False
+        return self.b.accounts.check_password(account.email, password)
+
+    # ---- helpers ---------------------------------------------------------------
+    def _domain(self, name: str) -> Domain:
+        self.actor.require_domain(name)
+        return self.b.domains.get(name)
+
+    def _aliases(self, email: str, text: str | tuple[str, ...], keep: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Alias addresses: hosted, within the actor's domains, and not used elsewhere."""
+        addresses = _addresses(text, "aliases")
+        for address in addresses:
+            if address == email:
+                raise InvalidInput("aliases", f"{address} is the account's own address")
+            domain = split_address(address)[1]
+            if not self.actor.may_manage(domain) or self.b.domains.find(domain) is None:
+                raise InvalidInput("aliases", f"{address}: domain {domain} is not hosted here")
+            if address not in keep:
+                holder = self.b.aliases.holder_of(address)
+                if holder:
+                    raise InvalidInput("aliases", f"{address} is already in use by an {holder}")
+        return addresses
+
+
+def _addresses(value: str | tuple[str, ...], field: str) -> tuple[str, ...]:
+    text = value if isinstance(value, str) else ";".join(value)
+    return parse_address_list(text, field)

@@ -1,0 +1,38 @@
+"""Who is acting, and what they may reach."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+
+from mailgothai.core.models import Role
+from mailgothai.errors import NotFound, PermissionDenied
+
+
+@dataclass(frozen=True)
+class Actor:
+    login: str
+    role: Role
+    domains: frozenset[str] = field(default_factory=frozenset)
+    origin: str = "cli"
+
+    def may_manage(self, domain: str) -> bool:
+        return self.role is Role.SUPERADMIN or domain.lower() in self.domains
+
+    def require_domain(self, domain: str) -> None:
+        """Domain admins outside their domains get NotFound: existence does not leak."""
+        if not self.may_manage(domain):
+            raise NotFound("domain", domain)
+
+    def require_superadmin(self) -> None:
+        if self.role is not Role.SUPERADMIN:
+            raise PermissionDenied("only an operator (superadmin) may do this")
+
+
+def cli_operator() -> Actor:
+    """Whoever runs the CLI on the server holds the keys (the settings file): an operator."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(login=f"cli:{user}", role=Role.SUPERADMIN, origin="cli")

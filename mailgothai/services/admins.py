@@ -1,0 +1,64 @@
+"""Administrators: operators (superadmin) and domain admins scoped to their domains."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.models import Admin, Role
+from mailgothai.core.text import check_text
+from mailgothai.errors import InvalidInput
+from mailgothai.services.base import Service
+from mailgothai.services.passwords import PasswordInput, resolve_password
+
+LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+
+
+def normalize_login(text: str) -> str:
+    login = text.strip().lower()
+    if not LOGIN.match(login):
+        raise InvalidInput("login", "1-64 characters: letters, digits, '.', '_', '-', '@'; starting with a letter or digit")
+    return login
+
+
+class AdminService(Service):
+    def add(self, login: str, role: str | Role, password: PasswordInput, *, domains: tuple[str, ...] = (),
+            display_name: str = "") -> tuple[Admin, str | None]:
+        self.actor.require_superadmin()
+        try:
+            role = Role(role)
+        except ValueError:
+            raise InvalidInput("role", f"must be 'superadmin' or 'domain_admin', not {role!r}") from None
+        names = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
+        if role is Role.DOMAIN_ADMIN and not names:
+            raise InvalidInput("domain", "a domain admin needs at least one domain")
+        if role is Role.SUPERADMIN and names:
+            raise InvalidInput("domain", "a superadmin administers every domain; give no --domain")
+        for name in names:
+            self.b.domains.get(name)
+        admin = Admin(normalize_login(login), role, names, check_text(display_name, "display_name"))
+        password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
+        self.b.admins.create(admin, password_hash)
+        self.audit("admin.create", "admin", admin.login, None, after=admin)
+        return admin, generated
+
+    def get(self, login: str) -> Admin:
+        self.actor.require_superadmin()
+        return self.b.admins.get(normalize_login(login))
+
+    def list(self) -> Iterator[Admin]:
+        self.actor.require_superadmin()
+        return self.b.admins.iter_all()
+
+    def delete(self, login: str) -> None:
+        admin = self.get(login)
+        self.b.admins.delete(admin.login)
+        self.audit("admin.delete", "admin", admin.login, None, before=admin)
+
+    def set_password(self, login: str, password: PasswordInput) -> str | None:
+        admin = self.get(login)
+        password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
+        self.b.admins.set_password_hash(admin.login, password_hash)
+        self.audit("admin.password", "admin", admin.login, None)
+        return generated

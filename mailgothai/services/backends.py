@@ -1,0 +1,51 @@
+"""The adapters a service needs, opened once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgothai.core.passwords import Argon2Params
+from mailgothai.directory.accounts import AccountDirectory
+from mailgothai.directory.admins import AdminDirectory
+from mailgothai.directory.aliases import AliasDirectory
+from mailgothai.directory.domains import DomainDirectory
+from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.layout import Layout
+from mailgothai.mailstore.doveadm import Doveadm
+from mailgothai.settings import Settings
+from mailgothai.store import AuditLog, Store
+
+
+@dataclass
+class Backends:
+    settings: Settings
+    gateway: Gateway
+    domains: DomainDirectory
+    accounts: AccountDirectory
+    aliases: AliasDirectory
+    admins: AdminDirectory
+    store: Store
+    audit: AuditLog
+    doveadm: Doveadm
+
+    @property
+    def argon2(self) -> Argon2Params:
+        s = self.settings
+        return Argon2Params(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Backends":
+        gateway = Gateway(settings.ldap_uri_list, settings.ldap_app_dn, settings.ldap_app_password,
+                          timeout=settings.ldap_timeout)
+        layout = Layout(settings.ldap_base)
+        store = Store.open(settings.sql_url_effective)
+        return cls(
+            settings=settings, gateway=gateway,
+            domains=DomainDirectory(gateway, layout), accounts=AccountDirectory(gateway, layout),
+            aliases=AliasDirectory(gateway, layout), admins=AdminDirectory(gateway, layout),
+            store=store, audit=AuditLog(store), doveadm=Doveadm(settings.dovecot_config),
+        )
+
+    def close(self) -> None:
+        self.gateway.close()
+        self.store.close()

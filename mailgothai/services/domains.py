@@ -1,0 +1,115 @@
+"""Domains: created and limited by operators, read by their domain admins."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.limits import check_domain_limits, check_new_limits_against_usage
+from mailgothai.core.models import Domain, DomainLimits, Status
+from mailgothai.core.quota import parse_size
+from mailgothai.core.text import check_text
+from mailgothai.errors import InvalidInput
+from mailgothai.services.base import Service
+
+MAX_DESCRIPTION = 1024
+
+
+def _count(value: int | str, field: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(field, f"must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise InvalidInput(field, "must not be negative")
+    return number
+
+
+def build_limits(base: DomainLimits, *, max_accounts: int | str | None = None,
+                 quota_pool: int | str | None = None, default_quota: int | str | None = None,
+                 max_message_size: int | str | None = None,
+                 hourly_send_limit: int | str | None = None) -> DomainLimits:
+    """New limits from user input; None keeps the current value."""
+    changes: dict[str, int] = {}
+    if max_accounts is not None:
+        changes["max_accounts"] = _count(max_accounts, "max_accounts")
+    if quota_pool is not None:
+        changes["quota_pool"] = parse_size(quota_pool, "quota_pool")
+    if default_quota is not None:
+        changes["default_quota"] = parse_size(default_quota, "default_quota")
+    if max_message_size is not None:
+        changes["max_message_size"] = parse_size(max_message_size, "max_message_size")
+    if hourly_send_limit is not None:
+        changes["hourly_send_limit"] = _count(hourly_send_limit, "hourly_send_limit")
+    limits = dataclasses.replace(base, **changes)
+    check_domain_limits(limits)
+    return limits
+
+
+class DomainService(Service):
+    def add(self, name: str, *, description: str = "", **limits: int | str | None) -> Domain:
+        self.actor.require_superadmin()
+        domain = Domain(
+            name=normalize_domain(name),
+            description=check_text(description, "description", MAX_DESCRIPTION),
+            limits=build_limits(DomainLimits(), **limits),
+        )
+        self.b.domains.create(domain)
+        self.audit("domain.create", "domain", domain.name, domain.name, after=domain)
+        return domain
+
+    def get(self, name: str) -> Domain:
+        name = normalize_domain(name)
+        self.actor.require_domain(name)
+        return self.b.domains.get(name)
+
+    def list(self, prefix: str = "") -> Iterator[Domain]:
+        for domain in self.b.domains.iter_all(prefix.strip().lower()):
+            if self.actor.may_manage(domain.name):
+                yield domain
+
+    def set(self, name: str, *, description: str | None = None, **limits: int | str | None) -> Domain:
+        self.actor.require_superadmin()
+        before = self.get(name)
+        new_limits = build_limits(before.limits, **limits)
+        check_new_limits_against_usage(before, new_limits)
+        if description is not None:
+            check_text(description, "description", MAX_DESCRIPTION)
+        self.b.domains.update(before.name, description=description, limits=new_limits)
+        after = self.b.domains.get(before.name)
+        self.audit("domain.update", "domain", before.name, before.name, before=before, after=after)
+        return after
+
+    def set_status(self, name: str, status: Status) -> Domain:
+        self.actor.require_superadmin()
+        before = self.get(name)
+        self.b.domains.update(before.name, status=status)
+        after = dataclasses.replace(before, status=status)
+        action = "domain.activate" if status is Status.ACTIVE else "domain.suspend"
+        self.audit(action, "domain", before.name, before.name, before=before, after=after)
+        # Logins of everyone in the domain must see the change; Dovecot's cache is
+        # flushed whole (a per-domain flush would need every user's name).
+        self.b.doveadm.flush_all()
+        return after
+
+    def delete(self, name: str, *, force: bool = False) -> None:
+        """Delete a domain. Refused while it holds accounts or aliases, unless force."""
+        self.actor.require_superadmin()
+        domain = self.get(name)
+        has_aliases = next(self.b.aliases.iter_domain(domain.name), None) is not None
+        if not force and (domain.account_count > 0 or has_aliases):
+            raise InvalidInput("domain", f"{domain.name} still has accounts or aliases; use --force to delete them too")
+        while True:  # a page at a time: a large domain is never held in memory
+            accounts, _ = self.b.accounts.first_page(domain.name, 500)
+            if not accounts:
+                break
+            for account in accounts:
+                self.b.accounts.delete(account.email)
+                self.audit("account.delete", "account", account.email, domain.name, before=account)
+        for alias in list(self.b.aliases.iter_domain(domain.name)):
+            self.b.aliases.delete(alias.address)
+            self.audit("alias.delete", "alias", alias.address, domain.name, before=alias)
+        self.b.domains.delete(domain.name)
+        self.audit("domain.delete", "domain", domain.name, domain.name, before=domain)
+        self.b.doveadm.flush_all()

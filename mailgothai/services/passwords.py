@@ -1,0 +1,39 @@
+"""How a password arrives (plain, pre-hashed, or to be generated) and becomes a stored hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgothai.core.passwords import (
+    Argon2Params, check_password_policy, generate_password, hash_password, validate_stored_hash,
+)
+from mailgothai.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class PasswordInput:
+    """Exactly one of: a plain password, a stored hash from an older system, or generate."""
+
+    plain: str | None = None
+    stored_hash: str | None = None
+    generate: bool = False
+
+    def __repr__(self) -> str:
+        return f"PasswordInput(generate={self.generate})"
+
+
+def resolve_password(password: PasswordInput, params: Argon2Params, *,
+                     allow_hash: bool = True) -> tuple[str, str | None]:
+    """(hash to store, generated plain password or None)."""
+    given = [password.plain is not None, password.stored_hash is not None, password.generate]
+    if sum(given) != 1 or (password.stored_hash is not None and not allow_hash):
+        choices = "a password, a password hash, or generate" if allow_hash else "a password or generate"
+        raise InvalidInput("password", f"give exactly one of: {choices}")
+    if password.generate:
+        plain = generate_password()
+        return hash_password(plain, params), plain
+    if password.stored_hash is not None:
+        return validate_stored_hash(password.stored_hash), None
+    assert password.plain is not None
+    check_password_policy(password.plain)
+    return hash_password(password.plain, params), None

@@ -1,0 +1,33 @@
+"""All services for one actor, over one set of backends."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from mailgothai.services.accounts import AccountService
+from mailgothai.services.actor import Actor
+from mailgothai.services.admins import AdminService
+from mailgothai.services.aliases import AliasService
+from mailgothai.services.backends import Backends
+from mailgothai.services.domains import DomainService
+from mailgothai.settings import Settings
+
+
+class Services:
+    def __init__(self, backends: Backends, actor: Actor) -> None:
+        self.backends = backends
+        self.actor = actor
+        self.domains = DomainService(backends, actor)
+        self.accounts = AccountService(backends, actor)
+        self.aliases = AliasService(backends, actor)
+        self.admins = AdminService(backends, actor)
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, settings: Settings, actor: Actor) -> Iterator["Services"]:
+        backends = Backends.open(settings)
+        try:
+            yield cls(backends, actor)
+        finally:
+            backends.close()

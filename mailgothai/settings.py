@@ -1,0 +1,175 @@
+"""One settings object for every process.
+
+Built, in increasing precedence, from: the defaults below, the file that
+`mailgothai stack up` writes under the data directory (`mailgothai.toml`, or the
+file named by `--config`/`MAILGOTHAI_CONFIG`), and `MAILGOTHAI_<FIELD>` environment
+variables (e.g. `MAILGOTHAI_SQL_URL`, `MAILGOTHAI_LDAP_URIS=ldap://a,ldap://b`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomli_w
+
+from mailgothai.errors import InvalidInput
+
+CONFIG_FILE_NAME = "mailgothai.toml"
+DEFAULT_DATA_DIR = Path("var")
+ENV_PREFIX = "MAILGOTHAI_"
+
+
+class Secret(str):
+    """A string that keeps itself out of logs and reprs."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+
+    # directory
+    ldap_port: int = 10389
+    ldap_uris: tuple[str, ...] = ()  # empty: ldap://host:ldap_port
+    ldap_base: str = "o=mailgothai"
+    ldap_manager_password: Secret = Secret("")  # rootdn, used only by the stack to bootstrap
+    ldap_app_password: Secret = Secret("")  # the admin application's DN (writes)
+    ldap_mail_password: Secret = Secret("")  # Dovecot and the relay (read what they need)
+    ldap_timeout: int = 10  # seconds; ldap3 wants an int
+
+    # mail store
+    imap_port: int = 10143
+    lmtp_port: int = 10024
+    mail_uid: int = 5000
+    mail_gid: int = 5000
+    auth_cache_ttl: int = 300  # seconds; provisioning flushes a user's entry on change
+
+    # SQL store
+    sql_url: str = ""  # empty: sqlite file under data_dir
+
+    # password hashing (argon2id); defaults are OWASP's, see STACK-NOTES
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+
+    # ---- derived values -------------------------------------------------
+    @property
+    def ldap_uri_list(self) -> tuple[str, ...]:
+        return self.ldap_uris or (f"ldap://{self.host}:{self.ldap_port}",)
+
+    @property
+    def ldap_manager_dn(self) -> str:
+        return f"cn=manager,{self.ldap_base}"
+
+    @property
+    def ldap_app_dn(self) -> str:
+        return f"cn=app,ou=services,{self.ldap_base}"
+
+    @property
+    def ldap_mail_dn(self) -> str:
+        return f"cn=mailserver,ou=services,{self.ldap_base}"
+
+    @property
+    def sql_url_effective(self) -> str:
+        return self.sql_url or f"sqlite:///{(self.data_dir / 'mailgothai.sqlite3').resolve()}"
+
+    @property
+    def dovecot_config(self) -> Path:
+        return self.data_dir / "dovecot" / "dovecot.conf"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / CONFIG_FILE_NAME
+
+    # ---- building -------------------------------------------------------
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes))
+
+    def to_toml(self) -> str:
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Secret):
+                value = str(value)
+            data[f.name] = value
+        return tomli_w.dumps(data)
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELD_TYPES.get(name)
+    if kind is None:
+        raise InvalidInput(name, "unknown setting")
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "Secret":
+            return Secret(str(value))
+        if kind == "tuple[str, ...]":
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(name, f"not a valid {kind}: {value!r}") from exc
+
+
+def _coerce_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _coerce(k, v) for k, v in values.items()}
+
+
+def load_settings(
+    data_dir: Path | str | None = None,
+    config: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults < config file < environment. An explicit data_dir wins over all."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    env_values = {
+        key[len(ENV_PREFIX):].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in _FIELD_TYPES
+    }
+    base_dir = Path(data_dir) if data_dir is not None else Path(env_values.get("data_dir", DEFAULT_DATA_DIR))
+    config_path = Path(config) if config else Path(env.get(ENV_PREFIX + "CONFIG", base_dir / CONFIG_FILE_NAME))
+    if config_path.is_file():
+        try:
+            values.update(tomllib.loads(config_path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput("config", f"{config_path}: {exc}") from exc
+    elif config:
+        raise InvalidInput("config", f"no such file: {config_path}")
+    values.update(env_values)
+    values["data_dir"] = base_dir if data_dir is not None or "data_dir" not in values else values["data_dir"]
+    return Settings(**_coerce_all(values))
+
+
+def save_settings(settings: Settings) -> Path:
+    """Write the settings file (owner-only: it holds the service passwords)."""
+    path = settings.config_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(settings.to_toml())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,124 @@
+"""A private Dovecot: IMAP and LMTP on loopback, users from the directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailgothai.errors import StackError
+from mailgothai.settings import Settings
+from mailgothai.stack.process import (
+    ProcessStatus, greeting, is_running, read_pid, start_daemon, stop_pid, wait_until,
+)
+from mailgothai.stack.templates import render, write_private
+
+LDAP_FILES = ("ldap-passdb", "ldap-userdb", "ldap-deny-domain")
+
+
+@dataclass(frozen=True)
+class DovecotPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "dovecot.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.base_dir / "master.pid"
+
+
+def paths_for(settings: Settings) -> DovecotPaths:
+    return DovecotPaths(settings.dovecot_config.parent.resolve())
+
+
+def mail_root(settings: Settings) -> Path:
+    return (settings.data_dir / "mail").resolve()
+
+
+def _binary() -> str:
+    found = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/bin")
+    if not found:
+        raise StackError("dovecot not found: install the Debian packages dovecot-imapd dovecot-lmtpd dovecot-ldap")
+    return found
+
+
+def write_config(settings: Settings) -> DovecotPaths:
+    """(Re)write Dovecot's configuration from the templates; cheap, done at every start."""
+    paths = paths_for(settings)
+    for directory in (paths.root, paths.base_dir, paths.state_dir):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mail = mail_root(settings)
+    mail.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(mail, settings.mail_uid, settings.mail_gid)
+    common = render(
+        "dovecot/ldap-common.conf.in",
+        {
+            "ldap_uris": " ".join(settings.ldap_uri_list),
+            "mail_dn": settings.ldap_mail_dn,
+            "mail_password": settings.ldap_mail_password,
+            "suffix": settings.ldap_base,
+        },
+    )
+    for name in LDAP_FILES:
+        write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", {}))
+    conf = render(
+        "dovecot/dovecot.conf.in",
+        {
+            "base_dir": paths.base_dir,
+            "state_dir": paths.state_dir,
+            "instance_name": f"mailgothai-{settings.imap_port}",
+            "log_path": paths.log,
+            "host": settings.host,
+            "mail_uid": settings.mail_uid,
+            "mail_gid": settings.mail_gid,
+            "mail_root": mail,
+            "auth_cache_ttl": settings.auth_cache_ttl,
+            "conf_dir": paths.root,
+            "imap_port": settings.imap_port,
+            "lmtp_port": settings.lmtp_port,
+        },
+    )
+    write_private(paths.config, conf)
+    return paths
+
+
+def start(settings: Settings) -> int:
+    paths = write_config(settings)
+    pid = read_pid(paths.pid_file)
+    if is_running(pid, str(paths.config)):
+        assert pid is not None
+        return pid
+    start_daemon([_binary(), "-c", str(paths.config)], paths.log, "dovecot")
+    wait_until(lambda: is_running(read_pid(paths.pid_file), str(paths.config)), 20, "dovecot to start")
+    wait_until(lambda: greeting(settings.host, settings.imap_port, b"* OK"), 20, "Dovecot IMAP")
+    wait_until(lambda: greeting(settings.host, settings.lmtp_port, b"220"), 20, "Dovecot LMTP")
+    started = read_pid(paths.pid_file)
+    assert started is not None
+    return started
+
+
+def stop(settings: Settings) -> None:
+    paths = paths_for(settings)
+    stop_pid(read_pid(paths.pid_file), str(paths.config))
+
+
+def status(settings: Settings) -> ProcessStatus:
+    paths = paths_for(settings)
+    pid = read_pid(paths.pid_file)
+    return ProcessStatus("dovecot", pid, is_running(pid, str(paths.config)))

@@ -1,0 +1,86 @@
+"""`mailgothai stack up | down | status`: the whole service on loopback, state in one directory."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from mailgothai.settings import Secret, Settings, load_settings, save_settings
+from mailgothai.stack import dovecot, slapd
+from mailgothai.stack.process import ProcessStatus
+from mailgothai.store import Store
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Give the service DNs passwords the first time; later runs reuse the stored ones."""
+    changes: dict[str, Secret] = {}
+    for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password"):
+        if not getattr(settings, name):
+            changes[name] = Secret(secrets.token_urlsafe(24))
+    return settings.replace(**changes) if changes else settings
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    settings: Settings
+    processes: tuple[ProcessStatus, ...]
+
+    @property
+    def running(self) -> bool:
+        return all(p.running for p in self.processes)
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "data_dir": str(s.data_dir.resolve()),
+            "ldap_uri": s.ldap_uri_list[0],
+            "ldap_uris": list(s.ldap_uri_list),
+            "ldap_base": s.ldap_base,
+            "imap": f"{s.host}:{s.imap_port}",
+            "lmtp": f"{s.host}:{s.lmtp_port}",
+            "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
+            "running": self.running,
+            "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},
+        }
+
+
+def prepare(settings: Settings) -> Settings:
+    """Write everything a start needs; idempotent. Returns the settings in force."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings = ensure_secrets(settings)
+    save_settings(settings)
+    slapd.initialise(settings)
+    dovecot.write_config(settings)
+    store = Store.open(settings.sql_url_effective)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    return settings
+
+
+def up(settings: Settings) -> StackStatus:
+    settings = prepare(settings)
+    slapd.start(settings)
+    try:
+        dovecot.start(settings)
+    except Exception:
+        slapd.stop(settings)
+        raise
+    return status(settings)
+
+
+def down(settings: Settings) -> StackStatus:
+    # Dovecot first: it holds connections to the directory.
+    dovecot.stop(settings)
+    slapd.stop(settings)
+    return status(settings)
+
+
+def status(settings: Settings) -> StackStatus:
+    return StackStatus(settings, (slapd.status(settings), dovecot.status(settings)))
+
+
+def settings_for(data_dir: str | None, config: str | None) -> Settings:
+    return load_settings(data_dir=data_dir, config=config)

@@ -1,0 +1,175 @@
+"""A private slapd: cn=config from deploy/slapd, data under DATA_DIR/slapd."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import ldap3
+
+from mailgothai.core.passwords import Argon2Params, hash_password
+from mailgothai.errors import StackError
+from mailgothai.paths import SCHEMA_DIR
+from mailgothai.settings import Settings
+from mailgothai.stack.process import (
+    ProcessStatus, is_running, read_pid, run_tool, start_daemon, stop_pid, wait_until,
+)
+from mailgothai.stack.templates import render, write_private
+
+MODULE_PATH = "/usr/lib/ldap"
+SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson")
+SYSTEM_SCHEMA_DIR = Path("/etc/ldap/schema")
+DB_MAX_SIZE = 16 * 1024**3  # sparse: the map only reserves address space
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if not found:
+        raise StackError(f"{name} not found: install the Debian packages slapd and ldap-utils")
+    return found
+
+
+@dataclass(frozen=True)
+class SlapdPaths:
+    root: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "slapd.d"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.root / "db"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "slapd.pid"
+
+    @property
+    def args_file(self) -> Path:
+        return self.root / "slapd.args"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "slapd.log"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "ldapi"
+
+
+def paths_for(settings: Settings) -> SlapdPaths:
+    return SlapdPaths((settings.data_dir / "slapd").resolve())
+
+
+def _schemas_ldif() -> str:
+    parts = [(SYSTEM_SCHEMA_DIR / f"{name}.ldif").read_text(encoding="utf-8") for name in SYSTEM_SCHEMAS]
+    parts.append((SCHEMA_DIR / "mailgothai.ldif").read_text(encoding="utf-8"))
+    # The system LDIFs carry comments and blank lines; entries must be separated by one.
+    return "\n".join(part.strip() + "\n" for part in parts)
+
+
+def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str) -> str:
+    return render(
+        "slapd/config.ldif.in",
+        {
+            "pid_file": paths.pid_file,
+            "args_file": paths.args_file,
+            "module_path": MODULE_PATH,
+            "schemas": _schemas_ldif(),
+            "uid": os.getuid(),
+            "gid": os.getgid(),
+            "suffix": settings.ldap_base,
+            "manager_dn": settings.ldap_manager_dn,
+            "manager_pw_hash": manager_pw_hash,
+            "db_dir": paths.db_dir,
+            "db_max_size": DB_MAX_SIZE,
+            "app_dn": settings.ldap_app_dn,
+            "mail_dn": settings.ldap_mail_dn,
+        },
+    )
+
+
+def _params(settings: Settings) -> Argon2Params:
+    return Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+
+
+def initialise(settings: Settings) -> bool:
+    """Create cn=config and the directory skeleton if the data dir is new.
+
+    Returns True if it created them, False if an existing directory is reused as is.
+    """
+    paths = paths_for(settings)
+    if (paths.config_dir / "cn=config.ldif").exists():
+        return False
+    staging = paths.root / "slapd.d.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, mode=0o700)
+    paths.db_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    params = _params(settings)
+    config = config_ldif(settings, paths, hash_password(settings.ldap_manager_password, params))
+    config_file = paths.root / "config.ldif"
+    write_private(config_file, config)
+    run_tool([_tool("slapadd"), "-n0", "-F", str(staging), "-l", str(config_file)], what="slapadd of cn=config")
+    base = render(
+        "slapd/base.ldif.in",
+        {
+            "suffix": settings.ldap_base,
+            "org": settings.ldap_base.partition("=")[2].partition(",")[0],
+            "app_dn": settings.ldap_app_dn,
+            "mail_dn": settings.ldap_mail_dn,
+            "app_pw_hash": hash_password(settings.ldap_app_password, params),
+            "mail_pw_hash": hash_password(settings.ldap_mail_password, params),
+        },
+    )
+    base_file = paths.root / "base.ldif"
+    write_private(base_file, base)
+    run_tool([_tool("slapadd"), "-q", "-n1", "-F", str(staging), "-l", str(base_file)], what="slapadd of the base")
+    run_tool([_tool("slaptest"), "-F", str(staging), "-u"], what="slaptest")
+    base_file.unlink()
+    os.replace(staging, paths.config_dir)  # the config appears whole or not at all
+    return True
+
+
+def listen_urls(settings: Settings) -> str:
+    socket = urllib.parse.quote(str(paths_for(settings).socket), safe="")
+    return f"ldap://{settings.host}:{settings.ldap_port}/ ldapi://{socket}"
+
+
+def start(settings: Settings) -> int:
+    paths = paths_for(settings)
+    pid = read_pid(paths.pid_file)
+    if is_running(pid, str(paths.config_dir)):
+        assert pid is not None
+        return pid
+    paths.pid_file.unlink(missing_ok=True)
+    start_daemon([_tool("slapd"), "-F", str(paths.config_dir), "-h", listen_urls(settings)], paths.log, "slapd")
+    wait_until(lambda: read_pid(paths.pid_file) is not None, 20, "slapd to write its PID file")
+    wait_until(lambda: answers(settings), 20, f"slapd on {settings.host}:{settings.ldap_port}")
+    started = read_pid(paths.pid_file)
+    assert started is not None
+    return started
+
+
+def answers(settings: Settings) -> bool:
+    server = ldap3.Server(settings.host, port=settings.ldap_port, connect_timeout=1)
+    try:
+        conn = ldap3.Connection(server, auto_bind=True, receive_timeout=2)
+        conn.unbind()
+        return True
+    except ldap3.core.exceptions.LDAPException:
+        return False
+
+
+def stop(settings: Settings) -> None:
+    paths = paths_for(settings)
+    stop_pid(read_pid(paths.pid_file), str(paths.config_dir))
+
+
+def status(settings: Settings) -> ProcessStatus:
+    paths = paths_for(settings)
+    pid = read_pid(paths.pid_file)
+    return ProcessStatus("slapd", pid, is_running(pid, str(paths.config_dir)))

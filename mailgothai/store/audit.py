@@ -1,0 +1,102 @@
+"""The audit log: every change, by whom, from where, before and after. Never a secret."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.sql import Select
+
+from mailgothai.store.db import Store
+from mailgothai.store.models import AuditRecord
+
+REDACTED = "[redacted]"
+SECRET_WORDS = ("password", "secret", "token", "hash")
+
+
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready copy of value with every secret-named key redacted, at any depth."""
+    if isinstance(value, dict):
+        return {str(k): (REDACTED if _is_secret(str(k)) else clean(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [clean(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return clean(value.value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    origin: str
+    action: str
+    object_type: str
+    object_id: str
+    domain: str | None
+    before: Any
+    after: Any
+
+
+def _entry(row: AuditRecord) -> AuditEntry:
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return AuditEntry(row.id, at, row.actor, row.origin, row.action, row.object_type, row.object_id,
+                      row.domain, row.before, row.after)
+
+
+class AuditLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record(self, *, actor: str, origin: str, action: str, object_type: str, object_id: str,
+               domain: str | None = None, before: Any = None, after: Any = None) -> None:
+        """Write one record; it is committed when this returns."""
+        with self._store.session() as session:
+            session.add(AuditRecord(
+                at=datetime.now(timezone.utc), actor=actor, origin=origin, action=action,
+                object_type=object_type, object_id=object_id, domain=domain,
+                before=clean(before), after=clean(after),
+            ))
+
+    @staticmethod
+    def _filtered(query: Select[Any], *, domain: str | None = None, actor: str | None = None,
+                  action: str | None = None, object_id: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None) -> Select[Any]:
+        for column, value in ((AuditRecord.domain, domain), (AuditRecord.actor, actor),
+                              (AuditRecord.action, action), (AuditRecord.object_id, object_id)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(AuditRecord.at >= since)
+        if until is not None:
+            query = query.where(AuditRecord.at < until)
+        return query
+
+    def query(self, *, limit: int = 100, before_id: int | None = None, **filters: Any) -> list[AuditEntry]:
+        """Newest first; pass the last id seen as before_id for the next page."""
+        query = self._filtered(select(AuditRecord), **filters)
+        if before_id is not None:
+            query = query.where(AuditRecord.id < before_id)
+        with self._store.session() as session:
+            rows = session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit)).all()
+            return [_entry(row) for row in rows]
+
+    def count(self, **filters: Any) -> int:
+        query = self._filtered(select(func.count()).select_from(AuditRecord), **filters)
+        with self._store.session() as session:
+            return int(session.scalar(query) or 0)
