@@ -26,6 +26,23 @@ def _person_values(account: Account) -> dict[str, object]:
     }
 
 
+def account_attributes(account: Account, password_hash: str) -> dict[str, object]:
+    """The entry of a new account (also used to write LDIF for offline loading)."""
+    return {
+        "mail": account.email,
+        "domainName": account.domain,
+        "mgtStatus": account.status.value,
+        "mgtQuota": account.quota,
+        "mgtAliasAddress": list(account.aliases),
+        "mgtForwardAddress": list(account.forwards),
+        "userPassword": password_hash,
+        **_person_values(account),
+    }
+
+
+OBJECT_CLASSES = ("inetOrgPerson", "mgtAccount")
+
+
 def to_account(entry: Entry) -> Account:
     email = entry.first("mail")
     surname = entry.first("sn")
@@ -54,16 +71,8 @@ class AccountDirectory:
 
     def create(self, account: Account, password_hash: str) -> None:
         try:
-            self._gw.add(self._layout.account(account.email), ["inetOrgPerson", "mgtAccount"], {
-                "mail": account.email,
-                "domainName": account.domain,
-                "mgtStatus": account.status.value,
-                "mgtQuota": account.quota,
-                "mgtAliasAddress": list(account.aliases),
-                "mgtForwardAddress": list(account.forwards),
-                "userPassword": password_hash,
-                **_person_values(account),
-            })
+            self._gw.add(self._layout.account(account.email), OBJECT_CLASSES,
+                         account_attributes(account, password_hash))
         except AlreadyExists:
             raise AlreadyExists("account", account.email) from None
 
@@ -106,9 +115,9 @@ class AccountDirectory:
         return self._gw.check_password(self._layout.account(email), password)
 
     def _filter(self, domain: str | None, search: str | None) -> str:
-        parts = [f.eq("objectClass", "mgtAccount")]
-        if domain:
-            parts.append(f.eq("domainName", domain))
+        # Within one domain's ou=users only accounts live: the eq-indexed domainName
+        # alone selects them (adding objectClass costs an intersection with every account).
+        parts = [f.eq("domainName", domain)] if domain else [f.eq("objectClass", "mgtAccount")]
         if search:
             parts.append(name_filter(search))
         return f.all_of(*parts)
@@ -121,7 +130,12 @@ class AccountDirectory:
         for entry in self._gw.iter_paged(self._layout.users(domain), self._filter(domain, search), ATTRS, page_size):
             yield to_account(entry)
 
-    def search_all(self, text: str, limit: int = 50) -> list[Account]:
-        """Accounts in any domain whose address or name starts with text."""
-        entries = self._gw.search(self._layout.domains, self._filter(None, text), ATTRS, limit=limit)
+    def search_all(self, text: str, limit: int = 50, domains: tuple[str, ...] | None = None) -> list[Account]:
+        """Accounts whose address or name starts with text, in every domain or in `domains`."""
+        flt = self._filter(None, text)
+        if domains is not None:
+            if not domains:
+                return []
+            flt = f.all_of(flt, f.any_of(*(f.eq("domainName", d) for d in domains)))
+        entries = self._gw.search(self._layout.domains, flt, ATTRS, limit=limit)
         return [to_account(e) for e in entries]

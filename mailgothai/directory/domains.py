@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator
 
 from mailgothai.core.models import Domain, DomainLimits, Status
@@ -22,6 +23,19 @@ def _limit_values(limits: DomainLimits) -> dict[str, object]:
         "mgtDefaultQuota": limits.default_quota,
         "mgtMaxMessageSize": limits.max_message_size,
         "mgtHourlySendLimit": limits.hourly_send_limit,
+    }
+
+
+OBJECT_CLASSES = ("mgtDomain",)
+CONTAINERS = ("users", "aliases")
+
+
+def domain_attributes(domain: Domain) -> dict[str, object]:
+    """The entry of a domain (also used to write LDIF for offline loading)."""
+    return {
+        "domainName": domain.name, "description": domain.description, "mgtStatus": domain.status.value,
+        **_limit_values(domain.limits), "mgtAccountCount": domain.account_count,
+        "mgtQuotaAllocated": domain.quota_allocated,
     }
 
 
@@ -51,13 +65,10 @@ class DomainDirectory:
     def create(self, domain: Domain) -> None:
         dn = self._layout.domain(domain.name)
         try:
-            self._gw.add(dn, ["mgtDomain"], {
-                "domainName": domain.name, "description": domain.description, "mgtStatus": domain.status.value,
-                **_limit_values(domain.limits), "mgtAccountCount": 0, "mgtQuotaAllocated": 0,
-            })
+            self._gw.add(dn, OBJECT_CLASSES, domain_attributes(replace(domain, account_count=0, quota_allocated=0)))
         except AlreadyExists:
             raise AlreadyExists("domain", domain.name) from None
-        for ou in ("users", "aliases"):
+        for ou in CONTAINERS:
             self._gw.add(f"ou={ou},{dn}", ["organizationalUnit"], {"ou": ou})
 
     def find(self, name: str) -> Domain | None:
@@ -86,7 +97,7 @@ class DomainDirectory:
 
     def delete(self, name: str) -> None:
         dn = self._layout.domain(name)
-        for ou in ("users", "aliases"):
+        for ou in CONTAINERS:
             try:
                 self._gw.delete(f"ou={ou},{dn}")
             except NotFound:

@@ -47,7 +47,8 @@ def _entry(item: Mapping[str, object]) -> Entry:
     return Entry(str(item["dn"]), {str(k).lower(): list(v) for k, v in raw.items()})
 
 
-def _encode(values: Mapping[str, object]) -> dict[str, list[str]]:
+def encode_values(values: Mapping[str, object]) -> dict[str, list[str]]:
+    """Attribute values as lists of strings; None, "" and empty sequences are left out."""
     out: dict[str, list[str]] = {}
     for name, value in values.items():
         if value is None or value == "" or value == () or value == []:
@@ -155,20 +156,10 @@ class Gateway:
 
     def first_page(self, base: str, search_filter: str, size: int,
                    attributes: Sequence[str] = ("*",)) -> tuple[list[Entry], bool]:
-        """The first `size` entries by the server's paged-results control; True if more follow."""
-        with self.connection() as conn:
-            try:
-                conn.search(base, search_filter, ldap3.SUBTREE, attributes=list(attributes), paged_size=size)
-                entries = [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
-                cookie = conn.result.get("controls", {}).get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
-                if cookie:  # abandon the rest of the paged search on the server
-                    conn.search(base, search_filter, ldap3.SUBTREE, attributes=["1.1"], paged_size=0,
-                                paged_cookie=cookie)
-            except lx.LDAPNoSuchObjectResult:
-                return [], False
-            except lx.LDAPException as exc:
-                raise map_error(exc, f"search {search_filter}") from exc
-            return entries, bool(cookie)
+        """The first `size` entries, and whether more follow (a size limit of size + 1:
+        no paged-results state is left behind on the server)."""
+        entries = self.search(base, search_filter, attributes, limit=size + 1)
+        return entries[:size], len(entries) > size
 
     def iter_paged(self, base: str, search_filter: str, attributes: Sequence[str] = ("*",),
                    page_size: int = 500) -> Iterator[Entry]:
@@ -192,7 +183,7 @@ class Gateway:
     def add(self, dn: str, object_classes: Sequence[str], attributes: Mapping[str, object]) -> None:
         with self.connection() as conn:
             try:
-                conn.add(dn, list(object_classes), _encode(attributes))
+                conn.add(dn, list(object_classes), encode_values(attributes))
             except lx.LDAPException as exc:
                 raise map_error(exc, dn) from exc
 
@@ -207,7 +198,7 @@ class Gateway:
         """Set attributes to the given values; None or empty removes the attribute."""
         changes: dict[str, list[tuple[str, list[str]]]] = {}
         for name, value in values.items():
-            encoded = _encode({name: value}).get(name, [])
+            encoded = encode_values({name: value}).get(name, [])
             changes[name] = [(ldap3.MODIFY_REPLACE, encoded)]
         if changes:
             self.modify(dn, changes)

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
 from mailgothai.core.limits import check_account_fits, check_quota_change
-from mailgothai.core.models import Account, Domain, Status
+from mailgothai.core.models import Account, Domain, Role, Status
 from mailgothai.core.quota import parse_size
 from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput
@@ -36,6 +36,14 @@ class AccountService(Service):
     def first_page(self, domain: str, size: int = 50, search: str | None = None) -> tuple[list[Account], bool]:
         domain = self._domain(domain).name
         return self.b.accounts.first_page(domain, size, search or None)
+
+    def search(self, text: str, limit: int = 50) -> list[Account]:
+        """Accounts, in every domain the actor may see, whose address or name starts with text."""
+        text = check_text(text.strip(), "search", 320)
+        if not text:
+            raise InvalidInput("search", "give at least one character")
+        scope = None if self.actor.role is Role.SUPERADMIN else tuple(sorted(self.actor.domains))
+        return self.b.accounts.search_all(text, limit, scope)
 
     # ---- writing ---------------------------------------------------------------
     def add(self, email: str, password: PasswordInput, *, given_name: str = "", surname: str = "",
