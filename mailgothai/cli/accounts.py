@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Iterable
 
 from mailgothai.cli.common import add_json, add_password_options, announce_password, password_input
 from mailgothai.cli.output import print_json, print_json_lines_array, print_object, print_rows
-from mailgothai.core.models import Status
+from mailgothai.core.models import Account, Status
 from mailgothai.core.quota import format_size
 from mailgothai.services.registry import Services
 
@@ -35,6 +36,12 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     lst.add_argument("--search", help="address or name prefix (Thai too)")
     add_json(lst)
     lst.set_defaults(handler=cmd_list)
+
+    search = commands.add_parser("search", help="find accounts in every domain by address or name prefix")
+    search.add_argument("text")
+    search.add_argument("--limit", type=int, default=50)
+    add_json(search)
+    search.set_defaults(handler=cmd_search)
 
     show = commands.add_parser("show", help="show one account")
     show.add_argument("email")
@@ -73,11 +80,19 @@ def cmd_add(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_list(args: argparse.Namespace, services: Services) -> int:
-    accounts = services.accounts.iter_domain(args.domain, args.search)
-    if args.json:
+    _print_accounts(services.accounts.iter_domain(args.domain, args.search), args.json)
+    return 0
+
+
+def _print_accounts(accounts: Iterable[Account], as_json: bool) -> None:
+    if as_json:
         print_json_lines_array(accounts)
     else:
         print_rows((a.email, a.status.value, format_size(a.quota), a.display_name) for a in accounts)
+
+
+def cmd_search(args: argparse.Namespace, services: Services) -> int:
+    _print_accounts(services.accounts.search(args.text, args.limit), args.json)
     return 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from mailgothai.errors import StackError
 from mailgothai.settings import Settings
 from mailgothai.stack.process import (
-    ProcessStatus, greeting, is_running, read_pid, start_daemon, stop_pid, wait_until,
+    ProcessStatus, greeting, is_running, read_pid, require_free, start_daemon, stop_pid, wait_until,
 )
 from mailgothai.stack.templates import render, write_private
 
@@ -104,6 +104,7 @@ def start(settings: Settings) -> int:
     if is_running(pid, str(paths.config)):
         assert pid is not None
         return pid
+    require_free(settings.host, settings.imap_port, settings.lmtp_port)
     start_daemon([_binary(), "-c", str(paths.config)], paths.log, "dovecot")
     wait_until(lambda: is_running(read_pid(paths.pid_file), str(paths.config)), 20, "dovecot to start")
     wait_until(lambda: greeting(settings.host, settings.imap_port, b"* OK"), 20, "Dovecot IMAP")

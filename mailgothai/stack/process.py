@@ -140,3 +140,11 @@ def port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_free(host: str, *ports: int) -> None:
+    """Refuse to start when something else already listens where we would."""
+    for port in ports:
+        if port_open(host, port):
+            raise StackError(f"{host}:{port} is already in use by another program; choose another port "
+                             "(stack up --*-port, or MAILGOTHAI_*_PORT)")

@@ -15,7 +15,7 @@ from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
 from mailgothai.settings import Settings
 from mailgothai.stack.process import (
-    ProcessStatus, is_running, read_pid, run_tool, start_daemon, stop_pid, wait_until,
+    ProcessStatus, is_running, read_pid, require_free, run_tool, start_daemon, stop_pid, wait_until,
 )
 from mailgothai.stack.templates import render, write_private
 
@@ -146,6 +146,7 @@ def start(settings: Settings) -> int:
         assert pid is not None
         return pid
     paths.pid_file.unlink(missing_ok=True)
+    require_free(settings.host, settings.ldap_port)
     start_daemon([_tool("slapd"), "-F", str(paths.config_dir), "-h", listen_urls(settings)], paths.log, "slapd")
     wait_until(lambda: read_pid(paths.pid_file) is not None, 20, "slapd to write its PID file")
     wait_until(lambda: answers(settings), 20, f"slapd on {settings.host}:{settings.ldap_port}")
