@@ -47,8 +47,14 @@ class AliasDirectory:
         return alias
 
     def set_members(self, address: str, members: tuple[str, ...]) -> None:
+        self._replace(address, {"mgtMember": list(members)})
+
+    def set_status(self, address: str, status: Status) -> None:
+        self._replace(address, {"mgtStatus": status.value})
+
+    def _replace(self, address: str, values: dict[str, object]) -> None:
         try:
-            self._gw.replace(self._layout.alias(address), {"mgtMember": list(members)})
+            self._gw.replace(self._layout.alias(address), values)
         except NotFound:
             raise NotFound("alias", address) from None
 

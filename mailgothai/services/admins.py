@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Iterator
 
 from mailgothai.core.addresses import normalize_domain
-from mailgothai.core.models import Admin, Role
+from mailgothai.core.models import Admin, Role, Status
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
@@ -30,6 +31,14 @@ class AdminService(Service):
             role = Role(role)
         except ValueError:
             raise InvalidInput("role", f"must be 'superadmin' or 'domain_admin', not {role!r}") from None
+        names = self._domains(role, domains)
+        admin = Admin(normalize_login(login), role, names, check_text(display_name, "display_name"))
+        password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
+        self.b.admins.create(admin, password_hash)
+        self.audit("admin.create", "admin", admin.login, None, after=admin)
+        return admin, generated
+
+    def _domains(self, role: Role, domains: tuple[str, ...]) -> tuple[str, ...]:
         names = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
         if role is Role.DOMAIN_ADMIN and not names:
             raise InvalidInput("domain", "a domain admin needs at least one domain")
@@ -37,11 +46,7 @@ class AdminService(Service):
             raise InvalidInput("domain", "a superadmin administers every domain; give no --domain")
         for name in names:
             self.b.domains.get(name)
-        admin = Admin(normalize_login(login), role, names, check_text(display_name, "display_name"))
-        password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
-        self.b.admins.create(admin, password_hash)
-        self.audit("admin.create", "admin", admin.login, None, after=admin)
-        return admin, generated
+        return names
 
     def get(self, login: str) -> Admin:
         self.actor.require_superadmin()
@@ -50,6 +55,22 @@ class AdminService(Service):
     def list(self) -> Iterator[Admin]:
         self.actor.require_superadmin()
         return self.b.admins.iter_all()
+
+    def update(self, login: str, *, domains: tuple[str, ...] | None = None,
+               display_name: str | None = None, status: Status | None = None) -> Admin:
+        before = self.get(login)
+        changes: dict[str, object] = {}
+        if domains is not None:
+            changes["domains"] = self._domains(before.role, domains)
+        if display_name is not None:
+            changes["display_name"] = check_text(display_name, "display_name")
+        if status is not None:
+            changes["status"] = status
+        after = dataclasses.replace(before, **changes)  # type: ignore[arg-type]
+        if after != before:
+            self.b.admins.save(after)
+            self.audit("admin.update", "admin", after.login, None, before=before, after=after)
+        return after
 
     def delete(self, login: str) -> None:
         admin = self.get(login)

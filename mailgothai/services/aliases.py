@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
-from mailgothai.core.models import Alias
+from mailgothai.core.models import Alias, Status
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
 
@@ -43,6 +43,16 @@ class AliasService(Service):
         self.b.aliases.set_members(before.address, targets)
         after = Alias(before.address, before.domain, targets, before.status)
         self.audit("alias.update", "alias", before.address, before.domain, before=before, after=after)
+        return after
+
+    def set_status(self, address: str, status: Status) -> Alias:
+        before = self.get(address)
+        if before.status is status:
+            return before
+        self.b.aliases.set_status(before.address, status)
+        after = Alias(before.address, before.domain, before.members, status)
+        action = "alias.activate" if status is Status.ACTIVE else "alias.suspend"
+        self.audit(action, "alias", before.address, before.domain, before=before, after=after)
         return after
 
     def delete(self, address: str) -> None:
