@@ -7,6 +7,7 @@ to the project's own (AlreadyExists, NotFound, DirectoryError, ...).
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
@@ -17,6 +18,7 @@ from ldap3.core import exceptions as lx
 from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+PROXIED_AUTHZ_OID = "2.16.840.1.113730.3.4.18"  # RFC 4370
 Attrs = dict[str, list[bytes]]
 
 
@@ -86,9 +88,20 @@ class Gateway:
         self._pool_size = pool_size
         self._idle: list[ldap3.Connection] = []
         self._lock = threading.Lock()
+        self._controls: list[tuple[str, bool, bytes]] | None = None
+        self._acting_as = ""
 
     def __repr__(self) -> str:
-        return f"Gateway(bind_dn={self._bind_dn!r})"
+        acting = f", acting_as={self._acting_as!r}" if self._acting_as else ""
+        return f"Gateway(bind_dn={self._bind_dn!r}{acting})"
+
+    def acting_as(self, dn: str) -> "Gateway":
+        """The same connections, every operation carrying the proxied authorization
+        control for dn: slapd then applies its access rules to dn, not to us."""
+        other = copy.copy(self)  # shares the pool and its lock
+        other._controls = [(PROXIED_AUTHZ_OID, True, f"dn:{dn}".encode("utf-8"))]
+        other._acting_as = dn
+        return other
 
     def _open(self) -> ldap3.Connection:
         try:
@@ -134,7 +147,7 @@ class Gateway:
         """The entry at dn, or None."""
         with self.connection() as conn:
             try:
-                conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=list(attributes))
+                conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=list(attributes), controls=self._controls)
             except lx.LDAPNoSuchObjectResult:
                 return None
             except lx.LDAPException as exc:
@@ -145,7 +158,8 @@ class Gateway:
                scope: str = ldap3.SUBTREE, limit: int = 0) -> list[Entry]:
         with self.connection() as conn:
             try:
-                conn.search(base, search_filter, scope, attributes=list(attributes), size_limit=limit)
+                conn.search(base, search_filter, scope, attributes=list(attributes), size_limit=limit,
+                            controls=self._controls)
             except lx.LDAPSizeLimitExceededResult:
                 pass  # the entries up to the limit are in the response
             except lx.LDAPNoSuchObjectResult:
@@ -169,7 +183,7 @@ class Gateway:
             while True:
                 try:
                     conn.search(base, search_filter, ldap3.SUBTREE, attributes=list(attributes),
-                                paged_size=page_size, paged_cookie=cookie)
+                                paged_size=page_size, paged_cookie=cookie, controls=self._controls)
                 except lx.LDAPNoSuchObjectResult:
                     return
                 except lx.LDAPException as exc:
@@ -183,14 +197,14 @@ class Gateway:
     def add(self, dn: str, object_classes: Sequence[str], attributes: Mapping[str, object]) -> None:
         with self.connection() as conn:
             try:
-                conn.add(dn, list(object_classes), encode_values(attributes))
+                conn.add(dn, list(object_classes), encode_values(attributes), controls=self._controls)
             except lx.LDAPException as exc:
                 raise map_error(exc, dn) from exc
 
     def modify(self, dn: str, changes: Mapping[str, list[tuple[str, list[str]]]]) -> None:
         with self.connection() as conn:
             try:
-                conn.modify(dn, dict(changes))
+                conn.modify(dn, dict(changes), controls=self._controls)
             except lx.LDAPException as exc:
                 raise map_error(exc, dn) from exc
 
@@ -216,7 +230,7 @@ class Gateway:
     def delete(self, dn: str) -> None:
         with self.connection() as conn:
             try:
-                conn.delete(dn)
+                conn.delete(dn, controls=self._controls)
             except lx.LDAPException as exc:
                 raise map_error(exc, dn) from exc
 

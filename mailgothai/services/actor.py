@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 
-from mailgothai.core.models import Role
+from mailgothai.core.models import Admin, Role
 from mailgothai.errors import NotFound, PermissionDenied
 
 
@@ -27,6 +27,11 @@ class Actor:
     def require_superadmin(self) -> None:
         if self.role is not Role.SUPERADMIN:
             raise PermissionDenied("only an operator (superadmin) may do this")
+
+
+def admin_actor(admin: Admin, origin: str) -> Actor:
+    """The actor for a logged-in administrator (web, API)."""
+    return Actor(login=admin.login, role=admin.role, domains=frozenset(d.lower() for d in admin.domains), origin=origin)
 
 
 def cli_operator() -> Actor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mailgothai.core.passwords import Argon2Params
@@ -24,6 +25,7 @@ class Backends:
     accounts: AccountDirectory
     aliases: AliasDirectory
     admins: AdminDirectory
+    layout: Layout
     store: Store
     audit: AuditLog
     doveadm: Doveadm
@@ -40,10 +42,20 @@ class Backends:
         layout = Layout(settings.ldap_base)
         store = Store.open(settings.sql_url_effective)
         return cls(
-            settings=settings, gateway=gateway,
+            settings=settings, gateway=gateway, layout=layout,
             domains=DomainDirectory(gateway, layout), accounts=AccountDirectory(gateway, layout),
             aliases=AliasDirectory(gateway, layout), admins=AdminDirectory(gateway, layout),
             store=store, audit=AuditLog(store), doveadm=Doveadm(settings.dovecot_config),
+        )
+
+    def acting_for(self, admin_login: str) -> "Backends":
+        """The same backends, with every directory operation done as that admin's own DN,
+        so slapd's access rules hold a domain admin to its domains as well."""
+        gateway = self.gateway.acting_as(self.layout.admin(admin_login))
+        return dataclasses.replace(
+            self, gateway=gateway,
+            domains=DomainDirectory(gateway, self.layout), accounts=AccountDirectory(gateway, self.layout),
+            aliases=AliasDirectory(gateway, self.layout), admins=AdminDirectory(gateway, self.layout),
         )
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from mailgothai.core.models import Role
 from mailgothai.services.accounts import AccountService
 from mailgothai.services.actor import Actor
 from mailgothai.services.admins import AdminService
@@ -16,6 +17,8 @@ from mailgothai.settings import Settings
 
 class Services:
     def __init__(self, backends: Backends, actor: Actor) -> None:
+        if actor.role is Role.DOMAIN_ADMIN:
+            backends = backends.acting_for(actor.login)
         self.backends = backends
         self.actor = actor
         self.domains = DomainService(backends, actor)

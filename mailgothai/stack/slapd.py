@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import urllib.parse
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str) -> 
             "uid": os.getuid(),
             "gid": os.getgid(),
             "suffix": settings.ldap_base,
+            "suffix_regex": re.escape(settings.ldap_base),
             "manager_dn": settings.ldap_manager_dn,
             "manager_pw_hash": manager_pw_hash,
             "db_dir": paths.db_dir,
@@ -118,6 +120,7 @@ def initialise(settings: Settings) -> bool:
         "slapd/base.ldif.in",
         {
             "suffix": settings.ldap_base,
+            "suffix_regex": re.escape(settings.ldap_base),
             "org": settings.ldap_base.partition("=")[2].partition(",")[0],
             "app_dn": settings.ldap_app_dn,
             "mail_dn": settings.ldap_mail_dn,
