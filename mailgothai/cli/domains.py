@@ -50,6 +50,10 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("domain")
         p.set_defaults(handler=cmd_status, status=status)
 
+    recount = commands.add_parser("recount", help="recompute a domain's account count and allocated quota")
+    recount.add_argument("domain")
+    recount.set_defaults(handler=cmd_recount)
+
     delete = commands.add_parser("delete", help="delete a domain")
     delete.add_argument("domain")
     delete.add_argument("--force", action="store_true", help="also delete its accounts and aliases")
@@ -91,6 +95,12 @@ def cmd_set(args: argparse.Namespace, services: Services) -> int:
 def cmd_status(args: argparse.Namespace, services: Services) -> int:
     domain = services.domains.set_status(args.domain, args.status)
     print(f"domain {domain.name} is {domain.status.value}")
+    return 0
+
+
+def cmd_recount(args: argparse.Namespace, services: Services) -> int:
+    domain = services.domains.recount(args.domain)
+    print(f"domain {domain.name}: {domain.account_count} accounts, {format_size(domain.quota_allocated)} allocated")
     return 0
 
 

@@ -93,6 +93,16 @@ class DomainService(Service):
         self.b.doveadm.flush_all()
         return after
 
+    def recount(self, name: str) -> Domain:
+        """Recompute the domain's account count and allocated quota from its accounts
+        (repairs counters left high by a crash between reserving room and writing)."""
+        self.actor.require_superadmin()
+        before = self.get(name)
+        after = self.b.domains.recount(before.name)
+        if (after.account_count, after.quota_allocated) != (before.account_count, before.quota_allocated):
+            self.audit("domain.recount", "domain", before.name, before.name, before=before, after=after)
+        return after
+
     def delete(self, name: str, *, force: bool = False) -> None:
         """Delete a domain. Refused while it holds accounts or aliases, unless force."""
         self.actor.require_superadmin()
