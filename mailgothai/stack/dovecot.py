@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,30 @@ def mail_root(settings: Settings) -> Path:
     return (settings.data_dir / "mail").resolve()
 
 
+def _searchable_by(st: os.stat_result, uid: int, gid: int) -> bool:
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)
+
+
+def grant_traversal(directory: Path, uid: int, gid: int) -> list[Path]:
+    """Let the mail user pass through `directory` and its parents to reach its mailboxes.
+
+    Dovecot's mail processes run as mail_uid, not root: a parent such as /root (0700)
+    or a data dir made 0700 would stop them at chdir. Each such parent gets search
+    permission (o+x) only; nothing becomes listable or readable. Returns what changed.
+    """
+    changed: list[Path] = []
+    for path in (directory, *directory.parents):
+        st = path.stat()
+        if not _searchable_by(st, uid, gid):
+            os.chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+            changed.append(path)
+    return changed
+
+
 def _binary() -> str:
     found = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/bin")
     if not found:
@@ -66,6 +91,7 @@ def write_config(settings: Settings) -> DovecotPaths:
     mail.mkdir(parents=True, exist_ok=True, mode=0o700)
     if os.geteuid() == 0:
         os.chown(mail, settings.mail_uid, settings.mail_gid)
+        grant_traversal(mail.parent, settings.mail_uid, settings.mail_gid)
     common = render(
         "dovecot/ldap-common.conf.in",
         {
