@@ -10,7 +10,7 @@ import contextlib
 import copy
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence, TypeVar
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -24,6 +24,10 @@ Attrs = dict[str, list[bytes]]
 
 class ValueChanged(DirectoryError):
     """A compare-and-swap modify lost a race: the old value was no longer there."""
+
+
+class DirectoryUnreachable(DirectoryError):
+    """No answer from the directory: refused, reset, or silent past the receive timeout."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ def encode_values(values: Mapping[str, object]) -> dict[str, list[str]]:
     return out
 
 
+# A provider that is down, hung past the receive timeout, or shutting down.
+COMMUNICATION_ERRORS = (lx.LDAPCommunicationError, lx.LDAPResponseTimeoutError, lx.LDAPUnavailableResult,
+                        lx.LDAPBusyResult)
+
+
 def map_error(exc: lx.LDAPException, what: str) -> Exception:
     if isinstance(exc, lx.LDAPEntryAlreadyExistsResult):
         return AlreadyExists("entry", what)
@@ -69,25 +78,59 @@ def map_error(exc: lx.LDAPException, what: str) -> Exception:
         return ValueChanged(f"{what}: a value changed underneath the operation")
     if isinstance(exc, lx.LDAPInsufficientAccessRightsResult):
         return DirectoryError(f"{what}: the directory refused access")
-    if isinstance(exc, (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSocketSendError,
-                        lx.LDAPSessionTerminatedByServerError, lx.LDAPCommunicationError)):
-        return DirectoryError(f"the directory is unreachable ({what}): {exc}")
+    if isinstance(exc, COMMUNICATION_ERRORS):
+        return DirectoryUnreachable(f"the directory is unreachable ({what}): {exc}")
     return DirectoryError(f"{what}: {exc}")
 
 
+T = TypeVar("T")
+
+
+class _Providers:
+    """The directory servers one process talks to, and which of them it uses now.
+
+    Writes must go to one provider at a time (two providers changing one entry at once
+    can lose a change; see STACK-NOTES), so the choice is sticky: every connection goes
+    to the current server until it fails (refused, reset, or silent past the receive
+    timeout, as a hung slapd is), then the next one in order becomes current.
+    Shared by a gateway and its acting_as() copies.
+    """
+
+    def __init__(self, uris: Sequence[str], timeout: int, pool_size: int) -> None:
+        if not uris:
+            raise DirectoryError("no directory URI configured")
+        self.servers = [ldap3.Server(uri, connect_timeout=timeout, get_info=ldap3.NONE) for uri in uris]
+        self.current = 0
+        self.idle: list[ldap3.Connection] = []
+        self.pool_size = pool_size
+        self.lock = threading.Lock()
+
+    def server(self) -> tuple[int, ldap3.Server]:
+        with self.lock:
+            return self.current, self.servers[self.current]
+
+    def failed(self, index: int) -> None:
+        """Server `index` did not answer: move on (unless another thread already did)."""
+        with self.lock:
+            if self.current == index and len(self.servers) > 1:
+                self.current = (index + 1) % len(self.servers)
+                stale, self.idle = self.idle, []
+            else:
+                stale = []
+        for conn in stale:
+            with contextlib.suppress(Exception):
+                conn.unbind()
+
+
 class Gateway:
-    """Pooled, bound ldap3 connections to one directory (several URIs fail over)."""
+    """Pooled, bound ldap3 connections to the directory; several URIs fail over."""
 
     def __init__(self, uris: Sequence[str], bind_dn: str, password: str, timeout: int = 10,
                  pool_size: int = 8) -> None:
-        servers = [ldap3.Server(uri, connect_timeout=timeout, get_info=ldap3.NONE) for uri in uris]
-        self._servers = ldap3.ServerPool(servers, ldap3.FIRST, active=1, exhaust=False)
+        self._timeout = int(timeout)
+        self._providers = _Providers(uris, self._timeout, pool_size)
         self._bind_dn = bind_dn
         self._password = password
-        self._timeout = int(timeout)
-        self._pool_size = pool_size
-        self._idle: list[ldap3.Connection] = []
-        self._lock = threading.Lock()
         self._controls: list[tuple[str, bool, bytes]] | None = None
         self._acting_as = ""
 
@@ -98,27 +141,46 @@ class Gateway:
     def acting_as(self, dn: str) -> "Gateway":
         """The same connections, every operation carrying the proxied authorization
         control for dn: slapd then applies its access rules to dn, not to us."""
-        other = copy.copy(self)  # shares the pool and its lock
+        other = copy.copy(self)  # shares the providers, their pool and its lock
         other._controls = [(PROXIED_AUTHZ_OID, True, f"dn:{dn}".encode("utf-8"))]
         other._acting_as = dn
         return other
 
-    def _open(self) -> ldap3.Connection:
-        try:
-            return ldap3.Connection(
-                self._servers, user=self._bind_dn, password=self._password,
-                auto_bind=ldap3.AUTO_BIND_NO_TLS, raise_exceptions=True,
-                receive_timeout=self._timeout, auto_referrals=False, return_empty_attributes=False,
-            )
-        except lx.LDAPException as exc:
-            raise map_error(exc, "bind") from exc
+    @property
+    def current_uri(self) -> str:
+        """The provider this process sends its operations to now."""
+        return str(self._providers.server()[1])
+
+    def _open(self) -> tuple[int, ldap3.Connection]:
+        """A bound connection to the current server, failing over to the next ones."""
+        last: Exception | None = None
+        for _ in self._providers.servers:
+            index, server = self._providers.server()
+            try:
+                conn = ldap3.Connection(
+                    server, user=self._bind_dn, password=self._password,
+                    auto_bind=ldap3.AUTO_BIND_NO_TLS, raise_exceptions=True,
+                    receive_timeout=self._timeout, auto_referrals=False, return_empty_attributes=False,
+                )
+                return index, conn
+            except COMMUNICATION_ERRORS as exc:
+                self._providers.failed(index)
+                last = exc
+            except lx.LDAPException as exc:
+                raise map_error(exc, "bind") from exc
+        raise DirectoryUnreachable(f"the directory is unreachable: {last}")
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[ldap3.Connection]:
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
+        """A pooled connection to the current provider. A communication failure inside
+        the block marks that provider failed (the next call goes to the next one); use
+        call() for an operation that should be retried there at once."""
+        providers = self._providers
+        with providers.lock:
+            conn = providers.idle.pop() if providers.idle else None
+            index = providers.current
         if conn is None:
-            conn = self._open()
+            index, conn = self._open()
         healthy = False
         try:
             yield conn
@@ -126,26 +188,46 @@ class Gateway:
         except (NotFound, AlreadyExists, ValueChanged):
             healthy = True  # the server answered: the connection is fine
             raise
+        except (DirectoryUnreachable, *COMMUNICATION_ERRORS):
+            providers.failed(index)
+            raise
         finally:
-            with self._lock:
-                if healthy and not conn.closed and len(self._idle) < self._pool_size:
-                    self._idle.append(conn)
+            with providers.lock:
+                if (healthy and not conn.closed and index == providers.current
+                        and len(providers.idle) < providers.pool_size):
+                    providers.idle.append(conn)
                     conn = None
             if conn is not None:
-                with contextlib.suppress(lx.LDAPException):
+                with contextlib.suppress(Exception):
                     conn.unbind()
 
+    def call(self, operation: Callable[[ldap3.Connection], T]) -> T:
+        """Run operation on a pooled connection; if the provider fails under it, run it
+        again on the next provider (each provider tried once)."""
+        last: Exception | None = None
+        for _ in self._providers.servers:
+            try:
+                with self.connection() as conn:
+                    return operation(conn)
+            except DirectoryUnreachable as exc:
+                last = exc
+            except COMMUNICATION_ERRORS as exc:
+                last = DirectoryUnreachable(f"the directory is unreachable: {exc}")
+        assert last is not None
+        raise last
+
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
+        providers = self._providers
+        with providers.lock:
+            idle, providers.idle = providers.idle, []
         for conn in idle:
-            with contextlib.suppress(lx.LDAPException):
+            with contextlib.suppress(Exception):
                 conn.unbind()
 
     # ---- operations ---------------------------------------------------------
     def read(self, dn: str, attributes: Sequence[str] = ("*",)) -> Entry | None:
         """The entry at dn, or None."""
-        with self.connection() as conn:
+        def operation(conn: ldap3.Connection) -> Entry | None:
             try:
                 conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=list(attributes), controls=self._controls)
             except lx.LDAPNoSuchObjectResult:
@@ -153,10 +235,11 @@ class Gateway:
             except lx.LDAPException as exc:
                 raise map_error(exc, dn) from exc
             return _entry(conn.response[0]) if conn.response else None
+        return self.call(operation)
 
     def search(self, base: str, search_filter: str, attributes: Sequence[str] = ("*",),
                scope: str = ldap3.SUBTREE, limit: int = 0) -> list[Entry]:
-        with self.connection() as conn:
+        def operation(conn: ldap3.Connection) -> list[Entry]:
             try:
                 conn.search(base, search_filter, scope, attributes=list(attributes), size_limit=limit,
                             controls=self._controls)
@@ -167,6 +250,7 @@ class Gateway:
             except lx.LDAPException as exc:
                 raise map_error(exc, f"search {search_filter}") from exc
             return [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
+        return self.call(operation)
 
     def first_page(self, base: str, search_filter: str, size: int,
                    attributes: Sequence[str] = ("*",)) -> tuple[list[Entry], bool]:
@@ -194,19 +278,20 @@ class Gateway:
                 if not cookie:
                     return
 
-    def add(self, dn: str, object_classes: Sequence[str], attributes: Mapping[str, object]) -> None:
-        with self.connection() as conn:
+    def _write(self, what: str, write: Callable[[ldap3.Connection], object]) -> None:
+        def operation(conn: ldap3.Connection) -> None:
             try:
-                conn.add(dn, list(object_classes), encode_values(attributes), controls=self._controls)
+                write(conn)
             except lx.LDAPException as exc:
-                raise map_error(exc, dn) from exc
+                raise map_error(exc, what) from exc
+        self.call(operation)
+
+    def add(self, dn: str, object_classes: Sequence[str], attributes: Mapping[str, object]) -> None:
+        values = encode_values(attributes)
+        self._write(dn, lambda conn: conn.add(dn, list(object_classes), values, controls=self._controls))
 
     def modify(self, dn: str, changes: Mapping[str, list[tuple[str, list[str]]]]) -> None:
-        with self.connection() as conn:
-            try:
-                conn.modify(dn, dict(changes), controls=self._controls)
-            except lx.LDAPException as exc:
-                raise map_error(exc, dn) from exc
+        self._write(dn, lambda conn: conn.modify(dn, dict(changes), controls=self._controls))
 
     def replace(self, dn: str, values: Mapping[str, object]) -> None:
         """Set attributes to the given values; None or empty removes the attribute."""
@@ -228,22 +313,25 @@ class Gateway:
         self.modify(dn, changes)
 
     def delete(self, dn: str) -> None:
-        with self.connection() as conn:
-            try:
-                conn.delete(dn, controls=self._controls)
-            except lx.LDAPException as exc:
-                raise map_error(exc, dn) from exc
+        self._write(dn, lambda conn: conn.delete(dn, controls=self._controls))
 
     def check_password(self, dn: str, password: str) -> bool:
         """A simple bind as dn: slapd verifies the stored hash, whatever its scheme."""
         if not password:
             return False  # an empty password would be an unauthenticated bind
-        conn = ldap3.Connection(self._servers, user=dn, password=password, raise_exceptions=False,
-                                receive_timeout=self._timeout)
-        try:
-            return bool(conn.bind())
-        except lx.LDAPException as exc:
-            raise map_error(exc, "bind") from exc
-        finally:
-            with contextlib.suppress(lx.LDAPException):
-                conn.unbind()
+        last: Exception | None = None
+        for _ in self._providers.servers:
+            index, server = self._providers.server()
+            conn = ldap3.Connection(server, user=dn, password=password, raise_exceptions=False,
+                                    receive_timeout=self._timeout)
+            try:
+                return bool(conn.bind())
+            except COMMUNICATION_ERRORS as exc:
+                self._providers.failed(index)
+                last = exc
+            except lx.LDAPException as exc:
+                raise map_error(exc, "bind") from exc
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+        raise DirectoryUnreachable(f"the directory is unreachable: {last}")
