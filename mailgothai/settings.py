@@ -38,12 +38,17 @@ class Settings:
 
     # directory
     ldap_port: int = 10389
-    ldap_uris: tuple[str, ...] = ()  # empty: ldap://host:ldap_port
+    ldap_uris: tuple[str, ...] = ()  # empty: the stack's own providers (ldap://host:port each)
+    ldap_providers: int = 1  # replicating slapd providers `stack up` runs (multi-provider syncrepl)
+    ldap_provider_ports: tuple[int, ...] = ()  # their ports; empty: ldap_port, ldap_port + 1, ...
     ldap_base: str = "o=mailgothai"
     ldap_manager_password: Secret = Secret("")  # rootdn, used only by the stack to bootstrap
     ldap_app_password: Secret = Secret("")  # the admin application's DN (writes)
     ldap_mail_password: Secret = Secret("")  # Dovecot and the relay (read what they need)
-    ldap_timeout: int = 10  # seconds; ldap3 wants an int
+    ldap_replicator_password: Secret = Secret("")  # providers reading each other (syncrepl)
+    # seconds; ldap3 wants an int. Also how long a hung provider is waited for before
+    # the clients move to the next one.
+    ldap_timeout: int = 5
 
     # mail store
     imap_port: int = 10143
@@ -62,8 +67,19 @@ class Settings:
 
     # ---- derived values -------------------------------------------------
     @property
+    def ldap_local_ports(self) -> tuple[int, ...]:
+        """The ports of the providers the stack runs on this machine, node 1 first."""
+        if self.ldap_provider_ports:
+            return self.ldap_provider_ports
+        return tuple(self.ldap_port + n for n in range(max(1, self.ldap_providers)))
+
+    @property
     def ldap_uri_list(self) -> tuple[str, ...]:
-        return self.ldap_uris or (f"ldap://{self.host}:{self.ldap_port}",)
+        return self.ldap_uris or tuple(f"ldap://{self.host}:{port}" for port in self.ldap_local_ports)
+
+    @property
+    def ldap_replicator_dn(self) -> str:
+        return f"cn=replicator,ou=services,{self.ldap_base}"
 
     @property
     def ldap_manager_dn(self) -> str:
@@ -121,10 +137,11 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "Secret":
             return Secret(str(value))
-        if kind == "tuple[str, ...]":
+        if kind in ("tuple[str, ...]", "tuple[int, ...]"):
+            item = int if kind == "tuple[int, ...]" else str
             if isinstance(value, str):
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)
+                return tuple(item(v.strip()) for v in value.split(",") if v.strip())
+            return tuple(item(v) for v in value)
         return str(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(name, f"not a valid {kind}: {value!r}") from exc

@@ -8,15 +8,16 @@ import json
 from mailgothai.settings import Settings
 from mailgothai.stack import demo, manager
 
-PORT_OPTIONS = ("ldap_port", "imap_port", "lmtp_port")
+UP_OPTIONS = ("ldap_port", "imap_port", "lmtp_port", "ldap_providers")
 
 
 def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = groups.add_parser("stack", help="run the whole service privately on loopback ports")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     up = commands.add_parser("up", help="configure and start slapd and Dovecot (reuses existing data)")
-    for option in PORT_OPTIONS:
-        up.add_argument("--" + option.replace("_", "-"), type=int)
+    for option in UP_OPTIONS:
+        up.add_argument("--" + option.replace("_", "-"), type=int,
+                        help="number of replicating slapd providers" if option == "ldap_providers" else None)
     up.add_argument("--demo", action="store_true", help="add a small demo data set (once) and print its logins")
     up.set_defaults(handler=cmd_up, needs_services=False)
     down = commands.add_parser("down", help="stop exactly the processes `up` started")
@@ -35,7 +36,7 @@ def _print(state: manager.StackStatus) -> None:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    ports = {name: getattr(args, name) for name in PORT_OPTIONS if getattr(args, name)}
+    ports = {name: getattr(args, name) for name in UP_OPTIONS if getattr(args, name)}
     state = manager.up(settings.replace(**ports) if ports else settings)
     _print(state)
     if args.demo:

@@ -15,7 +15,7 @@ from mailgothai.store import Store
 def ensure_secrets(settings: Settings) -> Settings:
     """Give the service DNs passwords the first time; later runs reuse the stored ones."""
     changes: dict[str, Secret] = {}
-    for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password"):
+    for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password", "ldap_replicator_password"):
         if not getattr(settings, name):
             changes[name] = Secret(secrets.token_urlsafe(24))
     return settings.replace(**changes) if changes else settings
@@ -50,7 +50,8 @@ def prepare(settings: Settings) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = ensure_secrets(settings)
     save_settings(settings)
-    slapd.initialise(settings)
+    for node in slapd.nodes(settings):
+        slapd.initialise(settings, node)
     dovecot.write_config(settings)
     store = Store.open(settings.sql_url_effective)
     try:
@@ -62,11 +63,15 @@ def prepare(settings: Settings) -> Settings:
 
 def up(settings: Settings) -> StackStatus:
     settings = prepare(settings)
-    slapd.start(settings)
+    started: list[int] = []
     try:
+        for node in slapd.nodes(settings):
+            slapd.start(settings, node)
+            started.append(node)
         dovecot.start(settings)
     except Exception:
-        slapd.stop(settings)
+        for node in started:
+            slapd.stop(settings, node)
         raise
     return status(settings)
 
@@ -74,12 +79,14 @@ def up(settings: Settings) -> StackStatus:
 def down(settings: Settings) -> StackStatus:
     # Dovecot first: it holds connections to the directory.
     dovecot.stop(settings)
-    slapd.stop(settings)
+    for node in slapd.nodes(settings):
+        slapd.stop(settings, node)
     return status(settings)
 
 
 def status(settings: Settings) -> StackStatus:
-    return StackStatus(settings, (slapd.status(settings), dovecot.status(settings)))
+    providers = tuple(slapd.status(settings, node) for node in slapd.nodes(settings))
+    return StackStatus(settings, (*providers, dovecot.status(settings)))
 
 
 def settings_for(data_dir: str | None, config: str | None) -> Settings:

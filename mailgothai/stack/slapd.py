@@ -62,8 +62,17 @@ class SlapdPaths:
         return self.root / "ldapi"
 
 
-def paths_for(settings: Settings) -> SlapdPaths:
-    return SlapdPaths((settings.data_dir / "slapd").resolve())
+def paths_for(settings: Settings, node: int = 1) -> SlapdPaths:
+    """Node 1 lives in DATA/slapd, further providers in DATA/slapd2, DATA/slapd3, ..."""
+    return SlapdPaths((settings.data_dir / ("slapd" if node == 1 else f"slapd{node}")).resolve())
+
+
+def nodes(settings: Settings) -> range:
+    return range(1, len(settings.ldap_local_ports) + 1)
+
+
+def port_of(settings: Settings, node: int) -> int:
+    return settings.ldap_local_ports[node - 1]
 
 
 def _schemas_ldif() -> str:
@@ -73,10 +82,56 @@ def _schemas_ldif() -> str:
     return "\n".join(part.strip() + "\n" for part in parts)
 
 
-def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str) -> str:
+@dataclass(frozen=True)
+class Replication:
+    """How one node replicates: its serverID and the providers it pulls from.
+
+    Multi-provider (every provider pulls from every other, olcMultiProvider) or, with
+    consumer=True, a read-only consumer that pulls from the providers and refers writes
+    to them. No peers: a standalone directory.
+    """
+
+    server_id: int = 0
+    peers: tuple[str, ...] = ()  # URIs of the providers this node pulls from
+    consumer: bool = False
+
+    def global_lines(self) -> str:
+        return f"olcServerID: {self.server_id}\n" if self.peers and not self.consumer else ""
+
+    def database_lines(self, settings: Settings) -> str:
+        if not self.peers:
+            return ""
+        lines = []
+        for rid, uri in enumerate(self.peers, start=1):
+            lines.append(
+                f"olcSyncrepl: {{{rid - 1}}}rid={rid:03d} provider={uri} bindmethod=simple "
+                f'binddn="{settings.ldap_replicator_dn}" credentials={settings.ldap_replicator_password} '
+                f'searchbase="{settings.ldap_base}" type=refreshAndPersist retry="1 +" timeout=3 '
+                f"network-timeout=3 keepalive=60:3:10"
+            )
+        if self.consumer:
+            lines.append(f"olcUpdateRef: {self.peers[0]}")
+        else:
+            lines.append("olcMultiProvider: TRUE")
+        return "\n".join(lines) + "\n"
+
+
+def local_replication(settings: Settings, node: int) -> Replication:
+    """The replication of node `node` of the stack's own providers on this machine."""
+    uris = tuple(f"ldap://{settings.host}:{port}" for port in settings.ldap_local_ports)
+    if len(uris) < 2:
+        return Replication()
+    return Replication(server_id=node, peers=tuple(uri for n, uri in enumerate(uris, start=1) if n != node))
+
+
+def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str,
+                replication: Replication = Replication()) -> str:
     return render(
         "slapd/config.ldif.in",
         {
+            "server_id": replication.global_lines(),
+            "replication": replication.database_lines(settings),
+            "replicator_dn": settings.ldap_replicator_dn,
             "pid_file": paths.pid_file,
             "args_file": paths.args_file,
             "module_path": MODULE_PATH,
@@ -99,20 +154,25 @@ def _params(settings: Settings) -> Argon2Params:
     return Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
 
-def initialise(settings: Settings) -> bool:
-    """Create cn=config and the directory skeleton if the data dir is new.
+def initialise(settings: Settings, node: int = 1) -> bool:
+    """Create cn=config (and, on node 1, the directory skeleton) if the data dir is new.
 
+    Further providers start empty and receive everything from node 1 by replication.
     Returns True if it created them, False if an existing directory is reused as is.
     """
-    paths = paths_for(settings)
+    paths = paths_for(settings, node)
+    replication = local_replication(settings, node)
     if (paths.config_dir / "cn=config.ldif").exists():
+        if replication.peers and not _replicates(paths):
+            raise StackError(f"{paths.root} was created as a standalone directory; start from a new data "
+                             "directory to run several providers (or add syncrepl to its cn=config by hand)")
         return False
     staging = paths.root / "slapd.d.new"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, mode=0o700)
     paths.db_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     params = _params(settings)
-    config = config_ldif(settings, paths, hash_password(settings.ldap_manager_password, params))
+    config = config_ldif(settings, paths, hash_password(settings.ldap_manager_password, params), replication)
     config_file = paths.root / "config.ldif"
     write_private(config_file, config)
     run_tool([_tool("slapadd"), "-n0", "-F", str(staging), "-l", str(config_file)], what="slapadd of cn=config")
@@ -126,40 +186,52 @@ def initialise(settings: Settings) -> bool:
             "mail_dn": settings.ldap_mail_dn,
             "app_pw_hash": hash_password(settings.ldap_app_password, params),
             "mail_pw_hash": hash_password(settings.ldap_mail_password, params),
+            "replicator_dn": settings.ldap_replicator_dn,
+            "replicator_pw_hash": hash_password(settings.ldap_replicator_password, params),
         },
     )
-    base_file = paths.root / "base.ldif"
-    write_private(base_file, base)
-    run_tool([_tool("slapadd"), "-q", "-n1", "-F", str(staging), "-l", str(base_file)], what="slapadd of the base")
+    if node == 1:
+        base_file = paths.root / "base.ldif"
+        write_private(base_file, base)
+        # -w writes the contextCSN, so providers that start empty know what they miss.
+        run_tool([_tool("slapadd"), "-q", "-w", "-n1", "-F", str(staging), "-l", str(base_file)],
+                 what="slapadd of the base")
+        base_file.unlink()
     run_tool([_tool("slaptest"), "-F", str(staging), "-u"], what="slaptest")
-    base_file.unlink()
     os.replace(staging, paths.config_dir)  # the config appears whole or not at all
     return True
 
 
-def listen_urls(settings: Settings) -> str:
-    socket = urllib.parse.quote(str(paths_for(settings).socket), safe="")
-    return f"ldap://{settings.host}:{settings.ldap_port}/ ldapi://{socket}"
+def _replicates(paths: SlapdPaths) -> bool:
+    database = paths.config_dir / "cn=config" / "olcDatabase={1}mdb.ldif"
+    return database.is_file() and "olcSyncrepl" in database.read_text(encoding="utf-8", errors="replace")
 
 
-def start(settings: Settings) -> int:
-    paths = paths_for(settings)
+def listen_urls(settings: Settings, node: int = 1) -> str:
+    socket = urllib.parse.quote(str(paths_for(settings, node).socket), safe="")
+    return f"ldap://{settings.host}:{port_of(settings, node)}/ ldapi://{socket}"
+
+
+def start(settings: Settings, node: int = 1) -> int:
+    paths = paths_for(settings, node)
     pid = read_pid(paths.pid_file)
     if is_running(pid, str(paths.config_dir)):
         assert pid is not None
         return pid
     paths.pid_file.unlink(missing_ok=True)
-    require_free(settings.host, settings.ldap_port)
-    start_daemon([_tool("slapd"), "-F", str(paths.config_dir), "-h", listen_urls(settings)], paths.log, "slapd")
+    port = port_of(settings, node)
+    require_free(settings.host, port)
+    start_daemon([_tool("slapd"), "-F", str(paths.config_dir), "-h", listen_urls(settings, node)], paths.log,
+                 "slapd" if node == 1 else f"slapd{node}")
     wait_until(lambda: read_pid(paths.pid_file) is not None, 20, "slapd to write its PID file")
-    wait_until(lambda: answers(settings), 20, f"slapd on {settings.host}:{settings.ldap_port}")
+    wait_until(lambda: answers(settings.host, port), 20, f"slapd on {settings.host}:{port}")
     started = read_pid(paths.pid_file)
     assert started is not None
     return started
 
 
-def answers(settings: Settings) -> bool:
-    server = ldap3.Server(settings.host, port=settings.ldap_port, connect_timeout=1)
+def answers(host: str, port: int) -> bool:
+    server = ldap3.Server(host, port=port, connect_timeout=1)
     try:
         conn = ldap3.Connection(server, auto_bind=True, receive_timeout=2)
         conn.unbind()
@@ -168,15 +240,15 @@ def answers(settings: Settings) -> bool:
         return False
 
 
-def stop(settings: Settings) -> None:
-    paths = paths_for(settings)
+def stop(settings: Settings, node: int = 1) -> None:
+    paths = paths_for(settings, node)
     stop_pid(read_pid(paths.pid_file), str(paths.config_dir))
 
 
-def status(settings: Settings) -> ProcessStatus:
-    paths = paths_for(settings)
+def status(settings: Settings, node: int = 1) -> ProcessStatus:
+    paths = paths_for(settings, node)
     pid = read_pid(paths.pid_file)
-    return ProcessStatus("slapd", pid, is_running(pid, str(paths.config_dir)))
+    return ProcessStatus("slapd" if node == 1 else f"slapd{node}", pid, is_running(pid, str(paths.config_dir)))
 
 
 def load_offline(settings: Settings, ldif_file: Path) -> None:
