@@ -1,0 +1,54 @@
+"""Columns by header name, in any order; unknown ones reported, not silently dropped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgothai.errors import InvalidInput
+
+ACCOUNT_COLUMNS = ("email", "given_name", "surname", "display_name", "password", "quota", "status",
+                   "aliases", "forward")
+DOMAIN_COLUMNS = ("domain", "description", "max_accounts", "quota", "default_quota", "max_message_size",
+                  "hourly_send_limit")
+ACCOUNT_SYNONYMS = {
+    "e_mail": "email", "mail": "email", "email_address": "email", "first_name": "given_name",
+    "firstname": "given_name", "givenname": "given_name", "last_name": "surname", "lastname": "surname",
+    "family_name": "surname", "sn": "surname", "displayname": "display_name", "alias": "aliases",
+    "forwards": "forward", "forward_to": "forward",
+}
+DOMAIN_SYNONYMS = {"name": "domain", "quota_pool": "quota", "pool": "quota"}
+
+
+def _key(cell: str) -> str:
+    return cell.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+@dataclass(frozen=True)
+class Header:
+    index: dict[str, int]  # known column -> position
+    unknown: tuple[str, ...]  # header cells that are no known column, as written
+    width: int
+
+    def has(self, column: str) -> bool:
+        return column in self.index
+
+
+def map_header(cells: list[str], known: tuple[str, ...], required: tuple[str, ...],
+               synonyms: dict[str, str] | None = None) -> Header:
+    index: dict[str, int] = {}
+    unknown: list[str] = []
+    for position, cell in enumerate(cells):
+        key = _key(cell)
+        name = key if key in known else (synonyms or {}).get(key)
+        if name is None or name not in known:
+            if cell.strip():
+                unknown.append(cell.strip())
+            continue
+        if name in index:
+            raise InvalidInput("file", f"column {name!r} appears twice in the header")
+        index[name] = position
+    missing = [c for c in required if c not in index]
+    if missing:
+        raise InvalidInput("file", f"the header has no {', '.join(missing)} column "
+                                   f"(columns: {', '.join(known)})")
+    return Header(index, tuple(unknown), len(cells))
