@@ -65,6 +65,17 @@ class Settings:
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
 
+    # admin web (`mailgothai serve`)
+    web_port: int = 10080
+    web_secret_key: Secret = Secret("")  # signs anonymous CSRF tokens, encrypts TOTP secrets
+    web_https: int = 0  # 1: served over https (proxy): Secure cookies and HSTS on every response
+    web_session_idle: int = 1800  # seconds without a request before a session ends
+    web_session_max: int = 43200  # seconds after login a session ends whatever happens
+    web_require_totp: int = 0  # 1: every admin must use a TOTP second factor (enrols at next login)
+    web_login_lockout: int = 900  # seconds an account or address is locked after too many failures
+    mail_hostname: str = ""  # the name mail clients connect to (autoconfig); empty: host
+    quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
+
     # ---- derived values -------------------------------------------------
     @property
     def ldap_local_ports(self) -> tuple[int, ...]:

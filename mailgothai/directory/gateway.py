@@ -170,6 +170,16 @@ class Gateway:
                 raise map_error(exc, "bind") from exc
         raise DirectoryUnreachable(f"the directory is unreachable: {last}")
 
+    def dedicated_connection(self) -> ldap3.Connection:
+        """A bound connection outside the pool, for state the server keeps across
+        calls on one connection (sort/VLV contexts, see directory/vlv.py)."""
+        return self._open()[1]
+
+    @property
+    def request_controls(self) -> list[tuple[str, bool, bytes]]:
+        """The controls every operation of this gateway carries (proxied authorization)."""
+        return list(self._controls or [])
+
     @contextlib.contextmanager
     def connection(self) -> Iterator[ldap3.Connection]:
         """A pooled connection to the current provider. A communication failure inside

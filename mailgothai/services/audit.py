@@ -1,0 +1,96 @@
+"""Reading the audit log, as far as the actor may see it: an operator everything; a
+domain admin the records of its own domains only (a filter on another domain is
+"not found", as everywhere else)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.models import Role
+from mailgothai.core.text import check_text
+from mailgothai.errors import InvalidInput
+from mailgothai.services.base import Service
+from mailgothai.store.audit import AuditEntry
+from mailgothai.store.db import Store
+from mailgothai.store.models import AuditRecord
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    domain: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: tuple[AuditEntry, ...]
+    next_before: int | None  # pass as before_id for the next (older) page
+
+
+def latest_change(store: Store, domain: str | None = None) -> int:
+    """The id of the newest audit record (of one domain): every change made through the
+    services writes one, from any process, so it tells listings when to re-read."""
+    query = select(func.max(AuditRecord.id))
+    if domain is not None:
+        query = query.where(AuditRecord.domain == domain)
+    with store.session() as session:
+        return int(session.scalar(query) or 0)
+
+
+def parse_filter(*, domain: str = "", actor: str = "", action: str = "", since: str = "",
+                 until: str = "") -> AuditFilter:
+    """Filter values as typed into a form or a query string."""
+    def when(text: str, field: str) -> datetime | None:
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(field, f"not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {text!r}") from None
+        return value if value.tzinfo else value.astimezone()
+
+    return AuditFilter(
+        domain=normalize_domain(domain) if domain.strip() else None,
+        actor=check_text(actor.strip(), "actor", 255) or None,
+        action=check_text(action.strip(), "action", 64) or None,
+        since=when(since, "since"), until=when(until, "until"),
+    )
+
+
+class AuditQueryService(Service):
+    def page(self, flt: AuditFilter, *, before_id: int | None = None, limit: int = 50) -> AuditPage:
+        limit = max(1, min(MAX_PAGE, limit))
+        filters: dict[str, object] = {"actor": flt.actor, "action": flt.action, "since": flt.since,
+                                      "until": flt.until}
+        if flt.domain is not None:
+            self.actor.require_domain(flt.domain)
+            filters["domain"] = flt.domain
+        if self.actor.role is Role.SUPERADMIN or flt.domain is not None:
+            entries = self.b.audit.query(limit=limit + 1, before_id=before_id, **filters)
+        else:
+            entries = self._own_domains(filters, before_id, limit + 1)
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return AuditPage(tuple(entries), entries[-1].id if more and entries else None)
+
+    def _own_domains(self, filters: dict[str, object], before_id: int | None, limit: int) -> list[AuditEntry]:
+        """Newest records across the domain admin's domains (records with no domain, such
+        as changes to admins, are an operator's business)."""
+        domains = sorted(self.actor.domains)
+        if not domains:
+            return []
+        merged: list[AuditEntry] = []
+        for domain in domains:
+            merged.extend(self.b.audit.query(limit=limit, before_id=before_id, domain=domain, **filters))
+        merged.sort(key=lambda e: e.id, reverse=True)
+        return merged[:limit]

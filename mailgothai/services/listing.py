@@ -1,0 +1,143 @@
+"""Pages of large listings (a domain's accounts and aliases, the domains) sorted and
+windowed by slapd, never by loading a whole domain: see directory/vlv.py.
+
+A kept sort context is re-used while its stamp holds: the domain's counters and the
+id of the newest audit record of the domain (every change through the services,
+from any process, writes one), so an added, renamed or deleted account shows at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from mailgothai.core.models import Account, Alias, Domain, Role
+from mailgothai.core.text import check_text
+from mailgothai.directory import escaping as f
+from mailgothai.directory.accounts import ATTRS as ACCOUNT_ATTRS
+from mailgothai.directory.accounts import name_filter, to_account
+from mailgothai.directory.aliases import ATTRS as ALIAS_ATTRS
+from mailgothai.directory.aliases import to_alias
+from mailgothai.directory.domains import ATTRS as DOMAIN_ATTRS
+from mailgothai.directory.domains import to_domain
+from mailgothai.directory.vlv import SortedLister, SortKey
+from mailgothai.errors import InvalidInput
+from mailgothai.services.actor import Actor
+from mailgothai.services.audit import latest_change
+from mailgothai.services.backends import Backends
+from mailgothai.services.base import Service
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 200
+BY_MAIL = SortKey("mail", "caseIgnoreOrderingMatch")
+ACCOUNT_SORTS = {
+    "address": (BY_MAIL,),
+    "name": (SortKey("cn", "caseIgnoreOrderingMatch"), BY_MAIL),
+    "quota": (SortKey("mgtQuota", "integerOrderingMatch"), BY_MAIL),
+}
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    offset: int
+    size: int
+    total: int
+    sort: str = "address"
+    descending: bool = False
+    search: str = ""
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+    @property
+    def page_number(self) -> int:
+        return self.offset // self.size + 1
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+def page_args(offset: int | str | None, size: int | str | None, default_size: int = 50) -> tuple[int, int]:
+    """Offset and size from user input, validated."""
+    def number(value: int | str | None, field: str, default: int) -> int:
+        if value in (None, ""):
+            return default
+        try:
+            return int(str(value))
+        except ValueError:
+            raise InvalidInput(field, f"must be a whole number, not {value!r}") from None
+
+    start, count = number(offset, "offset", 0), number(size, "limit", default_size)
+    if start < 0:
+        raise InvalidInput("offset", "must not be negative")
+    if not 1 <= count <= MAX_PAGE_SIZE:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+    return start, count
+
+
+def _search_text(text: str | None) -> str:
+    return check_text((text or "").strip(), "search", 320)
+
+
+class ListingService(Service):
+    def __init__(self, backends: Backends, actor: Actor, lister: SortedLister) -> None:
+        super().__init__(backends, actor)
+        self.lister = lister
+
+    def _domain(self, name: str) -> Domain:
+        self.actor.require_domain(name)
+        return self.b.domains.get(name)
+
+    def accounts(self, domain: str, *, sort: str = "address", descending: bool = False, search: str | None = "",
+                 offset: int = 0, size: int = 50) -> tuple[Domain, Page[Account]]:
+        if sort not in ACCOUNT_SORTS:
+            raise InvalidInput("sort", f"must be one of {', '.join(ACCOUNT_SORTS)}, not {sort!r}")
+        text = _search_text(search)
+        dom = self._domain(domain)
+        flt = f.eq("domainName", dom.name)
+        if text:
+            flt = f.all_of(flt, name_filter(text))
+        keys = tuple(SortKey(k.attribute, k.ordering_rule, descending) for k in ACCOUNT_SORTS[sort])
+        stamp = (dom.account_count, dom.quota_allocated, latest_change(self.b.store, dom.name))
+        window = self.lister.window(self.b.gateway, self.b.layout.users(dom.name), flt, keys, offset, size,
+                                    ACCOUNT_ATTRS, stamp)
+        items = tuple(to_account(e) for e in window.entries)
+        return dom, Page(items, window.offset, size, window.total, sort, descending, text)
+
+    def aliases(self, domain: str, *, search: str | None = "", offset: int = 0,
+                size: int = 50) -> tuple[Domain, Page[Alias]]:
+        text = _search_text(search)
+        dom = self._domain(domain)
+        flt = f.all_of(f.eq("objectClass", "mgtAlias"), f.eq("domainName", dom.name))
+        if text:
+            flt = f.all_of(flt, f.prefix("mail", text))
+        stamp = latest_change(self.b.store, dom.name)
+        window = self.lister.window(self.b.gateway, self.b.layout.aliases(dom.name), flt, (BY_MAIL,), offset,
+                                    size, ALIAS_ATTRS, stamp)
+        return dom, Page(tuple(to_alias(e) for e in window.entries), window.offset, size, window.total,
+                         "address", False, text)
+
+    def domains(self, *, search: str | None = "", offset: int = 0, size: int = 50) -> Page[Domain]:
+        """The domains the actor may see, by name (slapd's rules hide the others from a
+        domain admin, and the filter names only its own)."""
+        text = _search_text(search).lower()
+        parts = [f.eq("objectClass", "mgtDomain")]
+        if text:
+            parts.append(f.any_of(f.prefix("domainName", text), f.contains("description", text)))
+        if self.actor.role is not Role.SUPERADMIN:
+            if not self.actor.domains:
+                return Page((), 0, size, 0, "name", False, text)
+            parts.append(f.any_of(*(f.eq("domainName", d) for d in sorted(self.actor.domains))))
+        stamp = latest_change(self.b.store)
+        keys = (SortKey("domainName", "caseIgnoreOrderingMatch"),)
+        window = self.lister.window(self.b.gateway, self.b.layout.domains, f.all_of(*parts), keys, offset, size,
+                                    DOMAIN_ATTRS, stamp)
+        return Page(tuple(to_domain(e) for e in window.entries), window.offset, size, window.total, "name",
+                    False, text)

@@ -1,0 +1,47 @@
+"""What a mail user may do in the web: see its own quota and usage, change its own
+password (knowing the current one). Nothing else, and nobody else's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgothai.core.models import Account
+from mailgothai.core.passwords import check_password_policy, hash_password
+from mailgothai.errors import InvalidInput
+from mailgothai.services.backends import Backends
+from mailgothai.services.usage import Reading, UsageRefresher
+
+
+@dataclass(frozen=True)
+class MyMailbox:
+    account: Account
+    usage: Reading | None
+
+
+class SelfService:
+    def __init__(self, backends: Backends, email: str, refresher: UsageRefresher) -> None:
+        self.b = backends
+        self.email = email  # the logged-in user: the only account this service touches
+        self.refresher = refresher
+
+    def mailbox(self) -> MyMailbox:
+        account = self.b.accounts.get(self.email)
+        try:
+            self.refresher.read_now([account.email])
+        except Exception:  # noqa: BLE001 - Dovecot down: show the last reading
+            pass
+        return MyMailbox(account, self.refresher.snapshots.readings([account.email]).get(account.email))
+
+    def change_password(self, current: str, new: str, repeat: str) -> None:
+        if not self.b.accounts.check_password(self.email, current):
+            raise InvalidInput("current_password", "is not your current password")
+        if new != repeat:
+            raise InvalidInput("new_password_repeat", "the two new passwords differ")
+        if new == current:
+            raise InvalidInput("new_password", "is the same as the current one")
+        check_password_policy(new, "new_password")
+        self.b.accounts.set_password_hash(self.email, hash_password(new, self.b.argon2))
+        account = self.b.accounts.get(self.email)
+        self.b.audit.record(actor=self.email, origin="web-self", action="account.password", object_type="account",
+                            object_id=self.email, domain=account.domain)
+        self.b.doveadm.flush_auth_cache([self.email])

@@ -1,0 +1,133 @@
+"""API tokens: created by an admin for itself, acting with that admin's rights as the
+directory has them at each request (never more), shown once, stored as a SHA-256 of
+the secret, revocable. A token of a suspended or deleted admin stops working.
+
+Token text: ``mgt_<id>_<secret>``; the id finds the row, the secret is compared by hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from mailgothai.core.models import Admin, Role, Status
+from mailgothai.core.text import check_text
+from mailgothai.errors import InvalidInput, NotFound
+from mailgothai.services.actor import Actor
+from mailgothai.services.auth import Clock, aware, utcnow
+from mailgothai.services.backends import Backends
+from mailgothai.store.web_state import ApiToken
+
+TOKEN = re.compile(r"^mgt_([a-f0-9]{16})_([A-Za-z0-9_-]{20,64})$")
+MAX_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    admin_login: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class NewToken:
+    info: TokenInfo
+    token: str  # shown once
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def _info(row: ApiToken) -> TokenInfo:
+    opt = lambda v: aware(v) if v is not None else None  # noqa: E731
+    return TokenInfo(row.id, row.admin_login, row.name, aware(row.created_at), opt(row.last_used_at),
+                     opt(row.expires_at), opt(row.revoked_at))
+
+
+class TokenService:
+    def __init__(self, backends: Backends, actor: Actor, clock: Clock = utcnow) -> None:
+        self.b = backends
+        self.actor = actor
+        self._clock = clock
+
+    def _audit(self, action: str, token_id: str, after: object = None) -> None:
+        self.b.audit.record(actor=self.actor.login, origin=self.actor.origin, action=action,
+                            object_type="api_token", object_id=token_id, after=after)
+
+    def create(self, name: str, days: int | str | None = None) -> NewToken:
+        """A token for the acting admin itself."""
+        name = check_text(name.strip(), "name", 128)
+        if not name:
+            raise InvalidInput("name", "give the token a name (what uses it)")
+        expires = None
+        if days not in (None, ""):
+            try:
+                count = int(str(days))
+            except ValueError:
+                raise InvalidInput("days", f"must be a whole number of days, not {days!r}") from None
+            if not 1 <= count <= MAX_DAYS:
+                raise InvalidInput("days", f"must be between 1 and {MAX_DAYS}")
+            expires = self._clock() + timedelta(days=count)
+        token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        row = ApiToken(id=token_id, admin_login=self.actor.login, name=name, secret_hash=_hash(secret),
+                       created_at=self._clock(), expires_at=expires)
+        with self.b.store.session() as session:
+            session.add(row)
+        self._audit("api_token.create", token_id, {"name": name, "admin": self.actor.login,
+                                                   "expires_at": expires})
+        return NewToken(_info(row), f"mgt_{token_id}_{secret}")
+
+    def list(self) -> list[TokenInfo]:
+        """The acting admin's own tokens; an operator sees everyone's."""
+        query = select(ApiToken).order_by(ApiToken.created_at.desc())
+        if self.actor.role is not Role.SUPERADMIN:
+            query = query.where(ApiToken.admin_login == self.actor.login)
+        with self.b.store.session() as session:
+            return [_info(r) for r in session.scalars(query).all()]
+
+    def revoke(self, token_id: str) -> TokenInfo:
+        with self.b.store.session() as session:
+            row = session.get(ApiToken, token_id)
+            if row is None or (self.actor.role is not Role.SUPERADMIN and row.admin_login != self.actor.login):
+                raise NotFound("api_token", token_id)
+            if row.revoked_at is None:
+                row.revoked_at = self._clock()
+            info = _info(row)
+        self._audit("api_token.revoke", token_id)
+        return info
+
+
+def authenticate(backends: Backends, token: str, clock: Clock = utcnow) -> Admin | None:
+    """The admin a presented token acts for, with its current rights; None if the token
+    is unknown, wrong, revoked or expired, or its admin is gone or suspended."""
+    match = TOKEN.match(token.strip())
+    if not match:
+        return None
+    token_id, secret = match.groups()
+    now = clock()
+    with backends.store.session() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+            return None
+        if row.revoked_at is not None or (row.expires_at is not None and aware(row.expires_at) <= now):
+            return None
+        if row.last_used_at is None or now - aware(row.last_used_at) > timedelta(minutes=5):
+            row.last_used_at = now
+        login = row.admin_login
+    admin = backends.admins.find(login)
+    return admin if admin is not None and admin.status is Status.ACTIVE else None

@@ -1,0 +1,144 @@
+"""TOTP second factor for administrators (RFC 6238 through pyotp).
+
+Optional per admin; the setting `web_require_totp` makes it compulsory (an admin
+without one enrols at the next login). The secret is kept in SQL encrypted with
+AES-GCM under a key derived from `web_secret_key`; a code's time step is remembered so
+the same code cannot be used twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pyotp
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mailgothai.errors import InvalidInput, StoreError
+from mailgothai.services.actor import Actor
+from mailgothai.services.auth import Clock, utcnow
+from mailgothai.services.backends import Backends
+from mailgothai.store.db import Store
+from mailgothai.store.web_state import AdminTotp
+
+ISSUER = "MailGoThai"
+VALID_WINDOW = 1  # one 30 s step either side: clocks drift
+
+
+class TotpBox:
+    """Encrypts and decrypts TOTP secrets; bound to the admin's login (associated data)."""
+
+    def __init__(self, secret_key: str) -> None:
+        if not secret_key:
+            raise StoreError("web_secret_key is not set: TOTP secrets cannot be stored "
+                             "(`stack up` sets it; or set MAILGOTHAI_WEB_SECRET_KEY)")
+        self._aead = AESGCM(hashlib.sha256(b"mailgothai-totp\0" + secret_key.encode("utf-8")).digest())
+
+    def seal(self, login: str, secret: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, secret.encode("ascii"), login.encode("utf-8"))
+
+    def open(self, login: str, sealed: bytes) -> str:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], login.encode("utf-8")).decode("ascii")
+        except (InvalidTag, ValueError) as exc:
+            raise StoreError(f"the TOTP secret of {login} cannot be decrypted (web_secret_key changed?)") from exc
+
+
+def _code(text: str) -> str:
+    code = "".join(ch for ch in text if not ch.isspace())
+    if not (len(code) == 6 and code.isascii() and code.isdigit()):
+        raise InvalidInput("code", "enter the 6 digits your authenticator app shows")
+    return code
+
+
+class TotpService:
+    def __init__(self, store: Store, secret_key: str, clock: Clock = utcnow) -> None:
+        self._store = store
+        self._secret_key = secret_key
+        self._clock = clock
+
+    def _box(self) -> TotpBox:
+        return TotpBox(self._secret_key)
+
+    def enabled(self, login: str) -> bool:
+        with self._store.session() as session:
+            row = session.get(AdminTotp, login)
+            return bool(row and row.enabled)
+
+    def begin(self, login: str) -> str:
+        """A new secret for `login`, not in force until confirmed with a code from it.
+        Returns the otpauth:// URI for the authenticator app."""
+        secret = pyotp.random_base32()
+        with self._store.session() as session:
+            row = session.get(AdminTotp, login)
+            if row is not None and row.enabled:
+                raise InvalidInput("totp", "a second factor is already set up; turn it off first")
+            sealed = self._box().seal(login, secret)
+            if row is None:
+                session.add(AdminTotp(admin_login=login, secret_encrypted=sealed, enabled=False, last_step=0,
+                                      created_at=self._clock()))
+            else:
+                row.secret_encrypted, row.last_step = sealed, 0
+        return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
+
+    def pending_uri(self, login: str) -> str | None:
+        with self._store.session() as session:
+            row = session.get(AdminTotp, login)
+            if row is None or row.enabled:
+                return None
+            secret = self._box().open(login, row.secret_encrypted)
+        return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
+
+    def _accept(self, row: AdminTotp, login: str, code: str) -> bool:
+        totp = pyotp.TOTP(self._box().open(login, row.secret_encrypted))
+        now = self._clock().timestamp()
+        for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
+            step = int(now // totp.interval) + offset
+            if step > row.last_step and pyotp.utils.strings_equal(totp.at(step * totp.interval), code):
+                row.last_step = step
+                return True
+        return False
+
+    def confirm(self, login: str, code: str) -> None:
+        """Turn the pending secret on, if `code` comes from it."""
+        code = _code(code)
+        with self._store.session() as session:
+            row = session.get(AdminTotp, login)
+            if row is None or row.enabled:
+                raise InvalidInput("code", "no second factor is being set up; start again")
+            if not self._accept(row, login, code):
+                raise InvalidInput("code", "the code is not right (or was already used); try the next one")
+            row.enabled = True
+
+    def verify(self, login: str, code: str) -> bool:
+        """True once per valid code of an enabled second factor."""
+        try:
+            code = _code(code)
+        except InvalidInput:
+            return False
+        with self._store.session() as session:
+            row = session.get(AdminTotp, login)
+            if row is None or not row.enabled:
+                return False
+            return self._accept(row, login, code)
+
+    def disable(self, login: str) -> bool:
+        with self._store.session() as session:
+            row = session.get(AdminTotp, login)
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+
+def reset_second_factor(totp: TotpService, backends: Backends, actor: Actor, login: str) -> bool:
+    """An operator removes another admin's second factor (a lost phone); audited."""
+    actor.require_superadmin()
+    admin = backends.admins.get(login)
+    removed = totp.disable(admin.login)
+    if removed:
+        backends.audit.record(actor=actor.login, origin=actor.origin, action="admin.totp_reset",
+                              object_type="admin", object_id=admin.login)
+    return removed

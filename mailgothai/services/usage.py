@@ -1,0 +1,269 @@
+"""Quota usage: how much each mailbox holds, as Dovecot counts it, with the time of the
+reading, and the totals per domain.
+
+Readings are snapshots in SQL. A page shows the snapshots of its accounts (one query
+for the page, never one Dovecot call per account); accounts whose snapshot is missing
+or older than `quota_snapshot_ttl` are queued, and a background refresher reads them
+from Dovecot in batches with ONE `doveadm quota get -F` per batch (about 1 ms per user
+measured), then recomputes the domain totals the dashboard reads. A sweep also walks
+every domain slowly, so totals cover accounts nobody looked at.
+
+Why snapshots + doveadm batches rather than Dovecot's quota_clone plugin: quota_clone
+would need Dovecot's dict process to write into the project's SQL store (its own
+credentials, a second writer, dovecot-sqlite/-pgsql), and copies only users whose
+usage changes after it is enabled; doveadm reads what Dovecot counts now, for any user,
+with the same configuration file the stack already writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from sqlalchemy import func, select
+
+from mailgothai.core.addresses import normalize_address, split_address
+from mailgothai.core.models import Role
+from mailgothai.errors import MailGoThaiError
+from mailgothai.services.actor import Actor
+from mailgothai.services.auth import Clock, aware, utcnow
+from mailgothai.services.backends import Backends
+from mailgothai.store.db import Store
+from mailgothai.store.web_state import DomainUsage, QuotaSnapshot
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Reading:
+    used_bytes: int
+    read_at: datetime
+
+
+@dataclass(frozen=True)
+class DomainTotal:
+    domain: str
+    used_bytes: int
+    accounts_read: int
+    oldest_read_at: datetime | None
+    newest_read_at: datetime | None
+
+
+class SnapshotStore:
+    """The snapshot tables (no rights: the services below check them)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def readings(self, emails: Sequence[str]) -> dict[str, Reading]:
+        if not emails:
+            return {}
+        with self._store.session() as session:
+            rows = session.scalars(select(QuotaSnapshot).where(QuotaSnapshot.email.in_(list(emails)))).all()
+            return {r.email: Reading(r.used_bytes, aware(r.read_at)) for r in rows}
+
+    def write(self, used: dict[str, int], domains: dict[str, str], at: datetime) -> None:
+        """Store readings (email → bytes) and recompute the totals of their domains."""
+        if not used:
+            return
+        with self._store.session() as session:
+            existing = {r.email: r for r in session.scalars(
+                select(QuotaSnapshot).where(QuotaSnapshot.email.in_(list(used)))).all()}
+            for email, value in used.items():
+                row = existing.get(email)
+                if row is None:
+                    session.add(QuotaSnapshot(email=email, domain=domains[email], used_bytes=value, read_at=at))
+                else:
+                    row.used_bytes, row.read_at = value, at
+        self.recompute({domains[e] for e in used})
+
+    def forget(self, emails: Iterable[str]) -> None:
+        emails = list(emails)
+        with self._store.session() as session:
+            rows = session.scalars(select(QuotaSnapshot).where(QuotaSnapshot.email.in_(emails))).all()
+            domains = {r.domain for r in rows}
+            for row in rows:
+                session.delete(row)
+        self.recompute(domains)
+
+    def recompute(self, domains: Iterable[str]) -> None:
+        with self._store.session() as session:
+            for domain in domains:
+                used, count, oldest, newest = session.execute(
+                    select(func.coalesce(func.sum(QuotaSnapshot.used_bytes), 0), func.count(),
+                           func.min(QuotaSnapshot.read_at), func.max(QuotaSnapshot.read_at))
+                    .where(QuotaSnapshot.domain == domain)).one()
+                row = session.get(DomainUsage, domain)
+                if row is None:
+                    row = DomainUsage(domain=domain, used_bytes=0, accounts_read=0)
+                    session.add(row)
+                row.used_bytes, row.accounts_read = int(used), int(count)
+                row.oldest_read_at, row.newest_read_at = oldest, newest
+
+    def totals(self, domains: Sequence[str] | None) -> dict[str, DomainTotal]:
+        """Totals of the given domains (None: all)."""
+        query = select(DomainUsage)
+        if domains is not None:
+            if not domains:
+                return {}
+            query = query.where(DomainUsage.domain.in_(list(domains)))
+        opt = lambda v: aware(v) if v is not None else None  # noqa: E731
+        with self._store.session() as session:
+            return {r.domain: DomainTotal(r.domain, r.used_bytes, r.accounts_read, opt(r.oldest_read_at),
+                                          opt(r.newest_read_at))
+                    for r in session.scalars(query).all()}
+
+
+class UsageRefresher:
+    """Reads usage from Dovecot in the background: queued accounts first, then a slow
+    sweep of every domain. One per web process; `run_once` does one step (tests, CLI)."""
+
+    def __init__(self, backends: Backends, ttl: int, clock: Clock = utcnow, sweep: bool = True) -> None:
+        self.b = backends
+        self.snapshots = SnapshotStore(backends.store)
+        self.ttl = timedelta(seconds=ttl)
+        self._clock = clock
+        self._queue: deque[str] = deque()
+        self._queued: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sweep = sweep
+        self._sweep_domains: deque[str] = deque()
+        self._sweep_cookie: tuple[str, int] | None = None
+
+    def enqueue(self, emails: Iterable[str]) -> None:
+        with self._lock:
+            for email in emails:
+                if email not in self._queued and len(self._queue) < 100_000:
+                    self._queued.add(email)
+                    self._queue.append(email)
+        self._wake.set()
+
+    def stale(self, emails: Sequence[str], readings: dict[str, Reading]) -> list[str]:
+        limit = self._clock() - self.ttl
+        return [e for e in emails if e not in readings or readings[e].read_at < limit]
+
+    def read_now(self, emails: Sequence[str]) -> dict[str, int]:
+        """Read these accounts from Dovecot at once and store the readings."""
+        if not emails or not self.b.doveadm.available:
+            return {}
+        used = self.b.doveadm.quota_many(emails)
+        self.snapshots.write(used, {e: split_address(e)[1] for e in used}, self._clock())
+        return used
+
+    def run_once(self) -> int:
+        """One batch: queued accounts, or else the next piece of the sweep. Returns how many were read."""
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            self._queued.difference_update(batch)
+        if not batch and self._sweep:
+            batch = self._sweep_batch()
+        if not batch:
+            return 0
+        try:
+            return len(self.read_now(batch))
+        except MailGoThaiError as exc:
+            log.warning("reading quota usage from Dovecot failed: %s", exc)
+            return 0
+
+    def _sweep_batch(self) -> list[str]:
+        """The next accounts of the sweep whose readings are stale (a domain at a time)."""
+        if not self._sweep_domains:
+            self._sweep_domains.extend(d.name for d in self.b.domains.iter_all())
+            if not self._sweep_domains:
+                return []
+        domain = self._sweep_domains.popleft()
+        emails = [a.email for a in self.b.accounts.iter_domain(domain)]
+        stale: list[str] = []
+        for start in range(0, len(emails), BATCH):
+            chunk = emails[start:start + BATCH]
+            stale.extend(self.stale(chunk, self.snapshots.readings(chunk)))
+        if len(stale) > BATCH:
+            self._sweep_domains.appendleft(domain)  # come back for the rest
+            stale = stale[:BATCH]
+        return stale
+
+    # ---- the background thread --------------------------------------------------
+    def start(self, pause: float = 1.0) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, args=(pause,), name="usage-refresher", daemon=True)
+        self._thread.start()
+
+    def _loop(self, pause: float) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # noqa: BLE001 - the refresher must survive a bad moment of any backend
+                log.exception("quota usage refresher step failed")
+                done = 0
+            with self._lock:
+                pending = bool(self._queue)
+            if not pending:
+                self._wake.wait(timeout=pause if done else pause * 30)
+                self._wake.clear()
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+class UsageService:
+    """Usage as an actor may see it: its domains' accounts and totals only."""
+
+    def __init__(self, backends: Backends, actor: Actor, refresher: UsageRefresher) -> None:
+        self.b = backends
+        self.actor = actor
+        self.refresher = refresher
+
+    def for_accounts(self, emails: Sequence[str]) -> dict[str, Reading]:
+        """Readings for accounts already listed to this actor; stale ones are queued."""
+        for email in emails:
+            self.actor.require_domain(split_address(email)[1])
+        readings = self.refresher.snapshots.readings(emails)
+        stale = self.refresher.stale(emails, readings)
+        if stale:
+            self.refresher.enqueue(stale)
+        return readings
+
+    def domain_totals(self, domains: Sequence[str]) -> dict[str, DomainTotal]:
+        for domain in domains:
+            self.actor.require_domain(domain)
+        return self.refresher.snapshots.totals(domains)
+
+    def all_totals(self) -> dict[str, DomainTotal]:
+        """Every domain the actor may see (an operator: all, one query)."""
+        if self.actor.role is Role.SUPERADMIN:
+            return self.refresher.snapshots.totals(None)
+        return self.refresher.snapshots.totals(sorted(self.actor.domains))
+
+    def refresh_domain(self, domain: str) -> int:
+        """Queue every account of a domain for a fresh reading; returns how many."""
+        self.actor.require_domain(domain)
+        self.b.domains.get(domain)
+        emails = [a.email for a in self.b.accounts.iter_domain(domain)]
+        self.refresher.enqueue(emails)
+        return len(emails)
+
+    def account_now(self, email: str) -> Reading | None:
+        """A fresh reading of one account (its own page), stored as a snapshot."""
+        email = normalize_address(email)
+        self.actor.require_domain(split_address(email)[1])
+        self.b.accounts.get(email)
+        try:
+            self.refresher.read_now([email])
+        except MailGoThaiError as exc:
+            log.warning("reading quota usage of %s failed: %s", email, exc)
+        return self.refresher.snapshots.readings([email]).get(email)

@@ -1,0 +1,91 @@
+"""The app factory: `create_app(settings)` wires the web from the settings.
+
+Routes live in one module per area (`mailgothai/web/routes/*.py`, the API in
+`mailgothai/web/api/`); each module has `routes() -> list[Route]`, built with
+`context.page()` (HTML) or `api.common.endpoint()` (JSON), and is listed in AREAS
+below. See ARCHITECTURE.md, "Adding a page to the admin web".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from typing import AsyncIterator
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from mailgothai.paths import PROJECT_ROOT
+from mailgothai.settings import Settings
+from mailgothai.web.i18n import load_translations
+from mailgothai.web.security import SecurityHeaders
+from mailgothai.web.state import WebState
+
+log = logging.getLogger(__name__)
+UI_DIR = PROJECT_ROOT / "admin_ui"
+
+# Each area is a module with routes(); an area whose module is not there yet
+# (another issue adds it) is skipped.
+AREAS = (
+    "mailgothai.web.routes.auth",
+    "mailgothai.web.routes.dashboard",
+    "mailgothai.web.routes.domains",
+    "mailgothai.web.routes.accounts",
+    "mailgothai.web.routes.aliases",
+    "mailgothai.web.routes.admins",
+    "mailgothai.web.routes.security_settings",
+    "mailgothai.web.routes.audit",
+    "mailgothai.web.routes.selfservice",
+    "mailgothai.web.routes.autoconfig",
+    "mailgothai.web.routes.health",
+    "mailgothai.web.imports",  # issue 4: the CSV import pages
+    "mailgothai.web.api.v1",
+)
+
+
+def template_environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(UI_DIR / "templates")),
+                      autoescape=select_autoescape(["html", "xml"]), extensions=["jinja2.ext.i18n"],
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    return env
+
+
+def collect_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for name in AREAS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        routes.extend(module.routes())
+    static = Mount("/static", app=StaticFiles(directory=str(UI_DIR / "static")), name="static")
+    static.access = "public"  # type: ignore[attr-defined]
+    routes.append(static)
+    return routes
+
+
+def create_app(settings: Settings, *, background: bool = True) -> Starlette:
+    """The whole web. `background`: run the quota-usage refresher thread."""
+    env = template_environment()
+    translations = load_translations()
+    state = WebState.build(settings, env, translations)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if background:
+            state.refresher.start()
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = Starlette(routes=collect_routes(), lifespan=lifespan,
+                    middleware=[Middleware(SecurityHeaders, https=bool(settings.web_https))])
+    app.state.web = state
+    return app

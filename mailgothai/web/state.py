@@ -1,0 +1,50 @@
+"""Everything the web process holds for its lifetime, built once from the settings."""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+
+from jinja2 import Environment
+
+from mailgothai.directory.vlv import SortedLister
+from mailgothai.services.auth import Authenticator, LoginThrottle, ThrottleRules
+from mailgothai.services.backends import Backends
+from mailgothai.services.dashboard import DashboardCache
+from mailgothai.services.sessions import SessionStore
+from mailgothai.services.totp import TotpService
+from mailgothai.services.usage import UsageRefresher
+from mailgothai.settings import Settings
+
+
+@dataclass
+class WebState:
+    settings: Settings
+    backends: Backends
+    lister: SortedLister
+    refresher: UsageRefresher
+    sessions: SessionStore
+    auth: Authenticator
+    totp: TotpService
+    dashboard: DashboardCache
+    templates: Environment
+    translations: dict[str, gettext.NullTranslations]
+
+    @classmethod
+    def build(cls, settings: Settings, templates: Environment,
+              translations: dict[str, gettext.NullTranslations]) -> "WebState":
+        backends = Backends.open(settings)
+        rules = ThrottleRules(lockout=settings.web_login_lockout)
+        return cls(
+            settings=settings, backends=backends, lister=SortedLister(),
+            refresher=UsageRefresher(backends, settings.quota_snapshot_ttl),
+            sessions=SessionStore(backends.store, settings.web_session_idle, settings.web_session_max),
+            auth=Authenticator(backends, LoginThrottle(backends, rules)),
+            totp=TotpService(backends.store, str(settings.web_secret_key)),
+            dashboard=DashboardCache(), templates=templates, translations=translations,
+        )
+
+    def close(self) -> None:
+        self.refresher.stop()
+        self.lister.close()
+        self.backends.close()
