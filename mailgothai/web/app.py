@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from mailgothai.paths import PROJECT_ROOT
 from mailgothai.settings import Settings
+from mailgothai.web.context import Access
 from mailgothai.web.i18n import load_translations
 from mailgothai.web.security import SecurityHeaders
 from mailgothai.web.state import WebState

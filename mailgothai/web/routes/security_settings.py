@@ -1,0 +1,83 @@
+"""An administrator's own security: the TOTP second factor and API tokens."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.web.context import NOTICES, Access, Ctx, page
+from mailgothai.web.i18n import N_
+from mailgothai.web.messages import describe_error, translate_reason
+from mailgothai.web.routes.auth import qr_svg
+
+NOTICES.update({
+    "totp-off": N_("The second factor is off."),
+    "token-revoked": N_("The token was revoked: it no longer works."),
+})
+
+
+def overview(ctx: Ctx, status: int = 200, error: str = "", token_error: str = "") -> Response:
+    login = ctx.actor.login
+    pending = ctx.state.totp.pending_uri(login)
+    return ctx.render("security.html", status=status, totp_on=ctx.state.totp.enabled(login), pending=pending,
+                      qr=qr_svg(pending) if pending else "", tokens=ctx.tokens().list(), error=error,
+                      token_error=token_error, required=bool(ctx.state.settings.web_require_totp))
+
+
+def show(ctx: Ctx) -> Response:
+    return overview(ctx)
+
+
+def totp_begin(ctx: Ctx) -> Response:
+    try:
+        ctx.state.totp.begin(ctx.actor.login)
+    except InvalidInput as exc:
+        return overview(ctx, 400, error=translate_reason(exc.reason, ctx.gettext))
+    return ctx.redirect("/security")
+
+
+def totp_confirm(ctx: Ctx) -> Response:
+    try:
+        ctx.state.totp.confirm(ctx.actor.login, ctx.field("code"))
+    except InvalidInput as exc:
+        return overview(ctx, 400, error=translate_reason(exc.reason, ctx.gettext))
+    ctx.state.backends.audit.record(actor=ctx.actor.login, origin="web", action="admin.totp_enable",
+                                    object_type="admin", object_id=ctx.actor.login)
+    return ctx.redirect("/security", "totp-on")
+
+
+def totp_disable(ctx: Ctx) -> Response:
+    login = ctx.actor.login
+    if ctx.state.settings.web_require_totp:
+        return overview(ctx, 400, error=ctx.gettext("The operator requires a second factor; it cannot be turned off."))
+    if not ctx.state.totp.verify(login, ctx.field("code")):
+        return overview(ctx, 400, error=ctx.gettext("The code is not right (or was already used); try the next one."))
+    ctx.state.totp.disable(login)
+    ctx.state.backends.audit.record(actor=login, origin="web", action="admin.totp_disable", object_type="admin",
+                                    object_id=login)
+    return ctx.redirect("/security", "totp-off")
+
+
+def token_create(ctx: Ctx) -> Response:
+    try:
+        new = ctx.tokens().create(ctx.field("name"), ctx.field("days") or None)
+    except MailGoThaiError as exc:
+        return overview(ctx, 400, token_error=describe_error(exc, ctx.gettext))
+    return ctx.render("shown_once.html", title=ctx.gettext("Your new API token"), secret=new.token, back="/security")
+
+
+def token_revoke(ctx: Ctx) -> Response:
+    ctx.tokens().revoke(ctx.request.path_params["token_id"])
+    return ctx.redirect("/security", "token-revoked")
+
+
+def routes() -> list[Route]:
+    return [
+        page("/security", show, Access.ADMIN),
+        page("/security/totp/begin", totp_begin, Access.ADMIN, ("POST",)),
+        page("/security/totp/confirm", totp_confirm, Access.ADMIN, ("POST",)),
+        page("/security/totp/disable", totp_disable, Access.ADMIN, ("POST",)),
+        page("/security/tokens", token_create, Access.ADMIN, ("POST",)),
+        page("/security/tokens/{token_id}/revoke", token_revoke, Access.ADMIN, ("POST",)),
+    ]

@@ -1,0 +1,47 @@
+"""A mail user's own page: quota and usage, and changing the password."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mailgothai.errors import MailGoThaiError
+from mailgothai.services.selfservice import SelfService
+from mailgothai.web.context import NOTICES, Access, Ctx, page
+from mailgothai.web.forms import Field, Form
+from mailgothai.web.i18n import N_
+
+NOTICES["own-password"] = N_("Your password was changed. Use the new one in your mail programs too.")
+
+
+def _form() -> Form:
+    return Form(N_("Change your password"), [
+        Field("current_password", N_("Current password"), "password", autocomplete="current-password", required=True),
+        Field("new_password", N_("New password"), "password", autocomplete="new-password", required=True,
+              help=N_("At least 8 characters")),
+        Field("new_password_repeat", N_("New password again"), "password", autocomplete="new-password", required=True),
+    ], N_("Change password"), action="/me/password")
+
+
+def me(ctx: Ctx) -> Response:
+    box = SelfService(ctx.state.backends, ctx.user_email, ctx.state.refresher).mailbox()
+    return ctx.render("me.html", box=box, form=_form())
+
+
+def change_password(ctx: Ctx) -> Response:
+    service = SelfService(ctx.state.backends, ctx.user_email, ctx.state.refresher)
+    try:
+        service.change_password(ctx.field("current_password"), ctx.field("new_password"),
+                                ctx.field("new_password_repeat"))
+    except MailGoThaiError as exc:
+        return ctx.render("me.html", 400, box=service.mailbox(), form=_form().fail(exc, ctx.gettext))
+    assert ctx.session is not None
+    ctx.state.sessions.end_all("user", ctx.user_email, keep=ctx.session.token)
+    return ctx.redirect("/me", "own-password")
+
+
+def routes() -> list[Route]:
+    return [
+        page("/me", me, Access.USER),
+        page("/me/password", change_password, Access.USER, ("POST",)),
+    ]
