@@ -1,0 +1,222 @@
+"""The JSON API's plumbing: bearer-token authentication (the token acts as its admin,
+with the admin's current rights), JSON bodies checked field by field, and errors as
+RFC 9457 problem details naming the field and the reason."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mailgothai.core.models import Admin, Role
+from mailgothai.errors import (
+    AlreadyExists, BackendError, DirectoryError, InvalidInput, NotFound, PermissionDenied,
+)
+from mailgothai.services.actor import Actor, admin_actor
+from mailgothai.services.audit import AuditQueryService
+from mailgothai.services.listing import ListingService
+from mailgothai.services.registry import Services
+from mailgothai.services.tokens import TokenService, authenticate
+from mailgothai.services.usage import UsageService
+from mailgothai.web.context import Access
+from mailgothai.web.state import WebState
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+MAX_BODY = 64 * 1024
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str = "", errors: list[dict[str, str]] | None = None,
+                 kind: str = "") -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors or []
+        self.kind = kind or title.lower().replace(" ", "-")
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {"type": f"/api/v1/problems/{self.kind}", "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors:
+            body["errors"] = self.errors
+        headers = {"WWW-Authenticate": 'Bearer realm="mailgothai"'} if self.status == 401 else None
+        return JSONResponse(body, status_code=self.status, media_type=PROBLEM, headers=headers)
+
+
+def problem_for(exc: Exception) -> Problem:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, InvalidInput):
+        return Problem(400, "Invalid input", f"{exc.field}: {exc.reason}",
+                       [{"field": exc.field, "reason": exc.reason}], kind="invalid-input")
+    if isinstance(exc, NotFound):
+        return Problem(404, "Not found", str(exc), kind="not-found")
+    if isinstance(exc, AlreadyExists):
+        return Problem(409, "Conflict", str(exc), kind="conflict")
+    if isinstance(exc, PermissionDenied):
+        return Problem(403, "Forbidden", str(exc), kind="forbidden")
+    if isinstance(exc, DirectoryError):
+        return Problem(503, "Service unavailable", "the directory (slapd) cannot be reached", kind="unavailable")
+    if isinstance(exc, BackendError):
+        return Problem(503, "Service unavailable", "a component of the service cannot be reached",
+                       kind="unavailable")
+    raise exc
+
+
+@dataclass
+class ApiCtx:
+    request: Request
+    state: WebState
+    admin: Admin
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        return admin_actor(self.admin, origin="api")
+
+    @property
+    def is_operator(self) -> bool:
+        return self.admin.role is Role.SUPERADMIN
+
+    def _backends(self):  # type: ignore[no-untyped-def]
+        b = self.state.backends
+        return b if self.is_operator else b.acting_for(self.admin.login)
+
+    def services(self) -> Services:
+        return Services(self.state.backends, self.actor)
+
+    def listing(self) -> ListingService:
+        return ListingService(self._backends(), self.actor, self.state.lister)
+
+    def usage(self) -> UsageService:
+        return UsageService(self._backends(), self.actor, self.state.refresher)
+
+    def audit(self) -> AuditQueryService:
+        return AuditQueryService(self._backends(), self.actor)
+
+    def tokens(self) -> TokenService:
+        return TokenService(self.state.backends, self.actor)
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default)
+
+    # ---- body fields ------------------------------------------------------------
+    def text(self, name: str, required: bool = False, default: str | None = None) -> str | None:
+        value = self.body.get(name)
+        if value is None:
+            if required:
+                raise InvalidInput(name, "is required")
+            return default
+        if not isinstance(value, str):
+            raise InvalidInput(name, "must be a string")
+        return value
+
+    def size(self, name: str) -> str | int | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise InvalidInput(name, "must be a size: a string such as \"2G\" or a whole number of bytes")
+        return value
+
+    def count(self, name: str) -> int | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(name, "must be a whole number")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.body.get(name, False)
+        if not isinstance(value, bool):
+            raise InvalidInput(name, "must be true or false")
+        return value
+
+    def strings(self, name: str) -> tuple[str, ...] | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInput(name, "must be a list of strings")
+        return tuple(value)
+
+
+Handler = Callable[[ApiCtx], Any]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _read_body(request: Request, fields: frozenset[str] | None) -> dict[str, Any]:
+    if request.method in ("GET", "HEAD", "DELETE") or fields is None:
+        return {}
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise Problem(413, "Request body too large", f"at most {MAX_BODY} bytes", kind="too-large")
+    if not raw.strip():
+        return {}
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise Problem(415, "Unsupported media type", "send application/json", kind="unsupported-media-type")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Invalid input", f"body: not JSON ({exc})", [{"field": "body", "reason": "not JSON"}],
+                      kind="invalid-input") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "Invalid input", "body: must be a JSON object",
+                      [{"field": "body", "reason": "must be a JSON object"}], kind="invalid-input")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise Problem(400, "Invalid input", f"{unknown[0]}: unknown field",
+                      [{"field": name, "reason": "unknown field"} for name in unknown], kind="invalid-input")
+    return body
+
+
+def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] | None = None,
+             status: int = 200) -> Route:
+    """An API route: token → admin → services; result → JSON (None → 204)."""
+
+    async def run(request: Request) -> Response:
+        started = time.perf_counter()
+        state: WebState = request.app.state.web
+        try:
+            data = await _read_body(request, body)
+            response = await run_in_threadpool(_call, request, state, handler, data, status)
+        except Problem as exc:
+            response = exc.response()
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    route = Route(path, run, methods=[method])
+    route.access = Access.API  # type: ignore[attr-defined]
+    return route
+
+
+def _call(request: Request, state: WebState, handler: Handler, data: dict[str, Any], status: int) -> Response:
+    try:
+        token = _bearer(request)
+        admin = authenticate(state.backends, token) if token else None
+        if admin is None:
+            raise Problem(401, "Unauthorized", "send a valid API token: Authorization: Bearer mgt_…",
+                          kind="unauthorized")
+        result = handler(ApiCtx(request, state, admin, data))
+    except Exception as exc:  # noqa: BLE001 - mapped to a problem, or re-raised if not ours
+        return problem_for(exc).response()
+    if result is None:
+        return Response(status_code=204)
+    return JSONResponse(result, status_code=status)

@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 document of /api/v1, served as JSON at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+P = "/api/v1"
+STR = {"type": "string"}
+INT = {"type": "integer", "minimum": 0}
+SIZE = {"oneOf": [{"type": "string", "examples": ["2G", "500M"]}, {"type": "integer", "minimum": 0}]}
+STRS = {"type": "array", "items": {"type": "string"}}
+BOOL = {"type": "boolean"}
+OBJ = {"type": "object"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": STR}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+PAGING = [_query("offset", {"type": "integer", "minimum": 0}, "0-based position of the first item"),
+          _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "items per page (default 50)")]
+DOMAIN = _path_param("domain", "domain name, e.g. moph.go.th")
+EMAIL = _path_param("email", "account address")
+ADDRESS = _path_param("address", "alias address")
+LOGIN = _path_param("login", "administrator login")
+TOKEN_ID = _path_param("token_id", "token id")
+
+
+def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
+def _op(summary: str, result: str | None, params: list[dict[str, Any]] | None = None,
+        body: dict[str, Any] | None = None, status: str = "200", tag: str = "") -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if result is None:
+        responses["204"] = {"description": "done"}
+    else:
+        responses[status] = {"description": "OK", "content": {"application/json": {"schema": _ref(result)}}}
+    for code, text in (("400", "invalid input: the field and the reason"), ("401", "no or bad token"),
+                       ("403", "only an operator may do this"),
+                       ("404", "not found (or outside the token's domains)"), ("409", "already exists"),
+                       ("413", "body too large"), ("415", "not JSON"),
+                       ("503", "a backend cannot be reached")):
+        responses[code] = _problem(text)
+    op: dict[str, Any] = {"summary": summary, "responses": responses, "security": [{"token": []}]}
+    if tag:
+        op["tags"] = [tag]
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+LIMITS = {"max_accounts": INT, "quota_pool": SIZE, "default_quota": SIZE, "max_message_size": SIZE,
+          "hourly_send_limit": INT}
+PASSWORD = {"password": STR, "generate_password": BOOL}
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        f"{P}/me": {"get": _op("the token's administrator", "Admin", tag="me")},
+        f"{P}/domains": {
+            "get": _op("domains the token may see, by name", "DomainPage", [_query("q", STR), *PAGING], tag="domains"),
+            "post": _op("create a domain (operator)", "Domain", body=_body(
+                {"name": STR, "description": STR, **LIMITS}, ("name",)), status="201", tag="domains"),
+        },
+        f"{P}/domains/{{domain}}": {
+            "get": _op("a domain", "Domain", [DOMAIN], tag="domains"),
+            "patch": _op("change limits or description (operator)", "Domain", [DOMAIN],
+                         _body({"description": STR, **LIMITS}), tag="domains"),
+            "delete": _op("delete a domain (operator)", None, [DOMAIN, _query("force", {"type": "string", "enum": [
+                "true", "false"]}, "also delete its accounts and aliases")], tag="domains"),
+        },
+        f"{P}/domains/{{domain}}/suspend": {"post": _op("suspend a domain (operator)", "Domain", [DOMAIN],
+                                                         tag="domains")},
+        f"{P}/domains/{{domain}}/activate": {"post": _op("activate a domain (operator)", "Domain", [DOMAIN],
+                                                          tag="domains")},
+        f"{P}/domains/{{domain}}/usage": {"get": _op("storage used, from Dovecot readings", "DomainUsage", [DOMAIN],
+                                                     tag="domains")},
+        f"{P}/domains/{{domain}}/accounts": {
+            "get": _op("a page of the domain's accounts, sorted by slapd", "AccountPage", [
+                DOMAIN, _query("q", STR, "start of an address or a name"),
+                _query("sort", {"type": "string", "enum": ["address", "name", "quota"]}),
+                _query("desc", {"type": "string", "enum": ["true", "false"]}), *PAGING], tag="accounts"),
+            "post": _op("create an account", "NewAccount", [DOMAIN], _body({
+                "local_part": STR, "given_name": STR, "surname": STR, "display_name": STR, "quota": SIZE,
+                "status": {"type": "string", "enum": ["active", "disabled"]}, "aliases": STRS, "forwards": STRS,
+                **PASSWORD}, ("local_part",)), status="201", tag="accounts"),
+        },
+        f"{P}/domains/{{domain}}/aliases": {
+            "get": _op("a page of the domain's aliases", "AliasPage", [DOMAIN, _query("q", STR), *PAGING],
+                       tag="aliases"),
+            "post": _op("create an alias", "Alias", [DOMAIN], _body({"local_part": STR, "members": STRS},
+                                                                     ("local_part", "members")),
+                        status="201", tag="aliases"),
+        },
+        f"{P}/accounts/{{email}}": {
+            "get": _op("an account with its last usage reading", "Account", [EMAIL], tag="accounts"),
+            "patch": _op("change an account", "Account", [EMAIL], _body({
+                "given_name": STR, "surname": STR, "display_name": STR, "quota": SIZE, "aliases": STRS,
+                "forwards": STRS}), tag="accounts"),
+            "delete": _op("delete an account", None, [EMAIL], tag="accounts"),
+        },
+        f"{P}/accounts/{{email}}/suspend": {"post": _op("suspend an account", "Account", [EMAIL], tag="accounts")},
+        f"{P}/accounts/{{email}}/activate": {"post": _op("activate an account", "Account", [EMAIL], tag="accounts")},
+        f"{P}/accounts/{{email}}/password": {"post": _op("set or generate a new password", "GeneratedPassword",
+                                                          [EMAIL], _body(PASSWORD), tag="accounts")},
+        f"{P}/search": {"get": _op("accounts in every domain the token may see, by address or name prefix",
+                                   "AccountList", [{**_query("q", {"type": "string", "minLength": 1}),
+                                                    "required": True}, PAGING[1]], tag="accounts")},
+        f"{P}/aliases/{{address}}": {
+            "get": _op("an alias", "Alias", [ADDRESS], tag="aliases"),
+            "patch": _op("replace an alias's members", "Alias", [ADDRESS], _body({"members": STRS}, ("members",)),
+                         tag="aliases"),
+            "delete": _op("delete an alias", None, [ADDRESS], tag="aliases"),
+        },
+        f"{P}/aliases/{{address}}/suspend": {"post": _op("suspend an alias", "Alias", [ADDRESS], tag="aliases")},
+        f"{P}/aliases/{{address}}/activate": {"post": _op("activate an alias", "Alias", [ADDRESS], tag="aliases")},
+        f"{P}/admins": {
+            "get": _op("administrators (operator)", "AdminList", tag="admins"),
+            "post": _op("create an administrator (operator)", "NewAdmin", body=_body({
+                "login": STR, "role": {"type": "string", "enum": ["superadmin", "domain_admin"]}, "domains": STRS,
+                "display_name": STR, **PASSWORD}, ("login", "role")), status="201", tag="admins"),
+        },
+        f"{P}/admins/{{login}}": {
+            "get": _op("an administrator (operator)", "Admin", [LOGIN], tag="admins"),
+            "patch": _op("change domains, name or status (operator)", "Admin", [LOGIN], _body({
+                "domains": STRS, "display_name": STR, "status": {"type": "string", "enum": ["active", "disabled"]}}),
+                tag="admins"),
+            "delete": _op("delete an administrator (operator)", None, [LOGIN], tag="admins"),
+        },
+        f"{P}/admins/{{login}}/password": {"post": _op("reset an administrator's password (operator)",
+                                                         "GeneratedPassword", [LOGIN], _body(PASSWORD), tag="admins")},
+        f"{P}/audit": {"get": _op("audit records, newest first, as far as the token may see", "AuditPage", [
+            _query("domain", STR), _query("actor", STR), _query("action", STR),
+            _query("since", STR, "ISO date or time"), _query("until", STR, "ISO date or time"),
+            _query("before", {"type": "string", "pattern": "^[0-9]+$"}, "next_before of the previous page"),
+            PAGING[1]], tag="audit")},
+        f"{P}/tokens": {
+            "get": _op("API tokens (own; an operator: all)", "TokenList", tag="tokens"),
+            "post": _op("create a token for the calling admin (shown once)", "NewToken", body=_body(
+                {"name": STR, "days": {"type": "integer", "minimum": 1, "maximum": 3650}}, ("name",)),
+                status="201", tag="tokens"),
+        },
+        f"{P}/tokens/{{token_id}}": {"delete": _op("revoke a token", None, [TOKEN_ID], tag="tokens")},
+    }
+    for item in paths.values():  # bodies of POST actions without fields
+        for method, op in item.items():
+            if method == "post" and "requestBody" not in op:
+                op["requestBody"] = {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False}}}}
+    page = lambda item: {"type": "object", "required": ["items", "offset", "limit", "total"], "properties": {  # noqa: E731
+        "items": {"type": "array", "items": _ref(item)}, "offset": INT, "limit": INT, "total": INT}}
+    listing = lambda item: {"type": "object", "required": ["items"], "properties": {  # noqa: E731
+        "items": {"type": "array", "items": _ref(item)}}}
+    schemas = {
+        "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+            "type": STR, "title": STR, "status": {"type": "integer"}, "detail": STR,
+            "errors": {"type": "array", "items": {"type": "object", "required": ["field", "reason"],
+                                                  "properties": {"field": STR, "reason": STR}}}}},
+        "Domain": {"type": "object", "required": ["name", "status", "limits"], "properties": {
+            "name": STR, "description": STR, "status": STR, "account_count": INT, "quota_allocated": INT,
+            "limits": {"type": "object", "properties": {k: INT for k in LIMITS}}}},
+        "DomainPage": page("Domain"),
+        "DomainUsage": {"type": "object", "required": ["domain", "used_bytes"], "properties": {
+            "domain": STR, "used_bytes": INT, "accounts_read": INT,
+            "oldest_read_at": {"type": ["string", "null"]}, "newest_read_at": {"type": ["string", "null"]}}},
+        "Account": {"type": "object", "required": ["email", "domain", "quota", "status"], "properties": {
+            "email": STR, "domain": STR, "quota": INT, "status": STR, "given_name": STR, "surname": STR,
+            "display_name": STR, "aliases": STRS, "forwards": STRS,
+            "usage": {"type": ["object", "null"], "properties": {"used_bytes": INT, "read_at": STR}}}},
+        "NewAccount": {"allOf": [_ref("Account"), {"type": "object", "properties": {
+            "generated_password": {"type": ["string", "null"]}}}]},
+        "AccountPage": page("Account"),
+        "AccountList": listing("Account"),
+        "GeneratedPassword": {"type": "object", "properties": {"generated_password": {"type": ["string", "null"]}}},
+        "Alias": {"type": "object", "required": ["address", "domain", "members", "status"], "properties": {
+            "address": STR, "domain": STR, "members": STRS, "status": STR}},
+        "AliasPage": page("Alias"),
+        "Admin": {"type": "object", "required": ["login", "role", "domains", "status"], "properties": {
+            "login": STR, "role": STR, "domains": STRS, "display_name": STR, "status": STR}},
+        "NewAdmin": {"allOf": [_ref("Admin"), {"type": "object", "properties": {
+            "generated_password": {"type": ["string", "null"]}}}]},
+        "AdminList": listing("Admin"),
+        "AuditPage": {"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": OBJ}, "next_before": {"type": ["integer", "null"]}}},
+        "Token": {"type": "object", "required": ["id", "admin", "name"], "properties": {
+            "id": STR, "admin": STR, "name": STR, "created_at": {"type": ["string", "null"]},
+            "last_used_at": {"type": ["string", "null"]}, "expires_at": {"type": ["string", "null"]},
+            "revoked_at": {"type": ["string", "null"]}}},
+        "NewToken": {"allOf": [_ref("Token"), {"type": "object", "required": ["token"], "properties": {"token": STR}}]},
+        "TokenList": listing("Token"),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "MailGoThai admin API", "version": "1",
+                 "description": "Domains, accounts, aliases, administrators, audit log and API tokens. Every call "
+                                "carries an API token (Authorization: Bearer mgt_…) and acts with the rights of the "
+                                "administrator who made it: a domain administrator's token gets 404 outside its "
+                                "domains. Errors are RFC 9457 problem details naming the field and the reason."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    }
