@@ -57,6 +57,30 @@ class Settings:
     mail_gid: int = 5000
     auth_cache_ttl: int = 300  # seconds; provisioning flushes a user's entry on change
 
+    # relay (`mailgothai relay`); production: smtp 25, submission 587, smtps 465
+    smtp_port: int = 10025  # MX listener: unauthenticated mail for hosted recipients only
+    submission_port: int = 10587  # STARTTLS, AUTH
+    smtps_port: int = 10465  # implicit TLS, AUTH; 0 = not listening
+    relay_hostname: str = "localhost"  # greeting, Received headers, DSN reporting MTA
+    relay_dev_mode: int = 1  # 1: AUTH without TLS allowed from loopback clients only
+    tls_cert_file: str = ""  # empty: DATA/tls/relay.crt, self-signed, made by `stack up`
+    tls_key_file: str = ""
+    relay_smarthost: str = ""  # "host:port" taking all remote mail; empty: the recipient domain's MX
+    relay_dns: str = "off"  # "system" (resolv.conf), "off" (every lookup fails at once), or resolver IPs
+    relay_dns_timeout: int = 3  # seconds for one DNS lookup
+    relay_spool_dir: str = ""  # empty: DATA/spool
+    relay_workers: int = 8  # concurrent delivery attempts
+    relay_lmtp_connections: int = 4  # kept open to Dovecot and reused
+    relay_retry_base: int = 60  # seconds before the first retry; doubled each time
+    relay_retry_max: int = 14400  # longest wait between two attempts
+    relay_queue_lifetime: int = 432000  # seconds before a message that keeps failing is bounced
+    relay_max_message_size: int = 52428800  # announced in EHLO SIZE; domains may set less
+    relay_lookup_cache_ttl: int = 10  # seconds a directory answer is reused
+    relay_auth_cache_ttl: int = 300  # seconds a verified login is reused (keyed hash, no password)
+    relay_max_connections_per_ip: int = 50
+    dkim_switch_delay: int = 172800  # a rotated key starts signing after this, unless confirmed sooner
+    dkim_retire_delay: int = 604800  # the replaced key is retired (record may go) after this
+
     # SQL store
     sql_url: str = ""  # empty: sqlite file under data_dir
 
@@ -111,6 +135,22 @@ class Settings:
     @property
     def dovecot_config(self) -> Path:
         return self.data_dir / "dovecot" / "dovecot.conf"
+
+    @property
+    def spool_dir(self) -> Path:
+        return Path(self.relay_spool_dir) if self.relay_spool_dir else self.data_dir / "spool"
+
+    @property
+    def tls_cert_path(self) -> Path:
+        return Path(self.tls_cert_file) if self.tls_cert_file else self.data_dir / "tls" / "relay.crt"
+
+    @property
+    def tls_key_path(self) -> Path:
+        return Path(self.tls_key_file) if self.tls_key_file else self.data_dir / "tls" / "relay.key"
+
+    @property
+    def dkim_key_dir(self) -> Path:
+        return self.data_dir / "dkim"
 
     @property
     def config_file(self) -> Path:

@@ -33,6 +33,7 @@ def free_port() -> int:
 def stack_settings(data_dir: Path, **overrides: object) -> Settings:
     base = load_settings(data_dir=data_dir, environ={})
     return base.replace(ldap_port=free_port(), imap_port=free_port(), lmtp_port=free_port(),
+                        smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                         auth_cache_ttl=60, **CHEAP_ARGON2, **overrides)
 
 

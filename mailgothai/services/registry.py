@@ -11,6 +11,7 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.admins import AdminService
 from mailgothai.services.aliases import AliasService
 from mailgothai.services.backends import Backends
+from mailgothai.services.dkim import DkimService
 from mailgothai.services.domains import DomainService
 from mailgothai.settings import Settings
 
@@ -25,6 +26,7 @@ class Services:
         self.accounts = AccountService(backends, actor)
         self.aliases = AliasService(backends, actor)
         self.admins = AdminService(backends, actor)
+        self.dkim = DkimService(backends, actor)
 
     @classmethod
     @contextlib.contextmanager

@@ -19,6 +19,10 @@ from mailgothai.errors import StackError
 from mailgothai.settings import Settings
 from mailgothai.stack.process import ProcessStatus, is_running, read_pid, stop_pid
 
+# Children started by this process, kept so they can be reaped when stopped (and so
+# no Popen is garbage-collected while its process still runs: a ResourceWarning).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class PythonService:
@@ -48,6 +52,9 @@ class PythonService:
     def start(self, settings: Settings, ready: Callable[[], bool], timeout: float = 30.0,
               extra_env: Sequence[tuple[str, str]] = ()) -> int:
         """Start the service unless it runs; wait until `ready()` or its early death."""
+        for pid, child in list(_children.items()):
+            if child.poll() is not None:  # exited (or was killed): reaped now
+                del _children[pid]
         current = self.status(settings)
         if current.running:
             assert current.pid is not None
@@ -60,6 +67,7 @@ class PythonService:
         with open(log_file, "ab") as log:
             proc = subprocess.Popen(self.argv(settings), stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        _children[proc.pid] = proc
         tmp = pid_file.with_suffix(".tmp")
         tmp.write_text(f"{proc.pid}\n")
         os.replace(tmp, pid_file)
@@ -77,5 +85,9 @@ class PythonService:
 
     def stop(self, settings: Settings) -> None:
         pid_file = self.pid_file(settings)
-        stop_pid(read_pid(pid_file), self.marker(settings))
+        pid = read_pid(pid_file)
+        stop_pid(pid, self.marker(settings))
+        child = _children.pop(pid, None) if pid else None
+        if child is not None:
+            child.wait()  # reap it
         pid_file.unlink(missing_ok=True)

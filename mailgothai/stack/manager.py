@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailgothai.settings import Secret, Settings, load_settings, save_settings
-from mailgothai.stack import dovecot, slapd
-from mailgothai.stack.process import ProcessStatus
+from mailgothai.stack import dovecot, slapd, tls
+from mailgothai.stack.daemon import PythonService
+from mailgothai.stack.process import ProcessStatus, greeting, require_free
 from mailgothai.store import Store
+
+
+RELAY = PythonService("relay", ("relay", "run"))
 
 
 def ensure_secrets(settings: Settings) -> Settings:
@@ -39,6 +43,9 @@ class StackStatus:
             "ldap_base": s.ldap_base,
             "imap": f"{s.host}:{s.imap_port}",
             "lmtp": f"{s.host}:{s.lmtp_port}",
+            "smtp": f"{s.host}:{s.smtp_port}",
+            "submission": f"{s.host}:{s.submission_port}",
+            **({"smtps": f"{s.host}:{s.smtps_port}"} if s.smtps_port else {}),
             "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
             "running": self.running,
             "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},
@@ -53,6 +60,7 @@ def prepare(settings: Settings) -> Settings:
     for node in slapd.nodes(settings):
         slapd.initialise(settings, node)
     dovecot.write_config(settings)
+    tls.ensure_self_signed(settings)
     store = Store.open(settings.sql_url_effective)
     try:
         store.migrate()
@@ -69,15 +77,33 @@ def up(settings: Settings) -> StackStatus:
             slapd.start(settings, node)
             started.append(node)
         dovecot.start(settings)
+        start_relay(settings)
     except Exception:
+        dovecot.stop(settings)
         for node in started:
             slapd.stop(settings, node)
         raise
     return status(settings)
 
 
+def relay_ports(settings: Settings) -> tuple[int, ...]:
+    return tuple(p for p in (settings.smtp_port, settings.submission_port, settings.smtps_port) if p)
+
+
+def relay_answers(settings: Settings) -> bool:
+    return all(greeting(settings.host, port, b"220") for port in (settings.smtp_port, settings.submission_port))
+
+
+def start_relay(settings: Settings) -> int:
+    """Start `mailgothai relay` (unless it runs) and wait until its listeners greet."""
+    if not RELAY.status(settings).running:
+        require_free(settings.host, *relay_ports(settings))
+    return RELAY.start(settings, lambda: relay_answers(settings))
+
+
 def down(settings: Settings) -> StackStatus:
-    # Dovecot first: it holds connections to the directory.
+    # The relay first (it delivers into Dovecot), then Dovecot: it holds connections to the directory.
+    RELAY.stop(settings)
     dovecot.stop(settings)
     for node in slapd.nodes(settings):
         slapd.stop(settings, node)
@@ -86,7 +112,7 @@ def down(settings: Settings) -> StackStatus:
 
 def status(settings: Settings) -> StackStatus:
     providers = tuple(slapd.status(settings, node) for node in slapd.nodes(settings))
-    return StackStatus(settings, (*providers, dovecot.status(settings)))
+    return StackStatus(settings, (*providers, dovecot.status(settings), RELAY.status(settings)))
 
 
 def settings_for(data_dir: str | None, config: str | None) -> Settings:

@@ -1,0 +1,1 @@
+"""DKIM keys on disk (owner-only files under DATA/dkim) and signing with OpenSSL."""

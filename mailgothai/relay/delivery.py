@@ -1,0 +1,225 @@
+"""Delivery workers: take due messages from the spool, deliver local targets over LMTP
+and remote ones over SMTP, retry temporary failures with exponential backoff, and
+bounce (one DSN per attempt that failed recipients for good) — never for a bounce."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from mailgothai.core.dsn import FailedRecipient, build_dsn
+from mailgothai.core.policy import may_bounce, retry_delay
+from mailgothai.relay.lmtp import LmtpError, LmtpPool
+from mailgothai.relay.remote import RemoteSender
+from mailgothai.relay.spool import DeliveryState, Envelope, Spool, Target, new_queue_id
+
+log = logging.getLogger("mailgothai.relay")
+msglog = logging.getLogger("mailgothai.relay.messages")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    retry_base: int
+    retry_max: int
+    lifetime: int
+    workers: int
+    hostname: str
+
+
+def log_message(event: str, **fields: object) -> None:
+    """One structured (JSON) line per message event."""
+    msglog.info(json.dumps({"event": event, "at": round(time.time(), 3), **fields}, ensure_ascii=False))
+
+
+class DeliveryQueue:
+    def __init__(self, spool: Spool, lmtp: LmtpPool, remote: RemoteSender, policy: QueuePolicy,
+                 route_sender: Callable[[str], Awaitable[tuple[Target, ...]]], smarthost: bool) -> None:
+        self._spool = spool
+        self._lmtp = lmtp
+        self._remote = remote
+        self._policy = policy
+        self._route_sender = route_sender
+        self._smarthost = smarthost
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._when: dict[str, float] = {}  # queue id -> when it is due
+        self._running: set[str] = set()
+        self._fresh: dict[str, tuple[Envelope, bytes]] = {}
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(policy.workers)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+
+    # ---- scheduling ------------------------------------------------------------
+    def schedule(self, queue_id: str, when: float) -> None:
+        """(Re)schedule a message; the heap may hold stale entries, skipped when popped."""
+        if queue_id in self._running:
+            return  # the attempt in flight schedules what follows
+        self._when[queue_id] = when
+        heapq.heappush(self._heap, (when, next(self._seq), queue_id))
+        self._wake.set()
+
+    def submit(self, envelope: Envelope, message: bytes) -> None:
+        """A message just stored (fsynced): deliver now, from memory."""
+        self._fresh[envelope.queue_id] = (envelope, message)
+        self.schedule(envelope.queue_id, 0.0)
+
+    async def recover(self) -> int:
+        """Schedule everything on disk (after a restart or a kill)."""
+        ids = await asyncio.to_thread(self._spool.recover)
+        for queue_id in ids:
+            state = await asyncio.to_thread(self._spool.state, queue_id)
+            self.schedule(queue_id, state.next_try)
+        return len(ids)
+
+    async def rescan(self) -> None:
+        """Pick up what `mailgothai queue retry|delete` changed on disk."""
+        ids = set(await asyncio.to_thread(lambda: list(self._spool.iter_ids())))
+        for queue_id in list(self._when):
+            if queue_id not in ids:
+                del self._when[queue_id]
+        for queue_id in ids:
+            state = await asyncio.to_thread(self._spool.state, queue_id)
+            if self._when.get(queue_id) != state.next_try:
+                self.schedule(queue_id, state.next_try)
+
+    @property
+    def pending(self) -> int:
+        return len(self._when) + len(self._running)
+
+    async def run(self) -> None:
+        while True:
+            now = time.time()
+            if self._heap and self._heap[0][0] <= now:
+                when, _, queue_id = heapq.heappop(self._heap)
+                if self._when.get(queue_id) != when:
+                    continue  # superseded
+                del self._when[queue_id]
+                self._running.add(queue_id)
+                await self._slots.acquire()
+                task = asyncio.create_task(self._attempt_guarded(queue_id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                continue
+            self._wake.clear()
+            timeout = min(self._heap[0][0] - now, 5.0) if self._heap else 5.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _attempt_guarded(self, queue_id: str) -> None:
+        try:
+            next_try = await self.attempt(queue_id)
+        except Exception:  # a bug or a disk error must not stop the queue: try again later
+            log.exception("delivery attempt of %s failed", queue_id)
+            next_try = time.time() + self._policy.retry_base
+        finally:
+            self._slots.release()
+            self._running.discard(queue_id)
+        if next_try is not None:
+            self.schedule(queue_id, next_try)
+
+    # ---- one attempt -------------------------------------------------------------
+    async def attempt(self, queue_id: str) -> float | None:
+        """Try every pending target once. Returns when to try again, or None when done."""
+        fresh = self._fresh.pop(queue_id, None)
+        try:
+            envelope, message = fresh or await asyncio.to_thread(self._spool.load, queue_id)
+        except FileNotFoundError:
+            return None  # deleted meanwhile (`queue delete`)
+        state = await asyncio.to_thread(self._spool.state, queue_id)
+        pending = [t for t in envelope.targets if t.address not in state.done and t.address not in state.failed]
+        started = time.time()
+        outcomes = await self._deliver(envelope, message, pending)
+        now = time.time()
+        state.attempts += 1
+        expired = now - envelope.received_at >= self._policy.lifetime
+        failed: list[FailedRecipient] = []
+        for target in pending:
+            outcome = outcomes[target.address]
+            if outcome.code < 400:
+                state.done.append(target.address)
+                state.last_error.pop(target.address, None)
+            elif outcome.code >= 500 or expired:
+                state.failed[target.address] = str(outcome)
+                state.last_error.pop(target.address, None)
+                failed.append(FailedRecipient(target.original, target.address, str(outcome), expired=outcome.code < 500))
+            else:
+                state.last_error[target.address] = str(outcome)
+        if failed and may_bounce(envelope.sender, envelope.is_bounce):
+            await self._bounce(envelope, message, failed, now)
+        remaining = [t for t in envelope.targets if t.address not in state.done and t.address not in state.failed]
+        result = "delivered" if not remaining and not state.failed else ("deferred" if remaining else "done")
+        log_message("attempt", queue_id=queue_id, sender=envelope.sender, result=result,
+                    recipients={t.address: str(outcomes[t.address]) for t in pending},
+                    attempt=state.attempts, ms=round((now - started) * 1000, 1),
+                    age_s=round(now - envelope.received_at, 3))
+        self.delivered += sum(1 for t in pending if outcomes[t.address].code < 400)
+        if not remaining:
+            await asyncio.to_thread(self._spool.remove, queue_id)
+            return None
+        state.next_try = now + retry_delay(state.attempts, self._policy.retry_base, self._policy.retry_max)
+        await asyncio.to_thread(self._spool.save_state, queue_id, state)
+        return state.next_try
+
+    async def _deliver(self, envelope: Envelope, message: bytes, pending: list[Target]) -> dict[str, Outcome]:
+        groups: dict[str, list[str]] = {}
+        local = [t.address for t in pending if t.local]
+        for t in pending:
+            if not t.local:
+                key = "smarthost" if self._smarthost else t.address.rpartition("@")[2]
+                groups.setdefault(key, []).append(t.address)
+        jobs = []
+        if local:
+            jobs.append(self._deliver_local(envelope.sender, local, message))
+        jobs.extend(self._deliver_remote(envelope.sender, rcpts, message) for rcpts in groups.values())
+        outcomes: dict[str, Outcome] = {}
+        for part in await asyncio.gather(*jobs):
+            outcomes.update(part)
+        return outcomes
+
+    async def _deliver_local(self, sender: str, rcpts: list[str], message: bytes) -> dict[str, Outcome]:
+        try:
+            replies = await self._lmtp.deliver(sender, rcpts, message)
+        except LmtpError as exc:
+            return {r: Outcome(451, f"4.4.1 {exc}") for r in rcpts}
+        return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
+
+    async def _deliver_remote(self, sender: str, rcpts: list[str], message: bytes) -> dict[str, Outcome]:
+        replies = await self._remote.deliver(sender, rcpts, message)
+        return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
+
+    async def _bounce(self, envelope: Envelope, message: bytes, failed: list[FailedRecipient], now: float) -> None:
+        targets = await self._route_sender(envelope.sender)
+        if not targets:
+            log_message("bounce-dropped", queue_id=envelope.queue_id, sender=envelope.sender,
+                        reason="the sender cannot be reached")
+            return
+        dsn = build_dsn(reporting_mta=self._policy.hostname, sender=envelope.sender, queue_id=envelope.queue_id,
+                        arrival=envelope.received_at, now=now, original=message, failed=failed)
+        bounce = Envelope(new_queue_id(), "", targets, now, is_bounce=True)
+        await asyncio.to_thread(self._spool.store, bounce, dsn)
+        log_message("bounce", queue_id=envelope.queue_id, dsn_queue_id=bounce.queue_id, sender=envelope.sender,
+                    recipients=[f.final for f in failed])
+        self.submit(bounce, dsn)
+
+    async def drain(self) -> None:
+        """Wait for attempts in flight (used at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,297 @@
+"""aiosmtpd hooks: each gathers the facts for one SMTP step (in a worker thread when
+they come from slapd or SQL) and answers with the core policy's decision."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import ipaddress
+import logging
+import time
+from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from email.headerregistry import HeaderRegistry
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope as SmtpEnvelope, Session
+
+from mailgothai.core import dkim as canon
+from mailgothai.core import policy as p
+from mailgothai.core.addresses import normalize_address
+from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.relay.auth import AuthUnavailable
+from mailgothai.relay.spool import Envelope, Target, new_queue_id
+
+if TYPE_CHECKING:
+    from mailgothai.relay.server import RelayContext
+
+log = logging.getLogger("mailgothai.relay")
+MAX_RECIPIENTS = 100
+
+
+@dataclass
+class Transaction:
+    sender: str = ""
+    auth_user: str | None = None
+    owned: frozenset[str] = frozenset()
+    dkim_domain: str | None = None  # a hosted domain unauthenticated mail claims: needs its signature
+    size_limits: list[int] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)
+
+
+def _tx(envelope: SmtpEnvelope) -> Transaction:
+    tx = getattr(envelope, "mgt", None)
+    if tx is None:
+        tx = Transaction()
+        envelope.mgt = tx  # type: ignore[attr-defined]
+    return tx
+
+
+def is_loopback(peer: Any) -> bool:
+    try:
+        return ipaddress.ip_address(peer[0]).is_loopback
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def _client_ip(session: Session) -> str:
+    try:
+        return str(session.peer[0])
+    except (TypeError, IndexError):
+        return "?"
+
+
+def _size_param(options: list[str]) -> int:
+    for option in options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
+
+
+def header_from_addresses(message: bytes) -> tuple[str, ...] | None:
+    """Addresses of the From: header(s), normalized; None if one cannot be read."""
+    raw = [r for n, r in canon.parse(message).headers if n == b"from"]
+    out: list[str] = []
+    for field_bytes in raw:
+        value = field_bytes.split(b":", 1)[1].decode("utf-8", "replace")
+        value = " ".join(value.split())
+        try:
+            header = HeaderRegistry()("from", value)
+            addresses = [a.addr_spec for a in header.addresses]  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - any unparsable header is refused below
+            return None
+        for a in addresses:
+            try:
+                out.append(normalize_address(a, "from"))
+            except InvalidInput:
+                return None
+    return tuple(out)
+
+
+class RelayHandler:
+    def __init__(self, ctx: "RelayContext", listener: str) -> None:
+        self.ctx = ctx
+        self.listener = listener  # "mx" | "submission" | "smtps"
+
+    # ---- connection / EHLO / AUTH ----------------------------------------------------
+    def auth_allowed(self, server: SMTP, session: Session) -> p.Reply | None:
+        if self.listener == "mx":
+            return p.reply(p.R.AUTH_NOT_HERE)
+        if session.ssl is None and not (self.ctx.settings.relay_dev_mode and is_loopback(session.peer)):
+            return p.reply(p.R.AUTH_NEEDS_TLS)
+        return None
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.auth_allowed(server, session) is not None:
+            responses = [r for r in responses if not r.startswith("250-AUTH")]
+        return responses
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        refused = self.auth_allowed(server, server.session)
+        if refused:
+            await server.push(str(refused))
+            return AuthResult(success=False, handled=True)
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        parts = blob.split(b"\0")
+        if len(parts) != 3:
+            await server.push("501 5.5.2 Can't split auth value")
+            return AuthResult(success=False, handled=True)
+        return await self._login(server, parts[1], parts[2])
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        refused = self.auth_allowed(server, server.session)
+        if refused:
+            await server.push(str(refused))
+            return AuthResult(success=False, handled=True)
+        if len(args) == 1:
+            login = await server.challenge_auth(server.AuthLoginUsernameChallenge)
+        else:
+            try:
+                login = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        if not isinstance(login, bytes):
+            return AuthResult(success=False, handled=True)
+        password = await server.challenge_auth(server.AuthLoginPasswordChallenge)
+        if not isinstance(password, bytes):
+            return AuthResult(success=False, handled=True)
+        return await self._login(server, login, password)
+
+    async def _login(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
+        ip = _client_ip(server.session)
+        try:
+            outcome = await self.ctx.auth.verify(login, password, ip)
+        except AuthUnavailable as exc:
+            log.warning("AUTH: directory unavailable: %s", exc)
+            return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_UNAVAILABLE)))
+        if outcome.login is None:
+            kind = p.R.AUTH_LOCKED if outcome.locked else p.R.AUTH_FAILED
+            log.info("AUTH failed from %s (%s)", ip, "locked" if outcome.locked else "bad credentials")
+            return AuthResult(success=False, handled=False, message=str(p.reply(kind)))
+        return AuthResult(success=True, auth_data=outcome.login, message=str(p.reply(p.R.AUTH_OK)))
+
+    # ---- MAIL FROM --------------------------------------------------------------------
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str,
+                          options: list[str]) -> str:
+        parsed = p.parse_envelope_address("" if address == "<>" else address, sender=True)
+        if not parsed.ok:
+            return str(parsed.reply)
+        auth_user = session.auth_data if session.authenticated else None
+        sender = parsed.address
+        try:
+            owned, domain = await asyncio.to_thread(self._sender_facts, auth_user, sender)
+        except MailGoThaiError as exc:
+            log.warning("MAIL FROM: directory unavailable: %s", exc)
+            return str(p.reply(p.R.TEMPORARY_FAILURE))
+        decision = p.decide_sender(sender, auth_user=auth_user, owned=owned,
+                                   sender_domain_hosted=domain is not None,
+                                   sender_domain_active=domain is not None and domain.active)
+        if not decision.ok:
+            return str(decision.reply)
+        tx = _tx(envelope)
+        tx.sender, tx.auth_user, tx.owned = sender, auth_user, owned
+        if p.needs_dkim_proof(sender, auth_user=auth_user, sender_domain_hosted=domain is not None):
+            tx.dkim_domain = p.domain_of(sender)
+        if auth_user is not None and domain is not None:
+            tx.size_limits.append(domain.max_message_size)
+        too_big = p.check_size(_size_param(options), min([x for x in tx.size_limits if x] or [0]))
+        if too_big:
+            return str(too_big)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return str(decision.reply)
+
+    def _sender_facts(self, auth_user: str | None, sender: str) -> tuple[frozenset[str], Any]:
+        owned = self.ctx.directory.owned_addresses(auth_user) if auth_user else frozenset()
+        domain = self.ctx.directory.domain(p.domain_of(sender)) if sender else None
+        return owned, domain
+
+    # ---- RCPT TO ------------------------------------------------------------------------
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str,
+                          options: list[str]) -> str:
+        tx = _tx(envelope)
+        parsed = p.parse_envelope_address(address, sender=False)
+        if not parsed.ok:
+            return str(parsed.reply)
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return str(p.reply(p.R.TOO_MANY_RECIPIENTS))
+        rcpt = parsed.address
+        size = _size_param(envelope.mail_options)
+        try:
+            expansion = await asyncio.to_thread(self.ctx.router.expand, rcpt)
+            facts = expansion.facts
+            if facts.hosted and facts.targets:
+                full = [t.address for t in expansion.targets if t.local
+                        and not await self.ctx.quota.has_room(t.address, size)]
+                facts = p.RecipientFacts(**{**facts.__dict__, "over_quota": tuple(full)})
+            domain = await asyncio.to_thread(self.ctx.directory.domain, p.domain_of(rcpt)) if facts.hosted else None
+        except MailGoThaiError as exc:
+            log.warning("RCPT TO %s: lookup failed: %s", rcpt, exc)
+            return str(p.reply(p.R.TEMPORARY_FAILURE))
+        decision = p.decide_recipient(facts, authenticated=tx.auth_user is not None)
+        if not decision.ok:
+            return str(decision.reply)
+        if domain is not None:
+            too_big = p.check_size(size, domain.max_message_size)
+            if too_big:
+                return str(too_big)
+        if tx.auth_user is not None:
+            refused = await self._count_recipient(tx.auth_user)
+            if refused:
+                return str(refused)
+        if domain is not None:
+            tx.size_limits.append(domain.max_message_size)
+        for target in expansion.targets:
+            tx.targets.setdefault(target.address, target)
+        envelope.rcpt_tos.append(rcpt)
+        envelope.rcpt_options.extend(options)
+        return str(decision.reply)
+
+    async def _count_recipient(self, user: str) -> p.Reply | None:
+        try:
+            domain = await asyncio.to_thread(self.ctx.directory.domain, p.domain_of(user))
+            limit = domain.hourly_send_limit if domain else 0
+            hour = int(time.time() // 3600)
+            total = await asyncio.to_thread(self.ctx.counters.add, user, hour, 1, limit)
+        except MailGoThaiError as exc:
+            log.warning("hourly counter unavailable: %s", exc)
+            return p.reply(p.R.TEMPORARY_FAILURE)
+        return p.check_hourly(total, limit)
+
+    # ---- DATA -----------------------------------------------------------------------------
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        tx = _tx(envelope)
+        if not tx.targets:
+            return str(p.reply(p.R.NO_VALID_RECIPIENTS))
+        data = canon.to_crlf(envelope.original_content or b"")
+        too_big = p.check_size(len(data), min([x for x in tx.size_limits if x] or [0]))
+        if too_big:
+            return str(too_big)
+        ip = _client_ip(session)
+        if tx.auth_user is None:
+            verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender)
+            if tx.dkim_domain is not None:
+                refused = p.decide_unauthenticated_hosted_sender(tx.dkim_domain, verdict.passed_domains())
+                if refused:
+                    return str(refused)
+            added = verdict.header(self.ctx.settings.relay_hostname, tx.sender)
+        else:
+            from_addresses = header_from_addresses(data)
+            refused = p.decide_header_from(from_addresses or (), tx.owned) if from_addresses is not None \
+                else p.reply(p.R.HEADER_FROM_NOT_YOURS, address="(unreadable)")
+            if refused:
+                return str(refused)
+            added = self.ctx.sign(data, p.domain_of(from_addresses[0]))  # type: ignore[index]
+        queue_id = new_queue_id()
+        message = self._received(session, tx, queue_id) + added + data
+        spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),
+                           auth_user=tx.auth_user or "", client=ip)
+        try:
+            await asyncio.to_thread(self.ctx.spool.store, spooled, message)
+        except OSError as exc:
+            log.error("spool write failed: %s", exc)
+            return str(p.reply(p.R.TEMPORARY_FAILURE))
+        self.ctx.queue.submit(spooled, message)
+        self.ctx.log_accepted(spooled, len(message), self.listener)
+        return str(p.reply(p.R.QUEUED, queue_id=queue_id))
+
+    def _received(self, session: Session, tx: Transaction, queue_id: str) -> bytes:
+        peer = _client_ip(session)
+        helo = "".join(c for c in (session.host_name or "unknown") if c.isprintable() and c not in "()")[:100]
+        proto = "ESMTP" + ("S" if session.ssl is not None else "") + ("A" if tx.auth_user else "")
+        return (f"Received: from {helo} ([{peer}])\r\n\tby {self.ctx.settings.relay_hostname} (MailGoThai) "
+                f"with {proto} id {queue_id};\r\n\t{email.utils.format_datetime(datetime.now(timezone.utc))}\r\n").encode("utf-8")

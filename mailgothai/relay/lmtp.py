@@ -1,0 +1,147 @@
+"""An LMTP client (RFC 2033) for delivery into Dovecot, with connections kept open and
+reused (RSET between messages). Commands are pipelined: MAIL, every RCPT and DATA go
+in one write; after the data, one reply per accepted recipient."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from mailgothai.core.dkim import to_crlf
+
+
+@dataclass(frozen=True)
+class LmtpReply:
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+class LmtpError(Exception):
+    """The connection failed: every recipient of the attempt is a temporary failure."""
+
+
+def dot_stuff(message: bytes) -> bytes:
+    data = to_crlf(message)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+class LmtpConnection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.used = False
+
+    @classmethod
+    async def open(cls, host: str, port: int, hostname: str, timeout: float) -> "LmtpConnection":
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise LmtpError(f"LMTP {host}:{port} unreachable: {exc}") from exc
+        conn = cls(reader, writer)
+        await conn._expect(await conn._reply(timeout), 220)
+        writer.write(f"LHLO {hostname}\r\n".encode("ascii"))
+        await conn._expect(await conn._reply(timeout), 250)
+        return conn
+
+    async def _reply(self, timeout: float) -> LmtpReply:
+        lines: list[str] = []
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.reader.readline(), timeout)
+            except (OSError, asyncio.TimeoutError) as exc:
+                raise LmtpError(f"LMTP read failed: {exc!r}") from exc
+            if not raw:
+                raise LmtpError("LMTP server closed the connection")
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if len(line) < 3 or not line[:3].isdigit():
+                raise LmtpError(f"LMTP: malformed reply {line!r}")
+            lines.append(line[4:])
+            if line[3:4] != "-":
+                return LmtpReply(int(line[:3]), " ".join(lines))
+
+    @staticmethod
+    async def _expect(reply: LmtpReply, code: int) -> None:
+        if reply.code != code:
+            raise LmtpError(f"LMTP: expected {code}, got {reply}")
+
+    async def deliver(self, sender: str, recipients: list[str], message: bytes,
+                      timeout: float) -> dict[str, LmtpReply]:
+        """One reply per recipient (2xx delivered, 4xx retry, 5xx refused)."""
+        w = self.writer
+        commands = [b"RSET\r\n"] if self.used else []
+        self.used = True
+        commands.append(f"MAIL FROM:<{sender}>\r\n".encode("utf-8"))
+        commands.extend(f"RCPT TO:<{r}>\r\n".encode("utf-8") for r in recipients)
+        commands.append(b"DATA\r\n")
+        w.write(b"".join(commands))
+        if len(commands) > len(recipients) + 2:
+            await self._expect(await self._reply(timeout), 250)  # RSET
+        mail = await self._reply(timeout)
+        results: dict[str, LmtpReply] = {}
+        accepted: list[str] = []
+        for r in recipients:
+            answer = await self._reply(timeout)
+            if mail.code != 250:
+                answer = mail
+            results[r] = answer
+            if answer.code == 250:
+                accepted.append(r)
+        data_reply = await self._reply(timeout)
+        if data_reply.code != 354:
+            # Nobody accepted (or DATA refused): nothing to send; the session is reset next time.
+            for r in accepted:
+                results[r] = data_reply
+            return results
+        w.write(dot_stuff(message))
+        try:
+            await w.drain()
+        except OSError as exc:
+            raise LmtpError(f"LMTP write failed: {exc}") from exc
+        for r in accepted:
+            results[r] = await self._reply(timeout)
+        return results
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class LmtpPool:
+    """Up to `size` open connections; a broken one is dropped and replaced."""
+
+    def __init__(self, host: str, port: int, size: int, hostname: str, timeout: float = 60.0) -> None:
+        self._host, self._port, self._hostname, self._timeout = host, port, hostname, timeout
+        self._idle: list[LmtpConnection] = []
+        self._slots = asyncio.Semaphore(size)
+
+    async def deliver(self, sender: str, recipients: list[str], message: bytes) -> dict[str, LmtpReply]:
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else None
+            for attempt in (1, 2):
+                fresh = conn is None
+                if conn is None:
+                    conn = await LmtpConnection.open(self._host, self._port, self._hostname, self._timeout)
+                try:
+                    results = await conn.deliver(sender, recipients, message, self._timeout)
+                except LmtpError:
+                    conn.close()
+                    conn = None
+                    if fresh or attempt == 2:
+                        raise
+                    continue  # a reused connection may have been closed by Dovecot: one fresh try
+                self._idle.append(conn)
+                return results
+            raise LmtpError("unreachable")
+
+    def close(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()

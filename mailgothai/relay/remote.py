@@ -1,0 +1,137 @@
+"""Delivery to other mail systems: the configured smarthost, or the recipient domain's
+MX hosts (dnspython), over SMTP with aiosmtplib (STARTTLS when offered)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aiosmtplib
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from mailgothai.core.dkim import to_crlf
+
+
+@dataclass(frozen=True)
+class RemoteReply:
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+class Resolver:
+    """DNS as the settings say: "system", "off" (every lookup fails at once), or a
+    comma-separated list of resolver addresses."""
+
+    def __init__(self, mode: str, timeout: float) -> None:
+        self.mode = mode.strip() or "off"
+        self._resolver: dns.asyncresolver.Resolver | None = None
+        if self.mode != "off":
+            configure = self.mode == "system"
+            self._resolver = dns.asyncresolver.Resolver(configure=configure)
+            if not configure:
+                self._resolver.nameservers = [s.strip() for s in self.mode.split(",") if s.strip()]
+            self._resolver.lifetime = timeout
+            self._resolver.timeout = timeout
+
+    @property
+    def enabled(self) -> bool:
+        return self._resolver is not None
+
+    async def mx_hosts(self, domain: str) -> list[str]:
+        """MX hosts by preference, or the domain itself (RFC 5321 5.1). Raises
+        `DnsUnavailable` on a lookup that could not be made, `NoSuchDomain` on NXDOMAIN."""
+        if self._resolver is None:
+            raise DnsUnavailable("DNS lookups are disabled (relay_dns = off)")
+        try:
+            answer = await self._resolver.resolve(domain, "MX")
+        except dns.resolver.NXDOMAIN as exc:
+            raise NoSuchDomain(domain) from exc
+        except dns.resolver.NoAnswer:
+            return [domain]
+        except dns.exception.DNSException as exc:
+            raise DnsUnavailable(f"MX lookup for {domain} failed: {exc}") from exc
+        records = sorted(answer, key=lambda r: r.preference)  # type: ignore[attr-defined]
+        hosts = [str(r.exchange).rstrip(".") for r in records]  # type: ignore[attr-defined]
+        if hosts == [""]:
+            raise NoSuchDomain(f"{domain} accepts no mail (null MX)")
+        return hosts
+
+    async def txt(self, name: str) -> list[bytes]:
+        if self._resolver is None:
+            raise DnsUnavailable("DNS lookups are disabled (relay_dns = off)")
+        try:
+            answer = await self._resolver.resolve(name, "TXT")
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return []
+        except dns.exception.DNSException as exc:
+            raise DnsUnavailable(f"TXT lookup for {name} failed: {exc}") from exc
+        return [b"".join(r.strings) for r in answer]  # type: ignore[attr-defined]
+
+
+class DnsUnavailable(Exception):
+    pass
+
+
+class NoSuchDomain(Exception):
+    pass
+
+
+def _parse_hostport(text: str, default_port: int = 25) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        return text, default_port
+    return host.strip("[]"), int(port)
+
+
+class RemoteSender:
+    def __init__(self, smarthost: str, resolver: Resolver, hostname: str, timeout: float = 60.0) -> None:
+        self._smarthost = _parse_hostport(smarthost) if smarthost else None
+        self._resolver = resolver
+        self._hostname = hostname
+        self._timeout = timeout
+
+    async def deliver(self, sender: str, recipients: list[str], message: bytes) -> dict[str, RemoteReply]:
+        """One reply per recipient; all recipients share one domain (or the smarthost)."""
+        domain = recipients[0].rpartition("@")[2]
+        try:
+            hosts = [self._smarthost] if self._smarthost else [(h, 25) for h in await self._resolver.mx_hosts(domain)]
+        except NoSuchDomain as exc:
+            return {r: RemoteReply(550, f"5.1.2 {exc}") for r in recipients}
+        except DnsUnavailable as exc:
+            return {r: RemoteReply(451, f"4.4.3 {exc}") for r in recipients}
+        last: dict[str, RemoteReply] = {}
+        for host, port in hosts:
+            last = await self._try_host(host, port, sender, recipients, message)
+            if not all(reply.code == 421 or reply.text.startswith("4.4.1") for reply in last.values()):
+                return last
+        return last
+
+    async def _try_host(self, host: str, port: int, sender: str, recipients: list[str],
+                        message: bytes) -> dict[str, RemoteReply]:
+        client = aiosmtplib.SMTP(hostname=host, port=port, local_hostname=self._hostname, timeout=self._timeout,
+                                 start_tls=None, validate_certs=False)
+        try:
+            await client.connect()
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            return {r: RemoteReply(421, f"4.4.1 connection to {host}:{port} failed: {exc}") for r in recipients}
+        try:
+            errors, _ = await client.sendmail(sender, recipients, to_crlf(message))
+            return {r: (RemoteReply(errors[r].code, errors[r].message) if r in errors else RemoteReply(250, "2.0.0 OK"))
+                    for r in recipients}
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = {e.recipient: RemoteReply(e.code, e.message) for e in exc.recipients}
+            return {r: refused.get(r, RemoteReply(451, "4.3.0 not accepted")) for r in recipients}
+        except aiosmtplib.SMTPResponseException as exc:
+            return {r: RemoteReply(exc.code, exc.message) for r in recipients}
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            return {r: RemoteReply(421, f"4.4.2 connection to {host}:{port} lost: {exc}") for r in recipients}
+        finally:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                client.close()

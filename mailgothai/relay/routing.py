@@ -1,0 +1,65 @@
+"""Where a recipient's mail goes: a hosted address expands (account aliases, alias
+entries, forwards) to delivery targets; anything else is remote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgothai.core.policy import Found, RecipientFacts, domain_of
+from mailgothai.relay.lookup import AddressEntry, RelayDirectory
+from mailgothai.relay.spool import Target
+
+MAX_DEPTH = 8  # alias → alias → … ; deeper chains are cut (and loops are)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    facts: RecipientFacts
+    targets: tuple[Target, ...]
+
+
+class Router:
+    def __init__(self, directory: RelayDirectory) -> None:
+        self._dir = directory
+
+    def expand(self, address: str) -> Expansion:
+        """Blocking (directory reads): call from a worker thread."""
+        domain = self._dir.domain(domain_of(address))
+        if domain is None:
+            return Expansion(RecipientFacts(address, hosted=False), (Target(address, address, local=False),))
+        if not domain.active:
+            return Expansion(RecipientFacts(address, hosted=True, domain_active=False), ())
+        entry = self._dir.address(address)
+        if entry is None:
+            return Expansion(RecipientFacts(address, hosted=True), ())
+        found = Found.ALIAS if entry.kind == "alias" else Found.MAILBOX
+        if not entry.active:
+            return Expansion(RecipientFacts(address, hosted=True, found=found, active=False), ())
+        targets: dict[str, Target] = {}
+        self._collect(entry, address, targets, {address}, 0)
+        facts = RecipientFacts(address, hosted=True, found=found, targets=tuple(targets))
+        return Expansion(facts, tuple(targets.values()))
+
+    def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], seen: set[str],
+                 depth: int) -> None:
+        if entry.kind == "mailbox":
+            out.setdefault(entry.address, Target(entry.address, original, local=True))
+            nexts = entry.forwards
+        else:
+            nexts = entry.members
+        if depth >= MAX_DEPTH:
+            return
+        for address in nexts:
+            if address in seen:
+                continue
+            seen.add(address)
+            domain = self._dir.domain(domain_of(address))
+            if domain is None:
+                out.setdefault(address, Target(address, original, local=False))
+                continue
+            if not domain.active:
+                continue
+            found = self._dir.address(address)
+            if found is not None and found.active:
+                self._collect(found, original, out, seen, depth + 1)
+            # unknown or suspended local targets of an alias or forward are skipped

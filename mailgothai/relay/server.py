@@ -1,0 +1,257 @@
+"""`mailgothai relay`: builds the relay from the settings and runs its listeners and
+delivery workers in one asyncio loop until SIGTERM/SIGINT. SIGUSR1 rescans the spool
+(what `mailgothai queue retry|delete` changed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import ssl
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from mailgothai.core.throttle import FailureThrottle
+from mailgothai.dkim.keys import KeyFiles
+from mailgothai.dkim.signer import sign
+from mailgothai.dkim.table import KeyTable
+from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.layout import Layout
+from mailgothai.errors import StackError
+from mailgothai.relay.auth import Authenticator
+from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy, log_message
+from mailgothai.relay.handler import RelayHandler
+from mailgothai.relay.inbound import InboundChecker
+from mailgothai.relay.lmtp import LmtpPool
+from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.quota import QuotaStatus
+from mailgothai.relay.remote import RemoteSender, Resolver
+from mailgothai.relay.routing import Router
+from mailgothai.relay.spool import Envelope, Spool, Target
+from mailgothai.settings import Settings
+from mailgothai.stack.dovecot import paths_for as dovecot_paths
+from mailgothai.store import Store
+from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
+
+log = logging.getLogger("mailgothai.relay")
+
+
+@dataclass
+class RelayContext:
+    settings: Settings
+    directory: RelayDirectory
+    router: Router
+    quota: QuotaStatus
+    counters: SendCounters
+    keys: KeyTable
+    inbound: InboundChecker
+    auth: Authenticator
+    spool: Spool
+    queue: DeliveryQueue
+    store: Store
+    gateway: Gateway
+
+    def sign(self, message: bytes, domain: str) -> bytes:
+        """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or
+        signing fails (the mail then goes out unsigned: it is never dropped)."""
+        keys = self.keys.signing_keys(domain)
+        if not keys:
+            return b""
+        try:
+            return sign(message, keys)
+        except Exception:  # noqa: BLE001 - any signing failure leaves the mail unsigned
+            log.exception("DKIM signing for %s failed; sending unsigned", domain)
+            return b""
+
+    def log_accepted(self, envelope: Envelope, size: int, listener: str) -> None:
+        log_message("accepted", queue_id=envelope.queue_id, listener=listener, client=envelope.client,
+                    sender=envelope.sender, auth_user=envelope.auth_user or None, size=size,
+                    recipients=[t.address for t in envelope.targets])
+
+    async def route_sender(self, sender: str) -> tuple[Target, ...]:
+        """Where a bounce to `sender` goes (its mailbox, or remote)."""
+        expansion = await asyncio.to_thread(self.router.expand, sender)
+        return expansion.targets
+
+    def close(self) -> None:
+        self.gateway.close()
+        self.store.close()
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    cert, key = settings.tls_cert_path, settings.tls_key_path
+    if not cert.is_file() or not key.is_file():
+        raise StackError(f"TLS certificate {cert} or key {key} missing (stack up makes a self-signed pair; "
+                         "set tls_cert_file and tls_key_file in production)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def build(settings: Settings) -> RelayContext:
+    gateway = Gateway(settings.ldap_uri_list, settings.ldap_mail_dn, settings.ldap_mail_password,
+                      timeout=settings.ldap_timeout, pool_size=16)
+    directory = RelayDirectory(gateway, Layout(settings.ldap_base), settings.relay_lookup_cache_ttl)
+    store = Store.open(settings.sql_url_effective)
+    keys = KeyTable(DkimKeyRecords(store), KeyFiles(settings.dkim_key_dir), settings.dkim_retire_delay)
+    spool = Spool(settings.spool_dir.resolve())
+    spool.prepare()
+    lmtp = LmtpPool(settings.host, settings.lmtp_port, settings.relay_lmtp_connections, settings.relay_hostname)
+    resolver = Resolver(settings.relay_dns, settings.relay_dns_timeout)
+    remote = RemoteSender(settings.relay_smarthost, resolver, settings.relay_hostname)
+    router = Router(directory)
+    policy = QueuePolicy(settings.relay_retry_base, settings.relay_retry_max, settings.relay_queue_lifetime,
+                         settings.relay_workers, settings.relay_hostname)
+    ctx_holder: dict[str, RelayContext] = {}
+
+    async def route_sender(sender: str) -> tuple[Target, ...]:
+        return await ctx_holder["ctx"].route_sender(sender)
+
+    queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost))
+    ctx = RelayContext(
+        settings=settings, directory=directory, router=router,
+        quota=QuotaStatus(dovecot_paths(settings).base_dir / "quota-status"),
+        counters=SendCounters(store), keys=keys,
+        inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
+        auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, FailureThrottle()),
+        spool=spool, queue=queue, store=store, gateway=gateway,
+    )
+    ctx_holder["ctx"] = ctx
+    return ctx
+
+
+class RelaySMTP(SMTP):
+    """aiosmtpd's SMTP plus a per-client-address connection cap and implicit-TLS marking."""
+
+    connections: Counter[str] = Counter()
+
+    def __init__(self, handler: RelayHandler, *, max_per_ip: int, implicit_tls: bool, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._max_per_ip = max_per_ip
+        self._implicit_tls = implicit_tls
+        self._counted_ip: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._original_transport is None and self._counted_ip is None
+        super().connection_made(transport)
+        if self._implicit_tls and self.session is not None and self.session.ssl is None:
+            self.session.ssl = {"implicit_tls": True, "cipher": transport.get_extra_info("cipher")}
+        if first and self.session is not None:
+            ip = str((self.session.peer or ("?",))[0])
+            self._counted_ip = ip
+            RelaySMTP.connections[ip] += 1
+            if RelaySMTP.connections[ip] > self._max_per_ip:
+                from mailgothai.core.policy import R, reply
+
+                transport.write(f"{reply(R.TOO_MANY_CONNECTIONS)}\r\n".encode())  # type: ignore[attr-defined]
+                transport.close()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._counted_ip is not None:
+            RelaySMTP.connections[self._counted_ip] -= 1
+            if RelaySMTP.connections[self._counted_ip] <= 0:
+                del RelaySMTP.connections[self._counted_ip]
+            self._counted_ip = None
+        super().connection_lost(error)
+
+
+def _listeners(settings: Settings) -> list[tuple[str, int]]:
+    out = [("mx", settings.smtp_port), ("submission", settings.submission_port)]
+    if settings.smtps_port:
+        out.append(("smtps", settings.smtps_port))
+    return out
+
+
+async def serve(settings: Settings, ready_file: str | None = None) -> None:
+    ctx = build(settings)
+    tls = tls_context(settings)
+    loop = asyncio.get_running_loop()
+    await asyncio.to_thread(ctx.keys.reload)
+    recovered = await ctx.queue.recover()
+    servers = []
+    for kind, port in _listeners(settings):
+        handler = RelayHandler(ctx, kind)
+        implicit = kind == "smtps"
+
+        def factory(handler: RelayHandler = handler, implicit: bool = implicit) -> RelaySMTP:
+            return RelaySMTP(handler, max_per_ip=settings.relay_max_connections_per_ip, implicit_tls=implicit,
+                             hostname=settings.relay_hostname, ident="MailGoThai ESMTP",
+                             data_size_limit=settings.relay_max_message_size, enable_SMTPUTF8=True,
+                             tls_context=None if implicit else tls, auth_require_tls=False, timeout=300)
+
+        servers.append(await loop.create_server(factory, settings.host, port, ssl=tls if implicit else None))
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(_reload(ctx)))
+    worker = asyncio.create_task(ctx.queue.run())
+    maintenance = asyncio.create_task(_maintain(ctx))
+    log.info("relay listening: %s; %d message(s) recovered from the spool",
+             ", ".join(f"{k} {settings.host}:{port}" for k, port in _listeners(settings)), recovered)
+    try:
+        await stop.wait()
+    finally:
+        for server in servers:
+            server.close()
+        worker.cancel()
+        maintenance.cancel()
+        await ctx.queue.drain()
+        ctx.close()
+        log.info("relay stopped")
+
+
+async def _reload(ctx: RelayContext) -> None:
+    await asyncio.to_thread(ctx.keys.reload)
+    await ctx.queue.rescan()
+    log.info("reloaded on request: DKIM keys and spool")
+
+
+async def _maintain(ctx: RelayContext) -> None:
+    """Refresh the DKIM table (applying due switches) and prune old counters."""
+    pruned_at = 0.0
+    while True:
+        await asyncio.sleep(5)
+        if ctx.keys.stale():
+            await asyncio.to_thread(ctx.keys.reload)
+        if time.monotonic() - pruned_at > 600:
+            pruned_at = time.monotonic()
+            try:
+                await asyncio.to_thread(ctx.counters.prune, int(time.time() // 3600) - 2)
+            except Exception:  # noqa: BLE001 - pruning is housekeeping only
+                log.warning("pruning send counters failed", exc_info=True)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "mailgothai.relay.messages":
+            return record.getMessage()
+        data = {"at": round(record.created, 3), "level": record.levelname.lower(), "msg": record.getMessage()}
+        if record.exc_info:
+            data["error"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("mailgothai")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    # aiosmtpd warns on every AUTH that its old `login_data` attribute is deprecated.
+    warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+
+
+def run(settings: Settings) -> int:
+    configure_logging()
+    asyncio.run(serve(settings))
+    return 0

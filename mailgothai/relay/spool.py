@@ -1,0 +1,172 @@
+"""The durable spool. A message is accepted (250) only once it is on disk:
+
+    spool/tmp/ID        written, fsynced, then renamed to
+    spool/queue/ID.msg  one JSON line (the envelope) + the message; the queue
+                        directory is fsynced before the relay answers 250.
+    spool/queue/ID.state delivery progress, replaced atomically after each attempt.
+
+A `.msg` file is never changed after it is renamed into place; a message is done
+when both files are gone. At start, `recover` lists every `.msg` (leftovers in tmp/
+never got a 250 and are removed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class Target:
+    address: str  # where it goes (a mailbox's primary address, or a remote address)
+    original: str  # the RCPT TO it came from (for the DSN)
+    local: bool
+
+
+@dataclass(frozen=True)
+class Envelope:
+    queue_id: str
+    sender: str  # "" for the null sender
+    targets: tuple[Target, ...]
+    received_at: float
+    auth_user: str = ""
+    client: str = ""
+    is_bounce: bool = False  # a DSN we made: never bounced itself
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+    @classmethod
+    def from_json(cls, line: bytes) -> "Envelope":
+        data = json.loads(line)
+        data["targets"] = tuple(Target(**t) for t in data["targets"])
+        return cls(**data)
+
+
+@dataclass
+class DeliveryState:
+    attempts: int = 0
+    next_try: float = 0.0
+    done: list[str] = field(default_factory=list)  # delivered addresses
+    failed: dict[str, str] = field(default_factory=dict)  # address -> final reply (already bounced)
+    last_error: dict[str, str] = field(default_factory=dict)  # address -> last temporary reply
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "DeliveryState":
+        return cls(**json.loads(data))
+
+
+def new_queue_id() -> str:
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, chunks: tuple[bytes, ...]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.queue = root / "queue"
+
+    def prepare(self) -> None:
+        for d in (self.root, self.tmp, self.queue):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def msg_path(self, queue_id: str) -> Path:
+        return self.queue / f"{queue_id}.msg"
+
+    def state_path(self, queue_id: str) -> Path:
+        return self.queue / f"{queue_id}.state"
+
+    def store(self, envelope: Envelope, message: bytes) -> None:
+        """Write the message durably (file and directory fsynced). Blocking: call it
+        from a worker thread."""
+        tmp = self.tmp / envelope.queue_id
+        _write_synced(tmp, (envelope.to_json(), b"\n", message))
+        os.replace(tmp, self.msg_path(envelope.queue_id))
+        _fsync_dir(self.queue)
+
+    def load(self, queue_id: str) -> tuple[Envelope, bytes]:
+        data = self.msg_path(queue_id).read_bytes()
+        line, _, message = data.partition(b"\n")
+        return Envelope.from_json(line), message
+
+    def load_envelope(self, queue_id: str) -> Envelope:
+        with open(self.msg_path(queue_id), "rb") as fh:
+            return Envelope.from_json(fh.readline())
+
+    def state(self, queue_id: str) -> DeliveryState:
+        try:
+            return DeliveryState.from_json(self.state_path(queue_id).read_bytes())
+        except FileNotFoundError:
+            return DeliveryState()
+
+    def save_state(self, queue_id: str, state: DeliveryState) -> None:
+        path = self.state_path(queue_id)
+        tmp = self.tmp / f"{queue_id}.state"
+        _write_synced(tmp, (state.to_json(),))
+        os.replace(tmp, path)
+
+    def remove(self, queue_id: str) -> None:
+        """Done: the state goes last, so a crash in between leaves a message that is
+        simply delivered again to its remaining recipients."""
+        self.msg_path(queue_id).unlink(missing_ok=True)
+        self.state_path(queue_id).unlink(missing_ok=True)
+
+    def recover(self) -> list[str]:
+        """Queue ids on disk, oldest first; removes writes that never completed."""
+        self.prepare()
+        for leftover in self.tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+        ids = []
+        for path in self.queue.iterdir():
+            if path.suffix == ".msg":
+                ids.append(path.stem)
+            elif path.suffix == ".state" and not self.msg_path(path.stem).exists():
+                path.unlink(missing_ok=True)
+        return sorted(ids)
+
+    def iter_ids(self) -> Iterator[str]:
+        if not self.queue.is_dir():
+            return
+        for path in sorted(self.queue.iterdir()):
+            if path.suffix == ".msg":
+                yield path.stem
+
+    def summary(self) -> dict[str, Any]:
+        ids = list(self.iter_ids())
+        oldest = None
+        if ids:
+            try:
+                oldest = self.load_envelope(ids[0]).received_at
+            except (OSError, ValueError):
+                oldest = None
+        return {"messages": len(ids), "oldest_received_at": oldest}

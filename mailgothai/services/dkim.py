@@ -1,0 +1,193 @@
+"""DKIM keys of a domain: generate, rotate with overlap, switch, retire.
+
+Life of a key: `pending` (record shown for publishing, not signing) → `active`
+(signing) → `retiring` (replaced; its record stays published so mail already signed
+still verifies) → `retired` (private key deleted; the record may be removed).
+
+- `generate`: the domain's first key of an algorithm; active at once (nothing was
+  signed before, so nothing can break), record shown for publishing.
+- `rotate`: a new pending key; the current one keeps signing. The switch happens on
+  `activate` (the admin confirms the record is published) or by itself once
+  `switch_after` has passed (the relay applies due switches, see `advance`).
+- on the switch the old key becomes `retiring` with `retire_after`; `retire` (or the
+  relay, once that time has passed) retires it and deletes its private key.
+
+Operators reach every domain, domain admins only their own (others: NotFound).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.dkim import SELECTOR, dns_name, split_txt
+from mailgothai.dkim.keys import KeyFiles, generate
+from mailgothai.errors import AlreadyExists, InvalidInput, NotFound
+from mailgothai.services.base import Service
+from mailgothai.store.relay_state import DkimKey, DkimKeyRecords, KeyState
+
+ALGORITHMS = ("rsa", "ed25519")
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    """What to publish: name, type and the TXT text (also split in ≤255-char strings)."""
+
+    name: str
+    text: str
+
+    @property
+    def zone_line(self) -> str:
+        quoted = " ".join(f'"{part}"' for part in split_txt(self.text))
+        return f"{self.name}. IN TXT ( {quoted} )"
+
+
+def record_of(key: DkimKey) -> DnsRecord:
+    return DnsRecord(dns_name(key.selector, key.domain), key.public_record)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _algorithm(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ALGORITHMS:
+        raise InvalidInput("algorithm", f"must be 'rsa' or 'ed25519', not {text!r}")
+    return value
+
+
+def _selector(text: str | None, algorithm: str, now: datetime) -> str:
+    if not text:
+        return f"mgt{now:%Y%m%d}{'e' if algorithm == 'ed25519' else 'r'}{secrets.token_hex(2)}"
+    value = text.strip().lower()
+    if not SELECTOR.match(value):
+        raise InvalidInput("selector", "1-63 letters, digits or '-', not starting or ending with '-'")
+    return value
+
+
+def advance(records: DkimKeyRecords, files: KeyFiles, now: datetime, retire_delay: int) -> list[DkimKey]:
+    """Apply switches and retirements that are due; returns the keys that changed.
+    Called by the relay when it refreshes its signing table (no actor: the schedule
+    was set by whoever rotated)."""
+    changed: list[DkimKey] = []
+    for key in records.all_live():
+        if key.state is KeyState.PENDING and key.switch_after is not None and key.switch_after <= now:
+            changed.extend(_switch(records, key, now, retire_delay))
+        elif key.state is KeyState.RETIRING and key.retire_after is not None and key.retire_after <= now:
+            if records.set_state(key.domain, key.selector, KeyState.RETIRED, expect=KeyState.RETIRING,
+                                 retired_at=now):
+                files.remove(key.domain, key.selector)
+                changed.append(key)
+    return changed
+
+
+def _switch(records: DkimKeyRecords, new: DkimKey, now: datetime, retire_delay: int) -> list[DkimKey]:
+    """Make `new` the signing key of its algorithm; the one it replaces starts retiring."""
+    if not records.set_state(new.domain, new.selector, KeyState.ACTIVE, expect=KeyState.PENDING,
+                             activated_at=now):
+        return []
+    changed = [new]
+    for old in records.for_domain(new.domain):
+        if old.algorithm == new.algorithm and old.state is KeyState.ACTIVE and old.selector != new.selector:
+            records.set_state(old.domain, old.selector, KeyState.RETIRING, expect=KeyState.ACTIVE,
+                              retire_after=now + timedelta(seconds=retire_delay))
+            changed.append(old)
+    return changed
+
+
+class DkimService(Service):
+    @property
+    def _records(self) -> DkimKeyRecords:
+        return DkimKeyRecords(self.b.store)
+
+    @property
+    def _files(self) -> KeyFiles:
+        return KeyFiles(self.b.settings.dkim_key_dir)
+
+    def _domain(self, name: str) -> str:
+        domain = normalize_domain(name)
+        self.actor.require_domain(domain)
+        self.b.domains.get(domain)  # NotFound if not hosted
+        return domain
+
+    def list(self, domain: str) -> list[DkimKey]:
+        return self._records.for_domain(self._domain(domain))
+
+    def get(self, domain: str, selector: str) -> DkimKey:
+        name = self._domain(domain)
+        key = self._records.get(name, selector.strip().lower())
+        if key is None:
+            raise NotFound("DKIM key", f"{selector} of {name}")
+        return key
+
+    def record(self, domain: str, selector: str) -> DnsRecord:
+        return record_of(self.get(domain, selector))
+
+    def generate(self, domain: str, algorithm: str = "rsa", selector: str | None = None) -> DkimKey:
+        """The domain's first key of this algorithm, signing at once."""
+        name, alg = self._domain(domain), _algorithm(algorithm)
+        live = [k for k in self._records.for_domain(name) if k.algorithm == alg and k.state is not KeyState.RETIRED]
+        if live:
+            raise AlreadyExists("DKIM key", f"{alg} of {name}", "rotate it instead")
+        now = _now()
+        return self._create(name, alg, _selector(selector, alg, now), KeyState.ACTIVE, now,
+                            activated_at=now, action="dkim.generate")
+
+    def rotate(self, domain: str, algorithm: str = "rsa", selector: str | None = None,
+               switch_after: int | None = None) -> DkimKey:
+        """A new pending key; the current one signs until the switch (`activate`, or
+        `switch_after` seconds from now, default the settings' dkim_switch_delay)."""
+        name, alg = self._domain(domain), _algorithm(algorithm)
+        keys = [k for k in self._records.for_domain(name) if k.algorithm == alg]
+        if not any(k.state is KeyState.ACTIVE for k in keys):
+            raise InvalidInput("algorithm", f"{name} has no active {alg} key to rotate; generate one")
+        if any(k.state is KeyState.PENDING for k in keys):
+            raise AlreadyExists("DKIM key", f"pending {alg} key of {name}", "activate or retire it first")
+        delay = self.b.settings.dkim_switch_delay if switch_after is None else switch_after
+        if delay < 0:
+            raise InvalidInput("switch_after", "must not be negative")
+        now = _now()
+        return self._create(name, alg, _selector(selector, alg, now), KeyState.PENDING, now,
+                            switch_after=now + timedelta(seconds=delay), action="dkim.rotate")
+
+    def activate(self, domain: str, selector: str) -> DkimKey:
+        """The admin confirms the new record is published: the pending key signs from now."""
+        key = self.get(domain, selector)
+        if key.state is not KeyState.PENDING:
+            raise InvalidInput("selector", f"{key.selector} is {key.state.value}, not pending")
+        _switch(self._records, key, _now(), self.b.settings.dkim_retire_delay)
+        after = self.get(domain, selector)
+        self.audit("dkim.activate", "dkim_key", f"{key.selector}._domainkey.{key.domain}", key.domain,
+                   before=key, after=after)
+        return after
+
+    def retire(self, domain: str, selector: str) -> DkimKey:
+        """Stop publishing an old (retiring) or abandoned (pending) key; its private key is deleted."""
+        key = self.get(domain, selector)
+        if key.state not in (KeyState.RETIRING, KeyState.PENDING):
+            raise InvalidInput("selector", f"{key.selector} is {key.state.value}: only a replaced or pending "
+                                           "key can be retired")
+        self._records.set_state(key.domain, key.selector, KeyState.RETIRED, expect=key.state, retired_at=_now())
+        self._files.remove(key.domain, key.selector)
+        after = self.get(domain, selector)
+        self.audit("dkim.retire", "dkim_key", f"{key.selector}._domainkey.{key.domain}", key.domain,
+                   before=key, after=after)
+        return after
+
+    def _create(self, domain: str, algorithm: str, selector: str, state: KeyState, now: datetime,
+                action: str, **times: datetime) -> DkimKey:
+        if self._records.get(domain, selector) is not None:
+            raise AlreadyExists("DKIM selector", f"{selector} of {domain}")
+        pair = generate(algorithm)
+        self._files.save(domain, selector, pair)
+        key = DkimKey(domain, selector, algorithm, state, pair.record, now, **times)
+        try:
+            self._records.add(key)
+        except BaseException:
+            self._files.remove(domain, selector)
+            raise
+        self.audit(action, "dkim_key", f"{selector}._domainkey.{domain}", domain, after=key)
+        return key

@@ -1,0 +1,143 @@
+"""Submission with AUTH over STARTTLS (and implicit TLS) delivers into a local mailbox,
+fetched over IMAP, signed with the domain's DKIM keys; independent verifiers agree."""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+from pathlib import Path
+
+import pytest
+
+from mailgothai.settings import Settings
+from relay.conftest import MailDomain
+from relay.helpers import (
+    PASSWORD, dkimpy_verify, dns_records, fetch_all, message, mx, perl_verify, reload_relay, smtps, submission,
+    swaks, wait_for_messages,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def signed_domain(mail_domain: MailDomain, relay: Settings) -> MailDomain:
+    mail_domain.services.dkim.generate(mail_domain.name, "rsa")
+    mail_domain.services.dkim.generate(mail_domain.name, "ed25519")
+    reload_relay(relay)
+    return mail_domain
+
+
+def test_starttls_auth_delivers_signed_mail_that_mail_dkim_and_dkimpy_verify(
+        relay: Settings, signed_domain: MailDomain, tmp_path: Path) -> None:
+    sender, reader = signed_domain.account("somchai"), signed_domain.account("malee")
+    body = "สวัสดีครับ\r\n.leading dot line\r\n" + ("x" * 76 + "\r\n") * 130
+    raw = message(sender, reader, "signed", body,
+                  extra="MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Transfer-Encoding: 8bit\r\n")
+    with submission(relay, sender) as client:
+        assert client.sendmail(sender, [reader], raw) == {}
+
+    [got] = wait_for_messages(relay, reader)
+    assert got.endswith(raw.split(b"\r\n\r\n", 1)[1])  # the body arrives byte for byte
+    records = dns_records(signed_domain.services, signed_domain.name)
+    perl = perl_verify(got, records, tmp_path)
+    assert perl.overall == "pass", perl.lines
+    rsa_lines = [line for line in perl.lines if " rsa-sha256 " in line]
+    assert rsa_lines and rsa_lines[0].endswith(" pass")
+    # Debian 12's Mail::DKIM cannot check ed25519; dkimpy checks both signatures.
+    assert any("ed25519" in line and "invalid" in line for line in perl.lines)
+    headers = got.split(b"\r\n\r\n", 1)[0]
+    algorithms = [h for h in headers.split(b"DKIM-Signature:")[1:]]
+    assert len(algorithms) == 2
+    for index in range(2):
+        assert dkimpy_verify(got, records, index)
+
+
+def test_a_tampered_body_fails_verification(relay: Settings, signed_domain: MailDomain, tmp_path: Path) -> None:
+    sender, reader = signed_domain.account("a"), signed_domain.account("b")
+    with submission(relay, sender) as client:
+        client.sendmail(sender, [reader], message(sender, reader, "tamper", "original text\r\n"))
+    [got] = wait_for_messages(relay, reader)
+    tampered = got.replace(b"original text", b"altered text")
+    perl = perl_verify(tampered, dns_records(signed_domain.services, signed_domain.name), tmp_path)
+    assert perl.overall == "fail"
+    assert any("body has been altered" in line for line in perl.lines)
+
+
+def test_implicit_tls_port_and_swaks_auth_login(relay: Settings, mail_domain: MailDomain) -> None:
+    sender, reader = mail_domain.account("sender"), mail_domain.account("reader")
+    with smtps(relay, sender) as client:
+        client.sendmail(sender, [reader], message(sender, reader, "over-smtps"))
+    result = swaks("--server", f"{relay.host}:{relay.submission_port}", "--tls", "--auth", "LOGIN",
+                   "--auth-user", sender, "--auth-password", PASSWORD, "--from", sender, "--to", reader,
+                   "--header", "Subject: via-swaks")
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = wait_for_messages(relay, reader, 2)
+    subjects = sorted(m.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0] for m in got)
+    assert subjects == [b"over-smtps", b"via-swaks"]
+
+
+def test_auth_is_not_offered_on_the_mx_port(relay: Settings, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("u")
+    with mx(relay) as client:
+        assert not client.has_extn("auth")
+        token = base64.b64encode(f"\0{user}\0{PASSWORD}".encode()).decode()
+        code, text = client.docmd("AUTH", f"PLAIN {token}")
+        assert (code, text[:5]) == (503, b"5.5.1")
+
+
+def test_auth_needs_tls_from_a_non_loopback_client_in_production_mode() -> None:
+    """Without TLS, AUTH is refused unless dev mode and a loopback client (unit level:
+    every client of the test stack is on loopback)."""
+    from types import SimpleNamespace
+
+    from mailgothai.relay.handler import RelayHandler
+
+    def handler_for(dev_mode: int, listener: str) -> RelayHandler:
+        return RelayHandler(SimpleNamespace(settings=SimpleNamespace(relay_dev_mode=dev_mode)), listener)  # type: ignore[arg-type]
+
+    handler = handler_for(dev_mode=1, listener="submission")
+    plain_remote = SimpleNamespace(ssl=None, peer=("192.0.2.10", 4000))
+    plain_local = SimpleNamespace(ssl=None, peer=("127.0.0.1", 4000))
+    tls_remote = SimpleNamespace(ssl={"cipher": "x"}, peer=("192.0.2.10", 4000))
+    assert str(handler.auth_allowed(None, plain_remote)).startswith("538 5.7.11")
+    assert handler.auth_allowed(None, plain_local) is None
+    assert handler.auth_allowed(None, tls_remote) is None
+    production = handler_for(dev_mode=0, listener="submission")
+    assert str(production.auth_allowed(None, plain_local)).startswith("538 5.7.11")
+    assert str(handler_for(dev_mode=1, listener="mx").auth_allowed(None, tls_remote)).startswith("503 5.5.1")
+
+
+def _auth_plain(client: smtplib.SMTP, user: str, password: str) -> int:
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    return client.docmd("AUTH", f"PLAIN {token}")[0]
+
+
+def test_wrong_passwords_lock_the_account_out_even_for_the_right_password(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    """10 failures lock the account (the slow-down before that: tests/relay/test_core_units.py)."""
+    user = mail_domain.account("guessme")
+    codes = []
+    for _ in range(10):
+        with submission(relay) as client:
+            codes.append(_auth_plain(client, user, "wrong-password"))
+    assert codes == [535] * 9 + [454]  # the 10th failure locks the account and says so
+    with submission(relay) as client:
+        assert _auth_plain(client, user, PASSWORD) == 454  # locked out: the right password waits too
+    other = mail_domain.account("bystander")
+    with submission(relay) as client:
+        assert _auth_plain(client, other, PASSWORD) == 235  # one account's lockout is not everyone's
+
+
+def test_a_user_logging_in_for_every_message_is_served_from_the_auth_cache(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    sender, reader = mail_domain.account("often"), mail_domain.account("inbox")
+    for n in range(5):
+        with submission(relay, sender) as client:
+            client.sendmail(sender, [reader], message(sender, reader, f"n{n}"))
+    assert len(wait_for_messages(relay, reader, 5)) == 5
+    # The cached login does not outlive a password change's effect on a wrong password:
+    with submission(relay) as client:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            client.login(sender, PASSWORD + "x")
+    assert fetch_all(relay, reader)
