@@ -70,8 +70,8 @@ class DomainService(Service):
                 yield domain
 
     def set(self, name: str, *, description: str | None = None, **limits: int | str | None) -> Domain:
+        before = self.get(name)  # first: outside its domains a domain admin gets NotFound
         self.actor.require_superadmin()
-        before = self.get(name)
         new_limits = build_limits(before.limits, **limits)
         check_new_limits_against_usage(before, new_limits)
         if description is not None:
@@ -82,8 +82,8 @@ class DomainService(Service):
         return after
 
     def set_status(self, name: str, status: Status) -> Domain:
-        self.actor.require_superadmin()
         before = self.get(name)
+        self.actor.require_superadmin()
         self.b.domains.update(before.name, status=status)
         after = dataclasses.replace(before, status=status)
         action = "domain.activate" if status is Status.ACTIVE else "domain.suspend"
@@ -105,8 +105,8 @@ class DomainService(Service):
 
     def delete(self, name: str, *, force: bool = False) -> None:
         """Delete a domain. Refused while it holds accounts or aliases, unless force."""
-        self.actor.require_superadmin()
         domain = self.get(name)
+        self.actor.require_superadmin()
         has_aliases = next(self.b.aliases.iter_domain(domain.name), None) is not None
         if not force and (domain.account_count > 0 or has_aliases):
             raise InvalidInput("domain", f"{domain.name} still has accounts or aliases; use --force to delete them too")

@@ -66,7 +66,7 @@ def collect_routes() -> list[BaseRoute]:
             raise
         routes.extend(module.routes())
     static = Mount("/static", app=StaticFiles(directory=str(UI_DIR / "static")), name="static")
-    static.access = "public"  # type: ignore[attr-defined]
+    static.access = Access.PUBLIC  # type: ignore[attr-defined]
     routes.append(static)
     return routes
 

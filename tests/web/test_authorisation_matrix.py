@@ -1,0 +1,214 @@
+"""The authorisation matrix, over every route of the app's own route table (so a new
+route cannot escape it): a domain admin of A acting on B gets 404 and changes
+nothing; a mail user reaches nothing admin-only; anonymous visitors reach only public
+routes; an API token never exceeds its admin's rights."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from mailgothai.core.models import Role
+from mailgothai.services.actor import Actor
+from mailgothai.services.registry import Services
+from mailgothai.store.models import AuditRecord
+from mailgothai.store.web_state import ApiToken
+from mailgothai.web.context import Access
+from tests.web.conftest import Client, Live, World
+
+PARAM = re.compile(r"{(\w+)}")
+
+
+def all_routes(live: Live) -> list[tuple[str, str, Access]]:
+    out = []
+    for route in live.app.routes:  # type: ignore[attr-defined]
+        access = getattr(route, "access", None)
+        assert isinstance(access, Access), f"route {route.path} declares no access (see web/context.py: Access)"
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            if method != "HEAD":
+                out.append((route.path, method, access))
+    return out
+
+
+def values_for(world: World, live: Live, target: str) -> dict[str, str]:
+    """Path parameters pointing into domain `target` (B: someone else's; A: the admin's own)."""
+    with live.state.backends.store.session() as session:
+        operator_token = session.scalars(select(ApiToken.id).where(ApiToken.admin_login == world.operator)).first()
+    if target == "b":
+        return {"domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
+                "token_id": operator_token or "0" * 16, "lang": "th"}
+    return {"domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
+            "token_id": "0" * 16, "lang": "th"}
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    names = PARAM.findall(path)
+    unknown = [n for n in names if n not in values]
+    assert not unknown, f"{path}: the matrix has no value for {unknown}; add it to values_for()"
+    return PARAM.sub(lambda m: values[m.group(1)], path)
+
+
+def form_body(world: World) -> dict[str, str]:
+    return {"local_part": "intruder", "given_name": "x", "quota": "1G", "to": world.user_b, "password_mode": "generate",
+            "name": "intruder", "login": world.admin_a, "confirm": world.b, "force": "1", "code": "123456",
+            "description": "changed", "max_accounts": "99", "status": "disabled", "display_name": "x",
+            "domains": world.b, "role": "domain_admin"}
+
+
+def api_body(path: str, method: str, world: World) -> dict[str, Any] | None:
+    if method in ("GET", "DELETE"):
+        return None
+    bodies = {
+        ("POST", "/api/v1/domains"): {"name": "intruder.go.th"},
+        ("PATCH", "/api/v1/domains/{domain}"): {"description": "changed"},
+        ("POST", "/api/v1/domains/{domain}/accounts"): {"local_part": "intruder"},
+        ("POST", "/api/v1/domains/{domain}/aliases"): {"local_part": "intruder", "members": [world.user_b]},
+        ("PATCH", "/api/v1/accounts/{email}"): {"given_name": "changed"},
+        ("POST", "/api/v1/accounts/{email}/password"): {"generate_password": True},
+        ("PATCH", "/api/v1/aliases/{address}"): {"members": [world.user_b]},
+        ("POST", "/api/v1/admins"): {"login": "intruder", "role": "superadmin"},
+        ("PATCH", "/api/v1/admins/{login}"): {"display_name": "changed"},
+        ("POST", "/api/v1/admins/{login}/password"): {"generate_password": True},
+        ("POST", "/api/v1/tokens"): {"name": "own token"},
+    }
+    return bodies.get((method, path), {})
+
+
+def snapshot(live: Live, world: World) -> dict[str, Any]:
+    """Everything of domain B and of the admins, as the directory and the SQL store hold it."""
+    with Services.open(live.settings, Actor("snapshot", Role.SUPERADMIN, origin="test")) as svc:
+        data: dict[str, Any] = {
+            "domain": svc.domains.get(world.b),
+            "accounts": sorted(svc.accounts.iter_domain(world.b), key=lambda a: a.email),
+            "aliases": sorted(svc.aliases.iter_domain(world.b), key=lambda a: a.address),
+            "admins": sorted(svc.admins.list(), key=lambda a: a.login),
+            "domains": sorted(d.name for d in svc.domains.list()),
+        }
+    with live.state.backends.store.session() as session:
+        data["audit_b"] = session.query(AuditRecord).filter(AuditRecord.domain == world.b).count()
+        data["audit_admins"] = session.query(AuditRecord).filter(AuditRecord.object_type == "admin").count()
+        data["tokens"] = sorted((t.id, t.revoked_at is None) for t in session.scalars(
+            select(ApiToken).where(ApiToken.admin_login == world.operator)).all())
+    return data
+
+
+DOMAIN_SCOPED = ("domain", "email", "address")
+
+
+def test_every_route_declares_access(live: Live) -> None:
+    routes = all_routes(live)
+    assert len(routes) > 60
+    assert {a for _, _, a in routes} >= {Access.PUBLIC, Access.ADMIN, Access.OPERATOR, Access.USER, Access.API}
+
+
+def test_domain_admin_of_a_acting_on_b_gets_404_and_changes_nothing(client: Client, live: Live,
+                                                                     world: World) -> None:
+    before = snapshot(live, world)
+    client.login_admin(world.admin_a)
+    client.get("/")
+    b = values_for(world, live, "b")
+    token = world.tokens[world.admin_a]
+    checked = 0
+    for path, method, access in all_routes(live):
+        if access in (Access.PUBLIC, Access.PENDING, Access.USER) or path.startswith("/static"):
+            continue
+        names = PARAM.findall(path)
+        url = fill(path, b)
+        if access is Access.API:
+            body = api_body(path, method, world)
+            r = client.http.request(method, url, json=body,
+                                    headers={"Authorization": f"Bearer {token}"})
+        elif method == "GET":
+            r = client.get(url, params={"q": "malee", "domain": world.b})
+        else:
+            r = client.post(url, form_body(world))
+        if any(n in DOMAIN_SCOPED for n in names):
+            assert r.status_code == 404, f"{method} {path} → {r.status_code}"
+        elif access is Access.OPERATOR or (access is Access.API and names == ["login"]):
+            assert r.status_code in (403, 404), f"{method} {path} → {r.status_code}"
+        elif names == ["token_id"]:
+            assert r.status_code == 404, f"{method} {path} → {r.status_code}"
+        elif access is Access.API and path in ("/api/v1/admins", "/api/v1/domains") and method == "POST":
+            assert r.status_code == 403, f"{method} {path} → {r.status_code}"
+        elif access is Access.API and path == "/api/v1/admins":
+            assert r.status_code == 403
+        else:  # the admin's own views (lists, search, audit, security): B must not show
+            assert world.b not in r.text and world.user_b not in r.text, f"{method} {path} shows B"
+        checked += 1
+    assert checked > 50
+    assert snapshot(live, world) == before
+
+
+def test_the_same_domain_admin_does_reach_its_own_domain(client: Client, live: Live, world: World) -> None:
+    """The matrix above could pass by refusing everything: its own domain A answers."""
+    client.login_admin(world.admin_a)
+    a = values_for(world, live, "a")
+    for path in ("/domains/{domain}", "/domains/{domain}/accounts", "/domains/{domain}/aliases",
+                 "/accounts/{email}", "/accounts/{email}/edit", "/domains/{domain}/accounts/new"):
+        assert client.get(fill(path, a)).status_code == 200, path
+    r = httpx.get(live.url + f"/api/v1/domains/{world.a}/accounts",
+                  headers={"Authorization": f"Bearer {world.tokens[world.admin_a]}"})
+    assert r.status_code == 200 and r.json()["total"] >= 1
+
+
+def test_mail_user_reaches_nothing_admin_only(client: Client, live: Live, world: World) -> None:
+    before = snapshot(live, world)
+    assert client.login_user(world.user_b).status_code == 303
+    client.get("/me")
+    b = values_for(world, live, "b")
+    for path, method, access in all_routes(live):
+        if access in (Access.PUBLIC, Access.USER) or path.startswith("/static"):
+            continue
+        url = fill(path, b)
+        if access is Access.API:  # a session cookie is no API credential
+            r = client.http.request(method, url, json=api_body(path, method, world))
+            assert r.status_code == 401, f"{method} {path} → {r.status_code}"
+        elif method == "GET":
+            r = client.get(url)
+            assert r.status_code in (303, 404), f"{method} {path} → {r.status_code}"
+        else:
+            r = client.post(url, form_body(world))
+            assert r.status_code in (303, 404), f"{method} {path} → {r.status_code}"
+        assert world.user_b not in r.text or r.status_code == 404 and "<h1>" in r.text
+    assert snapshot(live, world) == before
+
+
+def test_anonymous_reaches_only_public_routes(client: Client, live: Live, world: World) -> None:
+    before = snapshot(live, world)
+    b = values_for(world, live, "b")
+    client.get("/login")
+    for path, method, access in all_routes(live):
+        if access is Access.PUBLIC or path.startswith("/static"):
+            continue
+        url = fill(path, b)
+        if access is Access.API:
+            r = client.http.request(method, url, json=api_body(path, method, world))
+            assert r.status_code == 401, f"{method} {path} → {r.status_code}"
+        else:
+            r = client.get(url) if method == "GET" else client.post(url, form_body(world))
+            assert r.status_code == 303 and "/login" in r.headers["location"], f"{method} {path} → {r.status_code}"
+    assert snapshot(live, world) == before
+
+
+@pytest.mark.parametrize("who", ["operator", "admin_a"])
+def test_api_token_equals_its_admin_on_every_get(live: Live, world: World, who: str) -> None:
+    """For every API GET, the token's answer is its admin's: an operator's token sees B,
+    a domain admin's token does not (404/403), and never a 5xx."""
+    login = getattr(world, who)
+    b = values_for(world, live, "b")
+    for path, method, access in all_routes(live):
+        if access is not Access.API or method != "GET":
+            continue
+        r = httpx.get(live.url + fill(path, b), params={"q": "malee"},
+                      headers={"Authorization": f"Bearer {world.tokens[login]}"}, timeout=60)
+        assert r.status_code < 500, f"{path} → {r.status_code}"
+        if who == "operator":
+            assert r.status_code == 200, f"{path} → {r.status_code} {r.text[:200]}"
+        elif PARAM.findall(path) and PARAM.findall(path)[0] in DOMAIN_SCOPED:
+            assert r.status_code == 404, f"{path} → {r.status_code}"
+        else:
+            assert r.status_code in (200, 403, 404) and world.b not in r.text, path
