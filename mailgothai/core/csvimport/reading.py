@@ -13,7 +13,7 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from mailgothai.errors import InvalidInput
 
@@ -101,7 +101,41 @@ def detect_format(stream: BinaryIO) -> FileFormat:
     return FileFormat(encoding, detect_delimiter(first))
 
 
-def read_records(stream: BinaryIO, fmt: FileFormat) -> tuple[list[str], Iterator[Record]]:
+class Records:
+    """The data records of a file, one at a time. Gives the stream back to its owner
+    (detaches from it) when exhausted or closed; it never closes the stream."""
+
+    def __init__(self, text: io.TextIOWrapper, reader: "csv._reader") -> None:  # type: ignore[name-defined]
+        self._text: io.TextIOWrapper | None = text
+        self._reader = reader
+        self._row = 0
+
+    def __iter__(self) -> "Records":
+        return self
+
+    def __next__(self) -> Record:
+        if self._text is None:
+            raise StopIteration
+        try:
+            cells = next(self._reader)
+        except StopIteration:
+            self.close()
+            raise
+        except csv.Error as exc:
+            line = self._reader.line_num
+            self.close()
+            raise InvalidInput("file", f"data row {self._row + 1} (line {line}) cannot be read: {exc}; "
+                                       "a quote is probably not closed") from None
+        self._row += 1
+        return Record(self._row, cells)
+
+    def close(self) -> None:
+        if self._text is not None:
+            self._text.detach()
+            self._text = None
+
+
+def read_records(stream: BinaryIO, fmt: FileFormat) -> tuple[list[str], Records]:
     """(header cells, the data records). Malformed quoting raises InvalidInput("file", ...)."""
     csv.field_size_limit(MAX_CELL)
     text = open_text(stream, fmt.encoding)
@@ -114,21 +148,4 @@ def read_records(stream: BinaryIO, fmt: FileFormat) -> tuple[list[str], Iterator
     except csv.Error as exc:
         text.detach()
         raise InvalidInput("file", f"the header cannot be read: {exc}") from None
-
-    def records() -> Iterator[Record]:
-        row = 0
-        try:
-            while True:
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    raise InvalidInput("file", f"data row {row + 1} (line {reader.line_num}) cannot be read: "
-                                               f"{exc}; a quote is probably not closed") from None
-                row += 1
-                yield Record(row, cells)
-        finally:
-            text.detach()  # the caller owns the stream
-
-    return header, records()
+    return header, Records(text, reader)

@@ -1,0 +1,278 @@
+"""Applying a validated import job: the rows planned, in file order, resumable after a kill.
+
+Per chunk of rows: generated passwords go to the journal (fsynced), the rows are marked
+``inflight`` (committed), the accounts are written to the directory by a few threads,
+then each row's outcome is committed together with its audit record. Plain passwords
+are hashed (argon2id) by a process pool over all cores, a few chunks ahead of the
+directory writes, so hashing and writing overlap.
+
+Domain counters: room for all the creates still to apply in a domain is reserved with
+one compare-and-swap before the first write, and given back row by row for a row that
+then fails. After a crash, `recover` settles the ``inflight`` rows by looking at the
+directory (an entry that is there, as planned, was written: its audit record is written
+now, once) and recounts the counters of the domains the job was working on, since a
+reservation or a quota change may have been made without its account write.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from mailgothai.core.csvimport import PasswordKind, apply_changes, stored_or_plain
+from mailgothai.core.limits import check_account_fits, check_quota_change
+from mailgothai.core.models import Account, Status
+from mailgothai.core.passwords import Argon2Params, generate_password, hash_password
+from mailgothai.errors import AlreadyExists, LimitExceeded, NotFound
+from mailgothai.services.backends import Backends
+from mailgothai.services.base import snapshot
+from mailgothai.services.import_files import PasswordCells, PasswordJournal
+from mailgothai.store.jobs import JobStore, Outcome, RowRecord, RowState
+
+CHUNK = 256
+HASHES_PER_TASK = 8
+PREFETCH_CHUNKS = 3
+
+
+def hash_many(params: Argon2Params, passwords: list[str]) -> list[str]:
+    """Runs in a worker process."""
+    return [hash_password(p, params) for p in passwords]
+
+
+def account_to_json(account: Account) -> dict[str, Any]:
+    return snapshot(account) or {}
+
+
+def account_from_json(data: dict[str, Any]) -> Account:
+    return Account(
+        email=data["email"], domain=data["domain"], quota=int(data["quota"]), status=Status(data["status"]),
+        given_name=data["given_name"], surname=data["surname"], display_name=data["display_name"],
+        aliases=tuple(data["aliases"]), forwards=tuple(data["forwards"]),
+    )
+
+
+def changes_to_json(changes: dict[str, object]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        out[key] = value.value if isinstance(value, Status) else list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def changes_from_json(data: dict[str, Any]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        out[key] = Status(value) if key == "status" else tuple(value) if isinstance(value, list) else value
+    return out
+
+
+@dataclass
+class Item:
+    record: RowRecord
+    account: Account | None = None  # creates
+    password_hash: str | None = None
+    generated: str | None = None
+    hash_future: tuple[Future[list[str]], int] | None = None  # (task, index in it)
+
+
+@dataclass
+class Stats:
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Applier:
+    def __init__(self, backends: Backends, jobs: JobStore, job_id: int, *, actor: str, origin: str,
+                 journal: PasswordJournal, on_chunk: Callable[[int], None] | None = None,
+                 writers: int = 4, hash_workers: int | None = None) -> None:
+        self.b = backends
+        self.jobs = jobs
+        self.job_id = job_id
+        self.actor = actor
+        self.origin = origin
+        self.journal = journal
+        self.on_chunk = on_chunk or (lambda n: None)
+        self.writers = writers
+        self.hash_workers = hash_workers or os.cpu_count() or 1
+        self._per_row: set[str] = set()  # domains whose bulk reservation failed: reserve row by row
+
+    # ---- audit -----------------------------------------------------------------
+    def _audit(self, action: str, account: Account, before: Account | None = None) -> dict[str, Any]:
+        return {"actor": self.actor, "origin": self.origin, "action": action, "object_type": "account",
+                "object_id": account.email, "domain": account.domain,
+                "before": snapshot(before) if before is not None else None,
+                "after": snapshot(account) if action != "account.delete" else None}
+
+    # ---- after a crash ---------------------------------------------------------
+    def recover(self, reservations_made: bool) -> None:
+        """Settle the rows a crash left in flight; recount the counters the job may have moved."""
+        recount = set()
+        if reservations_made:
+            recount |= self.jobs.domains_with(self.job_id, (RowState.PLANNED, RowState.INFLIGHT))
+        outcomes: list[Outcome] = []
+        back: list[int] = []
+        for record in self.jobs.iter_rows(self.job_id, (RowState.INFLIGHT,)):
+            recount.add(record.domain)
+            current = self.b.accounts.find(record.email)
+            if record.action == "create":
+                planned = account_from_json(record.data["account"])
+                if current is None:
+                    back.append(record.row)
+                elif current == planned:
+                    outcomes.append(Outcome(record.row, RowState.APPLIED, audit=self._audit("account.create", planned)))
+                else:
+                    outcomes.append(Outcome(record.row, RowState.FAILED, "email",
+                                            f"{record.email} was created by someone else meanwhile"))
+            else:
+                after = account_from_json(record.data["after"])
+                if current == after:
+                    before = account_from_json(record.data["before"])
+                    outcomes.append(Outcome(record.row, RowState.APPLIED,
+                                            audit=self._audit("account.update", after, before)))
+                else:
+                    back.append(record.row)
+        self.jobs.finish_rows(self.job_id, outcomes)
+        self.jobs.set_state(self.job_id, back, RowState.PLANNED)
+        for domain in sorted(recount):
+            try:
+                self.b.domains.recount(domain)
+            except NotFound:
+                pass
+
+    # ---- the run ---------------------------------------------------------------
+    def reserve(self) -> None:
+        """Room for every create still to apply, one compare-and-swap per domain."""
+        for domain, (count, quota) in sorted(self.jobs.planned_creates(self.job_id).items()):
+            try:
+                self.b.domains.adjust_usage(domain, count, quota,
+                                            check=lambda d, q=quota, n=count: check_account_fits(d, q, n))
+            except (LimitExceeded, NotFound):
+                self._per_row.add(domain)
+
+    def _chunks(self) -> Iterator[list[RowRecord]]:
+        after = 0
+        while True:
+            batch = self.jobs.rows(self.job_id, (RowState.PLANNED,), after, CHUNK)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].row
+
+    def _prepare(self, chunk: list[RowRecord], cells: PasswordCells,
+                 pool: ProcessPoolExecutor | None) -> list[Item]:
+        items = [Item(r) for r in chunk]
+        creates = [i for i in items if i.record.action == "create"]
+        values = cells.cells([i.record.row for i in creates])
+        to_hash: list[tuple[Item, str]] = []
+        params = self.b.argon2
+        for item in creates:
+            item.account = account_from_json(item.record.data["account"])
+            kind, value = stored_or_plain(values.get(item.record.row, ""))
+            if kind is PasswordKind.HASH:
+                item.password_hash = value
+                continue
+            if kind is PasswordKind.GENERATE:
+                item.generated = value = generate_password()
+            to_hash.append((item, value))
+        for start in range(0, len(to_hash), HASHES_PER_TASK):
+            group = to_hash[start:start + HASHES_PER_TASK]
+            plains = [p for _, p in group]
+            if pool is None:
+                hashes = hash_many(params, plains)
+                for (item, _), h in zip(group, hashes):
+                    item.password_hash = h
+            else:
+                future = pool.submit(hash_many, params, plains)
+                for n, (item, _) in enumerate(group):
+                    item.hash_future = (future, n)
+        return items
+
+    def run(self, cells: PasswordCells, needs_hashing: bool) -> None:
+        pool = None
+        if needs_hashing:
+            pool = ProcessPoolExecutor(self.hash_workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            with ThreadPoolExecutor(self.writers, thread_name_prefix="import-writer") as writers:
+                pending: deque[list[Item]] = deque()
+                for chunk in self._chunks():
+                    pending.append(self._prepare(chunk, cells, pool))
+                    if len(pending) > (PREFETCH_CHUNKS if pool else 0):
+                        self._write(pending.popleft(), writers)
+                while pending:
+                    self._write(pending.popleft(), writers)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+    def _write(self, items: list[Item], writers: ThreadPoolExecutor) -> None:
+        for item in items:
+            if item.hash_future is not None:
+                future, n = item.hash_future
+                item.password_hash = future.result()[n]
+        self.journal.append((i.record.row, i.record.email, i.generated) for i in items if i.generated)
+        self.jobs.set_state(self.job_id, [i.record.row for i in items], RowState.INFLIGHT)
+        futures = [writers.submit(self._write_one, item) for item in items]
+        outcomes: list[Outcome] = []
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except BaseException as exc:  # the row stays in flight; recover() settles it
+                error = error or exc
+        self.jobs.finish_rows(self.job_id, outcomes)
+        updated = [i.record.email for i, o in zip(items, outcomes) if o.state is RowState.APPLIED
+                   and i.record.action == "update"]
+        self.b.doveadm.flush_auth_cache(updated)
+        if error is not None:
+            raise error
+        self.on_chunk(len(items))
+
+    def _write_one(self, item: Item) -> Outcome:
+        return self._create(item) if item.record.action == "create" else self._update(item)
+
+    def _create(self, item: Item) -> Outcome:
+        account, row = item.account, item.record.row
+        assert account is not None and item.password_hash is not None
+        if account.domain in self._per_row:
+            try:
+                self.b.domains.adjust_usage(account.domain, 1, account.quota,
+                                            check=lambda d: check_account_fits(d, account.quota))
+            except LimitExceeded as exc:
+                return Outcome(row, RowState.FAILED, "quota" if exc.field == "quota" else "email", exc.reason)
+            except NotFound:
+                return Outcome(row, RowState.FAILED, "email", f"domain {account.domain} is not hosted here")
+        try:
+            self.b.accounts.create(account, item.password_hash)
+        except (AlreadyExists, NotFound) as exc:
+            self.b.domains.adjust_usage(account.domain, -1, -account.quota)
+            reason = (f"{account.email} was created by someone else meanwhile" if isinstance(exc, AlreadyExists)
+                      else f"domain {account.domain} is not hosted here")
+            return Outcome(row, RowState.FAILED, "email", reason)
+        return Outcome(row, RowState.APPLIED, audit=self._audit("account.create", account))
+
+    def _update(self, item: Item) -> Outcome:
+        record = item.record
+        current = self.b.accounts.find(record.email)
+        if current is None:
+            return Outcome(record.row, RowState.FAILED, "email", f"{record.email} no longer exists")
+        after = apply_changes(current, changes_from_json(record.data["changes"]))
+        if after == current:
+            return Outcome(record.row, RowState.UNCHANGED)
+        delta = after.quota - current.quota
+        if delta:
+            try:
+                self.b.domains.adjust_usage(current.domain, 0, delta,
+                                            check=lambda d: check_quota_change(d, current.quota, after.quota))
+            except LimitExceeded as exc:
+                return Outcome(record.row, RowState.FAILED, "quota", exc.reason)
+        try:
+            self.b.accounts.save(after)
+        except NotFound:
+            if delta:
+                self.b.domains.adjust_usage(current.domain, 0, -delta)
+            return Outcome(record.row, RowState.FAILED, "email", f"{record.email} no longer exists")
+        return Outcome(record.row, RowState.APPLIED, audit=self._audit("account.update", after, current))

@@ -1,0 +1,235 @@
+"""The import service against the real slapd (fixture `stack`), with files from the
+project's own generator: exact reports, idempotence, updates, limits, export round trip,
+domain admins."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mailgothai.core.models import Account, Role
+from mailgothai.datagen import CRYPT_PASSWORD, Spec, generate, pool_password
+from mailgothai.datagen.badrows import KINDS
+from mailgothai.services.actor import Actor, admin_actor
+from mailgothai.services.exports import ExportService
+from mailgothai.services.imports import ImportService
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.registry import Services
+from mailgothai.settings import Settings
+from tests.importer.helpers import expected_rows
+
+
+def tag() -> str:
+    return "i" + uuid.uuid4().hex[:8]
+
+
+def importer(services: Services) -> ImportService:
+    return ImportService(services.backends, services.actor)
+
+
+def load_domains(services: Services, folder: Path) -> list[str]:
+    summary = importer(services).import_domains(folder / "domains.csv")
+    assert summary.bad == () and summary.created > 0
+    with open(folder / "domains.csv", "rb") as fh:
+        text = fh.read()
+    encoding = "utf-8-sig" if text.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        rows = list(csv.DictReader(io.StringIO(text.decode(encoding))))
+    except UnicodeDecodeError:
+        rows = list(csv.DictReader(io.StringIO(text.decode("cp874"))))
+    return [r["domain"] for r in rows]
+
+
+def snapshot(services: Services, domains: list[str]) -> tuple[dict[str, Account], dict[str, tuple[int, int]]]:
+    accounts = {a.email: a for d in domains for a in services.accounts.iter_domain(d)}
+    counters = {}
+    for d in domains:
+        domain = services.domains.get(d)
+        counters[d] = (domain.account_count, domain.quota_allocated)
+    return accounts, counters
+
+
+def creates_in_audit(services: Services, domains: list[str]) -> list[str]:
+    out = []
+    for d in domains:
+        out += [e.object_id for e in services.backends.audit.query(domain=d, action="account.create", limit=100000)]
+    return out
+
+
+def file_rows(path: Path, encoding: str) -> list[dict[str, str]]:
+    with open(path, newline="", encoding=encoding) as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp874"])
+def test_generated_file_rejects_exactly_the_bad_rows(services: Services, tmp_path: Path, encoding: str) -> None:
+    manifest = generate(Spec(tmp_path, domains=6, accounts=150, bad_rows=2 * len(KINDS), awkward_rows=22,
+                             encoding=encoding, passwords="mixed", tag=tag(), hash_cost=(1, 1024)))
+    domains = load_domains(services, tmp_path)
+    summary = importer(services).run_file(tmp_path / "accounts.csv")
+    bad = {r.row for r in importer(services).rows(summary.job.id, only_bad=True, limit=10_000)}
+    assert bad == expected_rows(tmp_path)  # no bad row applied, no good row rejected
+    assert summary.created == manifest.accounts_valid and summary.failed == 0
+    assert summary.job.encoding == encoding
+
+    accounts, counters = snapshot(services, domains)
+    assert len(accounts) == manifest.accounts_valid
+    rows = file_rows(tmp_path / "accounts.csv", "utf-8-sig" if encoding == "utf-8-sig" else encoding)
+    awkward = [r for r in rows if r["surname"] == "ชื่อแปลก"]
+    assert len(awkward) == 22
+    for r in awkward:  # stored exactly as written
+        stored = accounts[r["email"]]
+        assert (stored.given_name, stored.surname, stored.display_name) == (r["given_name"], r["surname"],
+                                                                            r["display_name"])
+    for d in domains:  # the domain counters match the accounts
+        mine = [a for a in accounts.values() if a.domain == d]
+        assert counters[d] == (len(mine), sum(a.quota for a in mine))
+
+    # Every password form logs in (slapd verifies: argon2id, {SSHA}, {SSHA512}, {CRYPT}).
+    bad_rows = expected_rows(tmp_path)
+    good = [r for n, r in enumerate(rows, start=1) if n not in bad_rows and r["status"] == "active"]
+    by_kind = {}
+    for r in good:
+        pw = r["password"]
+        kind = "blank" if not pw else pw[1:pw.index("}")] if pw.startswith("{") else "plain"
+        by_kind.setdefault(kind, r)
+    assert {"plain", "blank", "ARGON2", "SSHA", "SSHA512", "CRYPT"} <= set(by_kind)
+    result = importer(services).result_file(summary.job.id)
+    assert result is not None and (result.stat().st_mode & 0o777) == 0o600
+    generated = {r["email"]: r["generated_password"] for r in file_rows(result, "utf-8-sig")}
+    assert generated[by_kind["blank"]["email"]]
+    assert sum(1 for v in generated.values() if v) == sum(
+        1 for n, r in enumerate(rows, start=1) if n not in bad_rows and not r["password"])
+    check = services.accounts.check_login
+    assert check(by_kind["plain"]["email"], by_kind["plain"]["password"])
+    assert check(by_kind["blank"]["email"], generated[by_kind["blank"]["email"]])
+    assert check(by_kind["CRYPT"]["email"], CRYPT_PASSWORD)
+    assert any(check(by_kind["ARGON2"]["email"], pool_password(i)) for i in range(64))
+    assert not check(by_kind["plain"]["email"], "wrong-password-1")
+
+
+def test_rerun_changes_nothing_and_a_changed_quota_changes_one_account(services: Services,
+                                                                         tmp_path: Path) -> None:
+    generate(Spec(tmp_path, domains=4, accounts=80, bad_rows=len(KINDS), awkward_rows=12, passwords="plain",
+                  tag=tag()))
+    domains = load_domains(services, tmp_path)
+    first = importer(services).run_file(tmp_path / "accounts.csv")
+    before, counters_before = snapshot(services, domains)
+    audit_before = len(creates_in_audit(services, domains))
+
+    again = importer(services).run_file(tmp_path / "accounts.csv")
+    assert (again.created, again.updated, again.to_create, again.to_update) == (0, 0, 0, 0)
+    assert again.unchanged == first.created
+    assert {r.row for r in importer(services).rows(again.job.id, limit=10_000)} == expected_rows(tmp_path)
+    assert snapshot(services, domains) == (before, counters_before)
+    assert len(creates_in_audit(services, domains)) == audit_before
+
+    rows = file_rows(tmp_path / "accounts.csv", "utf-8")
+    bad = expected_rows(tmp_path)
+    target = next(r for n, r in enumerate(rows, start=1) if n not in bad and r["quota"] in ("", "1G", "2G"))
+    target["quota"] = "3G"
+    changed = tmp_path / "changed.csv"
+    with open(changed, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    third = importer(services).run_file(changed)
+    assert (third.created, third.updated, third.to_update) == (0, 1, 1)
+    after, counters_after = snapshot(services, domains)
+    differing = {e for e in before if before[e] != after[e]}
+    assert differing == {target["email"]}
+    assert after[target["email"]].quota == 3 * 1024**3
+    d = after[target["email"]].domain
+    delta = 3 * 1024**3 - before[target["email"]].quota
+    assert counters_after[d] == (counters_before[d][0], counters_before[d][1] + delta)
+    assert {k: v for k, v in counters_after.items() if k != d} == {k: v for k, v in counters_before.items() if k != d}
+    updates = services.backends.audit.query(object_id=target["email"], action="account.update")
+    assert len(updates) == 1 and updates[0].after["quota"] == 3 * 1024**3
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",",
+              encoding: str = "utf-8") -> Path:
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_limits_overflow_rows_are_reported_and_not_applied(services: Services, tmp_path: Path) -> None:
+    name = f"{tag()}.go.th"
+    services.domains.add(name, max_accounts=3, quota_pool="10G", default_quota="1G")
+    services.accounts.add(f"existing@{name}", PasswordInput(generate=True), quota="2G")
+    path = write_csv(tmp_path / "a.csv", ["quota", "email", "password"], [
+        ["3G", f"a@{name}", ""], ["6G", f"b@{name}", ""],  # b: 2+3+6 > 10G pool
+        ["1G", f"c@{name}", ""], ["1G", f"d@{name}", ""],  # d: a 4th account
+        ["", f"e@{name}", ""],
+    ], delimiter=";")
+    summary = importer(services).run_file(path)
+    bad = {r.row: r for r in importer(services).rows(summary.job.id)}
+    assert set(bad) == {2, 4, 5}
+    assert bad[2].column == "quota" and "pool" in bad[2].reason
+    assert bad[4].column == "email" and "at most 3 accounts" in bad[4].reason
+    emails = {a.email for a in services.accounts.iter_domain(name)}
+    assert emails == {f"existing@{name}", f"a@{name}", f"c@{name}"}
+    domain = services.domains.get(name)
+    assert (domain.account_count, domain.quota_allocated) == (3, 6 * 1024**3)
+
+
+def test_export_then_import_changes_nothing(services: Services, tmp_path: Path) -> None:
+    generate(Spec(tmp_path, domains=3, accounts=40, awkward_rows=len(__import__(
+        "mailgothai.datagen.words", fromlist=["AWKWARD_NAMES"]).AWKWARD_NAMES), passwords="blank", tag=tag()))
+    domains = load_domains(services, tmp_path)
+    importer(services).run_file(tmp_path / "accounts.csv")
+    alias_domain = domains[0]
+    services.accounts.update(f"awkward0@{alias_domain}" if services.backends.accounts.find(
+        f"awkward0@{alias_domain}") else next(services.accounts.iter_domain(alias_domain)).email,
+        aliases=f"=x@{alias_domain};-y@{alias_domain}", forwards="+z@example.org")
+    before = snapshot(services, domains)
+    audit_before = services.backends.audit.count()
+    out = tmp_path / "export.csv"
+    with open(out, "w", newline="", encoding="utf-8-sig") as fh:
+        summary = ExportService(services.backends, services.actor).export(fh, domains=domains)
+    assert summary.accounts == len(before[0])
+    text = out.read_text(encoding="utf-8-sig")
+    assert "\"'=HYPERLINK(" in text and ",'-minus first," in text and ",'=x@" in text and "{ARGON2}" not in text
+    for exported in csv.DictReader(io.StringIO(text)):
+        assert exported["password"] == ""
+        assert not exported["display_name"].startswith(("=", "+", "-", "@"))
+
+    again = importer(services).run_file(out)
+    assert (again.created, again.updated, again.rejected, again.failed) == (0, 0, 0, 0)
+    assert again.unchanged == summary.accounts
+    assert snapshot(services, domains) == before
+    assert services.backends.audit.count() == audit_before
+
+
+def test_domain_admin_imports_only_into_own_domains(services: Services, stack: Settings, tmp_path: Path) -> None:
+    mine, other = f"{tag()}.go.th", f"{tag()}.go.th"
+    for d in (mine, other):
+        services.domains.add(d, description="test")
+    services.accounts.add(f"taken@{other}", PasswordInput(generate=True))
+    admin, _ = services.admins.add(f"adm-{uuid.uuid4().hex[:6]}", "domain_admin", PasswordInput(generate=True),
+                                   domains=(mine,))
+    path = write_csv(tmp_path / "a.csv", ["email", "aliases", "password"], [
+        [f"ok@{mine}", "", ""], [f"x@{other}", "", ""], [f"y@nowhere-{tag()}.go.th", "", ""],
+        [f"z@{mine}", f"zz@{other}", ""],
+    ])
+    actor = admin_actor(admin, "test")
+    with Services.open(stack, actor) as as_admin:
+        service = ImportService(as_admin.backends, actor)
+        summary = service.run_file(path)
+        bad = {r.row: r for r in service.rows(summary.job.id)}
+        assert service.list_jobs()[0].id == summary.job.id
+    assert summary.created == 1 and set(bad) == {2, 3, 4}
+    assert bad[2].reason == f"domain {other} is not hosted here"  # existing or not: the same answer
+    assert bad[3].reason.startswith("domain nowhere-") and bad[3].reason.endswith(" is not hosted here")
+    assert bad[4].column == "aliases" and bad[4].reason == f"zz@{other}: domain {other} is not hosted here"
+    assert {a.email for a in services.accounts.iter_domain(other)} == {f"taken@{other}"}
+    other_admin = Actor("someone-else", Role.DOMAIN_ADMIN, frozenset({other}), "test")
+    with Services.open(stack, other_admin) as svc, pytest.raises(Exception, match="not found"):
+        ImportService(svc.backends, other_admin).job_status(summary.job.id)
