@@ -86,6 +86,17 @@ def map_error(exc: lx.LDAPException, what: str) -> Exception:
 T = TypeVar("T")
 
 
+def discard(conn: ldap3.Connection) -> None:
+    """Unbind and close, also when the server is gone (then unbind fails half-way and
+    would leave the socket open)."""
+    with contextlib.suppress(Exception):
+        conn.unbind()
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.close()
+
+
 class _Providers:
     """The directory servers one process talks to, and which of them it uses now.
 
@@ -118,8 +129,7 @@ class _Providers:
             else:
                 stale = []
         for conn in stale:
-            with contextlib.suppress(Exception):
-                conn.unbind()
+            discard(conn)
 
 
 class Gateway:
@@ -149,24 +159,28 @@ class Gateway:
     @property
     def current_uri(self) -> str:
         """The provider this process sends its operations to now."""
-        return str(self._providers.server()[1])
+        server = self._providers.server()[1]
+        return f"{'ldaps' if server.ssl else 'ldap'}://{server.host}:{server.port}"
 
     def _open(self) -> tuple[int, ldap3.Connection]:
         """A bound connection to the current server, failing over to the next ones."""
         last: Exception | None = None
         for _ in self._providers.servers:
             index, server = self._providers.server()
+            conn = ldap3.Connection(
+                server, user=self._bind_dn, password=self._password, raise_exceptions=True,
+                receive_timeout=self._timeout, auto_referrals=False, return_empty_attributes=False,
+            )
             try:
-                conn = ldap3.Connection(
-                    server, user=self._bind_dn, password=self._password,
-                    auto_bind=ldap3.AUTO_BIND_NO_TLS, raise_exceptions=True,
-                    receive_timeout=self._timeout, auto_referrals=False, return_empty_attributes=False,
-                )
+                conn.open()
+                conn.bind()
                 return index, conn
             except COMMUNICATION_ERRORS as exc:
+                discard(conn)
                 self._providers.failed(index)
                 last = exc
             except lx.LDAPException as exc:
+                discard(conn)
                 raise map_error(exc, "bind") from exc
         raise DirectoryUnreachable(f"the directory is unreachable: {last}")
 
@@ -208,8 +222,7 @@ class Gateway:
                     providers.idle.append(conn)
                     conn = None
             if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.unbind()
+                discard(conn)
 
     def call(self, operation: Callable[[ldap3.Connection], T]) -> T:
         """Run operation on a pooled connection; if the provider fails under it, run it
@@ -231,8 +244,7 @@ class Gateway:
         with providers.lock:
             idle, providers.idle = providers.idle, []
         for conn in idle:
-            with contextlib.suppress(Exception):
-                conn.unbind()
+            discard(conn)
 
     # ---- operations ---------------------------------------------------------
     def read(self, dn: str, attributes: Sequence[str] = ("*",)) -> Entry | None:
@@ -342,6 +354,5 @@ class Gateway:
             except lx.LDAPException as exc:
                 raise map_error(exc, "bind") from exc
             finally:
-                with contextlib.suppress(Exception):
-                    conn.unbind()
+                discard(conn)
         raise DirectoryUnreachable(f"the directory is unreachable: {last}")
