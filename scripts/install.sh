@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PACKAGES=(slapd ldap-utils dovecot-imapd dovecot-lmtpd dovecot-ldap python3 python3-venv python3-dev
-          gcc libffi-dev ca-certificates swaks libmail-dkim-perl)
+          gcc libffi-dev ca-certificates swaks postgresql libmail-dkim-perl)
 EXTRA_PACKAGES=(${MAILGOTHAI_EXTRA_PACKAGES:-})
 
 missing=()

@@ -3,10 +3,13 @@ loopback ports in a temporary directory, and stopped at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +21,7 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager
+from tests import pgcluster
 
 # Cheap argon2id parameters: the tests create many accounts. slapd verifies any
 # parameters written in the hash, so nothing else changes.
@@ -31,21 +35,54 @@ def free_port() -> int:
 
 
 def stack_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a stack of its own: free ports, cheap hashing, and, when the suite runs
+    against PostgreSQL (MAILGOTHAI_TEST_SQL=postgresql), a new database of its own."""
     base = load_settings(data_dir=data_dir, environ={})
+    if pgcluster.wanted() and "sql_url" not in overrides:
+        overrides["sql_url"] = pgcluster.cluster().new_database()
     return base.replace(ldap_port=free_port(), imap_port=free_port(), lmtp_port=free_port(),
                         smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                         auth_cache_ttl=60, **CHEAP_ARGON2, **overrides)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """One running stack for the whole session; tests use their own domains in it."""
-    data_dir = tmp_path_factory.mktemp("stack")
-    state = manager.up(stack_settings(data_dir))
+@contextlib.contextmanager
+def stack_data_dir(name: str = "stack") -> Iterator[Path]:
+    """A fresh data directory for a stack, removed afterwards.
+
+    Not under pytest's tmp_path: its root (/tmp/pytest-of-USER) is 0700 and every new
+    pytest session (another test run on the machine) resets it to 0700, which takes
+    away the search permission Dovecot's mail user needs to reach the mail root.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"mailgothai-{name}-"))
     try:
-        yield state.settings
+        yield path / "data"
     finally:
-        manager.down(state.settings)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_data_dir() -> Iterator[Path]:
+    """A data directory of its own, for a test that starts and stops its own stack."""
+    with stack_data_dir("own") as path:
+        yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_postgresql() -> Iterator[None]:
+    """Stops the private PostgreSQL cluster, if the session started one."""
+    yield
+    pgcluster.stop()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    """One running stack for the whole session; tests use their own domains in it."""
+    with stack_data_dir() as data_dir:
+        state = manager.up(stack_settings(data_dir))
+        try:
+            yield state.settings
+        finally:
+            manager.down(state.settings)
 
 
 @pytest.fixture

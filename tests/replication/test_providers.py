@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Callable, Iterator
 
 import ldap3
@@ -24,22 +22,21 @@ from mailgothai.settings import Settings
 from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid
 
-from tests.conftest import free_port, stack_settings
+from tests.conftest import Cli, free_port, stack_data_dir, stack_settings
 
 OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")
 
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Settings]:
-    data_dir = Path(tempfile.mkdtemp(prefix="mgt-repl-"))
-    first = free_port()
-    settings = stack_settings(data_dir, ldap_providers=2, ldap_provider_ports=(first, free_port()),
-                              ldap_timeout=2)
-    state = manager.up(settings)
-    try:
-        yield state.settings
-    finally:
-        manager.down(state.settings)
+    with stack_data_dir("replication") as data_dir:
+        settings = stack_settings(data_dir, ldap_providers=2, ldap_provider_ports=(free_port(), free_port()),
+                                  ldap_timeout=2)
+        state = manager.up(settings)
+        try:
+            yield state.settings
+        finally:
+            manager.down(state.settings)
 
 
 def node_uri(settings: Settings, node: int) -> str:
@@ -137,8 +134,6 @@ def test_with_provider_a_stopped_cli_services_and_imap_keep_working_and_a_catche
             services.accounts.set_status(f"before@{domain}", Status.DISABLED)
             assert services.backends.gateway.current_uri.endswith(str(slapd.port_of(pair, 2)))
         # The CLI, a separate process reading the settings file (both providers in it).
-        from tests.conftest import Cli
-
         cli = Cli(pair)
         done = cli("account", "add", f"cli@{domain}", "--password-stdin", stdin="Cli-pass-12\n")
         assert done.returncode == 0, done.stderr
