@@ -261,6 +261,13 @@ class RelayHandler:
         too_big = p.check_size(len(data), min([x for x in tx.size_limits if x] or [0]))
         if too_big:
             return str(too_big)
+        try:  # the size is known now: never accept what a local mailbox cannot take
+            for target in tx.targets.values():
+                if target.local and not await self.ctx.quota.has_room(target.address, len(data)):
+                    return str(p.reply(p.R.OVER_QUOTA, address=target.original))
+        except MailGoThaiError as exc:
+            log.warning("DATA: quota check failed: %s", exc)
+            return str(p.reply(p.R.TEMPORARY_FAILURE))
         ip = _client_ip(session)
         if tx.auth_user is None:
             verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender)

@@ -1,0 +1,96 @@
+"""Never an open relay: without AUTH, mail to a domain not hosted here is refused on
+every listener, whatever the address trick; the same tricks aimed at a hosted domain
+never reach anyone either."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Callable
+
+import pytest
+
+from mailgothai.settings import Settings
+from relay.conftest import FakeRemote, MailDomain
+from relay.helpers import message, mx, smtps, submission
+
+pytestmark = pytest.mark.integration
+
+REMOTE = "victim@remote.example"
+
+
+def tricks(hosted: str, user: str) -> list[str]:
+    local = user.split("@")[0]
+    return [
+        "<victim@remote.example>",
+        "<VICTIM@REMOTE.EXAMPLE>",  # uppercase
+        f"<victim%remote.example@{hosted}>",  # percent hack
+        f"<remote.example!victim@{hosted}>",  # bang path
+        f"<\"victim@remote.example\"@{hosted}>",  # quoted local part with an @
+        f"<@{hosted}:victim@remote.example>",  # source route through us
+        f"<@{hosted},@relay.example:victim@remote.example>",  # longer source route
+        "<victim@xn--12c1fe0br.example>",  # IDN remote domain (A-label)
+        "<victim@ไทย.example>",  # IDN remote domain (U-label)
+        "<victim@[192.0.2.1]>",  # address literal
+        f"<{local}@{hosted}.remote.example>",  # our name as a prefix of another domain
+        f"<{local}@{hosted}.>",  # trailing dot
+        "<victim@remote.example>",
+    ]
+
+
+LISTENERS: dict[str, Callable[[Settings], smtplib.SMTP]] = {
+    "mx": mx,
+    "submission-without-auth": lambda s: submission(s),
+    "smtps-without-auth": lambda s: smtps(s),
+}
+
+
+@pytest.mark.parametrize("listener", sorted(LISTENERS))
+@pytest.mark.parametrize("sender_kind", ["normal", "null", "hosted"])
+def test_unauthenticated_relaying_is_refused(relay: Settings, mail_domain: MailDomain, remote: FakeRemote,
+                                             listener: str, sender_kind: str) -> None:
+    user = mail_domain.account("someone")
+    sender = {"normal": "spammer@elsewhere.example", "null": "", "hosted": user}[sender_kind]
+    before = len(remote.received)
+    with LISTENERS[listener](relay) as client:
+        for rcpt in tricks(mail_domain.name, user):
+            client.rset()
+            client.command_encoding = "utf-8"  # the U-label trick goes as UTF-8 (rset() resets it)
+            code, _ = client.docmd("MAIL", f"FROM:<{sender}>")
+            assert code == 250  # <> (bounces) is a valid sender: never a ticket to relay
+            code, reply = client.docmd("RCPT", f"TO:{rcpt}")
+            assert code in (550, 553, 554, 501, 500), (listener, rcpt, code, reply)
+            if code == 554:
+                assert reply.startswith(b"5.7.1 Relay access denied")
+            code, _ = client.docmd("DATA")
+            assert code in (503, 554), (rcpt, code)  # no recipient was accepted
+    assert len(remote.received) == before  # nothing left the building
+
+
+def test_a_real_local_recipient_is_accepted_on_the_mx(relay: Settings, mail_domain: MailDomain) -> None:
+    """The control case: the same unauthenticated client may deliver to a hosted mailbox."""
+    user = mail_domain.account("inbox")
+    with mx(relay) as client:
+        assert client.sendmail("friend@elsewhere.example", [user.upper()],
+                               message("friend@elsewhere.example", user)) == {}
+
+
+def test_a_mixed_transaction_delivers_only_locally(relay: Settings, mail_domain: MailDomain,
+                                                   remote: FakeRemote) -> None:
+    user = mail_domain.account("mixed")
+    before = len(remote.received)
+    with mx(relay) as client:
+        refused = client.sendmail("friend@elsewhere.example", [user, REMOTE],
+                                  message("friend@elsewhere.example", user))
+    assert list(refused) == [REMOTE] and refused[REMOTE][0] == 554
+    assert len(remote.received) == before
+
+
+def test_authenticated_users_may_send_out(relay: Settings, mail_domain: MailDomain, remote: FakeRemote) -> None:
+    user = mail_domain.account("outbound")
+    target = f"friend-{mail_domain.name}@remote.example"
+    with submission(relay, user) as client:
+        assert client.sendmail(user, [target], message(user, target, "outbound")) == {}
+    from relay.helpers import wait_for
+
+    [data] = wait_for(lambda: remote.messages_for(target), "the fake remote to receive the message")
+    assert b"Subject: outbound" in data
