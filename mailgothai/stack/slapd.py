@@ -150,7 +150,7 @@ def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str,
     )
 
 
-def _params(settings: Settings) -> Argon2Params:
+def params_of(settings: Settings) -> Argon2Params:
     return Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
 
@@ -171,7 +171,7 @@ def initialise(settings: Settings, node: int = 1) -> bool:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, mode=0o700)
     paths.db_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    params = _params(settings)
+    params = params_of(settings)
     config = config_ldif(settings, paths, hash_password(settings.ldap_manager_password, params), replication)
     config_file = paths.root / "config.ldif"
     write_private(config_file, config)

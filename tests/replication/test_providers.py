@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import uuid
 from typing import Callable, Iterator
@@ -20,7 +21,7 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.stack import manager, slapd
-from mailgothai.stack.process import read_pid
+from mailgothai.stack.process import read_pid, start_daemon, stop_pid
 
 from tests.conftest import Cli, free_port, stack_data_dir, stack_settings
 
@@ -198,3 +199,46 @@ def test_a_hung_provider_is_left_for_the_other_within_seconds(pair: Settings) ->
     # The receive timeout (2 s here) bounds the wait, plus the retried operation.
     assert moved_after < 3 * pair.ldap_timeout
     assert eventually(lambda: context_csn(pair, 1) == context_csn(pair, 2))
+
+
+def test_deploy_config_makes_a_read_only_consumer_that_follows_and_refers_writes(
+        pair: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("consumer")
+    (root / "slapd.d").mkdir()
+    (root / "db").mkdir()
+    providers = [arg for node in slapd.nodes(pair) for arg in ("--provider", node_uri(pair, node))]
+    done = Cli(pair)("deploy", "slapd-config", "--server-id", "9", "--consumer", "--root", str(root), *providers)
+    assert done.returncode == 0, done.stderr
+    assert "olcUpdateRef: " + node_uri(pair, 1) in done.stdout
+    (root / "config.ldif").write_text(done.stdout)
+    subprocess.run(["slapadd", "-n0", "-F", str(root / "slapd.d"), "-l", str(root / "config.ldif")], check=True,
+                   capture_output=True)
+    subprocess.run(["slaptest", "-F", str(root / "slapd.d"), "-u"], check=True, capture_output=True)
+    port = free_port()
+    start_daemon(["slapd", "-F", str(root / "slapd.d"), "-h", f"ldap://127.0.0.1:{port}/"], root / "log", "consumer")
+    pid = None
+    try:
+        assert eventually(lambda: read_pid(root / "slapd.pid") is not None)
+        pid = read_pid(root / "slapd.pid")
+        domain = new_domain(pair)
+        consumer = ldap3.Server(f"ldap://127.0.0.1:{port}", connect_timeout=2)
+        conn = ldap3.Connection(consumer, pair.ldap_manager_dn, pair.ldap_manager_password, auto_bind=True,
+                                receive_timeout=5, auto_referrals=False)
+        try:
+            dn = f"domainName={domain},ou=domains,{pair.ldap_base}"
+            assert eventually(lambda: conn.search(dn, "(objectClass=mgtDomain)", ldap3.BASE) and len(conn.entries) == 1)
+            conn.add(f"ou=x{domain},{pair.ldap_base}", ["organizationalUnit"])
+            assert conn.result["description"] == "referral"
+            assert node_uri(pair, 1) in " ".join(conn.result.get("referrals") or [])
+        finally:
+            conn.unbind()
+    finally:
+        stop_pid(pid, str(root / "slapd.d"))
+
+
+def test_deploy_config_refuses_a_node_without_providers(pair: Settings) -> None:
+    done = Cli(pair)("deploy", "slapd-config", "--server-id", "4")
+    assert done.returncode == 2
+    assert "provider:" in done.stderr
+    done = Cli(pair)("deploy", "slapd-config", "--server-id", "0", "--provider", node_uri(pair, 1))
+    assert done.returncode == 2 and "server-id:" in done.stderr
