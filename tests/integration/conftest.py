@@ -1,0 +1,115 @@
+"""Helpers for the integration tests: real IMAP, LMTP and LDAP clients against the
+session's stack (tests/conftest.py), and a look into the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import uuid
+from dataclasses import dataclass
+from typing import Iterator
+
+import ldap3
+import pytest
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from mailgothai.directory.layout import Layout
+from mailgothai.settings import Settings
+from mailgothai.store import AuditLog, Store
+
+
+def unique_domain(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}.go.th"
+
+
+@dataclass(frozen=True)
+class MailClients:
+    """IMAP and LMTP as a mail user and a delivering MTA would use them."""
+
+    settings: Settings
+
+    @contextlib.contextmanager
+    def imap(self, user: str, password: str) -> Iterator[IMAPClient]:
+        client = IMAPClient(self.settings.host, port=self.settings.imap_port, ssl=False, timeout=30)
+        try:
+            client.login(user, password)
+            yield client
+        finally:
+            with contextlib.suppress(Exception):
+                client.logout()
+
+    def can_login(self, user: str, password: str) -> bool:
+        """A fresh IMAP login; True if the server says OK, False if it refuses it."""
+        client = IMAPClient(self.settings.host, port=self.settings.imap_port, ssl=False, timeout=30)
+        try:
+            client.login(user, password)
+        except LoginError:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                client.logout()
+        return True
+
+    def quota_kib(self, user: str, password: str) -> int:
+        """The STORAGE limit GETQUOTAROOT INBOX reports, in KiB (as IMAP counts it)."""
+        with self.imap(user, password) as client:
+            _, quotas = client.get_quota_root("INBOX")
+        storage = [q for q in quotas if q.resource == "STORAGE"]
+        assert len(storage) == 1, quotas
+        return int(storage[0].limit)
+
+    def deliver(self, recipient: str, message: bytes, sender: str = "sender@example.org") -> None:
+        with smtplib.LMTP(self.settings.host, self.settings.lmtp_port, timeout=30) as lmtp:
+            refused = lmtp.sendmail(sender, [recipient], message)
+        assert refused == {}, refused
+
+
+@pytest.fixture
+def mail(stack: Settings) -> MailClients:
+    return MailClients(stack)
+
+
+@pytest.fixture
+def layout(stack: Settings) -> Layout:
+    return Layout(stack.ldap_base)
+
+
+@dataclass(frozen=True)
+class AuditProbe:
+    settings: Settings
+
+    def count(self, **filters: object) -> int:
+        store = Store.open(self.settings.sql_url_effective)
+        try:
+            return AuditLog(store).count(**filters)
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def audit(stack: Settings) -> AuditProbe:
+    return AuditProbe(stack)
+
+
+def ldap_bind(settings: Settings, dn: str | None = None, password: str | None = None) -> ldap3.Connection:
+    """A connection bound as dn (anonymous without one); raises if the bind fails."""
+    server = ldap3.Server(settings.host, port=settings.ldap_port, get_info=ldap3.NONE)
+    if dn is None:
+        return ldap3.Connection(server, auto_bind=True, raise_exceptions=False)
+    return ldap3.Connection(server, user=dn, password=password, auto_bind=True, raise_exceptions=False)
+
+
+@pytest.fixture
+def ldap_as(stack: Settings) -> Iterator[object]:
+    opened: list[ldap3.Connection] = []
+
+    def bind(dn: str | None = None, password: str | None = None) -> ldap3.Connection:
+        conn = ldap_bind(stack, dn, password)
+        opened.append(conn)
+        return conn
+
+    yield bind
+    for conn in opened:
+        with contextlib.suppress(Exception):
+            conn.unbind()
