@@ -233,3 +233,45 @@ def test_domain_admin_imports_only_into_own_domains(services: Services, stack: S
     other_admin = Actor("someone-else", Role.DOMAIN_ADMIN, frozenset({other}), "test")
     with Services.open(stack, other_admin) as svc, pytest.raises(Exception, match="not found"):
         ImportService(svc.backends, other_admin).job_status(summary.job.id)
+
+
+class Crash(BaseException):
+    """Stands for the process dying (kill -9, power cut) at one exact point."""
+
+
+def test_crash_between_directory_writes_and_outcome_commit(services: Services, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailgothai.store.jobs import JobStore, RowState
+
+    manifest = generate(Spec(tmp_path, domains=3, accounts=600, passwords="mixed", tag=tag(), hash_cost=(1, 1024)))
+    domains = load_domains(services, tmp_path)
+    service = importer(services)
+    job = service.start_job(tmp_path / "accounts.csv")
+    service.validate(job.id)
+    original = JobStore.finish_rows
+    calls = []
+
+    def dies_on_second_chunk(self: JobStore, job_id: int, outcomes: list) -> None:  # type: ignore[type-arg]
+        calls.append(len(outcomes))
+        if len(calls) == 3:  # recover() commits first (nothing to settle), then one call per chunk
+            raise Crash()
+        original(self, job_id, outcomes)
+
+    monkeypatch.setattr(JobStore, "finish_rows", dies_on_second_chunk)
+    with pytest.raises(Crash):
+        service.apply(job.id)
+    monkeypatch.setattr(JobStore, "finish_rows", original)
+    jobs = JobStore(services.backends.store)
+    inflight = [r.email for r in jobs.iter_rows(job.id, (RowState.INFLIGHT,))]
+    assert len(inflight) == 256  # written to the directory, outcome not committed
+    assert all(services.backends.accounts.find(e) is not None for e in inflight)
+    assert len(creates_in_audit(services, domains)) == 256  # only the first chunk's
+
+    summary = service.resume(job.id)
+    assert summary.created == manifest.accounts_valid and summary.failed == 0
+    created = creates_in_audit(services, domains)
+    assert len(created) == len(set(created)) == manifest.accounts_valid
+    accounts, counters = snapshot(services, domains)
+    for d in domains:
+        mine = [a for a in accounts.values() if a.domain == d]
+        assert counters[d] == (len(mine), sum(a.quota for a in mine))
