@@ -1,0 +1,95 @@
+"""The queue: a remote that fails temporarily is retried until it accepts; one that
+fails for good produces exactly one DSN to the sender; never a bounce for a bounce;
+`mailgothai queue list|show|retry|delete` on what waits."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import Cli
+from mailgothai.settings import Settings
+from relay.conftest import FakeRemote, MailDomain
+from relay.helpers import fetch_all, message, mx, submission, wait_for, wait_for_messages
+
+pytestmark = pytest.mark.integration
+
+
+def test_temporary_failures_are_retried_until_accepted(relay: Settings, mail_domain: MailDomain,
+                                                       remote: FakeRemote) -> None:
+    sender = mail_domain.account("patient")
+    target = f"busy-{mail_domain.name}@remote.example"
+    remote.scripts[target] = ["451 4.3.0 busy, try later", "421 4.4.2 still busy", "250 OK"]
+    with submission(relay, sender) as client:
+        assert client.sendmail(sender, [target], message(sender, target, "eventually")) == {}
+    [got] = wait_for(lambda: remote.messages_for(target), "delivery after the retries")
+    assert b"Subject: eventually" in got
+    assert remote.attempts[target] == 3
+    assert fetch_all(relay, sender) == []  # no bounce
+
+
+def test_a_permanent_failure_gives_exactly_one_dsn(relay: Settings, mail_domain: MailDomain,
+                                                   remote: FakeRemote) -> None:
+    sender = mail_domain.account("unlucky")
+    good, bad = f"ok-{mail_domain.name}@remote.example", f"gone-{mail_domain.name}@remote.example"
+    remote.scripts[bad] = ["550 5.1.1 no such user at the remote"]
+    with submission(relay, sender) as client:
+        assert client.sendmail(sender, [good, bad], message(sender, bad, "doomed")) == {}
+    [dsn] = wait_for_messages(relay, sender)
+    assert b"Content-Type: multipart/report; report-type=delivery-status" in dsn
+    assert f"Final-Recipient: rfc822; {bad}".encode() in dsn
+    assert b"Status: 5.1.1" in dsn and b"Action: failed" in dsn
+    assert b"Subject: doomed" in dsn  # the original's headers come back
+    assert good.encode() not in dsn.split(b"message/delivery-status")[1].split(b"text/rfc822-headers")[0]
+    assert remote.messages_for(good)
+    time.sleep(3)  # several retry periods (retry_base is 1 s): still one DSN
+    assert len(fetch_all(relay, sender)) == 1
+
+
+def test_no_bounce_for_a_bounce(relay: Settings, mail_domain: MailDomain, remote: FakeRemote) -> None:
+    """A null-sender message (a bounce) that fails for good is dropped, not bounced."""
+    reader = mail_domain.account("bounces")
+    forward_gone = f"gone2-{mail_domain.name}@remote.example"
+    remote.scripts[forward_gone] = ["550 5.1.1 no such user"]
+    mail_domain.services.accounts.update(reader, forwards=forward_gone)
+    with mx(relay) as client:
+        assert client.sendmail("", [reader], message("MAILER-DAEMON@elsewhere.example", reader, "a-bounce")) == {}
+    [got] = wait_for_messages(relay, reader)  # the local copy arrives
+    wait_for(lambda: remote.attempts[forward_gone] >= 1, "the forward to be refused")
+    time.sleep(2)
+    assert len(fetch_all(relay, reader)) == 1  # nothing came back for the refused forward
+    assert b"Subject: a-bounce" in got
+
+
+def test_queue_commands_list_show_retry_delete(relay: Settings, mail_domain: MailDomain,
+                                               remote: FakeRemote) -> None:
+    cli = Cli(relay)
+    sender = mail_domain.account("queued")
+    slow, dropped = f"slow-{mail_domain.name}@remote.example", f"drop-{mail_domain.name}@remote.example"
+    remote.scripts[slow] = ["451 4.3.0 later"] * 4 + ["250 OK"]
+    remote.scripts[dropped] = ["451 4.3.0 never"]
+    with submission(relay, sender) as client:
+        client.sendmail(sender, [slow], message(sender, slow, "slow"))
+        client.sendmail(sender, [dropped], message(sender, dropped, "dropped"))
+
+    def queued() -> dict[str, dict[str, object]] | None:
+        out = cli("queue", "list", "--json")
+        assert out.returncode == 0, out.stderr
+        rows = {r["pending"][0]: r for r in json.loads(out.stdout) if r["pending"] and r["sender"] == sender}
+        return rows if {slow, dropped} <= set(rows) and all(r["attempts"] for r in rows.values()) else None
+
+    rows = wait_for(queued, "both messages to wait in the queue after a first attempt")
+    shown = cli("queue", "show", str(rows[slow]["queue_id"]), "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["last_error"][slow].startswith("451") and "Subject: slow" in detail["headers"]
+
+    assert cli("queue", "delete", str(rows[dropped]["queue_id"])).returncode == 0
+    assert cli("queue", "retry", "--all").returncode == 0
+    wait_for(lambda: remote.messages_for(slow), "the slow message after retries")
+    assert not remote.messages_for(dropped)
+    assert cli("queue", "show", str(rows[dropped]["queue_id"])).returncode == 1
+    bad = cli("queue", "show", "../../etc/passwd")
+    assert bad.returncode == 2 and "queue_id" in bad.stderr
