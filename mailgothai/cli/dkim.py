@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 
 from mailgothai.cli.common import add_json
-from mailgothai.cli.output import print_json, print_rows
+from mailgothai.cli.output import plain, print_json, print_rows
 from mailgothai.relay.control import notify_relay
 from mailgothai.services.dkim import record_of
 from mailgothai.services.registry import Services
+from mailgothai.store.relay_state import DkimKey
 
 
 def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,10 +48,15 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     rec.set_defaults(handler=cmd_record)
 
 
-def _show_new(key, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _key_json(key: DkimKey) -> dict[str, object]:
+    data = plain(key)
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()}
+
+
+def _show_new(key: DkimKey, as_json: bool) -> None:
     record = record_of(key)
     if as_json:
-        print_json({"key": key, "dns_name": record.name, "dns_txt": record.text, "zone_line": record.zone_line})
+        print_json({"key": _key_json(key), "dns_name": record.name, "dns_txt": record.text, "zone_line": record.zone_line})
         return
     print(f"{key.algorithm} key {key.selector} for {key.domain}: {key.state.value}"
           + (f" (signs by itself after {key.switch_after:%Y-%m-%d %H:%M} UTC)" if key.switch_after else ""))
@@ -60,7 +67,7 @@ def _show_new(key, as_json: bool) -> None:  # type: ignore[no-untyped-def]
 def cmd_list(args: argparse.Namespace, services: Services) -> int:
     keys = services.dkim.list(args.domain)
     if args.json:
-        print_json(keys)
+        print_json([_key_json(k) for k in keys])
     else:
         print_rows((k.selector, k.algorithm, k.state.value, f"{k.created_at:%Y-%m-%d %H:%M}",
                     f"switch_after={k.switch_after:%Y-%m-%d %H:%M}" if k.switch_after else "") for k in keys)
