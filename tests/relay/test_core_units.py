@@ -1,0 +1,180 @@
+"""Pure units of the relay's core: the policy table and decisions, DKIM signing
+checked by dkimpy, the failure throttle, DSNs, retry backoff, and the shared hourly
+counter under concurrent relays."""
+
+from __future__ import annotations
+
+import email
+import threading
+from pathlib import Path
+
+import dkim
+import pytest
+
+from mailgothai.core import policy as p
+from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
+from mailgothai.core.dsn import FailedRecipient, build_dsn
+from mailgothai.core.throttle import FailureThrottle, ThrottleRules
+from mailgothai.dkim.keys import generate
+from mailgothai.dkim.signer import SigningKey, sign
+from mailgothai.store import Store
+from mailgothai.store.relay_state import SendCounters
+
+
+# ---- policy -----------------------------------------------------------------------------
+@pytest.mark.parametrize("path,reason", [
+    ("<victim%evil.example@hosted.go.th>", "routing"),
+    ("<evil.example!victim@hosted.go.th>", "routing"),
+    ("<\"victim@evil.example\"@hosted.go.th>", "quoted"),
+    ("<victim@[192.0.2.1]>", "invalid character"),
+    ("<victim@evil.example.>", "dot"),
+    ("<>", "empty"),
+])
+def test_recipient_paths_that_are_refused(path: str, reason: str) -> None:
+    decision = p.parse_envelope_address(path, sender=False)
+    assert not decision.ok and decision.reply.code == 553
+    assert reason in decision.reply.text.lower()
+
+
+def test_addresses_are_normalized_uppercase_and_idn() -> None:
+    assert p.parse_envelope_address("<USER@MOPH.GO.TH>", sender=False).address == "user@moph.go.th"
+    assert p.parse_envelope_address("<a@ไทย.example>", sender=False).address == "a@xn--o3cw4h.example"
+    assert p.parse_envelope_address("<>", sender=True).address == ""
+
+
+def test_unauthenticated_only_to_active_local_recipients() -> None:
+    remote = p.RecipientFacts("x@evil.example", hosted=False)
+    assert p.decide_recipient(remote, authenticated=False).reply.code == 554
+    assert p.decide_recipient(remote, authenticated=True).ok
+    local = p.RecipientFacts("a@h.go.th", hosted=True, found=p.Found.MAILBOX, targets=("a@h.go.th",))
+    assert p.decide_recipient(local, authenticated=False).ok
+    cases = {
+        p.RecipientFacts("a@h.go.th", hosted=True): (550, "5.1.1"),
+        p.RecipientFacts("a@h.go.th", hosted=True, domain_active=False): (550, "5.2.1"),
+        p.RecipientFacts("a@h.go.th", hosted=True, found=p.Found.MAILBOX, active=False): (550, "5.2.1"),
+        p.RecipientFacts("a@h.go.th", hosted=True, found=p.Found.ALIAS, targets=()): (550, "5.1.1"),
+        p.RecipientFacts("a@h.go.th", hosted=True, found=p.Found.MAILBOX, targets=("a@h.go.th",),
+                         over_quota=("a@h.go.th",)): (452, "4.2.2"),
+    }
+    for facts, (code, status) in cases.items():
+        reply = p.decide_recipient(facts, authenticated=True).reply
+        assert (reply.code, reply.status) == (code, status), facts
+
+
+def test_sender_decisions() -> None:
+    owned = frozenset({"a@h.go.th", "alias@h.go.th"})
+    kw = dict(sender_domain_hosted=True, sender_domain_active=True)
+    assert p.decide_sender("alias@h.go.th", auth_user="a@h.go.th", owned=owned, **kw).ok
+    assert p.decide_sender("b@h.go.th", auth_user="a@h.go.th", owned=owned, **kw).reply.code == 553
+    assert p.decide_sender("", auth_user="a@h.go.th", owned=owned, **kw).reply.code == 553
+    assert p.needs_dkim_proof("b@h.go.th", auth_user=None, sender_domain_hosted=True)
+    assert not p.needs_dkim_proof("", auth_user=None, sender_domain_hosted=False)
+    assert p.decide_unauthenticated_hosted_sender("h.go.th", frozenset({"h.go.th"})) is None
+    assert p.decide_unauthenticated_hosted_sender("h.go.th", frozenset({"other.go.th"})).code == 550
+    assert p.decide_header_from(("a@h.go.th",), owned) is None
+    assert p.decide_header_from(("boss@h.go.th",), owned).code == 550
+    assert p.decide_header_from((), owned).code == 550
+
+
+def test_every_reply_in_the_table_renders_on_one_line() -> None:
+    for kind, reply in p.REPLIES.items():
+        rendered = str(p.reply(kind, address="a\r\nb@c", limit=1, reason="r", domain="d", queue_id="q"))
+        assert "\r" not in rendered and "\n" not in rendered
+        assert rendered.startswith(f"{reply.code} {reply.status} ")
+        assert reply.status[0] == str(reply.code)[0]
+
+
+def test_limits_size_hourly_backoff_and_bounces() -> None:
+    assert p.check_size(2000, 1000).code == 552 and p.check_size(2000, 0) is None
+    assert p.check_hourly(3, 3) is None and p.check_hourly(None, 3).code == 452 and p.check_hourly(None, 0) is None
+    assert [p.retry_delay(n, 60, 3600) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert p.may_bounce("a@b.c", False) and not p.may_bounce("", False) and not p.may_bounce("a@b.c", True)
+
+
+# ---- DKIM -------------------------------------------------------------------------------
+def test_relaxed_canonicalization() -> None:
+    assert relaxed_header(b"SubJect:  hello \r\n\t world  ") == b"subject:hello world"
+    assert relaxed_body(b"a  b \t\r\n\r\n\r\n") == b"a b\r\n"
+    assert relaxed_body(b"") == b"" and relaxed_body(b"\r\n\r\n") == b""
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "ed25519"])
+def test_signatures_verify_with_dkimpy(algorithm: str) -> None:
+    pair = generate(algorithm)
+    key = SigningKey("h.go.th", "sel", algorithm, pair.load())
+    msg = (b"From: A <a@h.go.th>\r\nTo: b@x.example\r\nSubject: folded\r\n  subject line\r\n"
+           b"Date: Wed, 25 Nov 2026 08:00:00 +0000\r\n\r\nbody  with \t spaces \r\n.dot\r\n\r\n\r\n")
+    signed = sign(msg, [key]) + msg
+    records = {dns_name("sel", "h.go.th").encode() + b".": pair.record.encode()}
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
+        return records.get(name if name.endswith(b".") else name + b".")
+
+    assert dkim.verify(signed, dnsfunc=dnsfunc)
+    assert not dkim.verify(signed.replace(b"body", b"BODY"), dnsfunc=dnsfunc)
+    with_second_from = b"From: evil@evil.example\r\n" + signed
+    assert not dkim.verify(with_second_from, dnsfunc=dnsfunc)  # From is over-signed
+
+
+def test_parse_joins_continuation_lines() -> None:
+    parsed = parse(b"A: 1\n\tcont\nB: 2\n\nbody\n")
+    assert [n for n, _ in parsed.headers] == [b"a", b"b"] and parsed.body == b"body\r\n"
+
+
+# ---- throttle -----------------------------------------------------------------------------
+def test_failures_slow_down_then_lock_out_per_account_and_per_ip() -> None:
+    rules = ThrottleRules(free_failures=3, base_delay=0.5, max_delay=4, account_lockout=6, ip_lockout=10,
+                          window=100, lockout=50)
+    t = FailureThrottle(rules)
+    delays = []
+    for n in range(6):
+        delays.append(t.delay_for("a", "1.1.1.1", n))
+        t.failed("a", "1.1.1.1", n)
+    assert delays == [0, 0, 0, 0.5, 1.0, 2.0]
+    assert t.locked("a", "9.9.9.9", 6)  # the account, from anywhere
+    assert not t.locked("b", "1.1.1.1", 6)  # the address is not locked yet
+    for n in range(4):
+        t.failed(f"other{n}", "1.1.1.1", 7)
+    assert t.locked("b", "1.1.1.1", 8)  # 10 failures from one address lock the address
+    assert not t.locked("a", "9.9.9.9", 6 + 51)  # lockouts end
+
+
+# ---- DSN ---------------------------------------------------------------------------------------
+def test_dsn_is_a_delivery_status_report() -> None:
+    raw = build_dsn(reporting_mta="relay.go.th", sender="a@h.go.th", queue_id="q1", arrival=0, now=10,
+                    original=b"Subject: hi\r\nFrom: a@h.go.th\r\n\r\nsecret body\r\n",
+                    failed=[FailedRecipient("x@r.example", "x@r.example", "550 5.1.1 unknown"),
+                            FailedRecipient("y@r.example", "y@r.example", "451 4.4.1 timeout", expired=True)])
+    msg = email.message_from_bytes(raw)
+    assert msg.get_content_type() == "multipart/report" and msg["To"] == "<a@h.go.th>"
+    parts = [part.get_content_type() for part in msg.walk()]
+    assert "message/delivery-status" in parts and "text/rfc822-headers" in parts
+    assert b"Status: 5.1.1" in raw and b"Status: 4.4.7" in raw
+    assert b"secret body" not in raw  # headers only come back
+
+
+# ---- shared hourly counters ---------------------------------------------------------------
+def test_two_relays_sharing_one_store_enforce_one_limit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    first = Store.open(url)
+    first.migrate()
+    second = Store.open(url)
+    counters = [SendCounters(first), SendCounters(second)]
+    granted: list[int] = []
+    lock = threading.Lock()
+
+    def send(relay: SendCounters) -> None:
+        for _ in range(60):
+            if relay.add("a@h.go.th", 1000, 1, 50) is not None:
+                with lock:
+                    granted.append(1)
+
+    threads = [threading.Thread(target=send, args=(counters[n % 2],)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(granted) == 50 and counters[0].count("a@h.go.th", 1000) == 50
+    assert counters[1].add("a@h.go.th", 1001, 1, 50) == 1  # a new hour starts from zero
+    first.close()
+    second.close()
