@@ -54,6 +54,13 @@ REASONS: list[tuple[re.Pattern[str], str]] = [
      N_("%(address)s is already in use")),
     (re.compile(r"^(?P<address>\S+): domain (?P<domain>\S+) is not hosted here$"),
      N_("%(address)s: domain %(domain)s is not hosted here")),
+    (re.compile(r"^not a date or time .*?: (?P<value>.*)$"),
+     N_("not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): %(value)s")),
+    (re.compile(r"^must be a record number$"), N_("must be a record number")),
+    (re.compile(r"^give the part before the @ only$"), N_("give the part before the @ only")),
+    (re.compile(r"^type the domain's name exactly$"), N_("type the domain's name exactly")),
+    (re.compile(r"^an operator already administers every domain$"),
+     N_("an operator already administers every domain")),
     (re.compile(r"^shorter than (?P<n>\d+) characters$"), N_("shorter than %(n)s characters")),
 ]
 

@@ -109,7 +109,8 @@ class Client:
     """A person with a browser-like cookie jar, talking real HTTP to the live server."""
 
     def __init__(self, live: Live) -> None:
-        self.http = httpx.Client(base_url=live.url, follow_redirects=False, timeout=60)
+        self.http = httpx.Client(base_url=live.url, follow_redirects=False, timeout=60,
+                                 headers={"Accept-Language": "en"})
         self.csrf = ""
 
     def close(self) -> None:
