@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PACKAGES=(slapd ldap-utils dovecot-imapd dovecot-lmtpd dovecot-ldap python3 python3-venv python3-dev
-          gcc libffi-dev ca-certificates swaks postgresql libmail-dkim-perl)
+          gcc libffi-dev ca-certificates swaks postgresql libmail-dkim-perl
+          chromium chromium-driver fonts-thai-tlwg)
 EXTRA_PACKAGES=(${MAILGOTHAI_EXTRA_PACKAGES:-})
 
 missing=()
@@ -51,4 +52,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing the project into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+echo "==> compiling the admin web's translations"
+.venv/bin/pybabel compile -d admin_ui/translations -D messages >/dev/null
 echo "==> installed: $(.venv/bin/mailgothai --help >/dev/null && echo .venv/bin/mailgothai)"

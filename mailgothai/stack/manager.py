@@ -9,17 +9,19 @@ from typing import Any
 from mailgothai.settings import Secret, Settings, load_settings, save_settings
 from mailgothai.stack import dovecot, slapd, tls
 from mailgothai.stack.daemon import PythonService
-from mailgothai.stack.process import ProcessStatus, greeting, require_free
+from mailgothai.stack.process import ProcessStatus, greeting, port_open, require_free
 from mailgothai.store import Store
 
 
 RELAY = PythonService("relay", ("relay", "run"))
+WEB = PythonService("web", ("serve",))
 
 
 def ensure_secrets(settings: Settings) -> Settings:
     """Give the service DNs passwords the first time; later runs reuse the stored ones."""
     changes: dict[str, Secret] = {}
-    for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password", "ldap_replicator_password"):
+    for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password", "ldap_replicator_password",
+                 "web_secret_key"):
         if not getattr(settings, name):
             changes[name] = Secret(secrets.token_urlsafe(24))
     return settings.replace(**changes) if changes else settings
@@ -46,6 +48,7 @@ class StackStatus:
             "smtp": f"{s.host}:{s.smtp_port}",
             "submission": f"{s.host}:{s.submission_port}",
             **({"smtps": f"{s.host}:{s.smtps_port}"} if s.smtps_port else {}),
+            "web": f"http://{s.host}:{s.web_port}/",
             "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
             "running": self.running,
             "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},
@@ -78,7 +81,9 @@ def up(settings: Settings) -> StackStatus:
             started.append(node)
         dovecot.start(settings)
         start_relay(settings)
+        start_web(settings)
     except Exception:
+        RELAY.stop(settings)
         dovecot.stop(settings)
         for node in started:
             slapd.stop(settings, node)
@@ -101,8 +106,16 @@ def start_relay(settings: Settings) -> int:
     return RELAY.start(settings, lambda: relay_answers(settings))
 
 
+def start_web(settings: Settings) -> int:
+    """Start `mailgothai serve` (unless it runs) and wait until it answers HTTP."""
+    if not WEB.status(settings).running:
+        require_free(settings.host, settings.web_port)
+    return WEB.start(settings, lambda: port_open(settings.host, settings.web_port))
+
+
 def down(settings: Settings) -> StackStatus:
     # The relay first (it delivers into Dovecot), then Dovecot: it holds connections to the directory.
+    WEB.stop(settings)
     RELAY.stop(settings)
     dovecot.stop(settings)
     for node in slapd.nodes(settings):
@@ -112,7 +125,8 @@ def down(settings: Settings) -> StackStatus:
 
 def status(settings: Settings) -> StackStatus:
     providers = tuple(slapd.status(settings, node) for node in slapd.nodes(settings))
-    return StackStatus(settings, (*providers, dovecot.status(settings), RELAY.status(settings)))
+    return StackStatus(settings, (*providers, dovecot.status(settings), RELAY.status(settings),
+                                    WEB.status(settings)))
 
 
 def settings_for(data_dir: str | None, config: str | None) -> Settings:
