@@ -32,6 +32,8 @@ class ParsedMessage:
 
 
 def to_crlf(data: bytes) -> bytes:
+    if data.count(b"\n") == data.count(b"\r\n"):
+        return data  # already CRLF throughout (the usual case): no copy
     return _LINE_END.sub(b"\r\n", data)
 
 

@@ -11,7 +11,6 @@ import logging
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
-from email.headerregistry import HeaderRegistry
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope as SmtpEnvelope, Session
@@ -73,20 +72,13 @@ def _size_param(options: list[str]) -> int:
 def header_from_addresses(message: bytes) -> tuple[str, ...] | None:
     """Addresses of the From: header(s), normalized; None if one cannot be read."""
     raw = [r for n, r in canon.parse(message).headers if n == b"from"]
+    values = [" ".join(r.split(b":", 1)[1].decode("utf-8", "replace").split()) for r in raw]
     out: list[str] = []
-    for field_bytes in raw:
-        value = field_bytes.split(b":", 1)[1].decode("utf-8", "replace")
-        value = " ".join(value.split())
+    for _, addr in email.utils.getaddresses(values):
         try:
-            header = HeaderRegistry()("from", value)
-            addresses = [a.addr_spec for a in header.addresses]  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - any unparsable header is refused below
+            out.append(normalize_address(addr, "from"))
+        except InvalidInput:
             return None
-        for a in addresses:
-            try:
-                out.append(normalize_address(a, "from"))
-            except InvalidInput:
-                return None
     return tuple(out)
 
 
@@ -262,8 +254,10 @@ class RelayHandler:
         if too_big:
             return str(too_big)
         try:  # the size is known now: never accept what a local mailbox cannot take
+            checked = _size_param(envelope.mail_options)  # RCPT asked with the declared SIZE=
             for target in tx.targets.values():
-                if target.local and not await self.ctx.quota.has_room(target.address, len(data)):
+                if target.local and len(data) > checked \
+                        and not await self.ctx.quota.has_room(target.address, len(data)):
                     return str(p.reply(p.R.OVER_QUOTA, address=target.original))
         except MailGoThaiError as exc:
             log.warning("DATA: quota check failed: %s", exc)
