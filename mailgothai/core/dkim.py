@@ -62,11 +62,11 @@ def relaxed_header(raw: bytes) -> bytes:
 
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4: trailing WSP dropped, WSP runs as one space, trailing empty lines
-    dropped; a non-empty body ends with CRLF."""
-    lines = [_WSP_RUN.sub(b" ", line).rstrip(b" \t") for line in body.split(b"\r\n")]
-    while lines and lines[-1] == b"":
-        lines.pop()
-    return b"\r\n".join(lines) + b"\r\n" if lines else b""
+    dropped; a non-empty body ends with CRLF. `body` is CRLF-normalized."""
+    # (a last line without CRLF keeps a trailing space, as dkimpy and Mail::DKIM do;
+    # SMTP always delivers the CRLF)
+    out = _WSP_RUN.sub(b" ", body).replace(b" \r\n", b"\r\n").rstrip(b"\r\n")
+    return out + b"\r\n" if out else b""
 
 
 def select_headers(headers: tuple[tuple[bytes, bytes], ...], names: tuple[bytes, ...]) -> list[bytes]:

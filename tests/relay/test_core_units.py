@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dkim
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
@@ -178,3 +180,11 @@ def test_two_relays_sharing_one_store_enforce_one_limit(tmp_path: Path) -> None:
     assert counters[1].add("a@h.go.th", 1001, 1, 50) == 1  # a new hour starts from zero
     first.close()
     second.close()
+
+
+@given(st.lists(st.text(alphabet=" \tab.x", max_size=12), max_size=8), st.booleans())
+def test_relaxed_body_matches_dkimpy(lines: list[str], final_crlf: bool) -> None:
+    from dkim.canonicalization import Relaxed
+
+    body = "\r\n".join(lines).encode() + (b"\r\n" if final_crlf else b"")
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)
