@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
-import uuid
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -19,8 +18,13 @@ from mailgothai.settings import Settings
 from mailgothai.store import AuditLog, Store
 
 
-def unique_domain(prefix: str = "t") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}.go.th"
+def imap_login(client: IMAPClient, user: str, password: str) -> None:
+    """LOGIN with the user name as an IMAP quoted string, as mail clients send it.
+
+    Python's imaplib sends the name bare, which breaks names holding IMAP specials
+    such as '{' (a literal) even though they are valid addresses.
+    """
+    client.login('"' + user.replace("\\", "\\\\").replace('"', '\\"') + '"', password)
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class MailClients:
     def imap(self, user: str, password: str) -> Iterator[IMAPClient]:
         client = IMAPClient(self.settings.host, port=self.settings.imap_port, ssl=False, timeout=30)
         try:
-            client.login(user, password)
+            imap_login(client, user, password)
             yield client
         finally:
             with contextlib.suppress(Exception):
@@ -43,7 +47,7 @@ class MailClients:
         """A fresh IMAP login; True if the server says OK, False if it refuses it."""
         client = IMAPClient(self.settings.host, port=self.settings.imap_port, ssl=False, timeout=30)
         try:
-            client.login(user, password)
+            imap_login(client, user, password)
         except LoginError:
             return False
         finally:

@@ -1,0 +1,91 @@
+"""A domain's limits hold on the CLI: past max accounts, or beyond the quota pool, the
+command is refused naming the field, and nothing changes (directory, counters, audit)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "Limit-test-pw1"
+
+
+def unique_domain(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}.go.th"
+
+
+def _ok(result) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == 0, result.stderr
+
+
+def _refused(result, field: str) -> str:  # type: ignore[no-untyped-def]
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert f"error: {field}: " in result.stderr, result.stderr
+    return result.stderr
+
+
+def _state(cli, domain: str, audit) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    listing = cli("account", "list", domain, "--json")
+    _ok(listing)
+    shown = cli("domain", "show", domain, "--json")
+    _ok(shown)
+    info = json.loads(shown.stdout)
+    accounts = sorted((a["email"], a["quota"]) for a in json.loads(listing.stdout))
+    return accounts, info["account_count"], info["quota_allocated"], audit.count(), audit.count(domain=domain)
+
+
+def test_past_max_accounts_is_refused_and_changes_nothing(cli, audit) -> None:  # type: ignore[no-untyped-def]
+    domain = unique_domain("max")
+    _ok(cli("domain", "add", domain, "--max-accounts", "2", "--default-quota", "100M"))
+    for name in ("one", "two"):
+        _ok(cli("account", "add", f"{name}@{domain}", "--password-stdin", stdin=PASSWORD + "\n"))
+    before = _state(cli, domain, audit)
+    assert before[1] == 2
+
+    message = _refused(cli("account", "add", f"three@{domain}", "--password-stdin", stdin=PASSWORD + "\n"),
+                       "max_accounts")
+    assert "at most 2 accounts" in message
+    assert _state(cli, domain, audit) == before
+    assert cli("account", "show", f"three@{domain}").returncode == 1
+
+    # Room again after a delete: the counter followed the delete.
+    _ok(cli("account", "delete", f"two@{domain}"))
+    _ok(cli("account", "add", f"three@{domain}", "--password-stdin", stdin=PASSWORD + "\n"))
+
+
+def test_quota_beyond_the_pool_is_refused_and_changes_nothing(cli, audit) -> None:  # type: ignore[no-untyped-def]
+    domain = unique_domain("pool")
+    _ok(cli("domain", "add", domain, "--quota-pool", "3G", "--default-quota", "1G"))
+    _ok(cli("account", "add", f"first@{domain}", "--quota", "2G", "--password-stdin", stdin=PASSWORD + "\n"))
+    before = _state(cli, domain, audit)
+    assert before[2] == 2 * 1024**3
+
+    message = _refused(cli("account", "add", f"big@{domain}", "--quota", "1025M", "--password-stdin",
+                           stdin=PASSWORD + "\n"), "quota")
+    assert "pool" in message
+    assert _state(cli, domain, audit) == before
+
+    # Raising an existing account's quota past the pool is refused the same way.
+    _refused(cli("account", "set", f"first@{domain}", "--quota", "4G"), "quota")
+    assert _state(cli, domain, audit) == before
+
+    # Exactly filling the pool is allowed.
+    _ok(cli("account", "add", f"fits@{domain}", "--quota", "1G", "--password-stdin", stdin=PASSWORD + "\n"))
+    assert _state(cli, domain, audit)[2] == 3 * 1024**3
+
+
+def test_refused_limit_change_below_usage_changes_nothing(cli, audit) -> None:  # type: ignore[no-untyped-def]
+    domain = unique_domain("lower")
+    _ok(cli("domain", "add", domain, "--max-accounts", "5", "--quota-pool", "10G", "--default-quota", "2G"))
+    for name in ("a", "b"):
+        _ok(cli("account", "add", f"{name}@{domain}", "--password-stdin", stdin=PASSWORD + "\n"))
+    before = _state(cli, domain, audit)
+    _refused(cli("domain", "set", domain, "--max-accounts", "1"), "max_accounts")
+    _refused(cli("domain", "set", domain, "--quota-pool", "3G"), "quota_pool")
+    assert _state(cli, domain, audit) == before
+    shown = json.loads(cli("domain", "show", domain, "--json").stdout)
+    assert shown["limits"]["max_accounts"] == 5 and shown["limits"]["quota_pool"] == 10 * 1024**3
