@@ -29,8 +29,9 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def _print(state: manager.StackStatus) -> None:
     data = state.as_dict()
-    for key in ("data_dir", "ldap_uri", "imap", "lmtp", "web"):
-        print(f"{key:10} {data[key]}")
+    for key in ("data_dir", "ldap_uri", "imap", "lmtp", "smtp", "submission", "smtps", "web"):
+        if key in data:
+            print(f"{key:10} {data[key]}")
     for name, proc in data["processes"].items():
         print(f"{name:10} {'running' if proc['running'] else 'stopped'}" + (f" (pid {proc['pid']})" if proc["running"] else ""))
 
