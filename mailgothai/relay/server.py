@@ -11,7 +11,6 @@ import signal
 import ssl
 import sys
 import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -246,9 +245,12 @@ def configure_logging() -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    # aiosmtpd warns on every AUTH that its old `login_data` attribute is deprecated.
-    warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+    aiosmtpd_log = logging.getLogger("mail.log")
+    aiosmtpd_log.setLevel(logging.WARNING)  # not its per-command chatter
+    aiosmtpd_log.handlers[:] = [handler]
+    aiosmtpd_log.propagate = False
+    # ... nor the warning it logs on every AUTH about its own deprecated `login_data`
+    aiosmtpd_log.addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
 
 
 def run(settings: Settings) -> int:
