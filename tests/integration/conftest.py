@@ -19,11 +19,16 @@ from mailgothai.store import AuditLog, Store
 
 
 def imap_login(client: IMAPClient, user: str, password: str) -> None:
-    """LOGIN with the user name as an IMAP quoted string, as mail clients send it.
+    """Log in as mail clients do: LOGIN with the name as an IMAP quoted string, or
+    AUTHENTICATE PLAIN (UTF-8, RFC 4616) when the password is not ASCII.
 
-    Python's imaplib sends the name bare, which breaks names holding IMAP specials
-    such as '{' (a literal) even though they are valid addresses.
+    Python's imaplib sends the LOGIN name bare, which breaks names holding IMAP
+    specials such as '{' (a literal) even though they are valid addresses, and it
+    cannot send a non-ASCII password with LOGIN at all.
     """
+    if not password.isascii():
+        client.plain_login(user, password)
+        return
     client.login('"' + user.replace("\\", "\\\\").replace('"', '\\"') + '"', password)
 
 
