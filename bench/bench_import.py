@@ -110,10 +110,14 @@ def cut(dataset: Path, work: Path, slices: int, settings: Settings) -> list[tupl
 
 
 def ldapadd(settings: Settings, ldif: Path) -> dict[str, float]:
+    secret = settings.data_dir / "bench-app-password"
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(str(settings.ldap_app_password))  # -y: no password on the command line
     cpu = slapd_cpu(settings)
     started = time.monotonic()
     subprocess.run(["ldapadd", "-x", "-H", settings.ldap_uri_list[0], "-D", settings.ldap_app_dn,
-                    "-w", str(settings.ldap_app_password), "-f", str(ldif)], check=True, stdout=subprocess.DEVNULL)
+                    "-y", str(secret), "-f", str(ldif)], check=True, stdout=subprocess.DEVNULL)
     return {"seconds": round(time.monotonic() - started, 2), "slapd_cpu_s": round(slapd_cpu(settings) - cpu, 1)}
 
 

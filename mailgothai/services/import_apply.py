@@ -99,6 +99,7 @@ class Applier:
         self.writers = writers
         self.hash_workers = hash_workers or os.cpu_count() or 1
         self._per_row: set[str] = set()  # domains whose bulk reservation failed: reserve row by row
+        self._pool: ProcessPoolExecutor | None = None
 
     # ---- audit -----------------------------------------------------------------
     def _audit(self, action: str, account: Account, before: Account | None = None) -> dict[str, Any]:
@@ -162,8 +163,13 @@ class Applier:
             yield batch
             after = batch[-1].row
 
-    def _prepare(self, chunk: list[RowRecord], cells: PasswordCells,
-                 pool: ProcessPoolExecutor | None) -> list[Item]:
+    def _hash_pool(self) -> ProcessPoolExecutor:
+        """Started at the first password to hash (an import of stored hashes needs none)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.hash_workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _prepare(self, chunk: list[RowRecord], cells: PasswordCells) -> list[Item]:
         items = [Item(r) for r in chunk]
         creates = [i for i in items if i.record.action == "create"]
         values = cells.cells([i.record.row for i in creates])
@@ -180,33 +186,27 @@ class Applier:
             to_hash.append((item, value))
         for start in range(0, len(to_hash), HASHES_PER_TASK):
             group = to_hash[start:start + HASHES_PER_TASK]
-            plains = [p for _, p in group]
-            if pool is None:
-                hashes = hash_many(params, plains)
-                for (item, _), h in zip(group, hashes):
-                    item.password_hash = h
-            else:
-                future = pool.submit(hash_many, params, plains)
-                for n, (item, _) in enumerate(group):
-                    item.hash_future = (future, n)
+            future = self._hash_pool().submit(hash_many, params, [p for _, p in group])
+            for n, (item, _) in enumerate(group):
+                item.hash_future = (future, n)
         return items
 
-    def run(self, cells: PasswordCells, needs_hashing: bool) -> None:
-        pool = None
-        if needs_hashing:
-            pool = ProcessPoolExecutor(self.hash_workers, mp_context=multiprocessing.get_context("spawn"))
+    def run(self, cells: PasswordCells) -> None:
+        """Apply every planned row. Hashing runs ahead of the writes by a few chunks; an
+        import of stored hashes writes each chunk as soon as it is read."""
         try:
             with ThreadPoolExecutor(self.writers, thread_name_prefix="import-writer") as writers:
                 pending: deque[list[Item]] = deque()
                 for chunk in self._chunks():
-                    pending.append(self._prepare(chunk, cells, pool))
-                    if len(pending) > (PREFETCH_CHUNKS if pool else 0):
+                    pending.append(self._prepare(chunk, cells))
+                    if len(pending) > (PREFETCH_CHUNKS if self._pool is not None else 0):
                         self._write(pending.popleft(), writers)
                 while pending:
                     self._write(pending.popleft(), writers)
         finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
     def _write(self, items: list[Item], writers: ThreadPoolExecutor) -> None:
         for item in items:

@@ -270,7 +270,7 @@ class ImportService(Service):
                 applier.reserve()
                 cells = PasswordCells(stream, fmt)
                 try:
-                    applier.run(cells, self._needs_hashing(job_id))
+                    applier.run(cells)
                 finally:
                     cells.close()
         except BaseException as exc:
@@ -283,12 +283,6 @@ class ImportService(Service):
         if Path(job.file_path).parent == folder:
             Path(job.file_path).unlink(missing_ok=True)  # the upload may hold passwords
         return self.job_status(job_id)
-
-    def _needs_hashing(self, job_id: int) -> bool:
-        for record in self.jobs.iter_rows(job_id, (RowState.PLANNED,)):
-            if record.action == "create" and record.data.get("password") != "hash":
-                return True
-        return False
 
     def resume(self, job_id: int, progress: ProgressFn | None = None) -> JobSummary:
         """Go on with an interrupted (or dry-run) job until it is done."""
