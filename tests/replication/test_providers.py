@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import smtplib
 import subprocess
 import time
 import uuid
 from typing import Callable, Iterator
 
+import httpx
 import ldap3
 import pytest
 from imapclient import IMAPClient
@@ -19,6 +21,7 @@ from mailgothai.core.models import Role, Status
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
+from mailgothai.services.tokens import TokenService
 from mailgothai.settings import Settings
 from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid, start_daemon, stop_pid
@@ -242,3 +245,62 @@ def test_deploy_config_refuses_a_node_without_providers(pair: Settings) -> None:
     assert "provider:" in done.stderr
     done = Cli(pair)("deploy", "slapd-config", "--server-id", "0", "--provider", node_uri(pair, 1))
     assert done.returncode == 2 and "server-id:" in done.stderr
+
+
+def test_with_provider_a_stopped_the_web_an_import_and_the_relay_keep_working(
+        pair: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The stack's own web and relay processes (started by `stack up`, both URIs in
+    their settings) and a CLI import, all while provider A is down."""
+    domain = new_domain(pair)
+    operator = f"op-{uuid.uuid4().hex[:8]}"
+    with Services.open(pair, OPERATOR) as services:
+        services.accounts.add(f"reader@{domain}", PasswordInput(plain="Reader-pass-1"))
+        services.admins.add(operator, Role.SUPERADMIN, PasswordInput(plain="Operator-pass-1"))
+        token = TokenService(services.backends, Actor(operator, Role.SUPERADMIN, origin="test")).create("t").token
+    assert eventually(lambda: context_csn(pair, 1) == context_csn(pair, 2))
+    # Warm every process's pool on A, so they must notice A going away.
+    api = httpx.Client(base_url=f"http://{pair.host}:{pair.web_port}", timeout=60,
+                       headers={"Authorization": f"Bearer {token}"})
+    try:
+        assert api.get(f"/api/v1/domains/{domain}/accounts").status_code == 200
+        slapd.stop(pair, 1)
+        try:
+            # The web (its API; the pages call the same services).
+            listed = api.get(f"/api/v1/domains/{domain}/accounts")
+            assert listed.status_code == 200, listed.text
+            assert f"reader@{domain}" in listed.text
+            made = api.post(f"/api/v1/domains/{domain}/accounts",
+                            json={"local_part": "viaweb", "password": "Via-web-pass-1", "given_name": "เว็บ"})
+            assert made.status_code == 201, made.text
+            # An import through the CLI.
+            csv_file = tmp_path_factory.mktemp("import") / "staff.csv"
+            csv_file.write_text("email,given_name,password\n"
+                                f"imported1@{domain},นำเข้า,Import-pass-1\nimported2@{domain},,Import-pass-2\n",
+                                encoding="utf-8")
+            done = Cli(pair)("import", str(csv_file))
+            assert done.returncode == 0, done.stdout + done.stderr
+            # The relay: mail for a local user over the MX port, delivered into Dovecot.
+            with smtplib.SMTP(pair.host, pair.smtp_port, timeout=60) as mx:
+                mx.ehlo("mx.remote.test")
+                refused = mx.sendmail("someone@remote.test", [f"imported1@{domain}"],
+                                      b"From: <someone@remote.test>\r\nSubject: during the outage\r\n\r\nhello\r\n")
+                assert refused == {}
+            assert eventually(lambda: mailbox_count(pair, f"imported1@{domain}", "Import-pass-1") == 1, 60)
+            # IMAP logins of accounts written during the outage.
+            assert imap_login(pair, f"viaweb@{domain}", "Via-web-pass-1")
+        finally:
+            slapd.start(pair, 1)
+    finally:
+        api.close()
+    assert eventually(lambda: context_csn(pair, 1) == context_csn(pair, 2))
+    a = snapshot(pair, 1)
+    for local in ("viaweb", "imported1", "imported2"):
+        assert f"mail={local}@{domain},ou=users,domainname={domain},ou=domains,o=mailgothai" in a
+
+
+def mailbox_count(settings: Settings, user: str, password: str) -> int:
+    with IMAPClient(settings.host, port=settings.imap_port, ssl=False, timeout=30) as client:
+        client.login(user, password)
+        count = int(client.select_folder("INBOX")[b"EXISTS"])
+        client.logout()
+        return count
