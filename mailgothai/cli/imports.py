@@ -56,7 +56,7 @@ def progress_display() -> Iterator[Callable[[Progress], None]]:
     if sys.stderr.isatty():
         from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 
-        with Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:>,.0f} rows"),
+        with Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                  TextColumn("{task.fields[rate]:>8,.0f} rows/s"), TimeRemainingColumn(),
                  console=None, transient=False) as bar:
             tasks: dict[str, int] = {}

@@ -164,12 +164,13 @@ def test_limits_overflow_rows_are_reported_and_not_applied(services: Services, t
     name = f"{tag()}.go.th"
     services.domains.add(name, max_accounts=3, quota_pool="10G", default_quota="1G")
     services.accounts.add(f"existing@{name}", PasswordInput(generate=True), quota="2G")
-    path = write_csv(tmp_path / "a.csv", ["quota", "email", "password"], [
-        ["3G", f"a@{name}", ""], ["6G", f"b@{name}", ""],  # b: 2+3+6 > 10G pool
-        ["1G", f"c@{name}", ""], ["1G", f"d@{name}", ""],  # d: a 4th account
-        ["", f"e@{name}", ""],
+    path = write_csv(tmp_path / "a.csv", ["quota", "E-mail", "password", "Department"], [
+        ["3G", f"a@{name}", "", "IT"], ["6G", f"b@{name}", "", ""],  # b: 2+3+6 > 10G pool
+        ["1G", f"c@{name}", "", ""], ["1G", f"d@{name}", "", ""],  # d: a 4th account
+        ["", f"e@{name}", "", ""],
     ], delimiter=";")
     summary = importer(services).run_file(path)
+    assert summary.job.delimiter == ";" and summary.job.unknown_columns == ("Department",)
     bad = {r.row: r for r in importer(services).rows(summary.job.id)}
     assert set(bad) == {2, 4, 5}
     assert bad[2].column == "quota" and "pool" in bad[2].reason
