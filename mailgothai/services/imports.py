@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, BinaryIO, Callable, Iterator, TextIO
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.csvimport import (
@@ -33,7 +33,7 @@ from mailgothai.core.csvimport import (
 from mailgothai.core.csvimport.cells import guard, unguard
 from mailgothai.core.models import Domain, Role
 from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
-from mailgothai.directory.holders import holders_of
+from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
 from mailgothai.services.actor import Actor
 from mailgothai.services.base import Service
 from mailgothai.services.domains import DomainService
@@ -45,6 +45,8 @@ from mailgothai.settings import Settings
 from mailgothai.store.jobs import BAD_STATES, JobRecord, JobState, JobStore, RowRecord, RowState
 
 LOOKUP_BATCH = 250  # rows checked against the directory per search
+PRELOAD_FACTOR = 4  # read a whole domain when the file has at least a quarter of its accounts
+PRELOAD_SMALL = 2000  # ... or when the domain is small anyway
 SQL_BATCH = 1000
 RUNNING_WITHIN_S = 60  # a job touched this recently by its process counts as running
 REPORT_HEADER = ("row", "email", "column", "reason")
@@ -188,17 +190,21 @@ class ImportService(Service):
                 size = max(1, Path(job.file_path).stat().st_size)
                 fmt = detect_format(stream)
                 header_cells, records = read_records(stream, fmt)
+                records.close()
                 header = map_header(header_cells, ACCOUNT_COLUMNS, ("email",), ACCOUNT_SYNONYMS)
                 self.jobs.update(job_id, encoding=fmt.encoding, delimiter=fmt.delimiter,
                                  unknown_columns=list(header.unknown))
                 planner = Planner(self._managed_domains())
+                known, preloaded = self._preload(stream, fmt, planner.domains)
+                stream.seek(0)
+                header_cells, records = read_records(stream, fmt)
                 meter = _Meter("validating", progress)
                 rows_out: list[dict[str, Any]] = []
                 batch: list[ParsedRow | RowResult | int] = []
                 total = 0
 
                 def flush_batch() -> None:
-                    rows_out.extend(self._plan_batch(planner, batch))
+                    rows_out.extend(self._plan_batch(planner, batch, known, preloaded))
                     batch.clear()
 
                 for record in records:
@@ -220,11 +226,49 @@ class ImportService(Service):
         self.jobs.update(job_id, state=JobState.VALIDATED, total_rows=total)
         return self.job_status(job_id)
 
-    def _plan_batch(self, planner: Planner, batch: list[ParsedRow | RowResult | int]) -> list[dict[str, Any]]:
+    def _preload(self, stream: BinaryIO, fmt: FileFormat,
+                 domains: dict[str, Domain]) -> tuple[dict[str, Compact], set[str]]:
+        """A first, light pass over the file counts its rows per domain; the domains the file
+        covers a good part of have all their addresses read a page at a time (a few large
+        searches), the others are asked address by address in batches (filters cost)."""
+        rows: dict[str, int] = {}
+        stream.seek(0)
+        header_cells, records = read_records(stream, fmt)
+        header = map_header(header_cells, ACCOUNT_COLUMNS, ("email",), ACCOUNT_SYNONYMS)
+        columns = [header.index[c] for c in ("email", "aliases") if c in header.index]
+        for record in records:
+            for position in columns:
+                cell = record.cells[position] if position < len(record.cells) else ""
+                for address in cell.replace(",", ";").split(";"):
+                    domain = address.rpartition("@")[2].strip().lower()
+                    if domain:
+                        rows[domain] = rows.get(domain, 0) + 1
+        stream.seek(0)
+        known: dict[str, Compact] = {}
+        preloaded = set()
+        for name, count in rows.items():
+            domain = domains.get(name)
+            if domain is not None and domain.account_count <= PRELOAD_FACTOR * count + PRELOAD_SMALL:
+                preload_domain(self.b.gateway, self.b.layout, name, known)
+                preloaded.add(name)
+        return known, preloaded
+
+    def _plan_batch(self, planner: Planner, batch: list[ParsedRow | RowResult | int],
+                    known: dict[str, Compact], preloaded: set[str]) -> list[dict[str, Any]]:
         parsed = [p for p in batch if isinstance(p, ParsedRow)]
-        wanted = [a for p in parsed for a in planner.addresses_to_look_up(p)
-                  if split_address(a)[1] in planner.domains]
-        holders: dict[str, Holder] = holders_of(self.b.gateway, self.b.layout, wanted) if wanted else {}
+        holders: dict[str, Holder] = {}
+        wanted = []
+        for p in parsed:
+            for address in planner.addresses_to_look_up(p):
+                domain = split_address(address)[1]
+                if domain in preloaded:
+                    record = known.get(address)
+                    if record is not None:
+                        holders[address] = holder_from(address, record)
+                elif domain in planner.domains:
+                    wanted.append(address)
+        if wanted:
+            holders.update(holders_of(self.b.gateway, self.b.layout, wanted))
         out = []
         for item in batch:
             if isinstance(item, int):

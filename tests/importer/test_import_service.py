@@ -112,8 +112,20 @@ def test_generated_file_rejects_exactly_the_bad_rows(services: Services, tmp_pat
     assert not check(by_kind["plain"]["email"], "wrong-password-1")
 
 
-def test_rerun_changes_nothing_and_a_changed_quota_changes_one_account(services: Services,
-                                                                         tmp_path: Path) -> None:
+@pytest.fixture(params=["preload", "per-address"])
+def lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways validation learns what the directory holds: reading whole domains, or
+    batched searches for the file's addresses (used when a file covers little of a domain)."""
+    if request.param == "per-address":
+        import mailgothai.services.imports as imports_module
+
+        monkeypatch.setattr(imports_module, "PRELOAD_FACTOR", 0)
+        monkeypatch.setattr(imports_module, "PRELOAD_SMALL", -1)
+    return str(request.param)
+
+
+def test_rerun_changes_nothing_and_a_changed_quota_changes_one_account(services: Services, tmp_path: Path,
+                                                                         lookup: str) -> None:
     generate(Spec(tmp_path, domains=4, accounts=80, bad_rows=len(KINDS), awkward_rows=12, passwords="plain",
                   tag=tag()))
     domains = load_domains(services, tmp_path)
@@ -160,7 +172,7 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: s
     return path
 
 
-def test_limits_overflow_rows_are_reported_and_not_applied(services: Services, tmp_path: Path) -> None:
+def test_limits_overflow_rows_are_reported_and_not_applied(services: Services, tmp_path: Path, lookup: str) -> None:
     name = f"{tag()}.go.th"
     services.domains.add(name, max_accounts=3, quota_pool="10G", default_quota="1G")
     services.accounts.add(f"existing@{name}", PasswordInput(generate=True), quota="2G")
@@ -209,7 +221,8 @@ def test_export_then_import_changes_nothing(services: Services, tmp_path: Path) 
     assert services.backends.audit.count() == audit_before
 
 
-def test_domain_admin_imports_only_into_own_domains(services: Services, stack: Settings, tmp_path: Path) -> None:
+def test_domain_admin_imports_only_into_own_domains(services: Services, stack: Settings, tmp_path: Path,
+                                                   lookup: str) -> None:
     mine, other = f"{tag()}.go.th", f"{tag()}.go.th"
     for d in (mine, other):
         services.domains.add(d, description="test")
@@ -276,3 +289,23 @@ def test_crash_between_directory_writes_and_outcome_commit(services: Services, t
     for d in domains:
         mine = [a for a in accounts.values() if a.domain == d]
         assert counters[d] == (len(mine), sum(a.quota for a in mine))
+
+
+def test_conflicts_with_aliases_in_the_directory(services: Services, tmp_path: Path, lookup: str) -> None:
+    name = f"{tag()}.go.th"
+    services.domains.add(name)
+    services.accounts.add(f"boss@{name}", PasswordInput(generate=True), aliases=f"info@{name}")
+    services.aliases.add(f"helpdesk@{name}", (f"boss@{name}",))
+    path = write_csv(tmp_path / "a.csv", ["email", "aliases"], [
+        [f"helpdesk@{name}", ""], [f"x@{name}", f"info@{name}"], [f"info@{name}", ""],
+        [f"y@{name}", f"z@{name}"], [f"boss@{name}", f"info@{name};chief@{name}"],
+    ])
+    summary = importer(services).run_file(path)
+    bad = {r.row: r for r in importer(services).rows(summary.job.id)}
+    assert set(bad) == {1, 2, 3}, bad
+    assert bad[1].column == "email" and "in use by an alias" in bad[1].reason
+    assert bad[2].column == "aliases" and "in use by an account alias" in bad[2].reason
+    assert bad[3].column == "email" and "account alias" in bad[3].reason
+    assert (summary.created, summary.updated) == (1, 1)
+    assert services.accounts.get(f"boss@{name}").aliases == (f"info@{name}", f"chief@{name}")
+    assert services.accounts.get(f"y@{name}").aliases == (f"z@{name}",)

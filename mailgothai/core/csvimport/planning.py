@@ -81,7 +81,8 @@ class Planner:
     def __init__(self, domains: Mapping[str, Domain]) -> None:
         self.domains = dict(domains)
         self._usage = {name: (d.account_count, d.quota_allocated) for name, d in self.domains.items()}
-        self._emails: dict[str, int] = {}  # address of a row -> first row with it
+        self._emails: dict[str, int] = {}  # address of a row -> first row with it (accepted or not)
+        self._planned: dict[str, int] = {}  # address of an accepted row -> its row
         self._alias_claims: dict[str, int] = {}  # alias address -> row that will hold it
 
     def addresses_to_look_up(self, parsed: ParsedRow) -> tuple[str, ...]:
@@ -114,6 +115,7 @@ class Planner:
             return bad("quota" if exc.field == "quota" else "email", exc.reason)
         for alias in parsed.aliases or ():
             self._alias_claims.setdefault(alias, row)
+        self._planned[email] = row
         return planned
 
     def _check_aliases(self, parsed: ParsedRow, holders: Mapping[str, Holder], existing: Account | None) -> str:
@@ -122,8 +124,8 @@ class Planner:
             alias_domain = split_address(alias)[1]
             if alias_domain not in self.domains:
                 return f"{alias}: {not_hosted(alias_domain)}"
-            if alias in self._emails:
-                return f"{alias} is the address of row {self._emails[alias]}"
+            if alias in self._planned:
+                return f"{alias} is the address of row {self._planned[alias]}"
             if self._alias_claims.get(alias, parsed.row) != parsed.row:
                 return f"{alias} is already an alias in row {self._alias_claims[alias]}"
             holder = holders.get(alias)
