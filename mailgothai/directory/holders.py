@@ -6,6 +6,7 @@ account aliases, alias entries) with a single equality-indexed OR filter.
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable
 
 from mailgothai.core.csvimport.planning import Holder
@@ -49,8 +50,8 @@ Compact = tuple[str, str, tuple[object, ...] | None]
 
 
 def _compact_account(account: Account) -> tuple[object, ...]:
-    return (account.email, account.domain, account.quota, account.status, account.given_name, account.surname,
-            account.display_name, account.aliases, account.forwards)
+    return (account.email, sys.intern(account.domain), account.quota, account.status, account.given_name,
+            account.surname, account.display_name, account.aliases, account.forwards)
 
 
 def holder_from(address: str, record: Compact) -> Holder:
