@@ -36,7 +36,7 @@ from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionD
 from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
 from mailgothai.services.actor import Actor
 from mailgothai.services.base import Service
-from mailgothai.services.domains import DomainService
+from mailgothai.services.domains import DomainService, build_limits
 from mailgothai.services.import_apply import Applier, account_to_json, changes_to_json
 from mailgothai.services.import_files import (
     PasswordCells, PasswordJournal, job_dir, job_lock, keep_upload, open_checked, sha256_of, write_result,
@@ -419,10 +419,13 @@ class ImportService(Service):
                         domains.add(name, description=values.get("description", ""), **limits)
                         created += 1
                     else:
-                        after = domains.set(existing.name, description=values.get("description"), **limits)
-                        changed = (after.limits, after.description) != (existing.limits, existing.description)
-                        updated += changed
-                        unchanged += not changed
+                        description = values.get("description")
+                        wanted = build_limits(existing.limits, **limits)
+                        if wanted == existing.limits and description in (None, existing.description):
+                            unchanged += 1  # nothing to write, nothing to audit
+                        else:
+                            domains.set(existing.name, description=description, **limits)
+                            updated += 1
                 except InvalidInput as exc:
                     column = "quota" if exc.field == "quota_pool" else exc.field
                     bad.append(RowResult(record.row, False, column, exc.reason, name))

@@ -309,3 +309,21 @@ def test_conflicts_with_aliases_in_the_directory(services: Services, tmp_path: P
     assert (summary.created, summary.updated) == (1, 1)
     assert services.accounts.get(f"boss@{name}").aliases == (f"info@{name}", f"chief@{name}")
     assert services.accounts.get(f"y@{name}").aliases == (f"z@{name}",)
+
+
+def test_import_domains_adds_updates_and_reports(services: Services, tmp_path: Path) -> None:
+    t = tag()
+    path = write_csv(tmp_path / "d.csv", ["domain", "description", "max_accounts", "quota", "default_quota"], [
+        [f"a.{t}.go.th", "กรมทดสอบ", "100", "50G", "1G"], [f"b.{t}.go.th", "", "10", "1G", "2G"],  # default > pool
+        [f"bad_name.{t}.go.th", "", "1", "1G", "1G"], [f"c.{t}.go.th", "", "-1", "", ""],
+    ])
+    first = importer(services).import_domains(path)
+    assert (first.created, first.updated, first.unchanged) == (1, 0, 0)
+    assert {r.row: r.column for r in first.bad} == {2: "default_quota", 3: "domain", 4: "max_accounts"}
+    audit = services.backends.audit.count(domain=f"a.{t}.go.th")
+    again = importer(services).import_domains(path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    assert services.backends.audit.count(domain=f"a.{t}.go.th") == audit
+    changed = write_csv(tmp_path / "e.csv", ["domain", "max_accounts"], [[f"a.{t}.go.th", "200"]])
+    third = importer(services).import_domains(changed)
+    assert third.updated == 1 and services.domains.get(f"a.{t}.go.th").limits.max_accounts == 200
