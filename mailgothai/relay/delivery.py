@@ -143,7 +143,7 @@ class DeliveryQueue:
             envelope, message = fresh or await asyncio.to_thread(self._spool.load, queue_id)
         except FileNotFoundError:
             return None  # deleted meanwhile (`queue delete`)
-        state = await asyncio.to_thread(self._spool.state, queue_id)
+        state = DeliveryState() if fresh else await asyncio.to_thread(self._spool.state, queue_id)
         pending = [t for t in envelope.targets if t.address not in state.done and t.address not in state.failed]
         started = time.time()
         outcomes = await self._deliver(envelope, message, pending)

@@ -204,13 +204,12 @@ class RelayHandler:
         rcpt = parsed.address
         size = _size_param(envelope.mail_options)
         try:
-            expansion = await asyncio.to_thread(self.ctx.router.expand, rcpt)
+            expansion, domain = await asyncio.to_thread(self._recipient_facts, rcpt)
             facts = expansion.facts
             if facts.hosted and facts.targets:
                 full = [t.address for t in expansion.targets if t.local
                         and not await self.ctx.quota.has_room(t.address, size)]
                 facts = p.RecipientFacts(**{**facts.__dict__, "over_quota": tuple(full)})
-            domain = await asyncio.to_thread(self.ctx.directory.domain, p.domain_of(rcpt)) if facts.hosted else None
         except MailGoThaiError as exc:
             log.warning("RCPT TO %s: lookup failed: %s", rcpt, exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
@@ -233,12 +232,21 @@ class RelayHandler:
         envelope.rcpt_options.extend(options)
         return str(decision.reply)
 
+    def _recipient_facts(self, rcpt: str) -> tuple[Any, Any]:
+        """Blocking (directory): the recipient's expansion and, if hosted, its domain."""
+        expansion = self.ctx.router.expand(rcpt)
+        domain = self.ctx.directory.domain(p.domain_of(rcpt)) if expansion.facts.hosted else None
+        return expansion, domain
+
+    def _add_to_hour(self, user: str) -> tuple[int | None, int]:
+        """Blocking (directory, SQL): the hour's count with this recipient, and the limit."""
+        domain = self.ctx.directory.domain(p.domain_of(user))
+        limit = domain.hourly_send_limit if domain else 0
+        return self.ctx.counters.add(user, int(time.time() // 3600), 1, limit), limit
+
     async def _count_recipient(self, user: str) -> p.Reply | None:
         try:
-            domain = await asyncio.to_thread(self.ctx.directory.domain, p.domain_of(user))
-            limit = domain.hourly_send_limit if domain else 0
-            hour = int(time.time() // 3600)
-            total = await asyncio.to_thread(self.ctx.counters.add, user, hour, 1, limit)
+            total, limit = await asyncio.to_thread(self._add_to_hour, user)
         except MailGoThaiError as exc:
             log.warning("hourly counter unavailable: %s", exc)
             return p.reply(p.R.TEMPORARY_FAILURE)

@@ -12,8 +12,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, delete, select, update
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailgothai.errors import StoreError
@@ -133,23 +136,34 @@ class SendCounters:
         if dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"hourly send counters need SQLite or PostgreSQL, not {dialect}")
         self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        self._limited = self._statement(limited=True)
+        self._unlimited = self._statement(limited=False)
 
     def add(self, account: str, hour: int, recipients: int, limit: int) -> int | None:
         """Add `recipients` to the account's count for `hour` if the total stays ≤ `limit`
         (0: no limit). Returns the new total, or None when it would pass the limit."""
-        table = SendCounterRow.__table__
-        stmt = self._insert(table).values(account=account, hour=hour, recipients=recipients)
-        new_total = table.c.recipients + stmt.excluded.recipients
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.account, table.c.hour],
-            set_={"recipients": new_total},
-            where=(new_total <= limit) if limit else None,
-        ).returning(table.c.recipients)
         if limit and recipients > limit:
             return None
-        with self._store.session() as session:
-            row = session.execute(stmt).first()
-            return int(row[0]) if row else None
+        stmt = self._limited if limit else self._unlimited
+        params = {"account": account, "hour": hour, "recipients": recipients, "limit": limit}
+        try:
+            with self._store.engine.begin() as conn:
+                row = conn.execute(stmt, params).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"SQL store: {exc}") from exc
+        return int(row[0]) if row else None
+
+    def _statement(self, limited: bool) -> Any:
+        """One upsert, built once: insert the hour's row, or add to it — with a limit,
+        only while the sum stays within it (then no row comes back)."""
+        table = SendCounterRow.__table__
+        stmt = self._insert(table).values(account=bindparam("account"), hour=bindparam("hour"),
+                                          recipients=bindparam("recipients"))
+        new_total = table.c.recipients + stmt.excluded.recipients
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c.account, table.c.hour], set_={"recipients": new_total},
+            where=(new_total <= bindparam("limit")) if limited else None,
+        ).returning(table.c.recipients)
 
     def count(self, account: str, hour: int) -> int:
         with self._store.session() as session:

@@ -68,7 +68,7 @@ def test_queue_commands_list_show_retry_delete(relay: Settings, mail_domain: Mai
     cli = Cli(relay)
     sender = mail_domain.account("queued")
     slow, dropped = f"slow-{mail_domain.name}@remote.example", f"drop-{mail_domain.name}@remote.example"
-    remote.scripts[slow] = ["451 4.3.0 later"] * 4 + ["250 OK"]
+    remote.scripts[slow] = ["451 4.3.0 later"]  # until the remote recovers, below
     remote.scripts[dropped] = ["451 4.3.0 never"]
     with submission(relay, sender) as client:
         client.sendmail(sender, [slow], message(sender, slow, "slow"))
@@ -87,6 +87,7 @@ def test_queue_commands_list_show_retry_delete(relay: Settings, mail_domain: Mai
     assert detail["last_error"][slow].startswith("451") and "Subject: slow" in detail["headers"]
 
     assert cli("queue", "delete", str(rows[dropped]["queue_id"])).returncode == 0
+    remote.scripts[slow] = ["250 OK"]
     assert cli("queue", "retry", "--all").returncode == 0
     wait_for(lambda: remote.messages_for(slow), "the slow message after retries")
     assert not remote.messages_for(dropped)
