@@ -11,7 +11,7 @@ import pytest
 
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain
-from relay.helpers import message, mx, smtps, submission
+from relay.helpers import message, mx, smtps, submission, wait_for_messages
 
 pytestmark = pytest.mark.integration
 
@@ -67,11 +67,33 @@ def test_unauthenticated_relaying_is_refused(relay: Settings, mail_domain: MailD
 
 
 def test_a_real_local_recipient_is_accepted_on_the_mx(relay: Settings, mail_domain: MailDomain) -> None:
-    """The control case: the same unauthenticated client may deliver to a hosted mailbox."""
+    """The control case: the same unauthenticated client may deliver to a hosted mailbox,
+    which gets an Authentication-Results header (no signature; DNS is off here)."""
     user = mail_domain.account("inbox")
     with mx(relay) as client:
         assert client.sendmail("friend@elsewhere.example", [user.upper()],
                                message("friend@elsewhere.example", user)) == {}
+    [got] = wait_for_messages(relay, user)
+    header = got.split(b"Authentication-Results: ", 1)[1].split(b"\r\n\r\n", 1)[0]
+    assert header.startswith(b"localhost;") and b"dkim=none" in header
+    assert b"spf=temperror smtp.mailfrom=friend@elsewhere.example" in header
+
+
+def test_connections_per_client_address_are_capped(relay: Settings) -> None:
+    import socket
+
+    opened = []
+    try:
+        for _ in range(relay.relay_max_connections_per_ip):
+            sock = socket.create_connection((relay.host, relay.smtp_port), timeout=30)
+            opened.append(sock)
+            assert sock.recv(100).startswith(b"220")
+        extra = socket.create_connection((relay.host, relay.smtp_port), timeout=30)
+        opened.append(extra)
+        assert extra.recv(100).startswith(b"421 4.7.0")
+    finally:
+        for sock in opened:
+            sock.close()
 
 
 def test_a_mixed_transaction_delivers_only_locally(relay: Settings, mail_domain: MailDomain,
