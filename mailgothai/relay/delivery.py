@@ -20,6 +20,7 @@ from mailgothai.relay.remote import RemoteSender
 from mailgothai.relay.spool import DeliveryState, Envelope, Spool, Target, new_queue_id
 
 log = logging.getLogger("mailgothai.relay")
+FRESH_BYTES = 64 * 1024 * 1024  # messages kept in memory for their first attempt
 msglog = logging.getLogger("mailgothai.relay.messages")
 
 
@@ -60,6 +61,7 @@ class DeliveryQueue:
         self._when: dict[str, float] = {}  # queue id -> when it is due
         self._running: set[str] = set()
         self._fresh: dict[str, tuple[Envelope, bytes]] = {}
+        self._fresh_bytes = 0
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(policy.workers)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,8 +77,11 @@ class DeliveryQueue:
         self._wake.set()
 
     def submit(self, envelope: Envelope, message: bytes) -> None:
-        """A message just stored (fsynced): deliver now, from memory."""
-        self._fresh[envelope.queue_id] = (envelope, message)
+        """A message just stored (fsynced): deliver now, from memory while the messages
+        waiting for a first attempt stay within FRESH_BYTES (else from the spool)."""
+        if self._fresh_bytes + len(message) <= FRESH_BYTES:
+            self._fresh[envelope.queue_id] = (envelope, message)
+            self._fresh_bytes += len(message)
         self.schedule(envelope.queue_id, 0.0)
 
     async def recover(self) -> int:
@@ -139,6 +144,8 @@ class DeliveryQueue:
     async def attempt(self, queue_id: str) -> float | None:
         """Try every pending target once. Returns when to try again, or None when done."""
         fresh = self._fresh.pop(queue_id, None)
+        if fresh is not None:
+            self._fresh_bytes -= len(fresh[1])
         try:
             envelope, message = fresh or await asyncio.to_thread(self._spool.load, queue_id)
         except FileNotFoundError:
