@@ -169,3 +169,12 @@ def test_aliases_and_forwards_expand_to_their_targets(relay: Settings, mail_doma
         assert b"Subject: to-team" in got
     [copy] = wait_for(lambda: remote.messages_for(outside), "the forwarded copy at the remote")
     assert b"Subject: to-team" in copy
+
+
+def test_an_accounts_alias_address_delivers_to_the_account(relay: Settings, mail_domain: MailDomain) -> None:
+    owner = mail_domain.account("owner", aliases=f"info@{mail_domain.name}")
+    with mx(relay) as client:
+        assert client.sendmail("x@elsewhere.example", [f"INFO@{mail_domain.name.upper()}"],
+                               message("x@elsewhere.example", f"info@{mail_domain.name}", "via-alias")) == {}
+    [got] = wait_for_messages(relay, owner)
+    assert b"Subject: via-alias" in got and f"Delivered-To: {owner}".encode() in got
