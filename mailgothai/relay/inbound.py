@@ -58,6 +58,7 @@ class InboundChecker:
             self._resolver = dns.resolver.Resolver(configure=configure)
             if not configure:
                 self._resolver.nameservers = [s.strip() for s in self._dns_mode.split(",") if s.strip()]
+                dns.resolver.default_resolver = self._resolver  # pyspf asks dnspython's default
             self._resolver.lifetime = self._resolver.timeout = dns_timeout
 
     def _txt(self, name: bytes, timeout: int = 5) -> bytes | None:
@@ -92,14 +93,17 @@ class InboundChecker:
             ok = dkim.DKIM(message).verify(idx=index, dnsfunc=self._txt)
         except _DnsOff:
             return "temperror"
+        except dkim.ValidationError as exc:
+            # a signature that does not match the message fails; one that cannot be read is an error
+            return "fail" if "mismatch" in str(exc) else "permerror"
         except dkim.DKIMException:
             return "permerror"
         return "pass" if ok else "fail"
 
     def _spf(self, client_ip: str, helo: str, mail_from: str) -> str:
-        if self._dns_mode != "system":
-            return "temperror" if self._dns_mode == "off" else "none"
-        import spf  # pyspf: only used with the system resolver
+        if self._resolver is None:
+            return "temperror"  # relay_dns = off: nothing can be looked up
+        import spf  # pyspf, on dnspython
 
         try:
             result, _ = spf.check2(i=client_ip, s=mail_from or f"postmaster@{helo}", h=helo or "unknown",

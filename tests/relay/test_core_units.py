@@ -188,3 +188,26 @@ def test_relaxed_body_matches_dkimpy(lines: list[str], final_crlf: bool) -> None
 
     body = "\r\n".join(lines).encode() + (b"\r\n" if final_crlf else b"")
     assert relaxed_body(body) == Relaxed.canonicalize_body(body)
+
+
+def test_inbound_checks_fail_fast_without_dns_and_pass_hosted_signatures() -> None:
+    from mailgothai.relay.inbound import InboundChecker
+
+    pair = generate("rsa")
+    msg = b"From: a@h.go.th\r\nSubject: x\r\n\r\nhello\r\n"
+    own = sign(msg, [SigningKey("h.go.th", "sel", "rsa", pair.load())]) + msg
+    foreign = sign(msg, [SigningKey("elsewhere.example", "sel", "rsa", pair.load())]) + msg
+
+    class Published:  # the key table's answer for hosted domains only
+        def published(self, name: str) -> bytes | None:
+            return pair.record.encode() if name == dns_name("sel", "h.go.th") else None
+
+    checker = InboundChecker(Published(), "off", 1)  # type: ignore[arg-type]
+    verdict = checker.check(own, "192.0.2.1", "mx.example", "a@h.go.th")
+    assert [r.result for r in verdict.dkim] == ["pass"] and verdict.passed_domains() == {"h.go.th"}
+    assert verdict.spf == "temperror"
+    assert [r.result for r in checker.check(foreign, "192.0.2.1", "mx", "a@h.go.th").dkim] == ["temperror"]
+    tampered = own.replace(b"hello", b"HELLO")
+    assert [r.result for r in checker.check(tampered, "192.0.2.1", "mx", "a@h.go.th").dkim] == ["fail"]
+    assert checker.check(msg, "192.0.2.1", "mx", "").header("relay.go.th", "") == \
+        b"Authentication-Results: relay.go.th;\r\n\tdkim=none;\r\n\tspf=temperror\r\n"
