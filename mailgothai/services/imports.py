@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, TextIO
@@ -47,6 +48,7 @@ from mailgothai.store.jobs import BAD_STATES, JobRecord, JobState, JobStore, Row
 LOOKUP_BATCH = 250  # rows checked against the directory per search
 PRELOAD_FACTOR = 4  # read a whole domain when the file has at least a quarter of its accounts
 PRELOAD_SMALL = 2000  # ... or when the domain is small anyway
+PRELOAD_THREADS = 3
 SQL_BATCH = 1000
 RUNNING_WITHIN_S = 60  # a job touched this recently by its process counts as running
 REPORT_HEADER = ("row", "email", "column", "reason")
@@ -245,12 +247,13 @@ class ImportService(Service):
                         rows[domain] = rows.get(domain, 0) + 1
         stream.seek(0)
         known: dict[str, Compact] = {}
-        preloaded = set()
-        for name, count in rows.items():
-            domain = domains.get(name)
-            if domain is not None and domain.account_count <= PRELOAD_FACTOR * count + PRELOAD_SMALL:
-                preload_domain(self.b.gateway, self.b.layout, name, known)
-                preloaded.add(name)
+        preloaded = {name for name, count in rows.items() if name in domains
+                     and domains[name].account_count <= PRELOAD_FACTOR * count + PRELOAD_SMALL}
+        # A few connections at once: slapd serves one domain while this process decodes another.
+        with ThreadPoolExecutor(PRELOAD_THREADS, thread_name_prefix="preload") as pool:
+            for _ in pool.map(lambda name: preload_domain(self.b.gateway, self.b.layout, name, known),
+                              sorted(preloaded, key=lambda n: -domains[n].account_count)):
+                pass
         return known, preloaded
 
     def _plan_batch(self, planner: Planner, batch: list[ParsedRow | RowResult | int],
