@@ -149,7 +149,7 @@ def compare_hashed(args: argparse.Namespace, report: Report, stacks: list[Settin
         run_cli(s, "import-domains", str(args.dataset / "domains.csv"))
     report.data["dry_run_all_new"] = run_cli(imp, "import", str(args.dataset / "accounts.csv"), "--dry-run")
     report.save()
-    pieces = cut(args.dataset, args.work, args.slices, imp)
+    pieces = cut(args.dataset, args.work, args.slices, imp)[:args.max_slices or None]
     side: dict[str, dict[str, float]] = {"ldapadd": {}, "import": {}}
     slices = report.data["hashed_slices"] = []
     for i, (csv_path, ldif_path, rows) in enumerate(pieces):
@@ -157,6 +157,8 @@ def compare_hashed(args: argparse.Namespace, report: Report, stacks: list[Settin
         entry: dict[str, Any] = {"rows": rows}
         for name in order:
             result = ldapadd(raw, ldif_path) if name == "ldapadd" else run_cli(imp, "import", str(csv_path))
+            if name == "import" and result["exit"] != 0:
+                raise SystemExit(f"the import of slice {i} failed: {result['stdout_tail']}")
             entry[name] = {k: v for k, v in result.items() if k != "stdout_tail"}
             for key in ("seconds", "slapd_cpu_s"):
                 side[name][key] = side[name].get(key, 0.0) + float(result[key])
@@ -225,6 +227,7 @@ def main() -> int:
     ap.add_argument("--dataset", type=Path, help="a --passwords hashed data set")
     ap.add_argument("--plain-dataset", type=Path, help="a --passwords plain data set")
     ap.add_argument("--slices", type=int, default=8)
+    ap.add_argument("--max-slices", type=int, default=0, help="stop the hashed comparison after this many slices")
     ap.add_argument("--plain-slices", type=int, default=4)
     ap.add_argument("--out", type=Path, help="write the results here (JSON) after every step")
     args = ap.parse_args()

@@ -28,6 +28,7 @@ from mailgothai.core.csvimport import PasswordKind, apply_changes, stored_or_pla
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
 from mailgothai.core.passwords import Argon2Params, generate_password, hash_password
+from mailgothai.directory.gateway import DirectoryUnreachable
 from mailgothai.errors import AlreadyExists, LimitExceeded, NotFound
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
@@ -35,6 +36,8 @@ from mailgothai.services.import_files import PasswordCells, PasswordJournal
 from mailgothai.store.jobs import JobStore, Outcome, RowRecord, RowState
 
 CHUNK = 256
+WRITE_ATTEMPTS = 5  # a write that got no answer (timeout, reset) is checked and tried again
+RETRY_PAUSE_S = 1.0
 HASHES_PER_TASK = 8
 PREFETCH_CHUNKS = 3
 
@@ -249,13 +252,24 @@ class Applier:
                 return Outcome(row, RowState.FAILED, "quota" if exc.field == "quota" else "email", exc.reason)
             except NotFound:
                 return Outcome(row, RowState.FAILED, "email", f"domain {account.domain} is not hosted here")
-        try:
-            self.b.accounts.create(account, item.password_hash)
-        except (AlreadyExists, NotFound) as exc:
-            self.b.domains.adjust_usage(account.domain, -1, -account.quota)
-            reason = (f"{account.email} was created by someone else meanwhile" if isinstance(exc, AlreadyExists)
-                      else f"domain {account.domain} is not hosted here")
-            return Outcome(row, RowState.FAILED, "email", reason)
+        unanswered = False  # an earlier attempt got no answer: it may have been applied
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self.b.accounts.create(account, item.password_hash)
+            except (AlreadyExists, NotFound) as exc:
+                if unanswered and self.b.accounts.find(account.email) == account:
+                    break  # our own earlier attempt
+                self.b.domains.adjust_usage(account.domain, -1, -account.quota)
+                reason = (f"{account.email} was created by someone else meanwhile"
+                          if isinstance(exc, AlreadyExists) else f"domain {account.domain} is not hosted here")
+                return Outcome(row, RowState.FAILED, "email", reason)
+            except DirectoryUnreachable:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise  # the row stays in flight: resume settles it
+                unanswered = True
+                time.sleep(RETRY_PAUSE_S * (attempt + 1))
+                continue
+            break
         return Outcome(row, RowState.APPLIED, audit=self._audit("account.create", account))
 
     def _update(self, item: Item) -> Outcome:
@@ -274,7 +288,14 @@ class Applier:
             except LimitExceeded as exc:
                 return Outcome(record.row, RowState.FAILED, "quota", exc.reason)
         try:
-            self.b.accounts.save(after)
+            for attempt in range(WRITE_ATTEMPTS):  # a replace of every field: safe to repeat
+                try:
+                    self.b.accounts.save(after)
+                    break
+                except DirectoryUnreachable:
+                    if attempt == WRITE_ATTEMPTS - 1:
+                        raise
+                    time.sleep(RETRY_PAUSE_S * (attempt + 1))
         except NotFound:
             if delta:
                 self.b.domains.adjust_usage(current.domain, 0, -delta)
