@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
+from sqlalchemy import event
 
 from mailgothai.core.throttle import FailureThrottle
 from mailgothai.dkim.keys import KeyFiles
@@ -100,6 +101,11 @@ def build(settings: Settings) -> RelayContext:
                       timeout=settings.ldap_timeout, pool_size=16)
     directory = RelayDirectory(gateway, Layout(settings.ldap_base), settings.relay_lookup_cache_ttl)
     store = Store.open(settings.sql_url_effective)
+    if store.engine.dialect.name == "sqlite":
+        # The relay writes hourly counters per recipient: a commit need not wait for the
+        # disk (WAL, synchronous=NORMAL). A power cut may forget the last increments —
+        # harmless for a rate limit; messages themselves are fsynced in the spool.
+        event.listen(store.engine, "connect", _counter_pragmas)
     keys = KeyTable(DkimKeyRecords(store), KeyFiles(settings.dkim_key_dir), settings.dkim_retire_delay)
     spool = Spool(settings.spool_dir.resolve())
     spool.prepare()
@@ -125,6 +131,12 @@ def build(settings: Settings) -> RelayContext:
     )
     ctx_holder["ctx"] = ctx
     return ctx
+
+
+def _counter_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class RelaySMTP(SMTP):
