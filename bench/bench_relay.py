@@ -11,8 +11,9 @@ messages:
      DKIM RSA-2048 → fsynced spool → LMTP (relay's pool): delivered/s (counted in the
      Maildirs), the relay's CPU ms per message, and the ratio to raw LMTP (2 is measured
      before and after 3; their mean is the reference);
-  4. an offered 100 messages/s for --paced-seconds: time from the end of the data to
-     the 250 (p50/p99), then the relay's peak RSS.
+  4. an offered 100 messages/s for --paced-seconds over --paced-connections open
+     submission connections: time from the end of the data to the 250 (p50/p99), and
+     how many sends found every connection busy; then the relay's peak RSS.
 Writes DATA_DIR/relay-results.json and prints the figures. Stops the stack at the end.
 """
 
@@ -239,6 +240,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--sign-count", type=int, default=2000)
     ap.add_argument("--paced-seconds", type=float, default=20)
+    ap.add_argument("--paced-connections", type=int, default=32)
     args = ap.parse_args()
     if args.data_dir.exists() and any(args.data_dir.iterdir()):
         raise SystemExit(f"{args.data_dir} is not empty: give a fresh directory")
@@ -270,7 +272,7 @@ def main() -> int:
         results["raw_lmtp"] = {"before": raw_before, "after": raw_after, "mean_per_s": round(raw_mean, 1)}
         results["end_to_end"] = {**e2e, "ratio_to_raw_lmtp": round(e2e["per_s"] / raw_mean, 3)}
         results["paced_100_per_s"] = asyncio.run(
-            paced(settings, sender, readers, 100.0, args.paced_seconds, connections=8))
+            paced(settings, sender, readers, 100.0, args.paced_seconds, connections=args.paced_connections))
         results["relay_peak_rss_mb"] = round(peak_rss_mb(relay_pid), 1)
         submitted = [f.read_bytes() for f in (mail_root(settings) / DOMAIN / "reader0" / "Maildir" / "new").iterdir()]
         submitted = [m for m in submitted if b"Return-Path: <sender@" in m]
