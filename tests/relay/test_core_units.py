@@ -211,3 +211,16 @@ def test_inbound_checks_fail_fast_without_dns_and_pass_hosted_signatures() -> No
     assert [r.result for r in checker.check(tampered, "192.0.2.1", "mx", "a@h.go.th").dkim] == ["fail"]
     assert checker.check(msg, "192.0.2.1", "mx", "").header("relay.go.th", "") == \
         b"Authentication-Results: relay.go.th;\r\n\tdkim=none;\r\n\tspf=temperror\r\n"
+
+
+def test_a_signing_failure_leaves_the_mail_unsigned_not_dropped() -> None:
+    from types import SimpleNamespace
+
+    from mailgothai.relay.server import RelayContext
+
+    broken = SigningKey("h.go.th", "sel", "rsa", None)  # type: ignore[arg-type]
+    ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [broken]))
+    assert RelayContext.sign(ctx, b"From: a@h.go.th\r\n\r\nbody\r\n", "h.go.th") == b""  # type: ignore[arg-type]
+    ok = SigningKey("h.go.th", "sel", "rsa", generate("rsa").load())
+    ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [ok]))
+    assert RelayContext.sign(ctx, b"From: a@h.go.th\r\n\r\nbody\r\n", "h.go.th").startswith(b"DKIM-Signature:")  # type: ignore[arg-type]
