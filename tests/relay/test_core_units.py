@@ -224,3 +224,15 @@ def test_a_signing_failure_leaves_the_mail_unsigned_not_dropped() -> None:
     ok = SigningKey("h.go.th", "sel", "rsa", generate("rsa").load())
     ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [ok]))
     assert RelayContext.sign(ctx, b"From: a@h.go.th\r\n\r\nbody\r\n", "h.go.th").startswith(b"DKIM-Signature:")  # type: ignore[arg-type]
+
+
+def test_without_dns_remote_mail_waits_in_the_queue_instead_of_failing() -> None:
+    import asyncio
+
+    from mailgothai.relay.remote import DnsUnavailable, RemoteSender, Resolver
+
+    resolver = Resolver("off", 1)
+    with pytest.raises(DnsUnavailable):
+        asyncio.run(resolver.mx_hosts("remote.example"))
+    replies = asyncio.run(RemoteSender("", resolver, "relay.go.th").deliver("a@h.go.th", ["b@remote.example"], b"x"))
+    assert replies["b@remote.example"].code == 451 and replies["b@remote.example"].text.startswith("4.4.3")
