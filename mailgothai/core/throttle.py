@@ -15,7 +15,7 @@ class ThrottleRules:
     base_delay: float = 0.25  # seconds, doubled for each further failure
     max_delay: float = 2.0
     account_lockout: int = 10  # failures within `window` that lock the account out
-    ip_lockout: int = 30  # failures within `window` that lock the client address out
+    ip_lockout: int = 100  # failures within `window` that lock the client address out (NAT: many users)
     window: float = 900.0  # seconds failures are remembered
     lockout: float = 900.0  # seconds a lockout lasts
 
