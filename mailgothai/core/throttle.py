@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ThrottleRules:
-    free_failures: int = 3  # failures before any slow-down
+    free_failures: int = 3  # failures of one account before its logins slow down
+    ip_free_failures: int = 10  # failures from one address before its logins slow down
     base_delay: float = 0.25  # seconds, doubled for each further failure
     max_delay: float = 2.0
     account_lockout: int = 10  # failures within `window` that lock the account out
@@ -47,8 +48,8 @@ class FailureThrottle:
 
     def delay_for(self, account: str, ip: str, now: float) -> float:
         """Seconds to wait before answering this attempt (0 while failures are few)."""
-        failures = max(self._recent(self._accounts.get(account), now), self._recent(self._ips.get(ip), now))
-        extra = failures - self.rules.free_failures
+        extra = max(self._recent(self._accounts.get(account), now) - self.rules.free_failures,
+                    self._recent(self._ips.get(ip), now) - self.rules.ip_free_failures)
         if extra < 0:
             return 0.0
         return min(self.rules.max_delay, self.rules.base_delay * (2 ** min(extra, 20)))

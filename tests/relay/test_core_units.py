@@ -125,8 +125,8 @@ def test_parse_joins_continuation_lines() -> None:
 
 # ---- throttle -----------------------------------------------------------------------------
 def test_failures_slow_down_then_lock_out_per_account_and_per_ip() -> None:
-    rules = ThrottleRules(free_failures=3, base_delay=0.5, max_delay=4, account_lockout=6, ip_lockout=10,
-                          window=100, lockout=50)
+    rules = ThrottleRules(free_failures=3, ip_free_failures=8, base_delay=0.5, max_delay=4, account_lockout=6,
+                          ip_lockout=10, window=100, lockout=50)
     t = FailureThrottle(rules)
     delays = []
     for n in range(6):
@@ -135,6 +135,7 @@ def test_failures_slow_down_then_lock_out_per_account_and_per_ip() -> None:
     assert delays == [0, 0, 0, 0.5, 1.0, 2.0]
     assert t.locked("a", "9.9.9.9", 6)  # the account, from anywhere
     assert not t.locked("b", "1.1.1.1", 6)  # the address is not locked yet
+    assert t.delay_for("b", "1.1.1.1", 6) == 0  # nor slowed for other accounts (6 of 8 allowed)
     for n in range(4):
         t.failed(f"other{n}", "1.1.1.1", 7)
     assert t.locked("b", "1.1.1.1", 8)  # 10 failures from one address lock the address
