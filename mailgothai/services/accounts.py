@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterator
 
-from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
+from mailgothai.core.addresses import normalize_address, normalize_domain, parse_address_list, split_address
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Domain, Role, Status
 from mailgothai.core.quota import parse_size
@@ -148,6 +148,7 @@ class AccountService(Service):
 
     # ---- helpers ---------------------------------------------------------------
     def _domain(self, name: str) -> Domain:
+        name = normalize_domain(name)
         self.actor.require_domain(name)
         return self.b.domains.get(name)
 

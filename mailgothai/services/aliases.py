@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
+from mailgothai.core.addresses import normalize_address, normalize_domain, parse_address_list, split_address
 from mailgothai.core.models import Alias, Status
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
@@ -33,6 +33,7 @@ class AliasService(Service):
         return self.b.aliases.get(address)
 
     def iter_domain(self, domain: str) -> Iterator[Alias]:
+        domain = normalize_domain(domain)
         self.actor.require_domain(domain)
         self.b.domains.get(domain)
         return self.b.aliases.iter_domain(domain)
