@@ -147,3 +147,17 @@ def test_filter_metacharacters_in_a_login_match_nobody(awkward_domain: str, mail
     # LDAP filter unescaped would match one of them and log in.
     for login in (f"*@{awkward_domain}", f"a*@{awkward_domain}", "*"):
         assert not mail.can_login(login, PASSWORD), login
+
+
+def test_thai_domain_names_work_in_either_form(cli, mail) -> None:  # type: ignore[no-untyped-def]
+    thai = f"สาธิต{uuid.uuid4().hex[:6]}.ไทย"
+    out = _ok(cli("domain", "add", thai, "--description", "โดเมนภาษาไทย")).stdout
+    ascii_name = json.loads(_ok(cli("domain", "show", thai, "--json")).stdout)["name"]
+    assert ascii_name.startswith("xn--") and ascii_name.endswith(".xn--o3cw4h") and ascii_name in out
+    _ok(cli("account", "add", f"somchai@{thai}", "--given-name", "สมชาย", "--password-stdin", stdin=PASSWORD + "\n"))
+    _ok(cli("alias", "add", f"info@{thai}", "--to", f"somchai@{thai}"))
+    for name in (thai, ascii_name, ascii_name.upper()):
+        assert _listed(cli, name) == {f"somchai@{ascii_name}"}, name
+        aliases = json.loads(_ok(cli("alias", "list", name, "--json")).stdout)
+        assert [(a["address"], a["members"]) for a in aliases] == [(f"info@{ascii_name}", [f"somchai@{ascii_name}"])]
+    assert mail.can_login(f"somchai@{ascii_name}", PASSWORD)
