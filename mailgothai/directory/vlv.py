@@ -15,7 +15,6 @@ keys name one (`mail:caseIgnoreOrderingMatch`). See STACK-NOTES.md.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +26,7 @@ from ldap3.core import exceptions as lx
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import namedtype, tag, univ
 
-from mailgothai.directory.gateway import COMMUNICATION_ERRORS, Entry, Gateway, map_error
+from mailgothai.directory.gateway import COMMUNICATION_ERRORS, Entry, Gateway, discard, map_error
 from mailgothai.errors import DirectoryError
 
 SORT_REQUEST_OID = "1.2.840.113556.1.4.473"
@@ -154,8 +153,9 @@ class _Context:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.unbind()
+        """Unbind and close, also when slapd has gone (unbind alone then leaves the socket)."""
+        if self.conn is not None:
+            discard(self.conn)
 
 
 class SortedLister:

@@ -12,6 +12,7 @@ from pathlib import Path
 import ldap3
 
 from mailgothai.core.passwords import Argon2Params, hash_password
+from mailgothai.directory.gateway import discard
 from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
 from mailgothai.settings import Settings
@@ -231,13 +232,17 @@ def start(settings: Settings, node: int = 1) -> int:
 
 
 def answers(host: str, port: int) -> bool:
+    """Does slapd answer an anonymous bind? The connection is closed either way (a bind
+    that fails half-way, e.g. while slapd is still starting, leaves its socket open)."""
     server = ldap3.Server(host, port=port, connect_timeout=1)
+    conn = ldap3.Connection(server, receive_timeout=2)
     try:
-        conn = ldap3.Connection(server, auto_bind=True, receive_timeout=2)
-        conn.unbind()
-        return True
+        conn.open()
+        return bool(conn.bind())
     except ldap3.core.exceptions.LDAPException:
         return False
+    finally:
+        discard(conn)
 
 
 def stop(settings: Settings, node: int = 1) -> None:

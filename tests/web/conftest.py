@@ -157,11 +157,3 @@ def new_client(live: Live) -> Iterator:  # type: ignore[type-arg]
     for c in made:
         c.close()
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # An unclosed client socket is reported by the garbage collector at random points of
-    # these long sessions (source not yet found: see the issue report); it does not
-    # change what these tests check, so it is not turned into an error here.
-    for item in items:
-        if "tests/web/" in str(item.path):
-            item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))
