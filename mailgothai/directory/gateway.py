@@ -30,6 +30,10 @@ class DirectoryUnreachable(DirectoryError):
     """No answer from the directory: refused, reset, or silent past the receive timeout."""
 
 
+class _DroppedWhileIdle(DirectoryUnreachable):
+    """A pooled connection the server had closed while it was idle (slapd restarted)."""
+
+
 @dataclass(frozen=True)
 class Entry:
     dn: str
@@ -67,6 +71,13 @@ def encode_values(values: Mapping[str, object]) -> dict[str, list[str]]:
 # A provider that is down, hung past the receive timeout, or shutting down.
 COMMUNICATION_ERRORS = (lx.LDAPCommunicationError, lx.LDAPResponseTimeoutError, lx.LDAPUnavailableResult,
                         lx.LDAPBusyResult)
+# The server closed the connection (not: refused, or silent past the timeout).
+CLOSED_BY_SERVER = (lx.LDAPSocketReceiveError, lx.LDAPSocketSendError, lx.LDAPSessionTerminatedByServerError,
+                    lx.LDAPSocketCloseError)
+
+
+def _closed_by_server(exc: BaseException) -> bool:
+    return isinstance(exc, CLOSED_BY_SERVER) or isinstance(exc.__cause__, CLOSED_BY_SERVER)
 
 
 def map_error(exc: lx.LDAPException, what: str) -> Exception:
@@ -117,13 +128,20 @@ class _Providers:
         self.lock = threading.Lock()
 
     def server(self) -> tuple[int, ldap3.Server]:
+        """The current server. ldap3 remembers a failed address and refuses to try it for
+        5 s ("invalid server address"); failing over is this class's business, so that
+        memory is cleared: a slapd that is back is used at once."""
         with self.lock:
-            return self.current, self.servers[self.current]
+            index, server = self.current, self.servers[self.current]
+        server.reset_availability()
+        return index, server
 
     def failed(self, index: int) -> None:
-        """Server `index` did not answer: move on (unless another thread already did)."""
+        """Server `index` did not answer: drop the idle connections to it (they are as dead
+        as the one that failed, e.g. after a restart of slapd) and move on to the next
+        server (unless another thread already did)."""
         with self.lock:
-            if self.current == index and len(self.servers) > 1:
+            if self.current == index:
                 self.current = (index + 1) % len(self.servers)
                 stale, self.idle = self.idle, []
             else:
@@ -203,6 +221,7 @@ class Gateway:
         with providers.lock:
             conn = providers.idle.pop() if providers.idle else None
             index = providers.current
+        pooled = conn is not None
         if conn is None:
             index, conn = self._open()
         healthy = False
@@ -212,8 +231,10 @@ class Gateway:
         except (NotFound, AlreadyExists, ValueChanged):
             healthy = True  # the server answered: the connection is fine
             raise
-        except (DirectoryUnreachable, *COMMUNICATION_ERRORS):
+        except (DirectoryUnreachable, *COMMUNICATION_ERRORS) as exc:
             providers.failed(index)
+            if pooled and _closed_by_server(exc):
+                raise _DroppedWhileIdle(f"the directory closed an idle connection: {exc}") from exc
             raise
         finally:
             with providers.lock:
@@ -226,16 +247,24 @@ class Gateway:
 
     def call(self, operation: Callable[[ldap3.Connection], T]) -> T:
         """Run operation on a pooled connection; if the provider fails under it, run it
-        again on the next provider (each provider tried once)."""
+        again on the next provider (each provider tried once). A pooled connection the
+        server had closed while idle (slapd restarted) does not count as a try: the
+        operation runs again on a fresh connection (the failure emptied the pool)."""
         last: Exception | None = None
-        for _ in self._providers.servers:
+        tries, dropped = len(self._providers.servers), self._providers.pool_size + 1
+        while tries > 0:
             try:
                 with self.connection() as conn:
                     return operation(conn)
+            except _DroppedWhileIdle as exc:
+                last, dropped = exc, dropped - 1
+                if dropped > 0:
+                    continue
             except DirectoryUnreachable as exc:
                 last = exc
             except COMMUNICATION_ERRORS as exc:
                 last = DirectoryUnreachable(f"the directory is unreachable: {exc}")
+            tries -= 1
         assert last is not None
         raise last
 
