@@ -239,6 +239,10 @@ class SortedLister:
         if ctx.conn is None or ctx.conn.closed:
             ctx.conn = gateway.dedicated_connection()
             ctx.context_id = None
+        if ctx.context_id is None and offset > 0:
+            # slapd answers a first window past the end with an error (76, which ldap3 cannot
+            # even decode): sort with a one-entry window at the start, then ask in range.
+            self._search(ctx, gateway, base, search_filter, keys, 0, 1, attributes)
         if ctx.context_id is not None and ctx.total and offset >= ctx.total:
             offset = max(0, ctx.total - size)  # past the end: the last window
         controls = [*gateway.request_controls, sort_control(keys),

@@ -29,6 +29,7 @@ from mailgothai.services.base import Service
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 200
+MAX_OFFSET = 2**31 - 1 - MAX_PAGE_SIZE  # a VLV offset is an LDAP INTEGER (at most 2^31 - 1)
 BY_MAIL = SortKey("mail", "caseIgnoreOrderingMatch")
 ACCOUNT_SORTS = {
     "address": (BY_MAIL,),
@@ -77,6 +78,8 @@ def page_args(offset: int | str | None, size: int | str | None, default_size: in
     start, count = number(offset, "offset", 0), number(size, "limit", default_size)
     if start < 0:
         raise InvalidInput("offset", "must not be negative")
+    if start > MAX_OFFSET:
+        raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET}")
     if not 1 <= count <= MAX_PAGE_SIZE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
     return start, count

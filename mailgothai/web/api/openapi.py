@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
+
 P = "/api/v1"
 STR = {"type": "string"}
 INT = {"type": "integer", "minimum": 0}
@@ -25,8 +27,9 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-PAGING = [_query("offset", {"type": "integer", "minimum": 0}, "0-based position of the first item"),
-          _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "items per page (default 50)")]
+PAGING = [_query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                 "0-based position of the first item"),
+          _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, "items per page (default 50)")]
 DOMAIN = _path_param("domain", "domain name, e.g. moph.go.th")
 EMAIL = _path_param("email", "account address")
 ADDRESS = _path_param("address", "alias address")
