@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -156,5 +157,25 @@ def test_down_when_nothing_runs_is_harmless(fresh_data_dir: Path) -> None:
         run.ok("stack", "down")
         run.ok("stack", "down")
         assert run.status()["running"] is False
+    finally:
+        manager.down(load_settings(data_dir=fresh_data_dir, environ={}))
+
+
+def test_up_with_demo_prints_logins_that_work(fresh_data_dir: Path) -> None:
+    """What `bash scripts/run.sh` does: `stack up --demo`, once; its logins log in."""
+    run = StackCli(fresh_data_dir)
+    try:
+        out = run.ok("stack", "up", "--demo", first=True)
+        logins = re.findall(r"^  imap\s+(\S+@\S+)\s+(\S+)$", out, re.MULTILINE)
+        assert len(logins) >= 2, out
+        mail = MailClients(load_settings(data_dir=fresh_data_dir, environ={}))
+        for user, password in logins:
+            assert mail.can_login(user, password), user
+        assert re.search(r"^  admin\s+\S+\s+\S+$", out, re.MULTILINE), out
+
+        again = run.ok("stack", "up", "--demo")
+        assert "demo data already present" in again
+        assert not re.findall(r"^  imap\s", again, re.MULTILINE), "passwords are shown once"
+        assert all(mail.can_login(user, password) for user, password in logins)
     finally:
         manager.down(load_settings(data_dir=fresh_data_dir, environ={}))
