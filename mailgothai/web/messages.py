@@ -1,9 +1,21 @@
-"""Errors from the services, said in the page's language: the field's label and the
-reason. Reasons the core words often are translated by pattern (their variable parts
-kept); any other reason is shown as the core worded it, after the translated label."""
+"""Errors from the services, said in the page's language: the field's label and the reason.
+
+The core and the services word their reasons in English (the CLI and the API show them
+as they are). The web translates them with one catalogue of templates: each entry of
+REASONS is a reason as the code words it, its variable parts written `%(name)s`; it is
+a gettext msgid, and also, compiled, the pattern that recognises the reason. A variable
+part keeps its text (a value that is itself a msgid, such as a state, is translated
+too); a part named `reason` is a nested reason and is translated in turn.
+
+tests/web/test_reason_catalogue.py reads every InvalidInput the core, the services and
+the web's pages can raise from the source code and fails for a reason that has no entry
+here or no Thai translation: a new reason needs a line below and its msgstr in
+admin_ui/translations/th/LC_MESSAGES/messages.po.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable
 
@@ -22,55 +34,139 @@ FIELD_LABELS = {
     "status": N_("Status"), "code": N_("Code"), "name": N_("Name"), "days": N_("Valid for (days)"),
     "offset": N_("Offset"), "limit": N_("Page size"), "sort": N_("Sort"), "since": N_("From"),
     "until": N_("Until"), "actor": N_("Actor"), "action": N_("Action"), "totp": N_("Second factor"),
-    "local_part": N_("Address"), "body": N_("Request body"),
+    "local_part": N_("Address"), "body": N_("Request body"), "file": N_("File"), "job": N_("Import job number"),
+    "before": N_("Older than record"), "confirm": N_("Domain name again"), "algorithm": N_("Key type"),
+    "selector": N_("Selector"), "switch_after": N_("Switch after (seconds)"), "EMailAddress": N_("Address"),
 }
 
-# (pattern on the core's English reason, msgid with the same named groups)
-REASONS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^must not be negative$"), N_("must not be negative")),
-    (re.compile(r"^is empty$"), N_("is empty")),
-    (re.compile(r"^must be a whole number, not (?P<value>.*)$"), N_("must be a whole number, not %(value)s")),
-    (re.compile(r"^not a size: (?P<value>.*?) \(.*\)$"),
-     N_("not a size: %(value)s (use bytes or a number with K, M, G or T, e.g. 500M or 2G)")),
-    (re.compile(r"^quota (?P<quota>\S+) would exceed the domain's pool: (?P<used>\S+) of (?P<pool>\S+) allocated"),
-     N_("quota %(quota)s would exceed the domain's pool: %(used)s of %(pool)s allocated")),
-    (re.compile(r"^domain (?P<domain>\S+) allows at most (?P<max>\d+) accounts"),
-     N_("domain %(domain)s allows at most %(max)s accounts")),
-    (re.compile(r"^longer than (?P<max>\d+) characters"), N_("longer than %(max)s characters")),
-    (re.compile(r"^contains a control character"), N_("contains a control character")),
-    (re.compile(r"^(?P<what>\w+) contains a space$"), N_("contains a space")),
-    (re.compile(r"^give exactly one of"), N_("give a password, or choose to generate one")),
-    (re.compile(r"^must be between (?P<low>\d+) and (?P<high>\d+)$"), N_("must be between %(low)s and %(high)s")),
-    (re.compile(r"^the two new passwords differ$"), N_("the two new passwords differ")),
-    (re.compile(r"^is not your current password$"), N_("is not your current password")),
-    (re.compile(r"^is the same as the current one$"), N_("is the same as the current one")),
-    (re.compile(r"^enter the 6 digits"), N_("enter the 6 digits your authenticator app shows")),
-    (re.compile(r"^the code is not right"), N_("the code is not right (or was already used); try the next one")),
-    (re.compile(r"^give at least one character$"), N_("give at least one character")),
-    (re.compile(r"^give the token a name"), N_("give the token a name (what uses it)")),
-    (re.compile(r"^an alias needs at least one target address$"), N_("an alias needs at least one target address")),
-    (re.compile(r"^a domain admin needs at least one domain$"), N_("a domain admin needs at least one domain")),
-    (re.compile(r"^(?P<address>\S+) is already in use by an? (?P<holder>.+)$"),
-     N_("%(address)s is already in use")),
-    (re.compile(r"^(?P<address>\S+): domain (?P<domain>\S+) is not hosted here$"),
-     N_("%(address)s: domain %(domain)s is not hosted here")),
-    (re.compile(r"^not a date or time .*?: (?P<value>.*)$"),
-     N_("not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): %(value)s")),
-    (re.compile(r"^must be a record number$"), N_("must be a record number")),
-    (re.compile(r"^give the part before the @ only$"), N_("give the part before the @ only")),
-    (re.compile(r"^type the domain's name exactly$"), N_("type the domain's name exactly")),
-    (re.compile(r"^an operator already administers every domain$"),
-     N_("an operator already administers every domain")),
-    (re.compile(r"^shorter than (?P<n>\d+) characters$"), N_("shorter than %(n)s characters")),
-]
+REASONS: tuple[str, ...] = (
+    # addresses and domains (core/addresses.py)
+    N_("address must be text"), N_("address is empty"), N_("address contains a control character"),
+    N_("address contains a space"), N_("address longer than %(max)s characters"),
+    N_("domain must be text"), N_("domain is empty"), N_("domain contains a control character"),
+    N_("domain contains a space"), N_("domain longer than %(max)s characters"),
+    N_("domain label %(label)s is not a valid internationalized label (%(detail)s)"),
+    N_("domain label longer than %(max)s characters"),
+    N_("domain contains an invalid character %(char)s (only letters, digits and '-' are allowed)"),
+    N_("domain label %(label)s starts or ends with a hyphen"),
+    N_("domain label %(label)s is not a valid IDNA A-label (%(detail)s)"),
+    N_("domain ends with a dot"), N_("domain starts with a dot"), N_("domain starts or ends with a dot"),
+    N_("domain is not a valid internationalized name (%(detail)s)"),
+    N_("domain has an empty label (two dots in a row)"), N_("domain needs at least two labels (e.g. agency.go.th)"),
+    N_("domain's last label is all digits (an IP address is not a domain)"),
+    N_("non-ASCII characters in the local part are not supported"),
+    N_("local part longer than %(max)s characters"), N_("local part starts with a dot"),
+    N_("local part ends with a dot"), N_("local part has two dots in a row"),
+    N_("local part contains an invalid character %(char)s"), N_("quoted local parts are not accepted"),
+    N_("missing '@'"), N_("more than one '@'"), N_("nothing before the '@'"), N_("nothing after the '@'"),
+    N_("not an address: %(value)s"), N_("%(item)s: %(reason)s"),
+    # sizes, numbers, text (core/quota.py, core/limits.py, core/text.py, core/models.py)
+    N_("not a size"), N_("is empty"), N_("must not be negative"), N_("larger than the maximum %(max)s"),
+    N_("%(value)s has a unit but no number"),
+    N_("not a size: %(value)s (use bytes or a number with K, M, G or T, e.g. 500M or 2G)"),
+    N_("a fraction of a byte: %(value)s (a decimal number needs a unit)"),
+    N_("must be a whole number, not %(value)s"), N_("must be greater than 0"),
+    N_("cannot be unlimited (0) when the domain has a quota pool"),
+    N_("default quota %(quota)s is larger than the domain's pool %(pool)s"),
+    N_("domain %(domain)s has a quota pool, so an account's quota cannot be unlimited (0)"),
+    N_("domain %(domain)s allows at most %(max)s accounts and already has %(count)s"),
+    N_("domain %(domain)s allows at most %(max)s accounts and has %(count)s; %(extra)s more would make %(total)s"),
+    N_("quota %(quota)s would exceed the domain's pool: %(used)s of %(pool)s allocated"),
+    N_("quota %(quota)s would exceed the domain's pool: %(used)s of %(pool)s allocated, "
+       "%(old)s of it to this account"),
+    N_("domain %(domain)s already has %(count)s accounts; the maximum cannot be lowered to %(max)s"),
+    N_("domain %(domain)s already has %(allocated)s allocated to its accounts; "
+       "the pool cannot be lowered to %(pool)s"),
+    N_("longer than %(max)s characters (%(length)s)"), N_("contains a control character (U+%(code)s)"),
+    N_("must be 'active' or 'disabled', not %(value)s"),
+    # passwords and stored hashes (core/passwords.py, services/passwords.py)
+    N_("must be text"), N_("shorter than %(n)s characters"), N_("longer than %(max)s characters"),
+    N_("contains a control character"), N_("contains an invalid character (a lone surrogate)"),
+    N_("give exactly one of: %(choices)s"),
+    N_("not a password hash: it needs a {ARGON2}, {SSHA}, {SSHA512} or {CRYPT} prefix"),
+    N_("unsupported hash scheme {%(scheme)s}"),
+    N_("{ARGON2} value is not a well-formed $argon2id$ or $argon2i$ string"),
+    N_("argon2d hashes are not accepted (use argon2id or argon2i)"), N_("argon2 version %(version)s is not supported"),
+    N_("argon2 parallelism %(value)s is out of range 1..%(high)s"),
+    N_("argon2 time cost %(value)s is out of range 1..%(high)s"),
+    N_("argon2 memory %(value)s KiB is out of range %(low)s..%(high)s"),
+    N_("{ARGON2} salt or hash is not valid base64"), N_("argon2 salt shorter than 8 bytes"),
+    N_("argon2 hash shorter than 4 bytes"), N_("{%(scheme)s} value is not valid base64"),
+    N_("{%(scheme)s} value is too short (a %(n)s-byte digest followed by a salt)"),
+    N_("{CRYPT} value is empty"), N_("{CRYPT} value must be printable ASCII without spaces"),
+    # accounts, aliases, admins, domains, tokens, second factor, self-service
+    N_("%(address)s is the account's own address"), N_("%(address)s: domain %(domain)s is not hosted here"),
+    N_("%(address)s is already in use by an %(holder)s"), N_("give at least one character"),
+    N_("an alias may not deliver to itself"), N_("an alias needs at least one target address"),
+    N_("1-64 characters: letters, digits, '.', '_', '-', '@'; starting with a letter or digit"),
+    N_("must be 'superadmin' or 'domain_admin', not %(value)s"), N_("a domain admin needs at least one domain"),
+    N_("a superadmin administers every domain; give no --domain"),
+    N_("%(domain)s still has accounts or aliases; use --force to delete them too"),
+    N_("give the token a name (what uses it)"), N_("must be a whole number of days, not %(value)s"),
+    N_("must be between %(low)s and %(high)s"), N_("must be one of %(choices)s, not %(value)s"),
+    N_("enter the 6 digits your authenticator app shows"),
+    N_("a second factor is already set up; turn it off first"),
+    N_("no second factor is being set up; start again"),
+    N_("the code is not right (or was already used); try the next one"),
+    N_("the two new passwords differ"), N_("is not your current password"), N_("is the same as the current one"),
+    N_("not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): %(value)s"),
+    # DKIM keys (services/dkim.py)
+    N_("must be 'rsa' or 'ed25519', not %(value)s"),
+    N_("1-63 letters, digits or '-', not starting or ending with '-'"),
+    N_("%(domain)s has no active %(algorithm)s key to rotate; generate one"),
+    N_("%(selector)s is %(state)s, not pending"),
+    N_("%(selector)s is %(state)s: only a replaced or pending key can be retired"),
+    # CSV import (core/csvimport, services/imports.py, services/import_files.py)
+    N_("the file is empty"), N_("the file is %(kind)s; save it as CSV UTF-8 (or Thai Windows cp874)"),
+    N_("the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text"),
+    N_("the first line (the header) is empty"), N_("the header cannot be read: %(detail)s"),
+    N_("data row %(row)s (line %(line)s) cannot be read: %(detail)s; a quote is probably not closed"),
+    N_("column %(column)s appears twice in the header"),
+    N_("the header has no %(missing)s column (columns: %(columns)s)"),
+    N_("no such file: %(path)s"), N_("%(path)s no longer exists; the job needs the same file to go on"),
+    N_("%(path)s changed since the job began; start a new import instead"),
+    N_("import job %(job)s is being worked on by another process"), N_("job %(job)s is already running"),
+    N_("job %(job)s is %(state)s; it cannot be validated again"),
+    # the web's own pages
+    N_("give the part before the @ only"), N_("type the domain's name exactly"),
+    N_("an operator already administers every domain"), N_("must be a record number"),
+    N_("too large"), N_("document type declarations are not accepted"), N_("not XML: %(detail)s"), N_("missing"),
+)
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """REASONS as patterns, the most specific (most literal text) first."""
+    compiled = []
+    for msgid in REASONS:
+        pieces, last = [], 0
+        for m in _PLACEHOLDER.finditer(msgid):
+            pieces += [re.escape(msgid[last:m.start()]), f"(?P<{m.group(1)}>.+?)"]
+            last = m.end()
+        pieces.append(re.escape(msgid[last:]))
+        compiled.append((re.compile("".join(pieces), re.DOTALL), msgid))
+    return tuple(sorted(compiled, key=lambda p: -len(_PLACEHOLDER.sub("", p[1]))))
+
+
+def reason_msgid(reason: str) -> tuple[str, dict[str, str]] | None:
+    """The catalogue entry a reason is an instance of, and its variable parts."""
+    for pattern, msgid in _patterns():
+        match = pattern.fullmatch(reason)
+        if match:
+            return msgid, match.groupdict()
+    return None
 
 
 def translate_reason(reason: str, gettext: Callable[[str], str]) -> str:
-    for pattern, msgid in REASONS:
-        match = pattern.search(reason)
-        if match:
-            return gettext(msgid) % match.groupdict()
-    return reason
+    found = reason_msgid(reason)
+    if found is None:
+        return reason
+    msgid, values = found
+    shown = {name: translate_reason(value, gettext) if name == "reason" else gettext(value) if value else value
+             for name, value in values.items()}
+    return gettext(msgid) % shown
 
 
 def field_label(field: str, gettext: Callable[[str], str]) -> str:
