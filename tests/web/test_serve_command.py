@@ -1,0 +1,82 @@
+"""`mailgothai --config FILE serve`, as deploy/systemd/mailgothai-web.service runs it: a
+process of its own, on the session's stack, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from mailgothai.settings import Settings
+from tests.conftest import free_port
+
+
+def mailgothai(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mailgothai.cli.main", *args]
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else "serve exited"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("mailgothai serve did not listen within 60 s")
+
+
+def test_serve_is_a_command() -> None:
+    listed = subprocess.run(mailgothai("--help"), capture_output=True, text=True, env=clean_env(), check=False)
+    assert listed.returncode == 0 and "serve" in listed.stdout
+    helped = subprocess.run(mailgothai("serve", "--help"), capture_output=True, text=True, env=clean_env(),
+                            check=False)
+    assert helped.returncode == 0 and "--port" in helped.stdout
+
+
+def test_serve_with_a_config_file_answers_and_stops_on_sigterm(stack: Settings, tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "mailgothai.toml"  # like /etc/mailgothai/mailgothai.toml
+    config.parent.mkdir()
+    shutil.copy(stack.config_file, config)
+    port = free_port()
+    proc = subprocess.Popen(mailgothai("--config", str(config), "serve", "--port", str(port)), env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        wait_for_port(port, proc)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+        assert health.status_code == 200, health.text
+        assert set(health.json()["checks"]) == {"directory", "dovecot", "sql"}
+        login = httpx.get(f"http://127.0.0.1:{port}/login", headers={"Accept-Language": "th"}, timeout=30)
+        assert login.status_code == 200 and "เข้าสู่ระบบ" in login.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+    # uvicorn shuts down gracefully, then re-raises the signal: systemd counts an exit by
+    # SIGTERM as a clean stop.
+    assert code in (0, -signal.SIGTERM)
+
+
+def test_serve_with_a_missing_config_file_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    done = subprocess.run(mailgothai("--config", str(missing), "serve"), capture_output=True, text=True,
+                          env=clean_env(), check=False, timeout=60)
+    assert done.returncode == 2 and "config" in done.stderr and str(missing) in done.stderr
