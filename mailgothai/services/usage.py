@@ -27,9 +27,9 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import func, select
 
-from mailgothai.core.addresses import normalize_address, split_address
+from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
 from mailgothai.core.models import Role
-from mailgothai.errors import MailGoThaiError
+from mailgothai.errors import MailGoThaiError, MailStoreError
 from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, aware, utcnow
 from mailgothai.services.backends import Backends
@@ -44,6 +44,14 @@ BATCH = 500
 class Reading:
     used_bytes: int
     read_at: datetime
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    domains: int
+    accounts: int  # listed in the directory
+    read: int  # readings stored (Dovecot knows the user)
+    doveadm_calls: int
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,12 @@ class UsageRefresher:
     """Reads usage from Dovecot in the background: queued accounts first, then a slow
     sweep of every domain. One per web process; `run_once` does one step (tests, CLI)."""
 
-    def __init__(self, backends: Backends, ttl: int, clock: Clock = utcnow, sweep: bool = True) -> None:
+    def __init__(self, backends: Backends, ttl: int, clock: Clock = utcnow, sweep: bool = True,
+                 batch: int = BATCH) -> None:
         self.b = backends
         self.snapshots = SnapshotStore(backends.store)
         self.ttl = timedelta(seconds=ttl)
+        self.batch = batch
         self._clock = clock
         self._queue: deque[str] = deque()
         self._queued: set[str] = set()
@@ -152,17 +162,31 @@ class UsageRefresher:
         return [e for e in emails if e not in readings or readings[e].read_at < limit]
 
     def read_now(self, emails: Sequence[str]) -> dict[str, int]:
-        """Read these accounts from Dovecot at once and store the readings."""
+        """Read these accounts from Dovecot at once (one doveadm call) and store the readings."""
         if not emails or not self.b.doveadm.available:
             return {}
         used = self.b.doveadm.quota_many(emails)
         self.snapshots.write(used, {e: split_address(e)[1] for e in used}, self._clock())
         return used
 
+    def read_domain(self, domain: str) -> tuple[int, int, int]:
+        """Read every account of a domain now, a batch (one doveadm call) at a time.
+        Returns (accounts, readings stored, doveadm calls)."""
+        listed = read = calls = 0
+        batch: list[str] = []
+        for account in self.b.accounts.iter_domain(domain):
+            batch.append(account.email)
+            if len(batch) == self.batch:
+                listed, read, calls = listed + len(batch), read + len(self.read_now(batch)), calls + 1
+                batch = []
+        if batch:
+            listed, read, calls = listed + len(batch), read + len(self.read_now(batch)), calls + 1
+        return listed, read, calls
+
     def run_once(self) -> int:
         """One batch: queued accounts, or else the next piece of the sweep. Returns how many were read."""
         with self._lock:
-            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            batch = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
             self._queued.difference_update(batch)
         if not batch and self._sweep:
             batch = self._sweep_batch()
@@ -248,6 +272,26 @@ class UsageService:
         if self.actor.role is Role.SUPERADMIN:
             return self.refresher.snapshots.totals(None)
         return self.refresher.snapshots.totals(sorted(self.actor.domains))
+
+    def refresh(self, domain: str | None = None) -> Refreshed:
+        """Read the usage of every account of a domain (None: of every domain the actor
+        may see) from Dovecot now, one doveadm call per batch, and store the readings and
+        domain totals. For `mailgothai usage refresh` (e.g. from a timer)."""
+        if domain is not None:
+            domain = normalize_domain(domain)
+            self.actor.require_domain(domain)
+            names = [self.b.domains.get(domain).name]
+        elif self.actor.role is Role.SUPERADMIN:
+            names = [d.name for d in self.b.domains.iter_all()]
+        else:
+            names = sorted(self.actor.domains)
+        if not self.b.doveadm.available:
+            raise MailStoreError(f"doveadm cannot be run with {self.b.settings.dovecot_config}")
+        accounts = read = calls = 0
+        for name in names:
+            listed, stored, batches = self.refresher.read_domain(name)
+            accounts, read, calls = accounts + listed, read + stored, calls + batches
+        return Refreshed(len(names), accounts, read, calls)
 
     def refresh_domain(self, domain: str) -> int:
         """Queue every account of a domain for a fresh reading; returns how many."""
