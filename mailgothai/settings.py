@@ -78,6 +78,12 @@ class Settings:
     relay_lookup_cache_ttl: int = 10  # seconds a directory answer is reused
     relay_auth_cache_ttl: int = 300  # seconds a verified login is reused (keyed hash, no password)
     relay_max_connections_per_ip: int = 50
+    # Commands (and new connections) per client address (IPv6: per /64), a token bucket:
+    # whole agencies sit behind one NAT address, so the rate allows some 20 messages a
+    # second from one address, sustained, and the burst ten seconds of that; 0 = no limit.
+    relay_command_rate_per_ip: int = 200  # tokens a second
+    relay_command_burst_per_ip: int = 2000
+    relay_max_errors_per_connection: int = 20  # refused commands before 421 and close; 0 = no cap
     dkim_switch_delay: int = 172800  # a rotated key starts signing after this, unless confirmed sooner
     dkim_retire_delay: int = 604800  # the replaced key is retired (record may go) after this
 

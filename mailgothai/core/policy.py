@@ -43,6 +43,8 @@ class R(enum.Enum):
     AUTH_OK = "auth_ok"
     # connection and AUTH
     TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_COMMANDS = "too_many_commands"
+    TOO_MANY_ERRORS = "too_many_errors"
     AUTH_NOT_HERE = "auth_not_here"
     AUTH_NEEDS_TLS = "auth_needs_tls"
     AUTH_FAILED = "auth_failed"
@@ -78,6 +80,8 @@ REPLIES: dict[R, Reply] = {
     R.QUEUED: Reply(250, "2.0.0", "Queued as {queue_id}"),
     R.AUTH_OK: Reply(235, "2.7.0", "Authentication successful"),
     R.TOO_MANY_CONNECTIONS: Reply(421, "4.7.0", "Too many connections from your address, try later"),
+    R.TOO_MANY_COMMANDS: Reply(421, "4.7.0", "Too many commands from your address, slow down and try later"),
+    R.TOO_MANY_ERRORS: Reply(421, "4.7.0", "Too many refused commands in this session, closing"),
     R.AUTH_NOT_HERE: Reply(503, "5.5.1", "AUTH is offered on the submission ports only"),
     R.AUTH_NEEDS_TLS: Reply(538, "5.7.11", "Encryption required: use STARTTLS first"),
     R.AUTH_FAILED: Reply(535, "5.7.8", "Authentication credentials invalid"),
@@ -125,6 +129,22 @@ class Decision:
     @property
     def ok(self) -> bool:
         return self.reply.ok
+
+
+# ---- connection (step 1) ----------------------------------------------------------
+def check_command_rate(within_rate: bool) -> Reply | None:
+    """A connection or command from a client address whose token bucket is empty
+    (`core/throttle.CommandBuckets`): 421 and the connection is closed."""
+    return None if within_rate else reply(R.TOO_MANY_COMMANDS)
+
+
+def check_session_errors(refused: int, limit: int) -> Reply | None:
+    """After `limit` refused commands (any 4xx/5xx reply: unknown users, bad syntax,
+    failed logins, ...) in one connection it is closed: address harvesting and
+    password guessing need a new connection, which the client's bucket pays for."""
+    if limit and refused >= limit:
+        return reply(R.TOO_MANY_ERRORS)
+    return None
 
 
 # ---- addresses from the SMTP envelope ---------------------------------------

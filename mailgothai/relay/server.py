@@ -5,6 +5,7 @@ delivery workers in one asyncio loop until SIGTERM/SIGINT. SIGUSR1 rescans the s
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -13,12 +14,13 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import event
 
-from mailgothai.core.throttle import FailureThrottle
+from mailgothai.core import policy as p
+from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, client_key
 from mailgothai.dkim.keys import KeyFiles
 from mailgothai.dkim.signer import sign
 from mailgothai.dkim.table import KeyTable
@@ -139,16 +141,32 @@ def _counter_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass
+class ClientLimits:
+    """Step 1 of the policy, shared by every listener of the process."""
+
+    max_connections: int  # open connections per client address
+    max_errors: int  # refused commands in one connection
+    commands: CommandBuckets  # commands and new connections per client address
+
+
 class RelaySMTP(SMTP):
-    """aiosmtpd's SMTP plus a per-client-address connection cap and implicit-TLS marking."""
+    """aiosmtpd's SMTP plus step 1 of the policy and implicit-TLS marking: a cap on
+    connections per client address; every new connection and every command spends a
+    token of the address's bucket; a connection is closed after too many refused
+    commands. The decisions are `core/policy.check_command_rate|check_session_errors`."""
 
     connections: Counter[str] = Counter()
 
-    def __init__(self, handler: RelayHandler, *, max_per_ip: int, implicit_tls: bool, **kwargs: Any) -> None:
+    def __init__(self, handler: RelayHandler, *, limits: ClientLimits, implicit_tls: bool, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
-        self._max_per_ip = max_per_ip
+        self._limits = limits
         self._implicit_tls = implicit_tls
         self._counted_ip: str | None = None
+        self._client = "?"
+        self._refused = 0  # 4xx/5xx replies sent on this connection
+        self._closing = False
+        self._smtp_methods = {name: self._limited(method) for name, method in self._smtp_methods.items()}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self._original_transport is None and self._counted_ip is None
@@ -157,13 +175,38 @@ class RelaySMTP(SMTP):
             self.session.ssl = {"implicit_tls": True, "cipher": transport.get_extra_info("cipher")}
         if first and self.session is not None:
             ip = str((self.session.peer or ("?",))[0])
-            self._counted_ip = ip
+            self._counted_ip, self._client = ip, client_key(ip)
             RelaySMTP.connections[ip] += 1
-            if RelaySMTP.connections[ip] > self._max_per_ip:
-                from mailgothai.core.policy import R, reply
-
-                transport.write(f"{reply(R.TOO_MANY_CONNECTIONS)}\r\n".encode())  # type: ignore[attr-defined]
+            refused = p.reply(p.R.TOO_MANY_CONNECTIONS) if RelaySMTP.connections[ip] > self._limits.max_connections \
+                else p.check_command_rate(self._limits.commands.take(self._client, time.monotonic()))
+            if refused is not None:
+                self._closing = True
+                transport.write(f"{refused}\r\n".encode())  # type: ignore[attr-defined]
                 transport.close()
+
+    def _limited(self, method: Callable[[str | None], Awaitable[None]]) -> Callable[[str | None], Awaitable[None]]:
+        async def command(arg: str | None) -> None:
+            if self._closing:
+                return
+            refused = p.check_command_rate(self._limits.commands.take(self._client, time.monotonic()))
+            if refused is None:
+                await method(arg)
+                refused = p.check_session_errors(self._refused, self._limits.max_errors)
+            if refused is not None:
+                await self._close_with(refused)
+        return functools.update_wrapper(command, method)  # keeps HELP's syntax notes
+
+    async def push(self, status: str | bytes) -> None:
+        if (status[:1] if isinstance(status, str) else status[:1].decode("ascii", "replace")) in ("4", "5"):
+            self._refused += 1
+        await super().push(status)
+
+    async def _close_with(self, refused: p.Reply) -> None:
+        self._closing = True
+        log.info("closing the connection of %s: %s", self._counted_ip, refused)
+        await super().push(str(refused))
+        if self.transport is not None:
+            self.transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._counted_ip is not None:
@@ -187,13 +230,16 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     await asyncio.to_thread(ctx.keys.reload)
     recovered = await ctx.queue.recover()
+    limits = ClientLimits(settings.relay_max_connections_per_ip, settings.relay_max_errors_per_connection,
+                          CommandBuckets(CommandRules(settings.relay_command_rate_per_ip,
+                                                      settings.relay_command_burst_per_ip)))
     servers = []
     for kind, port in _listeners(settings):
         handler = RelayHandler(ctx, kind)
         implicit = kind == "smtps"
 
         def factory(handler: RelayHandler = handler, implicit: bool = implicit) -> RelaySMTP:
-            return RelaySMTP(handler, max_per_ip=settings.relay_max_connections_per_ip, implicit_tls=implicit,
+            return RelaySMTP(handler, limits=limits, implicit_tls=implicit,
                              hostname=settings.relay_hostname, ident="MailGoThai ESMTP",
                              data_size_limit=settings.relay_max_message_size, enable_SMTPUTF8=True,
                              tls_context=None if implicit else tls, auth_require_tls=False, timeout=300)

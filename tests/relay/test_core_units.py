@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
 from mailgothai.core.dsn import FailedRecipient, build_dsn
-from mailgothai.core.throttle import FailureThrottle, ThrottleRules
+from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, ThrottleRules, client_key
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
 from mailgothai.store import Store
@@ -140,6 +140,50 @@ def test_failures_slow_down_then_lock_out_per_account_and_per_ip() -> None:
         t.failed(f"other{n}", "1.1.1.1", 7)
     assert t.locked("b", "1.1.1.1", 8)  # 10 failures from one address lock the address
     assert not t.locked("a", "9.9.9.9", 6 + 51)  # lockouts end
+
+
+def test_a_command_bucket_gives_its_burst_then_its_rate() -> None:
+    buckets = CommandBuckets(CommandRules(rate=10, burst=40))
+    assert all(buckets.take("1.1.1.1", 0.0) for _ in range(40))
+    assert not buckets.take("1.1.1.1", 0.0)  # empty: refused
+    assert not buckets.take("1.1.1.1", 0.05)  # half a token back only
+    assert buckets.take("1.1.1.1", 0.1) and not buckets.take("1.1.1.1", 0.1)  # one token in 1/rate s
+    assert buckets.take("2.2.2.2", 0.1)  # another address has its own bucket
+    assert all(buckets.take("1.1.1.1", 100.0) for _ in range(40))  # refills, up to the burst only
+    assert not buckets.take("1.1.1.1", 100.0)
+
+
+def test_a_client_at_the_rate_is_never_refused() -> None:
+    buckets = CommandBuckets(CommandRules(rate=10, burst=5))
+    for n in range(10_000):  # exactly the rate, for 1,000 s
+        assert buckets.take("1.1.1.1", n / 10)
+    assert CommandBuckets(CommandRules(rate=0, burst=0)).take("1.1.1.1", 0.0)  # 0: no limit
+
+
+def test_command_buckets_stay_bounded_and_keep_the_busy_ones() -> None:
+    buckets = CommandBuckets(CommandRules(rate=1, burst=3), size=100)
+    for _ in range(3):
+        assert buckets.take("busy", 0.0)
+    for n in range(1000):
+        buckets.take(f"10.0.{n // 256}.{n % 256}", 0.0)
+        assert len(buckets) <= 100
+    assert not buckets.take("busy", 0.5)  # an empty bucket is not forgotten by pruning
+
+
+def test_client_keys() -> None:
+    assert client_key("192.0.2.7") == "192.0.2.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
+
+
+def test_session_error_cap_and_command_rate_replies() -> None:
+    assert p.check_session_errors(19, 20) is None
+    assert str(p.check_session_errors(20, 20)) == "421 4.7.0 Too many refused commands in this session, closing"
+    assert p.check_session_errors(1000, 0) is None  # 0: no cap
+    assert p.check_command_rate(True) is None
+    refused = p.check_command_rate(False)
+    assert refused is not None and (refused.code, refused.status) == (421, "4.7.0")
 
 
 # ---- DSN ---------------------------------------------------------------------------------------
