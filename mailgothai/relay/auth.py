@@ -4,6 +4,14 @@ The password is checked by slapd (a bind as the account's DN; slapd verifies the
 argon2id hash), after the relay has read that the account and its domain are active.
 A success is remembered for `ttl` seconds under HMAC-SHA256(process secret, login,
 password): the password itself is never kept, and a wrong password never matches.
+
+A remembered success holds only while the account's entry is the one it was checked
+against: it keeps the entry's `entryCSN`, and every later login compares it with the
+entry as the relay's directory lookup reads it now (and checks that the account and
+its domain are still active). A password change, a suspension — any modification of
+the entry, made on any provider — changes the CSN, so the old password stops working
+as soon as the lookup has read the entry again: within `relay_lookup_cache_ttl`
+seconds (plus replication delay), on every relay alike, without any signal.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,6 +30,8 @@ from mailgothai.core.throttle import FailureThrottle
 from mailgothai.directory.gateway import Gateway
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.lookup import RelayDirectory
+
+log = logging.getLogger("mailgothai.relay")
 
 
 class AuthUnavailable(Exception):
@@ -42,7 +53,8 @@ class Authenticator:
         self._throttle = throttle or FailureThrottle()
         self._clock = clock
         self._secret = secrets.token_bytes(32)
-        self._cache: dict[bytes, float] = {}
+        self._cache: dict[bytes, tuple[float, str]] = {}  # key -> (expires, entryCSN checked against)
+        self._warned = False
 
     def _cache_key(self, login: str, password: bytes) -> bytes:
         return hmac.new(self._secret, login.encode("utf-8") + b"\0" + password, hashlib.sha256).digest()
@@ -58,34 +70,56 @@ class Authenticator:
             return AuthOutcome(None, locked=True)
         if login is not None and password:
             key = self._cache_key(login, password)
-            expires = self._cache.get(key)
-            if expires is not None and expires > now:
-                return AuthOutcome(login)
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > now:
+                if await asyncio.to_thread(self._standing, login) == hit[1]:
+                    return AuthOutcome(login)
+                self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
         delay = self._throttle.delay_for(account_key, client_ip, now)
         if delay:
             await asyncio.sleep(delay)
-        ok = login is not None and bool(password) and await asyncio.to_thread(self._check, login, password)
+        version = await asyncio.to_thread(self._check, login, password) if login is not None and password else None
         now = self._clock()
-        if not ok:
+        if version is None:
             self._throttle.failed(account_key, client_ip, now)
             return AuthOutcome(None, locked=self._throttle.locked(account_key, client_ip, now))
         assert login is not None
         self._throttle.succeeded(account_key, client_ip)
-        if len(self._cache) > 100_000:
-            self._cache = {k: v for k, v in self._cache.items() if v > now}
-        self._cache[self._cache_key(login, password)] = now + self._ttl
+        if not version and not self._warned:
+            self._warned = True
+            log.warning("AUTH cache off: entryCSN is not readable as the mail server (slapd ACL older than "
+                        "this relay); every login binds")
+        if version:  # an entry without a readable entryCSN is never cached
+            if len(self._cache) > 100_000:
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            self._cache[self._cache_key(login, password)] = (now + self._ttl, version)
         return AuthOutcome(login)
 
-    def _check(self, login: str, password: bytes) -> bool:
+    def _standing(self, login: str) -> str | None:
+        """Blocking (directory, through the lookup cache): the account entry's entryCSN
+        ("" if unreadable) while it may log in — a mailbox, active, in an active domain —
+        else None."""
         try:
             entry = self._directory.address(login)
             if entry is None or entry.kind != "mailbox" or entry.address != login or not entry.active:
-                return False
+                return None
             domain = self._directory.domain(login.rpartition("@")[2])
             if domain is None or not domain.active:
-                return False
-            return self._gateway.check_password(self._directory.account_dn(login), password.decode("utf-8"))
-        except UnicodeDecodeError:
-            return False
+                return None
+            return entry.version
         except MailGoThaiError as exc:
             raise AuthUnavailable(str(exc)) from exc
+
+    def _check(self, login: str, password: bytes) -> str | None:
+        """Blocking: the entry's entryCSN if the account may log in and the password is
+        right (slapd binds as the account), else None."""
+        version = self._standing(login)
+        if version is None:
+            return None
+        try:
+            ok = self._gateway.check_password(self._directory.account_dn(login), password.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        except MailGoThaiError as exc:
+            raise AuthUnavailable(str(exc)) from exc
+        return version if ok else None

@@ -15,7 +15,8 @@ from mailgothai.directory.layout import Layout
 
 K = TypeVar("K")
 V = TypeVar("V")
-ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember")
+ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
+               "entryCSN")
 DOMAIN_ATTRS = ("domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit")
 
 
@@ -37,6 +38,7 @@ class AddressEntry:
     aliases: tuple[str, ...] = ()
     forwards: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+    version: str = ""  # entryCSN: changes with every modification (password, status, ...)
 
 
 class TtlCache(Generic[K, V]):
@@ -70,7 +72,8 @@ def _entry(e: Entry) -> AddressEntry:
                         active=e.first("mgtStatus", "active") == Status.ACTIVE.value,
                         aliases=tuple(a.lower() for a in e.all("mgtAliasAddress")),
                         forwards=tuple(a.lower() for a in e.all("mgtForwardAddress")),
-                        members=tuple(a.lower() for a in e.all("mgtMember")))
+                        members=tuple(a.lower() for a in e.all("mgtMember")),
+                        version=e.first("entryCSN"))
 
 
 class RelayDirectory:

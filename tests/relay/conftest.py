@@ -4,10 +4,15 @@ to make domains and accounts for one test."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -74,6 +79,42 @@ def relay(stack: Settings, remote: FakeRemote) -> Iterator[Settings]:
     manager.RELAY.stop(settings)
     manager.start_relay(settings)
     yield settings
+
+
+@contextlib.contextmanager
+def relay_with(relay: Settings, **overrides: object) -> Iterator[Settings]:
+    """The stack's relay restarted with other settings; the test settings come back after."""
+    settings = relay.replace(**overrides)
+    save_settings(settings)
+    manager.RELAY.stop(settings)
+    manager.start_relay(settings)
+    try:
+        yield settings
+    finally:
+        save_settings(relay)
+        manager.RELAY.stop(relay)
+        manager.start_relay(relay)
+
+
+@contextlib.contextmanager
+def second_relay(relay: Settings) -> Iterator[Settings]:
+    """Another relay process beside the stack's (as on a second machine): its own
+    ports, spool and memory; the same directory, SQL store, DKIM keys and certificate."""
+    root = Path(tempfile.mkdtemp(prefix="mailgothai-relay2-"))
+    data_dir = root / "data"
+    data_dir.mkdir(mode=0o700)
+    os.symlink(relay.dkim_key_dir.resolve(), data_dir / "dkim")
+    settings = relay.replace(data_dir=data_dir, smtp_port=free_port(), submission_port=free_port(),
+                             smtps_port=free_port(), sql_url=relay.sql_url_effective,
+                             tls_cert_file=str(relay.tls_cert_path.resolve()),
+                             tls_key_file=str(relay.tls_key_path.resolve()))
+    save_settings(settings)
+    try:
+        manager.start_relay(settings)
+        yield settings
+    finally:
+        manager.RELAY.stop(settings)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass(frozen=True)

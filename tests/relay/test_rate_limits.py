@@ -14,9 +14,8 @@ from typing import Iterator
 
 import pytest
 
-from mailgothai.settings import Settings, save_settings
-from mailgothai.stack import manager
-from relay.conftest import MailDomain
+from mailgothai.settings import Settings
+from relay.conftest import MailDomain, relay_with
 from relay.helpers import fetch_all, message, wait_for
 
 pytestmark = pytest.mark.integration
@@ -27,17 +26,9 @@ STEADY, HAMMER, HARVEST, TYPOS = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0
 
 @pytest.fixture(scope="module")
 def limited(relay: Settings) -> Iterator[Settings]:
-    settings = relay.replace(relay_command_rate_per_ip=RATE, relay_command_burst_per_ip=BURST,
-                             relay_max_errors_per_connection=MAX_ERRORS)
-    save_settings(settings)
-    manager.RELAY.stop(settings)
-    manager.start_relay(settings)
-    try:
+    with relay_with(relay, relay_command_rate_per_ip=RATE, relay_command_burst_per_ip=BURST,
+                    relay_max_errors_per_connection=MAX_ERRORS) as settings:
         yield settings
-    finally:
-        save_settings(relay)
-        manager.RELAY.stop(relay)
-        manager.start_relay(relay)
 
 
 def mx_from(settings: Settings, source: str) -> smtplib.SMTP:
