@@ -67,8 +67,22 @@ def parse_filter(*, domain: str = "", actor: str = "", action: str = "", since: 
     )
 
 
+MAX_RECORD_ID = 2**31 - 1  # the audit log's id column is a 32-bit integer on every SQL engine
+
+
+def parse_before(value: int | str | None) -> int | None:
+    """The record number a page of older entries starts below (from a link or a query)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not 0 < int(text) <= MAX_RECORD_ID:
+        raise InvalidInput("before", "must be a record number")
+    return int(text)
+
+
 class AuditQueryService(Service):
-    def page(self, flt: AuditFilter, *, before_id: int | None = None, limit: int = 50) -> AuditPage:
+    def page(self, flt: AuditFilter, *, before_id: int | str | None = None, limit: int = 50) -> AuditPage:
+        before_id = parse_before(before_id)
         limit = max(1, min(MAX_PAGE, limit))
         filters: dict[str, object] = {"actor": flt.actor, "action": flt.action, "since": flt.since,
                                       "until": flt.until}

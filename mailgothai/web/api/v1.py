@@ -268,11 +268,9 @@ def admin_password(c: ApiCtx) -> Any:
 def audit(c: ApiCtx) -> Any:
     _, limit = page_args(0, c.query("limit"))
     before = c.query("before")
-    if before and not before.isdigit():
-        raise InvalidInput("before", "must be a record number")
     flt = parse_filter(domain=c.query("domain"), actor=c.query("actor"), action=c.query("action"),
                        since=c.query("since"), until=c.query("until"))
-    page = c.audit().page(flt, before_id=int(before) if before else None, limit=limit)
+    page = c.audit().page(flt, before_id=before, limit=limit)
     return {"items": [{"id": e.id, "at": iso(e.at), "actor": e.actor, "origin": e.origin, "action": e.action,
                        "object_type": e.object_type, "object_id": e.object_id, "domain": e.domain,
                        "before": e.before, "after": e.after} for e in page.entries],

@@ -21,10 +21,7 @@ def audit_log(ctx: Ctx) -> Response:
     entries: tuple = ()
     next_before = None
     try:
-        before = ctx.arg("before")
-        if before and not before.isdigit():
-            raise InvalidInput("before", "must be a record number")
-        result = ctx.audit().page(parse_filter(**values), before_id=int(before) if before else None, limit=50)
+        result = ctx.audit().page(parse_filter(**values), before_id=ctx.arg("before"), limit=50)
         entries, next_before = result.entries, result.next_before
     except InvalidInput as exc:
         error = describe_error(exc, ctx.gettext)
