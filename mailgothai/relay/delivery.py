@@ -152,8 +152,11 @@ class DeliveryQueue:
             return None  # deleted meanwhile (`queue delete`)
         state = DeliveryState() if fresh else await asyncio.to_thread(self._spool.state, queue_id)
         pending = [t for t in envelope.targets if t.address not in state.done and t.address not in state.failed]
+        if not pending:  # everything was delivered before a restart: only the files are left
+            await asyncio.to_thread(self._spool.remove, queue_id)
+            return None
         started = time.time()
-        outcomes = await self._deliver(envelope, message, pending)
+        outcomes = await self._deliver(queue_id, envelope, message, pending)
         now = time.time()
         state.attempts += 1
         expired = now - envelope.received_at >= self._policy.lifetime
@@ -185,7 +188,12 @@ class DeliveryQueue:
         await asyncio.to_thread(self._spool.save_state, queue_id, state)
         return state.next_try
 
-    async def _deliver(self, envelope: Envelope, message: bytes, pending: list[Target]) -> dict[str, Outcome]:
+    async def _deliver(self, queue_id: str, envelope: Envelope, message: bytes,
+                       pending: list[Target]) -> dict[str, Outcome]:
+        """Every pending target once; each success is recorded in the spool the moment
+        it is known (`Spool.record_delivered`), so a kill afterwards does not deliver it
+        again — the duplicate window is the time between the destination storing the
+        message and the relay reading its reply."""
         groups: dict[str, list[str]] = {}
         local = [t.address for t in pending if t.local]
         for t in pending:
@@ -194,22 +202,32 @@ class DeliveryQueue:
                 groups.setdefault(key, []).append(t.address)
         jobs = []
         if local:
-            jobs.append(self._deliver_local(envelope.sender, local, message))
-        jobs.extend(self._deliver_remote(envelope.sender, rcpts, message) for rcpts in groups.values())
+            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message))
+        jobs.extend(self._deliver_remote(queue_id, envelope.sender, rcpts, message) for rcpts in groups.values())
         outcomes: dict[str, Outcome] = {}
         for part in await asyncio.gather(*jobs):
             outcomes.update(part)
         return outcomes
 
-    async def _deliver_local(self, sender: str, rcpts: list[str], message: bytes) -> dict[str, Outcome]:
+    def _record(self, queue_id: str, addresses: list[str]) -> None:
         try:
-            replies = await self._lmtp.deliver(sender, rcpts, message)
+            self._spool.record_delivered(queue_id, addresses)
+        except OSError as exc:  # only costs a duplicate if the relay dies before the attempt ends
+            log.warning("could not record delivery of %s to %s: %s", queue_id, addresses, exc)
+
+    async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str],
+                             message: bytes) -> dict[str, Outcome]:
+        try:
+            replies = await self._lmtp.deliver(sender, rcpts, message,
+                                               on_delivered=lambda r: self._record(queue_id, [r]))
         except LmtpError as exc:
             return {r: Outcome(451, f"4.4.1 {exc}") for r in rcpts}
         return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
 
-    async def _deliver_remote(self, sender: str, rcpts: list[str], message: bytes) -> dict[str, Outcome]:
+    async def _deliver_remote(self, queue_id: str, sender: str, rcpts: list[str],
+                              message: bytes) -> dict[str, Outcome]:
         replies = await self._remote.deliver(sender, rcpts, message)
+        self._record(queue_id, [r for r in rcpts if replies[r].code < 400])
         return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
 
     async def _bounce(self, envelope: Envelope, message: bytes, failed: list[FailedRecipient], now: float) -> None:

@@ -1,12 +1,19 @@
 """An LMTP client (RFC 2033) for delivery into Dovecot, with connections kept open and
 reused (RSET between messages). Commands are pipelined: MAIL, every RCPT and DATA go
-in one write; after the data, one reply per accepted recipient."""
+in one write; after the data, one reply per accepted recipient, each handed to the
+caller's `on_delivered` as soon as it is read (so it can be recorded before the next).
+
+A connection that fails before the data is sent has delivered nothing: the pool tries
+once more on a fresh one. One that fails after has delivered to an unknown part of the
+recipients: they get a temporary failure (retried later — at least once), never an
+immediate second try."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Callable
 
 from mailgothai.core.dkim import to_crlf
 
@@ -38,6 +45,7 @@ class LmtpConnection:
         self.reader = reader
         self.writer = writer
         self.used = False
+        self.broken = False  # failed after a message's data was sent: never reused
 
     @classmethod
     async def open(cls, host: str, port: int, hostname: str, timeout: float) -> "LmtpConnection":
@@ -72,9 +80,10 @@ class LmtpConnection:
         if reply.code != code:
             raise LmtpError(f"LMTP: expected {code}, got {reply}")
 
-    async def deliver(self, sender: str, recipients: list[str], message: bytes,
-                      timeout: float) -> dict[str, LmtpReply]:
-        """One reply per recipient (2xx delivered, 4xx retry, 5xx refused)."""
+    async def deliver(self, sender: str, recipients: list[str], message: bytes, timeout: float,
+                      on_delivered: Callable[[str], None] | None = None) -> dict[str, LmtpReply]:
+        """One reply per recipient (2xx delivered, 4xx retry, 5xx refused). Raises
+        LmtpError only while nothing can have been delivered."""
         w = self.writer
         commands = [b"RSET\r\n"] if self.used else []
         self.used = True
@@ -101,12 +110,18 @@ class LmtpConnection:
                 results[r] = data_reply
             return results
         w.write(dot_stuff(message))
+        final: dict[str, LmtpReply] = {}
         try:
             await w.drain()
-        except OSError as exc:
-            raise LmtpError(f"LMTP write failed: {exc}") from exc
-        for r in accepted:
-            results[r] = await self._reply(timeout)
+            for r in accepted:
+                final[r] = await self._reply(timeout)
+                if on_delivered is not None and final[r].code // 100 == 2:
+                    on_delivered(r)
+        except (OSError, LmtpError) as exc:
+            self.broken = True
+            unknown = LmtpReply(451, f"4.4.2 LMTP connection lost after the data ({exc}); will retry")
+            final.update({r: unknown for r in accepted if r not in final})
+        results.update(final)
         return results
 
     def close(self) -> None:
@@ -122,7 +137,8 @@ class LmtpPool:
         self._idle: list[LmtpConnection] = []
         self._slots = asyncio.Semaphore(size)
 
-    async def deliver(self, sender: str, recipients: list[str], message: bytes) -> dict[str, LmtpReply]:
+    async def deliver(self, sender: str, recipients: list[str], message: bytes,
+                      on_delivered: Callable[[str], None] | None = None) -> dict[str, LmtpReply]:
         async with self._slots:
             conn = self._idle.pop() if self._idle else None
             for attempt in (1, 2):
@@ -130,14 +146,17 @@ class LmtpPool:
                 if conn is None:
                     conn = await LmtpConnection.open(self._host, self._port, self._hostname, self._timeout)
                 try:
-                    results = await conn.deliver(sender, recipients, message, self._timeout)
-                except LmtpError:
+                    results = await conn.deliver(sender, recipients, message, self._timeout, on_delivered)
+                except LmtpError:  # (raised only before the data: nothing delivered)
                     conn.close()
                     conn = None
                     if fresh or attempt == 2:
                         raise
                     continue  # a reused connection may have been closed by Dovecot: one fresh try
-                self._idle.append(conn)
+                if conn.broken:
+                    conn.close()
+                else:
+                    self._idle.append(conn)
                 return results
             raise LmtpError("unreachable")
 

@@ -4,9 +4,11 @@
     spool/queue/ID.msg  one JSON line (the envelope) + the message; the queue
                         directory is fsynced before the relay answers 250.
     spool/queue/ID.state delivery progress, replaced atomically after each attempt.
+    spool/queue/ID.done  recipients delivered, one a line, appended the moment the
+                        destination confirms each one (not fsynced: see `record_delivered`).
 
 A `.msg` file is never changed after it is renamed into place; a message is done
-when both files are gone. At start, `recover` lists every `.msg` (leftovers in tmp/
+when its files are gone. At start, `recover` lists every `.msg` (leftovers in tmp/
 never got a 250 and are removed).
 """
 
@@ -18,7 +20,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,39 @@ class Spool:
         with open(self.msg_path(queue_id), "rb") as fh:
             return Envelope.from_json(fh.readline())
 
+    def done_path(self, queue_id: str) -> Path:
+        return self.queue / f"{queue_id}.done"
+
     def state(self, queue_id: str) -> DeliveryState:
+        """The saved progress plus every recipient recorded as delivered since."""
         try:
-            return DeliveryState.from_json(self.state_path(queue_id).read_bytes())
+            state = DeliveryState.from_json(self.state_path(queue_id).read_bytes())
         except FileNotFoundError:
-            return DeliveryState()
+            state = DeliveryState()
+        state.done.extend(a for a in self.delivered(queue_id) if a not in state.done)
+        return state
+
+    def record_delivered(self, queue_id: str, addresses: Iterable[str]) -> None:
+        """Note recipients as delivered, at once (one small append, called in the event
+        loop the moment the reply is read). Not fsynced: a killed relay cannot undo a
+        write() that returned, and a power cut that loses it only delivers those
+        recipients again — never loses a message."""
+        data = "".join(f"{a}\n" for a in addresses).encode("utf-8")
+        if not data:
+            return
+        fd = os.open(self.done_path(queue_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    def delivered(self, queue_id: str) -> list[str]:
+        """Recipients recorded by `record_delivered` (complete lines only)."""
+        try:
+            text = self.done_path(queue_id).read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        return [a for a in text.split("\n")[:-1] if a]  # the last piece is "" or an unfinished line
 
     def save_state(self, queue_id: str, state: DeliveryState) -> None:
         path = self.state_path(queue_id)
@@ -136,9 +166,10 @@ class Spool:
         os.replace(tmp, path)
 
     def remove(self, queue_id: str) -> None:
-        """Done: the state goes last, so a crash in between leaves a message that is
-        simply delivered again to its remaining recipients."""
+        """Done: the message goes first, so a crash in between leaves only progress
+        files, which `recover` removes."""
         self.msg_path(queue_id).unlink(missing_ok=True)
+        self.done_path(queue_id).unlink(missing_ok=True)
         self.state_path(queue_id).unlink(missing_ok=True)
 
     def recover(self) -> list[str]:
@@ -150,7 +181,7 @@ class Spool:
         for path in self.queue.iterdir():
             if path.suffix == ".msg":
                 ids.append(path.stem)
-            elif path.suffix == ".state" and not self.msg_path(path.stem).exists():
+            elif path.suffix in (".state", ".done") and not self.msg_path(path.stem).exists():
                 path.unlink(missing_ok=True)
         return sorted(ids)
 

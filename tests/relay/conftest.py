@@ -4,6 +4,7 @@ to make domains and accounts for one test."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -36,12 +37,17 @@ class FakeRemote:
     scripts: dict[str, list[str]] = field(default_factory=dict)
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    held: dict[str, threading.Event] = field(default_factory=dict)  # RCPT answered once the event is set
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           options: list[str]) -> str:
         with self.lock:
             self.attempts[address] += 1
+        gate = self.held.get(address)
+        while gate is not None and not gate.is_set():
+            await asyncio.sleep(0.05)
+        with self.lock:
             script = self.scripts.get(address)
             answer = script.pop(0) if script and len(script) > 1 else (script[0] if script else "250 OK")
         if answer.startswith("250"):

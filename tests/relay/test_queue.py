@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,29 @@ def test_queue_commands_list_show_retry_delete(relay: Settings, mail_domain: Mai
     assert cli("queue", "show", str(rows[dropped]["queue_id"])).returncode == 1
     bad = cli("queue", "show", "../../etc/passwd")
     assert bad.returncode == 2 and "queue_id" in bad.stderr
+
+
+def test_the_spool_counts_recorded_deliveries_and_drops_them_with_the_message(tmp_path: Path) -> None:
+    """`queue/ID.done` (appended the moment a recipient is confirmed) joins the saved
+    state; a line cut short (a power cut mid-write) counts for nothing; it goes with the
+    message."""
+    from mailgothai.relay.spool import DeliveryState, Envelope, Spool, Target, new_queue_id
+
+    spool = Spool(tmp_path / "spool")
+    spool.prepare()
+    targets = tuple(Target(f"{n}@h.go.th", f"{n}@h.go.th", local=True) for n in ("a", "b", "c"))
+    queue_id = new_queue_id()
+    spool.store(Envelope(queue_id, "s@h.go.th", targets, 0.0), b"Subject: x\r\n\r\nbody\r\n")
+    spool.save_state(queue_id, DeliveryState(attempts=1, done=["a@h.go.th"]))
+    spool.record_delivered(queue_id, ["b@h.go.th"])
+    with open(spool.done_path(queue_id), "ab") as fh:
+        fh.write(b"c@h.go")  # unfinished line
+    assert spool.state(queue_id).done == ["a@h.go.th", "b@h.go.th"]
+    spool.remove(queue_id)
+    assert list(spool.queue.iterdir()) == []
+    # a crash between the message's removal and its progress files': recover tidies up
+    other = new_queue_id()
+    spool.store(Envelope(other, "s@h.go.th", targets, 0.0), b"x\r\n")
+    spool.record_delivered(other, ["a@h.go.th"])
+    spool.msg_path(other).unlink()
+    assert spool.recover() == [] and list(spool.queue.iterdir()) == []
