@@ -78,7 +78,9 @@ class Authenticator:
         delay = self._throttle.delay_for(account_key, client_ip, now)
         if delay:
             await asyncio.sleep(delay)
-        version = await asyncio.to_thread(self._check, login, password) if login is not None and password else None
+        version = None
+        if login is not None and password:
+            version = await asyncio.to_thread(self._check, login, password)
         now = self._clock()
         if version is None:
             self._throttle.failed(account_key, client_ip, now)

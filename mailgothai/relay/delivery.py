@@ -203,7 +203,8 @@ class DeliveryQueue:
         jobs = []
         if local:
             jobs.append(self._deliver_local(queue_id, envelope.sender, local, message))
-        jobs.extend(self._deliver_remote(queue_id, envelope.sender, rcpts, message) for rcpts in groups.values())
+        jobs.extend(self._deliver_remote(queue_id, envelope.sender, rcpts, message)
+                    for rcpts in groups.values())
         outcomes: dict[str, Outcome] = {}
         for part in await asyncio.gather(*jobs):
             outcomes.update(part)

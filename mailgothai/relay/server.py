@@ -150,6 +150,9 @@ class ClientLimits:
     commands: CommandBuckets  # commands and new connections per client address
 
 
+SmtpCommand = Callable[[str | None], Awaitable[None]]
+
+
 class RelaySMTP(SMTP):
     """aiosmtpd's SMTP plus step 1 of the policy and implicit-TLS marking: a cap on
     connections per client address; every new connection and every command spends a
@@ -158,7 +161,8 @@ class RelaySMTP(SMTP):
 
     connections: Counter[str] = Counter()
 
-    def __init__(self, handler: RelayHandler, *, limits: ClientLimits, implicit_tls: bool, **kwargs: Any) -> None:
+    def __init__(self, handler: RelayHandler, *, limits: ClientLimits, implicit_tls: bool,
+                 **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._limits = limits
         self._implicit_tls = implicit_tls
@@ -177,14 +181,16 @@ class RelaySMTP(SMTP):
             ip = str((self.session.peer or ("?",))[0])
             self._counted_ip, self._client = ip, client_key(ip)
             RelaySMTP.connections[ip] += 1
-            refused = p.reply(p.R.TOO_MANY_CONNECTIONS) if RelaySMTP.connections[ip] > self._limits.max_connections \
-                else p.check_command_rate(self._limits.commands.take(self._client, time.monotonic()))
+            if RelaySMTP.connections[ip] > self._limits.max_connections:
+                refused: p.Reply | None = p.reply(p.R.TOO_MANY_CONNECTIONS)
+            else:
+                refused = p.check_command_rate(self._limits.commands.take(self._client, time.monotonic()))
             if refused is not None:
                 self._closing = True
                 transport.write(f"{refused}\r\n".encode())  # type: ignore[attr-defined]
                 transport.close()
 
-    def _limited(self, method: Callable[[str | None], Awaitable[None]]) -> Callable[[str | None], Awaitable[None]]:
+    def _limited(self, method: SmtpCommand) -> SmtpCommand:
         async def command(arg: str | None) -> None:
             if self._closing:
                 return

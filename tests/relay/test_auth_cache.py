@@ -51,7 +51,8 @@ def test_the_mail_server_reads_an_accounts_entry_csn_and_nothing_more(relay: Set
     dn = Layout(relay.ldap_base).account(user)
 
     def read() -> dict[str, list[bytes]]:
-        assert conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["entryCSN", "userPassword"]), conn.result
+        found = conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["entryCSN", "userPassword"])
+        assert found, conn.result
         return dict(conn.response[0]["raw_attributes"])
 
     before = read()

@@ -179,7 +179,8 @@ def test_client_keys() -> None:
 
 def test_session_error_cap_and_command_rate_replies() -> None:
     assert p.check_session_errors(19, 20) is None
-    assert str(p.check_session_errors(20, 20)) == "421 4.7.0 Too many refused commands in this session, closing"
+    refused_errors = p.check_session_errors(20, 20)
+    assert str(refused_errors) == "421 4.7.0 Too many refused commands in this session, closing"
     assert p.check_session_errors(1000, 0) is None  # 0: no cap
     assert p.check_command_rate(True) is None
     refused = p.check_command_rate(False)

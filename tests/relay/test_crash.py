@@ -163,7 +163,8 @@ def test_a_kill_while_a_remote_recipient_waits_does_not_deliver_the_local_one_ag
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not manager.RELAY.status(relay).running
-                 and not any(port_open(relay.host, port) for port in manager.relay_ports(relay)), "the relay to die")
+                 and not any(port_open(relay.host, port) for port in manager.relay_ports(relay)),
+                 "the relay to die")
     finally:
         gate.set()
     manager.start_relay(relay)

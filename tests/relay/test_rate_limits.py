@@ -59,7 +59,8 @@ def test_a_client_hammering_the_listener_is_cut_off_while_a_steady_one_never_is(
             for n in range(sends):
                 started = time.monotonic()
                 with mx_from(limited, STEADY) as client:
-                    steady_results.append(client.sendmail(sender, [reader], message(sender, reader, f"steady {n}")))
+                    mail = message(sender, reader, f"steady {n}")
+                    steady_results.append(client.sendmail(sender, [reader], mail))
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
         except BaseException as exc:  # noqa: BLE001 - reported below
             steady_errors.append(exc)
@@ -109,10 +110,12 @@ def test_a_client_hammering_the_listener_is_cut_off_while_a_steady_one_never_is(
                             for r in refusals)
     # and reconnecting does not refill the bucket: a new connection is refused at once
     assert refused_at_greeting
-    assert all(code == 421 and text.startswith(b"4.7.0 Too many commands") for code, text in refused_at_greeting)
+    assert all(code == 421 and text.startswith(b"4.7.0 Too many commands")
+               for code, text in refused_at_greeting)
 
 
-def test_a_connection_is_closed_after_too_many_refused_commands(limited: Settings, mail_domain: MailDomain) -> None:
+def test_a_connection_is_closed_after_too_many_refused_commands(limited: Settings,
+                                                                mail_domain: MailDomain) -> None:
     with mx_from(limited, HARVEST) as client:
         assert client.docmd("MAIL", "FROM:<harvester@elsewhere.example>")[0] == 250
         answers = [client.docmd("RCPT", f"TO:<guess{n}@{mail_domain.name}>") for n in range(MAX_ERRORS)]
