@@ -42,7 +42,7 @@ from mailgothai.core.passwords import Argon2Params
 from mailgothai.directory import accounts as account_entries
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.ldif import entry_ldif
-from mailgothai.services.import_apply import hash_many
+from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid

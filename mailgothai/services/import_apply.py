@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from mailgothai.core.csvimport import PasswordKind, apply_changes, stored_or_plain
+from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
-from mailgothai.core.passwords import Argon2Params, generate_password, hash_password
+from mailgothai.core.passwords import generate_password
 from mailgothai.directory.gateway import DirectoryUnreachable
 from mailgothai.errors import AlreadyExists, LimitExceeded, NotFound
 from mailgothai.services.backends import Backends
@@ -36,15 +37,11 @@ from mailgothai.services.import_files import PasswordCells, PasswordJournal
 from mailgothai.store.jobs import JobStore, Outcome, RowRecord, RowState
 
 CHUNK = 256
+HASHING_CHUNK = 64  # while passwords are hashed: the writes after the last hash are few
 WRITE_ATTEMPTS = 5  # a write that got no answer (timeout, reset) is checked and tried again
 RETRY_PAUSE_S = 1.0
 HASHES_PER_TASK = 8
-PREFETCH_CHUNKS = 3
-
-
-def hash_many(params: Argon2Params, passwords: list[str]) -> list[str]:
-    """Runs in a worker process."""
-    return [hash_password(p, params) for p in passwords]
+PREFETCH_CHUNKS = 8
 
 
 def account_to_json(account: Account) -> dict[str, Any]:
@@ -164,7 +161,8 @@ class Applier:
     def _chunks(self) -> Iterator[list[RowRecord]]:
         after = 0
         while True:
-            batch = self.jobs.rows(self.job_id, (RowState.PLANNED,), after, CHUNK)
+            size = HASHING_CHUNK if self._pool is not None else CHUNK
+            batch = self.jobs.rows(self.job_id, (RowState.PLANNED,), after, size)
             if not batch:
                 return
             yield batch

@@ -277,9 +277,9 @@ def test_crash_between_directory_writes_and_outcome_commit(services: Services, t
     monkeypatch.setattr(JobStore, "finish_rows", original)
     jobs = JobStore(services.backends.store)
     inflight = [r.email for r in jobs.iter_rows(job.id, (RowState.INFLIGHT,))]
-    assert len(inflight) == 256  # written to the directory, outcome not committed
+    assert len(inflight) == calls[-1] > 0  # written to the directory, outcome not committed
     assert all(services.backends.accounts.find(e) is not None for e in inflight)
-    assert len(creates_in_audit(services, domains)) == 256  # only the first chunk's
+    assert len(creates_in_audit(services, domains)) == calls[1]  # only the first chunk's
 
     summary = service.resume(job.id)
     assert summary.created == manifest.accounts_valid and summary.failed == 0
