@@ -77,7 +77,12 @@ CLOSED_BY_SERVER = (lx.LDAPSocketReceiveError, lx.LDAPSocketSendError, lx.LDAPSe
 
 
 def _closed_by_server(exc: BaseException) -> bool:
-    return isinstance(exc, CLOSED_BY_SERVER) or isinstance(exc.__cause__, CLOSED_BY_SERVER)
+    """ldap3 reports a receive timeout as a receive error too (its class then also derives
+    from TimeoutError): a silent server is not a closed connection, and is not retried."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, CLOSED_BY_SERVER) and not isinstance(error, TimeoutError):
+            return True
+    return False
 
 
 def map_error(exc: lx.LDAPException, what: str) -> Exception:
