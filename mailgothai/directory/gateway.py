@@ -179,20 +179,30 @@ class Gateway:
         other._acting_as = dn
         return other
 
+    def as_application(self) -> "Gateway":
+        """The same connections without the proxied authorization: the application's own
+        rights. Only for reads a service has already checked the actor's rights for."""
+        other = copy.copy(self)
+        other._controls = None
+        other._acting_as = ""
+        return other
+
     @property
     def current_uri(self) -> str:
         """The provider this process sends its operations to now."""
         server = self._providers.server()[1]
         return f"{'ldaps' if server.ssl else 'ldap'}://{server.host}:{server.port}"
 
-    def _open(self) -> tuple[int, ldap3.Connection]:
+    def _open(self, receive_timeout: int | None = None) -> tuple[int, ldap3.Connection]:
         """A bound connection to the current server, failing over to the next ones."""
         last: Exception | None = None
         for _ in self._providers.servers:
             index, server = self._providers.server()
             conn = ldap3.Connection(
                 server, user=self._bind_dn, password=self._password, raise_exceptions=True,
-                receive_timeout=self._timeout, auto_referrals=False, return_empty_attributes=False,
+                receive_timeout=receive_timeout or self._timeout, auto_referrals=False,
+                return_empty_attributes=False,
+                check_names=False,  # only raw_attributes are read: skip ldap3's formatting pass
             )
             try:
                 conn.open()
@@ -207,10 +217,11 @@ class Gateway:
                 raise map_error(exc, "bind") from exc
         raise DirectoryUnreachable(f"the directory is unreachable: {last}")
 
-    def dedicated_connection(self) -> ldap3.Connection:
+    def dedicated_connection(self, receive_timeout: int | None = None) -> ldap3.Connection:
         """A bound connection outside the pool, for state the server keeps across
-        calls on one connection (sort/VLV contexts, see directory/vlv.py)."""
-        return self._open()[1]
+        calls on one connection (sort/VLV contexts, see directory/vlv.py).
+        `receive_timeout`: seconds to wait for an answer, if not the gateway's."""
+        return self._open(int(receive_timeout) if receive_timeout else None)[1]
 
     @property
     def request_controls(self) -> list[tuple[str, bool, bytes]]:

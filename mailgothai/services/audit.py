@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import func, select
 
@@ -44,6 +45,16 @@ def latest_change(store: Store, domain: str | None = None) -> int:
         query = query.where(AuditRecord.domain == domain)
     with store.session() as session:
         return int(session.scalar(query) or 0)
+
+
+def latest_changes(store: Store, domains: Sequence[str]) -> dict[str, int]:
+    """latest_change() of several domains in one query (a domain with no record: absent)."""
+    if not domains:
+        return {}
+    query = (select(AuditRecord.domain, func.max(AuditRecord.id)).where(AuditRecord.domain.in_(list(domains)))
+             .group_by(AuditRecord.domain))
+    with store.session() as session:
+        return {str(domain): int(newest) for domain, newest in session.execute(query).all()}
 
 
 def parse_filter(*, domain: str = "", actor: str = "", action: str = "", since: str = "",

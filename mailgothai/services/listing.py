@@ -4,6 +4,14 @@ windowed by slapd, never by loading a whole domain: see directory/vlv.py.
 A kept sort context is re-used while its stamp holds: the domain's counters and the
 id of the newest audit record of the domain (every change through the services,
 from any process, writes one), so an added, renamed or deleted account shows at once.
+
+Inside one domain, the sorted search runs as the application itself, after both the
+service (`actor.require_domain`) and slapd (the domain entry is read as the admin, with
+the proxied authorization control) have let the actor in. So every admin of a domain
+shares one sort context, and slapd sorts without evaluating a domain admin's access
+rules on each of the domain's entries (measured: 0.7 s instead of 0.2-0.4 s for the
+40,000 accounts of the largest domain, and warm windows twice as slow). The list of
+domains keeps the admin's own identity: it crosses domains.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from mailgothai.directory.aliases import ATTRS as ALIAS_ATTRS
 from mailgothai.directory.aliases import to_alias
 from mailgothai.directory.domains import ATTRS as DOMAIN_ATTRS
 from mailgothai.directory.domains import to_domain
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.vlv import SortedLister, SortKey
 from mailgothai.errors import InvalidInput
 from mailgothai.services.actor import Actor
@@ -85,6 +94,16 @@ def page_args(offset: int | str | None, size: int | str | None, default_size: in
     return start, count
 
 
+def stamp_of(domain: Domain, newest_change: int) -> tuple[int, int, int]:
+    """What a sorted listing of a domain's accounts stays valid for: the domain's counters
+    and the id of its newest audit record."""
+    return domain.account_count, domain.quota_allocated, newest_change
+
+
+def account_stamp(backends: Backends, domain: Domain) -> tuple[int, int, int]:
+    return stamp_of(domain, latest_change(backends.store, domain.name))
+
+
 def _search_text(text: str | None) -> str:
     return check_text((text or "").strip(), "search", 320)
 
@@ -104,15 +123,29 @@ class ListingService(Service):
             raise InvalidInput("sort", f"must be one of {', '.join(ACCOUNT_SORTS)}, not {sort!r}")
         text = _search_text(search)
         dom = self._domain(domain)
+        return dom, self._accounts(dom, sort, descending, text, offset, size)
+
+    def warm(self, domain: Domain, renew_after: float | None = None) -> None:
+        """Sort the default view of a domain's accounts (by address) unless its kept sort
+        is current and younger than `renew_after` seconds; keep it (services/listing_warmer.py)."""
+        self.actor.require_domain(domain.name)
+        self._accounts(domain, "address", False, "", 0, 1, keep=True, max_age=renew_after)
+
+    def _accounts(self, dom: Domain, sort: str, descending: bool, text: str, offset: int, size: int,
+                  keep: bool = False, max_age: float | None = None) -> Page[Account]:
         flt = f.eq("domainName", dom.name)
         if text:
             flt = f.all_of(flt, name_filter(text))
         keys = tuple(SortKey(k.attribute, k.ordering_rule, descending) for k in ACCOUNT_SORTS[sort])
-        stamp = (dom.account_count, dom.quota_allocated, latest_change(self.b.store, dom.name))
-        window = self.lister.window(self.b.gateway, self.b.layout.users(dom.name), flt, keys, offset, size,
-                                    ACCOUNT_ATTRS, stamp)
+        window = self.lister.window(self._inside_domain(), self.b.layout.users(dom.name), flt, keys, offset,
+                                    size, ACCOUNT_ATTRS, account_stamp(self.b, dom), keep, max_age)
         items = tuple(to_account(e) for e in window.entries)
-        return dom, Page(items, window.offset, size, window.total, sort, descending, text)
+        return Page(items, window.offset, size, window.total, sort, descending, text)
+
+    def _inside_domain(self) -> Gateway:
+        """The gateway for a sorted search inside a domain `_domain()` has let the actor
+        into: the application's own identity (see the module's docstring)."""
+        return self.b.gateway.as_application()
 
     def aliases(self, domain: str, *, search: str | None = "", offset: int = 0,
                 size: int = 50) -> tuple[Domain, Page[Alias]]:
@@ -122,8 +155,8 @@ class ListingService(Service):
         if text:
             flt = f.all_of(flt, f.prefix("mail", text))
         stamp = latest_change(self.b.store, dom.name)
-        window = self.lister.window(self.b.gateway, self.b.layout.aliases(dom.name), flt, (BY_MAIL,), offset,
-                                    size, ALIAS_ATTRS, stamp)
+        window = self.lister.window(self._inside_domain(), self.b.layout.aliases(dom.name), flt, (BY_MAIL,),
+                                    offset, size, ALIAS_ATTRS, stamp)
         return dom, Page(tuple(to_alias(e) for e in window.entries), window.offset, size, window.total,
                          "address", False, text)
 

@@ -72,7 +72,7 @@ def collect_routes() -> list[BaseRoute]:
 
 
 def create_app(settings: Settings, *, background: bool = True) -> Starlette:
-    """The whole web. `background`: run the quota-usage refresher thread."""
+    """The whole web. `background`: run the quota-usage refresher and listing warmer threads."""
     env = template_environment()
     translations = load_translations()
     state = WebState.build(settings, env, translations)
@@ -80,7 +80,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if background:
-            state.refresher.start()
+            state.start_background()
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,15 @@ def number(value: int | None, lang: str) -> str:
 def when(value: datetime | None, lang: str) -> str:
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(TIMEZONE), "yyyy-MM-dd HH:mm", locale="th_TH" if lang == "th" else "en_GB")
+    return _when(value.replace(second=0, microsecond=0), lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(value: datetime, lang: str) -> str:
+    """Readings of a batch share their minute: a page of 50 formats a few, not 50 (Babel
+    costs ~0.1 ms a call)."""
+    locale = "th_TH" if lang == "th" else "en_GB"
+    return format_datetime(value.astimezone(TIMEZONE), "yyyy-MM-dd HH:mm", locale=locale)
 
 
 def percent(part: int | None, whole: int | None) -> str:

@@ -11,6 +11,7 @@ from mailgothai.directory.vlv import SortedLister
 from mailgothai.services.auth import Authenticator, LoginThrottle, ThrottleRules
 from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardCache
+from mailgothai.services.listing_warmer import ListingWarmer
 from mailgothai.services.sessions import SessionStore
 from mailgothai.services.totp import TotpService
 from mailgothai.services.usage import UsageRefresher
@@ -22,6 +23,7 @@ class WebState:
     settings: Settings
     backends: Backends
     lister: SortedLister
+    warmer: ListingWarmer
     refresher: UsageRefresher
     sessions: SessionStore
     auth: Authenticator
@@ -35,8 +37,9 @@ class WebState:
               translations: dict[str, gettext.NullTranslations]) -> "WebState":
         backends = Backends.open(settings)
         rules = ThrottleRules(lockout=settings.web_login_lockout)
+        lister = SortedLister()
         return cls(
-            settings=settings, backends=backends, lister=SortedLister(),
+            settings=settings, backends=backends, lister=lister, warmer=ListingWarmer(backends, lister),
             refresher=UsageRefresher(backends, settings.quota_snapshot_ttl),
             sessions=SessionStore(backends.store, settings.web_session_idle, settings.web_session_max),
             auth=Authenticator(backends, LoginThrottle(backends, rules)),
@@ -44,7 +47,13 @@ class WebState:
             dashboard=DashboardCache(), templates=templates, translations=translations,
         )
 
+    def start_background(self) -> None:
+        """The threads that work ahead of requests: quota usage, warm listings."""
+        self.refresher.start()
+        self.warmer.start()
+
     def close(self) -> None:
         self.refresher.stop()
+        self.warmer.stop()
         self.lister.close()
         self.backends.close()
