@@ -6,7 +6,10 @@ for the page, never one Dovecot call per account); accounts whose snapshot is mi
 or older than `quota_snapshot_ttl` are queued, and a background refresher reads them
 from Dovecot in batches with ONE `doveadm quota get -F` per batch (about 1 ms per user
 measured), then recomputes the domain totals the dashboard reads. A sweep also walks
-every domain slowly, so totals cover accounts nobody looked at.
+every domain slowly, so totals cover accounts nobody looked at: it re-reads readings
+older than SWEEP_TTL (6 h), not the pages' 15 minutes, since every reading costs Dovecot
+a userdb lookup in slapd (207,074 accounts every 15 minutes would be 230 lookups a
+second, for ever). `mailgothai usage refresh` reads a domain, or all, at once.
 
 Why snapshots + doveadm batches rather than Dovecot's quota_clone plugin: quota_clone
 would need Dovecot's dict process to write into the project's SQL store (its own
@@ -38,6 +41,7 @@ from mailgothai.store.web_state import DomainUsage, QuotaSnapshot
 
 log = logging.getLogger(__name__)
 BATCH = 500
+SWEEP_TTL = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,7 @@ class UsageRefresher:
         self.b = backends
         self.snapshots = SnapshotStore(backends.store)
         self.ttl = timedelta(seconds=ttl)
+        self.sweep_ttl = timedelta(seconds=max(ttl, SWEEP_TTL))
         self.batch = batch
         self._clock = clock
         self._queue: deque[str] = deque()
@@ -147,7 +152,7 @@ class UsageRefresher:
         self._thread: threading.Thread | None = None
         self._sweep = sweep
         self._sweep_domains: deque[str] = deque()
-        self._sweep_cookie: tuple[str, int] | None = None
+        self._sweep_pending: deque[str] = deque()  # stale accounts of the domain being swept
 
     def enqueue(self, emails: Iterable[str]) -> None:
         with self._lock:
@@ -157,8 +162,9 @@ class UsageRefresher:
                     self._queue.append(email)
         self._wake.set()
 
-    def stale(self, emails: Sequence[str], readings: dict[str, Reading]) -> list[str]:
-        limit = self._clock() - self.ttl
+    def stale(self, emails: Sequence[str], readings: dict[str, Reading],
+              ttl: timedelta | None = None) -> list[str]:
+        limit = self._clock() - (ttl or self.ttl)
         return [e for e in emails if e not in readings or readings[e].read_at < limit]
 
     def read_now(self, emails: Sequence[str]) -> dict[str, int]:
@@ -199,20 +205,27 @@ class UsageRefresher:
             return 0
 
     def _sweep_batch(self) -> list[str]:
-        """The next accounts of the sweep whose readings are stale (a domain at a time)."""
-        if not self._sweep_domains:
-            self._sweep_domains.extend(d.name for d in self.b.domains.iter_all())
+        """The next accounts of the sweep whose readings are stale, a domain at a time. A
+        domain's accounts are listed once per sweep and handed out a batch at a time (not
+        listed again for every batch: 80 listings of 40,000 accounts for the largest)."""
+        if not self._sweep_pending:
             if not self._sweep_domains:
-                return []
-        domain = self._sweep_domains.popleft()
-        emails = [a.email for a in self.b.accounts.iter_domain(domain)]
+                self._sweep_domains.extend(d.name for d in self.b.domains.iter_all())
+                if not self._sweep_domains:
+                    return []
+            self._sweep_pending.extend(self._stale_accounts(self._sweep_domains.popleft()))
+        return [self._sweep_pending.popleft() for _ in range(min(self.batch, len(self._sweep_pending)))]
+
+    def _stale_accounts(self, domain: str) -> list[str]:
         stale: list[str] = []
-        for start in range(0, len(emails), BATCH):
-            chunk = emails[start:start + BATCH]
-            stale.extend(self.stale(chunk, self.snapshots.readings(chunk)))
-        if len(stale) > BATCH:
-            self._sweep_domains.appendleft(domain)  # come back for the rest
-            stale = stale[:BATCH]
+        chunk: list[str] = []
+        for account in self.b.accounts.iter_domain(domain):
+            chunk.append(account.email)
+            if len(chunk) == self.batch:
+                stale.extend(self.stale(chunk, self.snapshots.readings(chunk), self.sweep_ttl))
+                chunk = []
+        if chunk:
+            stale.extend(self.stale(chunk, self.snapshots.readings(chunk), self.sweep_ttl))
         return stale
 
     # ---- the background thread --------------------------------------------------

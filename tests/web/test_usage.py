@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +19,7 @@ from mailgothai.core.passwords import Argon2Params, hash_password
 from mailgothai.errors import NotFound
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.services.actor import Actor
+from mailgothai.services.auth import utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -128,3 +131,50 @@ def test_usage_refresh_command(cli: Cli, big_domain: str, web_settings: Settings
     assert missing.returncode == 1 and "not found" in missing.stderr
     bad = cli("usage", "refresh", "--domain", "bad name.go.th")
     assert bad.returncode == 2 and "domain:" in bad.stderr
+
+
+def sweep_pass(refresher: UsageRefresher, domain: str, listed: Counter[str]) -> None:
+    """Run the refresher until its sweep has gone past `domain` (bounded)."""
+    start = listed[domain]
+    for _ in range(10 * (len(listed) + 50)):
+        refresher.run_once()
+        if listed[domain] > start and not refresher._sweep_pending:
+            return
+    raise AssertionError(f"the sweep never reached {domain}")
+
+
+def test_the_sweep_lists_a_domain_once_and_rereads_only_old_readings(web_settings: Settings) -> None:
+    name = f"sweep{uuid.uuid4().hex[:8]}.go.th"
+    stored = hash_password("Usage-test-pass-1", Argon2Params(1, 1024, 1))
+    with Services.open(web_settings, OPERATOR) as svc:
+        svc.domains.add(name, description="sweep")
+        for i in range(120):
+            svc.accounts.add(f"staff{i:03d}@{name}", PasswordInput(stored_hash=stored))
+        b = svc.backends
+        counting = CountingDoveadm(web_settings.dovecot_config)
+        b.doveadm = counting
+        listed: Counter[str] = Counter()
+        iter_domain = b.accounts.iter_domain
+
+        def counted(domain: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+            listed[domain] += 1
+            return iter_domain(domain, *args, **kwargs)
+
+        b.accounts.iter_domain = counted  # type: ignore[method-assign]
+        ours = {f"staff{i:03d}@{name}" for i in range(120)}
+
+        def calls_for_ours() -> list[int]:
+            return [len(ours & set(users)) for users in counting.calls if ours & set(users)]
+
+        now = utcnow()
+        sweep_pass(UsageRefresher(b, 900, clock=lambda: now, batch=50), name, listed)
+        assert listed[name] == 1, "listed once for the whole pass, not once per batch"
+        assert calls_for_ours() == [50, 50, 20]
+
+        counting.calls.clear()
+        later = now + timedelta(hours=1)  # stale for a page (15 min), not for the sweep (6 h)
+        sweep_pass(UsageRefresher(b, 900, clock=lambda: later, batch=50), name, listed)
+        assert calls_for_ours() == []
+        much_later = now + timedelta(hours=7)
+        sweep_pass(UsageRefresher(b, 900, clock=lambda: much_later, batch=50), name, listed)
+        assert calls_for_ours() == [50, 50, 20]
