@@ -41,6 +41,8 @@ def _check_text(text: str, field: str, what: str) -> str:
     value = text.strip()
     if not value:
         raise InvalidInput(field, f"{what} is empty")
+    if value.isprintable() and " " not in value:  # every control and space character is unprintable but " "
+        return value
     if _has_control(value):
         raise InvalidInput(field, f"{what} contains a control character")
     if _has_space(value):

@@ -17,6 +17,8 @@ def check_text(value: str, field: str, max_length: int = MAX_NAME_LENGTH) -> str
     """
     if len(value) > max_length:
         raise InvalidInput(field, f"longer than {max_length} characters ({len(value)})")
+    if value.isprintable():  # control characters (Cc) and surrogates (Cs) are all unprintable
+        return value
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cs"):
             raise InvalidInput(field, f"contains a control character (U+{ord(ch):04X})")

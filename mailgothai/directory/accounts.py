@@ -43,20 +43,28 @@ def account_attributes(account: Account, password_hash: str) -> dict[str, object
 OBJECT_CLASSES = ("inetOrgPerson", "mgtAccount")
 
 
+AccountFields = tuple[str, str, int, Status, str, str, str, tuple[str, ...], tuple[str, ...]]
+
+
+def account_fields(entry: Entry) -> AccountFields:
+    """An account entry's values in Account's field order, read straight from the raw
+    values (bulk reads make 207,074 of these: no per-attribute lookups)."""
+    get = entry.attrs.get
+    mail, domain, surname = get("mail"), get("domainname"), get("sn")
+    email = mail[0].decode() if mail else ""
+    sn = surname[0].decode() if surname else ""
+    given, display, quota, status = get("givenname"), get("displayname"), get("mgtquota"), get("mgtstatus")
+    aliases, forwards = get("mgtaliasaddress"), get("mgtforwardaddress")
+    return (email, domain[0].decode() if domain else "", int(quota[0]) if quota else 0,
+            Status(status[0].decode()) if status else Status.ACTIVE,
+            given[0].decode() if given else "", "" if sn == email else sn, display[0].decode() if display else "",
+            tuple(v.decode() for v in aliases) if aliases else (),
+            tuple(v.decode() for v in forwards) if forwards else ())
+
+
 def to_account(entry: Entry) -> Account:
-    email = entry.first("mail")
-    surname = entry.first("sn")
-    return Account(
-        email=email,
-        domain=entry.first("domainName"),
-        quota=entry.integer("mgtQuota"),
-        status=Status(entry.first("mgtStatus", "active")),
-        given_name=entry.first("givenName"),
-        surname="" if surname == email else surname,
-        display_name=entry.first("displayName"),
-        aliases=entry.all("mgtAliasAddress"),
-        forwards=entry.all("mgtForwardAddress"),
-    )
+    # A blank surname is stored as the address itself (see _person_values).
+    return Account(*account_fields(entry))
 
 
 def name_filter(text: str) -> str:
@@ -127,8 +135,13 @@ class AccountDirectory:
         return [to_account(e) for e in entries], more
 
     def iter_domain(self, domain: str, search: str | None = None, page_size: int = 500) -> Iterator[Account]:
+        for fields in self.iter_fields(domain, search, page_size):
+            yield Account(*fields)
+
+    def iter_fields(self, domain: str, search: str | None = None, page_size: int = 500) -> Iterator[AccountFields]:
+        """iter_domain's accounts as account_fields() tuples (bulk reads: no Account objects)."""
         for entry in self._gw.iter_paged(self._layout.users(domain), self._filter(domain, search), ATTRS, page_size):
-            yield to_account(entry)
+            yield account_fields(entry)
 
     def search_all(self, text: str, limit: int = 50, domains: tuple[str, ...] | None = None) -> list[Account]:
         """Accounts whose address or name starts with text, in every domain or in `domains`."""

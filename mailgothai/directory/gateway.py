@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Mapping, Sequence, TypeVar
 import ldap3
 from ldap3.core import exceptions as lx
 
+from mailgothai.directory.wire import Decoded, taking_entries
 from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -332,14 +333,17 @@ class Gateway:
         with self.connection() as conn:
             cookie: bytes | None = None
             while True:
+                decoded: list[Decoded] = []  # entries decoded once from the wire (wire.py)
                 try:
-                    conn.search(base, search_filter, ldap3.SUBTREE, attributes=list(attributes),
-                                paged_size=page_size, paged_cookie=cookie, controls=self._controls)
+                    with taking_entries(conn, decoded):
+                        conn.search(base, search_filter, ldap3.SUBTREE, attributes=list(attributes),
+                                    paged_size=page_size, paged_cookie=cookie, controls=self._controls)
                 except lx.LDAPNoSuchObjectResult:
                     return
                 except lx.LDAPException as exc:
                     raise map_error(exc, f"search {search_filter}") from exc
-                page = [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
+                page = [Entry(dn, attrs) for dn, attrs in decoded]
+                page += [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
                 cookie = conn.result.get("controls", {}).get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
                 yield from page
                 if not cookie:

@@ -17,6 +17,7 @@ from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 
 BATCH = 100  # addresses per search: 200 equality terms
+PAGE = 1000  # entries per page when a whole domain is read
 ATTRS = ("objectClass", *account_entries.ATTRS)
 
 
@@ -49,11 +50,6 @@ def holders_of(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> di
 Compact = tuple[str, str, tuple[object, ...] | None]
 
 
-def _compact_account(account: Account) -> tuple[object, ...]:
-    return (account.email, sys.intern(account.domain), account.quota, account.status, account.given_name,
-            account.surname, account.display_name, account.aliases, account.forwards)
-
-
 def holder_from(address: str, record: Compact) -> Holder:
     kind, owner, fields = record
     account = Account(*fields) if fields is not None else None  # type: ignore[arg-type]
@@ -64,11 +60,11 @@ def preload_domain(gateway: Gateway, layout: Layout, domain: str, into: dict[str
     """Every address held in `domain` (accounts, their aliases, alias entries), a page at a
     time, into `into`. Cheaper than per-address searches when a file covers much of a domain."""
     n = 0
-    for account in account_entries.AccountDirectory(gateway, layout).iter_domain(domain):
-        fields = _compact_account(account)
-        into[account.email] = ("account", account.email, fields)
-        for alias in account.aliases:
-            into.setdefault(alias.lower(), ("account alias", account.email, None))
+    for fields in account_entries.AccountDirectory(gateway, layout).iter_fields(domain, page_size=PAGE):
+        email = fields[0]  # the values the planner compares; an Account only for the rows that need one
+        into[email] = ("account", email, (email, sys.intern(fields[1]), *fields[2:]))
+        for alias in fields[7]:
+            into.setdefault(alias.lower(), ("account alias", email, None))
         n += 1
     alias_filter = f.all_of(f.eq("objectClass", "mgtAlias"), f.eq("domainName", domain))
     for entry in gateway.iter_paged(layout.aliases(domain), alias_filter, ("mail",)):

@@ -152,9 +152,9 @@ class Planner:
 
     def _update(self, parsed: ParsedRow, domain: Domain, existing: Account) -> PlannedRow:
         changes = given_changes(parsed)
-        after = apply_changes(existing, changes)
-        if after == existing:
+        if all(getattr(existing, name) == value for name, value in changes.items()):  # no copy to compare
             return PlannedRow(parsed.row, Action.UNCHANGED, existing, parsed.password, existing, changes)
+        after = apply_changes(existing, changes)
         if after.quota != existing.quota:
             check_quota_change(self._domain_now(domain), existing.quota, after.quota)
             count, allocated = self._usage[domain.name]
