@@ -8,7 +8,6 @@ import smtplib
 from dataclasses import dataclass
 from typing import Iterator
 
-import ldap3
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -99,26 +98,3 @@ class AuditProbe:
 @pytest.fixture
 def audit(stack: Settings) -> AuditProbe:
     return AuditProbe(stack)
-
-
-def ldap_bind(settings: Settings, dn: str | None = None, password: str | None = None) -> ldap3.Connection:
-    """A connection bound as dn (anonymous without one); raises if the bind fails."""
-    server = ldap3.Server(settings.host, port=settings.ldap_port, get_info=ldap3.NONE)
-    if dn is None:
-        return ldap3.Connection(server, auto_bind=True, raise_exceptions=False)
-    return ldap3.Connection(server, user=dn, password=password, auto_bind=True, raise_exceptions=False)
-
-
-@pytest.fixture
-def ldap_as(stack: Settings) -> Iterator[object]:
-    opened: list[ldap3.Connection] = []
-
-    def bind(dn: str | None = None, password: str | None = None) -> ldap3.Connection:
-        conn = ldap_bind(stack, dn, password)
-        opened.append(conn)
-        return conn
-
-    yield bind
-    for conn in opened:
-        with contextlib.suppress(Exception):
-            conn.unbind()

@@ -4,6 +4,7 @@ itself; password hashes are read by nobody; the mail servers' DN only reads."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from dataclasses import dataclass
 
@@ -11,10 +12,14 @@ import ldap3
 import pytest
 
 from mailgothai.core.models import Role, Status
+from mailgothai.directory.layout import Layout
 from mailgothai.errors import NotFound, PermissionDenied
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
+from mailgothai.settings import Settings
+from tests.conftest import Cli
+from tests.integration.conftest import AuditProbe, MailClients
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +39,13 @@ class World:
     alias_b: str
 
 
-def _ok(result):  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, (result.args, result.stderr)
     return result
 
 
 @pytest.fixture(scope="module")
-def world(stack) -> World:  # type: ignore[no-untyped-def]
-    from mailgothai.directory.layout import Layout
-    from tests.conftest import Cli
-
+def world(stack: Settings) -> World:
     cli = Cli(stack)
     tag = uuid.uuid4().hex[:8]
     a, b = f"a{tag}.go.th", f"b{tag}.go.th"
@@ -60,7 +62,7 @@ def world(stack) -> World:  # type: ignore[no-untyped-def]
     return World(a, b, admin, Layout(stack.ldap_base).admin(admin), user_a, user_b, alias_b)
 
 
-def _conn(stack, dn: str | None = None, password: str | None = None) -> ldap3.Connection:  # type: ignore[no-untyped-def]
+def _conn(stack: Settings, dn: str | None = None, password: str | None = None) -> ldap3.Connection:
     server = ldap3.Server(stack.host, port=stack.ldap_port, get_info=ldap3.NONE)
     conn = ldap3.Connection(server, user=dn, password=password, raise_exceptions=False)
     assert conn.bind(), conn.result
@@ -77,7 +79,8 @@ def _read(conn: ldap3.Connection, dn: str, attrs: list[str]) -> dict[str, list[s
 
 # ---- slapd's own rules, bound as each identity ---------------------------------
 
-def test_domain_admin_reads_and_changes_accounts_of_its_domain_only(stack, world: World, layout, cli) -> None:  # type: ignore[no-untyped-def]
+def test_domain_admin_reads_and_changes_accounts_of_its_domain_only(stack: Settings, world: World,
+                                                                    layout: Layout, cli: Cli) -> None:
     conn = _conn(stack, world.admin_dn, ADMIN_PASSWORD)
     dn_a, dn_b = layout.account(world.user_a), layout.account(world.user_b)
 
@@ -103,7 +106,8 @@ def test_domain_admin_reads_and_changes_accounts_of_its_domain_only(stack, world
     assert cli("account", "show", f"intruder@{world.b}").returncode == 1
 
 
-def test_domain_admin_cannot_raise_its_own_domain_limits(stack, world: World, layout) -> None:  # type: ignore[no-untyped-def]
+def test_domain_admin_cannot_raise_its_own_domain_limits(stack: Settings, world: World,
+                                                         layout: Layout) -> None:
     conn = _conn(stack, world.admin_dn, ADMIN_PASSWORD)
     domain_dn = layout.domain(world.a)
     assert _read(conn, domain_dn, ["mgtQuotaPool"]) == {"mgtQuotaPool": [str(10 * 1024**3)]}
@@ -119,7 +123,7 @@ def test_domain_admin_cannot_raise_its_own_domain_limits(stack, world: World, la
 
 
 @pytest.mark.parametrize("who", ["app", "mailserver", "domain admin", "the account itself", "anonymous"])
-def test_nobody_reads_password_hashes(stack, world: World, layout, who: str) -> None:  # type: ignore[no-untyped-def]
+def test_nobody_reads_password_hashes(stack: Settings, world: World, layout: Layout, who: str) -> None:
     dn = layout.account(world.user_a)
     identity = {
         "app": (stack.ldap_app_dn, str(stack.ldap_app_password)),
@@ -140,7 +144,8 @@ def test_nobody_reads_password_hashes(stack, world: World, layout, who: str) -> 
     conn.unbind()
 
 
-def test_mailserver_reads_routing_data_and_writes_nothing(stack, world: World, layout) -> None:  # type: ignore[no-untyped-def]
+def test_mailserver_reads_routing_data_and_writes_nothing(stack: Settings, world: World,
+                                                          layout: Layout) -> None:
     conn = _conn(stack, stack.ldap_mail_dn, str(stack.ldap_mail_password))
     dn = layout.account(world.user_a)
     entry = _read(conn, dn, ["mail", "mgtQuota", "mgtStatus", "givenName"])
@@ -163,7 +168,8 @@ def test_mailserver_reads_routing_data_and_writes_nothing(stack, world: World, l
 
 # ---- the service layer, acting for the domain admin ---------------------------
 
-def test_service_layer_gives_a_domain_admin_not_found_outside_its_domains(stack, world: World, audit) -> None:  # type: ignore[no-untyped-def]
+def test_service_layer_gives_a_domain_admin_not_found_outside_its_domains(stack: Settings, world: World,
+                                                                          audit: AuditProbe) -> None:
     actor = Actor(world.admin, Role.DOMAIN_ADMIN, frozenset({world.a}), origin="test")
     with Services.open(stack, Actor("observer", Role.SUPERADMIN, origin="test")) as operator:
         before = (operator.domains.get(world.b), operator.accounts.get(world.user_b),
@@ -215,7 +221,8 @@ def test_service_layer_gives_a_domain_admin_not_found_outside_its_domains(stack,
     assert audit.count() == audit_before
 
 
-def test_service_layer_lets_the_domain_admin_manage_its_own_domain(stack, world: World, mail) -> None:  # type: ignore[no-untyped-def]
+def test_service_layer_lets_the_domain_admin_manage_its_own_domain(stack: Settings, world: World,
+                                                                   mail: MailClients) -> None:
     actor = Actor(world.admin, Role.DOMAIN_ADMIN, frozenset({world.a}), origin="test")
     email = f"staff-{uuid.uuid4().hex[:6]}@{world.a}"
     with Services.open(stack, actor) as svc:

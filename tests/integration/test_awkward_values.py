@@ -5,12 +5,15 @@ what holds them (every filter and DN goes through directory/escaping.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
+from mailgothai.settings import Settings
 from tests.conftest import Cli
+from tests.integration.conftest import MailClients
 
 pytestmark = pytest.mark.integration
 
@@ -43,20 +46,20 @@ PEOPLE = (
 )
 
 
-def _ok(result):  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, (result.args, result.stderr)
     assert "Traceback" not in result.stderr
     return result
 
 
-def _add_all(cli, domain: str) -> None:  # type: ignore[no-untyped-def]
+def _add_all(cli: Cli, domain: str) -> None:
     for p in PEOPLE:
         # --option=value: how a shell user passes a value that starts with '-'.
         _ok(cli("account", "add", f"{p.local}@{domain}", f"--given-name={p.given}", f"--surname={p.surname}",
                 f"--display-name={p.display}", "--password-stdin", stdin=PASSWORD + "\n"))
 
 
-def _listed(cli, domain: str, *search: str) -> set[str]:  # type: ignore[no-untyped-def]
+def _listed(cli: Cli, domain: str, *search: str) -> set[str]:
     args = tuple(f"--search={s}" for s in search)
     return {a["email"] for a in json.loads(_ok(cli("account", "list", domain, *args, "--json")).stdout)}
 
@@ -68,7 +71,7 @@ def _expected(domain: str, text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def awkward_domain(stack) -> str:  # type: ignore[no-untyped-def]
+def awkward_domain(stack: Settings) -> str:
     """One domain holding PEOPLE, for the whole module (the tests only read it)."""
     cli = Cli(stack)
     domain = f"awk{uuid.uuid4().hex[:8]}.go.th"
@@ -77,7 +80,7 @@ def awkward_domain(stack) -> str:  # type: ignore[no-untyped-def]
     return domain
 
 
-def test_names_round_trip_exactly_through_add_show_and_list(cli, awkward_domain: str) -> None:  # type: ignore[no-untyped-def]
+def test_names_round_trip_exactly_through_add_show_and_list(cli: Cli, awkward_domain: str) -> None:
     domain = awkward_domain
     shown_domain = json.loads(_ok(cli("domain", "show", domain, "--json")).stdout)
     assert shown_domain["description"] == '=HYPERLINK("x") *)(uid=* a\\b "q" กรมอนามัย '
@@ -92,7 +95,7 @@ def test_names_round_trip_exactly_through_add_show_and_list(cli, awkward_domain:
                 email, p.given, p.surname, p.display)
 
 
-def test_changed_names_round_trip_too(cli, domain: str) -> None:  # type: ignore[no-untyped-def]
+def test_changed_names_round_trip_too(cli: Cli, domain: str) -> None:
     email = f"changed@{domain}"
     _ok(cli("account", "add", email, "--given-name=x", "--password-stdin", stdin=PASSWORD + "\n"))
     _ok(cli("account", "set", email, "--given-name=*", "--surname=)(", "--display-name=\\*)(\\00"))
@@ -101,7 +104,7 @@ def test_changed_names_round_trip_too(cli, domain: str) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("text", ["*", ")(", "*)(uid=*", "(|", "\\", "#", "+", "=", "สม", "smith, j", "‘curly"])
-def test_search_matches_only_what_holds_the_text(cli, awkward_domain: str, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_search_matches_only_what_holds_the_text(cli: Cli, awkward_domain: str, text: str) -> None:
     everyone = _listed(cli, awkward_domain)
     found = _listed(cli, awkward_domain, text)
     assert found == _expected(awkward_domain, text)
@@ -112,7 +115,7 @@ def test_search_matches_only_what_holds_the_text(cli, awkward_domain: str, text:
         assert any(text.casefold() in n.casefold() for n in by_email[email].names(awkward_domain))
 
 
-def test_search_across_domains_is_escaped_too(cli, awkward_domain: str) -> None:  # type: ignore[no-untyped-def]
+def test_search_across_domains_is_escaped_too(cli: Cli, awkward_domain: str) -> None:
     for text, expected in (("*)(uid=*", {"inject"}), (")(", {"paren"}), ("*", {"inject"})):
         found = json.loads(_ok(cli("account", "search", text, "--limit", "1000", "--json")).stdout)
         mine = {a["email"] for a in found if a["domain"] == awkward_domain}
@@ -121,7 +124,7 @@ def test_search_across_domains_is_escaped_too(cli, awkward_domain: str) -> None:
                        for k in ("email", "given_name", "surname", "display_name")) for a in found)
 
 
-def test_alias_targets_with_special_local_parts_round_trip(cli, awkward_domain: str) -> None:  # type: ignore[no-untyped-def]
+def test_alias_targets_with_special_local_parts_round_trip(cli: Cli, awkward_domain: str) -> None:
     domain = awkward_domain
     targets = [f"#lead+x=y@{domain}", f"o'brien@{domain}", f"a*b@{domain}", f"{{brace}}|pipe~@{domain}",
                "=eq*@example.org"]
@@ -133,7 +136,8 @@ def test_alias_targets_with_special_local_parts_round_trip(cli, awkward_domain: 
     assert json.loads(_ok(cli("alias", "list", domain, "--json")).stdout) == []
 
 
-def test_account_with_special_local_part_logs_in_and_receives(cli, awkward_domain: str, mail) -> None:  # type: ignore[no-untyped-def]
+def test_account_with_special_local_part_logs_in_and_receives(cli: Cli, awkward_domain: str,
+                                                              mail: MailClients) -> None:
     for local in ("#lead+x=y", "o'brien", "a*b", "{brace}|pipe~"):
         email = f"{local}@{awkward_domain}"
         assert mail.can_login(email, PASSWORD), email
@@ -148,14 +152,14 @@ def test_account_with_special_local_part_logs_in_and_receives(cli, awkward_domai
     assert mail.can_login(email, PASSWORD)
 
 
-def test_filter_metacharacters_in_a_login_match_nobody(awkward_domain: str, mail) -> None:  # type: ignore[no-untyped-def]
+def test_filter_metacharacters_in_a_login_match_nobody(awkward_domain: str, mail: MailClients) -> None:
     # Every account here has the same password: a login name that Dovecot put into its
     # LDAP filter unescaped would match one of them and log in.
     for login in (f"*@{awkward_domain}", f"a*@{awkward_domain}", "*"):
         assert not mail.can_login(login, PASSWORD), login
 
 
-def test_thai_domain_names_work_in_either_form(cli, mail) -> None:  # type: ignore[no-untyped-def]
+def test_thai_domain_names_work_in_either_form(cli: Cli, mail: MailClients) -> None:
     thai = f"สาธิต{uuid.uuid4().hex[:6]}.ไทย"
     out = _ok(cli("domain", "add", thai, "--description", "โดเมนภาษาไทย")).stdout
     ascii_name = json.loads(_ok(cli("domain", "show", thai, "--json")).stdout)["name"]

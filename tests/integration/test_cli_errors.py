@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+from mailgothai.settings import Settings
 from tests.conftest import Cli
+from tests.integration.conftest import AuditProbe
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +25,7 @@ MISSING_DOMAIN = f"missing{TAG}.go.th"
 
 
 @pytest.fixture(scope="module")
-def setup(stack) -> Cli:  # type: ignore[no-untyped-def]
+def setup(stack: Settings) -> Cli:
     cli = Cli(stack)
     for args, stdin in ((("domain", "add", DOMAIN, "--quota-pool", "5G", "--default-quota", "1G"), None),
                         (("account", "add", USER, "--password-stdin"), PASSWORD + "\n"),
@@ -79,7 +82,8 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("args,stdin,field", BAD_INPUT, ids=[" ".join(c[0][:2]) + f" {c[2]}" for c in BAD_INPUT])
-def test_bad_input_exits_2_naming_the_field(setup: Cli, audit, args, stdin, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_exits_2_naming_the_field(setup: Cli, audit: AuditProbe, args: tuple[str, ...],
+                                            stdin: str | None, field: str) -> None:
     before = audit.count()
     done = setup(*args, stdin=stdin)
     assert done.returncode == 2, (done.stdout, done.stderr)
@@ -96,20 +100,20 @@ def test_bad_input_exits_2_naming_the_field(setup: Cli, audit, args, stdin, fiel
     (("account", "add", "x@y.go.th"), "--password-stdin"),
     (("domain", "frobnicate"), "COMMAND"),
 ])
-def test_argument_errors_exit_2_naming_the_option(setup: Cli, args, option) -> None:  # type: ignore[no-untyped-def]
+def test_argument_errors_exit_2_naming_the_option(setup: Cli, args: tuple[str, ...], option: str) -> None:
     done = setup(*args)
     assert done.returncode == 2, done
     assert "Traceback" not in done.stderr
     assert option in done.stderr.splitlines()[-1], done.stderr
 
 
-def _run(settings, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def _run(settings: Settings, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
     return subprocess.run([sys.executable, "-m", "mailgothai.cli.main", *args], capture_output=True, text=True,
                           env={**base, **env}, timeout=120, check=False)
 
 
-def test_bad_settings_exit_2_naming_the_setting(setup: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_settings_exit_2_naming_the_setting(setup: Cli, tmp_path: Path) -> None:
     data = str(setup.settings.data_dir)
     done = _run(setup.settings, "--data-dir", data, "stack", "status", env={"MAILGOTHAI_IMAP_PORT": "imap"})
     assert done.returncode == 2 and done.stderr.strip().endswith(done.stderr.strip().splitlines()[-1])
@@ -144,7 +148,8 @@ MISSING = [
 
 
 @pytest.mark.parametrize("args,stdin", MISSING, ids=[" ".join(c[0][:2]) for c in MISSING])
-def test_missing_object_exits_1(setup: Cli, audit, args, stdin) -> None:  # type: ignore[no-untyped-def]
+def test_missing_object_exits_1(setup: Cli, audit: AuditProbe, args: tuple[str, ...],
+                                stdin: str | None) -> None:
     before = audit.count()
     done = setup(*args, stdin=stdin)
     assert done.returncode == 1, (done.stdout, done.stderr)

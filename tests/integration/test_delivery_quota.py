@@ -3,7 +3,13 @@ the quota the directory holds, and a change made with the CLI reaches it."""
 
 from __future__ import annotations
 
+import smtplib
+import subprocess
+
 import pytest
+
+from tests.conftest import Cli
+from tests.integration.conftest import MailClients
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +41,11 @@ def message(to: str, subject: str) -> bytes:
     return HEADERS.format(to=to, subject=subject).encode("ascii") + BODY
 
 
-def _ok(result) -> None:  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_lmtp_delivery_is_fetched_over_imap_intact(cli, domain: str, mail) -> None:  # type: ignore[no-untyped-def]
+def test_lmtp_delivery_is_fetched_over_imap_intact(cli: Cli, domain: str, mail: MailClients) -> None:
     email = f"reader@{domain}"
     _ok(cli("account", "add", email, "--password-stdin", stdin=PASSWORD + "\n"))
 
@@ -57,9 +63,7 @@ def test_lmtp_delivery_is_fetched_over_imap_intact(cli, domain: str, mail) -> No
         assert data[b"BODY[TEXT]"] == BODY
 
 
-def test_lmtp_refuses_unknown_and_suspended_recipients(cli, domain: str, mail) -> None:  # type: ignore[no-untyped-def]
-    import smtplib
-
+def test_lmtp_refuses_unknown_and_suspended_recipients(cli: Cli, domain: str, mail: MailClients) -> None:
     email = f"sleeper@{domain}"
     _ok(cli("account", "add", email, "--password-stdin", stdin=PASSWORD + "\n"))
     _ok(cli("account", "suspend", email))
@@ -71,7 +75,7 @@ def test_lmtp_refuses_unknown_and_suspended_recipients(cli, domain: str, mail) -
         assert code == 550, refused.value.recipients
 
 
-def test_getquota_follows_the_directory_and_cli_changes(cli, domain: str, mail) -> None:  # type: ignore[no-untyped-def]
+def test_getquota_follows_the_directory_and_cli_changes(cli: Cli, domain: str, mail: MailClients) -> None:
     email = f"quota@{domain}"
     _ok(cli("account", "add", email, "--quota", "300M", "--password-stdin", stdin=PASSWORD + "\n"))
     assert mail.quota_kib(email, PASSWORD) == 300 * 1024

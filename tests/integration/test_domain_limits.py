@@ -4,9 +4,13 @@ command is refused naming the field, and nothing changes (directory, counters, a
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 
 import pytest
+
+from tests.conftest import Cli
+from tests.integration.conftest import AuditProbe
 
 pytestmark = pytest.mark.integration
 
@@ -17,18 +21,18 @@ def unique_domain(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}.go.th"
 
 
-def _ok(result) -> None:  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def _refused(result, field: str) -> str:  # type: ignore[no-untyped-def]
+def _refused(result: subprocess.CompletedProcess[str], field: str) -> str:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert f"error: {field}: " in result.stderr, result.stderr
     return result.stderr
 
 
-def _state(cli, domain: str, audit) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+def _state(cli: Cli, domain: str, audit: AuditProbe) -> tuple[object, ...]:
     listing = cli("account", "list", domain, "--json")
     _ok(listing)
     shown = cli("domain", "show", domain, "--json")
@@ -38,7 +42,7 @@ def _state(cli, domain: str, audit) -> tuple[object, ...]:  # type: ignore[no-un
     return accounts, info["account_count"], info["quota_allocated"], audit.count(), audit.count(domain=domain)
 
 
-def test_past_max_accounts_is_refused_and_changes_nothing(cli, audit) -> None:  # type: ignore[no-untyped-def]
+def test_past_max_accounts_is_refused_and_changes_nothing(cli: Cli, audit: AuditProbe) -> None:
     domain = unique_domain("max")
     _ok(cli("domain", "add", domain, "--max-accounts", "2", "--default-quota", "100M"))
     for name in ("one", "two"):
@@ -57,7 +61,7 @@ def test_past_max_accounts_is_refused_and_changes_nothing(cli, audit) -> None:  
     _ok(cli("account", "add", f"three@{domain}", "--password-stdin", stdin=PASSWORD + "\n"))
 
 
-def test_quota_beyond_the_pool_is_refused_and_changes_nothing(cli, audit) -> None:  # type: ignore[no-untyped-def]
+def test_quota_beyond_the_pool_is_refused_and_changes_nothing(cli: Cli, audit: AuditProbe) -> None:
     domain = unique_domain("pool")
     _ok(cli("domain", "add", domain, "--quota-pool", "3G", "--default-quota", "1G"))
     _ok(cli("account", "add", f"first@{domain}", "--quota", "2G", "--password-stdin", stdin=PASSWORD + "\n"))
@@ -78,7 +82,7 @@ def test_quota_beyond_the_pool_is_refused_and_changes_nothing(cli, audit) -> Non
     assert _state(cli, domain, audit)[2] == 3 * 1024**3
 
 
-def test_refused_limit_change_below_usage_changes_nothing(cli, audit) -> None:  # type: ignore[no-untyped-def]
+def test_refused_limit_change_below_usage_changes_nothing(cli: Cli, audit: AuditProbe) -> None:
     domain = unique_domain("lower")
     _ok(cli("domain", "add", domain, "--max-accounts", "5", "--quota-pool", "10G", "--default-quota", "2G"))
     for name in ("a", "b"):

@@ -13,6 +13,7 @@ import pytest
 from ldap3.protocol.oid import CLASS_AUXILIARY, CLASS_STRUCTURAL
 
 from mailgothai.paths import PROJECT_ROOT, SCHEMA_DIR
+from mailgothai.settings import Settings
 from mailgothai.stack.schema import schema_to_ldif
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,7 @@ def test_ldif_is_what_the_generator_makes_from_the_schema_file() -> None:
     assert generated == (SCHEMA_DIR / "mailgothai.ldif").read_text()
 
 
-def test_running_slapd_serves_the_schema(stack) -> None:  # type: ignore[no-untyped-def]
+def test_running_slapd_serves_the_schema(stack: Settings) -> None:
     server = ldap3.Server(stack.host, port=stack.ldap_port, get_info=ldap3.SCHEMA)
     conn = ldap3.Connection(server, auto_bind=True)
     try:

@@ -3,19 +3,26 @@ at the next login (Dovecot's auth cache is on: the services must flush it)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
+
+from mailgothai.services.registry import Services
+from tests.conftest import Cli
+from tests.integration.conftest import MailClients
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Kh0ng-Dee!long"
 
 
-def _ok(result) -> None:  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_cli_account_logs_in_and_every_status_change_applies(cli, domain: str, mail) -> None:  # type: ignore[no-untyped-def]
+def test_cli_account_logs_in_and_every_status_change_applies(cli: Cli, domain: str,
+                                                             mail: MailClients) -> None:
     email = f"somchai.s@{domain}"
     _ok(cli("account", "add", email, "--given-name", "สมชาย", "--password-stdin", stdin=PASSWORD + "\n"))
 
@@ -40,7 +47,8 @@ def test_cli_account_logs_in_and_every_status_change_applies(cli, domain: str, m
     assert cli("account", "show", email).returncode == 1
 
 
-def test_suspended_domain_refuses_its_users(cli, domain: str, services, mail) -> None:  # type: ignore[no-untyped-def]
+def test_suspended_domain_refuses_its_users(cli: Cli, domain: str, services: Services,
+                                            mail: MailClients) -> None:
     other_domain = services.domains.add(f"other-{domain}").name
     email, bystander = f"malee.t@{domain}", f"anan.k@{other_domain}"
     for address in (email, bystander):

@@ -6,23 +6,28 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import subprocess
 
 import ldap3
 import pytest
 
 from mailgothai.core.passwords import Argon2Params, hash_password, make_ssha, make_ssha512
+from mailgothai.directory.layout import Layout
+from mailgothai.settings import Settings
+from tests.conftest import Cli
+from tests.integration.conftest import MailClients
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Legacy-pass-ไทย-1"
 
 
-def _ok(result):  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, (result.args, result.stderr)
     return result
 
 
-def _bind_ok(settings, dn: str, password: str) -> bool:  # type: ignore[no-untyped-def]
+def _bind_ok(settings: Settings, dn: str, password: str) -> bool:
     conn = ldap3.Connection(ldap3.Server(settings.host, port=settings.ldap_port, get_info=ldap3.NONE),
                             user=dn, password=password, raise_exceptions=False)
     try:
@@ -31,7 +36,7 @@ def _bind_ok(settings, dn: str, password: str) -> bool:  # type: ignore[no-untyp
         conn.unbind()
 
 
-def _stored_hash(settings, dn: str) -> str:  # type: ignore[no-untyped-def]
+def _stored_hash(settings: Settings, dn: str) -> str:
     """userPassword as slapd holds it, read as the rootdn (nobody else may read it)."""
     conn = ldap3.Connection(ldap3.Server(settings.host, port=settings.ldap_port, get_info=ldap3.NONE),
                             user=settings.ldap_manager_dn, password=str(settings.ldap_manager_password),
@@ -57,7 +62,9 @@ def system_crypt(password: str, prefix: str) -> str:
     return "{CRYPT}" + hashed.decode()
 
 
-def test_argon2id_written_by_the_project_verifies_in_slapd_and_dovecot(cli, domain, stack, layout, mail) -> None:  # type: ignore[no-untyped-def]
+def test_argon2id_written_by_the_project_verifies_in_slapd_and_dovecot(cli: Cli, domain: str, stack: Settings,
+                                                                       layout: Layout,
+                                                                       mail: MailClients) -> None:
     email = f"argon@{domain}"
     _ok(cli("account", "add", email, "--password-stdin", stdin=PASSWORD + "\n"))
     dn = layout.account(email)
@@ -71,7 +78,7 @@ def test_argon2id_written_by_the_project_verifies_in_slapd_and_dovecot(cli, doma
     assert not mail.can_login(email, PASSWORD[:-1])
 
 
-def test_generated_password_is_printed_once_and_logs_in(cli, domain, mail) -> None:  # type: ignore[no-untyped-def]
+def test_generated_password_is_printed_once_and_logs_in(cli: Cli, domain: str, mail: MailClients) -> None:
     email = f"generated@{domain}"
     out = _ok(cli("account", "add", email, "--generate-password")).stdout
     line = next(line for line in out.splitlines() if "shown once" in line)
@@ -97,7 +104,8 @@ def _legacy_hashes() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", list(_legacy_hashes()))
-def test_imported_hash_logs_in_over_imap(cli, domain, stack, layout, mail, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_imported_hash_logs_in_over_imap(cli: Cli, domain: str, stack: Settings, layout: Layout,
+                                         mail: MailClients, kind: str) -> None:
     stored = _legacy_hashes()[kind]
     email = f"{kind}@{domain}"
     _ok(cli("account", "add", email, "--password-hash-stdin", stdin=stored + "\n"))
@@ -108,7 +116,7 @@ def test_imported_hash_logs_in_over_imap(cli, domain, stack, layout, mail, kind:
     assert not mail.can_login(email, "not-" + PASSWORD)
 
 
-def test_a_malformed_hash_is_refused_and_nothing_is_written(cli, domain) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_hash_is_refused_and_nothing_is_written(cli: Cli, domain: str) -> None:
     for bad in ("{SSHA}not-base64!", "{MD5}X03MO1qnZdYdgyfeuILPmQ==", "plaintext-looking", "{ARGON2}$argon2d$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"):
         result = cli("account", "add", f"bad@{domain}", "--password-hash-stdin", stdin=bad + "\n")
         assert result.returncode == 2 and "error: password: " in result.stderr, (bad, result.stderr)

@@ -10,14 +10,15 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import CHEAP_ARGON2, free_port
-from tests.integration.conftest import MailClients
 from mailgothai.settings import load_settings
 from mailgothai.stack import manager
 from mailgothai.stack.process import children_of
+from tests.conftest import CHEAP_ARGON2, free_port
+from tests.integration.conftest import MailClients
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,8 @@ class StackCli:
         self.first_env.update({f"MAILGOTHAI_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()})
         self.first_env["MAILGOTHAI_AUTH_CACHE_TTL"] = "60"
 
-    def __call__(self, *args: str, stdin: str | None = None, first: bool = False) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, stdin: str | None = None,
+                 first: bool = False) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
         if first:
             env.update(self.first_env)
@@ -48,7 +50,7 @@ class StackCli:
         assert done.returncode == 0, (args, done.stdout, done.stderr)
         return done.stdout
 
-    def status(self) -> dict:  # type: ignore[type-arg]
+    def status(self) -> dict[str, Any]:
         done = self("stack", "status", "--json")
         data = json.loads(done.stdout)
         assert done.returncode == (0 if data["running"] else 3), done
@@ -74,7 +76,7 @@ def _alive(pid: int, cmdline: bytes) -> bool:
     return stat.rpartition(")")[2].split()[0] not in ("Z", "X") and current == cmdline
 
 
-def _processes(status: dict) -> dict[int, bytes]:  # type: ignore[type-arg]
+def _processes(status: dict[str, Any]) -> dict[int, bytes]:  # type: ignore[type-arg]
     """Every process of the stack: the recorded PIDs and all their children."""
     found: dict[int, bytes] = {}
     for proc in status["processes"].values():
@@ -86,7 +88,7 @@ def _processes(status: dict) -> dict[int, bytes]:  # type: ignore[type-arg]
     return found
 
 
-def _endpoints(status: dict) -> list[str]:  # type: ignore[type-arg]
+def _endpoints(status: dict[str, Any]) -> list[str]:  # type: ignore[type-arg]
     ldap = status["ldap_uri"].removeprefix("ldap://").rstrip("/")
     web = status["web"].removeprefix("http://").rstrip("/")
     return [ldap, status["imap"], status["lmtp"], status["smtp"], status["submission"], web]
