@@ -4,6 +4,7 @@ never a password, formula-looking cells guarded so that export → import change
 from __future__ import annotations
 
 import csv
+import io
 import threading
 from dataclasses import dataclass
 from queue import Full, Queue
@@ -37,7 +38,10 @@ class ExportSummary:
 
 
 class ExportService(Service):
-    def _domains(self, names: Sequence[str] | None) -> Iterable[str]:
+    def domains(self, domain: str | None = None, *, domains: Sequence[str] | None = None) -> list[str]:
+        """The domains an export of `domain`, of `domains`, or of everything the actor manages
+        (neither given) covers; checked now, so a refusal comes before any output."""
+        names = [domain] if domain is not None else domains
         if names is not None:
             for name in names:
                 self.actor.require_domain(name.lower())
@@ -45,14 +49,35 @@ class ExportService(Service):
         return [d.name for d in self.b.domains.iter_all() if self.actor.may_manage(d.name)]
 
     def export(self, out: TextIO, domain: str | None = None, *, domains: Sequence[str] | None = None) -> ExportSummary:
-        """Write one domain, the given domains, or every domain the actor manages to `out` as CSV.
-
-        The directory is read one page ahead by a second thread, so slapd serves the next
-        page while this one is written (memory: a few pages)."""
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(ACCOUNT_COLUMNS)
-        names = list(self._domains([domain] if domain is not None else domains))
+        """Write one domain, the given domains, or every domain the actor manages to `out` as CSV."""
+        names = self.domains(domain, domains=domains)
         accounts = 0
+        for chunk, count in self._chunks(names):
+            out.write(chunk)
+            accounts += count
+        return ExportSummary(len(names), accounts)
+
+    def stream(self, names: Sequence[str]) -> Iterator[str]:
+        """The CSV of `names` (from domains()) as text chunks of one page each, for a
+        streamed HTTP response: memory stays at a few pages whatever the size."""
+        for chunk, _ in self._chunks(names):
+            yield chunk
+
+    def _chunks(self, names: Sequence[str]) -> Iterator[tuple[str, int]]:
+        """The header, then one chunk of CSV text per page of accounts. The directory is read
+        one page ahead by a second thread, so slapd serves the next page while this one is
+        written."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+
+        def take() -> str:
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return text
+
+        writer.writerow(ACCOUNT_COLUMNS)
+        yield take(), 0
 
         def pages() -> Iterator[list[Account]]:
             for name in names:
@@ -67,8 +92,7 @@ class ExportService(Service):
 
         for page in read_ahead(pages()):
             writer.writerows(account_cells(a) for a in page)
-            accounts += len(page)
-        return ExportSummary(len(names), accounts)
+            yield take(), len(page)
 
 
 def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:

@@ -45,6 +45,7 @@ AREAS = (
     "mailgothai.web.routes.health",
     "mailgothai.web.imports",  # issue 4: the CSV import pages
     "mailgothai.web.api.v1",
+    "mailgothai.web.api.transfer",  # issue 4: import and export over the API
 )
 
 

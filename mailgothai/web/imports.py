@@ -1,10 +1,13 @@
-"""CSV import pages: upload → validation summary and bad rows → confirm → live progress →
+"""CSV import and export pages. Import: upload → validation summary and bad rows → confirm → live progress →
 result file. Every step calls services/imports.py (the same service as the CLI); the
 long steps run in a background thread and the page polls /imports/status.
 
 Jobs are named by a query parameter (?id=N): a domain admin sees only its own jobs
 (another's answers "not found"), and the rows it imports are held to its domains by the
 service and by slapd alike.
+
+Export: /domains/{domain}/export streams the domain's accounts in the import format
+(services/exports.py), read as the admin itself, a page at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from mailgothai.errors import NotFound
+from mailgothai.services.exports import ExportService
 from mailgothai.services.imports import ImportService, JobSummary, start_in_background
 from mailgothai.store.jobs import JobState
 from mailgothai.web.context import (
@@ -177,6 +181,14 @@ def upload_route() -> Route:
     return route
 
 
+def export(ctx: Ctx) -> Response:
+    service = ExportService(ctx._backends(), ctx.actor)
+    names = service.domains(ctx.request.path_params["domain"])  # checked before the first byte
+    chunks = (chunk.encode("utf-8") for chunk in service.stream(names))
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="accounts-{names[0]}.csv"', "Cache-Control": "no-store"})
+
+
 def routes() -> list[Route]:
     return [
         page("/imports", imports_page, Access.ADMIN),
@@ -186,5 +198,6 @@ def routes() -> list[Route]:
         page("/imports/report", report, Access.ADMIN),
         page("/imports/result", result, Access.ADMIN),
         page("/imports/apply", confirm, Access.ADMIN, methods=("POST",)),
+        page("/domains/{domain}/export", export, Access.ADMIN),
     ]
 

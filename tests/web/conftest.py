@@ -17,6 +17,7 @@ import uvicorn
 
 from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
+from mailgothai.services.imports import ImportService
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.services.tokens import TokenService
@@ -103,6 +104,16 @@ def world(web_settings: Settings) -> World:
             actor = Actor(login, role, frozenset(domains), origin="test")
             w.tokens[login] = TokenService(svc.backends, actor).create("tests").token
     return w
+
+
+def finished_import_of_b(settings: Settings, world: World) -> int:
+    """A new import job of B's, run to its end by an operator, its result file still there
+    (a fresh one each time: the property-based API test may delete results)."""
+    upload = settings.data_dir / f"world-{uuid.uuid4().hex[:8]}.csv"
+    upload.write_text(f"email,given_name\r\nstaff0@{world.b},พนักงาน0\r\nnobody@{world.b},x,extra\r\n",
+                      encoding="utf-8")
+    with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        return ImportService(svc.backends, svc.actor).run_file(upload).job.id
 
 
 class Client:

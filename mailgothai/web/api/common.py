@@ -219,4 +219,6 @@ def _call(request: Request, state: WebState, handler: Handler, data: dict[str, A
         return problem_for(exc).response()
     if result is None:
         return Response(status_code=204)
+    if isinstance(result, Response):  # CSV files and streams
+        return result
     return JSONResponse(result, status_code=status)

@@ -35,6 +35,8 @@ EMAIL = _path_param("email", "account address")
 ADDRESS = _path_param("address", "alias address")
 LOGIN = _path_param("login", "administrator login")
 TOKEN_ID = _path_param("token_id", "token id")
+JOB_ID = {**_path_param("job_id", "import job id"), "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
 
 
 def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -68,6 +70,14 @@ def _op(summary: str, result: str | None, params: list[dict[str, Any]] | None = 
         op["parameters"] = params
     if body is not None:
         op["requestBody"] = body
+    return op
+
+
+def _csv_op(summary: str, params: list[dict[str, Any]], tag: str) -> dict[str, Any]:
+    """An operation that answers a CSV file (UTF-8, import format)."""
+    op = _op(summary, None, params, tag=tag)
+    del op["responses"]["204"]
+    op["responses"]["200"] = {"description": "CSV, UTF-8", "content": {"text/csv": {"schema": STR}}}
     return op
 
 
@@ -163,6 +173,35 @@ def document() -> dict[str, Any]:
                 status="201", tag="tokens"),
         },
         f"{P}/tokens/{{token_id}}": {"delete": _op("revoke a token", None, [TOKEN_ID], tag="tokens")},
+        f"{P}/imports": {
+            "get": _op("import jobs (own; an operator: all), newest first", "ImportJobList",
+                       [_query("limit", {"type": "integer", "minimum": 0, "maximum": 500})], tag="imports"),
+            "post": _op("upload an accounts CSV file (the body, text/csv): a job, validated in the background "
+                        "without writing anything; poll it, read the bad rows, then apply", "ImportJob",
+                        [_query("file_name", STR, "the file's name, for the job list")], CSV_BODY, status="202",
+                        tag="imports"),
+        },
+        f"{P}/imports/{{job_id}}": {"get": _op("an import job: state and counts", "ImportJob", [JOB_ID],
+                                               tag="imports")},
+        f"{P}/imports/{{job_id}}/rows": {"get": _op("the job's bad rows (1-based data row, column, reason)",
+                                                    "ImportRowPage", [
+            JOB_ID, _query("after", {"type": "integer", "minimum": 0}, "next_after of the previous page"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], tag="imports")},
+        f"{P}/imports/{{job_id}}/report": {"get": _csv_op("the job's bad rows as CSV", [JOB_ID], "imports")},
+        f"{P}/imports/{{job_id}}/apply": {"post": _op("write the job's valid rows (also resumes an interrupted "
+                                                      "job); poll the job for progress", "ImportJob", [JOB_ID],
+                                                      status="202", tag="imports")},
+        f"{P}/imports/{{job_id}}/result": {
+            "get": _csv_op("the result file: each row's outcome and generated passwords", [JOB_ID], "imports"),
+            "delete": _op("delete the result file once it has been handed out", None, [JOB_ID], tag="imports"),
+        },
+        f"{P}/domain-imports": {"post": _op("import a domains CSV file (operator): "
+                                            "domain,description,max_accounts,quota,default_quota",
+                                            "DomainImport", body=CSV_BODY, tag="imports")},
+        f"{P}/domains/{{domain}}/export": {"get": _csv_op("the domain's accounts in the import format, streamed "
+                                                          "(never a password)", [DOMAIN], "imports")},
+        f"{P}/export": {"get": _csv_op("the accounts of every domain the token may manage, streamed", [],
+                                       "imports")},
     }
     for item in paths.values():  # bodies of POST actions without fields
         for method, op in item.items():
@@ -210,11 +249,30 @@ def document() -> dict[str, Any]:
             "revoked_at": {"type": ["string", "null"]}}},
         "NewToken": {"allOf": [_ref("Token"), {"type": "object", "required": ["token"], "properties": {"token": STR}}]},
         "TokenList": listing("Token"),
+        "ImportJob": {"type": "object", "required": ["id", "state", "running", "rows"], "properties": {
+            "id": INT, "state": {"type": "string", "enum": ["validating", "validated", "applying", "done", "failed"]},
+            "running": BOOL, "file_name": STR, "encoding": {"type": ["string", "null"]},
+            "delimiter": {"type": ["string", "null"]}, "unknown_columns": STRS, "error": {"type": ["string", "null"]},
+            "created_at": STR, "finished_at": {"type": ["string", "null"]}, "rows": INT, "to_create": INT,
+            "to_update": INT, "unchanged": INT, "rejected": INT, "blank": INT, "created": INT, "updated": INT,
+            "failed": INT, "pending": INT, "result_available": BOOL}},
+        "ImportJobList": listing("ImportJob"),
+        "ImportRowPage": {"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": {"type": "object", "required": ["row", "reason"], "properties": {
+                "row": INT, "email": STR, "column": {"type": ["string", "null"]}, "reason": STR, "state": STR}}},
+            "next_after": {"type": ["integer", "null"]}}},
+        "DomainImport": {"type": "object", "required": ["rows", "created", "updated", "unchanged", "rejected"],
+                         "properties": {
+            "rows": INT, "created": INT, "updated": INT, "unchanged": INT, "unknown_columns": STRS,
+            "rejected": {"type": "array", "items": {"type": "object", "required": ["row", "reason"], "properties": {
+                "row": INT, "domain": {"type": ["string", "null"]}, "column": {"type": ["string", "null"]},
+                "reason": STR}}}}},
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "MailGoThai admin API", "version": "1",
-                 "description": "Domains, accounts, aliases, administrators, audit log and API tokens. Every call "
+                 "description": "Domains, accounts, aliases, administrators, CSV import and export, audit log and "
+                                "API tokens. Every call "
                                 "carries an API token (Authorization: Bearer mgt_…) and acts with the rights of the "
                                 "administrator who made it: a domain administrator's token gets 404 outside its "
                                 "domains. Errors are RFC 9457 problem details naming the field and the reason."},
