@@ -77,6 +77,8 @@ def main() -> int:
         ldap_port=free_port(), imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
         submission_port=free_port(), smtps_port=0, web_port=free_port(), auth_cache_ttl=3600)
     settings = manager.up(settings).settings
+    for service in (manager.WEB, manager.RELAY):  # only slapd and Dovecot take part
+        service.stop(settings)
     try:
         users = [f"user{n}@{DOMAIN}" for n in range(args.users)]
         with Services.open(settings, Actor("bench", Role.SUPERADMIN, origin="bench")) as services:
