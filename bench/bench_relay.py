@@ -77,6 +77,33 @@ def machine_cpu_seconds() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_process(labels: dict[int, str]) -> dict[tuple[int, str], float]:
+    """CPU seconds of every process now, keyed by (pid, label): the label given for the pid,
+    else its title (Dovecot's processes name themselves, e.g. `dovecot-…/lmtp`)."""
+    out: dict[tuple[int, str], float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            seconds = cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        label = labels.get(pid) or title.rpartition("/")[2] or title
+        out[(pid, label)] = seconds
+    return out
+
+
+def cpu_breakdown(before: dict[tuple[int, str], float], after: dict[tuple[int, str], float],
+                  count: int) -> dict[str, float]:
+    """ms of CPU per message by process label, over what ran in between (busiest first)."""
+    spent: dict[str, float] = {}
+    for key, seconds in after.items():
+        spent[key[1]] = spent.get(key[1], 0.0) + seconds - before.get(key, 0.0)
+    return {k: round(v / count * 1000, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.005}
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -131,11 +158,14 @@ async def raw_lmtp(settings: Settings, readers: list[str], count: int, concurren
             assert result[rcpt].code == 250, result
         conn.close()
 
+    labels = {os.getpid(): "bench client (LMTP)"}
+    procs0 = cpu_by_process(labels)
     cpu0, wall0 = machine_cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - wall0
     return {"messages": count, "seconds": round(wall, 2), "per_s": round(count / wall, 1),
-            "machine_cpu_ms_per_msg": round((machine_cpu_seconds() - cpu0) / count * 1000, 2)}
+            "machine_cpu_ms_per_msg": round((machine_cpu_seconds() - cpu0) / count * 1000, 2),
+            "cpu_ms_per_msg_by_process": cpu_breakdown(procs0, cpu_by_process(labels), count)}
 
 
 # ---- 3. end to end ----------------------------------------------------------------------------
@@ -170,6 +200,8 @@ async def end_to_end(settings: Settings, sender: str, readers: list[str], count:
             assert not errors, errors
         await client.quit()
 
+    labels = {relay_pid: "relay", os.getpid(): "bench clients (aiosmtplib, TLS)"}
+    procs0 = cpu_by_process(labels)
     relay0, cpu0, wall0 = cpu_seconds(relay_pid), machine_cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     accepted_at = time.perf_counter() - wall0
@@ -179,7 +211,8 @@ async def end_to_end(settings: Settings, sender: str, readers: list[str], count:
     return {"messages": count, "seconds": round(wall, 2), "per_s": round(count / wall, 1),
             "accepted_per_s": round(count / accepted_at, 1),
             "relay_cpu_ms_per_msg": round((cpu_seconds(relay_pid) - relay0) / count * 1000, 2),
-            "machine_cpu_ms_per_msg": round((machine_cpu_seconds() - cpu0) / count * 1000, 2)}
+            "machine_cpu_ms_per_msg": round((machine_cpu_seconds() - cpu0) / count * 1000, 2),
+            "cpu_ms_per_msg_by_process": cpu_breakdown(procs0, cpu_by_process(labels), count)}
 
 
 # ---- 4. latency at an offered rate ------------------------------------------------------------
