@@ -76,6 +76,8 @@ class DomainService(Service):
         check_new_limits_against_usage(before, new_limits)
         if description is not None:
             check_text(description, "description", MAX_DESCRIPTION)
+        if new_limits == before.limits and description in (None, before.description):
+            return before  # nothing to change: no write, no audit record
         self.b.domains.update(before.name, description=description, limits=new_limits)
         after = self.b.domains.get(before.name)
         self.audit("domain.update", "domain", before.name, before.name, before=before, after=after)

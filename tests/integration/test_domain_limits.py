@@ -93,3 +93,14 @@ def test_refused_limit_change_below_usage_changes_nothing(cli: Cli, audit: Audit
     assert _state(cli, domain, audit) == before
     shown = json.loads(cli("domain", "show", domain, "--json").stdout)
     assert shown["limits"]["max_accounts"] == 5 and shown["limits"]["quota_pool"] == 10 * 1024**3
+
+
+def test_setting_a_domain_to_what_it_holds_changes_and_records_nothing(cli: Cli, audit: AuditProbe) -> None:
+    domain = unique_domain("same")
+    _ok(cli("domain", "add", domain, "--max-accounts", "10", "--quota-pool", "5G", "--description", "กรมเดิม"))
+    before = audit.count(domain=domain)
+    _ok(cli("domain", "set", domain, "--max-accounts", "10", "--quota-pool", "5G", "--description", "กรมเดิม"))
+    assert audit.count(domain=domain) == before
+    _ok(cli("domain", "set", domain, "--max-accounts", "11"))
+    assert audit.count(domain=domain) == before + 1
+    assert json.loads(cli("domain", "show", domain, "--json").stdout)["limits"]["max_accounts"] == 11
