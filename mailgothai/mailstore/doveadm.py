@@ -61,7 +61,7 @@ class Doveadm:
         lines = [line.split("\t") for line in out.strip().splitlines()]
         if len(lines) < 2:
             raise MailStoreError(f"doveadm quota get: unexpected output {out!r}")
-        header = lines[0]
+        header = [h.lower() for h in lines[0]]  # doveadm prints "Quota name", "Type", "Value", ...
         for row in lines[1:]:
             record = dict(zip(header, row))
             if record.get("type") == "STORAGE":

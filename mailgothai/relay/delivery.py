@@ -49,8 +49,10 @@ def log_message(event: str, **fields: object) -> None:
 
 class DeliveryQueue:
     def __init__(self, spool: Spool, lmtp: LmtpPool, remote: RemoteSender, policy: QueuePolicy,
-                 route_sender: Callable[[str], Awaitable[tuple[Target, ...]]], smarthost: bool) -> None:
+                 route_sender: Callable[[str], Awaitable[tuple[Target, ...]]], smarthost: bool,
+                 local_attempt_over: Callable[[str, list[str]], None] | None = None) -> None:
         self._spool = spool
+        self._local_attempt_over = local_attempt_over  # (queue id, addresses): see QuotaStatus.settle
         self._lmtp = lmtp
         self._remote = remote
         self._policy = policy
@@ -223,6 +225,9 @@ class DeliveryQueue:
                                                on_delivered=lambda r: self._record(queue_id, [r]))
         except LmtpError as exc:
             return {r: Outcome(451, f"4.4.1 {exc}") for r in rcpts}
+        finally:
+            if self._local_attempt_over is not None:
+                self._local_attempt_over(queue_id, rcpts)
         return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
 
     async def _deliver_remote(self, queue_id: str, sender: str, rcpts: list[str],

@@ -37,6 +37,7 @@ class Transaction:
     dkim_domain: str | None = None  # a hosted domain unauthenticated mail claims: needs its signature
     size_limits: list[int] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
+    quotas: dict[str, int] = field(default_factory=dict)  # local targets' quotas, for the DATA check
 
 
 def _tx(envelope: SmtpEnvelope) -> Transaction:
@@ -207,8 +208,9 @@ class RelayHandler:
             expansion, domain = await asyncio.to_thread(self._recipient_facts, rcpt)
             facts = expansion.facts
             if facts.hosted and facts.targets:
+                quotas = expansion.quotas
                 full = [t.address for t in expansion.targets if t.local
-                        and not await self.ctx.quota.has_room(t.address, size)]
+                        and not await self.ctx.quota.has_room(t.address, size, quotas.get(t.address, 0))]
                 facts = p.RecipientFacts(**{**facts.__dict__, "over_quota": tuple(full)})
         except MailGoThaiError as exc:
             log.warning("RCPT TO %s: lookup failed: %s", rcpt, exc)
@@ -228,6 +230,7 @@ class RelayHandler:
             tx.size_limits.append(domain.max_message_size)
         for target in expansion.targets:
             tx.targets.setdefault(target.address, target)
+        tx.quotas.update(expansion.quotas)
         envelope.rcpt_tos.append(rcpt)
         envelope.rcpt_options.extend(options)
         return str(decision.reply)
@@ -264,8 +267,8 @@ class RelayHandler:
         try:  # the size is known now: never accept what a local mailbox cannot take
             checked = _size_param(envelope.mail_options)  # RCPT asked with the declared SIZE=
             for target in tx.targets.values():
-                if target.local and len(data) > checked \
-                        and not await self.ctx.quota.has_room(target.address, len(data)):
+                if target.local and len(data) > checked and not await self.ctx.quota.has_room(
+                        target.address, len(data), tx.quotas.get(target.address, 0)):
                     return str(p.reply(p.R.OVER_QUOTA, address=target.original))
         except MailGoThaiError as exc:
             log.warning("DATA: quota check failed: %s", exc)
@@ -294,6 +297,7 @@ class RelayHandler:
         except OSError as exc:
             log.error("spool write failed: %s", exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
+        self.ctx.quota.hold(queue_id, [t.address for t in spooled.targets if t.local], len(message))
         self.ctx.queue.submit(spooled, message)
         self.ctx.log_accepted(spooled, len(message), self.listener)
         return str(p.reply(p.R.QUEUED, queue_id=queue_id))

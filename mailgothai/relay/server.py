@@ -39,6 +39,7 @@ from mailgothai.relay.routing import Router
 from mailgothai.relay.spool import Envelope, Spool, Target
 from mailgothai.settings import Settings
 from mailgothai.stack.dovecot import paths_for as dovecot_paths
+from mailgothai.stack.dovecot import quota_clone_root
 from mailgothai.store import Store
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
 
@@ -122,10 +123,11 @@ def build(settings: Settings) -> RelayContext:
     async def route_sender(sender: str) -> tuple[Target, ...]:
         return await ctx_holder["ctx"].route_sender(sender)
 
-    queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost))
+    quota = QuotaStatus(dovecot_paths(settings).base_dir / "quota-status", clone_root=quota_clone_root(settings))
+    queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost),
+                          local_attempt_over=quota.settle)
     ctx = RelayContext(
-        settings=settings, directory=directory, router=router,
-        quota=QuotaStatus(dovecot_paths(settings).base_dir / "quota-status"),
+        settings=settings, directory=directory, router=router, quota=quota,
         counters=SendCounters(store), keys=keys,
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, FailureThrottle()),
