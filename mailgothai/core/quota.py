@@ -80,10 +80,3 @@ def format_size_human(n: int) -> str:
             text = f"{shown:.1f}".removesuffix(".0")
             return f"{text} {suffix}iB"
     return f"{n} B"
-
-
-def fits_by_usage(limit: int, used: int, size: int) -> bool:
-    """True when a mailbox with quota `limit` bytes (0: none set) holding `used` bytes
-    surely takes `size` more. False means "not known to fit": ask the mail store, whose
-    own rules (grace, unlimited quota) decide."""
-    return limit > 0 and 0 <= used and 0 <= size and used + size <= limit

@@ -37,7 +37,6 @@ class Transaction:
     dkim_domain: str | None = None  # a hosted domain unauthenticated mail claims: needs its signature
     size_limits: list[int] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
-    quotas: dict[str, int] = field(default_factory=dict)  # local targets' quotas, for the DATA check
 
 
 def _tx(envelope: SmtpEnvelope) -> Transaction:
@@ -208,9 +207,8 @@ class RelayHandler:
             expansion, domain = await asyncio.to_thread(self._recipient_facts, rcpt)
             facts = expansion.facts
             if facts.hosted and facts.targets:
-                quotas = expansion.quotas
                 full = [t.address for t in expansion.targets if t.local
-                        and not await self.ctx.quota.has_room(t.address, size, quotas.get(t.address, 0))]
+                        and not await self.ctx.quota.has_room(t.address, size)]
                 facts = p.RecipientFacts(**{**facts.__dict__, "over_quota": tuple(full)})
         except MailGoThaiError as exc:
             log.warning("RCPT TO %s: lookup failed: %s", rcpt, exc)
@@ -230,7 +228,6 @@ class RelayHandler:
             tx.size_limits.append(domain.max_message_size)
         for target in expansion.targets:
             tx.targets.setdefault(target.address, target)
-        tx.quotas.update(expansion.quotas)
         envelope.rcpt_tos.append(rcpt)
         envelope.rcpt_options.extend(options)
         return str(decision.reply)
@@ -267,8 +264,8 @@ class RelayHandler:
         try:  # the size is known now: never accept what a local mailbox cannot take
             checked = _size_param(envelope.mail_options)  # RCPT asked with the declared SIZE=
             for target in tx.targets.values():
-                if target.local and len(data) > checked and not await self.ctx.quota.has_room(
-                        target.address, len(data), tx.quotas.get(target.address, 0)):
+                if target.local and len(data) > checked \
+                        and not await self.ctx.quota.has_room(target.address, len(data)):
                     return str(p.reply(p.R.OVER_QUOTA, address=target.original))
         except MailGoThaiError as exc:
             log.warning("DATA: quota check failed: %s", exc)

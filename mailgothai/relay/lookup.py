@@ -39,7 +39,6 @@ class AddressEntry:
     forwards: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
     version: str = ""  # entryCSN: changes with every modification (password, status, ...)
-    quota: int = 0  # a mailbox's quota in bytes (0: none set)
 
 
 class TtlCache(Generic[K, V]):
@@ -74,11 +73,7 @@ def _entry(e: Entry) -> AddressEntry:
                         aliases=tuple(a.lower() for a in e.all("mgtAliasAddress")),
                         forwards=tuple(a.lower() for a in e.all("mgtForwardAddress")),
                         members=tuple(a.lower() for a in e.all("mgtMember")),
-                        version=e.first("entryCSN"), quota=_whole(e.first("mgtQuota", "0")))
-
-
-def _whole(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+                        version=e.first("entryCSN"))
 
 
 class RelayDirectory:

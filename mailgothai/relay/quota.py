@@ -1,11 +1,7 @@
-"""Room in a mailbox: read from the usage Dovecot copies to files (its quota_clone plugin,
-`MAIL_ROOT/.quota-clone/USER/quota/storage`, rewritten after every change of a mailbox),
-and asked of Dovecot's quota-status service (Postfix policy protocol over a unix socket)
-whenever that copy does not show the message surely fits: a full (or nearly full)
-mailbox, one with no copy yet, no quota set. So every refusal is Dovecot's own answer,
-and the common case costs a file read instead of Dovecot setting up the user (~2 ms of
-its CPU a question, as much as delivering the message). A few quota-status connections
-are kept open and reused (one request at a time on each)."""
+"""Room in a mailbox, asked of Dovecot's quota-status service (Postfix policy protocol
+over a unix socket): cheap, answered from Dovecot's own quota count. A few connections
+are kept open and reused (one request at a time on each). Messages this relay has
+accepted but not yet handed to Dovecot are added to the size asked about (hold/settle)."""
 
 from __future__ import annotations
 
@@ -13,34 +9,19 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from mailgothai.core.quota import fits_by_usage
 from mailgothai.errors import MailStoreError
 
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-def cloned_usage(clone_root: Path, address: str) -> int | None:
-    """The bytes Dovecot last recorded for the user's mailbox, or None (no copy, unreadable,
-    or a name that is no plain file name)."""
-    if not address or "/" in address or address.startswith(".") or "\0" in address:
-        return None
-    try:
-        text = (clone_root / address / "quota" / "storage").read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
-
-
 class QuotaStatus:
-    def __init__(self, socket_path: Path, timeout: float = 5.0, keep: int = 4,
-                 clone_root: Path | None = None) -> None:
-        self._clone_root = clone_root
-        self._pending: dict[str, int] = {}  # address -> bytes accepted here, not yet handed to Dovecot
-        self._held: dict[tuple[str, str], int] = {}  # (queue id, address) -> bytes
+    def __init__(self, socket_path: Path, timeout: float = 5.0, keep: int = 4) -> None:
         self._path = str(socket_path)
         self._timeout = timeout
         self._keep = keep
         self._idle: list[_Conn] = []
+        self._pending: dict[str, int] = {}  # address -> bytes accepted here, not yet handed to Dovecot
+        self._held: dict[tuple[str, str], int] = {}  # (queue id, address) -> bytes
 
     async def _connect(self) -> _Conn:
         try:
@@ -54,16 +35,10 @@ class QuotaStatus:
         await writer.drain()
         return await asyncio.wait_for(reader.readuntil(b"\n\n"), self._timeout)
 
-    async def has_room(self, address: str, size: int, limit: int = 0) -> bool:
-        """False when Dovecot says the mailbox cannot take `size` more bytes. `limit`: the
-        mailbox's quota from the directory (0: unknown), to answer from the cloned usage
-        when the message surely fits. An unknown user has room here: the directory has
-        already decided whether it exists."""
+    async def has_room(self, address: str, size: int) -> bool:
+        """False when Dovecot says the mailbox cannot take `size` more bytes. An unknown
+        user has room here: the directory has already decided whether it exists."""
         pending = self._pending.get(address, 0)
-        if self._clone_root is not None and limit > 0:
-            used = cloned_usage(self._clone_root, address)
-            if used is not None and fits_by_usage(limit, used + pending, size):
-                return True
         request = (f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={address}\n"
                    f"size={size + pending}\n\n").encode("utf-8")
         conn = self._idle.pop() if self._idle else None
@@ -92,9 +67,9 @@ class QuotaStatus:
         return verdict[:1] not in ("4", "5") and not verdict.upper().startswith(("REJECT", "DEFER"))
 
     # ---- messages accepted but not yet delivered ----------------------------------------
-    # Neither Dovecot nor its copy counts a message still in this relay's queue: without
-    # this, a mailbox with room for one more message would accept every message that
-    # arrives before the first is delivered, and all but one would bounce.
+    # Dovecot does not count a message still in this relay's queue: without this, a
+    # mailbox with room for one more message would take every message that arrives before
+    # the first is delivered, and all but one would bounce.
     def hold(self, queue_id: str, addresses: list[str], size: int) -> None:
         """Count `size` bytes against each local address until settle()."""
         for address in addresses:

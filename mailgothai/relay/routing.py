@@ -3,8 +3,7 @@ entries, forwards) to delivery targets; anything else is remote."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 from mailgothai.core.policy import Found, RecipientFacts, domain_of
 from mailgothai.relay.lookup import AddressEntry, RelayDirectory
@@ -17,7 +16,6 @@ MAX_DEPTH = 8  # alias → alias → … ; deeper chains are cut (and loops are)
 class Expansion:
     facts: RecipientFacts
     targets: tuple[Target, ...]
-    quotas: Mapping[str, int] = field(default_factory=dict)  # each local target's quota in bytes
 
 
 class Router:
@@ -38,16 +36,14 @@ class Router:
         if not entry.active:
             return Expansion(RecipientFacts(address, hosted=True, found=found, active=False), ())
         targets: dict[str, Target] = {}
-        quotas: dict[str, int] = {}
-        self._collect(entry, address, targets, quotas, {address}, 0)
+        self._collect(entry, address, targets, {address}, 0)
         facts = RecipientFacts(address, hosted=True, found=found, targets=tuple(targets))
-        return Expansion(facts, tuple(targets.values()), quotas)
+        return Expansion(facts, tuple(targets.values()))
 
-    def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], quotas: dict[str, int],
-                 seen: set[str], depth: int) -> None:
+    def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], seen: set[str],
+                 depth: int) -> None:
         if entry.kind == "mailbox":
             out.setdefault(entry.address, Target(entry.address, original, local=True))
-            quotas.setdefault(entry.address, entry.quota)
             nexts = entry.forwards
         else:
             nexts = entry.members
@@ -65,5 +61,5 @@ class Router:
                 continue
             found = self._dir.address(address)
             if found is not None and found.active:
-                self._collect(found, original, out, quotas, seen, depth + 1)
+                self._collect(found, original, out, seen, depth + 1)
             # unknown or suspended local targets of an alias or forward are skipped

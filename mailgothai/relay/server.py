@@ -39,7 +39,6 @@ from mailgothai.relay.routing import Router
 from mailgothai.relay.spool import Envelope, Spool, Target
 from mailgothai.settings import Settings
 from mailgothai.stack.dovecot import paths_for as dovecot_paths
-from mailgothai.stack.dovecot import quota_clone_root
 from mailgothai.store import Store
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
 
@@ -123,7 +122,7 @@ def build(settings: Settings) -> RelayContext:
     async def route_sender(sender: str) -> tuple[Target, ...]:
         return await ctx_holder["ctx"].route_sender(sender)
 
-    quota = QuotaStatus(dovecot_paths(settings).base_dir / "quota-status", clone_root=quota_clone_root(settings))
+    quota = QuotaStatus(dovecot_paths(settings).base_dir / "quota-status")
     queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost),
                           local_attempt_over=quota.settle)
     ctx = RelayContext(

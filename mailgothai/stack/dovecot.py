@@ -51,11 +51,6 @@ def mail_root(settings: Settings) -> Path:
     return (settings.data_dir / "mail").resolve()
 
 
-def quota_clone_root(settings: Settings) -> Path:
-    """Where Dovecot's quota_clone plugin writes each user's usage (USER/quota/storage)."""
-    return mail_root(settings) / ".quota-clone"
-
-
 def _searchable_by(st: os.stat_result, uid: int, gid: int) -> bool:
     if st.st_uid == uid:
         return bool(st.st_mode & stat.S_IXUSR)

@@ -16,11 +16,9 @@ from hypothesis import strategies as st
 from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
 from mailgothai.core.dsn import FailedRecipient, build_dsn
-from mailgothai.core.quota import fits_by_usage
 from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, ThrottleRules, client_key
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
-from mailgothai.relay.quota import QuotaStatus, cloned_usage
 from mailgothai.store import Store
 from mailgothai.store.relay_state import SendCounters
 
@@ -286,56 +284,50 @@ def test_without_dns_remote_mail_waits_in_the_queue_instead_of_failing() -> None
     assert replies["b@remote.example"].code == 451 and replies["b@remote.example"].text.startswith("4.4.3")
 
 
-# ---- room in a mailbox: Dovecot's cloned usage first, quota-status otherwise -------------
-@pytest.mark.parametrize("limit,used,size,fits", [
-    (30_000, 10_000, 10_000, True), (30_000, 20_000, 10_000, True), (30_000, 20_001, 10_000, False),
-    (30_000, 40_000, 0, False), (0, 0, 1, False), (30_000, -1, 10, False),
-])
-def test_fits_by_usage_only_when_surely(limit: int, used: int, size: int, fits: bool) -> None:
-    assert fits_by_usage(limit, used, size) is fits
-
-
-def test_cloned_usage_reads_what_dovecot_wrote(tmp_path: Path) -> None:
-    (tmp_path / "somchai@moph.go.th" / "quota").mkdir(parents=True)
-    (tmp_path / "somchai@moph.go.th" / "quota" / "storage").write_text("12345")
-    (tmp_path / "broken@moph.go.th" / "quota").mkdir(parents=True)
-    (tmp_path / "broken@moph.go.th" / "quota" / "storage").write_text("lots")
-    assert cloned_usage(tmp_path, "somchai@moph.go.th") == 12345
-    assert cloned_usage(tmp_path, "nobody@moph.go.th") is None
-    assert cloned_usage(tmp_path, "broken@moph.go.th") is None
-    for name in ("../somchai@moph.go.th", "a/b@moph.go.th", ".hidden@moph.go.th", ""):
-        assert cloned_usage(tmp_path, name) is None
-
-
-def test_room_comes_from_the_clone_and_anything_else_asks_dovecot(tmp_path: Path) -> None:
-    import asyncio
-
-    from mailgothai.errors import MailStoreError
-
-    (tmp_path / "clone" / "malee@moph.go.th" / "quota").mkdir(parents=True)
-    (tmp_path / "clone" / "malee@moph.go.th" / "quota" / "storage").write_text("20000")
-    # No quota-status socket: every question that reaches Dovecot fails loudly.
-    quota = QuotaStatus(tmp_path / "no-such-socket", timeout=1, clone_root=tmp_path / "clone")
-    assert asyncio.run(quota.has_room("malee@moph.go.th", 10_000, limit=30_000)) is True
-    for address, size, limit in (("malee@moph.go.th", 10_001, 30_000),  # does not surely fit
-                                 ("malee@moph.go.th", 10, 0),  # no quota known
-                                 ("nobody@moph.go.th", 10, 30_000)):  # no copy
-        with pytest.raises(MailStoreError):
-            asyncio.run(quota.has_room(address, size, limit=limit))
-
-
+# ---- room in a mailbox: what the relay asks Dovecot's quota-status ------------------------
 def test_messages_in_the_queue_count_until_their_delivery_attempt_is_over(tmp_path: Path) -> None:
+    """quota-status is asked for the message plus what this relay has accepted for the
+    mailbox and not yet delivered; a finished attempt counts off once."""
     import asyncio
 
-    from mailgothai.errors import MailStoreError
+    from mailgothai.relay.quota import QuotaStatus
 
-    (tmp_path / "malee@moph.go.th" / "quota").mkdir(parents=True)
-    (tmp_path / "malee@moph.go.th" / "quota" / "storage").write_text("10000")
-    quota = QuotaStatus(tmp_path / "no-such-socket", timeout=1, clone_root=tmp_path)
-    assert asyncio.run(quota.has_room("malee@moph.go.th", 10_000, limit=30_000)) is True
-    quota.hold("Q1", ["malee@moph.go.th"], 15_000)  # accepted, still in the queue
-    with pytest.raises(MailStoreError):  # 10,000 + 15,000 + 10,000 > 30,000: Dovecot must say
-        asyncio.run(quota.has_room("malee@moph.go.th", 10_000, limit=30_000))
-    quota.settle("Q1", ["malee@moph.go.th"])
-    quota.settle("Q1", ["malee@moph.go.th"])  # twice (a retry): counted off once
-    assert asyncio.run(quota.has_room("malee@moph.go.th", 10_000, limit=30_000)) is True
+    asked: list[int] = []
+
+    async def scenario() -> list[bool]:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                try:
+                    request = await reader.readuntil(b"\n\n")
+                except asyncio.IncompleteReadError:
+                    break
+                fields = dict(line.split("=", 1) for line in request.decode().split("\n") if "=" in line)
+                asked.append(int(fields["size"]))
+                room = int(fields["size"]) <= 30_000  # a mailbox with 30,000 bytes free
+                writer.write(b"action=DUNNO\n\n" if room else b"action=452 4.2.2 Mailbox is full\n\n")
+                await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+            served.set()
+
+        served = asyncio.Event()  # the connection is closed on both ends
+        server = await asyncio.start_unix_server(answer, path=str(tmp_path / "qs"))
+        quota = QuotaStatus(tmp_path / "qs", timeout=5)
+        try:
+            first = await quota.has_room("malee@moph.go.th", 10_000)
+            quota.hold("Q1", ["malee@moph.go.th"], 15_000)  # accepted, still in the queue
+            quota.hold("Q2", ["malee@moph.go.th"], 10_000)
+            second = await quota.has_room("malee@moph.go.th", 10_000)  # 35,000 asked: full
+            other = await quota.has_room("anan@moph.go.th", 10_000)  # another mailbox: not affected
+            quota.settle("Q1", ["malee@moph.go.th"])
+            quota.settle("Q1", ["malee@moph.go.th"])  # a second attempt of Q1: counted off once
+            third = await quota.has_room("malee@moph.go.th", 10_000)  # 20,000 asked
+            return [first, second, other, third]
+        finally:
+            quota.close()
+            await asyncio.wait_for(served.wait(), 5)
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(scenario()) == [True, False, True, True]
+    assert asked == [10_000, 35_000, 10_000, 20_000]

@@ -178,19 +178,3 @@ def test_an_accounts_alias_address_delivers_to_the_account(relay: Settings, mail
                                message("x@elsewhere.example", f"info@{mail_domain.name}", "via-alias")) == {}
     [got] = wait_for_messages(relay, owner)
     assert b"Subject: via-alias" in got and f"Delivered-To: {owner}".encode() in got
-
-
-def test_dovecot_copies_usage_where_the_relay_reads_it(relay: Settings, mail_domain: MailDomain) -> None:
-    """The relay answers "has room" from Dovecot's quota_clone copy: after a delivery the
-    copy holds what Dovecot itself reports, and a full mailbox is still refused (above)."""
-    from mailgothai.relay.quota import cloned_usage
-    from mailgothai.stack.dovecot import quota_clone_root
-
-    box = mail_domain.account("cloned", quota="1M")
-    with mx(relay) as client:
-        client.sendmail("a@elsewhere.example", [box], message("a@elsewhere.example", box, "one", ("x" * 70 + "\r\n") * 70))
-    wait_for_messages(relay, box, 1)
-    reported = mail_domain.services.backends.doveadm.quota(box).used_bytes  # whole KiB
-    assert reported > 5000
-    cloned = wait_for(lambda: cloned_usage(quota_clone_root(relay), box), "Dovecot's copy of the usage")
-    assert abs(cloned - reported) < 1024  # doveadm shows whole KiB
