@@ -1,6 +1,7 @@
-"""CSV import and export pages. Import: upload → validation summary and bad rows → confirm → live progress →
-result file. Every step calls services/imports.py (the same service as the CLI); the
-long steps run in a background thread and the page polls /imports/status.
+"""CSV import and export pages. Import: upload → validation summary and bad rows →
+confirm → live progress → result file. Every step calls services/imports.py (the same
+service as the CLI); the long steps run in a background thread and the page polls
+/imports/status.
 
 Jobs are named by a query parameter (?id=N): a domain admin sees only its own jobs
 (another's answers "not found"), and the rows it imports are held to its domains by the
@@ -12,11 +13,13 @@ Export: /domains/{domain}/export streams the domain's accounts in the import for
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -91,23 +94,34 @@ def job_status(ctx: Ctx) -> Response:
     return JSONResponse(_progress(_service(ctx).job_status(job_id)), headers={"Cache-Control": "no-store"})
 
 
+def csv_attachment(chunks: Iterable[str], filename: str) -> StreamingResponse:
+    """A CSV download (UTF-8), streamed chunk by chunk; also used by the API."""
+    return StreamingResponse((chunk.encode("utf-8") for chunk in chunks), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                      "Cache-Control": "no-store"})
+
+
+def report_attachment(service: ImportService, job_id: int) -> StreamingResponse:
+    """A job's bad rows as a CSV download (with a BOM: Excel then reads it as UTF-8)."""
+    service.get_job(job_id)
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    service.write_report(job_id, buffer)
+    return csv_attachment([buffer.getvalue()], f"import-{job_id}-bad-rows.csv")
+
+
+def export_attachment(service: ExportService, domain: str | None) -> StreamingResponse:
+    """One domain (or all the actor manages) in the import format; rights are checked
+    before the first byte, so a refusal is an error page, not a cut-off file."""
+    names = service.domains(domain)
+    return csv_attachment(service.stream(names), f"accounts-{names[0] if domain is not None else 'all'}.csv")
+
+
 def report(ctx: Ctx) -> Response:
     job_id = _job_id(ctx, ctx.arg("id"))
     if job_id is None:
         return _list(ctx, 400, ctx.gettext("Choose an import from the list."))
-    service = _service(ctx)
-    service.get_job(job_id)
-
-    def lines():  # type: ignore[no-untyped-def]
-        import io
-
-        buffer = io.StringIO()
-        buffer.write("\ufeff")  # Excel reads UTF-8 with a BOM
-        service.write_report(job_id, buffer)
-        yield buffer.getvalue().encode("utf-8")
-
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="import-{job_id}-bad-rows.csv"'})
+    return report_attachment(_service(ctx), job_id)
 
 
 def result(ctx: Ctx) -> Response:
@@ -182,11 +196,7 @@ def upload_route() -> Route:
 
 
 def export(ctx: Ctx) -> Response:
-    service = ExportService(ctx._backends(), ctx.actor)
-    names = service.domains(ctx.request.path_params["domain"])  # checked before the first byte
-    chunks = (chunk.encode("utf-8") for chunk in service.stream(names))
-    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="accounts-{names[0]}.csv"', "Cache-Control": "no-store"})
+    return export_attachment(ExportService(ctx._backends(), ctx.actor), ctx.request.path_params["domain"])
 
 
 def routes() -> list[Route]:

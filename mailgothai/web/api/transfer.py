@@ -18,7 +18,6 @@ into its domains (a row for another domain is a bad row)."""
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import time
@@ -27,7 +26,7 @@ from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mailgothai.core.models import Admin
@@ -38,6 +37,7 @@ from mailgothai.services.tokens import authenticate
 from mailgothai.store.jobs import JobState
 from mailgothai.web.api.common import ApiCtx, Problem, _bearer, endpoint, problem_for
 from mailgothai.web.context import Access
+from mailgothai.web.imports import export_attachment, report_attachment
 from mailgothai.web.state import WebState
 
 P = "/api/v1"
@@ -120,13 +120,7 @@ def import_discard_result(c: ApiCtx) -> Any:
 
 # ---- handlers (CSV out) -----------------------------------------------------------------
 def import_report(c: ApiCtx) -> Any:
-    service, job_id = _imports(c), _job_id(c)
-    service.get_job(job_id)
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    service.write_report(job_id, buffer)
-    return Response(buffer.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="import-{job_id}-bad-rows.csv"'})
+    return report_attachment(_imports(c), _job_id(c))
 
 
 def import_result(c: ApiCtx) -> Any:
@@ -139,14 +133,8 @@ def import_result(c: ApiCtx) -> Any:
 
 
 def _export(c: ApiCtx, domain: str | None) -> Response:
-    # The directory is read as the admin itself: slapd's rules hold a domain admin to its
-    # domains here too. Access is checked before the first byte, so a refusal is a 404.
-    service = ExportService(c._backends(), c.actor)
-    names = service.domains(domain)
-    label = names[0] if domain is not None else "all"
-    chunks = (chunk.encode("utf-8") for chunk in service.stream(names))
-    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="accounts-{label}.csv"', "Cache-Control": "no-store"})
+    # Read as the admin itself: slapd's rules hold a domain admin to its domains here too.
+    return export_attachment(ExportService(c._backends(), c.actor), domain)
 
 
 def export_domain(c: ApiCtx) -> Any:
