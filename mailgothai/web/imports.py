@@ -110,6 +110,15 @@ def report_attachment(service: ImportService, job_id: int) -> StreamingResponse:
     return csv_attachment([buffer.getvalue()], f"import-{job_id}-bad-rows.csv")
 
 
+def result_attachment(service: ImportService, job_id: int) -> FileResponse:
+    """A finished job's result file (generated passwords in it: never cached)."""
+    path = service.result_file(job_id)
+    if path is None:
+        raise NotFound("result file of import job", str(job_id))
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{job_id}-result.csv",
+                        headers={"Cache-Control": "no-store"})
+
+
 def export_attachment(service: ExportService, domain: str | None) -> StreamingResponse:
     """One domain (or all the actor manages) in the import format; rights are checked
     before the first byte, so a refusal is an error page, not a cut-off file."""
@@ -128,11 +137,7 @@ def result(ctx: Ctx) -> Response:
     job_id = _job_id(ctx, ctx.arg("id"))
     if job_id is None:
         return _list(ctx, 400, ctx.gettext("Choose an import from the list."))
-    path = _service(ctx).result_file(job_id)
-    if path is None:
-        raise NotFound("result file", str(job_id))
-    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{job_id}-result.csv",
-                        headers={"Cache-Control": "no-store"})
+    return result_attachment(_service(ctx), job_id)
 
 
 def confirm(ctx: Ctx) -> Response:

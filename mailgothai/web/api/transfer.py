@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailgothai.core.models import Admin
@@ -37,7 +37,7 @@ from mailgothai.services.tokens import authenticate
 from mailgothai.store.jobs import JobState
 from mailgothai.web.api.common import ApiCtx, Problem, _bearer, endpoint, problem_for
 from mailgothai.web.context import Access
-from mailgothai.web.imports import export_attachment, report_attachment
+from mailgothai.web.imports import export_attachment, report_attachment, result_attachment
 from mailgothai.web.state import WebState
 
 P = "/api/v1"
@@ -66,8 +66,9 @@ def _imports(c: ApiCtx) -> ImportService:
     return ImportService(c.services().backends, c.actor)
 
 
-def job_json(s: JobSummary, result_available: bool) -> dict[str, Any]:
+def job_json(s: JobSummary) -> dict[str, Any]:
     job = s.job
+    result_available = bool(job.result_path) and Path(job.result_path).is_file()
     return {
         "id": job.id, "state": job.state.value, "running": s.running, "file_name": job.file_name,
         "encoding": job.encoding or None, "delimiter": job.delimiter or None,
@@ -80,7 +81,7 @@ def job_json(s: JobSummary, result_available: bool) -> dict[str, Any]:
 
 
 def _job(service: ImportService, job_id: int) -> dict[str, Any]:
-    return job_json(service.job_status(job_id), service.result_file(job_id) is not None)
+    return job_json(service.job_status(job_id))
 
 
 # ---- handlers (JSON) ------------------------------------------------------------------
@@ -124,12 +125,7 @@ def import_report(c: ApiCtx) -> Any:
 
 
 def import_result(c: ApiCtx) -> Any:
-    service, job_id = _imports(c), _job_id(c)
-    path = service.result_file(job_id)
-    if path is None:
-        raise NotFound("result file of import job", str(job_id))
-    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{job_id}-result.csv",
-                        headers={"Cache-Control": "no-store"})
+    return result_attachment(_imports(c), _job_id(c))
 
 
 def _export(c: ApiCtx, domain: str | None) -> Response:
