@@ -20,6 +20,9 @@ SIGNED_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"r
 OVERSIGNED = (b"from",)
 
 _WSP_RUN = re.compile(rb"[ \t]+")
+# The runs of WSP that "one space" changes: a tab, or two characters or more. A lone
+# space (nearly every match of _WSP_RUN in ordinary text) is left as it is.
+_WSP_TO_COLLAPSE = re.compile(rb"\t[ \t]*| [ \t]+")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
 _LINE_END = re.compile(rb"\r?\n")
 ALGORITHMS = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
@@ -65,7 +68,7 @@ def relaxed_body(body: bytes) -> bytes:
     dropped; a non-empty body ends with CRLF. `body` is CRLF-normalized."""
     # (a last line without CRLF keeps a trailing space, as dkimpy and Mail::DKIM do;
     # SMTP always delivers the CRLF)
-    out = _WSP_RUN.sub(b" ", body).replace(b" \r\n", b"\r\n").rstrip(b"\r\n")
+    out = _WSP_TO_COLLAPSE.sub(b" ", body).replace(b" \r\n", b"\r\n").rstrip(b"\r\n")
     return out + b"\r\n" if out else b""
 
 

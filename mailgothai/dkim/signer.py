@@ -26,11 +26,13 @@ class SigningKey:
         return f"SigningKey({self.domain}, {self.selector}, {self.algorithm})"
 
 
-def sign(message: bytes, keys: list[SigningKey], now: int | None = None) -> bytes:
-    """DKIM-Signature fields (one per key, CRLF-terminated) to put on top of `message`."""
+def sign(message: bytes, keys: list[SigningKey], now: int | None = None,
+         parsed: canon.ParsedMessage | None = None) -> bytes:
+    """DKIM-Signature fields (one per key, CRLF-terminated) to put on top of `message`
+    (`parsed`: `core.dkim.parse(message)`, if the caller has it already)."""
     if not keys:
         return b""
-    parsed = canon.parse(message)
+    parsed = parsed or canon.parse(message)
     body_hash = hashlib.sha256(canon.relaxed_body(parsed.body)).digest()
     stamp = int(time.time()) if now is None else now
     fields = []

@@ -158,7 +158,27 @@ class DeliveryQueue:
             await asyncio.to_thread(self._spool.remove, queue_id)
             return None
         started = time.time()
-        outcomes = await self._deliver(queue_id, envelope, message, pending)
+        outstanding = {t.address for t in pending}
+        progress_files = fresh is None  # .done/.state files may exist (or will)
+
+        def delivered(addresses: list[str]) -> None:
+            """Each success is recorded the moment it is known. A fresh message whose
+            every target has now been delivered is simply unlinked: one syscall instead
+            of a progress file written and removed (the same duplicate window)."""
+            nonlocal progress_files
+            if not addresses:
+                return
+            outstanding.difference_update(addresses)
+            if not progress_files and not outstanding:
+                try:
+                    self._spool.msg_path(queue_id).unlink(missing_ok=True)
+                    return
+                except OSError as exc:
+                    log.warning("could not remove delivered %s: %s", queue_id, exc)
+            progress_files = True
+            self._record(queue_id, addresses)
+
+        outcomes = await self._deliver(queue_id, envelope, message, pending, delivered)
         now = time.time()
         state.attempts += 1
         expired = now - envelope.received_at >= self._policy.lifetime
@@ -184,18 +204,19 @@ class DeliveryQueue:
                     age_s=round(now - envelope.received_at, 3))
         self.delivered += sum(1 for t in pending if outcomes[t.address].code < 400)
         if not remaining:
-            await asyncio.to_thread(self._spool.remove, queue_id)
+            if progress_files or state.failed:
+                await asyncio.to_thread(self._spool.remove, queue_id)
             return None
         state.next_try = now + retry_delay(state.attempts, self._policy.retry_base, self._policy.retry_max)
         await asyncio.to_thread(self._spool.save_state, queue_id, state)
         return state.next_try
 
-    async def _deliver(self, queue_id: str, envelope: Envelope, message: bytes,
-                       pending: list[Target]) -> dict[str, Outcome]:
-        """Every pending target once; each success is recorded in the spool the moment
-        it is known (`Spool.record_delivered`), so a kill afterwards does not deliver it
-        again — the duplicate window is the time between the destination storing the
-        message and the relay reading its reply."""
+    async def _deliver(self, queue_id: str, envelope: Envelope, message: bytes, pending: list[Target],
+                       delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
+        """Every pending target once; each success goes to `delivered` the moment it is
+        known (recorded in the spool), so a kill afterwards does not deliver it again —
+        the duplicate window is the time between the destination storing the message
+        and the relay reading its reply."""
         groups: dict[str, list[str]] = {}
         local = [t.address for t in pending if t.local]
         for t in pending:
@@ -204,8 +225,8 @@ class DeliveryQueue:
                 groups.setdefault(key, []).append(t.address)
         jobs = []
         if local:
-            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message))
-        jobs.extend(self._deliver_remote(queue_id, envelope.sender, rcpts, message)
+            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message, delivered))
+        jobs.extend(self._deliver_remote(envelope.sender, rcpts, message, delivered)
                     for rcpts in groups.values())
         outcomes: dict[str, Outcome] = {}
         for part in await asyncio.gather(*jobs):
@@ -218,11 +239,10 @@ class DeliveryQueue:
         except OSError as exc:  # only costs a duplicate if the relay dies before the attempt ends
             log.warning("could not record delivery of %s to %s: %s", queue_id, addresses, exc)
 
-    async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str],
-                             message: bytes) -> dict[str, Outcome]:
+    async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str], message: bytes,
+                             delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
         try:
-            replies = await self._lmtp.deliver(sender, rcpts, message,
-                                               on_delivered=lambda r: self._record(queue_id, [r]))
+            replies = await self._lmtp.deliver(sender, rcpts, message, on_delivered=lambda r: delivered([r]))
         except LmtpError as exc:
             return {r: Outcome(451, f"4.4.1 {exc}") for r in rcpts}
         finally:
@@ -230,10 +250,10 @@ class DeliveryQueue:
                 self._local_attempt_over(queue_id, rcpts)
         return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
 
-    async def _deliver_remote(self, queue_id: str, sender: str, rcpts: list[str],
-                              message: bytes) -> dict[str, Outcome]:
+    async def _deliver_remote(self, sender: str, rcpts: list[str], message: bytes,
+                              delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
         replies = await self._remote.deliver(sender, rcpts, message)
-        self._record(queue_id, [r for r in rcpts if replies[r].code < 400])
+        delivered([r for r in rcpts if replies[r].code < 400])
         return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
 
     async def _bounce(self, envelope: Envelope, message: bytes, failed: list[FailedRecipient], now: float) -> None:

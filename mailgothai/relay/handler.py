@@ -20,6 +20,7 @@ from mailgothai.core import policy as p
 from mailgothai.core.addresses import normalize_address
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.auth import AuthUnavailable
+from mailgothai.relay.lookup import cached_or_thread
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Transaction:
     dkim_domain: str | None = None  # a hosted domain unauthenticated mail claims: needs its signature
     size_limits: list[int] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)  # local target -> entryCSN (quota grants)
 
 
 def _tx(envelope: SmtpEnvelope) -> Transaction:
@@ -69,9 +71,9 @@ def _size_param(options: list[str]) -> int:
     return 0
 
 
-def header_from_addresses(message: bytes) -> tuple[str, ...] | None:
+def header_from_addresses(parsed: canon.ParsedMessage) -> tuple[str, ...] | None:
     """Addresses of the From: header(s), normalized; None if one cannot be read."""
-    raw = [r for n, r in canon.parse(message).headers if n == b"from"]
+    raw = [r for n, r in parsed.headers if n == b"from"]
     values = [" ".join(r.split(b":", 1)[1].decode("utf-8", "replace").split()) for r in raw]
     out: list[str] = []
     for _, addr in email.utils.getaddresses(values):
@@ -165,7 +167,7 @@ class RelayHandler:
         auth_user = session.auth_data if session.authenticated else None
         sender = parsed.address
         try:
-            owned, domain = await asyncio.to_thread(self._sender_facts, auth_user, sender)
+            owned, domain = await cached_or_thread(self._sender_facts, auth_user, sender)
         except MailGoThaiError as exc:
             log.warning("MAIL FROM: directory unavailable: %s", exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
@@ -204,11 +206,11 @@ class RelayHandler:
         rcpt = parsed.address
         size = _size_param(envelope.mail_options)
         try:
-            expansion, domain = await asyncio.to_thread(self._recipient_facts, rcpt)
+            expansion, domain = await cached_or_thread(self._recipient_facts, rcpt)
             facts = expansion.facts
             if facts.hosted and facts.targets:
-                full = [t.address for t in expansion.targets if t.local
-                        and not await self.ctx.quota.has_room(t.address, size)]
+                full = [t.address for t in expansion.targets if t.local and not await self.ctx.quota.has_room(
+                    t.address, size, expansion.versions.get(t.address, ""))]
                 facts = p.RecipientFacts(**{**facts.__dict__, "over_quota": tuple(full)})
         except MailGoThaiError as exc:
             log.warning("RCPT TO %s: lookup failed: %s", rcpt, exc)
@@ -228,12 +230,14 @@ class RelayHandler:
             tx.size_limits.append(domain.max_message_size)
         for target in expansion.targets:
             tx.targets.setdefault(target.address, target)
+        for address, version in expansion.versions.items():
+            tx.versions.setdefault(address, version)
         envelope.rcpt_tos.append(rcpt)
         envelope.rcpt_options.extend(options)
         return str(decision.reply)
 
     def _recipient_facts(self, rcpt: str) -> tuple[Any, Any]:
-        """Blocking (directory): the recipient's expansion and, if hosted, its domain."""
+        """Directory reads (see `cached_or_thread`): the recipient's expansion and, if hosted, its domain."""
         expansion = self.ctx.router.expand(rcpt)
         domain = self.ctx.directory.domain(p.domain_of(rcpt)) if expansion.facts.hosted else None
         return expansion, domain
@@ -264,8 +268,8 @@ class RelayHandler:
         try:  # the size is known now: never accept what a local mailbox cannot take
             checked = _size_param(envelope.mail_options)  # RCPT asked with the declared SIZE=
             for target in tx.targets.values():
-                if target.local and len(data) > checked \
-                        and not await self.ctx.quota.has_room(target.address, len(data)):
+                if target.local and len(data) > checked and not await self.ctx.quota.has_room(
+                        target.address, len(data), tx.versions.get(target.address, "")):
                     return str(p.reply(p.R.OVER_QUOTA, address=target.original))
         except MailGoThaiError as exc:
             log.warning("DATA: quota check failed: %s", exc)
@@ -279,12 +283,13 @@ class RelayHandler:
                     return str(refused)
             added = verdict.header(self.ctx.settings.relay_hostname, tx.sender)
         else:
-            from_addresses = header_from_addresses(data)
+            parsed = canon.parse(data)
+            from_addresses = header_from_addresses(parsed)
             refused = p.decide_header_from(from_addresses or (), tx.owned) if from_addresses is not None \
                 else p.reply(p.R.HEADER_FROM_NOT_YOURS, address="(unreadable)")
             if refused:
                 return str(refused)
-            added = self.ctx.sign(data, p.domain_of(from_addresses[0]))  # type: ignore[index]
+            added = self.ctx.sign(data, p.domain_of(from_addresses[0]), parsed)  # type: ignore[index]
         queue_id = new_queue_id()
         message = self._received(session, tx, queue_id) + added + data
         spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),

@@ -3,7 +3,7 @@ entries, forwards) to delivery targets; anything else is remote."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailgothai.core.policy import Found, RecipientFacts, domain_of
 from mailgothai.relay.lookup import AddressEntry, RelayDirectory
@@ -16,6 +16,7 @@ MAX_DEPTH = 8  # alias → alias → … ; deeper chains are cut (and loops are)
 class Expansion:
     facts: RecipientFacts
     targets: tuple[Target, ...]
+    versions: dict[str, str] = field(default_factory=dict)  # local target -> its entry's entryCSN
 
 
 class Router:
@@ -23,7 +24,7 @@ class Router:
         self._dir = directory
 
     def expand(self, address: str) -> Expansion:
-        """Blocking (directory reads): call from a worker thread."""
+        """Blocking (directory reads): call through `cached_or_thread` or from a worker thread."""
         domain = self._dir.domain(domain_of(address))
         if domain is None:
             return Expansion(RecipientFacts(address, hosted=False), (Target(address, address, local=False),))
@@ -36,14 +37,16 @@ class Router:
         if not entry.active:
             return Expansion(RecipientFacts(address, hosted=True, found=found, active=False), ())
         targets: dict[str, Target] = {}
-        self._collect(entry, address, targets, {address}, 0)
+        versions: dict[str, str] = {}
+        self._collect(entry, address, targets, versions, {address}, 0)
         facts = RecipientFacts(address, hosted=True, found=found, targets=tuple(targets))
-        return Expansion(facts, tuple(targets.values()))
+        return Expansion(facts, tuple(targets.values()), versions)
 
-    def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], seen: set[str],
-                 depth: int) -> None:
+    def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], versions: dict[str, str],
+                 seen: set[str], depth: int) -> None:
         if entry.kind == "mailbox":
             out.setdefault(entry.address, Target(entry.address, original, local=True))
+            versions.setdefault(entry.address, entry.version)
             nexts = entry.forwards
         else:
             nexts = entry.members
@@ -61,5 +64,5 @@ class Router:
                 continue
             found = self._dir.address(address)
             if found is not None and found.active:
-                self._collect(found, original, out, seen, depth + 1)
+                self._collect(found, original, out, versions, seen, depth + 1)
             # unknown or suspended local targets of an alias or forward are skipped

@@ -8,6 +8,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 import signal
 import ssl
 import sys
@@ -20,6 +21,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import event
 
 from mailgothai.core import policy as p
+from mailgothai.core.dkim import ParsedMessage
 from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, client_key
 from mailgothai.dkim.keys import KeyFiles
 from mailgothai.dkim.signer import sign
@@ -60,14 +62,14 @@ class RelayContext:
     store: Store
     gateway: Gateway
 
-    def sign(self, message: bytes, domain: str) -> bytes:
+    def sign(self, message: bytes, domain: str, parsed: ParsedMessage | None = None) -> bytes:
         """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or
         signing fails (the mail then goes out unsigned: it is never dropped)."""
         keys = self.keys.signing_keys(domain)
         if not keys:
             return b""
         try:
-            return sign(message, keys)
+            return sign(message, keys, parsed=parsed)
         except Exception:  # noqa: BLE001 - any signing failure leaves the mail unsigned
             log.exception("DKIM signing for %s failed; sending unsigned", domain)
             return b""
@@ -122,7 +124,8 @@ def build(settings: Settings) -> RelayContext:
     async def route_sender(sender: str) -> tuple[Target, ...]:
         return await ctx_holder["ctx"].route_sender(sender)
 
-    quota = QuotaStatus(dovecot_paths(settings).base_dir / "quota-status")
+    quota = QuotaStatus(dovecot_paths(settings).base_dir / "quota-status",
+                        grant_bytes=settings.relay_quota_grant_bytes, grant_seconds=settings.relay_quota_grant_seconds)
     queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost),
                           local_attempt_over=quota.settle)
     ctx = RelayContext(
@@ -152,6 +155,13 @@ class ClientLimits:
 
 
 SmtpCommand = Callable[[str | None], Awaitable[None]]
+
+
+# "<local@domain>" with a dot-atom local part and a plain host name, nothing before it:
+# nearly every MAIL FROM and RCPT TO. aiosmtpd's parser (the e-mail header tokenizer)
+# costs ~10 % of the relay's CPU for these; anything else still goes through it.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 
 class RelaySMTP(SMTP):
@@ -202,6 +212,19 @@ class RelaySMTP(SMTP):
             if refused is not None:
                 await self._close_with(refused)
         return functools.update_wrapper(command, method)  # keeps HELP's syntax notes
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's result for a plain path, without its general parser."""
+        plain = _PLAIN_PATH.match(arg or "")
+        if plain is None:
+            return super()._getaddr(arg)  # type: ignore[no-any-return]
+        rest = arg[plain.end():].lstrip(" \t")  # the parser takes the blanks after ">" too
+        if rest.startswith("("):
+            return super()._getaddr(arg)  # type: ignore[no-any-return]  # and a comment
+        address = plain.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     async def push(self, status: str | bytes) -> None:
         if (status[:1] if isinstance(status, str) else status[:1].decode("ascii", "replace")) in ("4", "5"):

@@ -41,7 +41,10 @@ class Envelope:
     is_bounce: bool = False  # a DSN we made: never bounced itself
 
     def to_json(self) -> bytes:
-        data = asdict(self)
+        data = {"queue_id": self.queue_id, "sender": self.sender,
+                "targets": [{"address": t.address, "original": t.original, "local": t.local} for t in self.targets],
+                "received_at": self.received_at, "auth_user": self.auth_user, "client": self.client,
+                "is_bounce": self.is_bounce}  # what asdict() gives, built directly (once per message)
         return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     @classmethod

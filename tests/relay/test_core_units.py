@@ -331,3 +331,104 @@ def test_messages_in_the_queue_count_until_their_delivery_attempt_is_over(tmp_pa
 
     assert asyncio.run(scenario()) == [True, False, True, True]
     assert asked == [10_000, 35_000, 10_000, 20_000]
+
+
+def test_room_confirmed_ahead_is_spent_without_asking_and_ends_on_change(tmp_path: Path) -> None:
+    """With a grant, Dovecot is asked for the message plus a margin; later messages to the
+    mailbox spend that margin without a question, until it is spent, the account's entry
+    changes, or the grant expires. A mailbox without that much room is asked exactly."""
+    import asyncio
+
+    from mailgothai.relay.quota import QuotaStatus
+
+    asked: list[tuple[str, int]] = []
+    free = {"malee@moph.go.th": 1_000_000, "anan@moph.go.th": 50_000}  # bytes of room in each mailbox
+    now = [1000.0]
+
+    async def scenario() -> list[bool]:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                try:
+                    request = await reader.readuntil(b"\n\n")
+                except asyncio.IncompleteReadError:
+                    break
+                fields = dict(line.split("=", 1) for line in request.decode().split("\n") if "=" in line)
+                asked.append((fields["recipient"], int(fields["size"])))
+                room = int(fields["size"]) <= free[fields["recipient"]]
+                writer.write(b"action=DUNNO\n\n" if room else b"action=452 4.2.2 Mailbox is full\n\n")
+                await writer.drain()
+            writer.close()
+            served.set()
+
+        served = asyncio.Event()
+        server = await asyncio.start_unix_server(answer, path=str(tmp_path / "qs"))
+        quota = QuotaStatus(tmp_path / "qs", grant_bytes=100_000, grant_seconds=30, clock=lambda: now[0])
+        malee, anan = "malee@moph.go.th", "anan@moph.go.th"
+        out = []
+        try:
+            out.append(await quota.has_room(malee, 10_000, "v1"))  # asks for 110,000: granted
+            quota.hold("M0", [malee], 10_000)  # accepted: counts against the margin
+            for n in range(1, 11):  # ten more of 10,000: within the 110,000 confirmed, no question
+                assert await quota.has_room(malee, 10_000, "v1")
+                quota.hold(f"M{n}", [malee], 10_000)
+            out.append(await quota.has_room(malee, 10_000, "v1"))  # 120,000 > 110,000: asks again
+            quota.settle("M0", [malee])
+            out.append(await quota.has_room(malee, 5_000, "v2"))  # the entry changed (new quota?): asks again
+            now[0] += 31
+            out.append(await quota.has_room(malee, 5_000, "v2"))  # expired: asks again
+            out.append(await quota.has_room(anan, 10_000, "a1"))  # 110,000 does not fit: asked exactly
+            out.append(await quota.has_room(anan, 10_000, "a1"))  # and exactly again while the grant would run
+            out.append(await quota.has_room(anan, 60_000, "a1"))  # too big for what is free
+            return out
+        finally:
+            quota.close()
+            await asyncio.wait_for(served.wait(), 5)
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(scenario()) == [True, True, True, True, True, True, False]
+    assert asked == [
+        ("malee@moph.go.th", 110_000),
+        ("malee@moph.go.th", 10_000 + 110_000 + 100_000),  # the message + what is queued (11 held) + margin
+        ("malee@moph.go.th", 5_000 + 100_000 + 100_000),  # one of them settled
+        ("malee@moph.go.th", 5_000 + 100_000 + 100_000),
+        ("anan@moph.go.th", 110_000), ("anan@moph.go.th", 10_000),
+        ("anan@moph.go.th", 10_000),
+        ("anan@moph.go.th", 60_000),
+    ]
+
+
+PATHS = ["<a@b.c>", "<a@b.c> SIZE=100", "<A.B@X.Y> BODY=8BITMIME SIZE=5", "<>", "<a..b@c>", "<.a@b>", "<a.@b>",
+         "<a@b..c>", "<a@[1.2.3.4]>", '<"a@b"@c.d>', "<@x,@y:a@b>", "<a%b@c>", "<a!b@c>", " <a@b>", "<a@b", "a@b",
+         "<a@b.>", "<a@-b.c>", "<user+tag@sub.domain.go.th>  SIZE=1", "<a@b>x", "<a b@c>", "<a(c)@b>", "<ก@b.th>",
+         "<a@xn--abc.th>", "<a@b_c.d>", "<" + "x" * 70 + "@b.c>", "<a@b.c>SIZE=1", "<a\\@b@c>", "",
+         "<a@b> (c) SIZE=1", "<a@b>\tSIZE=1", "<a@b> \t SIZE=1 ", "<a@b>(x)", "<a@b> <c@d>", "<a@b>>", "<<a@b>>"]
+
+
+def _both_parsers() -> tuple[object, object]:
+    from aiosmtpd.smtp import SMTP
+
+    from mailgothai.relay.server import RelaySMTP
+
+    ours, theirs = object.__new__(RelaySMTP), object.__new__(SMTP)
+    ours.local_part_limit = theirs.local_part_limit = 64  # type: ignore[attr-defined]
+    return ours, theirs
+
+
+def _parsed(parser: object, arg: str) -> object:
+    try:
+        return parser._getaddr(arg)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - the same failure is the same answer
+        return type(exc)
+
+
+@pytest.mark.parametrize("arg", PATHS)
+def test_the_relays_path_parser_answers_as_aiosmtpds(arg: str) -> None:
+    ours, theirs = _both_parsers()
+    assert _parsed(ours, arg) == _parsed(theirs, arg)
+
+
+@given(st.text(alphabet="<>@.a-_+\"() \t[]:,%!Zก", max_size=24))
+def test_the_relays_path_parser_answers_as_aiosmtpds_for_any_text(arg: str) -> None:
+    ours, theirs = _both_parsers()
+    assert _parsed(ours, arg) == _parsed(theirs, arg)
