@@ -1,10 +1,12 @@
 """Relay figures of issue 5, measured in one run beside the raw components.
 
     python -m bench.bench_relay --data-dir bench/out/relay [--messages 2000] [--concurrency 4]
+        [--mailboxes 8] [--quota-grant-bytes N]
 
 Starts a private stack (slapd, Dovecot, relay) in DATA_DIR on free loopback ports, makes
-a domain with an RSA-2048 DKIM key, a sender and 8 mailboxes, then measures with 10 KB
-messages:
+a domain with an RSA-2048 DKIM key, a sender and --mailboxes mailboxes (messages go to
+them in turn; with more than 8, each first gets one message over LMTP so that no measured
+delivery creates a mailbox), then measures with 10 KB messages:
   1. DKIM RSA-2048 (and ed25519) signing in this process, one core: messages/s;
   2. raw LMTP delivery into the same Dovecot, C pipelined connections: delivered/s;
   3. end to end: C submission clients (STARTTLS + AUTH once per connection) → policy →
@@ -35,6 +37,7 @@ import aiosmtplib
 
 from bench.stats import summary_ms
 from mailgothai.core.models import Role
+from mailgothai.core.passwords import Argon2Params, hash_password
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
 from mailgothai.relay.control import notify_relay
@@ -274,6 +277,9 @@ def main() -> int:
     ap.add_argument("--sign-count", type=int, default=2000)
     ap.add_argument("--paced-seconds", type=float, default=20)
     ap.add_argument("--paced-connections", type=int, default=32)
+    ap.add_argument("--mailboxes", type=int, default=READERS)
+    ap.add_argument("--quota-grant-bytes", type=int, default=None,
+                    help="the relay's relay_quota_grant_bytes (default: the settings' default; 0 = ask every time)")
     args = ap.parse_args()
     if args.data_dir.exists() and any(args.data_dir.iterdir()):
         raise SystemExit(f"{args.data_dir} is not empty: give a fresh directory")
@@ -283,6 +289,8 @@ def main() -> int:
     settings = base.replace(ldap_port=free_port(), imap_port=free_port(), lmtp_port=free_port(),
                             smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                             relay_command_rate_per_ip=1_000_000, relay_command_burst_per_ip=1_000_000)
+    if args.quota_grant_bytes is not None:
+        settings = settings.replace(relay_quota_grant_bytes=args.quota_grant_bytes)
     settings = manager.up(settings).settings
     results: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "command": " ".join([Path(sys.executable).name, "-m", "bench.bench_relay", *sys.argv[1:]])}
     try:
@@ -291,14 +299,19 @@ def main() -> int:
             svc.domains.add(DOMAIN, hourly_send_limit=10_000_000, default_quota="10G")
             sender = f"sender@{DOMAIN}"
             svc.accounts.add(sender, PasswordInput(plain=PASSWORD))
-            readers = [f"reader{n}@{DOMAIN}" for n in range(READERS)]
+            readers = [f"reader{n}@{DOMAIN}" for n in range(args.mailboxes)]
+            reader_hash = hash_password(PASSWORD, Argon2Params.from_settings(settings))
             for r in readers:
-                svc.accounts.add(r, PasswordInput(plain=PASSWORD))
+                svc.accounts.add(r, PasswordInput(stored_hash=reader_hash))
             svc.dkim.generate(DOMAIN, "rsa")
         wait_reload(settings)
         relay_pid = manager.RELAY.status(settings).pid
         assert relay_pid is not None
 
+        results["mailboxes"] = len(readers)
+        results["relay_quota_grant_bytes"] = settings.relay_quota_grant_bytes
+        if len(readers) > READERS:  # every mailbox exists before anything is measured
+            asyncio.run(raw_lmtp(settings, readers, len(readers), args.concurrency))
         results["dkim_signing_one_core"] = bench_signing(args.sign_count)
         asyncio.run(end_to_end(settings, sender, readers, 200, args.concurrency, relay_pid))  # warm-up
         raw_before = asyncio.run(raw_lmtp(settings, readers, args.messages, args.concurrency))
