@@ -39,6 +39,8 @@ class Transaction:
     size_limits: list[int] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)  # local target -> entryCSN (quota grants)
+    counted: int = 0  # recipients added to auth_user's hourly counter and not yet sent
+    counted_hour: int = 0
 
 
 def _tx(envelope: SmtpEnvelope) -> Transaction:
@@ -88,6 +90,7 @@ class RelayHandler:
     def __init__(self, ctx: "RelayContext", listener: str) -> None:
         self.ctx = ctx
         self.listener = listener  # "mx" | "submission" | "smtps"
+        self._giving_back: dict[str, set[asyncio.Task[None]]] = {}  # user -> refunds in flight
 
     # ---- connection / EHLO / AUTH ----------------------------------------------------
     def auth_allowed(self, server: SMTP, session: Session) -> p.Reply | None:
@@ -223,7 +226,7 @@ class RelayHandler:
             if too_big:
                 return str(too_big)
         if tx.auth_user is not None:
-            refused = await self._count_recipient(tx.auth_user)
+            refused = await self._count_recipient(tx)
             if refused:
                 return str(refused)
         if domain is not None:
@@ -242,19 +245,54 @@ class RelayHandler:
         domain = self.ctx.directory.domain(p.domain_of(rcpt)) if expansion.facts.hosted else None
         return expansion, domain
 
-    def _add_to_hour(self, user: str) -> tuple[int | None, int]:
+    def _add_to_hour(self, user: str, hour: int) -> tuple[int | None, int]:
         """Blocking (directory, SQL): the hour's count with this recipient, and the limit."""
         domain = self.ctx.directory.domain(p.domain_of(user))
         limit = domain.hourly_send_limit if domain else 0
-        return self.ctx.counters.add(user, int(time.time() // 3600), 1, limit), limit
+        return self.ctx.counters.add(user, hour, 1, limit), limit
 
-    async def _count_recipient(self, user: str) -> p.Reply | None:
+    async def _count_recipient(self, tx: Transaction) -> p.Reply | None:
+        assert tx.auth_user is not None
+        refunds = self._giving_back.get(tx.auth_user)
+        if refunds:  # a transaction this user just gave up: its recipients come back first
+            await asyncio.wait(set(refunds))
+        hour = tx.counted_hour if tx.counted else int(time.time() // 3600)
         try:
-            total, limit = await asyncio.to_thread(self._add_to_hour, user)
+            total, limit = await asyncio.to_thread(self._add_to_hour, tx.auth_user, hour)
         except MailGoThaiError as exc:
             log.warning("hourly counter unavailable: %s", exc)
             return p.reply(p.R.TEMPORARY_FAILURE)
-        return p.check_hourly(total, limit)
+        refused = p.check_hourly(total, limit)
+        if refused is None:
+            tx.counted, tx.counted_hour = tx.counted + 1, hour
+        return refused
+
+    def transaction_over(self, envelope: SmtpEnvelope) -> None:
+        """The transaction ends (RSET, EHLO, the end of DATA, a closed connection): the
+        recipients it counted go back to the hourly counter unless its message was
+        accepted, so a client that gives up or is refused at DATA does not spend its limit."""
+        tx = getattr(envelope, "mgt", None)
+        if tx is None or not tx.counted or tx.auth_user is None:
+            return
+        user, hour, count = tx.auth_user, tx.counted_hour, tx.counted
+        tx.counted = 0
+
+        def give_back() -> None:
+            try:
+                self.ctx.counters.add(user, hour, -count, 0)
+            except MailGoThaiError as exc:
+                log.warning("could not give back %d recipients of %s to the hourly counter: %s", count, user, exc)
+
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(give_back))
+        refunds = self._giving_back.setdefault(user, set())
+        refunds.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            refunds.discard(t)
+            if not refunds and self._giving_back.get(user) is refunds:
+                del self._giving_back[user]
+
+        task.add_done_callback(done)
 
     # ---- DATA -----------------------------------------------------------------------------
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
@@ -299,6 +337,7 @@ class RelayHandler:
         except OSError as exc:
             log.error("spool write failed: %s", exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
+        tx.counted = 0  # sent: the recipients stay counted
         self.ctx.quota.hold(queue_id, [t.address for t in spooled.targets if t.local], len(message))
         self.ctx.queue.submit(spooled, message)
         self.ctx.log_accepted(spooled, len(message), self.listener)

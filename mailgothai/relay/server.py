@@ -238,7 +238,15 @@ class RelaySMTP(SMTP):
         if self.transport is not None:
             self.transport.close()
 
+    def _set_post_data_state(self) -> None:
+        """Every end of a transaction in aiosmtpd (RSET, HELO/EHLO, after DATA) comes here."""
+        if self.envelope is not None:
+            self.event_handler.transaction_over(self.envelope)
+        super()._set_post_data_state()
+
     def connection_lost(self, error: Exception | None) -> None:
+        if self.envelope is not None:
+            self.event_handler.transaction_over(self.envelope)
         if self._counted_ip is not None:
             RelaySMTP.connections[self._counted_ip] -= 1
             if RelaySMTP.connections[self._counted_ip] <= 0:

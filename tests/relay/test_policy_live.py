@@ -178,3 +178,42 @@ def test_an_accounts_alias_address_delivers_to_the_account(relay: Settings, mail
                                message("x@elsewhere.example", f"info@{mail_domain.name}", "via-alias")) == {}
     [got] = wait_for_messages(relay, owner)
     assert b"Subject: via-alias" in got and f"Delivered-To: {owner}".encode() in got
+
+
+def test_recipients_of_a_transaction_that_sent_nothing_go_back_to_the_hourly_count(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    """RSET, a refused DATA or a dropped connection: the recipients counted at RCPT are
+    given back; only a message that was accepted spends the limit."""
+    mail_domain.services.domains.set(mail_domain.name, hourly_send_limit=3)
+    sender = mail_domain.account("giveup")
+    readers = [mail_domain.account(f"g{n}") for n in range(3)]
+    with submission(relay, sender) as client:
+        assert client.docmd("MAIL", f"FROM:<{sender}>")[0] == 250
+        assert [client.docmd("RCPT", f"TO:<{r}>")[0] for r in readers] == [250, 250, 250]
+        assert client.docmd("RSET")[0] == 250  # given up
+        assert client.docmd("MAIL", f"FROM:<{sender}>")[0] == 250
+        assert [client.docmd("RCPT", f"TO:<{r}>")[0] for r in readers] == [250, 250, 250]
+        forged = message(f"someone@{mail_domain.name}", readers[0], "forged")  # From: not the sender's
+        code, reply = client.data(forged)
+        assert code == 550, reply  # refused at DATA: nothing sent
+    dropped = submission(relay, sender)
+    assert dropped.docmd("MAIL", f"FROM:<{sender}>")[0] == 250
+    assert [dropped.docmd("RCPT", f"TO:<{r}>")[0] for r in readers] == [250, 250, 250]
+    dropped.close()  # the connection goes away in the middle of the transaction (no QUIT)
+
+    def all_three_accepted() -> bool:
+        with submission(relay, sender) as client:
+            client.docmd("MAIL", f"FROM:<{sender}>")
+            codes = [client.docmd("RCPT", f"TO:<{r}>")[0] for r in readers]
+            if codes != [250, 250, 250]:
+                client.docmd("RSET")
+                return False
+            assert client.data(message(sender, readers[0], "kept"))[0] == 250
+            return True
+
+    wait_for(all_three_accepted, "the dropped connection's recipients back in the hourly count")
+    with submission(relay, sender) as client:  # the message sent spends the limit
+        client.docmd("MAIL", f"FROM:<{sender}>")
+        assert client.docmd("RCPT", f"TO:<{readers[0]}>")[0] == 452
+    for reader in readers:
+        assert [m for m in wait_for_messages(relay, reader) if b"Subject: kept" in m]
