@@ -12,7 +12,9 @@ from mailgothai.errors import AlreadyExists, NotFound
 
 ATTRS = ("mail", "domainName", "mgtStatus", "mgtQuota", "givenName", "sn", "displayName",
          "mgtAliasAddress", "mgtForwardAddress")
-NAME_ATTRS = ("givenName", "sn", "displayName", "cn")
+# displayName is not asked: cn holds the display name whenever there is one (below), and
+# slapd keeps no index for it (deploy/slapd/config.ldif.in).
+NAME_ATTRS = ("givenName", "sn", "cn")
 
 
 def _person_values(account: Account) -> dict[str, object]:

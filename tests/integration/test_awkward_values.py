@@ -103,7 +103,7 @@ def test_changed_names_round_trip_too(cli: Cli, domain: str) -> None:
     assert (shown["given_name"], shown["surname"], shown["display_name"]) == ("*", ")(", "\\*)(\\00")
 
 
-@pytest.mark.parametrize("text", ["*", ")(", "*)(uid=*", "(|", "\\", "#", "+", "=", "สม", "smith, j", "‘curly"])
+@pytest.mark.parametrize("text", ["*", ")(", "*)(uid=*", "(|", "\\", "#", "+", "=", "สม", "นาย", "smith, j", "‘curly"])
 def test_search_matches_only_what_holds_the_text(cli: Cli, awkward_domain: str, text: str) -> None:
     everyone = _listed(cli, awkward_domain)
     found = _listed(cli, awkward_domain, text)
