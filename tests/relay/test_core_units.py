@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import threading
+from typing import Awaitable, Callable, TypeVar
 from pathlib import Path
 
 import dkim
@@ -21,6 +22,8 @@ from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
 from mailgothai.store import Store
 from mailgothai.store.relay_state import SendCounters
+
+T = TypeVar("T")
 
 
 # ---- policy -----------------------------------------------------------------------------
@@ -285,67 +288,18 @@ def test_without_dns_remote_mail_waits_in_the_queue_instead_of_failing() -> None
 
 
 # ---- room in a mailbox: what the relay asks Dovecot's quota-status ------------------------
-def test_messages_in_the_queue_count_until_their_delivery_attempt_is_over(tmp_path: Path) -> None:
-    """quota-status is asked for the message plus what this relay has accepted for the
-    mailbox and not yet delivered; a finished attempt counts off once."""
+def _with_quota_status(tmp_path: Path, free: dict[str, int],
+                       scenario: Callable[[Path], Awaitable[T]]) -> tuple[T, list[tuple[str, int]]]:
+    """Run `scenario(socket)` against a stand-in for Dovecot's quota-status: a mailbox has
+    room while the size asked is at most `free[recipient]`. The scenario closes its
+    QuotaStatus. Returns its result and every (recipient, size) asked, in order."""
     import asyncio
-
-    from mailgothai.relay.quota import QuotaStatus
-
-    asked: list[int] = []
-
-    async def scenario() -> list[bool]:
-        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            while True:
-                try:
-                    request = await reader.readuntil(b"\n\n")
-                except asyncio.IncompleteReadError:
-                    break
-                fields = dict(line.split("=", 1) for line in request.decode().split("\n") if "=" in line)
-                asked.append(int(fields["size"]))
-                room = int(fields["size"]) <= 30_000  # a mailbox with 30,000 bytes free
-                writer.write(b"action=DUNNO\n\n" if room else b"action=452 4.2.2 Mailbox is full\n\n")
-                await writer.drain()
-            writer.close()
-            await writer.wait_closed()
-            served.set()
-
-        served = asyncio.Event()  # the connection is closed on both ends
-        server = await asyncio.start_unix_server(answer, path=str(tmp_path / "qs"))
-        quota = QuotaStatus(tmp_path / "qs", timeout=5)
-        try:
-            first = await quota.has_room("malee@moph.go.th", 10_000)
-            quota.hold("Q1", ["malee@moph.go.th"], 15_000)  # accepted, still in the queue
-            quota.hold("Q2", ["malee@moph.go.th"], 10_000)
-            second = await quota.has_room("malee@moph.go.th", 10_000)  # 35,000 asked: full
-            other = await quota.has_room("anan@moph.go.th", 10_000)  # another mailbox: not affected
-            quota.settle("Q1", ["malee@moph.go.th"])
-            quota.settle("Q1", ["malee@moph.go.th"])  # a second attempt of Q1: counted off once
-            third = await quota.has_room("malee@moph.go.th", 10_000)  # 20,000 asked
-            return [first, second, other, third]
-        finally:
-            quota.close()
-            await asyncio.wait_for(served.wait(), 5)
-            server.close()
-            await server.wait_closed()
-
-    assert asyncio.run(scenario()) == [True, False, True, True]
-    assert asked == [10_000, 35_000, 10_000, 20_000]
-
-
-def test_room_confirmed_ahead_is_spent_without_asking_and_ends_on_change(tmp_path: Path) -> None:
-    """With a grant, Dovecot is asked for the message plus a margin; later messages to the
-    mailbox spend that margin without a question, until it is spent, the account's entry
-    changes, or the grant expires. A mailbox without that much room is asked exactly."""
-    import asyncio
-
-    from mailgothai.relay.quota import QuotaStatus
 
     asked: list[tuple[str, int]] = []
-    free = {"malee@moph.go.th": 1_000_000, "anan@moph.go.th": 50_000}  # bytes of room in each mailbox
-    now = [1000.0]
 
-    async def scenario() -> list[bool]:
+    async def main() -> T:
+        served = asyncio.Event()  # the connection is closed on both ends
+
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             while True:
                 try:
@@ -358,12 +312,58 @@ def test_room_confirmed_ahead_is_spent_without_asking_and_ends_on_change(tmp_pat
                 writer.write(b"action=DUNNO\n\n" if room else b"action=452 4.2.2 Mailbox is full\n\n")
                 await writer.drain()
             writer.close()
+            await writer.wait_closed()
             served.set()
 
-        served = asyncio.Event()
         server = await asyncio.start_unix_server(answer, path=str(tmp_path / "qs"))
-        quota = QuotaStatus(tmp_path / "qs", grant_bytes=100_000, grant_seconds=30, clock=lambda: now[0])
-        malee, anan = "malee@moph.go.th", "anan@moph.go.th"
+        try:
+            result = await scenario(tmp_path / "qs")
+            await asyncio.wait_for(served.wait(), 5)
+            return result
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return asyncio.run(main()), asked
+
+
+def test_messages_in_the_queue_count_until_their_delivery_attempt_is_over(tmp_path: Path) -> None:
+    """quota-status is asked for the message plus what this relay has accepted for the
+    mailbox and not yet delivered; a finished attempt counts off once."""
+    from mailgothai.relay.quota import QuotaStatus
+
+    async def scenario(socket: Path) -> list[bool]:
+        quota = QuotaStatus(socket, timeout=5)
+        try:
+            first = await quota.has_room("malee@moph.go.th", 10_000)
+            quota.hold("Q1", ["malee@moph.go.th"], 15_000)  # accepted, still in the queue
+            quota.hold("Q2", ["malee@moph.go.th"], 10_000)
+            second = await quota.has_room("malee@moph.go.th", 10_000)  # 35,000 asked: full
+            other = await quota.has_room("anan@moph.go.th", 10_000)  # another mailbox: not affected
+            quota.settle("Q1", ["malee@moph.go.th"])
+            quota.settle("Q1", ["malee@moph.go.th"])  # a second attempt of Q1: counted off once
+            third = await quota.has_room("malee@moph.go.th", 10_000)  # 20,000 asked
+            return [first, second, other, third]
+        finally:
+            quota.close()
+
+    free = {"malee@moph.go.th": 30_000, "anan@moph.go.th": 30_000}  # bytes of room in each mailbox
+    answers, asked = _with_quota_status(tmp_path, free, scenario)
+    assert answers == [True, False, True, True]
+    assert [size for _, size in asked] == [10_000, 35_000, 10_000, 20_000]
+
+
+def test_room_confirmed_ahead_is_spent_without_asking_and_ends_on_change(tmp_path: Path) -> None:
+    """With a grant, Dovecot is asked for the message plus a margin; later messages to the
+    mailbox spend that margin without a question, until it is spent, the account's entry
+    changes, or the grant expires. A mailbox without that much room is asked exactly."""
+    from mailgothai.relay.quota import QuotaStatus
+
+    now = [1000.0]
+    malee, anan = "malee@moph.go.th", "anan@moph.go.th"
+
+    async def scenario(socket: Path) -> list[bool]:
+        quota = QuotaStatus(socket, grant_bytes=100_000, grant_seconds=30, clock=lambda: now[0])
         out = []
         try:
             out.append(await quota.has_room(malee, 10_000, "v1"))  # asks for 110,000: granted
@@ -382,19 +382,17 @@ def test_room_confirmed_ahead_is_spent_without_asking_and_ends_on_change(tmp_pat
             return out
         finally:
             quota.close()
-            await asyncio.wait_for(served.wait(), 5)
-            server.close()
-            await server.wait_closed()
 
-    assert asyncio.run(scenario()) == [True, True, True, True, True, True, False]
+    answers, asked = _with_quota_status(tmp_path, {malee: 1_000_000, anan: 50_000}, scenario)
+    assert answers == [True, True, True, True, True, True, False]
     assert asked == [
-        ("malee@moph.go.th", 110_000),
-        ("malee@moph.go.th", 10_000 + 110_000 + 100_000),  # the message + what is queued (11 held) + margin
-        ("malee@moph.go.th", 5_000 + 100_000 + 100_000),  # one of them settled
-        ("malee@moph.go.th", 5_000 + 100_000 + 100_000),
-        ("anan@moph.go.th", 110_000), ("anan@moph.go.th", 10_000),
-        ("anan@moph.go.th", 10_000),
-        ("anan@moph.go.th", 60_000),
+        (malee, 110_000),
+        (malee, 10_000 + 110_000 + 100_000),  # the message + what is queued (11 held) + margin
+        (malee, 5_000 + 100_000 + 100_000),  # one of them settled
+        (malee, 5_000 + 100_000 + 100_000),
+        (anan, 110_000), (anan, 10_000),
+        (anan, 10_000),
+        (anan, 60_000),
     ]
 
 
