@@ -40,6 +40,8 @@ async def cached_or_thread(func: Callable[..., R], *args: Any) -> R:
     finally:
         _CACHE_ONLY.reset(token)
     return await asyncio.to_thread(func, *args)
+
+
 ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
                "entryCSN")
 DOMAIN_ATTRS = ("domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit")

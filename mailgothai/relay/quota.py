@@ -49,7 +49,6 @@ class QuotaStatus:
         self._grant_seconds = grant_seconds
         self._clock = clock
         self._grants: dict[str, _Grant] = {}
-        self.questions = 0  # asked of Dovecot since start (health, tests)
 
     async def _connect(self) -> _Conn:
         try:
@@ -91,7 +90,6 @@ class QuotaStatus:
         return await self._ask_room(address, size + pending)  # little room: ask exactly
 
     async def _ask_room(self, address: str, size: int) -> bool:
-        self.questions += 1
         request = (f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={address}\n"
                    f"size={size}\n\n").encode("utf-8")
         conn = self._idle.pop() if self._idle else None
