@@ -195,8 +195,11 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind == "Path":
             return Path(value)
-        if kind == "int":
-            return int(value)
+        if kind == "int":  # every number setting is a port, a count, a size or a time
+            number = int(value)
+            if number < 0:
+                raise InvalidInput(name, f"must be 0 or more, not {number}")
+            return number
         if kind == "Secret":
             return Secret(str(value))
         if kind in ("tuple[str, ...]", "tuple[int, ...]"):

@@ -118,6 +118,10 @@ def test_bad_settings_exit_2_naming_the_setting(setup: Cli, tmp_path: Path) -> N
     done = _run(setup.settings, "--data-dir", data, "stack", "status", env={"MAILGOTHAI_IMAP_PORT": "imap"})
     assert done.returncode == 2 and done.stderr.strip().endswith(done.stderr.strip().splitlines()[-1])
     assert "error: imap_port: " in done.stderr and "Traceback" not in done.stderr
+    done = _run(setup.settings, "--data-dir", data, "stack", "status",
+                env={"MAILGOTHAI_RELAY_QUOTA_GRANT_BYTES": "-1"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error: relay_quota_grant_bytes: must be 0 or more" in done.stderr
     done = _run(setup.settings, "--config", str(tmp_path / "nope.toml"), "domain", "list", env={})
     assert done.returncode == 2 and "error: config: " in done.stderr and "Traceback" not in done.stderr
     broken = tmp_path / "broken.toml"
