@@ -77,7 +77,7 @@ class Settings:
     relay_max_message_size: int = 52428800  # announced in EHLO SIZE; domains may set less
     relay_lookup_cache_ttl: int = 10  # seconds a directory answer is reused
     relay_auth_cache_ttl: int = 300  # seconds a verified login is reused (keyed hash, no password)
-    # Room in a mailbox confirmed ahead (relay/quota.py): Dovecot is asked for the message
+    # Room in a mailbox confirmed ahead (core/room.py): Dovecot is asked for the message
     # plus this many bytes, and later messages spend that margin without asking, for at
     # most relay_quota_grant_seconds and while the account is unchanged; 0 = ask every time.
     relay_quota_grant_bytes: int = 10485760

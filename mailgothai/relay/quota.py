@@ -1,16 +1,8 @@
 """Room in a mailbox, asked of Dovecot's quota-status service (Postfix policy protocol
 over a unix socket), answered from Dovecot's own quota count. A few connections are
 kept open and reused (one request at a time on each). Messages this relay has accepted
-but not yet handed to Dovecot are added to the size asked about (hold/settle).
-
-Room confirmed ahead: each question costs Dovecot a user setup, as much CPU as a
-delivery. So the relay asks whether the mailbox could take the message plus a margin
-(`grant_bytes`); when it can, later messages to that mailbox are accepted against that
-margin without asking, for `grant_seconds` at most and only while the account's
-directory entry is unchanged (a new quota ends the grant at once). Every message
-accepted since the question counts against the margin, delivered or not, so what is
-accepted never exceeds what Dovecot confirmed. A mailbox without that much room is
-asked exactly, message by message, for the same while.
+but not yet handed to Dovecot are added to the size asked about (hold/settle), and a
+question may confirm room ahead for the next messages (`core/room.py`).
 """
 
 from __future__ import annotations
@@ -18,22 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mailgothai.core.room import RoomGrants
 from mailgothai.errors import MailStoreError
 
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-MAX_GRANTS = 100_000  # remembered mailboxes; expired ones are dropped when this is reached
-
-
-@dataclass
-class _Grant:
-    version: str  # the account entry's entryCSN when Dovecot was asked
-    room: int  # bytes Dovecot confirmed the mailbox could take beyond its usage then; 0: ask exactly
-    used: int  # bytes counted against `room` since (queued then + accepted since)
-    until: float  # monotonic expiry
 
 
 class QuotaStatus:
@@ -45,10 +28,7 @@ class QuotaStatus:
         self._idle: list[_Conn] = []
         self._pending: dict[str, int] = {}  # address -> bytes accepted here, not yet handed to Dovecot
         self._held: dict[tuple[str, str], int] = {}  # (queue id, address) -> bytes
-        self._grant_bytes = grant_bytes if grant_seconds > 0 else 0
-        self._grant_seconds = grant_seconds
-        self._clock = clock
-        self._grants: dict[str, _Grant] = {}
+        self._grants = RoomGrants(grant_bytes, grant_seconds, clock)
 
     async def _connect(self) -> _Conn:
         try:
@@ -67,27 +47,13 @@ class QuotaStatus:
         is queued here for it). An unknown user has room here: the directory has already
         decided whether it exists. `version` is the account entry's entryCSN."""
         pending = self._pending.get(address, 0)
-        if not self._grant_bytes:
-            return await self._ask_room(address, size + pending)
-        now = self._clock()
-        grant = self._grants.get(address)
-        if grant is not None and (grant.until <= now or grant.version != version):
-            grant = None
-        if grant is not None and grant.room and grant.used + size <= grant.room:
+        if self._grants.covered(address, size, version):
             return True
-        if grant is None or grant.room:  # no recent answer, or its margin is spent: ask ahead
-            if len(self._grants) >= MAX_GRANTS:
-                self._grants = {a: g for a, g in self._grants.items() if g.until > now}
-                if len(self._grants) >= MAX_GRANTS:
-                    self._grants.clear()
-            ahead = size + pending + self._grant_bytes
-            # In place before the answer (with no room yet): messages accepted meanwhile
-            # count against it, and other questions meanwhile are asked exactly.
-            grant = self._grants[address] = _Grant(version, 0, pending, now + self._grant_seconds)
-            if await self._ask_room(address, ahead):
-                grant.room = ahead
-                return True
-        return await self._ask_room(address, size + pending)  # little room: ask exactly
+        grant = self._grants.open(address, size, pending, version)
+        if grant is not None and await self._ask_room(address, grant.asked):
+            grant.room = grant.asked
+            return True
+        return await self._ask_room(address, size + pending)  # grants off, or little room: ask exactly
 
     async def _ask_room(self, address: str, size: int) -> bool:
         request = (f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={address}\n"
@@ -127,9 +93,7 @@ class QuotaStatus:
             if (queue_id, address) not in self._held:
                 self._held[(queue_id, address)] = size
                 self._pending[address] = self._pending.get(address, 0) + size
-                grant = self._grants.get(address)
-                if grant is not None:
-                    grant.used += size
+                self._grants.accepted(address, size)
 
     def settle(self, queue_id: str, addresses: list[str]) -> None:
         """The delivery attempt to these addresses is over (delivered, refused or deferred)."""

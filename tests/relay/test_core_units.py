@@ -430,3 +430,28 @@ def test_the_relays_path_parser_answers_as_aiosmtpds(arg: str) -> None:
 def test_the_relays_path_parser_answers_as_aiosmtpds_for_any_text(arg: str) -> None:
     ours, theirs = _both_parsers()
     assert _parsed(ours, arg) == _parsed(theirs, arg)
+
+
+def test_room_grants_bookkeeping() -> None:
+    """core/room.py alone: a grant covers what fits in the confirmed room, ends with a new
+    entry version or its time, and a mailbox found short is asked exactly meanwhile."""
+    from mailgothai.core.room import RoomGrants
+
+    now = [0.0]
+    grants = RoomGrants(margin=1_000, seconds=30, clock=lambda: now[0])
+    assert not grants.covered("a@h.go.th", 10, "v1")
+    grant = grants.open("a@h.go.th", 100, 50, "v1")
+    assert grant is not None and grant.asked == 100 + 50 + 1_000
+    assert not grants.covered("a@h.go.th", 10, "v1")  # not confirmed yet
+    grant.room = grant.asked
+    grants.accepted("a@h.go.th", 100)  # the message the question was for
+    assert grants.covered("a@h.go.th", 1_000, "v1")  # 50 + 100 + 1,000 = 1,150
+    assert not grants.covered("a@h.go.th", 1_001, "v1")
+    assert not grants.covered("a@h.go.th", 10, "v2")  # the entry changed
+    now[0] = 31
+    assert not grants.covered("a@h.go.th", 10, "v1")  # expired
+    short = grants.open("b@h.go.th", 10, 0, "v1")  # asked, and Dovecot said no: room stays 0
+    assert short is not None and grants.open("b@h.go.th", 10, 0, "v1") is None  # exactly, meanwhile
+    now[0] = 62
+    assert grants.open("b@h.go.th", 10, 0, "v1") is not None  # ask ahead again later
+    assert RoomGrants(margin=0, seconds=30).open("a@h.go.th", 10, 0, "v1") is None  # grants off
