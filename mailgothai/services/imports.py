@@ -138,6 +138,12 @@ class _Meter:
         self.progress(Progress(self.stage, self.done, self.total, min(fraction, 1.0), rate, eta))
 
 
+def existing_result(job: JobRecord) -> Path | None:
+    """A job's result file, while it is there (the admin may have deleted it)."""
+    path = Path(job.result_path) if job.result_path else None
+    return path if path is not None and path.is_file() else None
+
+
 class ImportService(Service):
     # ---- jobs ----------------------------------------------------------------------
     @property
@@ -383,9 +389,7 @@ class ImportService(Service):
 
     def result_file(self, job_id: int) -> Path | None:
         """The result file (owner-only; generated passwords in it), once the job is done."""
-        job = self.get_job(job_id)
-        path = Path(job.result_path) if job.result_path else None
-        return path if path is not None and path.is_file() else None
+        return existing_result(self.get_job(job_id))
 
     def discard_result(self, job_id: int) -> None:
         """Delete the result file once the admin has it (it holds generated passwords)."""

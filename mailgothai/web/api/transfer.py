@@ -32,7 +32,7 @@ from starlette.routing import Route
 from mailgothai.core.models import Admin
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.exports import ExportService
-from mailgothai.services.imports import ImportService, JobSummary, start_in_background
+from mailgothai.services.imports import ImportService, JobSummary, existing_result, start_in_background
 from mailgothai.services.tokens import authenticate
 from mailgothai.store.jobs import JobState
 from mailgothai.web.api.common import ApiCtx, Problem, _bearer, endpoint, problem_for
@@ -68,7 +68,7 @@ def _imports(c: ApiCtx) -> ImportService:
 
 def job_json(s: JobSummary) -> dict[str, Any]:
     job = s.job
-    result_available = bool(job.result_path) and Path(job.result_path).is_file()
+    result_available = existing_result(job) is not None
     return {
         "id": job.id, "state": job.state.value, "running": s.running, "file_name": job.file_name,
         "encoding": job.encoding or None, "delimiter": job.delimiter or None,
