@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from mailgothai.core.models import Account, Status
 from mailgothai.directory import escaping as f
@@ -85,6 +85,12 @@ class AccountDirectory:
                          account_attributes(account, password_hash))
         except AlreadyExists:
             raise AlreadyExists("account", account.email) from None
+
+    def create_all(self, new: Sequence[tuple[Account, str]]) -> None:
+        """Several (account, password hash) in one LDAP transaction: all are written or
+        none. Raises batch.TransactionRefused (with the position of the refused one)."""
+        self._gw.add_all([(self._layout.account(account.email), OBJECT_CLASSES,
+                           account_attributes(account, password_hash)) for account, password_hash in new])
 
     def find(self, email: str) -> Account | None:
         entry = self._gw.read(self._layout.account(email), ATTRS)

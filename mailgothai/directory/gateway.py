@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Mapping, Sequence, TypeVar
 import ldap3
 from ldap3.core import exceptions as lx
 
+from mailgothai.directory import batch
 from mailgothai.directory.wire import Decoded, taking_entries
 from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
 
@@ -360,6 +361,20 @@ class Gateway:
     def add(self, dn: str, object_classes: Sequence[str], attributes: Mapping[str, object]) -> None:
         values = encode_values(attributes)
         self._write(dn, lambda conn: conn.add(dn, list(object_classes), values, controls=self._controls))
+
+    def add_all(self, entries: Sequence[tuple[str, Sequence[str], Mapping[str, object]]]) -> None:
+        """Add (DN, object classes, attributes) entries in one LDAP transaction: all of them
+        or none (directory/batch.py). Raises batch.TransactionRefused naming the refused
+        one, or DirectoryUnreachable when the outcome is unknown."""
+        requests = [(dn, {"objectClass": list(classes), **encode_values(attributes)})
+                    for dn, classes, attributes in entries]
+
+        def operation(conn: ldap3.Connection) -> None:
+            try:
+                batch.add_all(conn, requests, self._controls or ())
+            except batch.NoAnswer as exc:
+                raise DirectoryUnreachable(str(exc)) from exc
+        self.call(operation)
 
     def modify(self, dn: str, changes: Mapping[str, list[tuple[str, list[str]]]]) -> None:
         self._write(dn, lambda conn: conn.modify(dn, dict(changes), controls=self._controls))
