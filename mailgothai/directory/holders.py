@@ -72,3 +72,15 @@ def preload_domain(gateway: Gateway, layout: Layout, domain: str, into: dict[str
         into.setdefault(mail, ("alias", mail, None))
         n += 1
     return n
+
+
+def in_use(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> set[str]:
+    """The given addresses that an entry (account or alias) now has as its own address:
+    the importer looks just before writing a batch in one transaction, which a single
+    taken address would make slapd refuse whole (directory/batch.py)."""
+    wanted = list(dict.fromkeys(a.lower() for a in addresses))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 2 * BATCH):
+        terms = [f.eq("mail", a) for a in wanted[start:start + 2 * BATCH]]
+        found.update(e.first("mail").lower() for e in gateway.search(layout.domains, f.any_of(*terms), ("mail",)))
+    return found & set(wanted)

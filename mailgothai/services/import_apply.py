@@ -29,7 +29,9 @@ from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
 from mailgothai.core.passwords import generate_password
+from mailgothai.directory.batch import TransactionRefused
 from mailgothai.directory.gateway import DirectoryUnreachable
+from mailgothai.directory.holders import in_use
 from mailgothai.errors import AlreadyExists, LimitExceeded, NotFound
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
@@ -81,6 +83,7 @@ class Item:
     password_hash: str | None = None
     generated: str | None = None
     hash_future: tuple[Future[list[str]], int] | None = None  # (task, index in it)
+    unanswered: bool = False  # written in a transaction that got no answer: it may be there
 
 
 @dataclass
@@ -220,7 +223,10 @@ class Applier:
                 item.password_hash = future.result()[n]
         self.journal.append((i.record.row, i.record.email, i.generated) for i in items if i.generated)
         self.jobs.set_state(self.job_id, [i.record.row for i in items], RowState.INFLIGHT)
-        futures = [writers.submit(self._write_one, item) for item in items]
+        together = self._create_together(items)
+        written = {o.row for o in together}
+        alone = [i for i in items if i.record.row not in written]
+        futures = [writers.submit(self._write_one, item) for item in alone]
         outcomes: list[Outcome] = []
         error: BaseException | None = None
         for future in futures:
@@ -228,13 +234,36 @@ class Applier:
                 outcomes.append(future.result())
             except BaseException as exc:  # the row stays in flight; recover() settles it
                 error = error or exc
-        self.jobs.finish_rows(self.job_id, outcomes)
-        updated = [i.record.email for i, o in zip(items, outcomes) if o.state is RowState.APPLIED
+        self.jobs.finish_rows(self.job_id, together + outcomes)
+        updated = [i.record.email for i, o in zip(alone, outcomes) if o.state is RowState.APPLIED
                    and i.record.action == "update"]
         self.b.doveadm.flush_auth_cache(updated)
         if error is not None:
             raise error
         self.on_chunk(len(items))
+
+    def _create_together(self, items: list[Item]) -> list[Outcome]:
+        """The chunk's new accounts in one LDAP transaction (directory/batch.py), except
+        those whose domain reserves room row by row and those whose address an entry has
+        taken since validation. Returns their outcomes; if slapd refuses the transaction
+        (it wrote none) or does not answer, nothing: every row is then written alone."""
+        creates = [i for i in items if i.record.action == "create" and i.account is not None
+                   and i.account.domain not in self._per_row]
+        if len(creates) < 2:
+            return []
+        taken = in_use(self.b.gateway, self.b.layout, [i.account.email for i in creates if i.account])
+        together = [i for i in creates if i.account is not None and i.account.email not in taken]
+        try:
+            self.b.accounts.create_all([(i.account, i.password_hash) for i in together
+                                        if i.account is not None and i.password_hash is not None])
+        except TransactionRefused:
+            return []  # none written; alone, the refused row fails and the others are written
+        except DirectoryUnreachable:
+            for item in together:
+                item.unanswered = True  # alone, each row first looks whether it is there
+            return []
+        return [Outcome(i.record.row, RowState.APPLIED, audit=self._audit("account.create", i.account))
+                for i in together if i.account is not None]
 
     def _write_one(self, item: Item) -> Outcome:
         return self._create(item) if item.record.action == "create" else self._update(item)
@@ -250,7 +279,7 @@ class Applier:
                 return Outcome(row, RowState.FAILED, "quota" if exc.field == "quota" else "email", exc.reason)
             except NotFound:
                 return Outcome(row, RowState.FAILED, "email", f"domain {account.domain} is not hosted here")
-        unanswered = False  # an earlier attempt got no answer: it may have been applied
+        unanswered = item.unanswered  # an earlier attempt got no answer: it may have been applied
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 self.b.accounts.create(account, item.password_hash)

@@ -327,3 +327,31 @@ def test_import_domains_adds_updates_and_reports(services: Services, tmp_path: P
     changed = write_csv(tmp_path / "e.csv", ["domain", "max_accounts"], [[f"a.{t}.go.th", "200"]])
     third = importer(services).import_domains(changed)
     assert third.updated == 1 and services.domains.get(f"a.{t}.go.th").limits.max_accounts == 200
+
+
+@pytest.mark.parametrize("looks_before_writing", [True, False], ids=["looked-up", "race-after-the-look"])
+def test_an_address_taken_after_validation_fails_alone(services: Services, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       looks_before_writing: bool) -> None:
+    """New accounts are written 64 at a time in one LDAP transaction, which one taken
+    address makes slapd refuse whole: that row must fail alone, the others be written."""
+    name = f"{tag()}.go.th"
+    services.domains.add(name, max_accounts=100)
+    path = write_csv(tmp_path / "a.csv", ["email", "password"], [[f"u{i}@{name}", ""] for i in range(99)])
+    service = importer(services)
+    job = service.start_job(path)
+    assert service.validate(job.id).to_create == 99
+    services.accounts.add(f"u50@{name}", PasswordInput(generate=True), given_name="ก่อน")  # someone, meanwhile
+    if not looks_before_writing:  # the address is taken between the importer's look and its write
+        monkeypatch.setattr("mailgothai.services.import_apply.in_use", lambda *args: set())
+    summary = service.apply(job.id)
+    bad = {r.row: r for r in service.rows(job.id)}
+    assert set(bad) == {51} and bad[51].reason == f"u50@{name} was created by someone else meanwhile"
+    assert summary.created == 98 and summary.failed == 1
+    assert services.accounts.get(f"u50@{name}").given_name == "ก่อน"  # untouched
+    assert {a.email for a in services.accounts.iter_domain(name)} == {f"u{i}@{name}" for i in range(99)}
+    domain = services.domains.get(name)
+    assert domain.account_count == 99  # the failed row's reservation was given back
+    with open(service.result_file(job.id) or "", newline="", encoding="utf-8-sig") as fh:
+        passwords = {r["email"]: r["generated_password"] for r in csv.DictReader(fh)}
+    assert passwords[f"u50@{name}"] == "" and all(passwords[f"u{i}@{name}"] for i in range(99) if i != 50)
