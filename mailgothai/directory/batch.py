@@ -1,4 +1,6 @@
-"""Many adds in one LDAP transaction (RFC 5805): slapd writes all of them, or none.
+"""The requests the importer sends by the thousand, as bytes encoded by wire.py: many
+adds in one LDAP transaction (RFC 5805), where slapd writes all of them or none, and
+equality lookups of many values in one search.
 
 Why: each add outside a transaction is a transaction of its own in slapd's database, and
 its commit writes every index page the entry touched and waits for the disk. Measured on
@@ -22,11 +24,12 @@ peers then hold what this provider holds.
 
 The requests are encoded by wire.py (ldap3's pyasn1 encoding cost more CPU than slapd's
 whole add), sent together, and the answers read back through ldap3's SyncStrategy.
+`search_equal` is the look just before a transaction: which of its addresses are taken.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -79,22 +82,56 @@ def _send(conn: ldap3.Connection, data: bytes) -> None:
         raise NoAnswer(f"sending to the directory failed: {exc}") from exc
 
 
-def _receive(conn: ldap3.Connection, wanted: set[int]) -> dict[int, wire.Result]:
-    """Read answers until every message ID in `wanted` has one."""
-    results: dict[int, wire.Result] = {}
-    while len(results) < len(wanted):
+def _messages(conn: ldap3.Connection) -> Iterator[bytes]:
+    """The complete LDAP messages arriving on conn, as they come."""
+    while True:
         try:
             messages = conn.strategy.receiving()
         except lx.LDAPException as exc:
             raise NoAnswer(f"no answer from the directory: {exc}") from exc
         if not messages:
             raise NoAnswer("the directory closed the connection")
-        for message in messages:
-            result = wire.result_of(message)
-            if result.message_id not in wanted:  # e.g. a notice of disconnection (ID 0)
-                raise NoAnswer(f"unexpected answer from the directory: {result}")
-            results[result.message_id] = result
+        yield from messages
+
+
+def _receive(conn: ldap3.Connection, wanted: set[int]) -> dict[int, wire.Result]:
+    """Read answers until every message ID in `wanted` has one."""
+    results: dict[int, wire.Result] = {}
+    for message in _messages(conn):
+        result = wire.result_of(message)
+        if result.message_id not in wanted:  # e.g. a notice of disconnection (ID 0)
+            raise NoAnswer(f"unexpected answer from the directory: {result}")
+        results[result.message_id] = result
+        if len(results) == len(wanted):
+            break
     return results
+
+
+def search_equal(conn: ldap3.Connection, base: str, attribute: str, values: Sequence[str],
+                 attributes: Sequence[str], controls: Sequence[wire.Control] = ()) -> list[wire.Decoded]:
+    """The entries below `base` whose `attribute` equals one of `values`, in one search
+    (an OR of equality filters, which ldap3 compiles and encodes at ~0.1 ms a term)."""
+    if not values:
+        return []
+    message_id = conn.server.next_message_id()
+    search_filter = wire.any_filter([wire.equality_filter(attribute, v) for v in values])
+    _send(conn, wire.search_request(message_id, base, search_filter, list(attributes), controls))
+    entries: list[wire.Decoded] = []
+    for message in _messages(conn):
+        answers, operation = wire.header_of(message)
+        if answers != message_id:
+            raise NoAnswer(f"unexpected answer from the directory: message {answers}")
+        if operation == wire.SEARCH_RESULT_ENTRY:
+            entry = wire.entry_of(message)
+            assert entry is not None
+            entries.append(entry)
+        elif operation == wire.SEARCH_RESULT_DONE:
+            done = wire.result_of(message)
+            if done.code not in (SUCCESS, NO_SUCH_OBJECT):
+                raise error_for(done.code, done.diagnostic, f"search below {base}")
+            break
+        # a SearchResultReference: nothing below base is elsewhere in this directory
+    return entries
 
 
 def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],

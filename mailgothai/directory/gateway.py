@@ -376,6 +376,18 @@ class Gateway:
                 raise DirectoryUnreachable(str(exc)) from exc
         self.call(operation)
 
+    def search_equal(self, base: str, attribute: str, values: Sequence[str],
+                     attributes: Sequence[str]) -> list[Entry]:
+        """Entries below base whose `attribute` equals one of `values`: one search, its
+        filter encoded straight to BER (directory/batch.py), for lookups of many values."""
+        def operation(conn: ldap3.Connection) -> list[Entry]:
+            try:
+                found = batch.search_equal(conn, base, attribute, values, attributes, self._controls or ())
+            except batch.NoAnswer as exc:
+                raise DirectoryUnreachable(str(exc)) from exc
+            return [Entry(dn, attrs) for dn, attrs in found]
+        return self.call(operation)
+
     def modify(self, dn: str, changes: Mapping[str, list[tuple[str, list[str]]]]) -> None:
         self._write(dn, lambda conn: conn.modify(dn, dict(changes), controls=self._controls))
 

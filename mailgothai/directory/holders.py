@@ -81,6 +81,6 @@ def in_use(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> set[st
     wanted = list(dict.fromkeys(a.lower() for a in addresses))
     found: set[str] = set()
     for start in range(0, len(wanted), 2 * BATCH):
-        terms = [f.eq("mail", a) for a in wanted[start:start + 2 * BATCH]]
-        found.update(e.first("mail").lower() for e in gateway.search(layout.domains, f.any_of(*terms), ("mail",)))
+        entries = gateway.search_equal(layout.domains, "mail", wanted[start:start + 2 * BATCH], ("mail",))
+        found.update(e.first("mail").lower() for e in entries)
     return found & set(wanted)

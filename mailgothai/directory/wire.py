@@ -114,6 +114,9 @@ def taking_entries(conn: ldap3.Connection, sink: list[Decoded]) -> Iterator[None
 # transaction (directory/batch.py). The importer's adds are encoded below instead; the
 # bytes are the same as ldap3's (tests/unit/test_wire_encoding.py compares them).
 
+SEARCH_REQUEST = 0x63  # [APPLICATION 3], constructed
+SEARCH_RESULT_DONE = 0x65  # [APPLICATION 5]
+SEARCH_RESULT_REFERENCE = 0x73  # [APPLICATION 19]
 ADD_REQUEST = 0x68  # [APPLICATION 8], constructed
 ADD_RESPONSE = 0x69  # [APPLICATION 9]
 EXTENDED_REQUEST = 0x77  # [APPLICATION 23]
@@ -169,6 +172,27 @@ def extended_request(message_id: int, oid: str, value: bytes | None = None,
     return _message(message_id, _tlv(EXTENDED_REQUEST, body), controls)
 
 
+def equality_filter(attribute: str, value: str) -> bytes:
+    """Filter equalityMatch [3] { attributeDesc, assertionValue }. The value goes in as
+    bytes: nothing in it can change the filter's meaning, so there is nothing to escape."""
+    return _tlv(0xA3, _tlv(0x04, attribute.encode("utf-8")) + _tlv(0x04, value.encode("utf-8")))
+
+
+def any_filter(filters: list[bytes]) -> bytes:
+    """Filter or [1] SET OF Filter (a single filter stands alone, as escaping.any_of does)."""
+    return filters[0] if len(filters) == 1 else _tlv(0xA1, b"".join(filters))
+
+
+def search_request(message_id: int, base: str, search_filter: bytes, attributes: list[str],
+                   controls: "list[Control] | tuple[Control, ...]" = ()) -> bytes:
+    """SearchRequest ::= [APPLICATION 3] SEQUENCE { baseObject, scope wholeSubtree,
+    derefAliases neverDerefAliases, sizeLimit 0, timeLimit 0, typesOnly FALSE, filter,
+    attributes }"""
+    body = (_tlv(0x04, base.encode("utf-8")) + b"\x0a\x01\x02\x0a\x01\x00\x02\x01\x00\x02\x01\x00\x01\x01\x00"
+            + search_filter + _tlv(0x30, b"".join(_tlv(0x04, a.encode("utf-8")) for a in attributes)))
+    return _message(message_id, _tlv(SEARCH_REQUEST, body), controls)
+
+
 @dataclass(frozen=True)
 class Result:
     """The LDAPResult of one response: which request it answers, and how."""
@@ -181,7 +205,7 @@ class Result:
 
 
 def result_of(message: bytes) -> Result:
-    """Decode an LDAPMessage carrying an LDAPResult (add, modify, delete, extended responses)."""
+    """Decode an LDAPMessage carrying an LDAPResult (add, extended, search done responses)."""
     _, i = _length(message, 1)  # the LDAPMessage sequence
     n, i = _length(message, i + 1)  # messageID
     message_id = int.from_bytes(message[i:i + n], "big", signed=True)
@@ -205,6 +229,13 @@ def result_of(message: bytes) -> Result:
             value = message[i:i + n]
         i += n
     return Result(message_id, operation, code, diagnostic, value)
+
+
+def header_of(message: bytes) -> tuple[int, int]:
+    """(messageID, the tag of its protocolOp) of an LDAPMessage."""
+    _, i = _length(message, 1)
+    n, i = _length(message, i + 1)
+    return int.from_bytes(message[i:i + n], "big", signed=True), message[i + n]
 
 
 def first_integer(value: bytes) -> int | None:

@@ -79,3 +79,19 @@ def test_a_domain_admin_adds_only_in_its_own_domains_also_together(services: Ser
     assert refused.value.position == 1 and "result 50" in str(refused.value.cause)  # insufficientAccessRights
     assert services.backends.accounts.find(f"theirs@{other}") is None
     assert services.backends.accounts.find(f"mine3@{domain}") is None  # nothing of the refused batch
+
+
+def test_addresses_looked_up_in_one_search_match_exactly_and_literally(services: Services, domain: str) -> None:
+    from mailgothai.directory.holders import in_use
+
+    services.accounts.add(f"Somchai.S@{domain}", PasswordInput(generate=True))
+    services.aliases.add(f"helpdesk@{domain}", (f"somchai.s@{domain}",))
+    backends = services.backends
+    asked = [f"somchai.s@{domain}", f"HELPDESK@{domain}", f"nobody@{domain}", "*", f"*)(mail=*@{domain}",
+             f"somchai.s@{domain}*"]
+    assert in_use(backends.gateway, backends.layout, asked) == {f"somchai.s@{domain}", f"helpdesk@{domain}"}
+    many = [f"n{i}@{domain}" for i in range(450)] + [f"somchai.s@{domain}"]  # more than one search's worth
+    assert in_use(backends.gateway, backends.layout, many) == {f"somchai.s@{domain}"}
+    entries = backends.gateway.search_equal(backends.layout.users(domain), "mail", [f"somchai.s@{domain}"],
+                                            ("mail", "domainName"))
+    assert [(e.first("mail"), e.first("domainName")) for e in entries] == [(f"Somchai.S@{domain}".lower(), domain)]

@@ -98,3 +98,19 @@ def test_results_are_read() -> None:
     long_text = "ข" * 100
     read = wire.result_of(_result(2**20, wire.ADD_RESPONSE, 0, long_text.encode()))
     assert read.message_id == 2**20 and read.code == 0 and read.diagnostic == long_text
+
+
+def test_an_equality_search_equals_ldap3s_for_the_escaped_filter() -> None:
+    from ldap3.operation.search import search_operation
+
+    from mailgothai.directory import escaping
+
+    values = ["somchai.s@moph.go.th", "*)(uid=*", "back\\slash(1)@x.go.th", "สมชาย@ไทย.go.th", "nul\x00byte"]
+    for chosen in (values[:1], values):
+        flt = wire.any_filter([wire.equality_filter("mail", v) for v in chosen])
+        ours = wire.search_request(11, "ou=domains,o=mailgothai", flt, ["mail", "objectClass"])
+        text = escaping.any_of(*(escaping.eq("mail", v) for v in chosen))
+        request = search_operation("ou=domains,o=mailgothai", text, "SUBTREE", "NEVER", ["mail", "objectClass"],
+                                   0, 0, False, None, None, None, False)
+        assert ours == ldap3_message(11, "searchRequest", request)
+    assert wire.header_of(ours) == (11, wire.SEARCH_REQUEST)
