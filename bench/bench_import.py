@@ -2,7 +2,8 @@
 the same run, on private stacks with the same slapd settings (`stack up`'s: mdb, fsync on).
 
     python -m bench.bench_import --work bench/out/import --dataset bench/data/full-hashed \\
-        [--plain-dataset bench/data/plain] [--slices 8] [--out bench/out/import.json]
+        [--plain-dataset bench/data/full-plain --plain-slices 16 --max-plain-slices 3] \\
+        [--slices 8] [--out bench/out/import.json]
 
 Data sets: `python -m mailgothai.datagen --out DIR --passwords hashed` (and `plain`).
 
@@ -220,7 +221,7 @@ def compare_plain(args: argparse.Namespace, report: Report, stacks: list[Setting
     stacks.append(plain)
     params = Argon2Params.from_settings(plain)
     run_cli(plain, "import-domains", str(args.plain_dataset / "domains.csv"))
-    pieces = cut(args.plain_dataset, args.work, args.plain_slices, plain)
+    pieces = cut(args.plain_dataset, args.work, args.plain_slices, plain)[:args.max_plain_slices or None]
     raw_s = import_s = 0.0
     rows_done = 0
     slices = report.data["plain_slices"] = []
@@ -257,6 +258,8 @@ def main() -> int:
     ap.add_argument("--slices", type=int, default=8)
     ap.add_argument("--max-slices", type=int, default=0, help="stop the hashed comparison after this many slices")
     ap.add_argument("--plain-slices", type=int, default=4)
+    ap.add_argument("--max-plain-slices", type=int, default=0,
+                    help="stop the plain-password comparison after this many slices (of --plain-slices)")
     ap.add_argument("--out", type=Path, help="write the results here (JSON) after every step")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)

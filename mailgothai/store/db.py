@@ -6,9 +6,6 @@ import contextlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -51,6 +48,9 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (does nothing when it is there)."""
+        from alembic import command  # here, not at the top: every CLI command would pay ~0.3 s for it
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
@@ -61,6 +61,8 @@ class Store:
             raise StoreError(f"migrating the SQL store failed: {exc}") from exc
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
