@@ -4,10 +4,10 @@ equality lookups of many values in one search.
 
 Why: each add outside a transaction is a transaction of its own in slapd's database, and
 its commit writes every index page the entry touched and waits for the disk. Measured on
-a 2-core machine with the project's indexes (tests and figures: BENCHMARKS.md, issue 4):
-slapd spent 3.0 ms of CPU per account added alone, 0.9 ms in transactions of 16, 0.5 ms
-in transactions of 64 and 0.4 ms in transactions of 256 - two thirds of the single add's
-cost was the kernel writing pages and syncing.
+a 2-core machine with the project's indexes (`bench.bench_ldap_transactions`, figures in
+BENCHMARKS.md, issue 4): slapd spent 1.7-3.2 ms of CPU per account added alone, 0.6-0.9 ms
+in transactions of 16, 0.3-0.5 ms in transactions of 64 and 0.2-0.4 ms in transactions of
+256; two thirds of the single add's cost was the kernel writing pages and syncing.
 
 The protocol, on one connection: Start Transaction (an extended operation) → each add
 with the Transaction Specification control (slapd answers each at once: "queued") →

@@ -111,8 +111,9 @@ def taking_entries(conn: ldap3.Connection, sink: list[Decoded]) -> Iterator[None
 # ---- writing: add requests, extended requests, and the results that answer them ---------
 # ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's general
 # encoder: ~2 ms of CPU per account add here, more than slapd spends adding it inside a
-# transaction (directory/batch.py). The importer's adds are encoded below instead; the
-# bytes are the same as ldap3's (tests/unit/test_wire_encoding.py compares them).
+# transaction (directory/batch.py). The importer's adds are encoded below instead: the
+# same bytes as ldap3's, but for TRUE, written 0xFF as RFC 4511 (section 5.1) asks where
+# pyasn1 writes 0x01 (tests/unit/test_wire_encoding.py compares them).
 
 SEARCH_REQUEST = 0x63  # [APPLICATION 3], constructed
 SEARCH_RESULT_DONE = 0x65  # [APPLICATION 5]

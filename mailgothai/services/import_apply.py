@@ -1,8 +1,9 @@
 """Applying a validated import job: the rows planned, in file order, resumable after a kill.
 
 Per chunk of rows: generated passwords go to the journal (fsynced), the rows are marked
-``inflight`` (committed), the accounts are written to the directory by a few threads,
-then each row's outcome is committed together with its audit record. Plain passwords
+``inflight`` (committed), the new accounts are written to the directory in one LDAP
+transaction (the rest, and all of them if slapd refuses it, one at a time by a few
+threads), then each row's outcome is committed together with its audit record. Plain passwords
 are hashed (argon2id) by a process pool over all cores, a few chunks ahead of the
 directory writes, so hashing and writing overlap.
 
@@ -247,23 +248,28 @@ class Applier:
         those whose domain reserves room row by row and those whose address an entry has
         taken since validation. Returns their outcomes; if slapd refuses the transaction
         (it wrote none) or does not answer, nothing: every row is then written alone."""
-        creates = [i for i in items if i.record.action == "create" and i.account is not None
-                   and i.account.domain not in self._per_row]
+        creates: list[tuple[Item, Account, str]] = []
+        for item in items:
+            if item.record.action == "create":
+                assert item.account is not None and item.password_hash is not None
+                if item.account.domain not in self._per_row:
+                    creates.append((item, item.account, item.password_hash))
         if len(creates) < 2:
             return []
-        taken = in_use(self.b.gateway, self.b.layout, [i.account.email for i in creates if i.account])
-        together = [i for i in creates if i.account is not None and i.account.email not in taken]
+        taken = in_use(self.b.gateway, self.b.layout, [account.email for _, account, _ in creates])
+        together = [c for c in creates if c[1].email not in taken]
+        if len(together) < 2:
+            return []
         try:
-            self.b.accounts.create_all([(i.account, i.password_hash) for i in together
-                                        if i.account is not None and i.password_hash is not None])
+            self.b.accounts.create_all([(account, password_hash) for _, account, password_hash in together])
         except TransactionRefused:
             return []  # none written; alone, the refused row fails and the others are written
         except DirectoryUnreachable:
-            for item in together:
+            for item, _, _ in together:
                 item.unanswered = True  # alone, each row first looks whether it is there
             return []
-        return [Outcome(i.record.row, RowState.APPLIED, audit=self._audit("account.create", i.account))
-                for i in together if i.account is not None]
+        return [Outcome(item.record.row, RowState.APPLIED, audit=self._audit("account.create", account))
+                for item, account, _ in together]
 
     def _write_one(self, item: Item) -> Outcome:
         return self._create(item) if item.record.action == "create" else self._update(item)
