@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import tomli_w
 
+from mailgothai.core.passwords import Argon2Params
 from mailgothai.errors import InvalidInput
 
 CONFIG_FILE_NAME = "mailgothai.toml"
@@ -122,6 +123,11 @@ class Settings:
     @property
     def ldap_uri_list(self) -> tuple[str, ...]:
         return self.ldap_uris or tuple(f"ldap://{self.host}:{port}" for port in self.ldap_local_ports)
+
+    @property
+    def argon2(self) -> Argon2Params:
+        """The cost of every hash the project writes."""
+        return Argon2Params(self.argon2_time_cost, self.argon2_memory_kib, self.argon2_parallelism)
 
     @property
     def ldap_replicator_dn(self) -> str:

@@ -45,6 +45,6 @@ def cmd_slapd_config(args: argparse.Namespace, settings: Settings) -> int:
                                      "`mailgothai stack up` once, or set them in the file, and copy it to every node")
     replication = slapd.Replication(server_id=args.server_id, peers=tuple(args.provider), consumer=args.consumer)
     paths = slapd.SlapdPaths(Path(args.root))
-    manager_hash = hash_password(settings.ldap_manager_password, slapd.params_of(settings))
+    manager_hash = hash_password(settings.ldap_manager_password, settings.argon2)
     sys.stdout.write(slapd.config_ldif(settings, paths, manager_hash, replication))
     return 0

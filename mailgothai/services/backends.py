@@ -32,8 +32,7 @@ class Backends:
 
     @property
     def argon2(self) -> Argon2Params:
-        s = self.settings
-        return Argon2Params(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism)
+        return self.settings.argon2
 
     @classmethod
     def open(cls, settings: Settings) -> "Backends":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ldap3
 
-from mailgothai.core.passwords import Argon2Params, hash_password
+from mailgothai.core.passwords import hash_password
 from mailgothai.directory.gateway import discard
 from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
@@ -151,10 +151,6 @@ def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str,
     )
 
 
-def params_of(settings: Settings) -> Argon2Params:
-    return Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
-
-
 def initialise(settings: Settings, node: int = 1) -> bool:
     """Create cn=config (and, on node 1, the directory skeleton) if the data dir is new.
 
@@ -172,7 +168,7 @@ def initialise(settings: Settings, node: int = 1) -> bool:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, mode=0o700)
     paths.db_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    params = params_of(settings)
+    params = settings.argon2
     config = config_ldif(settings, paths, hash_password(settings.ldap_manager_password, params), replication)
     config_file = paths.root / "config.ldif"
     write_private(config_file, config)
