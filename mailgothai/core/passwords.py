@@ -3,7 +3,7 @@
 New passwords are argon2id, stored as ``{ARGON2}$argon2id$v=19$m=…,t=…,p=…$salt$hash``:
 the form slapd's argon2 module verifies (Dovecot reads the same string as ``{ARGON2ID}``).
 Hashes imported from older systems (``{SSHA}``, ``{SSHA512}``, ``{CRYPT}``) are kept as
-they are and replaced with argon2id at the next successful login (see :func:`needs_rehash`).
+they are and replaced with argon2id at the next successful login (see :func:`is_legacy_hash`).
 """
 
 from __future__ import annotations
@@ -258,20 +258,13 @@ def verify_password(plain: str, stored: str) -> bool:
     raise UnsupportedScheme(f"cannot verify {{{written}}} hashes here" if written else "not a password hash")
 
 
-def needs_rehash(stored: str, params: Argon2Params) -> bool:
-    """True unless ``stored`` is argon2id (v=19) with exactly ``params``: upgrade it at the next login."""
+def is_legacy_hash(stored: str) -> bool:
+    """True for a hash an older system wrote (anything but argon2id): the stored value is
+    marked, and replaced with argon2id at the account's next successful login."""
     if classify_hash(stored) != "ARGON2":
         return True
     parsed = _parse_argon2(_split(stored.strip())[1])
-    if isinstance(parsed, str):
-        return True
-    return (parsed.variant, parsed.version, parsed.memory_kib, parsed.time_cost, parsed.parallelism) != (
-        "argon2id",
-        19,
-        params.memory_kib,
-        params.time_cost,
-        params.parallelism,
-    )
+    return isinstance(parsed, str) or parsed.variant != "argon2id"
 
 
 def _make_salted(scheme: str, plain: str, salt: bytes | None, default_salt_len: int) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from mailgothai.core.models import Account, Status
 from mailgothai.directory import escaping as f
 from mailgothai.directory.gateway import Entry, Gateway
 from mailgothai.directory.layout import Layout
+from mailgothai.directory.passwords import password_attributes, upgrade_legacy_hash
 from mailgothai.errors import AlreadyExists, NotFound
 
 ATTRS = ("mail", "domainName", "mgtStatus", "mgtQuota", "givenName", "sn", "displayName",
@@ -37,7 +38,7 @@ def account_attributes(account: Account, password_hash: str) -> dict[str, object
         "mgtQuota": account.quota,
         "mgtAliasAddress": list(account.aliases),
         "mgtForwardAddress": list(account.forwards),
-        "userPassword": password_hash,
+        **password_attributes(password_hash),
         **_person_values(account),
     }
 
@@ -117,7 +118,7 @@ class AccountDirectory:
 
     def set_password_hash(self, email: str, password_hash: str) -> None:
         try:
-            self._gw.replace(self._layout.account(email), {"userPassword": password_hash})
+            self._gw.replace(self._layout.account(email), password_attributes(password_hash))
         except NotFound:
             raise NotFound("account", email) from None
 
@@ -129,6 +130,9 @@ class AccountDirectory:
 
     def check_password(self, email: str, password: str) -> bool:
         return self._gw.check_password(self._layout.account(email), password)
+
+    def upgrade_legacy_hash(self, email: str, password: str, hasher: Callable[[str], str]) -> bool:
+        return upgrade_legacy_hash(self._gw, self._layout.account(email), password, hasher)
 
     def _filter(self, domain: str | None, search: str | None) -> str:
         # Within one domain's ou=users only accounts live: the eq-indexed domainName

@@ -8,6 +8,7 @@ from mailgothai.core.models import Admin, Role, Status
 from mailgothai.directory import escaping as f
 from mailgothai.directory.gateway import Entry, Gateway
 from mailgothai.directory.layout import Layout
+from mailgothai.directory.passwords import password_attributes
 from mailgothai.errors import AlreadyExists, NotFound
 
 ATTRS = ("uid", "mgtRole", "mgtAdminDomain", "displayName", "mgtStatus")
@@ -32,7 +33,8 @@ class AdminDirectory:
         try:
             self._gw.add(self._layout.admin(admin.login), ["mgtAdmin"], {
                 "uid": admin.login, "mgtRole": admin.role.value, "mgtAdminDomain": list(admin.domains),
-                "displayName": admin.display_name, "mgtStatus": admin.status.value, "userPassword": password_hash,
+                "displayName": admin.display_name, "mgtStatus": admin.status.value,
+                **password_attributes(password_hash),
             })
         except AlreadyExists:
             raise AlreadyExists("admin", admin.login) from None
@@ -58,7 +60,7 @@ class AdminDirectory:
 
     def set_password_hash(self, login: str, password_hash: str) -> None:
         try:
-            self._gw.replace(self._layout.admin(login), {"userPassword": password_hash})
+            self._gw.replace(self._layout.admin(login), password_attributes(password_hash))
         except NotFound:
             raise NotFound("admin", login) from None
 

@@ -415,6 +415,22 @@ class Gateway:
 
     def check_password(self, dn: str, password: str) -> bool:
         """A simple bind as dn: slapd verifies the stored hash, whatever its scheme."""
+        return self._as_self(dn, password, lambda conn: True)
+
+    def replace_own_legacy_hash(self, dn: str, password: str, new_hash: str) -> bool:
+        """Bound as dn with its password, replace its hash from an older system with
+        new_hash and drop the mark (mgtPasswordUpgrade) in one modify, which the ACLs let
+        an entry make only while the mark is there. False if the bind fails or the mark
+        is gone (upgraded meanwhile, or an admin set a new password)."""
+        def upgrade(conn: ldap3.Connection) -> bool:
+            return bool(conn.modify(dn, {
+                "mgtPasswordUpgrade": [(ldap3.MODIFY_DELETE, ["TRUE"])],
+                "userPassword": [(ldap3.MODIFY_REPLACE, [new_hash])],
+            }))
+        return self._as_self(dn, password, upgrade)
+
+    def _as_self(self, dn: str, password: str, then: Callable[[ldap3.Connection], bool]) -> bool:
+        """Bind as dn with password on a connection of its own; then(conn) if that worked."""
         if not password:
             return False  # an empty password would be an unauthenticated bind
         last: Exception | None = None
@@ -423,7 +439,7 @@ class Gateway:
             conn = ldap3.Connection(server, user=dn, password=password, raise_exceptions=False,
                                     receive_timeout=self._timeout)
             try:
-                return bool(conn.bind())
+                return bool(conn.bind()) and then(conn)
             except COMMUNICATION_ERRORS as exc:
                 self._providers.failed(index)
                 last = exc

@@ -17,7 +17,7 @@ from mailgothai.core.passwords import (
     hash_password,
     make_ssha,
     make_ssha512,
-    needs_rehash,
+    is_legacy_hash,
     validate_stored_hash,
     verify_password,
 )
@@ -98,17 +98,17 @@ def test_verify_malformed_argon2_is_false() -> None:
     assert not verify_password("pw-pw-pw-pw", "{ARGON2}garbage")
 
 
-def test_needs_rehash() -> None:
+def test_only_argon2id_is_not_legacy() -> None:
     stored = hash_password("pw-pw-pw-pw", CHEAP)
-    assert not needs_rehash(stored, CHEAP)
-    assert needs_rehash(stored, Argon2Params())
-    assert needs_rehash(stored, Argon2Params(time_cost=2, memory_kib=8, parallelism=1))
-    assert needs_rehash(make_ssha("pw-pw-pw-pw"), CHEAP)
-    assert needs_rehash(make_ssha512("pw-pw-pw-pw"), CHEAP)
-    assert needs_rehash("{CRYPT}$6$salt$hash", CHEAP)
+    assert not is_legacy_hash(stored)
+    assert not is_legacy_hash(hash_password("pw-pw-pw-pw", Argon2Params()))  # other costs: still argon2id
+    assert not is_legacy_hash(stored.replace("{ARGON2}", "{ARGON2ID}", 1))
+    assert is_legacy_hash(make_ssha("pw-pw-pw-pw"))
+    assert is_legacy_hash(make_ssha512("pw-pw-pw-pw"))
+    assert is_legacy_hash("{CRYPT}$6$salt$hash")
     phc_i = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.I).hash("x")
-    assert needs_rehash("{ARGON2}" + phc_i, CHEAP)  # argon2i becomes argon2id
-    assert needs_rehash("{ARGON2}garbage", CHEAP)
+    assert is_legacy_hash("{ARGON2}" + phc_i)  # argon2i becomes argon2id
+    assert is_legacy_hash("{ARGON2}garbage")
 
 
 # ---- legacy salted SHA --------------------------------------------------------------

@@ -1,0 +1,27 @@
+"""How a password hash is stored: userPassword, and the mark of a hash from an older system."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mailgothai.core.passwords import is_legacy_hash
+from mailgothai.directory.gateway import Gateway
+
+LEGACY_MARK = "mgtPasswordUpgrade"
+
+
+def password_attributes(password_hash: str) -> dict[str, object]:
+    """userPassword, and mgtPasswordUpgrade TRUE while it is not argon2id (removed
+    otherwise: a new password ends a pending upgrade)."""
+    return {"userPassword": password_hash, LEGACY_MARK: "TRUE" if is_legacy_hash(password_hash) else None}
+
+
+def upgrade_legacy_hash(gateway: Gateway, dn: str, password: str, hasher: Callable[[str], str]) -> bool:
+    """After a successful login with `password`: if the entry's hash is marked as from an
+    older system, store hasher(password) instead, as the entry itself (see
+    Gateway.replace_own_legacy_hash). True if it was replaced; an unmarked entry costs
+    one read and no hashing."""
+    entry = gateway.read(dn, (LEGACY_MARK,))
+    if entry is None or entry.first(LEGACY_MARK).upper() != "TRUE":
+        return False
+    return gateway.replace_own_legacy_hash(dn, password, hasher(password))
