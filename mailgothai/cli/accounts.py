@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Iterable
 
 from mailgothai.cli.common import add_json, add_password_options, announce_password, password_input
@@ -63,6 +64,12 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("email")
         p.set_defaults(handler=cmd_status, status=status)
 
+    upgrade = commands.add_parser("upgrade-hash", help=(
+        "after a login elsewhere: replace the account's hash from an older system with argon2id "
+        "(the password on standard input; Dovecot's post-login script runs this)"))
+    upgrade.add_argument("email")
+    upgrade.set_defaults(handler=cmd_upgrade_hash)
+
     delete = commands.add_parser("delete", help="delete an account")
     delete.add_argument("email")
     delete.set_defaults(handler=cmd_delete)
@@ -115,6 +122,15 @@ def cmd_passwd(args: argparse.Namespace, services: Services) -> int:
     generated = services.accounts.set_password(args.email, password_input(args))
     print(f"password of {args.email} changed")
     announce_password(generated, args.email)
+    return 0
+
+
+def cmd_upgrade_hash(args: argparse.Namespace, services: Services) -> int:
+    password = sys.stdin.read().removesuffix("\n")
+    if services.accounts.upgrade_legacy_hash(args.email, password):
+        print(f"password hash of {args.email} upgraded to argon2id")
+    else:
+        print(f"password hash of {args.email} left as it is (not from an older system, or not this password)")
     return 0
 
 

@@ -46,9 +46,11 @@ class AuthOutcome:
 
 class Authenticator:
     def __init__(self, directory: RelayDirectory, gateway: Gateway, ttl: float,
-                 throttle: FailureThrottle | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 throttle: FailureThrottle | None = None, clock: Callable[[], float] = time.monotonic,
+                 hasher: Callable[[str], str] | None = None) -> None:
         self._directory = directory
         self._gateway = gateway
+        self._hasher = hasher  # upgrades a hash from an older system at login; None: never
         self._ttl = ttl
         self._throttle = throttle or FailureThrottle()
         self._clock = clock
@@ -118,10 +120,27 @@ class Authenticator:
         version = self._standing(login)
         if version is None:
             return None
+        dn = self._directory.account_dn(login)
         try:
-            ok = self._gateway.check_password(self._directory.account_dn(login), password.decode("utf-8"))
+            plain = password.decode("utf-8")
+            ok = self._gateway.check_password(dn, plain)
         except UnicodeDecodeError:
             return None
         except MailGoThaiError as exc:
             raise AuthUnavailable(str(exc)) from exc
+        if ok and self._hasher is not None:
+            self._upgrade(login, dn, plain, self._hasher)
         return version if ok else None
+
+    def _upgrade(self, login: str, dn: str, plain: str, hasher: Callable[[str], str]) -> None:
+        """A hash from an older system (marked in the entry the lookup read) becomes
+        argon2id (DESIGN). The login stands whatever happens here; a failed upgrade is
+        tried at the next login that binds."""
+        entry = self._directory.address(login)
+        if entry is None or not entry.legacy_password:
+            return
+        try:
+            if self._gateway.replace_own_legacy_hash(dn, plain, hasher(plain)):
+                log.info("password of %s upgraded to argon2id at SMTP AUTH", login)
+        except MailGoThaiError as exc:
+            log.warning("password of %s not upgraded at SMTP AUTH: %s", login, exc)

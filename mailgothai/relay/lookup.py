@@ -43,7 +43,7 @@ async def cached_or_thread(func: Callable[..., R], *args: Any) -> R:
 
 
 ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
-               "entryCSN")
+               "mgtPasswordUpgrade", "entryCSN")
 DOMAIN_ATTRS = ("domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit")
 
 
@@ -66,6 +66,7 @@ class AddressEntry:
     forwards: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
     version: str = ""  # entryCSN: changes with every modification (password, status, ...)
+    legacy_password: bool = False  # its hash is from an older system: upgraded at the next AUTH
 
 
 class TtlCache(Generic[K, V]):
@@ -104,7 +105,8 @@ def _entry(e: Entry) -> AddressEntry:
                         aliases=tuple(a.lower() for a in e.all("mgtAliasAddress")),
                         forwards=tuple(a.lower() for a in e.all("mgtForwardAddress")),
                         members=tuple(a.lower() for a in e.all("mgtMember")),
-                        version=e.first("entryCSN"))
+                        version=e.first("entryCSN"),
+                        legacy_password=e.first("mgtPasswordUpgrade").upper() == "TRUE")
 
 
 class RelayDirectory:

@@ -22,6 +22,7 @@ from sqlalchemy import event
 
 from mailgothai.core import policy as p
 from mailgothai.core.dkim import ParsedMessage
+from mailgothai.core.passwords import hash_password
 from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, client_key
 from mailgothai.dkim.keys import KeyFiles
 from mailgothai.dkim.signer import sign
@@ -132,7 +133,8 @@ def build(settings: Settings) -> RelayContext:
         settings=settings, directory=directory, router=router, quota=quota,
         counters=SendCounters(store), keys=keys,
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
-        auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, FailureThrottle()),
+        auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, FailureThrottle(),
+                           hasher=lambda plain: hash_password(plain, settings.argon2)),
         spool=spool, queue=queue, store=store, gateway=gateway,
     )
     ctx_holder["ctx"] = ctx

@@ -13,7 +13,7 @@ from mailgothai.core.quota import parse_size
 from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
-from mailgothai.services.passwords import PasswordInput, resolve_password
+from mailgothai.services.passwords import PasswordInput, resolve_password, upgrade_at_login
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,10 @@ class AccountService(Service):
         self.audit("account.password", "account", account.email, account.domain)
         self.b.doveadm.flush_auth_cache([account.email])
         return generated
+
+    def upgrade_legacy_hash(self, email: str, password: str) -> bool:
+        """After a login elsewhere (Dovecot's post-login script): see upgrade_at_login."""
+        return upgrade_at_login(self.b, normalize_address(email, "email"), password)
 
     def delete(self, email: str) -> None:
         account = self.get(email)

@@ -8,6 +8,7 @@ login returns (`AdminLogin`, `UserLogin`) is what the web then builds its Actor 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -16,11 +17,13 @@ from sqlalchemy import delete, select
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.models import Admin, Status
-from mailgothai.errors import InvalidInput
+from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.backends import Backends
+from mailgothai.services.passwords import upgrade_at_login
 from mailgothai.store.web_state import LoginFailure
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -107,6 +110,16 @@ class Authenticator:
             self.throttle.failed(login, ip)
         return outcome
 
+    def _upgrade(self, email: str, password: str) -> None:
+        """After a successful login (upgrade_at_login). The login stands whatever happens
+        here; a failed upgrade is tried at the next one. (Admins' hashes are always the
+        project's own argon2id.)"""
+        try:
+            if upgrade_at_login(self.b, email, password):
+                log.info("password of %s upgraded to argon2id at login", email)
+        except MailGoThaiError as exc:
+            log.warning("password of %s not upgraded at login: %s", email, exc)
+
     def admin(self, login: str, password: str, ip: str) -> LoginOutcome:
         """An administrator's password, checked by slapd; the admin must be active."""
         name = login.strip().lower()
@@ -139,6 +152,7 @@ class Authenticator:
                 return LoginOutcome(False, address)
             if not self.b.accounts.check_password(account.email, password):
                 return LoginOutcome(False, address)
+            self._upgrade(account.email, password)
             return LoginOutcome(True, account.email)
 
         return self._attempt(address, ip, check)

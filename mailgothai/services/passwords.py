@@ -1,13 +1,16 @@
-"""How a password arrives (plain, pre-hashed, or to be generated) and becomes a stored hash."""
+"""How a password arrives (plain, pre-hashed, or to be generated) and becomes a stored
+hash, and how a hash from an older system becomes argon2id at a login."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from mailgothai.core.passwords import (
     Argon2Params, check_password_policy, generate_password, hash_password, validate_stored_hash,
 )
 from mailgothai.errors import InvalidInput
+from mailgothai.services.backends import Backends
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,15 @@ def resolve_password(password: PasswordInput, params: Argon2Params, *,
     assert password.plain is not None
     check_password_policy(password.plain)
     return hash_password(password.plain, params), None
+
+
+def upgrade_at_login(backends: Backends, email: str, password: str) -> bool:
+    """After a successful login with `password`: an imported hash from an older system
+    becomes argon2id (DESIGN), written by the account itself, so a wrong password changes
+    nothing; Dovecot forgets its cached lookup, which still carries the mark. Not audited:
+    the password stays the same. True if a hash was replaced."""
+    hasher = partial(hash_password, params=backends.argon2)
+    upgraded = backends.accounts.upgrade_legacy_hash(email, password, hasher)
+    if upgraded:
+        backends.doveadm.flush_auth_cache([email])
+    return upgraded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,14 @@ class DovecotPaths:
     @property
     def log(self) -> Path:
         return self.root / "dovecot.log"
+
+    @property
+    def postlogin_script(self) -> Path:
+        return self.root / "postlogin.sh"
+
+    @property
+    def postlogin_log(self) -> Path:
+        return self.root / "postlogin.log"
 
     @property
     def pid_file(self) -> Path:
@@ -103,6 +112,11 @@ def write_config(settings: Settings) -> DovecotPaths:
     )
     for name in LDAP_FILES:
         write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", {}))
+    script = render("dovecot/postlogin.sh.in", {
+        "python": sys.executable, "config": settings.config_file.resolve(), "log": paths.postlogin_log,
+    })
+    write_private(paths.postlogin_script, script)
+    paths.postlogin_script.chmod(0o700)
     conf = render(
         "dovecot/dovecot.conf.in",
         {
@@ -118,6 +132,7 @@ def write_config(settings: Settings) -> DovecotPaths:
             "conf_dir": paths.root,
             "imap_port": settings.imap_port,
             "lmtp_port": settings.lmtp_port,
+            "postlogin_script": paths.postlogin_script,
         },
     )
     write_private(paths.config, conf)

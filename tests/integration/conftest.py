@@ -1,5 +1,5 @@
 """Helpers for the integration tests: real IMAP, LMTP and LDAP clients against the
-session's stack (tests/conftest.py), and a look into the audit log."""
+session's stack (tests/conftest.py), a look into the audit log, and at stored passwords."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import smtplib
 from dataclasses import dataclass
 from typing import Iterator
 
+import ldap3
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -98,3 +99,24 @@ class AuditProbe:
 @pytest.fixture
 def audit(stack: Settings) -> AuditProbe:
     return AuditProbe(stack)
+
+
+# ---- stored passwords ------------------------------------------------------------
+def stored(settings: Settings, dn: str) -> tuple[str, str | None]:
+    """(userPassword, mgtPasswordUpgrade or None) as slapd holds them, read as the rootdn."""
+    conn = ldap3.Connection(ldap3.Server(settings.host, port=settings.ldap_port, get_info=ldap3.NONE),
+                            user=settings.ldap_manager_dn, password=str(settings.ldap_manager_password),
+                            auto_bind=True)
+    try:
+        conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "mgtPasswordUpgrade"])
+        raw = conn.response[0]["raw_attributes"]
+        mark = raw.get("mgtPasswordUpgrade")
+        return raw["userPassword"][0].decode(), mark[0].decode() if mark else None
+    finally:
+        conn.unbind()
+
+
+def argon2id_of(settings: Settings) -> str:
+    """How every hash the project writes with these settings begins."""
+    a = settings.argon2
+    return f"{{ARGON2}}$argon2id$v=19$m={a.memory_kib},t={a.time_cost},p={a.parallelism}$"
