@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from mailgothai.settings import Secret, Settings, load_settings, save_settings
-from mailgothai.stack import dovecot, slapd, tls
+from mailgothai.stack import dovecot, slapd, slapd_update, tls
 from mailgothai.stack.daemon import PythonService
 from mailgothai.stack.process import ProcessStatus, greeting, port_open, require_free
 from mailgothai.store import Store
+
+log = logging.getLogger(__name__)
 
 
 RELAY = PythonService("relay", ("relay", "run"))
@@ -79,6 +82,8 @@ def up(settings: Settings) -> StackStatus:
         for node in slapd.nodes(settings):
             slapd.start(settings, node)
             started.append(node)
+            for change in slapd_update.update_config(settings, node):
+                log.warning("slapd%s configuration brought up to this version: %s", node, change)
         dovecot.start(settings)
         start_relay(settings)
         start_web(settings)

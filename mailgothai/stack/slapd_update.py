@@ -1,0 +1,125 @@
+"""Bring the cn=config of a directory made by an older version of the project up to this
+one, online, at every start: the project's schema gains what was added to it (new
+attribute types, new optional attributes of its classes) and the database's access rules
+become this version's. slapd is asked over its ldapi socket as the user running it,
+whom cn=config's first rule lets manage it (deploy/slapd/config.ldif.in).
+
+A directory made by this version needs nothing, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+import ldap3
+from ldap3.core import exceptions as lx
+
+from mailgothai.directory.gateway import discard
+from mailgothai.errors import StackError
+from mailgothai.paths import SCHEMA_DIR
+from mailgothai.settings import Settings
+from mailgothai.stack import slapd
+
+DATABASE_DN = "olcDatabase={1}mdb,cn=config"
+SCHEMA_BASE = "cn=schema,cn=config"
+_ORDER = re.compile(r"^\{\d+\}")
+
+
+def ldif_values(text: str, dn: str) -> dict[str, list[str]]:
+    """The attribute values of one entry of an LDIF text (continuation lines unfolded,
+    comments dropped); every value with its white space collapsed."""
+    entries = re.split(r"\n\s*\n", re.sub(r"\n[ \t]", "", "\n".join(
+        line for line in text.splitlines() if not line.startswith("#"))))
+    for entry in entries:
+        lines = [line for line in entry.strip().splitlines() if line]
+        if lines and lines[0] == f"dn: {dn}":
+            values: dict[str, list[str]] = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                values.setdefault(name, []).append(" ".join(value.split()))
+            return values
+    raise StackError(f"no entry {dn} in the configuration template")
+
+
+def _plain(value: str) -> str:
+    """A cn=config value without its {n} position, white space collapsed."""
+    return " ".join(_ORDER.sub("", value).split())
+
+
+def _identity(definition: str) -> str:
+    """The OID (or macro) a schema definition begins with: what names it."""
+    return definition.strip("( ").split()[0]
+
+
+def schema_changes(current: dict[str, list[str]],
+                   wanted: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+    """(operation, attribute, value) that turn the current schema entry into the wanted
+    one: new definitions added, changed ones replaced; attribute types first, so a
+    class may name a new one. Nothing is ever removed."""
+    changes: list[tuple[str, str, str]] = []
+    for attribute in ("olcAttributeTypes", "olcObjectClasses"):
+        have = {_identity(_plain(v)): v for v in current.get(attribute, [])}
+        for definition in wanted.get(attribute, []):
+            old = have.get(_identity(definition))
+            if old is not None and _plain(old) == _plain(definition):
+                continue
+            if old is None:
+                changes.append((ldap3.MODIFY_ADD, attribute, definition))
+                continue
+            # Replaced in its place ({n} kept): later positions, and so later deletes, stay valid.
+            position = _ORDER.match(old)
+            changes.append((ldap3.MODIFY_DELETE, attribute, old))
+            changes.append((ldap3.MODIFY_ADD, attribute, (position[0] if position else "") + definition))
+    return changes
+
+
+def _connect(settings: Settings, node: int) -> ldap3.Connection:
+    socket = urllib.parse.quote(str(slapd.paths_for(settings, node).socket), safe="")
+    server = ldap3.Server(f"ldapi://{socket}", get_info=ldap3.NONE)
+    return ldap3.Connection(server, authentication=ldap3.SASL, sasl_mechanism=ldap3.EXTERNAL,
+                            sasl_credentials="", auto_bind=True, raise_exceptions=True)
+
+
+def _read(conn: ldap3.Connection, dn: str, attributes: list[str]) -> dict[str, list[str]]:
+    conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=attributes)
+    raw = conn.response[0]["raw_attributes"]
+    return {name: [v.decode("utf-8") for v in raw.get(name, [])] for name in attributes}
+
+
+def update_config(settings: Settings, node: int = 1) -> list[str]:
+    """Update node's running slapd; returns what changed (empty when it was current)."""
+    paths = slapd.paths_for(settings, node)
+    wanted_schema = ldif_values((SCHEMA_DIR / "mailgothai.ldif").read_text(encoding="utf-8"),
+                                f"cn=mailgothai,{SCHEMA_BASE}")
+    config = slapd.config_ldif(settings, paths, "{ARGON2}unused", slapd.local_replication(settings, node))
+    wanted_access = ldif_values(config, DATABASE_DN)["olcAccess"]
+    done: list[str] = []
+    try:
+        conn = _connect(settings, node)
+    except lx.LDAPException as exc:
+        raise StackError(f"cannot reach slapd's ldapi socket to update its configuration: {exc}") from exc
+    try:
+        conn.search(SCHEMA_BASE, "(objectClass=olcSchemaConfig)", ldap3.LEVEL, attributes=["cn"])
+        ours = [item["dn"] for item in conn.response if item["dn"].endswith(f"}}mailgothai,{SCHEMA_BASE}")]
+        if len(ours) != 1:
+            raise StackError(f"slapd at {paths.root} has no MailGoThai schema in cn=config")
+        current = _read(conn, ours[0], ["olcAttributeTypes", "olcObjectClasses"])
+        changes = schema_changes(current, wanted_schema)
+        if changes:
+            modification: dict[str, list[tuple[str, list[str]]]] = {}
+            # One modify: ldap3 groups by attribute, which keeps types before classes.
+            for operation, attribute, value in changes:
+                modification.setdefault(attribute, []).append((operation, [value]))
+            conn.modify(ours[0], modification)
+            added = sum(1 for operation, _, _ in changes if operation == ldap3.MODIFY_ADD)
+            done.append(f"schema: {added} definitions added or changed")
+        access = _read(conn, DATABASE_DN, ["olcAccess"])["olcAccess"]
+        if [_plain(v) for v in access] != [_plain(v) for v in wanted_access]:
+            conn.modify(DATABASE_DN, {"olcAccess": [(ldap3.MODIFY_REPLACE, wanted_access)]})
+            done.append("access rules replaced with this version's")
+    except lx.LDAPException as exc:
+        raise StackError(f"updating the configuration of slapd at {paths.root} failed: {exc}") from exc
+    finally:
+        discard(conn)
+    return done
