@@ -57,6 +57,9 @@ class Settings:
     mail_uid: int = 5000
     mail_gid: int = 5000
     auth_cache_ttl: int = 300  # seconds; provisioning flushes a user's entry on change
+    # 1: an IMAP login upgrades an imported hash (Dovecot's post-login script, a few ms on
+    # every IMAP login); 0 once no account carries mgtPasswordUpgrade any more.
+    imap_upgrade_hashes: int = 1
 
     # relay (`mailgothai relay`); production: smtp 25, submission 587, smtps 465
     smtp_port: int = 10025  # MX listener: unauthenticated mail for hosted recipients only

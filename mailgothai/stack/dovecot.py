@@ -17,6 +17,8 @@ from mailgothai.stack.process import (
 from mailgothai.stack.templates import render, write_private
 
 LDAP_FILES = ("ldap-passdb", "ldap-userdb", "ldap-deny-domain")
+# The passdb field that hands a marked account's password to postlogin.sh (see ldap-passdb.conf.in).
+UPGRADE_ATTRS = ", =userdb_mgt_upgrade_password=%{if;%{ldap:mgtPasswordUpgrade};eq;TRUE;%w;}"
 
 
 @dataclass(frozen=True)
@@ -110,13 +112,16 @@ def write_config(settings: Settings) -> DovecotPaths:
             "suffix": settings.ldap_base,
         },
     )
+    upgrade = settings.imap_upgrade_hashes
+    values = {"upgrade_attrs": UPGRADE_ATTRS if upgrade else ""}
     for name in LDAP_FILES:
-        write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", {}))
+        write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", values))
     script = render("dovecot/postlogin.sh.in", {
         "python": sys.executable, "config": settings.config_file.resolve(), "log": paths.postlogin_log,
     })
     write_private(paths.postlogin_script, script)
     paths.postlogin_script.chmod(0o700)
+    postlogin = render("dovecot/postlogin.conf.in", {"postlogin_script": paths.postlogin_script}) if upgrade else ""
     conf = render(
         "dovecot/dovecot.conf.in",
         {
@@ -132,7 +137,7 @@ def write_config(settings: Settings) -> DovecotPaths:
             "conf_dir": paths.root,
             "imap_port": settings.imap_port,
             "lmtp_port": settings.lmtp_port,
-            "postlogin_script": paths.postlogin_script,
+            "postlogin_service": postlogin,
         },
     )
     write_private(paths.config, conf)

@@ -19,8 +19,9 @@ from mailgothai.directory.layout import Layout
 from mailgothai.services.auth import Authenticator, LoginThrottle, ThrottleRules
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
+from mailgothai.stack import dovecot
 from mailgothai.stack.dovecot import paths_for as dovecot_paths
-from tests.conftest import Cli
+from tests.conftest import Cli, stack_settings
 from tests.integration.conftest import MailClients, argon2id_of, stored
 from tests.integration.test_password_schemes import PASSWORD, _bind_ok, _ok, system_crypt
 
@@ -188,3 +189,17 @@ def test_an_import_marks_exactly_its_legacy_hashes(cli: Cli, domain: str, stack:
     assert stored(stack, layout.account(f"old@{domain}")) == (rows["old"], "TRUE")
     assert stored(stack, layout.account(f"crypt@{domain}")) == (rows["crypt"], "TRUE")
     assert stored(stack, layout.account(f"new@{domain}")) == (argon2id, None)
+
+
+@pytest.mark.parametrize("upgrade", [1, 0])
+def test_imap_upgrades_can_be_turned_off_once_no_hash_is_marked(fresh_data_dir: Path, upgrade: int) -> None:
+    """imap_upgrade_hashes = 0 leaves the post-login script, and the password field it
+    would read, out of Dovecot's configuration (which Dovecot still accepts)."""
+    settings = stack_settings(fresh_data_dir, imap_upgrade_hashes=upgrade)
+    paths = dovecot.write_config(settings)
+    checked = subprocess.run(["doveconf", "-c", str(paths.config), "-n"], capture_output=True, text=True,
+                             check=False)
+    assert checked.returncode == 0, checked.stderr
+    passdb = (paths.root / "ldap-passdb.conf.ext").read_text(encoding="utf-8")
+    assert ("executable = imap imap-postlogin" in checked.stdout) is bool(upgrade)
+    assert ("userdb_mgt_upgrade_password" in passdb) is bool(upgrade)
