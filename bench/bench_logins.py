@@ -70,12 +70,15 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=200)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--imap-upgrade-hashes", type=int, choices=(0, 1), default=1,
+                    help="0: without Dovecot's post-login script (the setting imap_upgrade_hashes)")
     args = ap.parse_args()
     data_dir = args.work.resolve() / "stack"
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = load_settings(data_dir=data_dir, environ={}).replace(
         ldap_port=free_port(), imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
-        submission_port=free_port(), smtps_port=0, web_port=free_port(), auth_cache_ttl=3600)
+        submission_port=free_port(), smtps_port=0, web_port=free_port(), auth_cache_ttl=3600,
+        imap_upgrade_hashes=args.imap_upgrade_hashes)
     settings = manager.up(settings).settings
     for service in (manager.WEB, manager.RELAY):  # only slapd and Dovecot take part
         service.stop(settings)
@@ -91,7 +94,7 @@ def main() -> int:
         print(json.dumps({
             "argon2": {"t": settings.argon2_time_cost, "m_kib": settings.argon2_memory_kib,
                        "p": settings.argon2_parallelism},
-            "clients": args.clients, "users": args.users,
+            "clients": args.clients, "users": args.users, "imap_upgrade_hashes": settings.imap_upgrade_hashes,
             "logins_per_s_cold_cache": round(cold, 1), "logins_per_s_warm_cache": round(warm, 1),
         }))
     finally:
