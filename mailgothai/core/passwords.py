@@ -260,11 +260,9 @@ def verify_password(plain: str, stored: str) -> bool:
 
 def is_legacy_hash(stored: str) -> bool:
     """True for a hash an older system wrote (anything but argon2id): the stored value is
-    marked, and replaced with argon2id at the account's next successful login."""
-    if classify_hash(stored) != "ARGON2":
-        return True
-    parsed = _parse_argon2(_split(stored.strip())[1])
-    return isinstance(parsed, str) or parsed.variant != "argon2id"
+    marked, and replaced with argon2id at the account's next successful login. Stored
+    values are validated first (validate_stored_hash): the variant is all that is read."""
+    return classify_hash(stored) != "ARGON2" or not _split(stored.strip())[1].startswith("$argon2id$")
 
 
 def _make_salted(scheme: str, plain: str, salt: bytes | None, default_salt_len: int) -> str:
