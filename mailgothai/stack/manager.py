@@ -79,11 +79,17 @@ def up(settings: Settings) -> StackStatus:
     settings = prepare(settings)
     started: list[int] = []
     try:
+        schema_gained: set[str] = set()
         for node in slapd.nodes(settings):
             slapd.start(settings, node)
             started.append(node)
-            for change in slapd_update.update_config(settings, node):
+            update = slapd_update.update_config(settings, node)
+            schema_gained.update(update.schema)
+            for change in update.describe():
                 log.warning("slapd%s configuration brought up to this version: %s", node, change)
+        if slapd_update.MARK_OID in schema_gained:  # every node knows the mark now
+            marked = slapd_update.mark_legacy_hashes(settings)
+            log.warning("%d accounts with a hash from an older system marked for upgrade at login", marked)
         dovecot.start(settings)
         start_relay(settings)
         start_web(settings)

@@ -4,24 +4,31 @@ attribute types, new optional attributes of its classes) and the database's acce
 become this version's. slapd is asked over its ldapi socket as the user running it,
 whom cn=config's first rule lets manage it (deploy/slapd/config.ldif.in).
 
-A directory made by this version needs nothing, and nothing is written.
+A directory made by this version needs nothing, and nothing is written. When the schema
+gains the mark of hashes from older systems, the accounts that already hold such a hash
+are marked (mark_legacy_hashes), once.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
+from dataclasses import dataclass
 
 import ldap3
 from ldap3.core import exceptions as lx
 
-from mailgothai.directory.gateway import discard
+from mailgothai.core.passwords import is_legacy_hash
+from mailgothai.directory.gateway import Gateway, discard
+from mailgothai.directory.layout import Layout
+from mailgothai.directory.passwords import LEGACY_MARK
 from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
 from mailgothai.settings import Settings
 from mailgothai.stack import slapd
 
 DATABASE_DN = "olcDatabase={1}mdb,cn=config"
+MARK_OID = "MgtAttr:16"  # mgtPasswordUpgrade in ldap_schema/mailgothai.schema
 SCHEMA_BASE = "cn=schema,cn=config"
 _ORDER = re.compile(r"^\{\d+\}")
 
@@ -87,14 +94,25 @@ def _read(conn: ldap3.Connection, dn: str, attributes: list[str]) -> dict[str, l
     return {name: [v.decode("utf-8") for v in raw.get(name, [])] for name in attributes}
 
 
-def update_config(settings: Settings, node: int = 1) -> list[str]:
-    """Update node's running slapd; returns what changed (empty when it was current)."""
+@dataclass(frozen=True)
+class ConfigUpdate:
+    """What update_config changed: nothing, for a directory made by this version."""
+
+    schema: tuple[str, ...] = ()  # OIDs (or macros) of the schema definitions added or changed
+    access: bool = False  # the access rules were replaced
+
+    def describe(self) -> list[str]:
+        return ([f"schema definitions added or changed: {', '.join(self.schema)}"] if self.schema else []) + (
+            ["access rules replaced with this version's"] if self.access else [])
+
+
+def update_config(settings: Settings, node: int = 1) -> ConfigUpdate:
+    """Update node's running slapd; returns what changed."""
     paths = slapd.paths_for(settings, node)
     wanted_schema = ldif_values((SCHEMA_DIR / "mailgothai.ldif").read_text(encoding="utf-8"),
                                 f"cn=mailgothai,{SCHEMA_BASE}")
     config = slapd.config_ldif(settings, paths, "{ARGON2}unused", slapd.local_replication(settings, node))
     wanted_access = ldif_values(config, DATABASE_DN)["olcAccess"]
-    done: list[str] = []
     try:
         conn = _connect(settings, node)
     except lx.LDAPException as exc:
@@ -112,14 +130,32 @@ def update_config(settings: Settings, node: int = 1) -> list[str]:
             for operation, attribute, value in changes:
                 modification.setdefault(attribute, []).append((operation, [value]))
             conn.modify(ours[0], modification)
-            added = sum(1 for operation, _, _ in changes if operation == ldap3.MODIFY_ADD)
-            done.append(f"schema: {added} definitions added or changed")
         access = _read(conn, DATABASE_DN, ["olcAccess"])["olcAccess"]
-        if [_plain(v) for v in access] != [_plain(v) for v in wanted_access]:
+        replace_access = [_plain(v) for v in access] != [_plain(v) for v in wanted_access]
+        if replace_access:
             conn.modify(DATABASE_DN, {"olcAccess": [(ldap3.MODIFY_REPLACE, wanted_access)]})
-            done.append("access rules replaced with this version's")
     except lx.LDAPException as exc:
         raise StackError(f"updating the configuration of slapd at {paths.root} failed: {exc}") from exc
     finally:
         discard(conn)
-    return done
+    return ConfigUpdate(tuple(_identity(_plain(value)) for operation, _, value in changes
+                              if operation == ldap3.MODIFY_ADD), replace_access)
+
+
+def mark_legacy_hashes(settings: Settings) -> int:
+    """Mark every account whose hash is from an older system and carries no mark (they
+    were imported before the mark existed), so its next login upgrades it. Bound as the
+    rootdn, the one identity that reads hashes; returns how many were marked."""
+    layout = Layout(settings.ldap_base)
+    gateway = Gateway(settings.ldap_uri_list[:1], settings.ldap_manager_dn, settings.ldap_manager_password,
+                      timeout=settings.ldap_timeout)
+    marked = 0
+    try:
+        for entry in gateway.iter_paged(layout.domains, f"(&(objectClass=mgtAccount)(!({LEGACY_MARK}=*)))",
+                                        ["userPassword"]):
+            if is_legacy_hash(entry.first("userPassword")):
+                gateway.replace(entry.dn, {LEGACY_MARK: "TRUE"})
+                marked += 1
+    finally:
+        gateway.close()
+    return marked

@@ -1,7 +1,7 @@
 """A directory made by an older version of the project is brought up to this one when it
 starts: its schema gains mgtPasswordUpgrade and its access rules become this version's,
-after which legacy hashes are marked and upgraded as in a new directory; a current
-directory is left alone."""
+the hashes from older systems it already holds are marked, and from then on legacy
+hashes are marked and upgraded as in a new directory; a current directory is left alone."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from mailgothai.core.models import Account, Domain
 from mailgothai.core.passwords import hash_password, make_ssha
-from mailgothai.directory.accounts import AccountDirectory
+from mailgothai.directory.accounts import OBJECT_CLASSES, AccountDirectory, account_attributes
 from mailgothai.directory.domains import DomainDirectory
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
@@ -81,17 +81,26 @@ def test_an_old_directory_is_updated_once_and_then_upgrades_legacy_hashes(old_di
     accounts = AccountDirectory(gateway, layout)
     try:
         DomainDirectory(gateway, layout).create(Domain("old.go.th"))
-        email = "staff@old.go.th"
+        email, modern, later = "staff@old.go.th", "modern@old.go.th", "later@old.go.th"
         legacy = make_ssha(PASSWORD)
         with pytest.raises(DirectoryError):  # the old schema has no place for the mark
-            accounts.create(Account(email, "old.go.th", 1 << 30), legacy)
+            accounts.create(Account(later, "old.go.th", 1 << 30), legacy)
+        # What the previous version wrote: the hashes alone.
+        for address, password_hash in ((email, legacy), (modern, hash_password(PASSWORD, settings.argon2))):
+            values = account_attributes(Account(address, "old.go.th", 1 << 30), password_hash)
+            values.pop("mgtPasswordUpgrade")
+            gateway.add(layout.account(address), OBJECT_CLASSES, values)
 
-        changes = slapd_update.update_config(settings)
-        assert [c.split(":")[0] for c in changes] == ["schema", "access rules replaced with this version's"]
-        assert slapd_update.update_config(settings) == []
-
-        accounts.create(Account(email, "old.go.th", 1 << 30), legacy)
+        update = slapd_update.update_config(settings)
+        assert slapd_update.MARK_OID in update.schema and update.access
+        assert slapd_update.update_config(settings) == slapd_update.ConfigUpdate()
+        assert slapd_update.mark_legacy_hashes(settings) == 1
         assert stored(settings, layout.account(email)) == (legacy, "TRUE")
+        assert stored(settings, layout.account(modern))[1] is None
+        assert slapd_update.mark_legacy_hashes(settings) == 0
+
+        accounts.create(Account(later, "old.go.th", 1 << 30), legacy)
+        assert stored(settings, layout.account(later)) == (legacy, "TRUE")
         assert upgrade_legacy_hash(gateway, layout.account(email), PASSWORD,
                                    lambda plain: hash_password(plain, settings.argon2))
         password_hash, mark = stored(settings, layout.account(email))
@@ -107,6 +116,6 @@ def test_a_current_directory_is_left_alone(fresh_data_dir: Path) -> None:
     assert slapd.initialise(settings)
     slapd.start(settings)
     try:
-        assert slapd_update.update_config(settings) == []
+        assert slapd_update.update_config(settings) == slapd_update.ConfigUpdate()
     finally:
         slapd.stop(settings)
