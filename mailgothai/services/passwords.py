@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from mailgothai.core.passwords import (
     Argon2Params, check_password_policy, generate_password, hash_password, validate_stored_hash,
 )
 from mailgothai.errors import InvalidInput
-from mailgothai.services.backends import Backends
+
+if TYPE_CHECKING:  # only for the annotation: importing it would load SQLAlchemy here
+    from mailgothai.services.backends import Backends
 
 
 @dataclass(frozen=True)

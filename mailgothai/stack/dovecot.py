@@ -50,6 +50,10 @@ class DovecotPaths:
         return self.root / "postlogin.log"
 
     @property
+    def postlogin_lock(self) -> Path:
+        return self.root / "postlogin.lock"
+
+    @property
     def pid_file(self) -> Path:
         return self.base_dir / "master.pid"
 
@@ -118,6 +122,7 @@ def write_config(settings: Settings) -> DovecotPaths:
         write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", values))
     script = render("dovecot/postlogin.sh.in", {
         "python": sys.executable, "config": settings.config_file.resolve(), "log": paths.postlogin_log,
+        "lock": paths.postlogin_lock,
     })
     write_private(paths.postlogin_script, script)
     paths.postlogin_script.chmod(0o700)

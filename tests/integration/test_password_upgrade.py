@@ -7,6 +7,7 @@ and only the account itself, only while the mark is there, may make that change.
 from __future__ import annotations
 
 import csv
+import fcntl
 import subprocess
 import time
 from pathlib import Path
@@ -99,6 +100,25 @@ def test_only_a_marked_account_hands_its_password_to_the_post_login_script(cli: 
     _ok(cli("account", "add", modern, "--password-stdin", stdin=PASSWORD + "\n"))
     assert userdb_fields(stack, legacy, PASSWORD)["mgt_upgrade_password"] == PASSWORD
     assert userdb_fields(stack, modern, PASSWORD).get("mgt_upgrade_password", "") == ""
+
+
+def test_one_imap_upgrade_at_a_time_the_others_wait_for_a_later_login(cli: Cli, domain: str, stack: Settings,
+                                                                      layout: Layout, mail: MailClients) -> None:
+    """While an upgrade runs (its lock held), another marked login skips its own: the
+    CPU an IMAP node spends on upgrades stays at one Python process at a time."""
+    email = f"queued@{domain}"
+    legacy = make_ssha(PASSWORD)
+    add_with_hash(cli, email, legacy)
+    dn = layout.account(email)
+    lock_path = dovecot_paths(stack).postlogin_lock
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert mail.can_login(email, PASSWORD)
+        time.sleep(3)  # what a skipped upgrade would have needed to show up (a real one takes < 1 s)
+        assert stored(stack, dn) == (legacy, "TRUE")
+    assert mail.can_login(email, PASSWORD)  # the lock is free: this login upgrades
+    password_hash, mark = wait_for_upgrade(stack, dn)
+    assert mark is None and password_hash.startswith(argon2id_of(stack))
 
 
 def test_a_wrong_password_upgrades_nothing(cli: Cli, domain: str, stack: Settings, layout: Layout,
