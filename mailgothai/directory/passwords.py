@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from mailgothai.core.passwords import is_legacy_hash
-from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.gateway import Entry, Gateway
 
 LEGACY_MARK = "mgtPasswordUpgrade"
 
@@ -16,12 +16,17 @@ def password_attributes(password_hash: str) -> dict[str, object]:
     return {"userPassword": password_hash, LEGACY_MARK: "TRUE" if is_legacy_hash(password_hash) else None}
 
 
+def is_marked(entry: Entry) -> bool:
+    """Whether an entry read with LEGACY_MARK carries the mark."""
+    return entry.first(LEGACY_MARK).upper() == "TRUE"
+
+
 def upgrade_legacy_hash(gateway: Gateway, dn: str, password: str, hasher: Callable[[str], str]) -> bool:
     """After a successful login with `password`: if the entry's hash is marked as from an
     older system, store hasher(password) instead, as the entry itself (see
     Gateway.replace_own_legacy_hash). True if it was replaced; an unmarked entry costs
     one read and no hashing."""
     entry = gateway.read(dn, (LEGACY_MARK,))
-    if entry is None or entry.first(LEGACY_MARK).upper() != "TRUE":
+    if entry is None or not is_marked(entry):
         return False
     return gateway.replace_own_legacy_hash(dn, password, hasher(password))

@@ -19,6 +19,7 @@ from mailgothai.core.models import DomainLimits, Status
 from mailgothai.directory import escaping as f
 from mailgothai.directory.gateway import Entry, Gateway
 from mailgothai.directory.layout import Layout
+from mailgothai.directory.passwords import LEGACY_MARK, is_marked
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -43,7 +44,7 @@ async def cached_or_thread(func: Callable[..., R], *args: Any) -> R:
 
 
 ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
-               "mgtPasswordUpgrade", "entryCSN")
+               LEGACY_MARK, "entryCSN")
 DOMAIN_ATTRS = ("domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit")
 
 
@@ -106,7 +107,7 @@ def _entry(e: Entry) -> AddressEntry:
                         forwards=tuple(a.lower() for a in e.all("mgtForwardAddress")),
                         members=tuple(a.lower() for a in e.all("mgtMember")),
                         version=e.first("entryCSN"),
-                        legacy_password=e.first("mgtPasswordUpgrade").upper() == "TRUE")
+                        legacy_password=is_marked(e))
 
 
 class RelayDirectory:
