@@ -52,6 +52,7 @@ class Settings:
     ldap_timeout: int = 5
 
     # mail store
+    mailbox_root: str = ""  # mailboxes, ROOT/XX/ENTRYUUID; empty: DATA/mailboxes
     imap_port: int = 10143
     lmtp_port: int = 10024
     mail_uid: int = 5000
@@ -151,6 +152,17 @@ class Settings:
     @property
     def sql_url_effective(self) -> str:
         return self.sql_url or f"sqlite:///{(self.data_dir / 'mailgothai.sqlite3').resolve()}"
+
+    @property
+    def mailbox_root_path(self) -> Path:
+        """Where each mailbox lives, by its identity (mailstore/mailboxes.py)."""
+        return Path(self.mailbox_root) if self.mailbox_root else self.data_dir / "mailboxes"
+
+    @property
+    def legacy_mail_root(self) -> Path:
+        """Where versions before the mailbox ids kept mail, by address (DATA/mail/DOMAIN/LOCAL):
+        moved away by stack/mailbox_migration.py."""
+        return self.data_dir / "mail"
 
     @property
     def dovecot_config(self) -> Path:

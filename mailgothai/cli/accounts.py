@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from typing import Iterable
 
 from mailgothai.cli.common import add_json, add_password_options, announce_password, password_input
 from mailgothai.cli.output import print_json, print_json_lines_array, print_object, print_rows
-from mailgothai.core.models import Account, Status
+from mailgothai.core.models import Account, RetainedAccount, Status
 from mailgothai.core.quota import format_size
 from mailgothai.services.registry import Services
 
@@ -70,9 +71,48 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     upgrade.add_argument("email")
     upgrade.set_defaults(handler=cmd_upgrade_hash)
 
-    delete = commands.add_parser("delete", help="delete an account")
+    delete = commands.add_parser("delete", help=(
+        "delete an account: login and delivery end now, the address is free, the mailbox is kept for the "
+        "domain's retention period (restore or hand it over meanwhile)"))
     delete.add_argument("email")
     delete.set_defaults(handler=cmd_delete)
+
+    deleted = commands.add_parser("deleted", help="deleted accounts kept for their domain's retention period")
+    deleted_commands = deleted.add_subparsers(dest="deleted_command", metavar="COMMAND", required=True)
+    deleted_list = deleted_commands.add_parser("list", help="a domain's deleted accounts, newest first")
+    deleted_list.add_argument("domain")
+    add_json(deleted_list)
+    deleted_list.set_defaults(handler=cmd_deleted_list)
+    deleted_show = deleted_commands.add_parser("show", help="one deleted account")
+    deleted_show.add_argument("account", metavar="ADDRESS_OR_ID")
+    add_json(deleted_show)
+    deleted_show.set_defaults(handler=cmd_deleted_show)
+
+    restore = commands.add_parser("restore", help="bring a deleted account and its mail back")
+    restore.add_argument("account", metavar="ADDRESS_OR_ID", help="its address, or its mailbox id if deleted twice")
+    restore.add_argument("--as", dest="as_address", metavar="NEW_ADDRESS",
+                         help="restore it under another free address of its domain")
+    restore.set_defaults(handler=cmd_restore)
+
+    handover = commands.add_parser("handover", help=(
+        "copy a deleted account's mail into a folder Archive/<its address> of a successor's mailbox"))
+    handover.add_argument("account", metavar="ADDRESS_OR_ID")
+    handover.add_argument("--to", required=True, metavar="SUCCESSOR", help="the account that receives the mail")
+    handover.set_defaults(handler=cmd_handover)
+
+    rename = commands.add_parser("rename", help="give an account a new address; mailbox and password stay")
+    rename.add_argument("old", metavar="OLD")
+    rename.add_argument("new", metavar="NEW")
+    rename.add_argument("--keep-old-as-alias", action="store_true", help="mail to OLD still reaches the account")
+    rename.set_defaults(handler=cmd_rename)
+
+    hold = commands.add_parser("hold", help="put an account (live or deleted) on legal hold: never purged (operators)")
+    hold.add_argument("account", metavar="ADDRESS_OR_ID")
+    hold.add_argument("--reason", required=True, help="why: a case or order number, who asked")
+    hold.set_defaults(handler=cmd_hold)
+    release = commands.add_parser("release", help="lift an account's legal hold (operators)")
+    release.add_argument("account", metavar="ADDRESS_OR_ID")
+    release.set_defaults(handler=cmd_release)
 
 
 def cmd_add(args: argparse.Namespace, services: Services) -> int:
@@ -141,6 +181,72 @@ def cmd_status(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, services: Services) -> int:
-    services.accounts.delete(args.email)
-    print(f"account {args.email} deleted")
+    kept = services.accounts.delete(args.email)
+    print(f"account {kept.email} deleted; its mailbox {kept.mailbox_id} is kept until {_day(kept.purge_after)}")
+    print(f"restore with: mailgothai account restore {kept.mailbox_id}")
+    return 0
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _retained_row(r: RetainedAccount) -> tuple[str, ...]:
+    return (r.email, r.mailbox_id, _day(r.deleted_at), r.deleted_by,
+            format_size(r.size) if r.size is not None else "-", _day(r.purge_after),
+            f"hold: {r.hold_reason}" if r.hold_reason else ("purging" if r.purging else ""))
+
+
+def cmd_deleted_list(args: argparse.Namespace, services: Services) -> int:
+    kept = services.lifecycle.deleted(args.domain)
+    if args.json:
+        print_json_lines_array(retained_json(r) for r in kept)
+    else:
+        print_rows(_retained_row(r) for r in kept)
+    return 0
+
+
+def cmd_deleted_show(args: argparse.Namespace, services: Services) -> int:
+    kept = services.lifecycle.get_deleted(args.account)
+    print_json(retained_json(kept)) if args.json else print_object(retained_json(kept))
+    return 0
+
+
+def retained_json(r: RetainedAccount) -> dict[str, object]:
+    return {"address": r.email, "mailbox_id": r.mailbox_id, "domain": r.domain,
+            "deleted_at": r.deleted_at.isoformat(), "deleted_by": r.deleted_by, "size": r.size,
+            "purge_after": r.purge_after.isoformat(), "hold_reason": r.hold_reason, "purging": r.purging,
+            "quota": r.account.quota, "display_name": r.account.display_name, "aliases": list(r.account.aliases)}
+
+
+def cmd_restore(args: argparse.Namespace, services: Services) -> int:
+    done = services.lifecycle.restore(args.account, args.as_address)
+    print(f"account {done.account.email} restored with its mailbox {done.account.mailbox_id}")
+    if done.dropped_aliases:
+        print(f"aliases taken by others meanwhile, not restored: {', '.join(done.dropped_aliases)}")
+    return 0
+
+
+def cmd_handover(args: argparse.Namespace, services: Services) -> int:
+    done = services.lifecycle.handover(args.account, args.to)
+    print(f"{done.messages} messages of {done.retained.email} copied to {done.successor}, folder {done.folder}")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace, services: Services) -> int:
+    account = services.lifecycle.rename(args.old, args.new, keep_old_as_alias=args.keep_old_as_alias)
+    kept = " (the old address stays as an alias)" if args.keep_old_as_alias else ""
+    print(f"account {args.old} is now {account.email}{kept}")
+    return 0
+
+
+def cmd_hold(args: argparse.Namespace, services: Services) -> int:
+    state = services.holds.hold_account(args.account, args.reason)
+    print(f"{state.kind} {state.name} ({state.mailbox_id}) is on legal hold: {state.reason}")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, services: Services) -> int:
+    state = services.holds.release_account(args.account)
+    print(f"{state.kind} {state.name} ({state.mailbox_id}) is no longer on legal hold")
     return 0

@@ -10,7 +10,8 @@ from mailgothai.core.models import Status
 from mailgothai.core.quota import format_size
 from mailgothai.services.registry import Services
 
-LIMIT_OPTIONS = ("max_accounts", "quota_pool", "default_quota", "max_message_size", "hourly_send_limit")
+LIMIT_OPTIONS = ("max_accounts", "quota_pool", "default_quota", "max_message_size", "hourly_send_limit",
+                 "retention_days")
 
 
 def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +24,7 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("--default-quota", help="quota of a new account, e.g. 2G")
         p.add_argument("--max-message-size", help="largest message, e.g. 25M")
         p.add_argument("--hourly-send-limit", help="recipients per account per hour")
+        p.add_argument("--retention-days", help="days a deleted account's mailbox is kept, 0-3650 (default 30)")
         p.add_argument("--description")
 
     add = commands.add_parser("add", help="create a domain")
@@ -56,8 +58,17 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     delete = commands.add_parser("delete", help="delete a domain")
     delete.add_argument("domain")
-    delete.add_argument("--force", action="store_true", help="also delete its accounts and aliases")
+    delete.add_argument("--force", action="store_true", help=(
+        "also delete its accounts (each kept for the domain's retention period) and its aliases"))
     delete.set_defaults(handler=cmd_delete)
+
+    hold = commands.add_parser("hold", help="put a whole domain on legal hold: none of its mail is purged")
+    hold.add_argument("domain")
+    hold.add_argument("--reason", required=True, help="why: a case or order number, who asked")
+    hold.set_defaults(handler=cmd_hold)
+    release = commands.add_parser("release", help="lift a domain's legal hold")
+    release.add_argument("domain")
+    release.set_defaults(handler=cmd_release)
 
 
 def _limits(args: argparse.Namespace) -> dict[str, str | None]:
@@ -67,6 +78,10 @@ def _limits(args: argparse.Namespace) -> dict[str, str | None]:
 def cmd_add(args: argparse.Namespace, services: Services) -> int:
     domain = services.domains.add(args.domain, description=args.description or "", **_limits(args))
     print(f"domain {domain.name} created")
+    kept = services.lifecycle.deleted(domain.name)
+    if kept:
+        print(f"note: {len(kept)} deleted accounts of an earlier {domain.name} are still kept and now listed "
+              f"under it (mailgothai account deleted list {domain.name}); its admins may restore them")
     return 0
 
 
@@ -107,4 +122,16 @@ def cmd_recount(args: argparse.Namespace, services: Services) -> int:
 def cmd_delete(args: argparse.Namespace, services: Services) -> int:
     services.domains.delete(args.domain, force=args.force)
     print(f"domain {args.domain} deleted")
+    return 0
+
+
+def cmd_hold(args: argparse.Namespace, services: Services) -> int:
+    state = services.holds.hold_domain(args.domain, args.reason)
+    print(f"domain {state.name} is on legal hold: {state.reason}")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, services: Services) -> int:
+    state = services.holds.release_domain(args.domain)
+    print(f"domain {state.name} is no longer on legal hold")
     return 0

@@ -10,13 +10,15 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from mailgothai.cli import accounts, admins, aliases, deploy, dkim, domains, imports, queue, relay, stack, usage, web
+from mailgothai.cli import (
+    accounts, admins, aliases, deploy, dkim, domains, imports, purge, queue, relay, stack, usage, web,
+)
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.actor import cli_operator
 from mailgothai.services.registry import Services
 from mailgothai.settings import load_settings
 
-GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage)
+GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage, purge)
 
 
 def build_parser() -> argparse.ArgumentParser:

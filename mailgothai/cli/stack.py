@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mailgothai.settings import Settings
-from mailgothai.stack import demo, manager
+from mailgothai.stack import demo, mailbox_migration, manager
 
 UP_OPTIONS = ("ldap_port", "imap_port", "lmtp_port", "ldap_providers")
 
@@ -22,6 +22,10 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     up.set_defaults(handler=cmd_up, needs_services=False)
     down = commands.add_parser("down", help="stop exactly the processes `up` started")
     down.set_defaults(handler=cmd_down, needs_services=False)
+    migrate = commands.add_parser("migrate-mailboxes", help=(
+        "move mail kept by address (DATA/mail, versions before the mailbox ids) to each account's mailbox id; "
+        "`up` does this itself; run it on a production node with slapd up and Dovecot stopped"))
+    migrate.set_defaults(handler=cmd_migrate, needs_services=False)
     status = commands.add_parser("status", help="where everything listens and what runs")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status, needs_services=False)
@@ -56,6 +60,16 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
     state = manager.down(settings)
     _print(state)
     return 0 if not any(p.running for p in state.processes) else 1
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if manager.dovecot.status(settings).running:
+        print("mailgothai: error: stop Dovecot first: it would write to the mailboxes while they move")
+        return 1
+    result = mailbox_migration.migrate(settings)
+    for line in result.describe() or ["nothing to move"]:
+        print(line)
+    return 1 if result.left else 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from dataclasses import fields
 
 from mailgothai.core.models import Domain, DomainLimits
 from mailgothai.core.quota import MAX_SIZE, format_size, format_size_human
+from mailgothai.core.retention import parse_retention_days
 from mailgothai.errors import InvalidInput, LimitExceeded
 
 
@@ -86,6 +87,7 @@ def check_domain_limits(limits: DomainLimits) -> None:
             raise InvalidInput(name, f"larger than the maximum {format_size(MAX_SIZE)}")
     if limits.max_message_size == 0:
         raise InvalidInput("max_message_size", "must be greater than 0")
+    parse_retention_days(limits.retention_days)
     if limits.quota_pool > 0:
         if limits.default_quota == 0:
             raise InvalidInput("default_quota", "cannot be unlimited (0) when the domain has a quota pool")

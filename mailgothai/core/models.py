@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -38,6 +39,7 @@ class DomainLimits:
     default_quota: int = 1024**3
     max_message_size: int = 25 * 1024**2
     hourly_send_limit: int = 500
+    retention_days: int = 30  # days a deleted account's mailbox is kept (0-3650, core/retention.py)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Domain:
     limits: DomainLimits = field(default_factory=DomainLimits)
     account_count: int = 0  # accounts currently in the domain (kept by the directory)
     quota_allocated: int = 0  # sum of the accounts' quotas, bytes
+    hold_reason: str = ""  # a legal hold on the whole domain: its mail is never purged
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,32 @@ class Account:
     display_name: str = ""
     aliases: tuple[str, ...] = ()
     forwards: tuple[str, ...] = ()
+    # The mailbox's identity (the entry's entryUUID), read with a single account; not part
+    # of what an account's equality compares, nor of bulk reads.
+    mailbox_id: str = field(default="", compare=False)
+    hold_reason: str = field(default="", compare=False)  # a legal hold: its mail is never purged
+
+
+@dataclass(frozen=True)
+class RetainedAccount:
+    """A deleted account kept for its domain's retention period, with its mailbox."""
+
+    mailbox_id: str
+    account: Account  # as it was when deleted (its address, names, quota, aliases)
+    deleted_at: datetime
+    deleted_by: str
+    purge_after: datetime
+    size: int | None  # bytes of mail when deleted; None: not known
+    hold_reason: str = ""
+    purging: bool = False  # a purge has begun: it can no longer be restored
+
+    @property
+    def email(self) -> str:
+        return self.account.email
+
+    @property
+    def domain(self) -> str:
+        return self.account.domain
 
 
 @dataclass(frozen=True)

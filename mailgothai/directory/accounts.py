@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
 from mailgothai.core.models import Account, Status
@@ -16,9 +17,11 @@ ATTRS = ("mail", "domainName", "mgtStatus", "mgtQuota", "givenName", "sn", "disp
 # displayName is not asked: cn holds the display name whenever there is one (below), and
 # slapd keeps no index for it (deploy/slapd/config.ldif.in).
 NAME_ATTRS = ("givenName", "sn", "cn")
+# One account read alone also gets its mailbox's identity (entryUUID) and its hold.
+ONE_ATTRS = (*ATTRS, "entryUUID", "mgtHoldReason")
 
 
-def _person_values(account: Account) -> dict[str, object]:
+def person_values(account: Account) -> dict[str, object]:
     # inetOrgPerson requires sn and cn. A blank surname is stored as the address itself
     # and read back as blank (nobody's surname is their own e-mail address).
     return {
@@ -39,7 +42,7 @@ def account_attributes(account: Account, password_hash: str) -> dict[str, object
         "mgtAliasAddress": list(account.aliases),
         "mgtForwardAddress": list(account.forwards),
         **password_attributes(password_hash),
-        **_person_values(account),
+        **person_values(account),
     }
 
 
@@ -66,8 +69,9 @@ def account_fields(entry: Entry) -> AccountFields:
 
 
 def to_account(entry: Entry) -> Account:
-    # A blank surname is stored as the address itself (see _person_values).
-    return Account(*account_fields(entry))
+    # A blank surname is stored as the address itself (see person_values).
+    return Account(*account_fields(entry), mailbox_id=entry.first("entryUUID"),
+                   hold_reason=entry.first("mgtHoldReason"))
 
 
 def name_filter(text: str) -> str:
@@ -94,8 +98,14 @@ class AccountDirectory:
                            account_attributes(account, password_hash)) for account, password_hash in new])
 
     def find(self, email: str) -> Account | None:
-        entry = self._gw.read(self._layout.account(email), ATTRS)
+        entry = self._gw.read(self._layout.account(email), ONE_ATTRS)
         return to_account(entry) if entry else None
+
+    def find_by_id(self, mailbox_id: str) -> Account | None:
+        """The live account whose mailbox this is (entryUUID is equality-indexed)."""
+        entries = self._gw.search(self._layout.domains, f.all_of(f.eq("objectClass", "mgtAccount"),
+                                                                 f.eq("entryUUID", mailbox_id)), ONE_ATTRS, limit=2)
+        return to_account(entries[0]) if entries else None
 
     def get(self, email: str) -> Account:
         account = self.find(email)
@@ -111,7 +121,7 @@ class AccountDirectory:
                 "mgtQuota": account.quota,
                 "mgtAliasAddress": list(account.aliases),
                 "mgtForwardAddress": list(account.forwards),
-                **_person_values(account),
+                **person_values(account),
             })
         except NotFound:
             raise NotFound("account", account.email) from None
@@ -122,11 +132,34 @@ class AccountDirectory:
         except NotFound:
             raise NotFound("account", email) from None
 
-    def delete(self, email: str) -> None:
+    def set_hold(self, email: str, reason: str) -> None:
+        """Put the account on legal hold ("" lifts it)."""
         try:
-            self._gw.delete(self._layout.account(email))
+            self._gw.replace(self._layout.account(email), {"mgtHoldReason": reason or None})
         except NotFound:
             raise NotFound("account", email) from None
+
+    def rename(self, account: Account, new_email: str, aliases: tuple[str, ...]) -> None:
+        """Give the account the address new_email (its mailbox, password and all else stay:
+        the entry is moved, keeping its entryUUID) with `aliases` as its aliases. The
+        aliases and, for another domain, domainName are written first; the move then
+        replaces the address in one step, so the entry never has two."""
+        new_domain = new_email.rpartition("@")[2]
+        old = self._layout.account(account.email)
+        # A blank surname (and a missing name) are stored as the address: they follow it.
+        changes: dict[str, object] = dict(person_values(replace(account, email=new_email)))
+        if aliases != account.aliases:
+            changes["mgtAliasAddress"] = list(aliases)
+        if new_domain != account.domain:
+            changes["domainName"] = new_domain
+        try:
+            self._gw.replace(old, changes)
+            self._gw.rename(old, f.rdn("mail", new_email), delete_old_rdn=True,
+                            new_superior=self._layout.users(new_domain) if new_domain != account.domain else None)
+        except NotFound:
+            raise NotFound("account", account.email) from None
+        except AlreadyExists:
+            raise AlreadyExists("account", new_email) from None
 
     def check_password(self, email: str, password: str) -> bool:
         return self._gw.check_password(self._layout.account(email), password)

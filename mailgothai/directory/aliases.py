@@ -69,6 +69,11 @@ class AliasDirectory:
         for entry in self._gw.iter_paged(self._layout.aliases(domain), flt, ATTRS):
             yield to_alias(entry)
 
+    def with_member(self, address: str) -> list[Alias]:
+        """Alias entries that deliver to `address` (mgtMember is equality-indexed)."""
+        flt = f.all_of(f.eq("objectClass", "mgtAlias"), f.eq("mgtMember", address))
+        return [to_alias(e) for e in self._gw.search(self._layout.domains, flt, ATTRS)]
+
     def holder_of(self, address: str) -> str | None:
         """What already uses `address` ('account', 'account alias', 'alias'), or None."""
         flt = f.any_of(f.eq("mail", address), f.eq("mgtAliasAddress", address))

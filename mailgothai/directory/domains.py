@@ -12,7 +12,8 @@ from mailgothai.directory.layout import Layout
 from mailgothai.errors import AlreadyExists, NotFound
 
 ATTRS = ("domainName", "description", "mgtStatus", "mgtMaxAccounts", "mgtQuotaPool", "mgtDefaultQuota",
-         "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtAccountCount", "mgtQuotaAllocated")
+         "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtRetentionDays", "mgtAccountCount", "mgtQuotaAllocated",
+         "mgtHoldReason")
 CAS_ATTEMPTS = 50
 
 
@@ -23,6 +24,7 @@ def _limit_values(limits: DomainLimits) -> dict[str, object]:
         "mgtDefaultQuota": limits.default_quota,
         "mgtMaxMessageSize": limits.max_message_size,
         "mgtHourlySendLimit": limits.hourly_send_limit,
+        "mgtRetentionDays": limits.retention_days,
     }
 
 
@@ -51,9 +53,11 @@ def to_domain(entry: Entry) -> Domain:
             default_quota=entry.integer("mgtDefaultQuota", defaults.default_quota),
             max_message_size=entry.integer("mgtMaxMessageSize", defaults.max_message_size),
             hourly_send_limit=entry.integer("mgtHourlySendLimit", defaults.hourly_send_limit),
+            retention_days=entry.integer("mgtRetentionDays", defaults.retention_days),
         ),
         account_count=entry.integer("mgtAccountCount"),
         quota_allocated=entry.integer("mgtQuotaAllocated"),
+        hold_reason=entry.first("mgtHoldReason"),
     )
 
 
@@ -82,7 +86,8 @@ class DomainDirectory:
         return domain
 
     def update(self, name: str, *, description: str | None = None, limits: DomainLimits | None = None,
-               status: Status | None = None) -> None:
+               status: Status | None = None, hold_reason: str | None = None) -> None:
+        """Write the given fields; hold_reason "" lifts a hold."""
         values: dict[str, object] = {}
         if description is not None:
             values["description"] = description
@@ -90,6 +95,8 @@ class DomainDirectory:
             values.update(_limit_values(limits))
         if status is not None:
             values["mgtStatus"] = status.value
+        if hold_reason is not None:
+            values["mgtHoldReason"] = hold_reason or None
         try:
             self._gw.replace(self._layout.domain(name), values)
         except NotFound:

@@ -413,6 +413,13 @@ class Gateway:
     def delete(self, dn: str) -> None:
         self._write(dn, lambda conn: conn.delete(dn, controls=self._controls))
 
+    def rename(self, dn: str, new_rdn: str, *, delete_old_rdn: bool, new_superior: str | None = None) -> None:
+        """Move an entry (LDAP modify DN) in one atomic operation: it keeps its entryUUID
+        and every attribute; the values of new_rdn are added to it, those of its old RDN
+        removed only if delete_old_rdn."""
+        self._write(dn, lambda conn: conn.modify_dn(dn, new_rdn, delete_old_dn=delete_old_rdn,
+                                                      new_superior=new_superior, controls=self._controls))
+
     def check_password(self, dn: str, password: str) -> bool:
         """A simple bind as dn: slapd verifies the stored hash, whatever its scheme."""
         return self._as_self(dn, password, lambda conn: True)

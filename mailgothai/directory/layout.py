@@ -19,6 +19,17 @@ class Layout:
     def admins(self) -> str:
         return dn("ou=admins", self.base)
 
+    @property
+    def retained(self) -> str:
+        """Deleted accounts kept for their domain's retention period (outside ou=domains:
+        nothing that routes or logs in mail ever searches them)."""
+        return dn("ou=retained", self.base)
+
+    def retained_account(self, deleted_at: str) -> str:
+        """A deleted account, named by when it was deleted (LDAP GeneralizedTime to the
+        microsecond), so several deletions of one address stand side by side."""
+        return dn(rdn("mgtDeletedAt", deleted_at), self.retained)
+
     def domain(self, name: str) -> str:
         return dn(rdn("domainName", name), self.domains)
 

@@ -47,6 +47,30 @@ class Doveadm:
             # Dovecot not running: nothing is cached. Anything else: the TTL bounds it.
             pass
 
+    def kick(self, users: Iterable[str]) -> None:
+        """End the users' open IMAP sessions now (after a delete or a rename)."""
+        names = list(users)
+        if not names or not self.available:
+            return
+        for name in names:
+            try:
+                self._run("kick", name)
+            except MailStoreError:
+                pass  # Dovecot not running, or nobody of that name logged in
+
+    def folders(self, user: str) -> list[str]:
+        """The user's folder names."""
+        return [line for line in self._run("mailbox", "list", "-u", user).splitlines() if line]
+
+    def create_folder(self, user: str, folder: str) -> None:
+        """Create (and subscribe) a folder of the user's mailbox."""
+        self._run("mailbox", "create", "-s", "-u", user, folder)
+
+    def import_mail(self, user: str, source_maildir: Path, parent: str) -> None:
+        """Copy every message of the Maildir at source_maildir (all its folders, flags
+        kept) into the user's mailbox under the folder `parent` (created, subscribed)."""
+        self._run("import", "-s", "-u", user, f"maildir:{source_maildir}", parent, "all")
+
     def flush_all(self) -> None:
         if not self.available:
             return

@@ -1,5 +1,6 @@
-"""Telling a running relay of this data directory to look again (SIGUSR1): it rescans
-its spool and reloads the DKIM keys. Without it, both are re-read within seconds."""
+"""Telling a running relay of this data directory to look again (SIGUSR1): it forgets its
+cached directory answers, rescans its spool and reloads the DKIM keys. Without it, all
+three are re-read within seconds."""
 
 from __future__ import annotations
 

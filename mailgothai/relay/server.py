@@ -306,9 +306,10 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
 
 
 async def _reload(ctx: RelayContext) -> None:
+    ctx.directory.clear()  # an account deleted or renamed: its address is refused at once
     await asyncio.to_thread(ctx.keys.reload)
     await ctx.queue.rescan()
-    log.info("reloaded on request: DKIM keys and spool")
+    log.info("reloaded on request: directory answers, DKIM keys and spool")
 
 
 async def _maintain(ctx: RelayContext) -> None:

@@ -8,11 +8,12 @@ from typing import Iterator
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, parse_address_list, split_address
 from mailgothai.core.limits import check_account_fits, check_quota_change
-from mailgothai.core.models import Account, Domain, Role, Status
+from mailgothai.core.models import Account, Domain, RetainedAccount, Role, Status
 from mailgothai.core.quota import parse_size
 from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
+from mailgothai.services.lifecycle import LifecycleService
 from mailgothai.services.passwords import PasswordInput, resolve_password, upgrade_at_login
 
 
@@ -72,6 +73,7 @@ class AccountService(Service):
             self.b.domains.adjust_usage(domain.name, -1, -account.quota)
             raise
         self.audit("account.create", "account", email, domain.name, after=account)
+        self.b.doveadm.flush_auth_cache([email])  # nothing cached of an earlier holder of the address
         return NewAccount(account, generated)
 
     def update(self, email: str, *, given_name: str | None = None, surname: str | None = None,
@@ -130,12 +132,11 @@ class AccountService(Service):
         """After a login elsewhere (Dovecot's post-login script): see upgrade_at_login."""
         return upgrade_at_login(self.b, normalize_address(email, "email"), password)
 
-    def delete(self, email: str) -> None:
+    def delete(self, email: str) -> RetainedAccount:
+        """Delete the account into retention (services/lifecycle.py): login and delivery
+        end now, the address is free, the mailbox is kept for the domain's period."""
         account = self.get(email)
-        self.b.accounts.delete(account.email)
-        self.b.domains.adjust_usage(account.domain, -1, -account.quota)
-        self.audit("account.delete", "account", account.email, account.domain, before=account)
-        self.b.doveadm.flush_auth_cache([account.email])
+        return LifecycleService(self.b, self.actor).retire(account, self.b.domains.find(account.domain))
 
     def check_login(self, email: str, password: str) -> bool:
         """True if the password is right and the account and its domain are active."""

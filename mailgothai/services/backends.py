@@ -12,7 +12,9 @@ from mailgothai.directory.aliases import AliasDirectory
 from mailgothai.directory.domains import DomainDirectory
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
+from mailgothai.directory.retained import RetainedDirectory
 from mailgothai.mailstore.doveadm import Doveadm
+from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.settings import Settings
 from mailgothai.store import AuditLog, Store
 
@@ -25,10 +27,12 @@ class Backends:
     accounts: AccountDirectory
     aliases: AliasDirectory
     admins: AdminDirectory
+    retained: RetainedDirectory
     layout: Layout
     store: Store
     audit: AuditLog
     doveadm: Doveadm
+    mailboxes: Mailboxes
 
     @property
     def argon2(self) -> Argon2Params:
@@ -44,7 +48,9 @@ class Backends:
             settings=settings, gateway=gateway, layout=layout,
             domains=DomainDirectory(gateway, layout), accounts=AccountDirectory(gateway, layout),
             aliases=AliasDirectory(gateway, layout), admins=AdminDirectory(gateway, layout),
+            retained=RetainedDirectory(gateway, layout),
             store=store, audit=AuditLog(store), doveadm=Doveadm(settings.dovecot_config),
+            mailboxes=Mailboxes(settings.mailbox_root_path.resolve()),
         )
 
     def acting_for(self, admin_login: str) -> "Backends":
@@ -55,7 +61,16 @@ class Backends:
             self, gateway=gateway,
             domains=DomainDirectory(gateway, self.layout), accounts=AccountDirectory(gateway, self.layout),
             aliases=AliasDirectory(gateway, self.layout), admins=AdminDirectory(gateway, self.layout),
+            retained=RetainedDirectory(gateway, self.layout),
         )
+
+    def tell_relay(self) -> None:
+        """A relay running from this data directory drops its cached directory answers now
+        (SIGUSR1), so a deleted or renamed address is refused at RCPT at once; relays
+        elsewhere see the change within relay_lookup_cache_ttl."""
+        from mailgothai.relay.control import notify_relay  # only when a change needs it
+
+        notify_relay(self.settings)
 
     def close(self) -> None:
         self.gateway.close()

@@ -11,9 +11,9 @@ from mailgothai.services.backends import Backends
 
 
 def snapshot(value: Any) -> dict[str, Any] | None:
-    """A dataclass as a plain dict for the audit log (enums as their values)."""
-    if value is None:
-        return None
+    """A dataclass as a plain dict for the audit log (enums as their values); a dict as it is."""
+    if value is None or isinstance(value, dict):
+        return value
     out: dict[str, Any] = {}
     for key, item in dataclasses.asdict(value).items():
         if isinstance(item, enum.Enum):

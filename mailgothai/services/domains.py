@@ -9,9 +9,11 @@ from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.limits import check_domain_limits, check_new_limits_against_usage
 from mailgothai.core.models import Domain, DomainLimits, Status
 from mailgothai.core.quota import parse_size
+from mailgothai.core.retention import parse_retention_days
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
+from mailgothai.services.lifecycle import LifecycleService
 
 MAX_DESCRIPTION = 1024
 
@@ -29,7 +31,8 @@ def _count(value: int | str, field: str) -> int:
 def build_limits(base: DomainLimits, *, max_accounts: int | str | None = None,
                  quota_pool: int | str | None = None, default_quota: int | str | None = None,
                  max_message_size: int | str | None = None,
-                 hourly_send_limit: int | str | None = None) -> DomainLimits:
+                 hourly_send_limit: int | str | None = None,
+                 retention_days: int | str | None = None) -> DomainLimits:
     """New limits from user input; None keeps the current value."""
     changes: dict[str, int] = {}
     if max_accounts is not None:
@@ -42,6 +45,8 @@ def build_limits(base: DomainLimits, *, max_accounts: int | str | None = None,
         changes["max_message_size"] = parse_size(max_message_size, "max_message_size")
     if hourly_send_limit is not None:
         changes["hourly_send_limit"] = _count(hourly_send_limit, "hourly_send_limit")
+    if retention_days is not None:
+        changes["retention_days"] = parse_retention_days(retention_days)
     limits = dataclasses.replace(base, **changes)
     check_domain_limits(limits)
     return limits
@@ -106,19 +111,24 @@ class DomainService(Service):
         return after
 
     def delete(self, name: str, *, force: bool = False) -> None:
-        """Delete a domain. Refused while it holds accounts or aliases, unless force."""
+        """Delete a domain. Refused while it holds accounts or aliases, unless force: then
+        each account is deleted into retention (kept for the domain's period, restorable
+        once an operator adds the domain again) and each alias is removed. Refused while
+        the domain is on legal hold."""
         domain = self.get(name)
         self.actor.require_superadmin()
+        if domain.hold_reason:
+            raise InvalidInput("domain", f"{domain.name} is on legal hold ({domain.hold_reason}); release it first")
         has_aliases = next(self.b.aliases.iter_domain(domain.name), None) is not None
         if not force and (domain.account_count > 0 or has_aliases):
             raise InvalidInput("domain", f"{domain.name} still has accounts or aliases; use --force to delete them too")
+        lifecycle = LifecycleService(self.b, self.actor)
         while True:  # a page at a time: a large domain is never held in memory
             accounts, _ = self.b.accounts.first_page(domain.name, 500)
             if not accounts:
                 break
             for account in accounts:
-                self.b.accounts.delete(account.email)
-                self.audit("account.delete", "account", account.email, domain.name, before=account)
+                lifecycle.retire(self.b.accounts.get(account.email), domain, count=False)
         for alias in list(self.b.aliases.iter_domain(domain.name)):
             self.b.aliases.delete(alias.address)
             self.audit("alias.delete", "alias", alias.address, domain.name, before=alias)

@@ -13,6 +13,9 @@ from mailgothai.services.aliases import AliasService
 from mailgothai.services.backends import Backends
 from mailgothai.services.dkim import DkimService
 from mailgothai.services.domains import DomainService
+from mailgothai.services.holds import HoldService
+from mailgothai.services.lifecycle import LifecycleService
+from mailgothai.services.purge import PurgeService
 from mailgothai.settings import Settings
 
 
@@ -27,6 +30,9 @@ class Services:
         self.aliases = AliasService(backends, actor)
         self.admins = AdminService(backends, actor)
         self.dkim = DkimService(backends, actor)
+        self.lifecycle = LifecycleService(backends, actor)
+        self.holds = HoldService(backends, actor)
+        self.purge = PurgeService(backends, actor)
 
     @classmethod
     @contextlib.contextmanager

@@ -63,7 +63,8 @@ def paths_for(settings: Settings) -> DovecotPaths:
 
 
 def mail_root(settings: Settings) -> Path:
-    return (settings.data_dir / "mail").resolve()
+    """Where the mailboxes live (MAILBOXES/XX/ENTRYUUID, mailstore/mailboxes.py)."""
+    return settings.mailbox_root_path.resolve()
 
 
 def _searchable_by(st: os.stat_result, uid: int, gid: int) -> bool:
@@ -117,7 +118,7 @@ def write_config(settings: Settings) -> DovecotPaths:
         },
     )
     upgrade = settings.imap_upgrade_hashes
-    values = {"upgrade_attrs": UPGRADE_ATTRS if upgrade else ""}
+    values = {"upgrade_attrs": UPGRADE_ATTRS if upgrade else "", "mailbox_root": mail}
     for name in LDAP_FILES:
         write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", values))
     script = render("dovecot/postlogin.sh.in", {
@@ -137,7 +138,7 @@ def write_config(settings: Settings) -> DovecotPaths:
             "host": settings.host,
             "mail_uid": settings.mail_uid,
             "mail_gid": settings.mail_gid,
-            "mail_root": mail,
+            "mailbox_root": mail,
             "auth_cache_ttl": settings.auth_cache_ttl,
             "conf_dir": paths.root,
             "imap_port": settings.imap_port,

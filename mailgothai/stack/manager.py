@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailgothai.settings import Secret, Settings, load_settings, save_settings
-from mailgothai.stack import dovecot, slapd, slapd_update, tls
+from mailgothai.stack import dovecot, mailbox_migration, slapd, slapd_update, tls
 from mailgothai.stack.daemon import PythonService
 from mailgothai.stack.process import ProcessStatus, greeting, port_open, require_free
 from mailgothai.store import Store
@@ -90,6 +90,7 @@ def up(settings: Settings) -> StackStatus:
         if slapd_update.MARK_OID in schema_gained:  # every node knows the mark now
             marked = slapd_update.mark_legacy_hashes(settings)
             log.warning("%d accounts with a hash from an older system marked for upgrade at login", marked)
+        migrate_mailboxes(settings)
         dovecot.start(settings)
         start_relay(settings)
         start_web(settings)
@@ -100,6 +101,18 @@ def up(settings: Settings) -> StackStatus:
             slapd.stop(settings, node)
         raise
     return status(settings)
+
+
+def migrate_mailboxes(settings: Settings) -> None:
+    """Mail of a data directory made before the mailbox ids moves to its id-based home
+    (stack/mailbox_migration.py); a Dovecot still running the old layout is stopped first."""
+    if not mailbox_migration.needed(settings):
+        mailbox_migration.migrate(settings)  # only makes sure of ou=retained
+        return
+    dovecot.stop(settings)
+    result = mailbox_migration.migrate(settings)
+    for line in result.describe():
+        log.warning("mail store brought up to this version: %s", line)
 
 
 def relay_ports(settings: Settings) -> tuple[int, ...]:

@@ -1,0 +1,83 @@
+"""Mailboxes on disk, found by their identity (the account entry's entryUUID):
+ROOT/XX/ID, XX the id's first two hex digits — the home Dovecot's userdb gives each user
+(deploy/dovecot/ldap-userdb.conf.in). Only the purge removes one, and it does so in a way
+a kill cannot leave half-done: the home is first moved aside (one rename), then deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from mailgothai.core.retention import parse_mailbox_id
+from mailgothai.errors import MailStoreError
+
+REMOVING = ".purging"  # ROOT/.purging/ID: a home the purge moved aside and is deleting
+
+
+class Mailboxes:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def home(self, mailbox_id: str) -> Path:
+        mailbox_id = parse_mailbox_id(mailbox_id)
+        return self.root / mailbox_id[:2] / mailbox_id
+
+    def maildir(self, mailbox_id: str) -> Path:
+        return self.home(mailbox_id) / "Maildir"
+
+    def exists(self, mailbox_id: str) -> bool:
+        return self.home(mailbox_id).is_dir()
+
+    def size(self, mailbox_id: str) -> int | None:
+        """Bytes of the files under the home (mail and Dovecot's indexes); None if this
+        process cannot read it (the mail store is on another machine, or not ours)."""
+        home = self.home(mailbox_id)
+        if not os.access(home, os.R_OK | os.X_OK):
+            return None
+        total = 0
+        for directory, _, files in os.walk(home):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(directory, name)).st_size
+                except OSError:
+                    continue
+        return total
+
+    def count_messages(self, mailbox_id: str) -> int:
+        """Messages in every folder of the Maildir (files in each cur/ and new/)."""
+        maildir = self.maildir(mailbox_id)
+        if not maildir.is_dir():
+            return 0
+        folders = [maildir, *(p for p in maildir.iterdir() if p.name.startswith(".") and p.is_dir())]
+        return sum(1 for folder in folders for sub in ("cur", "new") if (folder / sub).is_dir()
+                   for _ in (folder / sub).iterdir())
+
+    def remove(self, mailbox_id: str) -> bool:
+        """Delete the mailbox for good; False if there was none here. The home is moved to
+        ROOT/.purging first, so a kill leaves either the whole mailbox or one being
+        removed, which finish_removals() deletes."""
+        home = self.home(mailbox_id)
+        aside = self.root / REMOVING / home.name
+        if home.is_dir():
+            aside.parent.mkdir(mode=0o700, exist_ok=True)
+            try:
+                os.replace(home, aside)
+            except OSError as exc:
+                raise MailStoreError(f"cannot move mailbox {mailbox_id} aside: {exc}") from exc
+        elif not aside.exists():
+            return False
+        shutil.rmtree(aside)
+        return True
+
+    def finish_removals(self) -> int:
+        """Delete what a purge that was killed had moved aside."""
+        aside = self.root / REMOVING
+        if not aside.is_dir():
+            return 0
+        done = 0
+        for home in aside.iterdir():
+            shutil.rmtree(home, ignore_errors=False)
+            done += 1
+        return done
