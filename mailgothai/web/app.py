@@ -37,6 +37,8 @@ AREAS = (
     "mailgothai.web.routes.domains",
     "mailgothai.web.routes.accounts",
     "mailgothai.web.routes.aliases",
+    "mailgothai.web.routes.retained",  # issue 14: deleted accounts, restore, handover, purge
+    "mailgothai.web.routes.holds",  # issue 14: legal holds
     "mailgothai.web.routes.admins",
     "mailgothai.web.routes.security_settings",
     "mailgothai.web.routes.audit",

@@ -36,6 +36,7 @@ class Form:
     general_error: str = ""
     intro: str = ""  # msgid
     danger: bool = False
+    intro_values: dict[str, Any] = field(default_factory=dict)  # %(name)s parts of the intro
 
     def filled(self, data: Mapping[str, Any]) -> "Form":
         """The same form showing what was submitted (never passwords)."""

@@ -37,6 +37,9 @@ FIELD_LABELS = {
     "local_part": N_("Address"), "body": N_("Request body"), "file": N_("File"), "job": N_("Import job number"),
     "before": N_("Older than record"), "confirm": N_("Domain name again"), "algorithm": N_("Key type"),
     "selector": N_("Selector"), "switch_after": N_("Switch after (seconds)"), "EMailAddress": N_("Address"),
+    "account": N_("Account"), "as": N_("Restore under the address"), "new_address": N_("New address"),
+    "reason": N_("Reason for the hold"), "retention_days": N_("Keep deleted accounts (days)"),
+    "mailbox_id": N_("Mailbox id"),
 }
 
 REASONS: tuple[str, ...] = (
@@ -116,6 +119,18 @@ REASONS: tuple[str, ...] = (
     N_("%(domain)s has no active %(algorithm)s key to rotate; generate one"),
     N_("%(selector)s is %(state)s, not pending"),
     N_("%(selector)s is %(state)s: only a replaced or pending key can be retired"),
+    # deleted accounts, restore, handover, rename, legal holds (core/retention.py, services/lifecycle.py,
+    # services/holds.py, services/domains.py)
+    N_("not a mailbox id: %(value)s (expected 8-4-4-4-12 hex digits)"),
+    N_("must be between 0 and %(max)s days, not %(value)s"),
+    N_("give the reason for the hold (a case or order number, who asked)"),
+    N_("%(address)s was deleted %(times)s times; give the mailbox id of the one you mean: %(ids)s"),
+    N_("must be an address of the account's domain %(domain)s"),
+    N_("its domain %(domain)s no longer exists; an operator must add the domain again first"),
+    N_("is the account's address already"),
+    N_("the purge of %(address)s has begun; it cannot be restored"),
+    N_("the purge of %(address)s has begun; it cannot be held"),
+    N_("%(domain)s is on legal hold (%(hold)s); release it first"),
     # CSV import (core/csvimport, services/imports.py, services/import_files.py)
     N_("the file is empty"), N_("the file is %(kind)s; save it as CSV UTF-8 (or Thai Windows cp874)"),
     N_("the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text"),

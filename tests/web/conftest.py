@@ -83,6 +83,8 @@ class World:
     user_b: str
     alias_b: str
     tokens: dict[str, str] = field(default_factory=dict)
+    deleted_a: str = ""  # mailbox id of a deleted account of A, kept for A's retention period
+    deleted_b: str = ""  # the same in B
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +100,10 @@ def world(web_settings: Settings) -> World:
         for i in range(3):
             svc.accounts.add(f"staff{i}@{w.b}", PasswordInput(plain=PASSWORD), given_name=f"พนักงาน{i}")
         svc.aliases.add(w.alias_b, (w.user_b,))
+        for name in (w.a, w.b):
+            svc.accounts.add(f"former@{name}", PasswordInput(plain=PASSWORD), given_name="อดีตพนักงาน")
+        w.deleted_a = svc.accounts.delete(f"former@{w.a}").mailbox_id
+        w.deleted_b = svc.accounts.delete(f"former@{w.b}").mailbox_id
         svc.admins.add(w.operator, Role.SUPERADMIN, PasswordInput(plain=PASSWORD))
         svc.admins.add(w.admin_a, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(w.a,))
         for login, role, domains in ((w.operator, Role.SUPERADMIN, ()), (w.admin_a, Role.DOMAIN_ADMIN, (w.a,))):

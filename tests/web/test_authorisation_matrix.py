@@ -41,9 +41,9 @@ def values_for(world: World, live: Live, target: str) -> dict[str, str]:
     if target == "b":
         return {"domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
                 "token_id": operator_token or "0" * 16, "lang": "th",
-                "job_id": str(finished_import_of_b(live.settings, world))}
+                "job_id": str(finished_import_of_b(live.settings, world)), "mailbox_id": world.deleted_b}
     return {"domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
-            "token_id": "0" * 16, "lang": "th", "job_id": "0"}
+            "token_id": "0" * 16, "lang": "th", "job_id": "0", "mailbox_id": world.deleted_a}
 
 
 def fill(path: str, values: dict[str, str]) -> str:
@@ -57,7 +57,8 @@ def form_body(world: World) -> dict[str, str]:
     return {"local_part": "intruder", "given_name": "x", "quota": "1G", "to": world.user_b, "password_mode": "generate",
             "name": "intruder", "login": world.admin_a, "confirm": world.b, "force": "1", "code": "123456",
             "description": "changed", "max_accounts": "99", "status": "disabled", "display_name": "x",
-            "domains": world.b, "role": "domain_admin"}
+            "domains": world.b, "role": "domain_admin", "as": f"intruder@{world.b}", "new_address": f"intruder@{world.b}",
+            "keep_old_as_alias": "1", "reason": "intruder's hold", "retention_days": "0"}
 
 
 UPLOADS = ("/api/v1/imports", "/api/v1/domain-imports")  # the body is a CSV file
@@ -82,6 +83,13 @@ def api_body(path: str, method: str, world: World) -> dict[str, Any] | bytes | N
         ("PATCH", "/api/v1/admins/{login}"): {"display_name": "changed"},
         ("POST", "/api/v1/admins/{login}/password"): {"generate_password": True},
         ("POST", "/api/v1/tokens"): {"name": "own token"},
+        ("POST", "/api/v1/accounts/{email}/rename"): {"new_address": f"intruder@{world.b}"},
+        ("POST", "/api/v1/accounts/{email}/hold"): {"reason": "intruder's hold"},
+        ("POST", "/api/v1/deleted/{mailbox_id}/restore"): {"as": f"intruder@{world.b}"},
+        ("POST", "/api/v1/deleted/{mailbox_id}/handover"): {"to": f"staff0@{world.b}"},
+        ("POST", "/api/v1/deleted/{mailbox_id}/hold"): {"reason": "intruder's hold"},
+        ("POST", "/api/v1/domains/{domain}/hold"): {"reason": "intruder's hold"},
+        ("POST", "/api/v1/purge"): {"dry_run": False},
     }
     return bodies.get((method, path), {})
 
@@ -102,6 +110,7 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
             "aliases": sorted(svc.aliases.iter_domain(world.b), key=lambda a: a.address),
             "admins": sorted(svc.admins.list(), key=lambda a: a.login),
             "domains": sorted(d.name for d in svc.domains.list()),
+            "deleted": svc.lifecycle.deleted(world.b),
         }
     with live.state.backends.store.session() as session:
         data["audit_b"] = session.query(AuditRecord).filter(AuditRecord.domain == world.b).count()
@@ -111,7 +120,7 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
     return data
 
 
-DOMAIN_SCOPED = ("domain", "email", "address")
+DOMAIN_SCOPED = ("domain", "email", "address", "mailbox_id")
 
 
 def test_every_route_declares_access(live: Live) -> None:
@@ -146,8 +155,8 @@ def test_domain_admin_of_a_acting_on_b_gets_404_and_changes_nothing(client: Clie
             assert r.status_code in (403, 404), f"{method} {path} → {r.status_code}"
         elif names in (["token_id"], ["job_id"]):
             assert r.status_code == 404, f"{method} {path} → {r.status_code}"
-        elif access is Access.API and path in ("/api/v1/admins", "/api/v1/domains", "/api/v1/domain-imports") \
-                and method == "POST":
+        elif access is Access.API and path in ("/api/v1/admins", "/api/v1/domains", "/api/v1/domain-imports",
+                                               "/api/v1/purge") and method == "POST":
             assert r.status_code == 403, f"{method} {path} → {r.status_code}"
         elif access is Access.API and path == "/api/v1/admins":
             assert r.status_code == 403
@@ -163,7 +172,8 @@ def test_the_same_domain_admin_does_reach_its_own_domain(client: Client, live: L
     client.login_admin(world.admin_a)
     a = values_for(world, live, "a")
     for path in ("/domains/{domain}", "/domains/{domain}/accounts", "/domains/{domain}/aliases",
-                 "/accounts/{email}", "/accounts/{email}/edit", "/domains/{domain}/accounts/new"):
+                 "/accounts/{email}", "/accounts/{email}/edit", "/domains/{domain}/accounts/new",
+                 "/domains/{domain}/deleted", "/deleted/{mailbox_id}", "/accounts/{email}/rename"):
         assert client.get(fill(path, a)).status_code == 200, path
     r = httpx.get(live.url + f"/api/v1/domains/{world.a}/accounts",
                   headers={"Authorization": f"Bearer {world.tokens[world.admin_a]}"})

@@ -1,6 +1,6 @@
 """Accounts: a domain's list (server-side paging, sorting, prefix search incl. Thai),
 search across domains, an account's page with its usage, create, edit, suspend,
-activate, reset password, delete."""
+activate, reset password, rename, delete (into retention: web/routes/retained.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mailgothai.core.models import Status
 from mailgothai.core.quota import format_size
-from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, NotFound
 from mailgothai.services.listing import ACCOUNT_SORTS, page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.web.context import NOTICES, Access, Ctx, page
@@ -22,7 +22,9 @@ NOTICES.update({
     "account-saved": N_("The account was saved."),
     "account-suspended": N_("The account is suspended: it cannot log in or receive mail."),
     "account-activated": N_("The account is active again."),
-    "account-deleted": N_("The account was deleted."),
+    "account-deleted": N_("The account was deleted. Its mailbox is kept until the purge date below: until then "
+                          "it can be restored here, or its mail handed over."),
+    "account-renamed": N_("The account has its new address; its mailbox and password stay."),
     "password-set": N_("The password was changed."),
 })
 
@@ -159,12 +161,40 @@ def account_password(ctx: Ctx) -> Response:
 def account_delete(ctx: Ctx) -> Response:
     svc = ctx.services()
     account = svc.accounts.get(ctx.request.path_params["email"])
-    form = Form(N_("Delete the account"), [], N_("Delete for good"), cancel=f"/accounts/{account.email}", danger=True,
-                intro=N_("The account and its addresses are removed; mail to it is refused from then on."))
+    days = svc.domains.get(account.domain).limits.retention_days
+    intro = N_("The account can no longer log in or receive mail, and its address is free for a new account. "
+               "Its mailbox is kept for %(days)s days: until then the account can be restored, or its mail "
+               "handed over to a successor.") if days else \
+        N_("The account can no longer log in or receive mail, and its address is free for a new account. "
+           "Its domain keeps deleted accounts 0 days: the mailbox is removed at the next purge, and until then "
+           "the account can be restored.")
+    form = Form(N_("Delete the account"), [], N_("Delete the account"), cancel=f"/accounts/{account.email}",
+                danger=True, intro=intro, intro_values={"days": days} if days else {})
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject=account.email)
-    svc.accounts.delete(account.email)
-    return ctx.redirect(f"/domains/{account.domain}/accounts", "account-deleted")
+    kept = svc.accounts.delete(account.email)
+    return ctx.redirect(f"/deleted/{kept.mailbox_id}", "account-deleted")
+
+
+def account_rename(ctx: Ctx) -> Response:
+    svc = ctx.services()
+    account = svc.accounts.get(ctx.request.path_params["email"])
+    form = Form(N_("Rename the account"), [
+        Field("new_address", N_("New address"), required=True, value=account.email,
+              help=N_("A whole address of a domain you manage; it may be one of the account's aliases")),
+        Field("keep_old_as_alias", N_("Keep the old address as an alias (mail to it still arrives)"), "checkbox"),
+    ], N_("Rename"), cancel=f"/accounts/{account.email}",
+        intro=N_("The mailbox, password, quota, aliases and forwards stay with the account. Aliases that deliver "
+                 "to the old address deliver to the new one."))
+    if ctx.request.method == "GET":
+        return ctx.render("form.html", form=form, subject=account.email)
+    try:
+        renamed = svc.lifecycle.rename(account.email, ctx.field("new_address"),
+                                       keep_old_as_alias=bool(ctx.field("keep_old_as_alias")))
+    except (InvalidInput, AlreadyExists, NotFound) as exc:  # NotFound: the new domain is not one of the admin's
+        return ctx.render("form.html", 409 if isinstance(exc, AlreadyExists) else 400,
+                          form=form.filled(ctx.form).fail(exc, ctx.gettext), subject=account.email)
+    return ctx.redirect(f"/accounts/{renamed.email}", "account-renamed")
 
 
 def routes() -> list[Route]:
@@ -177,5 +207,6 @@ def routes() -> list[Route]:
         page("/accounts/{email}/suspend", _set_status(Status.DISABLED), Access.ADMIN, ("POST",)),
         page("/accounts/{email}/activate", _set_status(Status.ACTIVE), Access.ADMIN, ("POST",)),
         page("/accounts/{email}/password", account_password, Access.ADMIN, ("GET", "POST")),
+        page("/accounts/{email}/rename", account_rename, Access.ADMIN, ("GET", "POST")),
         page("/accounts/{email}/delete", account_delete, Access.ADMIN, ("GET", "POST")),
     ]

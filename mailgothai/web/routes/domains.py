@@ -1,5 +1,6 @@
-"""Domains: the list (search, paging), a domain's page (limits, usage, admins, DKIM),
-and the operators' actions: create, set limits, suspend/activate, delete, appoint admins."""
+"""Domains: the list (search, paging), a domain's page (limits, retention, usage, admins,
+DKIM), and the operators' actions: create, set limits, suspend/activate, delete, appoint
+admins. (Its deleted accounts: web/routes/retained.py; legal holds: web/routes/holds.py.)"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.routing import Route
 
 from mailgothai.core.models import Role, Status
 from mailgothai.core.quota import format_size
+from mailgothai.core.retention import DEFAULT_RETENTION_DAYS
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.listing import page_args
 from mailgothai.web.context import NOTICES, Access, Ctx, page
@@ -33,6 +35,9 @@ LIMIT_FIELDS = (
     ("default_quota", N_("Default quota"), N_("Given to a new account that names none, e.g. 2G")),
     ("max_message_size", N_("Maximum message size"), N_("e.g. 25M")),
     ("hourly_send_limit", N_("Hourly send limit"), N_("Recipients one account may send to per hour")),
+    ("retention_days", N_("Keep deleted accounts (days)"),
+     N_("A deleted account's mailbox is kept this long, restorable, then purged; 0 to 3650. "
+        "A change applies to accounts deleted from then on.")),
 )
 
 
@@ -54,9 +59,9 @@ def _limit_form(title: str, submit: str, values: dict[str, str], with_name: bool
 
 
 def domain_new(ctx: Ctx) -> Response:
-    form = _limit_form(N_("New domain"), N_("Create domain"), {"default_quota": "1G", "max_message_size": "25M",
-                                                               "hourly_send_limit": "500", "max_accounts": "0",
-                                                               "quota_pool": "0"}, with_name=True)
+    defaults = {"default_quota": "1G", "max_message_size": "25M", "hourly_send_limit": "500", "max_accounts": "0",
+                "quota_pool": "0", "retention_days": str(DEFAULT_RETENTION_DAYS)}
+    form = _limit_form(N_("New domain"), N_("Create domain"), defaults, with_name=True)
     form.cancel = "/domains"
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form)
@@ -115,7 +120,9 @@ def domain_delete(ctx: Ctx) -> Response:
         Field("force", N_("Also delete all its accounts and aliases"), "checkbox"),
         Field("confirm", N_("Type the domain's name to confirm"), required=True),
     ], N_("Delete for good"), cancel=f"/domains/{domain.name}", danger=True,
-        intro=N_("Every account, alias and mailbox setting of the domain is removed. This cannot be undone."))
+        intro=N_("The domain and its aliases are removed for good. Each of its accounts is deleted into retention: "
+                 "its mailbox is kept for the domain's period (%(days)s days), and can be restored once an "
+                 "operator adds the domain again."), intro_values={"days": domain.limits.retention_days})
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject=domain.name)
     try:
