@@ -51,7 +51,11 @@ def test_account_lifecycle_over_the_api(api, world: World) -> None:  # type: ign
     found = api(token, "GET", f"/domains/{world.a}/accounts", params={"q": "ประยุ"}).json()
     assert [a["email"] for a in found["items"]] == [created["email"]]
     assert api(token, "POST", f"/accounts/{created['email']}/suspend").json()["status"] == "disabled"
-    assert api(token, "DELETE", f"/accounts/{created['email']}").status_code == 204
+    deleted = api(token, "DELETE", f"/accounts/{created['email']}")
+    assert deleted.status_code == 200, deleted.text
+    kept = deleted.json()  # deleted into retention: the mailbox is kept, restorable until purge_after
+    assert kept["address"] == created["email"] and kept["mailbox_id"] == created["mailbox_id"]
+    assert kept["purge_after"] > kept["deleted_at"]
     assert api(token, "GET", f"/accounts/{created['email']}").status_code == 404
 
 

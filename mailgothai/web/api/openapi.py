@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
 from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
 
 P = "/api/v1"
@@ -13,6 +14,7 @@ SIZE = {"oneOf": [{"type": "string", "examples": ["2G", "500M"]}, {"type": "inte
 STRS = {"type": "array", "items": {"type": "string"}}
 BOOL = {"type": "boolean"}
 OBJ = {"type": "object"}
+NULLABLE_STR = {"type": ["string", "null"]}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -35,6 +37,8 @@ EMAIL = _path_param("email", "account address")
 ADDRESS = _path_param("address", "alias address")
 LOGIN = _path_param("login", "administrator login")
 TOKEN_ID = _path_param("token_id", "token id")
+MAILBOX_ID = _path_param("mailbox_id", "a deleted account's mailbox id (8-4-4-4-12 hex digits), or its address "
+                                       "when it was deleted once")
 JOB_ID = {**_path_param("job_id", "import job id"), "schema": {"type": "string", "pattern": "^[0-9]+$"}}
 CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
 
@@ -82,7 +86,12 @@ def _csv_op(summary: str, params: list[dict[str, Any]], tag: str) -> dict[str, A
 
 
 LIMITS = {"max_accounts": INT, "quota_pool": SIZE, "default_quota": SIZE, "max_message_size": SIZE,
-          "hourly_send_limit": INT}
+          "hourly_send_limit": INT,
+          "retention_days": {"type": "integer", "minimum": 0, "maximum": MAX_RETENTION_DAYS,
+                             "description": "days a deleted account's mailbox is kept (default 30); a change "
+                                            "applies to accounts deleted from then on"}}
+REASON = {"reason": {"type": "string", "minLength": 1, "maxLength": MAX_HOLD_REASON,
+                     "description": "why: a case or order number, who asked"}}
 PASSWORD = {"password": STR, "generate_password": BOOL}
 
 
@@ -107,6 +116,13 @@ def document() -> dict[str, Any]:
                                                           tag="domains")},
         f"{P}/domains/{{domain}}/usage": {"get": _op("storage used, from Dovecot readings", "DomainUsage", [DOMAIN],
                                                      tag="domains")},
+        f"{P}/domains/{{domain}}/hold": {"post": _op("put the whole domain on legal hold: none of its mail is "
+                                                     "purged (operator)", "Hold", [DOMAIN],
+                                                     _body(REASON, ("reason",)), tag="holds")},
+        f"{P}/domains/{{domain}}/release": {"post": _op("lift the domain's legal hold (operator)", "Hold", [DOMAIN],
+                                                        tag="holds")},
+        f"{P}/domains/{{domain}}/deleted": {"get": _op("the domain's deleted accounts still kept, newest first",
+                                                       "DeletedAccountPage", [DOMAIN, *PAGING], tag="deleted")},
         f"{P}/domains/{{domain}}/accounts": {
             "get": _op("a page of the domain's accounts, sorted by slapd", "AccountPage", [
                 DOMAIN, _query("q", STR, "start of an address or a name"),
@@ -129,8 +145,38 @@ def document() -> dict[str, Any]:
             "patch": _op("change an account", "Account", [EMAIL], _body({
                 "given_name": STR, "surname": STR, "display_name": STR, "quota": SIZE, "aliases": STRS,
                 "forwards": STRS}), tag="accounts"),
-            "delete": _op("delete an account", None, [EMAIL], tag="accounts"),
+            "delete": _op("delete an account: login and delivery end now, the address is free, the mailbox is "
+                          "kept for the domain's retention period (restore or hand it over meanwhile)",
+                          "DeletedAccount", [EMAIL], tag="accounts"),
         },
+        f"{P}/accounts/{{email}}/rename": {"post": _op(
+            "give an account a new address; mailbox, password, quota, aliases and forwards stay", "Account",
+            [EMAIL], _body({"new_address": STR, "keep_old_as_alias": BOOL}, ("new_address",)), tag="accounts")},
+        f"{P}/accounts/{{email}}/hold": {"post": _op("put an account on legal hold: its mail is never purged "
+                                                     "(operator)", "Hold", [EMAIL], _body(REASON, ("reason",)),
+                                                     tag="holds")},
+        f"{P}/accounts/{{email}}/release": {"post": _op("lift an account's legal hold (operator)", "Hold", [EMAIL],
+                                                        tag="holds")},
+        f"{P}/deleted/{{mailbox_id}}": {"get": _op("a deleted account", "DeletedAccount", [MAILBOX_ID],
+                                                   tag="deleted")},
+        f"{P}/deleted/{{mailbox_id}}/restore": {"post": _op(
+            "bring a deleted account back with its mailbox, at its own address or another free one of its domain",
+            "Restored", [MAILBOX_ID], {**_body({"as": {**STR, "description": "another address of the same domain; "
+                                                                              "absent: its own address"}}),
+                                       "required": False}, tag="deleted")},
+        f"{P}/deleted/{{mailbox_id}}/handover": {"post": _op(
+            "copy a deleted account's mail into a folder Archive/<its address> of a successor's mailbox",
+            "Handover", [MAILBOX_ID], _body({"to": {**STR, "description": "the successor's address"}}, ("to",)),
+            tag="deleted")},
+        f"{P}/deleted/{{mailbox_id}}/hold": {"post": _op("put a deleted account on legal hold: never purged "
+                                                         "(operator)", "Hold", [MAILBOX_ID],
+                                                         _body(REASON, ("reason",)), tag="holds")},
+        f"{P}/deleted/{{mailbox_id}}/release": {"post": _op("lift a deleted account's legal hold (operator)", "Hold",
+                                                            [MAILBOX_ID], tag="holds")},
+        f"{P}/purge": {"post": _op(
+            "remove for good the deleted accounts whose retention has passed, unless on legal hold (operator); "
+            "a dry run unless dry_run is false", "PurgeReport", body={**_body({"dry_run": BOOL}), "required": False},
+            tag="holds")},
         f"{P}/accounts/{{email}}/suspend": {"post": _op("suspend an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/activate": {"post": _op("activate an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/password": {"post": _op("set or generate a new password", "GeneratedPassword",
@@ -219,7 +265,8 @@ def document() -> dict[str, Any]:
                                                   "properties": {"field": STR, "reason": STR}}}}},
         "Domain": {"type": "object", "required": ["name", "status", "limits"], "properties": {
             "name": STR, "description": STR, "status": STR, "account_count": INT, "quota_allocated": INT,
-            "limits": {"type": "object", "properties": {k: INT for k in LIMITS}}}},
+            "limits": {"type": "object", "properties": {k: INT for k in LIMITS}},
+            "hold_reason": {**STR, "description": "a legal hold on the whole domain; empty: none"}}},
         "DomainPage": page("Domain"),
         "DomainUsage": {"type": "object", "required": ["domain", "used_bytes"], "properties": {
             "domain": STR, "used_bytes": INT, "accounts_read": INT,
@@ -227,11 +274,32 @@ def document() -> dict[str, Any]:
         "Account": {"type": "object", "required": ["email", "domain", "quota", "status"], "properties": {
             "email": STR, "domain": STR, "quota": INT, "status": STR, "given_name": STR, "surname": STR,
             "display_name": STR, "aliases": STRS, "forwards": STRS,
+            "mailbox_id": {**NULLABLE_STR, "description": "the mailbox's identity; null in listings"},
+            "hold_reason": {**NULLABLE_STR, "description": "a legal hold; empty: none; null in listings"},
             "usage": {"type": ["object", "null"], "properties": {"used_bytes": INT, "read_at": STR}}}},
         "NewAccount": {"allOf": [_ref("Account"), {"type": "object", "properties": {
             "generated_password": {"type": ["string", "null"]}}}]},
         "AccountPage": page("Account"),
         "AccountList": listing("Account"),
+        "DeletedAccount": {"type": "object", "required": ["address", "mailbox_id", "domain", "deleted_at",
+                                                          "purge_after"], "properties": {
+            "address": STR, "mailbox_id": STR, "domain": STR, "deleted_at": STR, "deleted_by": STR,
+            "size": {"type": ["integer", "null"], "minimum": 0, "description": "bytes of mail when deleted"},
+            "purge_after": STR, "hold_reason": STR, "purging": BOOL, "quota": INT, "display_name": STR,
+            "aliases": STRS}},
+        "DeletedAccountPage": page("DeletedAccount"),
+        "Restored": {"type": "object", "required": ["account", "dropped_aliases"], "properties": {
+            "account": _ref("Account"),
+            "dropped_aliases": {**STRS, "description": "aliases others took meanwhile, not restored"}}},
+        "Handover": {"type": "object", "required": ["deleted", "successor", "folder", "messages"], "properties": {
+            "deleted": _ref("DeletedAccount"), "successor": STR, "folder": STR, "messages": INT}},
+        "Hold": {"type": "object", "required": ["kind", "name", "domain", "hold_reason"], "properties": {
+            "kind": {"type": "string", "enum": ["account", "deleted account", "domain"]}, "name": STR,
+            "mailbox_id": NULLABLE_STR, "domain": STR, "hold_reason": {**STR, "description": "empty: released"}}},
+        "PurgeReport": {"type": "object", "required": ["at", "dry_run", "purged", "kept"], "properties": {
+            "at": STR, "dry_run": BOOL, "purged": {"type": "array", "items": _ref("DeletedAccount")},
+            "kept": {"type": "array", "items": {"allOf": [_ref("DeletedAccount"), {
+                "type": "object", "properties": {"reason": STR}}]}}}},
         "GeneratedPassword": {"type": "object", "properties": {"generated_password": {"type": ["string", "null"]}}},
         "Alias": {"type": "object", "required": ["address", "domain", "members", "status"], "properties": {
             "address": STR, "domain": STR, "members": STRS, "status": STR}},
@@ -271,7 +339,8 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "MailGoThai admin API", "version": "1",
-                 "description": "Domains, accounts, aliases, administrators, CSV import and export, audit log and "
+                 "description": "Domains, accounts, aliases, deleted accounts (restore, handover), legal holds, "
+                                "the purge, administrators, CSV import and export, audit log and "
                                 "API tokens. Every call "
                                 "carries an API token (Authorization: Bearer mgt_…) and acts with the rights of the "
                                 "administrator who made it: a domain administrator's token gets 404 outside its "

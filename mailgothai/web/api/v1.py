@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailgothai.core.models import Account, Admin, Alias, Domain, Status
+from mailgothai.core.models import Account, Admin, Alias, Domain, RetainedAccount, Status
 from mailgothai.errors import InvalidInput
 from mailgothai.services.audit import parse_filter
+from mailgothai.services.holds import HoldState
 from mailgothai.services.listing import page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
@@ -32,15 +33,31 @@ def domain_json(d: Domain) -> dict[str, Any]:
             "account_count": d.account_count, "quota_allocated": d.quota_allocated,
             "limits": {"max_accounts": d.limits.max_accounts, "quota_pool": d.limits.quota_pool,
                        "default_quota": d.limits.default_quota, "max_message_size": d.limits.max_message_size,
-                       "hourly_send_limit": d.limits.hourly_send_limit}}
+                       "hourly_send_limit": d.limits.hourly_send_limit, "retention_days": d.limits.retention_days},
+            "hold_reason": d.hold_reason}
 
 
 def account_json(a: Account, reading: Reading | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"email": a.email, "domain": a.domain, "quota": a.quota, "status": a.status.value,
                            "given_name": a.given_name, "surname": a.surname, "display_name": a.display_name,
-                           "aliases": list(a.aliases), "forwards": list(a.forwards)}
+                           "aliases": list(a.aliases), "forwards": list(a.forwards),
+                           # read with one account only (every entry has a mailbox id): null in listings
+                           "mailbox_id": a.mailbox_id or None, "hold_reason": a.hold_reason if a.mailbox_id else None}
     out["usage"] = {"used_bytes": reading.used_bytes, "read_at": iso(reading.read_at)} if reading else None
     return out
+
+
+def retained_json(r: RetainedAccount) -> dict[str, Any]:
+    """A deleted account kept for its domain's retention period (the CLI's --json, the same fields)."""
+    return {"address": r.email, "mailbox_id": r.mailbox_id, "domain": r.domain, "deleted_at": iso(r.deleted_at),
+            "deleted_by": r.deleted_by, "size": r.size, "purge_after": iso(r.purge_after),
+            "hold_reason": r.hold_reason, "purging": r.purging, "quota": r.account.quota,
+            "display_name": r.account.display_name, "aliases": list(r.account.aliases)}
+
+
+def hold_json(h: HoldState) -> dict[str, Any]:
+    return {"kind": h.kind, "name": h.name, "mailbox_id": h.mailbox_id or None, "domain": h.domain,
+            "hold_reason": h.reason}
 
 
 def alias_json(a: Alias) -> dict[str, Any]:
@@ -90,13 +107,14 @@ def domains_list(c: ApiCtx) -> Any:
     return paged([domain_json(d) for d in page.items], page.offset, limit, page.total)
 
 
-LIMITS = ("max_accounts", "quota_pool", "default_quota", "max_message_size", "hourly_send_limit")
+LIMITS = ("max_accounts", "quota_pool", "default_quota", "max_message_size", "hourly_send_limit", "retention_days")
+COUNTS = ("max_accounts", "hourly_send_limit", "retention_days")
 
 
 def _limits(c: ApiCtx) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in LIMITS:
-        value = c.count(name) if name in ("max_accounts", "hourly_send_limit") else c.size(name)
+        value = c.count(name) if name in COUNTS else c.size(name)
         if value is not None:
             out[name] = value
     return out
@@ -157,7 +175,7 @@ def account_create(c: ApiCtx) -> Any:
         f"{local.strip()}@{domain.name}", _password(c), given_name=c.text("given_name") or "",
         surname=c.text("surname") or "", display_name=c.text("display_name") or "", quota=c.size("quota"),
         status=_status(c), aliases=c.strings("aliases") or (), forwards=c.strings("forwards") or ())
-    out = account_json(created.account)
+    out = account_json(svc.accounts.get(created.account.email))  # with its mailbox id
     out["generated_password"] = created.generated_password
     return out
 
@@ -175,7 +193,76 @@ def account_update(c: ApiCtx) -> Any:
 
 
 def account_delete(c: ApiCtx) -> Any:
-    c.services().accounts.delete(c.path("email"))
+    return retained_json(c.services().accounts.delete(c.path("email")))
+
+
+def account_rename(c: ApiCtx) -> Any:
+    renamed = c.services().lifecycle.rename(c.path("email"), c.text("new_address", required=True) or "",
+                                            keep_old_as_alias=c.flag("keep_old_as_alias"))
+    return account_json(renamed)
+
+
+def account_hold(c: ApiCtx) -> Any:
+    svc = c.services()
+    account = svc.accounts.get(c.path("email"))  # first: outside its domains a domain admin gets 404
+    return hold_json(svc.holds.hold_account(account.mailbox_id, c.text("reason", required=True) or ""))
+
+
+def account_release(c: ApiCtx) -> Any:
+    svc = c.services()
+    account = svc.accounts.get(c.path("email"))
+    return hold_json(svc.holds.release_account(account.mailbox_id))
+
+
+def deleted_list(c: ApiCtx) -> Any:
+    offset, limit = page_args(c.query("offset"), c.query("limit"))
+    kept = c.services().lifecycle.deleted(c.path("domain"))
+    return paged([retained_json(r) for r in kept[offset:offset + limit]], offset, limit, len(kept))
+
+
+def deleted_get(c: ApiCtx) -> Any:
+    return retained_json(c.services().lifecycle.get_deleted(c.path("mailbox_id")))
+
+
+def deleted_restore(c: ApiCtx) -> Any:
+    done = c.services().lifecycle.restore(c.path("mailbox_id"), c.text("as") or None)
+    return {"account": account_json(done.account), "dropped_aliases": list(done.dropped_aliases)}
+
+
+def deleted_handover(c: ApiCtx) -> Any:
+    done = c.services().lifecycle.handover(c.path("mailbox_id"), c.text("to", required=True) or "")
+    return {"deleted": retained_json(done.retained), "successor": done.successor, "folder": done.folder,
+            "messages": done.messages}
+
+
+def deleted_hold(c: ApiCtx) -> Any:
+    svc = c.services()
+    retained = svc.lifecycle.get_deleted(c.path("mailbox_id"))  # first: 404 outside the token's domains
+    return hold_json(svc.holds.hold_account(retained.mailbox_id, c.text("reason", required=True) or ""))
+
+
+def deleted_release(c: ApiCtx) -> Any:
+    svc = c.services()
+    retained = svc.lifecycle.get_deleted(c.path("mailbox_id"))
+    return hold_json(svc.holds.release_account(retained.mailbox_id))
+
+
+def domain_hold(c: ApiCtx) -> Any:
+    svc = c.services()
+    domain = svc.domains.get(c.path("domain"))  # first: 404 outside the token's domains
+    return hold_json(svc.holds.hold_domain(domain.name, c.text("reason", required=True) or ""))
+
+
+def domain_release(c: ApiCtx) -> Any:
+    svc = c.services()
+    return hold_json(svc.holds.release_domain(svc.domains.get(c.path("domain")).name))
+
+
+def purge(c: ApiCtx) -> Any:
+    dry_run = c.flag("dry_run") if "dry_run" in c.body else True  # purging needs {"dry_run": false}
+    report = c.services().purge.run(dry_run=dry_run)
+    return {"at": iso(report.at), "dry_run": report.dry_run, "purged": [retained_json(r) for r in report.purged],
+            "kept": [{**retained_json(k.retained), "reason": k.reason} for k in report.kept]}
 
 
 def account_suspend(c: ApiCtx) -> Any:
@@ -309,6 +396,9 @@ def routes() -> list[Route]:
         endpoint(f"{P}/domains/{{domain}}/suspend", domain_suspend, "POST", body=f()),
         endpoint(f"{P}/domains/{{domain}}/activate", domain_activate, "POST", body=f()),
         endpoint(f"{P}/domains/{{domain}}/usage", domain_usage, "GET"),
+        endpoint(f"{P}/domains/{{domain}}/hold", domain_hold, "POST", body=f({"reason"})),
+        endpoint(f"{P}/domains/{{domain}}/release", domain_release, "POST", body=f()),
+        endpoint(f"{P}/domains/{{domain}}/deleted", deleted_list, "GET"),
         endpoint(f"{P}/domains/{{domain}}/accounts", accounts_list, "GET"),
         endpoint(f"{P}/domains/{{domain}}/accounts", account_create, "POST", status=201, body=f({
             "local_part", "given_name", "surname", "display_name", "quota", "status", "aliases", "forwards",
@@ -324,6 +414,15 @@ def routes() -> list[Route]:
         endpoint(f"{P}/accounts/{{email}}/activate", account_activate, "POST", body=f()),
         endpoint(f"{P}/accounts/{{email}}/password", account_password, "POST",
                  body=f({"password", "generate_password"})),
+        endpoint(f"{P}/accounts/{{email}}/rename", account_rename, "POST", body=f({"new_address", "keep_old_as_alias"})),
+        endpoint(f"{P}/accounts/{{email}}/hold", account_hold, "POST", body=f({"reason"})),
+        endpoint(f"{P}/accounts/{{email}}/release", account_release, "POST", body=f()),
+        endpoint(f"{P}/deleted/{{mailbox_id}}", deleted_get, "GET"),
+        endpoint(f"{P}/deleted/{{mailbox_id}}/restore", deleted_restore, "POST", body=f({"as"})),
+        endpoint(f"{P}/deleted/{{mailbox_id}}/handover", deleted_handover, "POST", body=f({"to"})),
+        endpoint(f"{P}/deleted/{{mailbox_id}}/hold", deleted_hold, "POST", body=f({"reason"})),
+        endpoint(f"{P}/deleted/{{mailbox_id}}/release", deleted_release, "POST", body=f()),
+        endpoint(f"{P}/purge", purge, "POST", body=f({"dry_run"})),
         endpoint(f"{P}/search", search, "GET"),
         endpoint(f"{P}/aliases/{{address}}", alias_get, "GET"),
         endpoint(f"{P}/aliases/{{address}}", alias_update, "PATCH", body=f({"members"})),
