@@ -47,7 +47,6 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager
-from mailgothai.stack.dovecot import mail_root
 
 DOMAIN = "bench-relay.go.th"
 PASSWORD = "Bench-relay-pass-1"
@@ -114,13 +113,13 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+MAILDIRS: dict[str, Path] = {}  # address -> its Maildir (mailboxes live under their id)
+
+
 def delivered_count(settings: Settings, readers: list[str]) -> int:
-    root = mail_root(settings) / DOMAIN
     total = 0
     for r in readers:
-        new = root / r.split("@")[0] / "Maildir" / "new"
-        cur = root / r.split("@")[0] / "Maildir" / "cur"
-        for d in (new, cur):
+        for d in (MAILDIRS[r] / "new", MAILDIRS[r] / "cur"):
             try:
                 total += len(os.listdir(d))
             except FileNotFoundError:
@@ -303,6 +302,7 @@ def main() -> int:
             reader_hash = hash_password(PASSWORD, Argon2Params.from_settings(settings))
             for r in readers:
                 svc.accounts.add(r, PasswordInput(stored_hash=reader_hash))
+                MAILDIRS[r] = svc.backends.mailboxes.maildir(svc.accounts.get(r).mailbox_id)
             svc.dkim.generate(DOMAIN, "rsa")
         wait_reload(settings)
         relay_pid = manager.RELAY.status(settings).pid
@@ -323,7 +323,7 @@ def main() -> int:
         results["paced_100_per_s"] = asyncio.run(
             paced(settings, sender, readers, 100.0, args.paced_seconds, connections=args.paced_connections))
         results["relay_peak_rss_mb"] = round(peak_rss_mb(relay_pid), 1)
-        submitted = [f.read_bytes() for f in (mail_root(settings) / DOMAIN / "reader0" / "Maildir" / "new").iterdir()]
+        submitted = [f.read_bytes() for f in (MAILDIRS[readers[0]] / "new").iterdir()]
         submitted = [m for m in submitted if b"Return-Path: <sender@" in m]
         results["delivered_via_relay_all_signed"] = bool(submitted) and all(
             b"DKIM-Signature: v=1; a=rsa-sha256" in m for m in submitted)
