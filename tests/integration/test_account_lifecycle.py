@@ -331,6 +331,13 @@ def test_slapd_keeps_a_domain_admin_to_its_domains_and_off_holds(stack: Settings
         assert not conn.modify(layout.account(live), {"mgtHoldReason": [(ldap3.MODIFY_DELETE, [])]})
         assert services.accounts.get(live).hold_reason == "order 1/2569"
         services.holds.release_account(live)
+        # Moving deleted entries across agencies, bypassing the application: refused by slapd.
+        mine_dn = layout.retained_account(ldap_time(kept_mine.deleted_at))
+        theirs_dn = layout.retained_account(ldap_time(kept_theirs.deleted_at))
+        assert not conn.modify_dn(mine_dn, f"mail={mine.replace(domain, other)}", new_superior=layout.users(other))
+        assert not conn.modify_dn(theirs_dn, f"mail=stolen@{domain}", new_superior=layout.users(domain))
+        assert services.backends.retained.by_id(kept_theirs.mailbox_id) is not None
+        assert services.backends.retained.by_id(kept_mine.mailbox_id) is not None
     finally:
         conn.unbind()
     # A deleted account cannot bind with its password; entryUUID can be written by nobody.
@@ -399,3 +406,32 @@ def test_the_mailbox_lives_under_its_id_never_its_address(services: Services, do
     assert home == stack.mailbox_root_path.resolve() / mailbox_id[:2] / mailbox_id
     assert any((home / "Maildir" / "new").iterdir())
     assert not any(Path(stack.mailbox_root_path).glob(f"**/{address.split('@')[0]}"))
+
+
+def test_a_domain_admin_deletes_restores_renames_and_hands_over_in_its_domain_only(
+        stack: Settings, services: Services, domain: str, mail: MailClients) -> None:
+    other = f"y{uuid.uuid4().hex[:10]}.go.th"
+    services.domains.add(other)
+    outsider = f"outsider@{other}"
+    services.accounts.add(outsider, PasswordInput(plain=OLD))
+    kept_outside = services.accounts.delete(outsider)
+    login = f"adm-{uuid.uuid4().hex[:8]}"
+    services.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=OLD), domains=(domain,))
+    leaver, heir = f"leaver@{domain}", f"heir@{domain}"
+    _with_mail(services, mail, leaver, OLD, "hand me over")
+    services.accounts.add(heir, PasswordInput(plain=NEW))
+    with Services.open(stack, Actor(login, Role.DOMAIN_ADMIN, frozenset({domain}), origin="test")) as admin:
+        kept = admin.accounts.delete(leaver)  # every directory write below runs as the admin's own DN
+        assert admin.lifecycle.handover(leaver, heir).messages == 1
+        admin.lifecycle.restore(kept.mailbox_id, as_address=f"leaver.back@{domain}")
+        admin.lifecycle.rename(f"leaver.back@{domain}", f"returned@{domain}")
+        for attempt in (lambda: admin.lifecycle.restore(kept_outside.mailbox_id),
+                        lambda: admin.lifecycle.restore(outsider),
+                        lambda: admin.lifecycle.deleted(other),
+                        lambda: admin.lifecycle.handover(kept_outside.mailbox_id, heir),
+                        lambda: admin.lifecycle.rename(f"returned@{domain}", f"returned@{other}")):
+            with pytest.raises(NotFound):
+                attempt()
+    assert _subjects(mail, f"returned@{domain}", OLD) == ["hand me over"]
+    assert _subjects(mail, heir, NEW, f"Archive/{leaver}/INBOX") == ["hand me over"]
+    assert services.backends.retained.by_id(kept_outside.mailbox_id) is not None
