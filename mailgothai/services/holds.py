@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailgothai.core.addresses import normalize_address, normalize_domain
-from mailgothai.core.models import Domain
+from mailgothai.core.models import Account, Domain, RetainedAccount
 from mailgothai.core.retention import check_hold_reason, looks_like_mailbox_id
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
@@ -26,49 +26,62 @@ class HoldState:
 
 
 class HoldService(Service):
+    """The object is found first, as the actor may see it (outside its domains a domain
+    admin gets NotFound, as everywhere); then only an operator may change its hold."""
+
     def hold_account(self, ref: str, reason: str) -> HoldState:
+        target = self._account(ref)
         self.actor.require_superadmin()
-        return self._set_account(ref, check_hold_reason(reason))
+        return self._set_account(target, check_hold_reason(reason))
 
     def release_account(self, ref: str) -> HoldState:
+        target = self._account(ref)
         self.actor.require_superadmin()
-        return self._set_account(ref, "")
+        return self._set_account(target, "")
 
     def hold_domain(self, name: str, reason: str) -> HoldState:
+        domain = self._domain(name)
         self.actor.require_superadmin()
-        return self._set_domain(name, check_hold_reason(reason))
+        return self._set_domain(domain, check_hold_reason(reason))
 
     def release_domain(self, name: str) -> HoldState:
+        domain = self._domain(name)
         self.actor.require_superadmin()
-        return self._set_domain(name, "")
+        return self._set_domain(domain, "")
 
-    def _set_account(self, ref: str, reason: str) -> HoldState:
+    def _account(self, ref: str) -> Account | RetainedAccount:
         """A live account by its address or mailbox id, else a deleted one (see find_retained)."""
-        live = None
         if looks_like_mailbox_id(ref):
             live = self.b.accounts.find_by_id(ref.strip().lower())
         else:
             live = self.b.accounts.find(normalize_address(ref, "account"))
-        if live is not None:
-            before = HoldState("account", live.email, live.mailbox_id, live.domain, live.hold_reason)
+        if live is not None and self.actor.may_manage(live.domain):
+            return live
+        return find_retained(self.b, self.actor, ref)
+
+    def _domain(self, name: str) -> Domain:
+        name = normalize_domain(name)
+        self.actor.require_domain(name)
+        return self.b.domains.get(name)
+
+    def _set_account(self, target: Account | RetainedAccount, reason: str) -> HoldState:
+        if isinstance(target, RetainedAccount):
+            if target.purging and reason:
+                raise InvalidInput("account", f"the purge of {target.email} has begun; it cannot be held")
+            before = HoldState("deleted account", target.email, target.mailbox_id, target.domain, target.hold_reason)
             if before.reason != reason:
-                self.b.accounts.set_hold(live.email, reason)
+                self.b.retained.set_hold(target, reason)
         else:
-            retained = find_retained(self.b, self.actor, ref)
-            if retained.purging and reason:
-                raise InvalidInput("account", f"the purge of {retained.email} has begun; it cannot be held")
-            before = HoldState("deleted account", retained.email, retained.mailbox_id, retained.domain,
-                               retained.hold_reason)
+            before = HoldState("account", target.email, target.mailbox_id, target.domain, target.hold_reason)
             if before.reason != reason:
-                self.b.retained.set_hold(retained, reason)
+                self.b.accounts.set_hold(target.email, reason)
         after = HoldState(before.kind, before.name, before.mailbox_id, before.domain, reason)
         if before != after:
             self.audit("account.hold" if reason else "account.release", "account", before.name, before.domain,
                        before=before, after=after)
         return after
 
-    def _set_domain(self, name: str, reason: str) -> HoldState:
-        domain: Domain = self.b.domains.get(normalize_domain(name))
+    def _set_domain(self, domain: Domain, reason: str) -> HoldState:
         before = HoldState("domain", domain.name, "", domain.name, domain.hold_reason)
         after = HoldState("domain", domain.name, "", domain.name, reason)
         if before != after:

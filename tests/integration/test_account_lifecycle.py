@@ -291,6 +291,10 @@ def test_holds_and_the_purge_are_for_operators_only(stack: Settings, services: S
     kept_address = f"left@{domain}"
     services.accounts.add(kept_address, PasswordInput(plain=OLD))
     kept = services.accounts.delete(kept_address)
+    other = f"z{uuid.uuid4().hex[:10]}.go.th"
+    services.domains.add(other)
+    outsider = f"outsider@{other}"
+    services.accounts.add(outsider, PasswordInput(plain=OLD))
     login = f"adm-{uuid.uuid4().hex[:8]}"
     services.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=OLD), domains=(domain,))
     with Services.open(stack, Actor(login, Role.DOMAIN_ADMIN, frozenset({domain}), origin="test")) as admin:
@@ -301,7 +305,12 @@ def test_holds_and_the_purge_are_for_operators_only(stack: Settings, services: S
                         lambda: admin.purge.run()):
             with pytest.raises(PermissionDenied):
                 attempt()
-        # ... but it restores and lists its own domain's deleted accounts
+        # ... outside its domains it learns nothing, not even that a hold would be refused
+        with pytest.raises(NotFound):
+            admin.holds.hold_account(outsider, "theirs")
+        with pytest.raises(NotFound):
+            admin.holds.hold_domain(other, "theirs")
+        # ... and it restores and lists its own domain's deleted accounts
         assert [r.mailbox_id for r in admin.lifecycle.deleted(domain)] == [kept.mailbox_id]
     assert services.accounts.get(address).hold_reason == ""
 
