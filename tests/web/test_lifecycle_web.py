@@ -290,3 +290,16 @@ def test_the_new_pages_read_in_thai(thai: Client, live: Live, world: World) -> N
     assert untranslated(handed.text, "th") == []
     delete_page = thai.get(f"/accounts/{successor}/delete")
     assert "กล่องจดหมายจะเก็บไว้ 30 วัน" in text(delete_page)
+
+
+def test_a_deleted_account_whose_size_is_not_known_is_listed(client: Client, live: Live, world: World) -> None:
+    email = new_account(live, world.a, "suspended")
+    with Services.open(live.settings, OPERATOR) as svc:
+        svc.accounts.set_status(email, svc.accounts.get(email).status.DISABLED)  # Dovecot no longer reads it
+        kept = svc.accounts.delete(email)
+    assert kept.size is None  # no reading from Dovecot, none stored
+    logged_in(client, world.admin_a)
+    listed = client.get(f"/domains/{world.a}/deleted")
+    assert listed.status_code == 200 and email in listed.text
+    row = text(listed).split(email, 1)[1].split("@", 1)[0]
+    assert "—" in row
