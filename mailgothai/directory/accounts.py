@@ -175,8 +175,11 @@ class AccountDirectory:
             parts.append(name_filter(search))
         return f.all_of(*parts)
 
-    def first_page(self, domain: str, size: int = 50, search: str | None = None) -> tuple[list[Account], bool]:
-        entries, more = self._gw.first_page(self._layout.users(domain), self._filter(domain, search), size, ATTRS)
+    def first_page(self, domain: str, size: int = 50, search: str | None = None,
+                   with_identity: bool = False) -> tuple[list[Account], bool]:
+        """The first `size` accounts; with_identity: with their mailbox ids and holds too."""
+        entries, more = self._gw.first_page(self._layout.users(domain), self._filter(domain, search), size,
+                                            ONE_ATTRS if with_identity else ATTRS)
         return [to_account(e) for e in entries], more
 
     def iter_domain(self, domain: str, search: str | None = None, page_size: int = 500) -> Iterator[Account]:

@@ -122,13 +122,7 @@ class DomainService(Service):
         has_aliases = next(self.b.aliases.iter_domain(domain.name), None) is not None
         if not force and (domain.account_count > 0 or has_aliases):
             raise InvalidInput("domain", f"{domain.name} still has accounts or aliases; use --force to delete them too")
-        lifecycle = LifecycleService(self.b, self.actor)
-        while True:  # a page at a time: a large domain is never held in memory
-            accounts, _ = self.b.accounts.first_page(domain.name, 500)
-            if not accounts:
-                break
-            for account in accounts:
-                lifecycle.retire(self.b.accounts.get(account.email), domain, count=False)
+        LifecycleService(self.b, self.actor).retire_all(domain)
         for alias in list(self.b.aliases.iter_domain(domain.name)):
             self.b.aliases.delete(alias.address)
             self.audit("alias.delete", "alias", alias.address, domain.name, before=alias)

@@ -45,8 +45,11 @@ class MailClients:
             imap_login(client, user, password)
             yield client
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 client.logout()
+            except Exception:  # noqa: BLE001 - e.g. the server ended the session: close our end
+                with contextlib.suppress(Exception):
+                    client.shutdown()
 
     def can_login(self, user: str, password: str) -> bool:
         """A fresh IMAP login; True if the server says OK, False if it refuses it."""

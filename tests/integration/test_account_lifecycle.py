@@ -5,6 +5,7 @@ clock moved forward) as a user and an operator would check them: over IMAP and L
 
 from __future__ import annotations
 
+import imaplib
 import smtplib
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -67,7 +68,11 @@ def test_a_reused_address_starts_empty_and_the_old_mail_is_kept(services: Servic
         client.create_folder("Projects/2569")
     assert _subjects(mail, address, OLD) == ["first official letter", "second official letter"]
 
-    kept = services.accounts.delete(address)
+    with mail.imap(address, OLD) as session:  # a mail client that stays connected
+        session.select_folder("INBOX")
+        kept = services.accounts.delete(address)
+        with pytest.raises((imaplib.IMAP4.abort, OSError)):  # its session was ended
+            session.noop()
     assert not mail.can_login(address, OLD)
     assert _lmtp_refusal(stack, address)[0] == 550
 
@@ -380,8 +385,13 @@ def test_deleting_a_domain_keeps_its_accounts_until_an_operator_adds_it_again(
         services.domains.delete(name, force=True)
     services.holds.release_domain(name)
 
-    services.domains.delete(name, force=True)
+    with mail.imap(address, OLD) as session:
+        session.select_folder("INBOX")
+        services.domains.delete(name, force=True)
+        with pytest.raises((imaplib.IMAP4.abort, OSError)):
+            session.noop()
     assert services.backends.domains.find(name) is None
+    assert not mail.can_login(address, OLD)
     kept = services.lifecycle.deleted(name)  # an operator still sees them
     assert [r.email for r in kept] == [address]
     assert kept[0].purge_after - kept[0].deleted_at == timedelta(days=90)
