@@ -43,6 +43,7 @@ class StackStatus:
         s = self.settings
         return {
             "data_dir": str(s.data_dir.resolve()),
+            "mailboxes": str(s.mailbox_root_path.resolve()),
             "ldap_uri": s.ldap_uri_list[0],
             "ldap_uris": list(s.ldap_uri_list),
             "ldap_base": s.ldap_base,
