@@ -142,8 +142,10 @@ class AccountDirectory:
     def rename(self, account: Account, new_email: str, aliases: tuple[str, ...]) -> None:
         """Give the account the address new_email (its mailbox, password and all else stay:
         the entry is moved, keeping its entryUUID) with `aliases` as its aliases. The
-        aliases and, for another domain, domainName are written first; the move then
-        replaces the address in one step, so the entry never has two."""
+        aliases, the names that follow the address and, for another domain, domainName are
+        written first; the move then replaces the address in one step, so the entry never
+        has two. Where the entry is comes from its address (its DN), so a rename that died
+        between the two steps is finished by running it again."""
         new_domain = new_email.rpartition("@")[2]
         old = self._layout.account(account.email)
         # A blank surname (and a missing name) are stored as the address: they follow it.
@@ -152,10 +154,11 @@ class AccountDirectory:
             changes["mgtAliasAddress"] = list(aliases)
         if new_domain != account.domain:
             changes["domainName"] = new_domain
+        moves = new_domain != account.email.rpartition("@")[2]
         try:
             self._gw.replace(old, changes)
             self._gw.rename(old, f.rdn("mail", new_email), delete_old_rdn=True,
-                            new_superior=self._layout.users(new_domain) if new_domain != account.domain else None)
+                            new_superior=self._layout.users(new_domain) if moves else None)
         except NotFound:
             raise NotFound("account", account.email) from None
         except AlreadyExists:

@@ -209,7 +209,8 @@ class LifecycleService(Service):
             if holder:
                 raise AlreadyExists("address", new, f"in use by an {holder}")
         aliases = tuple(a for a in before.aliases if a != new) + ((before.email,) if keep_old_as_alias else ())
-        moves = new_domain != before.domain
+        source = split_address(before.email)[1]  # where the entry is (its domainName may lag a killed rename)
+        moves = new_domain != source
         if moves:
             self.b.domains.adjust_usage(target.name, 1, before.quota,
                                         check=lambda current: check_account_fits(current, before.quota))
@@ -220,7 +221,7 @@ class LifecycleService(Service):
                 self.b.domains.adjust_usage(target.name, -1, -before.quota)
             raise
         if moves:
-            self.b.domains.adjust_usage(before.domain, -1, -before.quota)
+            self.b.domains.adjust_usage(source, -1, -before.quota)
         after = self.b.accounts.get(new)
         self.audit("account.rename", "account", new, new_domain, before=before, after=after)
         if not keep_old_as_alias:

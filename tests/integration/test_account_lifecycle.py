@@ -244,7 +244,9 @@ def test_rename_to_one_of_its_own_aliases_and_across_domains(services: Services,
     services.lifecycle.rename(address, f"anan.k@{domain}")
     assert services.accounts.get(f"anan.k@{domain}").aliases == ()
     before = (services.domains.get(domain).account_count, services.domains.get(other).account_count)
-    moved = services.lifecycle.rename(f"anan.k@{domain}", f"anan@{other}")
+    # A rename killed between its two steps (domainName written, the entry not yet moved) ...
+    services.backends.gateway.replace(services.backends.layout.account(f"anan.k@{domain}"), {"domainName": other})
+    moved = services.lifecycle.rename(f"anan.k@{domain}", f"anan@{other}")  # ... is finished by running it again
     assert moved.domain == other
     after = (services.domains.get(domain).account_count, services.domains.get(other).account_count)
     assert after == (before[0] - 1, before[1] + 1)
