@@ -201,14 +201,16 @@ def test_a_migration_killed_half_way_is_finished_by_the_next_stack_up(copy_of: S
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
     up = subprocess.Popen([sys.executable, "-m", "mailgothai.cli.main", "--data-dir", str(settings.data_dir),
                            "stack", "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def moved_now() -> int:
+        return sum(1 for shard in root.iterdir() if shard.name != ".purging" for _ in shard.iterdir())
+
     moved = remaining = 0
     try:
         deadline = time.monotonic() + 120
         while up.poll() is None and time.monotonic() < deadline:
-            if root.is_dir() and any(p.name != ".purging" for p in root.iterdir()):
+            if root.is_dir() and moved_now():
                 up.send_signal(signal.SIGSTOP)  # frozen between two moves, then killed there
-                moved = sum(1 for shard in root.iterdir() for _ in shard.iterdir())
-                remaining = sum(1 for d in legacy.iterdir() for _ in d.iterdir())
+                moved, remaining = moved_now(), sum(1 for d in legacy.iterdir() for _ in d.iterdir())
                 up.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.001)
