@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from mailgothai.core.addresses import normalize_address
@@ -123,6 +123,7 @@ def _adopt_orphans(legacy: Path, mailboxes: Mailboxes, gateway: Gateway, layout:
                    done: Migration) -> None:
     retained = RetainedDirectory(gateway, layout)
     domains = DomainDirectory(gateway, layout)
+    made = 0
     for domain_dir in sorted(p for p in legacy.iterdir() if p.is_dir()):
         domain = domains.find(domain_dir.name)
         limits = domain.limits if domain is not None else DomainLimits()
@@ -139,8 +140,11 @@ def _adopt_orphans(legacy: Path, mailboxes: Mailboxes, gateway: Gateway, layout:
                 kept = waiting[0]
             else:
                 account = Account(email=address, domain=domain_dir.name, quota=limits.default_quota)
-                kept = retained.add(account, now, ORPHAN_DELETED_BY, purge_date(now, limits.retention_days),
-                                    _size(home))
+                # Each its own time (entries are named by it): one add each, never a retry per earlier one.
+                deleted_at = now + timedelta(microseconds=made)
+                made += 1
+                kept = retained.add(account, deleted_at, ORPHAN_DELETED_BY,
+                                    purge_date(deleted_at, limits.retention_days), _size(home))
             if _move(home, mailboxes, kept.mailbox_id, done):
                 done.adopted.append(address)
 
