@@ -1,4 +1,5 @@
-"""Entry point: `mailgothai [--data-dir DIR | --config FILE] GROUP COMMAND ...`.
+"""Entry point: `mailgothai [--data-dir DIR | --config FILE] GROUP COMMAND ...`; the two global
+options may come after the command as well (given twice, the later one wins).
 
 Exit codes: 0 done; 1 a missing object, a conflict or a failing component;
 2 bad input (the message names the field and the reason).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from mailgothai.cli import (
     accounts, admins, aliases, deploy, dkim, domains, imports, purge, queue, relay, stack, usage, web,
@@ -21,11 +22,27 @@ from mailgothai.settings import load_settings
 GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage, purge)
 
 
+def add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--data-dir", default=default,
+                        help="state directory (default ./var, or MAILGOTHAI_DATA_DIR)")
+    parser.add_argument("--config", default=default, help="settings file (default DATA_DIR/mailgothai.toml)")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of a group or command: it takes the global options too, so they may come
+    after the command. Absent there, they leave the value given before the command alone
+    (SUPPRESS); given in both places, the later one wins. Nested groups get this class too
+    (argparse gives a subparsers action its parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        add_global_options(self, default=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailgothai", description="MailGoThai: central e-mail service")
-    parser.add_argument("--data-dir", help="state directory (default ./var, or MAILGOTHAI_DATA_DIR)")
-    parser.add_argument("--config", help="settings file (default DATA_DIR/mailgothai.toml)")
-    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+    add_global_options(parser)
+    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True, parser_class=CommandParser)
     for module in GROUPS:
         module.register(groups)
     return parser
