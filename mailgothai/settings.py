@@ -67,7 +67,9 @@ class Settings:
     submission_port: int = 10587  # STARTTLS, AUTH
     smtps_port: int = 10465  # implicit TLS, AUTH; 0 = not listening
     relay_hostname: str = "localhost"  # greeting, Received headers, DSN reporting MTA
-    relay_dev_mode: int = 1  # 1: AUTH without TLS allowed from loopback clients only
+    # 1: AUTH without TLS allowed from loopback clients (a local proxy makes every client
+    # loopback: development only); 0 (default): AUTH only over TLS, from everywhere
+    relay_dev_mode: int = 0
     tls_cert_file: str = ""  # empty: DATA/tls/relay.crt, self-signed, made by `stack up`
     tls_key_file: str = ""
     relay_smarthost: str = ""  # "host:port" taking all remote mail; empty: the recipient domain's MX

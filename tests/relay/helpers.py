@@ -39,6 +39,13 @@ def submission(settings: Settings, user: str | None = None, password: str = PASS
     return client
 
 
+def plain_submission(settings: Settings) -> smtplib.SMTP:
+    """The submission port without STARTTLS (to show what a client without TLS gets)."""
+    client = smtplib.SMTP(settings.host, settings.submission_port, timeout=30)
+    client.ehlo("client.test")
+    return client
+
+
 def smtps(settings: Settings, user: str | None = None, password: str = PASSWORD) -> smtplib.SMTP_SSL:
     client = smtplib.SMTP_SSL(settings.host, settings.smtps_port, timeout=30, context=tls_client_context())
     client.ehlo("client.test")

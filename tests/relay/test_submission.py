@@ -12,8 +12,8 @@ import pytest
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain
 from relay.helpers import (
-    PASSWORD, dkimpy_verify, dns_records, fetch_all, message, mx, perl_verify, reload_relay, smtps, submission,
-    swaks, wait_for_messages,
+    PASSWORD, dkimpy_verify, dns_records, fetch_all, message, mx, perl_verify, plain_submission, reload_relay, smtps,
+    submission, swaks, tls_client_context, wait_for_messages,
 )
 
 pytestmark = pytest.mark.integration
@@ -84,6 +84,24 @@ def test_auth_is_not_offered_on_the_mx_port(relay: Settings, mail_domain: MailDo
         token = base64.b64encode(f"\0{user}\0{PASSWORD}".encode()).decode()
         code, text = client.docmd("AUTH", f"PLAIN {token}")
         assert (code, text[:5]) == (503, b"5.5.1")
+
+
+def test_by_default_auth_needs_tls_even_from_loopback(relay: Settings, mail_domain: MailDomain) -> None:
+    """The stack runs with the default `relay_dev_mode` (0): a client on the same machine
+    — or anything a local proxy forwards — gets no AUTH without TLS; after STARTTLS it does."""
+    user = mail_domain.account("loopback")
+    with plain_submission(relay) as client:
+        assert not client.has_extn("auth")  # not even offered
+        token = base64.b64encode(f"\0{user}\0{PASSWORD}".encode()).decode()
+        code, text = client.docmd("AUTH", f"PLAIN {token}")
+        assert (code, text[:6]) == (538, b"5.7.11")
+        assert client.starttls(context=tls_client_context())[0] == 220
+        client.ehlo("client.test")
+        assert client.has_extn("auth")
+        assert client.login(user, PASSWORD)[0] == 235
+        assert client.sendmail(user, [user], message(user, user, "after starttls")) == {}
+    assert [m for m in wait_for_messages(relay, user) if b"Subject: after starttls" in m]
+    assert relay.relay_dev_mode == Settings().relay_dev_mode == 0  # what the stack ran with: the default
 
 
 def test_auth_needs_tls_from_a_non_loopback_client_in_production_mode() -> None:
