@@ -286,7 +286,7 @@ def main() -> int:
     settings = load_settings(data_dir=args.data_dir)
     manager.down(settings)
     taken: set[int] = set()
-    settings = settings.replace(ldap_port=free_port(taken), imap_port=free_port(taken),
+    settings = settings.replace(ldap_port=free_port(taken), imap_port=free_port(taken), imaps_port=free_port(taken),
                                 lmtp_port=free_port(taken), smtp_port=free_port(taken),
                                 submission_port=free_port(taken), smtps_port=free_port(taken),
                                 web_port=free_port(taken))

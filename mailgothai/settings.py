@@ -53,7 +53,8 @@ class Settings:
 
     # mail store
     mailbox_root: str = ""  # mailboxes, ROOT/XX/ENTRYUUID; empty: DATA/mailboxes
-    imap_port: int = 10143
+    imap_port: int = 10143  # IMAP with STARTTLS; a LOGIN before TLS is refused (except from this host itself)
+    imaps_port: int = 10993  # IMAP over implicit TLS; 0 = not listening
     lmtp_port: int = 10024
     mail_uid: int = 5000
     mail_gid: int = 5000
@@ -108,9 +109,14 @@ class Settings:
     argon2_parallelism: int = 1
 
     # admin web (`mailgothai serve`)
-    web_port: int = 10080
+    # 10081, not 10080: browsers refuse 10080 (ERR_UNSAFE_PORT; tests/unit/test_default_ports.py)
+    web_port: int = 10081
     web_secret_key: Secret = Secret("")  # signs anonymous CSRF tokens, encrypts TOTP secrets
     web_https: int = 0  # 1: served over https (proxy): Secure cookies and HSTS on every response
+    web_tls: int = 0  # 1: `mailgothai serve` speaks HTTPS itself with tls_cert_file/tls_key_file (or the stack's)
+    # Addresses of reverse proxies whose X-Forwarded-Proto / X-Forwarded-For are believed;
+    # empty: nobody's (the headers are ignored). E.g. "127.0.0.1" for a proxy on this host.
+    web_trusted_proxies: tuple[str, ...] = ()
     web_session_idle: int = 1800  # seconds without a request before a session ends
     web_session_max: int = 43200  # seconds after login a session ends whatever happens
     web_require_totp: int = 0  # 1: every admin must use a TOTP second factor (enrols at next login)

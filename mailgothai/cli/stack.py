@@ -33,7 +33,7 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def _print(state: manager.StackStatus) -> None:
     data = state.as_dict()
-    for key in ("data_dir", "ldap_uri", "imap", "lmtp", "smtp", "submission", "smtps", "web"):
+    for key in ("data_dir", "ldap_uri", "imap", "imaps", "lmtp", "smtp", "submission", "smtps", "web"):
         if key in data:
             print(f"{key:10} {data[key]}")
     for name, proc in data["processes"].items():

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from mailgothai.errors import StackError
 from mailgothai.settings import Settings
+from mailgothai.stack import tls
 from mailgothai.stack.process import (
-    ProcessStatus, greeting, is_running, read_pid, require_free, start_daemon, stop_pid, wait_until,
+    ProcessStatus, greeting, is_running, port_open, read_pid, require_free, start_daemon, stop_pid, wait_until,
 )
 from mailgothai.stack.templates import render, write_private
 
@@ -128,6 +129,7 @@ def write_config(settings: Settings) -> DovecotPaths:
     write_private(paths.postlogin_script, script)
     paths.postlogin_script.chmod(0o700)
     postlogin = render("dovecot/postlogin.conf.in", {"postlogin_script": paths.postlogin_script}) if upgrade else ""
+    cert, key = tls_files(settings)
     conf = render(
         "dovecot/dovecot.conf.in",
         {
@@ -142,6 +144,9 @@ def write_config(settings: Settings) -> DovecotPaths:
             "auth_cache_ttl": settings.auth_cache_ttl,
             "conf_dir": paths.root,
             "imap_port": settings.imap_port,
+            "imaps_port": settings.imaps_port,
+            "ssl_cert": cert,
+            "ssl_key": key,
             "lmtp_port": settings.lmtp_port,
             "postlogin_service": postlogin,
         },
@@ -150,17 +155,30 @@ def write_config(settings: Settings) -> DovecotPaths:
     return paths
 
 
+def tls_files(settings: Settings) -> tuple[Path, Path]:
+    """The certificate and key Dovecot serves IMAP's TLS with: the stack's own (made if
+    missing) or the files the settings name, which must exist."""
+    tls.ensure_self_signed(settings)
+    cert, key = settings.tls_cert_path.resolve(), settings.tls_key_path.resolve()
+    for name, path in (("tls_cert_file", cert), ("tls_key_file", key)):
+        if not path.is_file():
+            raise StackError(f"{name}: no such file: {path} (Dovecot serves IMAP over TLS with it)")
+    return cert, key
+
+
 def start(settings: Settings) -> int:
     paths = write_config(settings)
     pid = read_pid(paths.pid_file)
     if is_running(pid, str(paths.config)):
         assert pid is not None
         return pid
-    require_free(settings.host, settings.imap_port, settings.lmtp_port)
+    require_free(settings.host, *(p for p in (settings.imap_port, settings.imaps_port, settings.lmtp_port) if p))
     start_daemon([_binary(), "-c", str(paths.config)], paths.log, "dovecot")
     wait_until(lambda: is_running(read_pid(paths.pid_file), str(paths.config)), 20, "dovecot to start")
     wait_until(lambda: greeting(settings.host, settings.imap_port, b"* OK"), 20, "Dovecot IMAP")
     wait_until(lambda: greeting(settings.host, settings.lmtp_port, b"220"), 20, "Dovecot LMTP")
+    if settings.imaps_port:
+        wait_until(lambda: port_open(settings.host, settings.imaps_port), 20, "Dovecot IMAPS")
     started = read_pid(paths.pid_file)
     assert started is not None
     return started
