@@ -112,9 +112,16 @@ class TokenService:
         return info
 
 
-def authenticate(backends: Backends, token: str, clock: Clock = utcnow) -> Admin | None:
-    """The admin a presented token acts for, with its current rights; None if the token
-    is unknown, wrong, revoked or expired, or its admin is gone or suspended."""
+def token_id(token: str) -> str | None:
+    """The id part of a token's text (names the row; proves nothing)."""
+    match = TOKEN.match(token.strip())
+    return match.group(1) if match else None
+
+
+def token_login(backends: Backends, token: str, clock: Clock = utcnow) -> str | None:
+    """The login of the admin a presented token belongs to, from the SQL store alone;
+    None if the token is unknown, wrong, revoked or expired. The admin itself is not
+    looked at (see `authenticate`)."""
     match = TOKEN.match(token.strip())
     if not match:
         return None
@@ -128,6 +135,14 @@ def authenticate(backends: Backends, token: str, clock: Clock = utcnow) -> Admin
             return None
         if row.last_used_at is None or now - aware(row.last_used_at) > timedelta(minutes=5):
             row.last_used_at = now
-        login = row.admin_login
+        return row.admin_login
+
+
+def authenticate(backends: Backends, token: str, clock: Clock = utcnow) -> Admin | None:
+    """The admin a presented token acts for, with its current rights; None if the token
+    is unknown, wrong, revoked or expired, or its admin is gone or suspended."""
+    login = token_login(backends, token, clock)
+    if login is None:
+        return None
     admin = backends.admins.find(login)
     return admin if admin is not None and admin.status is Status.ACTIVE else None
