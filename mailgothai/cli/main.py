@@ -18,6 +18,7 @@ from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.actor import cli_operator
 from mailgothai.services.registry import Services
 from mailgothai.settings import load_settings
+from mailgothai.stack.private import owner_only_umask
 
 GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage, purge)
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    owner_only_umask()  # everything this command (web, relay, stack) and its daemons write: owner-only
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[..., int] = args.handler

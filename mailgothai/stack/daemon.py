@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from mailgothai.errors import StackError
 from mailgothai.settings import Settings
+from mailgothai.stack.private import UMASK, private_opener
 from mailgothai.stack.process import ProcessStatus, is_running, read_pid, stop_pid
 
 # Children started by this process, kept so they can be reaped when stopped (and so
@@ -64,12 +65,13 @@ class PythonService:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = dict(os.environ)
         env.update(extra_env)
-        with open(log_file, "ab") as log:
+        with open(log_file, "ab", opener=private_opener) as log:
             proc = subprocess.Popen(self.argv(settings), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, env=env)
+                                    stderr=subprocess.STDOUT, start_new_session=True, env=env, umask=UMASK)
         _children[proc.pid] = proc
         tmp = pid_file.with_suffix(".tmp")
-        tmp.write_text(f"{proc.pid}\n")
+        with open(tmp, "w", opener=private_opener) as out:
+            out.write(f"{proc.pid}\n")
         os.replace(tmp, pid_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

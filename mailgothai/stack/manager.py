@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailgothai.settings import Secret, Settings, load_settings, save_settings
-from mailgothai.stack import dovecot, mailbox_migration, slapd, slapd_update, tls
+from mailgothai.stack import dovecot, mailbox_migration, private, slapd, slapd_update, tls
 from mailgothai.stack.daemon import PythonService
 from mailgothai.stack.process import ProcessStatus, greeting, port_open, require_free
 from mailgothai.store import Store
@@ -63,6 +63,7 @@ class StackStatus:
 def prepare(settings: Settings) -> Settings:
     """Write everything a start needs; idempotent. Returns the settings in force."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    repair_modes(settings)
     settings = ensure_secrets(settings)
     save_settings(settings)
     for node in slapd.nodes(settings):
@@ -75,6 +76,17 @@ def prepare(settings: Settings) -> Settings:
     finally:
         store.close()
     return settings
+
+
+def repair_modes(settings: Settings) -> None:
+    """Owner-only files in a data directory an older version made readable by others
+    (stack/private.py): only the way to the mail root keeps others' search permission."""
+    mail = dovecot.mail_root(settings)
+    paths = dovecot.paths_for(settings)
+    changed = private.repair(settings.data_dir, traversed=mail.parents, closed=(mail,),
+                             left_alone=(paths.base_dir,))
+    if changed:
+        log.warning("made owner-only in the data directory: %d files and directories", len(changed))
 
 
 def up(settings: Settings) -> StackStatus:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mailgothai.errors import StackError
+from mailgothai.stack.private import UMASK, private_opener
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class ProcessStatus:
 def run_tool(cmd: Sequence[str], *, input_text: str | None = None, what: str = "") -> str:
     """Run a command to completion; a non-zero exit becomes a StackError with its stderr."""
     try:
-        done = subprocess.run(list(cmd), input=input_text, capture_output=True, text=True, check=False)
+        done = subprocess.run(list(cmd), input=input_text, capture_output=True, text=True, check=False,
+                              umask=UMASK)
     except FileNotFoundError as exc:
         raise StackError(f"{cmd[0]} is not installed (see README: the set-up command installs it)") from exc
     if done.returncode != 0:
@@ -38,11 +40,11 @@ def start_daemon(cmd: Sequence[str], log_file: Path, what: str) -> None:
 
     Pipes would stay open in the detached daemon, so its output never goes to one.
     """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
+    log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(log_file, "ab", opener=private_opener) as log:
         try:
             done = subprocess.run(list(cmd), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                  check=False, timeout=60)
+                                  check=False, timeout=60, umask=UMASK)
         except FileNotFoundError as exc:
             raise StackError(f"{cmd[0]} is not installed (see README: the set-up command installs it)") from exc
         except subprocess.TimeoutExpired as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +26,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _owner_only_sqlite(database: Path) -> None:
+    """The SQLite file made 0600 before the engine opens it: it holds web sessions with
+    their CSRF tokens, token hashes, the audit log and import rows. SQLite gives the -wal
+    and -shm files it makes the main file's mode (whatever the umask); existing ones, from
+    an older version, are made owner-only here too."""
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if path.exists() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -38,7 +51,7 @@ class Store:
         try:
             parsed = make_url(url)
             if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _owner_only_sqlite(Path(parsed.database))
             engine = create_engine(parsed, pool_pre_ping=True)
         except (ArgumentError, SQLAlchemyError, OSError, ImportError) as exc:
             raise StoreError(f"cannot open the SQL store {url.split('@')[-1]!r}: {exc}") from exc
