@@ -1,9 +1,11 @@
 """Mail client set-up: Thunderbird autoconfig and Outlook autodiscover, describing
-the IMAP and submission endpoints (host from `mail_hostname`, ports from settings)."""
+the IMAP and submission endpoints (host from `mail_hostname`, ports from settings).
+Only TLS is advertised: implicit TLS first (imaps, smtps; RFC 8314), then STARTTLS."""
 
 from __future__ import annotations
 
 from xml.etree.ElementTree import ParseError
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
@@ -21,13 +23,32 @@ MAX_BODY = 16 * 1024
 OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
 
 
-def _endpoints(state: WebState) -> dict[str, object]:
+@dataclass(frozen=True)
+class Endpoint:
+    port: int
+    implicit_tls: bool  # True: TLS from the first byte (imaps, smtps); False: STARTTLS
+
+    @property
+    def thunderbird_socket(self) -> str:
+        return "SSL" if self.implicit_tls else "STARTTLS"
+
+    @property
+    def outlook_encryption(self) -> str:
+        return "SSL" if self.implicit_tls else "TLS"
+
+
+def _incoming(state: WebState) -> list[Endpoint]:
     s = state.settings
-    host = s.mail_hostname or s.host
-    # Loopback development has no TLS on these ports; a real host ends TLS in front.
-    plain = host in ("127.0.0.1", "localhost", "::1")
-    return {"host": host, "imap_port": s.imap_port, "submission_port": s.submission_port,
-            "imap_socket": "plain" if plain else "STARTTLS", "smtp_socket": "plain" if plain else "STARTTLS"}
+    return [*([Endpoint(s.imaps_port, True)] if s.imaps_port else []), Endpoint(s.imap_port, False)]
+
+
+def _outgoing(state: WebState) -> list[Endpoint]:
+    s = state.settings
+    return [*([Endpoint(s.smtps_port, True)] if s.smtps_port else []), Endpoint(s.submission_port, False)]
+
+
+def _mail_host(state: WebState) -> str:
+    return state.settings.mail_hostname or state.settings.host
 
 
 def _hosted(state: WebState, domain: str) -> bool | None:
@@ -57,28 +78,27 @@ def thunderbird(request: Request) -> Response:
     if not hosted:
         return _xml("<error>not a hosted domain</error>" if hosted is False else "<error>unavailable</error>",
                     404 if hosted is False else 503)
-    e = _endpoints(state)
+    host = escape(_mail_host(state))
+
+    # "password-cleartext" is Thunderbird's name for a normal password, sent inside TLS here.
+    def server(element: str, kind: str, endpoint: Endpoint) -> str:
+        return f"""    <{element} type="{kind}">
+      <hostname>{host}</hostname>
+      <port>{endpoint.port}</port>
+      <socketType>{endpoint.thunderbird_socket}</socketType>
+      <authentication>password-cleartext</authentication>
+      <username>%EMAILADDRESS%</username>
+    </{element}>
+"""
+    servers = "".join([*(server("incomingServer", "imap", e) for e in _incoming(state)),
+                       *(server("outgoingServer", "smtp", e) for e in _outgoing(state))])
     body = f"""<?xml version="1.0" encoding="UTF-8"?>
 <clientConfig version="1.1">
   <emailProvider id="{escape(domain)}">
     <domain>{escape(domain)}</domain>
     <displayName>MailGoThai ({escape(domain)})</displayName>
     <displayShortName>MailGoThai</displayShortName>
-    <incomingServer type="imap">
-      <hostname>{escape(str(e["host"]))}</hostname>
-      <port>{e["imap_port"]}</port>
-      <socketType>{e["imap_socket"]}</socketType>
-      <authentication>password-cleartext</authentication>
-      <username>%EMAILADDRESS%</username>
-    </incomingServer>
-    <outgoingServer type="smtp">
-      <hostname>{escape(str(e["host"]))}</hostname>
-      <port>{e["submission_port"]}</port>
-      <socketType>{e["smtp_socket"]}</socketType>
-      <authentication>password-cleartext</authentication>
-      <username>%EMAILADDRESS%</username>
-    </outgoingServer>
-  </emailProvider>
+{servers}  </emailProvider>
 </clientConfig>
 """
     return _xml(body)
@@ -115,19 +135,19 @@ async def outlook(request: Request) -> Response:
     if not hosted:
         return _xml("<error>not a hosted domain</error>" if hosted is False else "<error>unavailable</error>",
                     404 if hosted is False else 503)
-    e = _endpoints(state)
-    ssl = "off" if e["imap_socket"] == "plain" else "on"
+    host = escape(_mail_host(state))
 
-    def protocol(kind: str, port: object) -> str:
+    # Outlook takes one server of each type: the first (implicit TLS when it listens).
+    def protocol(kind: str, endpoint: Endpoint) -> str:
         return f"""      <Protocol>
         <Type>{kind}</Type>
-        <Server>{escape(str(e["host"]))}</Server>
-        <Port>{port}</Port>
+        <Server>{host}</Server>
+        <Port>{endpoint.port}</Port>
         <LoginName>{escape(address)}</LoginName>
         <DomainRequired>off</DomainRequired>
         <SPA>off</SPA>
-        <SSL>{ssl}</SSL>
-        <Encryption>{"None" if ssl == "off" else "TLS"}</Encryption>
+        <SSL>on</SSL>
+        <Encryption>{endpoint.outlook_encryption}</Encryption>
         <AuthRequired>on</AuthRequired>
       </Protocol>
 """
@@ -137,7 +157,7 @@ async def outlook(request: Request) -> Response:
     <Account>
       <AccountType>email</AccountType>
       <Action>settings</Action>
-{protocol("IMAP", e["imap_port"])}{protocol("SMTP", e["submission_port"])}    </Account>
+{protocol("IMAP", _incoming(state)[0])}{protocol("SMTP", _outgoing(state)[0])}    </Account>
   </Response>
 </Autodiscover>
 """
