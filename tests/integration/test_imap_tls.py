@@ -113,3 +113,28 @@ def test_stack_status_names_the_imaps_listener(stack: Settings, cli: Cli) -> Non
             assert tls.recv(64).startswith(b"* OK")
     text = cli("stack", "status").stdout
     assert f"imaps      {stack.host}:{stack.imaps_port}" in text
+
+
+def test_dovecot_serves_the_certificate_the_settings_name(fresh_data_dir: Path, tmp_path: Path) -> None:
+    from mailgothai.errors import StackError
+    from mailgothai.stack import dovecot, tls
+    from tests.conftest import stack_settings
+
+    # An operator's own certificate and key, elsewhere than the stack's DATA/tls.
+    own = stack_settings(tmp_path / "elsewhere", relay_hostname="imap.example.go.th")
+    tls.ensure_self_signed(own)
+    settings = stack_settings(fresh_data_dir, tls_cert_file=str(own.tls_cert_path),
+                              tls_key_file=str(own.tls_key_path))
+    dovecot.start(settings)  # no slapd needed to serve a TLS handshake
+    try:
+        context = ssl.create_default_context(cafile=str(own.tls_cert_path))
+        with socket.create_connection((settings.host, settings.imaps_port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="imap.example.go.th") as sock:
+                assert served_certificate(sock) == stack_certificate(own)
+                assert sock.recv(64).startswith(b"* OK")
+        assert not (fresh_data_dir / "tls" / "relay.crt").exists(), "the stack made a certificate of its own"
+    finally:
+        dovecot.stop(settings)
+    missing = settings.replace(tls_cert_file=str(tmp_path / "missing.crt"))
+    with pytest.raises(StackError, match="tls_cert_file"):
+        dovecot.write_config(missing)
