@@ -1,7 +1,8 @@
 """`mailgothai import FILE`, `import-domains FILE`, `export --domain D | --all`.
 
 import exits 0 when every row was applied (or, with --dry-run, would be), 3 when some
-rows were rejected (the report names row, column and reason), 2 for an unusable file.
+rows were rejected (the report names row, column and reason), 2 for an unusable file
+(among them one that is neither UTF-8 nor Thai text: --encoding names its encoding).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
+from mailgothai.core.csvimport import OFFERED_ENCODINGS
 from mailgothai.errors import InvalidInput
 from mailgothai.services.exports import ENCODINGS, ExportService
 from mailgothai.services.import_files import job_dir
@@ -22,6 +24,8 @@ from mailgothai.services.imports import ImportService, JobSummary, Progress
 from mailgothai.services.registry import Services
 
 EXIT_REJECTED = 3
+ENCODING_HELP = (f"read the file in this encoding ({', '.join(OFFERED_ENCODINGS)}; tis-620 = cp874) instead of "
+                 "detecting UTF-8 or Thai Windows cp874; a file that is neither is refused, never guessed")
 
 
 def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,11 +36,13 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     imp.add_argument("--report", type=Path, help="write the bad rows here (row,email,column,reason)")
     imp.add_argument("--resume", type=int, metavar="JOB", help="go on with an interrupted or dry-run job")
     imp.add_argument("--result", type=Path, help="also copy the result file (generated passwords) here")
+    imp.add_argument("--encoding", metavar="NAME", help=ENCODING_HELP)
     imp.set_defaults(handler=cmd_import)
 
     dom = groups.add_parser("import-domains", help="add or update domains from a CSV file (operators)")
     dom.add_argument("file", type=Path, help="CSV: domain,description,max_accounts,quota,default_quota")
     dom.add_argument("--report", type=Path, help="write the bad rows here")
+    dom.add_argument("--encoding", metavar="NAME", help=ENCODING_HELP)
     dom.set_defaults(handler=cmd_import_domains)
 
     exp = groups.add_parser("export", help="export accounts in the import format (never a password)")
@@ -114,9 +120,12 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
         raise InvalidInput("file", "give a FILE to import, or --resume JOB")
     with progress_display() as show:
         if args.resume is not None:
+            if args.encoding:
+                raise InvalidInput("encoding", "a resumed job keeps the encoding it was read in; "
+                                               "give --encoding with a FILE")
             summary = service.resume(args.resume, show)
         else:
-            summary = service.run_file(args.file, dry_run=args.dry_run, progress=show)
+            summary = service.run_file(args.file, dry_run=args.dry_run, progress=show, encoding=args.encoding)
     _print_summary(summary)
     _write_report(service, summary, args.report, services.backends.settings.data_dir)
     result = service.result_file(summary.job.id)
@@ -134,7 +143,7 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
 
 def cmd_import_domains(args: argparse.Namespace, services: Services) -> int:
     service = ImportService(services.backends, services.actor)
-    s = service.import_domains(args.file)
+    s = service.import_domains(args.file, encoding=args.encoding)
     print(f"{s.rows} rows: {s.created} domains created, {s.updated} updated, {s.unchanged} unchanged, "
           f"{len(s.bad)} rejected")
     if s.unknown_columns:

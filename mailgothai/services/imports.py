@@ -32,6 +32,7 @@ from mailgothai.core.csvimport import (
     PlannedRow, Planner, RowResult, detect_format, map_header, parse_account_row, read_records,
 )
 from mailgothai.core.csvimport.cells import guard, unguard
+from mailgothai.core.csvimport.charsets import encoding_named
 from mailgothai.core.models import Domain, Role
 from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
@@ -164,15 +165,20 @@ class ImportService(Service):
         return self.jobs.recent(None if self.actor.role is Role.SUPERADMIN else self.actor.login, limit)
 
     def start_job(self, path: Path, *, file_name: str | None = None, dry_run: bool = False,
-                  keep_copy: bool = False) -> JobRecord:
+                  keep_copy: bool = False, encoding: str | None = None) -> JobRecord:
         """Register an import of `path`. keep_copy (web uploads): the job keeps its own copy,
-        deleted when the job is done; otherwise the job refers to `path`, which must not change."""
+        deleted when the job is done; otherwise the job refers to `path`, which must not change.
+        encoding: a name the operator gave (`charsets.encoding_named`), used instead of
+        detection; the job keeps it (a job's encoding, once set, is the one it is read in)."""
+        codec = encoding_named(encoding) if encoding else None
         path = Path(path).resolve()
         if not path.is_file():
             raise InvalidInput("file", f"no such file: {path}")
         job = self.jobs.create(kind="accounts", actor=self.actor.login, origin=self.actor.origin,
                                file_name=file_name or path.name, file_path=str(path),
                                file_sha256=sha256_of(path), dry_run=dry_run)
+        if codec is not None:
+            self.jobs.update(job.id, encoding=codec)
         if keep_copy:
             copy = keep_upload(path, self._folder(job.id))
             self.jobs.update(job.id, file_path=str(copy))
@@ -196,7 +202,7 @@ class ImportService(Service):
         try:
             with open_checked(Path(job.file_path), job.file_sha256) as stream:
                 size = max(1, Path(job.file_path).stat().st_size)
-                fmt = detect_format(stream)
+                fmt = detect_format(stream, job.encoding or None)
                 header_cells, records = read_records(stream, fmt)
                 records.close()
                 header = map_header(header_cells, ACCOUNT_COLUMNS, ("email",), ACCOUNT_SYNONYMS)
@@ -341,9 +347,10 @@ class ImportService(Service):
         """Go on with an interrupted (or dry-run) job until it is done."""
         return self.apply(job_id, progress)
 
-    def run_file(self, path: Path, *, dry_run: bool = False, progress: ProgressFn | None = None) -> JobSummary:
+    def run_file(self, path: Path, *, dry_run: bool = False, progress: ProgressFn | None = None,
+                 encoding: str | None = None) -> JobSummary:
         """The CLI's one step: start, validate, and (unless dry_run) apply."""
-        job = self.start_job(path, dry_run=dry_run)
+        job = self.start_job(path, dry_run=dry_run, encoding=encoding)
         summary = self.validate(job.id, progress)
         if dry_run:
             return summary
@@ -398,14 +405,16 @@ class ImportService(Service):
             path.unlink()
 
     # ---- domains (operators) ---------------------------------------------------------
-    def import_domains(self, path: Path) -> DomainImportSummary:
-        """domain,description,max_accounts,quota,default_quota: new domains added, changed ones updated."""
+    def import_domains(self, path: Path, encoding: str | None = None) -> DomainImportSummary:
+        """domain,description,max_accounts,quota,default_quota: new domains added, changed ones updated.
+        encoding: as for `start_job`."""
         self.actor.require_superadmin()
+        codec = encoding_named(encoding) if encoding else None
         domains = DomainService(self.b, self.actor)
         bad: list[RowResult] = []
         created = updated = unchanged = rows = 0
         with open(path, "rb") as stream:
-            fmt = detect_format(stream)
+            fmt = detect_format(stream, codec)
             header_cells, records = read_records(stream, fmt)
             header = map_header(header_cells, DOMAIN_COLUMNS, ("domain",), DOMAIN_SYNONYMS)
             for record in records:

@@ -1,7 +1,10 @@
 """Reading an uploaded CSV file: its encoding and delimiter, then its records one by one.
 
 UTF-8 (with or without BOM) and Thai Windows cp874/TIS-620 are detected from the bytes;
-``,`` or ``;`` from the header line. Quoted cells may hold delimiters, quotes and line
+a file that is neither, or whose high bytes do not read as Thai text (`charsets.not_thai`:
+a Latin-1 or Windows-1252 file), is refused with the place, the bytes and what to do —
+never imported with changed names. An encoding given by the operator is used instead
+(and checked only to decode). ``,`` or ``;`` come from the header line. Quoted cells may hold delimiters, quotes and line
 breaks; a record, not a line, is a row. Row numbers count data rows from 1 (the header
 is not counted), blank records included, as a spreadsheet shows them minus one.
 A file that cannot be read raises InvalidInput("file", reason).
@@ -15,6 +18,7 @@ import io
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from mailgothai.core.csvimport.charsets import not_thai, word_around
 from mailgothai.errors import InvalidInput
 
 BOMS = {codecs.BOM_UTF8: "utf-8-sig"}
@@ -27,8 +31,11 @@ _BLOCK = 1 << 20
 
 @dataclass(frozen=True)
 class FileFormat:
-    encoding: str  # "utf-8", "utf-8-sig" or "cp874"
+    encoding: str  # "utf-8", "utf-8-sig" or "cp874" detected; or a codec the operator named
     delimiter: str
+
+
+GIVE_ENCODING = "save it as CSV UTF-8, or give the encoding it is in (e.g. --encoding cp1252)"
 
 
 @dataclass(frozen=True)
@@ -41,20 +48,105 @@ class Record:
         return all(not c.strip() for c in self.cells)
 
 
-def _decodes(stream: BinaryIO, encoding: str) -> bool:
+def _undecodable(stream: BinaryIO, encoding: str) -> int | None:
+    """The offset of the first byte that does not decode, or None if all of it does."""
     decoder = codecs.getincrementaldecoder(encoding)()
     stream.seek(0)
-    try:
-        for block in iter(lambda: stream.read(_BLOCK), b""):
+    offset = 0
+    for block in iter(lambda: stream.read(_BLOCK), b""):
+        pending = len(decoder.getstate()[0])  # bytes of an unfinished character, held back
+        try:
             decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            return max(0, offset - pending + exc.start)
+        offset += len(block)
+    try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return True
+        return max(0, offset - len(decoder.getstate()[0]))
+    return None
 
 
-def detect_encoding(stream: BinaryIO) -> str:
-    """"utf-8-sig", "utf-8" or "cp874" for a seekable binary stream (read twice at most)."""
+def _line_of(stream: BinaryIO, offset: int) -> tuple[int, bytes]:
+    """(1-based line number, the line's bytes) of a byte offset."""
+    stream.seek(0)
+    number, start = 1, 0
+    for line in iter(stream.readline, b""):
+        if start + len(line) > offset:
+            return number, line
+        number, start = number + 1, start + len(line)
+    return number, b""
+
+
+def _show(line: bytes, encoding: str) -> str:
+    return line.decode(encoding, errors="replace").strip()
+
+
+def _not_decoding(stream: BinaryIO, offset: int, encoding: str, named: str) -> InvalidInput:
+    number, line = _line_of(stream, offset)
+    stream.seek(offset)
+    byte = stream.read(1)
+    western = f"; as Windows-1252 the line reads {_show(line, 'cp1252')!r}" if encoding == "cp874" else ""
+    return InvalidInput("file", f"{named} (line {number}: byte {byte.hex().upper()} is not {encoding} text"
+                                f"{western}); {GIVE_ENCODING}")
+
+
+def _check_thai(stream: BinaryIO) -> None:
+    """Refuse a file read as cp874 whose high bytes do not read as Thai (charsets.not_thai),
+    naming the row, the column, the bytes and what they would be as Windows-1252. One
+    pass over the bytes (blocks end at a line's end: no Thai word spans two lines); the
+    CSV is parsed only to name the place of a finding."""
+    stream.seek(0)
+    offset = 0
+    while block := stream.read(_BLOCK) + stream.readline():
+        found = not_thai(block)
+        if found is not None:
+            raise _not_thai_at(stream, offset + found.start)
+        offset += len(block)
+    stream.seek(0)
+
+
+def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
+    line_number, _ = _line_of(stream, offset)
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding="cp874", newline="")
+    try:
+        first = text.readline()
+        text.seek(0)
+        reader = csv.reader(text, delimiter=detect_delimiter(first), quotechar='"', doublequote=True)
+        header: list[str] = []
+        for row, record in enumerate(reader):  # row 0: the header
+            header = header or record
+            if reader.line_num < line_number:
+                continue
+            for index, cell in enumerate(record):
+                found = not_thai(cell.encode("cp874"))
+                if found is None:
+                    continue
+                start, end = word_around(cell, found.start, found.end)
+                word = cell[start:end]
+                raw = word.encode("cp874")
+                high = " ".join(f"{b:02X}" for b in raw if b >= 0x80)
+                column = header[index] if row and index < len(header) else f"column {index + 1}"
+                place = f"data row {row}, column {column}" if row else "the header"
+                return InvalidInput(
+                    "file", f"{place} (line {reader.line_num}): the bytes {high} read as Thai Windows (cp874) "
+                            f"give {word!r} — {found.reason}, not Thai text; as Windows-1252 they read "
+                            f"{raw.decode('cp1252', errors='replace')!r}. The file is probably not Thai: "
+                            f"{GIVE_ENCODING}")
+            break
+    except csv.Error:
+        pass
+    finally:
+        text.detach()
+        stream.seek(0)
+    return InvalidInput("file", f"line {line_number}: the file's high bytes do not read as Thai Windows (cp874) "
+                                f"text; {GIVE_ENCODING}")
+
+
+def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
+    """"utf-8-sig", "utf-8" or "cp874" for a seekable binary stream, or `forced` (a codec
+    from `charsets.encoding_named`; "utf-8" becomes "utf-8-sig" when the file has a BOM)."""
     stream.seek(0)
     head = stream.read(4)
     for bom, name in UNSUPPORTED_BOMS.items():
@@ -62,14 +154,24 @@ def detect_encoding(stream: BinaryIO) -> str:
             raise InvalidInput("file", f"the file is {name}; save it as CSV UTF-8 (or Thai Windows cp874)")
     if not head:
         raise InvalidInput("file", "the file is empty")
+    if forced is not None:
+        encoding = "utf-8-sig" if forced == "utf-8" and head.startswith(codecs.BOM_UTF8) else forced
+        bad = _undecodable(stream, encoding)
+        if bad is not None:
+            raise _not_decoding(stream, bad, encoding, f"the file is not {forced} text as given")
+        stream.seek(0)
+        return encoding
     if head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
-    elif _decodes(stream, "utf-8"):
+    elif _undecodable(stream, "utf-8") is None:
         encoding = "utf-8"
     else:
         encoding = "cp874"
-    if not _decodes(stream, encoding):
-        raise InvalidInput("file", "the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text")
+    bad = _undecodable(stream, encoding)
+    if bad is not None:
+        raise _not_decoding(stream, bad, encoding, "the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text")
+    if encoding == "cp874":
+        _check_thai(stream)
     stream.seek(0)
     return encoding
 
@@ -92,8 +194,9 @@ def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding=encoding, newline="")
 
 
-def detect_format(stream: BinaryIO) -> FileFormat:
-    encoding = detect_encoding(stream)
+def detect_format(stream: BinaryIO, forced_encoding: str | None = None) -> FileFormat:
+    """The file's encoding (detected, or the codec the operator named) and delimiter."""
+    encoding = detect_encoding(stream, forced_encoding)
     first = stream.readline(MAX_CELL).decode(encoding, errors="replace")
     stream.seek(0)
     if not first.strip():

@@ -1,0 +1,111 @@
+"""A CSV whose high bytes are not Thai is refused, never read as cp874 with changed names
+(issue 15: "Jörg" became "J๖rg", exit 0); `--encoding` reads it as what it is."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mailgothai.core.csvimport import detect_format, encoding_named, read_records
+from mailgothai.core.csvimport.charsets import not_thai
+from mailgothai.datagen import Spec, generate
+from mailgothai.datagen.words import AWKWARD_NAMES, DEPARTMENTS, GIVEN_NAMES, MINISTRIES, PROVINCES, SURNAMES
+from mailgothai.errors import InvalidInput, NotFound
+from mailgothai.services.registry import Services
+from tests.conftest import Cli
+
+# Western names as people write them, each with the accented letters Latin-1 and
+# Windows-1252 share; as cp874 these bytes are Thai characters (or nothing at all).
+WESTERN = ["Jörg", "José", "François", "Bjørn", "Zoë", "Émile", "Ñuñez", "Raúl", "Chloé", "Søren", "Mårten",
+           "Ó Briain", "Çelik", "Jérôme", "Gaëlle", "Inês", "naïve", "Ångström", "Müller"]
+
+
+def _csv(given: str, encoding: str) -> bytes:
+    first = "สมชาย,ใจดี" if encoding in ("cp874", "utf-8") else "Somchai,Jaidee"  # what the file can hold
+    return ("email,given_name,surname,display_name\n"
+            f"somchai@a.go.th,{first},Somchai J.\n"
+            f"jorg@a.go.th,{given},Schmidt,{given} Schmidt\n").encode(encoding)
+
+
+def _read(data: bytes, encoding: str | None = None) -> tuple[str, list[list[str]]]:
+    stream = io.BytesIO(data)
+    fmt = detect_format(stream, encoding_named(encoding) if encoding else None)
+    _, records = read_records(stream, fmt)
+    return fmt.encoding, [r.cells for r in records]
+
+
+def test_thai_of_the_data_generator_reads_as_thai(tmp_path: Path) -> None:
+    """Every Thai word the generator uses, and a whole generated cp874 file with its awkward
+    rows, read as cp874 without a finding (no false alarm on real Thai)."""
+    words = [w for pair in (*GIVEN_NAMES, *SURNAMES, *MINISTRIES) for w in pair]
+    words += [*PROVINCES, *DEPARTMENTS, *AWKWARD_NAMES]
+    thai = [w for w in words if not w.isascii()]
+    assert len(thai) > 50
+    for word in thai:
+        assert not_thai(word.encode("cp874")) is None, word
+    generate(Spec(tmp_path, domains=20, accounts=3000, awkward_rows=len(AWKWARD_NAMES), passwords="blank",
+                  encoding="cp874"))
+    for name in ("accounts.csv", "domains.csv"):
+        with open(tmp_path / name, "rb") as fh:
+            fmt = detect_format(fh)
+            _, records = read_records(fh, fmt)
+            rows = [r.cells for r in records]
+        assert fmt.encoding == "cp874"
+        assert any(not cell.isascii() for row in rows for cell in row)
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+@pytest.mark.parametrize("given", WESTERN)
+def test_a_western_file_is_refused_naming_the_place_the_bytes_and_the_way_out(given: str, encoding: str) -> None:
+    data = _csv(given, encoding)
+    with pytest.raises(InvalidInput) as refused:
+        _read(data)
+    reason = refused.value.reason
+    assert refused.value.field == "file"
+    assert "UTF-8" in reason and "--encoding" in reason  # what to do
+    assert "line 3" in reason  # where (the header is line 1)
+    high = [f"{b:02X}" for b in given.encode(encoding) if b >= 0x80]
+    assert high[0] in reason  # which bytes
+    if "data row" in reason:  # read as cp874 at all: the cell and what it really says
+        assert "data row 2, column given_name" in reason
+        assert repr(given.split()[0]) in reason or repr(given) in reason
+
+
+def test_an_operator_given_encoding_reads_the_names_exactly() -> None:
+    for encoding in ("latin-1", "cp1252", "windows-1252", "ISO-8859-1"):
+        codec, rows = _read(_csv("Jörg", "cp1252"), encoding)
+        assert rows[1][1] == "Jörg" and codec in ("latin-1", "cp1252")
+    assert _read(_csv("Søren", "utf-8"), "utf-8")[1][1][1] == "Søren"
+    assert _read(b"\xef\xbb\xbf" + _csv("Søren", "utf-8"), "utf-8") == ("utf-8-sig", _read(_csv("Søren", "utf-8"))[1])
+    codec, rows = _read(_csv("สมหญิง", "cp874"), "tis-620")
+    assert codec == "cp874" and rows[1][1] == "สมหญิง"
+    with pytest.raises(InvalidInput) as wrong:
+        _read(_csv("Jörg", "latin-1"), "utf-8")  # a named encoding the bytes are not
+    assert wrong.value.field == "file" and "line 3" in wrong.value.reason and "F6" in wrong.value.reason
+    with pytest.raises(InvalidInput) as unknown:
+        encoding_named("klingon")
+    assert unknown.value.field == "encoding" and "'klingon'" in unknown.value.reason
+    assert "cp1252" in unknown.value.reason
+
+
+def test_the_cli_refuses_a_latin1_file_and_imports_it_with_encoding(cli: Cli, services: Services,
+                                                                     tmp_path: Path) -> None:
+    domain = f"e{uuid.uuid4().hex[:8]}.go.th"
+    services.domains.add(domain, description="encodings")
+    path = tmp_path / "western.csv"
+    path.write_bytes(f"email,given_name,surname,password\njorg@{domain},Jörg,Ørsted,Pass-word-123x\n"
+                     .encode("latin-1"))
+    refused = cli("import", str(path))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "data row 1, column given_name" in refused.stderr and "'Jörg'" in refused.stderr
+    with pytest.raises(NotFound):
+        services.accounts.get(f"jorg@{domain}")  # nothing written
+    unknown = cli("import", str(path), "--encoding", "klingon")
+    assert unknown.returncode == 2 and "encoding: unknown encoding 'klingon'" in unknown.stderr
+    done = cli("import", str(path), "--encoding", "latin-1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    account = services.accounts.get(f"jorg@{domain}")
+    assert (account.given_name, account.surname) == ("Jörg", "Ørsted")
