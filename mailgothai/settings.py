@@ -9,7 +9,9 @@ variables (e.g. `MAILGOTHAI_SQL_URL`, `MAILGOTHAI_LDAP_URIS=ldap://a,ldap://b`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,6 +25,17 @@ from mailgothai.errors import InvalidInput
 CONFIG_FILE_NAME = "mailgothai.toml"
 DEFAULT_DATA_DIR = Path("var")
 ENV_PREFIX = "MAILGOTHAI_"
+
+
+@functools.lru_cache(maxsize=1)
+def machine_name() -> str:
+    """This machine's fully qualified name, or its host name; a machine known only as
+    localhost gets a name under .invalid (RFC 6761) until the operator sets one."""
+    for name in (socket.getfqdn(), socket.gethostname()):
+        name = name.strip().rstrip(".").lower()
+        if name and name.split(".")[0] != "localhost":
+            return name
+    return "mailgothai.invalid"
 
 
 class Secret(str):
@@ -67,7 +80,12 @@ class Settings:
     smtp_port: int = 10025  # MX listener: unauthenticated mail for hosted recipients only
     submission_port: int = 10587  # STARTTLS, AUTH
     smtps_port: int = 10465  # implicit TLS, AUTH; 0 = not listening
-    relay_hostname: str = "localhost"  # greeting, Received headers, DSN reporting MTA
+    # greeting, Received headers, DSN reporting MTA, the authserv-id of its
+    # Authentication-Results; default: this machine's name (never "localhost")
+    relay_hostname: str = field(default_factory=lambda: machine_name())
+    # where postmaster@ of a domain without its own postmaster@ account or alias, and the
+    # bare <postmaster>, are delivered (RFC 5321 4.5.1); empty: they are unknown (550 5.1.1)
+    relay_postmaster: str = ""
     # 1: AUTH without TLS allowed from loopback clients (a local proxy makes every client
     # loopback: development only); 0 (default): AUTH only over TLS, from everywhere
     relay_dev_mode: int = 0

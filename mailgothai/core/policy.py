@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from mailgothai.core.addresses import normalize_address, split_address
+from mailgothai.core.sender_headers import SenderField
 from mailgothai.errors import InvalidInput
 
 
@@ -68,6 +69,8 @@ class R(enum.Enum):
     TOO_MANY_RECIPIENTS = "too_many_recipients"
     # DATA
     SPOOFED_HOSTED_SENDER = "spoofed_hosted_sender"
+    SPOOFED_HOSTED_HEADER = "spoofed_hosted_header"
+    UNREADABLE_SENDER_HEADER = "unreadable_sender_header"
     HEADER_FROM_NOT_YOURS = "header_from_not_yours"
     NO_VALID_RECIPIENTS = "no_valid_recipients"
     # anything the relay cannot answer now
@@ -102,7 +105,11 @@ REPLIES: dict[R, Reply] = {
     R.TOO_MANY_RECIPIENTS: Reply(452, "4.5.3", "Too many recipients in one message"),
     R.SPOOFED_HOSTED_SENDER: Reply(550, "5.7.1", "Mail claiming {domain} must be sent by its servers "
                                                  "or DKIM-signed by it"),
-    R.HEADER_FROM_NOT_YOURS: Reply(550, "5.7.1", "From: header address is not yours: {address}"),
+    R.SPOOFED_HOSTED_HEADER: Reply(550, "5.7.1", "{header} header claims {domain}: such mail must be sent "
+                                                 "through submission or carry a DKIM signature aligned with it"),
+    R.UNREADABLE_SENDER_HEADER: Reply(550, "5.7.1", "{header} header cannot be read ({reason}); "
+                                                    "mail whose sender is unclear is not accepted"),
+    R.HEADER_FROM_NOT_YOURS: Reply(550, "5.7.1", "{header} header address is not yours: {address}"),
     R.NO_VALID_RECIPIENTS: Reply(503, "5.5.1", "No valid recipients"),
     R.TEMPORARY_FAILURE: Reply(451, "4.3.0", "Temporary local problem, try later"),
 }
@@ -149,6 +156,7 @@ def check_session_errors(refused: int, limit: int) -> Reply | None:
 
 # ---- addresses from the SMTP envelope ---------------------------------------
 ROUTING = frozenset("%!")
+POSTMASTER = "postmaster"  # RFC 5321 4.5.1: <postmaster> without a domain, any case
 
 
 def parse_envelope_address(text: str, *, sender: bool) -> Decision:
@@ -166,6 +174,8 @@ def parse_envelope_address(text: str, *, sender: bool) -> Decision:
         return Decision(reply(R.OK_SENDER), "")
     if not value:
         return Decision(reply(bad, reason="empty address"))
+    if not sender and value.lower() == POSTMASTER:
+        return Decision(reply(R.OK_RECIPIENT), POSTMASTER)
     local = value.rpartition("@")[0]
     if any(c in ROUTING for c in local) or ":" in value:
         return Decision(reply(R.ROUTING_CHARACTERS))
@@ -259,22 +269,62 @@ def check_hourly(count_after: int | None, limit: int) -> Reply | None:
 
 
 # ---- DATA -------------------------------------------------------------------------
-def decide_unauthenticated_hosted_sender(domain: str, dkim_domains_valid: frozenset[str]) -> Reply | None:
-    """Unauthenticated mail naming a hosted sender: accepted only if a valid DKIM
-    signature of that domain is on it."""
-    if domain in dkim_domains_valid:
-        return None
-    return reply(R.SPOOFED_HOSTED_SENDER, domain=domain)
+def aligned(domain: str, signers: frozenset[str], hosted: frozenset[str]) -> bool:
+    """DMARC's relaxed alignment (RFC 7489 3.1.1) of a claimed `domain` with the domains
+    of the valid DKIM signatures, with the organizational domain taken from what is hosted
+    here instead of the Public Suffix List: a signature of the domain itself, of a hosted
+    parent of it (moph.go.th signs for hr.moph.go.th when moph.go.th is hosted), or of a
+    subdomain of a hosted domain (hr.moph.go.th for moph.go.th). A parent that is not
+    hosted here (go.th) never aligns, so no registry-level key vouches for an agency."""
+    if domain in signers:
+        return True
+    for signer in signers:
+        if domain.endswith("." + signer) and signer in hosted:
+            return True
+        if signer.endswith("." + domain) and domain in hosted:
+            return True
+    return False
 
 
-def decide_header_from(header_addresses: tuple[str, ...], owned: frozenset[str]) -> Reply | None:
-    """Authenticated mail: the From: header names only addresses the user owns (it is
-    what the reader sees, and what the domain's DKIM signature vouches for)."""
-    for address in header_addresses:
-        if address not in owned:
-            return reply(R.HEADER_FROM_NOT_YOURS, address=address)
-    if not header_addresses:
-        return reply(R.HEADER_FROM_NOT_YOURS, address="(none)")
+def decide_unauthenticated_claims(envelope_domain: str | None, fields: tuple[SenderField, ...],
+                                  hosted: frozenset[str], signers: frozenset[str]) -> Reply | None:
+    """DESIGN's rule for mail without AUTH: it may not claim a hosted domain, in the
+    envelope or in any address a reader sees in `From:`/`Sender:` (display names,
+    comments and encoded words included), unless a valid DKIM signature aligned with that
+    domain is on it. A field that cannot be read is refused: what it claims is unknown.
+    `hosted` holds those of the claimed domains that are hosted here."""
+    for field in fields:
+        if field.problem:
+            return reply(R.UNREADABLE_SENDER_HEADER, header=field.header, reason=field.problem)
+    if envelope_domain is not None and not aligned(envelope_domain, signers, hosted):
+        return reply(R.SPOOFED_HOSTED_SENDER, domain=envelope_domain)
+    for field in fields:
+        for domain in sorted(field.domains & hosted):
+            if not aligned(domain, signers, hosted):
+                return reply(R.SPOOFED_HOSTED_HEADER, header=field.header, domain=domain)
+    return None
+
+
+def claimed_domains(fields: tuple[SenderField, ...]) -> frozenset[str]:
+    """Every domain the sender fields name or show (to ask the directory which are hosted)."""
+    out: frozenset[str] = frozenset()
+    for field in fields:
+        out |= field.domains
+    return out
+
+
+def decide_sender_fields(fields: tuple[SenderField, ...], owned: frozenset[str]) -> Reply | None:
+    """Authenticated mail: every address of `From:` and `Sender:` must be one the user
+    owns (what the reader sees, and what the domain's DKIM signature vouches for); a
+    message needs a From: address; a field that cannot be read is refused."""
+    for field in fields:
+        if field.problem:
+            return reply(R.UNREADABLE_SENDER_HEADER, header=field.header, reason=field.problem)
+        for address in field.addresses:
+            if address not in owned:
+                return reply(R.HEADER_FROM_NOT_YOURS, header=field.header, address=address)
+    if not any(f.addresses for f in fields if f.header == "From:"):
+        return reply(R.HEADER_FROM_NOT_YOURS, header="From:", address="(none)")
     return None
 
 

@@ -17,8 +17,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope as SmtpEnvelope, Session
 
 from mailgothai.core import dkim as canon
 from mailgothai.core import policy as p
-from mailgothai.core.addresses import normalize_address
-from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.core.auth_results import without_own_results
+from mailgothai.core.sender_headers import SenderField, read_sender_fields
+from mailgothai.errors import MailGoThaiError
 from mailgothai.relay.auth import AuthUnavailable
 from mailgothai.relay.lookup import cached_or_thread
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
@@ -71,19 +72,6 @@ def _size_param(options: list[str]) -> int:
         if name.upper() == "SIZE" and value.isdigit():
             return int(value)
     return 0
-
-
-def header_from_addresses(parsed: canon.ParsedMessage) -> tuple[str, ...] | None:
-    """Addresses of the From: header(s), normalized; None if one cannot be read."""
-    raw = [r for n, r in parsed.headers if n == b"from"]
-    values = [" ".join(r.split(b":", 1)[1].decode("utf-8", "replace").split()) for r in raw]
-    out: list[str] = []
-    for _, addr in email.utils.getaddresses(values):
-        try:
-            out.append(normalize_address(addr, "from"))
-        except InvalidInput:
-            return None
-    return tuple(out)
 
 
 class RelayHandler:
@@ -242,7 +230,8 @@ class RelayHandler:
     def _recipient_facts(self, rcpt: str) -> tuple[Any, Any]:
         """Directory reads (see `cached_or_thread`): the recipient's expansion and, if hosted, its domain."""
         expansion = self.ctx.router.expand(rcpt)
-        domain = self.ctx.directory.domain(p.domain_of(rcpt)) if expansion.facts.hosted else None
+        hosted = expansion.facts.hosted and rcpt != p.POSTMASTER  # the bare <postmaster> has no domain
+        domain = self.ctx.directory.domain(p.domain_of(rcpt)) if hosted else None
         return expansion, domain
 
     def _add_to_hour(self, user: str, hour: int) -> tuple[int | None, int]:
@@ -313,21 +302,25 @@ class RelayHandler:
             log.warning("DATA: quota check failed: %s", exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
         ip = _client_ip(session)
+        parsed = canon.parse(data)
+        fields = read_sender_fields(parsed.headers)
+        own_id = self.ctx.settings.relay_hostname
         if tx.auth_user is None:
             verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender)
-            if tx.dkim_domain is not None:
-                refused = p.decide_unauthenticated_hosted_sender(tx.dkim_domain, verdict.passed_domains())
-                if refused:
-                    return str(refused)
-            added = verdict.header(self.ctx.settings.relay_hostname, tx.sender)
-        else:
-            parsed = canon.parse(data)
-            from_addresses = header_from_addresses(parsed)
-            refused = p.decide_header_from(from_addresses or (), tx.owned) if from_addresses is not None \
-                else p.reply(p.R.HEADER_FROM_NOT_YOURS, address="(unreadable)")
+            refused = await self._unauthenticated_claims(tx, fields, verdict.passed_domains())
             if refused:
                 return str(refused)
-            added = self.ctx.sign(data, p.domain_of(from_addresses[0]), parsed)  # type: ignore[index]
+            data = without_own_results(data, own_id)  # after the DKIM check, which saw the message as sent
+            added = verdict.header(own_id, tx.sender)
+        else:
+            refused = p.decide_sender_fields(fields, tx.owned)
+            if refused:
+                return str(refused)
+            stripped = without_own_results(data, own_id)
+            if stripped is not data:
+                data, parsed = stripped, canon.parse(stripped)
+            from_address = next(a for f in fields if f.header == "From:" for a in f.addresses)
+            added = self.ctx.sign(data, p.domain_of(from_address), parsed)
         queue_id = new_queue_id()
         message = self._received(session, tx, queue_id) + added + data
         spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),
@@ -342,6 +335,20 @@ class RelayHandler:
         self.ctx.queue.submit(spooled, message)
         self.ctx.log_accepted(spooled, len(message), self.listener)
         return str(p.reply(p.R.QUEUED, queue_id=queue_id))
+
+    async def _unauthenticated_claims(self, tx: Transaction, fields: tuple[SenderField, ...],
+                                      signers: frozenset[str]) -> p.Reply | None:
+        names = p.claimed_domains(fields) | signers | ({tx.dkim_domain} if tx.dkim_domain else frozenset())
+        try:
+            hosted = await cached_or_thread(self._hosted, names)
+        except MailGoThaiError as exc:
+            log.warning("DATA: directory unavailable: %s", exc)
+            return p.reply(p.R.TEMPORARY_FAILURE)
+        return p.decide_unauthenticated_claims(tx.dkim_domain, fields, hosted, signers)
+
+    def _hosted(self, names: frozenset[str]) -> frozenset[str]:
+        """Directory reads (see `cached_or_thread`): those of `names` that are hosted here."""
+        return frozenset(n for n in names if self.ctx.directory.domain(n) is not None)
 
     def _received(self, session: Session, tx: Transaction, queue_id: str) -> bytes:
         peer = _client_ip(session)

@@ -1,11 +1,14 @@
 """Where a recipient's mail goes: a hosted address expands (account aliases, alias
-entries, forwards) to delivery targets; anything else is remote."""
+entries, forwards) to delivery targets; anything else is remote. postmaster@ of a
+hosted domain without its own postmaster@ account or alias, and the bare <postmaster>,
+go to the operator's postmaster address (RFC 5321 4.5.1)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mailgothai.core.policy import Found, RecipientFacts, domain_of
+from mailgothai.core.addresses import split_address
+from mailgothai.core.policy import POSTMASTER, Found, RecipientFacts, domain_of
 from mailgothai.relay.lookup import AddressEntry, RelayDirectory
 from mailgothai.relay.spool import Target
 
@@ -20,11 +23,14 @@ class Expansion:
 
 
 class Router:
-    def __init__(self, directory: RelayDirectory) -> None:
+    def __init__(self, directory: RelayDirectory, postmaster: str = "") -> None:
         self._dir = directory
+        self._postmaster = postmaster  # normalized, or "" for none
 
     def expand(self, address: str) -> Expansion:
         """Blocking (directory reads): call through `cached_or_thread` or from a worker thread."""
+        if address == POSTMASTER:
+            return self._to_postmaster(address)
         domain = self._dir.domain(domain_of(address))
         if domain is None:
             return Expansion(RecipientFacts(address, hosted=False), (Target(address, address, local=False),))
@@ -32,6 +38,8 @@ class Router:
             return Expansion(RecipientFacts(address, hosted=True, domain_active=False), ())
         entry = self._dir.address(address)
         if entry is None:
+            if split_address(address)[0] == POSTMASTER:
+                return self._to_postmaster(address)
             return Expansion(RecipientFacts(address, hosted=True), ())
         found = Found.ALIAS if entry.kind == "alias" else Found.MAILBOX
         if not entry.active:
@@ -40,6 +48,25 @@ class Router:
         versions: dict[str, str] = {}
         self._collect(entry, address, targets, versions, {address}, 0)
         facts = RecipientFacts(address, hosted=True, found=found, targets=tuple(targets))
+        return Expansion(facts, tuple(targets.values()), versions)
+
+    def _to_postmaster(self, original: str) -> Expansion:
+        """`original` (a hosted domain's postmaster@ that no entry holds, or the bare
+        postmaster) delivers to the operator's postmaster address, like an alias of it:
+        a stranger reaches that one address, never anything else outside."""
+        targets: dict[str, Target] = {}
+        versions: dict[str, str] = {}
+        target = self._postmaster
+        if target:
+            domain = self._dir.domain(domain_of(target))
+            if domain is None:
+                targets[target] = Target(target, original, local=False)
+            elif domain.active:
+                entry = self._dir.address(target)
+                if entry is not None and entry.active:
+                    self._collect(entry, original, targets, versions, {original, target}, 1)
+        found = Found.ALIAS if target else Found.NOTHING
+        facts = RecipientFacts(original, hosted=True, found=found, targets=tuple(targets))
         return Expansion(facts, tuple(targets.values()), versions)
 
     def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], versions: dict[str, str],

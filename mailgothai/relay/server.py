@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import event
 
 from mailgothai.core import policy as p
+from mailgothai.core.addresses import normalize_address
 from mailgothai.core.dkim import ParsedMessage
 from mailgothai.core.passwords import hash_password
 from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, client_key
@@ -29,7 +30,7 @@ from mailgothai.dkim.signer import sign
 from mailgothai.dkim.table import KeyTable
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
-from mailgothai.errors import StackError
+from mailgothai.errors import InvalidInput, StackError
 from mailgothai.relay.auth import Authenticator
 from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy, log_message
 from mailgothai.relay.handler import RelayHandler
@@ -101,6 +102,16 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+def postmaster_address(settings: Settings) -> str:
+    """`relay_postmaster`, normalized; a bad one stops the relay with the field named."""
+    if not settings.relay_postmaster.strip():
+        return ""
+    try:
+        return normalize_address(settings.relay_postmaster, "relay_postmaster")
+    except InvalidInput as exc:
+        raise StackError(str(exc)) from exc
+
+
 def build(settings: Settings) -> RelayContext:
     gateway = Gateway(settings.ldap_uri_list, settings.ldap_mail_dn, settings.ldap_mail_password,
                       timeout=settings.ldap_timeout, pool_size=16)
@@ -117,7 +128,7 @@ def build(settings: Settings) -> RelayContext:
     lmtp = LmtpPool(settings.host, settings.lmtp_port, settings.relay_lmtp_connections, settings.relay_hostname)
     resolver = Resolver(settings.relay_dns, settings.relay_dns_timeout)
     remote = RemoteSender(settings.relay_smarthost, resolver, settings.relay_hostname)
-    router = Router(directory)
+    router = Router(directory, postmaster_address(settings))
     policy = QueuePolicy(settings.relay_retry_base, settings.relay_retry_max, settings.relay_queue_lifetime,
                          settings.relay_workers, settings.relay_hostname)
     ctx_holder: dict[str, RelayContext] = {}

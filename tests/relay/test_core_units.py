@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
+from mailgothai.core.sender_headers import SenderField
 from mailgothai.core.dsn import FailedRecipient, build_dsn
 from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, ThrottleRules, client_key
 from mailgothai.dkim.keys import generate
@@ -74,16 +75,18 @@ def test_sender_decisions() -> None:
     assert p.decide_sender("", auth_user="a@h.go.th", owned=owned, **kw).reply.code == 553
     assert p.needs_dkim_proof("b@h.go.th", auth_user=None, sender_domain_hosted=True)
     assert not p.needs_dkim_proof("", auth_user=None, sender_domain_hosted=False)
-    assert p.decide_unauthenticated_hosted_sender("h.go.th", frozenset({"h.go.th"})) is None
-    assert p.decide_unauthenticated_hosted_sender("h.go.th", frozenset({"other.go.th"})).code == 550
-    assert p.decide_header_from(("a@h.go.th",), owned) is None
-    assert p.decide_header_from(("boss@h.go.th",), owned).code == 550
-    assert p.decide_header_from((), owned).code == 550
+    hosted = frozenset({"h.go.th"})
+    assert p.decide_unauthenticated_claims("h.go.th", (), hosted, frozenset({"h.go.th"})) is None
+    assert p.decide_unauthenticated_claims("h.go.th", (), hosted, frozenset({"other.go.th"})).code == 550
+    assert p.decide_sender_fields((SenderField("From:", ("a@h.go.th",), frozenset()),), owned) is None
+    assert p.decide_sender_fields((SenderField("From:", ("boss@h.go.th",), frozenset()),), owned).code == 550
+    assert p.decide_sender_fields((), owned).code == 550
 
 
 def test_every_reply_in_the_table_renders_on_one_line() -> None:
     for kind, reply in p.REPLIES.items():
-        rendered = str(p.reply(kind, address="a\r\nb@c", limit=1, reason="r", domain="d", queue_id="q"))
+        rendered = str(p.reply(kind, address="a\r\nb@c", limit=1, reason="r", domain="d", queue_id="q",
+                               header="From:"))
         assert "\r" not in rendered and "\n" not in rendered
         assert rendered.startswith(f"{reply.code} {reply.status} ")
         assert reply.status[0] == str(reply.code)[0]

@@ -1,0 +1,100 @@
+"""Who a message says it is from: the addresses of its `From:` and `Sender:` fields, read
+with the standard library's RFC 5322 parser (`email.headerregistry`), and the domains a
+reader would see in them, display names, comments and RFC 2047 encoded words included.
+
+No I/O: the relay decides with `core/policy.py` which of these domains are hosted here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email import errors, header, policy
+
+from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
+from mailgothai.errors import InvalidInput
+
+FIELDS = {b"from": "From:", b"sender": "Sender:"}
+MAX_ADDRESSES = 100  # per message; a real From:/Sender: holds a handful
+_NOT_IN_A_DOMAIN = "<>()[]\",;:\\'`"
+
+
+@dataclass(frozen=True)
+class SenderField:
+    """One `From:` or `Sender:` field. `problem` is why it cannot be read ("" if it can):
+    then `addresses` may be incomplete and the field must not be trusted."""
+
+    header: str  # "From:" | "Sender:"
+    addresses: tuple[str, ...]  # normalized mailbox addresses (groups expanded)
+    shown_domains: frozenset[str]  # domains of address-like text anywhere in the field as displayed
+    problem: str = ""
+
+    @property
+    def domains(self) -> frozenset[str]:
+        """Every domain the field names or shows."""
+        return frozenset(split_address(a)[1] for a in self.addresses) | self.shown_domains
+
+
+def read_sender_fields(headers: tuple[tuple[bytes, bytes], ...]) -> tuple[SenderField, ...]:
+    """The `From:` and `Sender:` fields of a message, in order. `headers` is
+    `core.dkim.parse(message).headers`: (lower-case name, the whole raw field)."""
+    out = []
+    count = 0
+    for name, raw in headers:
+        label = FIELDS.get(name)
+        if label is None:
+            continue
+        field = _read(label, raw.split(b":", 1)[1])
+        count += len(field.addresses) + len(field.shown_domains)
+        if count > MAX_ADDRESSES:
+            field = SenderField(label, field.addresses, field.shown_domains,
+                                f"more than {MAX_ADDRESSES} addresses")
+        out.append(field)
+    return tuple(out)
+
+
+def _read(label: str, value: bytes) -> SenderField:
+    text = value.replace(b"\r\n", b"").decode("utf-8", "surrogateescape").strip()
+    shown = _shown_domains(text)
+    try:
+        parsed = policy.default.header_factory(label[:-1], text)
+        mailboxes = [(a.username, a.domain, a.addr_spec) for a in parsed.addresses]
+        defects = [d for d in parsed.defects if isinstance(d, errors.InvalidHeaderDefect)]
+    except Exception as exc:  # the stdlib parser raises IndexError and friends on some garbage
+        return SenderField(label, (), shown, f"cannot be parsed ({type(exc).__name__})")
+    if defects:
+        return SenderField(label, (), shown, _one_line(str(defects[0])) or "malformed")
+    addresses = []
+    for username, domain, addr_spec in mailboxes:
+        if not username or not domain:
+            return SenderField(label, tuple(addresses), shown, f"an address without a domain: {addr_spec}")
+        try:
+            addresses.append(normalize_address(f"{username}@{domain}", label))
+        except InvalidInput as exc:
+            return SenderField(label, tuple(addresses), shown, f"{addr_spec}: {exc.reason}")
+    return SenderField(label, tuple(addresses), shown)
+
+
+def _shown_domains(text: str) -> frozenset[str]:
+    """Domains of every address-like word a mail program may show for this field: in
+    display names, comments, and RFC 2047 encoded words (decoded even where RFC 2047
+    forbids them, since some programs do). Words that are not domains are ignored."""
+    try:
+        visible = str(header.make_header(header.decode_header(text)))
+    except Exception:  # undecodable encoded words: the raw text is what is shown
+        visible = text
+    found = set()
+    for candidate in (visible, text):
+        for part in candidate.split("@")[1:]:
+            word = part.strip().split()[0] if part.strip() else ""
+            for stop in _NOT_IN_A_DOMAIN:
+                word = word.split(stop)[0]
+            word = word.strip(".")
+            try:
+                found.add(normalize_domain(word, "domain"))
+            except InvalidInput:
+                continue
+    return frozenset(found)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:120]

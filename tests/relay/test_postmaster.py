@@ -1,0 +1,84 @@
+"""postmaster@ of every hosted domain and the bare <postmaster> (RFC 5321 4.5.1) accept
+mail on the MX port: a domain's own postmaster@ account or alias if it has one, else the
+operator's address (`relay_postmaster`); nothing else changes for strangers."""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+
+import pytest
+
+from mailgothai.settings import Settings
+from relay.conftest import FakeRemote, MailDomain, relay_with
+from relay.helpers import message, mx, wait_for, wait_for_messages
+
+pytestmark = pytest.mark.integration
+STRANGER = "someone@elsewhere.example"
+
+
+def _rcpt(client: smtplib.SMTP, rcpt: str) -> tuple[int, bytes]:
+    client.rset()
+    assert client.docmd("MAIL", f"FROM:<{STRANGER}>")[0] == 250
+    return client.docmd("RCPT", f"TO:<{rcpt}>")
+
+
+def _other_domain(mail_domain: MailDomain) -> MailDomain:
+    other = MailDomain(f"p{uuid.uuid4().hex[:10]}.go.th", mail_domain.services)
+    other.services.domains.add(other.name, description="another agency")
+    return other
+
+
+def test_a_domain_routes_its_postmaster_with_an_alias_without_any_setting(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    staff = mail_domain.account("it-staff")
+    mail_domain.services.aliases.add(f"postmaster@{mail_domain.name}", (staff,))
+    with mx(relay) as client:
+        assert client.sendmail(STRANGER, [f"PostMaster@{mail_domain.name.upper()}"],
+                               message(STRANGER, f"postmaster@{mail_domain.name}", "to-alias")) == {}
+    [got] = wait_for_messages(relay, staff)
+    assert b"Subject: to-alias" in got
+
+
+def test_postmaster_of_every_domain_and_the_bare_postmaster_reach_the_operator(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    noc = mail_domain.account("noc")
+    agency = _other_domain(mail_domain)
+    own = _other_domain(mail_domain)
+    own_staff = own.account("helpdesk")
+    own.services.aliases.add(f"postmaster@{own.name}", (own_staff,))
+    with relay_with(relay, relay_postmaster=noc) as settings:
+        with mx(settings) as client:
+            assert _rcpt(client, f"nobody@{agency.name}")[0] == 550  # unknown users stay unknown
+            code, reply = _rcpt(client, f"nobody@{agency.name}")
+            assert (code, reply[:5]) == (550, b"5.1.1")
+            assert _rcpt(client, "postmaster@elsewhere.example")[0] == 554  # never a relay
+            for rcpt, subject in [(f"postmaster@{agency.name}", "domain-postmaster"),
+                                  (f"POSTMASTER@{agency.name}", "upper-postmaster"),
+                                  ("postmaster", "bare-postmaster"), ("PostMaster", "bare-mixed-case"),
+                                  (f"postmaster@{own.name}", "own-postmaster")]:
+                client.rset()
+                assert client.docmd("MAIL", f"FROM:<{STRANGER}>")[0] == 250
+                code, reply = client.docmd("RCPT", f"TO:<{rcpt}>")
+                assert code == 250, (rcpt, reply)
+                assert client.data(message(STRANGER, rcpt, subject))[0] == 250
+        got = wait_for_messages(settings, noc, 4)
+        subjects = sorted(s for s in (b"domain-postmaster", b"upper-postmaster", b"bare-postmaster",
+                                      b"bare-mixed-case") if any(b"Subject: " + s in m for m in got))
+        assert len(subjects) == 4 and len(got) == 4
+        [mine] = wait_for_messages(settings, own_staff)
+        assert b"Subject: own-postmaster" in mine
+
+
+def test_an_outside_postmaster_address_is_the_only_outside_target(
+        relay: Settings, mail_domain: MailDomain, remote: FakeRemote) -> None:
+    outside = f"noc-{uuid.uuid4().hex[:8]}@operator.example"
+    with relay_with(relay, relay_postmaster=outside) as settings:
+        with mx(settings) as client:
+            assert client.sendmail(STRANGER, [f"postmaster@{mail_domain.name}"],
+                                   message(STRANGER, f"postmaster@{mail_domain.name}", "to-outside")) == {}
+            code, _ = _rcpt(client, outside)  # the target itself is not open to strangers
+            assert code == 554
+        [copy] = wait_for(lambda: remote.messages_for(outside), "the postmaster copy at the remote")
+        assert b"Subject: to-outside" in copy
+

@@ -1,0 +1,111 @@
+"""Pure units: reading From:/Sender: fields, alignment of DKIM signers with claimed
+domains, and removing Authentication-Results fields that claim this relay's id."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailgothai.core import policy as p
+from mailgothai.core.auth_results import authserv_id, without_own_results
+from mailgothai.core.dkim import parse
+from mailgothai.core.sender_headers import read_sender_fields
+
+H = "demo-moph.go.th"
+
+
+def fields_of(head: str):  # type: ignore[no-untyped-def]
+    return read_sender_fields(parse((head + "\r\nSubject: x\r\n\r\nbody\r\n").encode("utf-8")).headers)
+
+
+@pytest.mark.parametrize("head", [
+    f"From: Somchai <somchai.s@{H}>",
+    f"From: somchai.s@{H} (Somchai)",
+    f"From: a@x.example, somchai.s@{H}",
+    f"From: Team: a@x.example, somchai.s@{H};",
+    f"From: =?utf-8?q?somchai.s=40{H}?= <a@x.example>",
+    f"From: a@x.example (=?utf-8?q?somchai.s=40{H}?=)",
+    f'From: "somchai.s@{H}" <a@x.example>',
+    f"From: Somchai\r\n <somchai.s@{H}>",
+    f"From: SOMCHAI.S@{H.upper()}",
+    f"From: somchai.s @ {H.replace('.', ' . ')}",
+    f"From: <@relay.x.example:somchai.s@{H}>",
+    f"From: a@x.example\r\nSender: <somchai.s@{H}>",
+    f"From: =?utf-8?b?4Liq4Lih4LiK4Liy4Lii?= <somchai.s@{H}>",
+])
+def test_every_form_shows_the_hosted_domain(head: str) -> None:
+    fields = fields_of(head)
+    assert all(f.problem == "" for f in fields), fields
+    assert H in p.claimed_domains(fields)
+    refused = p.decide_unauthenticated_claims(None, fields, frozenset({H}), frozenset())
+    assert refused is not None and (refused.code, refused.status) == (550, "5.7.1")
+    assert H in refused.text and ("From:" in refused.text or "Sender:" in refused.text)
+
+
+@pytest.mark.parametrize("head", [
+    f"From: a@x.example <somchai.s@{H}>",
+    f"From: <somchai.s@{H}",
+    f"From: =?utf-8?q?somchai.s=40{H}?=",
+    "From: a@",
+    f"From: somchai.s@{H}.",
+    "From: <<<>>>",
+])
+def test_an_unreadable_field_is_refused_naming_it(head: str) -> None:
+    fields = fields_of(head)
+    assert fields and fields[0].problem
+    refused = p.decide_unauthenticated_claims(None, fields, frozenset(), frozenset())
+    assert refused is not None and refused.code == 550 and refused.text.startswith("From: header cannot be read")
+
+
+def test_outside_senders_are_read_and_left_alone() -> None:
+    fields = fields_of("From: =?utf-8?q?J=C3=B6rg?= <Joerg@Mail.Example>\r\nSender: list@lists.example")
+    assert [f.addresses for f in fields] == [("joerg@mail.example",), ("list@lists.example",)]
+    assert p.decide_unauthenticated_claims(None, fields, frozenset(), frozenset()) is None
+    assert fields_of("From: undisclosed-recipients:;")[0].addresses == ()
+
+
+def test_alignment_is_relaxed_within_what_is_hosted_only() -> None:
+    hosted = frozenset({"moph.go.th", "hr.moph.go.th"})
+    assert p.aligned("moph.go.th", frozenset({"moph.go.th"}), hosted)
+    assert p.aligned("hr.moph.go.th", frozenset({"moph.go.th"}), hosted)  # a hosted parent
+    assert p.aligned("moph.go.th", frozenset({"it.moph.go.th"}), hosted)  # a subdomain of a hosted domain
+    assert not p.aligned("moph.go.th", frozenset({"go.th"}), hosted)  # never a suffix not hosted here
+    assert not p.aligned("hr.moph.go.th", frozenset({"other.go.th"}), hosted)
+    assert not p.aligned("x.go.th", frozenset({"go.th"}), frozenset({"x.go.th"}))
+    fields = fields_of("From: a@hr.moph.go.th")
+    assert p.decide_unauthenticated_claims(None, fields, hosted, frozenset({"moph.go.th"})) is None
+    assert p.decide_unauthenticated_claims(None, fields, hosted, frozenset({"evil.example"})) is not None
+
+
+def test_submission_holds_sender_to_the_same_rule_as_from() -> None:
+    owned = frozenset({"a@h.go.th", "office@h.go.th"})
+    assert p.decide_sender_fields(fields_of("From: office@h.go.th\r\nSender: A <a@h.go.th>"), owned) is None
+    refused = p.decide_sender_fields(fields_of("From: a@h.go.th\r\nSender: b@h.go.th"), owned)
+    assert refused is not None and refused.text == "Sender: header address is not yours: b@h.go.th"
+    refused = p.decide_sender_fields(fields_of("Sender: a@h.go.th"), owned)
+    assert refused is not None and "From:" in refused.text  # a From: is still needed
+
+
+@pytest.mark.parametrize("field,expected", [
+    (b"Authentication-Results: mx.go.th; dkim=pass", "mx.go.th"),
+    (b"Authentication-Results: MX.GO.TH 1; spf=pass", "mx.go.th"),
+    (b"Authentication-Results: (c (nested) \\) x) mx.go.th (c); none", "mx.go.th"),
+    (b'Authentication-Results: "mx.go.th"; none', "mx.go.th"),
+    (b"Authentication-Results:\r\n\tmx.go.th;\r\n\tdkim=pass", "mx.go.th"),
+    (b"Authentication-Results: mx.go.th;none", "mx.go.th"),
+    (b"Authentication-Results: ", None),
+])
+def test_authserv_id(field: bytes, expected: str | None) -> None:
+    assert authserv_id(field) == expected
+
+
+def test_only_the_fields_of_our_own_id_are_removed() -> None:
+    message = (b"From: a@x.example\r\nAuthentication-Results: MX.go.th;\r\n\tdkim=pass\r\n"
+               b"Authentication-Results: other.example; spf=pass\r\n"
+               b"X-Authentication-Results: mx.go.th; kept\r\nSubject: s\r\n\r\n"
+               b"Authentication-Results: mx.go.th; in the body\r\n")
+    assert without_own_results(message, "mx.go.th") == (
+        b"From: a@x.example\r\nAuthentication-Results: other.example; spf=pass\r\n"
+        b"X-Authentication-Results: mx.go.th; kept\r\nSubject: s\r\n\r\n"
+        b"Authentication-Results: mx.go.th; in the body\r\n")
+    plain = b"From: a@x.example\r\n\r\nbody\r\n"
+    assert without_own_results(plain, "mx.go.th") is plain
