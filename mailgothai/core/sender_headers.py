@@ -7,6 +7,7 @@ No I/O: the relay decides with `core/policy.py` which of these domains are hoste
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from email import errors, header, policy
 
@@ -52,7 +53,10 @@ def read_sender_fields(headers: tuple[tuple[bytes, bytes], ...]) -> tuple[Sender
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=4096)
 def _read(label: str, value: bytes) -> SenderField:
+    """One field's value (cached: the stdlib parser costs ~0.2 ms a field, and most mail
+    comes from senders seen moments before; a SenderField is immutable)."""
     text = value.replace(b"\r\n", b"").decode("utf-8", "surrogateescape").strip()
     shown = _shown_domains(text)
     try:
