@@ -5,6 +5,7 @@ go to the operator's postmaster address (RFC 5321 4.5.1)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from mailgothai.core.addresses import split_address
@@ -12,6 +13,7 @@ from mailgothai.core.policy import POSTMASTER, Found, RecipientFacts, domain_of
 from mailgothai.relay.lookup import AddressEntry, RelayDirectory
 from mailgothai.relay.spool import Target
 
+log = logging.getLogger("mailgothai.relay")
 MAX_DEPTH = 8  # alias → alias → … ; deeper chains are cut (and loops are)
 
 
@@ -26,6 +28,9 @@ class Router:
     def __init__(self, directory: RelayDirectory, postmaster: str = "") -> None:
         self._dir = directory
         self._postmaster = postmaster  # normalized, or "" for none
+        if not postmaster:
+            log.warning("relay_postmaster is not set: postmaster@ of a domain without its own postmaster@ "
+                        "account or alias, and <postmaster>, are refused (RFC 5321 4.5.1 wants them delivered)")
 
     def expand(self, address: str) -> Expansion:
         """Blocking (directory reads): call through `cached_or_thread` or from a worker thread."""

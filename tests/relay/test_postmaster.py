@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 
+from mailgothai.errors import StackError
+from mailgothai.relay.server import postmaster_address
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain, relay_with
 from relay.helpers import message, mx, wait_for, wait_for_messages
@@ -82,3 +84,11 @@ def test_an_outside_postmaster_address_is_the_only_outside_target(
         [copy] = wait_for(lambda: remote.messages_for(outside), "the postmaster copy at the remote")
         assert b"Subject: to-outside" in copy
 
+
+
+@pytest.mark.parametrize("value", ["not-an-address", "noc@", '"quoted"@operator.go.th'])
+def test_a_bad_operator_postmaster_address_stops_the_relay_naming_the_setting(value: str) -> None:
+    with pytest.raises(StackError, match="relay_postmaster"):
+        postmaster_address(Settings(relay_postmaster=value))
+    assert postmaster_address(Settings(relay_postmaster=" NOC@Operator.GO.TH ")) == "noc@operator.go.th"
+    assert postmaster_address(Settings()) == ""
