@@ -105,8 +105,9 @@ REPLIES: dict[R, Reply] = {
     R.TOO_MANY_RECIPIENTS: Reply(452, "4.5.3", "Too many recipients in one message"),
     R.SPOOFED_HOSTED_SENDER: Reply(550, "5.7.1", "Mail claiming {domain} must be sent by its servers "
                                                  "or DKIM-signed by it"),
-    R.SPOOFED_HOSTED_HEADER: Reply(550, "5.7.1", "{header} header claims {domain}: such mail must be sent "
-                                                 "through submission or carry a DKIM signature aligned with it"),
+    R.SPOOFED_HOSTED_HEADER: Reply(550, "5.7.1", "{header} header claims {domain}: such mail must be "
+                                                 "sent through submission or carry a DKIM signature "
+                                                 "aligned with it"),
     R.UNREADABLE_SENDER_HEADER: Reply(550, "5.7.1", "{header} header cannot be read ({reason}); "
                                                     "mail whose sender is unclear is not accepted"),
     R.HEADER_FROM_NOT_YOURS: Reply(550, "5.7.1", "{header} header address is not yours: {address}"),

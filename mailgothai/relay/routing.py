@@ -29,8 +29,9 @@ class Router:
         self._dir = directory
         self._postmaster = postmaster  # normalized, or "" for none
         if not postmaster:
-            log.warning("relay_postmaster is not set: postmaster@ of a domain without its own postmaster@ "
-                        "account or alias, and <postmaster>, are refused (RFC 5321 4.5.1 wants them delivered)")
+            log.warning("relay_postmaster is not set: postmaster@ of a domain without its own "
+                        "postmaster@ account or alias, and <postmaster>, are refused "
+                        "(RFC 5321 4.5.1 wants them delivered)")
 
     def expand(self, address: str) -> Expansion:
         """Blocking (directory reads): call through `cached_or_thread` or from a worker thread."""

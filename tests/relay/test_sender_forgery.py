@@ -78,7 +78,8 @@ def test_the_refusal_names_the_header_and_the_domain(relay: Settings, mail_domai
     victim, reader = mail_domain.account("named"), mail_domain.account("reader2")
     with mx(relay) as client:
         with pytest.raises(smtplib.SMTPDataError) as info:
-            client.sendmail(OUTSIDE, [reader], raw_message(f"From: {OUTSIDE}\r\nSender: <{victim}>", reader, "x"))
+            forged = raw_message(f"From: {OUTSIDE}\r\nSender: <{victim}>", reader, "x")
+            client.sendmail(OUTSIDE, [reader], forged)
     text = info.value.smtp_error.decode()
     assert "Sender:" in text and mail_domain.name in text and "DKIM" in text
     with mx(relay) as client:
@@ -87,7 +88,8 @@ def test_the_refusal_names_the_header_and_the_domain(relay: Settings, mail_domai
     assert "From:" in info.value.smtp_error.decode()
 
 
-def test_outside_senders_in_any_header_form_are_still_accepted(relay: Settings, mail_domain: MailDomain) -> None:
+def test_outside_senders_in_any_header_form_are_still_accepted(relay: Settings,
+                                                               mail_domain: MailDomain) -> None:
     reader = mail_domain.account("inbox")
     legit = [
         (OUTSIDE, f"From: {q_encoded('Jörg Müller')} <{OUTSIDE}>"),
@@ -112,7 +114,7 @@ def _sign(relay: Settings, domain: MailDomain, raw: bytes) -> bytes:
 
 
 def test_a_hosted_sender_signed_by_its_own_domain_passes_and_by_another_does_not(
-        relay: Settings, mail_domain: MailDomain, services: object) -> None:
+        relay: Settings, mail_domain: MailDomain) -> None:
     victim, reader = mail_domain.account("onsite"), mail_domain.account("colleague")
     headers = f"From: {q_encoded('ฝ่ายไอที')} <{victim}>\r\nSender: {victim}"
     signed = _sign(relay, mail_domain, raw_message(headers, reader, "signed by its domain"))
@@ -131,7 +133,8 @@ def test_a_hosted_sender_signed_by_its_own_domain_passes_and_by_another_does_not
 
 
 # ---- Authentication-Results (RFC 8601 section 5) --------------------------------------
-def test_forged_authentication_results_of_this_relay_are_removed(relay: Settings, mail_domain: MailDomain) -> None:
+def test_forged_authentication_results_of_this_relay_are_removed(relay: Settings,
+                                                                 mail_domain: MailDomain) -> None:
     own = relay.relay_hostname
     reader = mail_domain.account("ar")
     forged = [
@@ -168,7 +171,8 @@ def test_forged_authentication_results_are_removed_at_submission_too(relay: Sett
 
 
 # ---- Sender: at submission ------------------------------------------------------------
-def test_at_submission_sender_must_be_the_users_own_like_from(relay: Settings, mail_domain: MailDomain) -> None:
+def test_at_submission_sender_must_be_the_users_own_like_from(relay: Settings,
+                                                              mail_domain: MailDomain) -> None:
     alias = f"office@{mail_domain.name}"
     alice = mail_domain.account("alice", aliases=alias)
     bob, reader = mail_domain.account("bob"), mail_domain.account("sreader")

@@ -53,7 +53,8 @@ def test_an_unreadable_field_is_refused_naming_it(head: str) -> None:
     fields = fields_of(head)
     assert fields and fields[0].problem
     refused = p.decide_unauthenticated_claims(None, fields, frozenset(), frozenset())
-    assert refused is not None and refused.code == 550 and refused.text.startswith("From: header cannot be read")
+    assert refused is not None and refused.code == 550
+    assert refused.text.startswith("From: header cannot be read")
 
 
 def test_outside_senders_are_read_and_left_alone() -> None:
