@@ -138,7 +138,20 @@ class Settings:
     web_session_idle: int = 1800  # seconds without a request before a session ends
     web_session_max: int = 43200  # seconds after login a session ends whatever happens
     web_require_totp: int = 0  # 1: every admin must use a TOTP second factor (enrols at next login)
-    web_login_lockout: int = 900  # seconds an account or address is locked after too many failures
+    # Request bodies, capped while they stream (web/bodylimit.py; 413 past the cap):
+    web_max_body: int = 262144  # bytes of a form or a JSON body (autodiscover: 16 KiB)
+    web_max_upload: int = 268435456  # bytes of a CSV import upload (207,074 rows with hashes: ~40 MB)
+    web_login_lockout: int = 900  # no longer used (issue 15: login_refusal_*); kept so older files load
+    # One failure budget per account for web, SMTP AUTH and IMAP (core/login_budget.py):
+    # after login_free_failures failures of one account from one source (IPv4 address,
+    # IPv6 /64) that source is refused for login_refusal_base seconds, doubled with each
+    # further failure up to login_refusal_max; other sources only ever wait a few seconds.
+    login_free_failures: int = 5
+    login_refusal_base: int = 30
+    login_refusal_max: int = 900
+    # The auth policy service Dovecot asks before and after each IMAP login (loopback).
+    auth_policy_port: int = 10090
+    auth_policy_secret: Secret = Secret("")  # made by `stack up`; Dovecot sends it with each request
     mail_hostname: str = ""  # the name mail clients connect to (autoconfig); empty: host
     quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
 

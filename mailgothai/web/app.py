@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from mailgothai.paths import PROJECT_ROOT
 from mailgothai.settings import Settings
+from mailgothai.web.bodylimit import BodyCaps, BodyLimit
 from mailgothai.web.context import Access
 from mailgothai.web.i18n import load_translations
 from mailgothai.web.security import SecurityHeaders
@@ -90,6 +91,8 @@ def create_app(settings: Settings, *, background: bool = True) -> Starlette:
             state.close()
 
     app = Starlette(routes=collect_routes(), lifespan=lifespan,
-                    middleware=[Middleware(SecurityHeaders, https=bool(settings.web_https))])
+                    middleware=[Middleware(SecurityHeaders, https=bool(settings.web_https)),
+                                Middleware(BodyLimit, caps=BodyCaps.from_settings(settings),
+                                           translations=translations)])
     app.state.web = state
     return app

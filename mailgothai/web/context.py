@@ -37,6 +37,7 @@ from mailgothai.services.sessions import SessionInfo
 from mailgothai.services.tokens import TokenService
 from mailgothai.services.usage import UsageService
 from mailgothai.web import formatting
+from mailgothai.web.bodylimit import BodyTooLarge
 from mailgothai.web.i18n import LANG_COOKIE, negotiate
 from mailgothai.web.state import WebState
 
@@ -230,6 +231,8 @@ async def read_form(request: Request) -> FormData | None:
         return FormData()
     try:
         return await request.form(max_files=0, max_fields=200)
+    except BodyTooLarge:
+        raise  # answered 413 by web/bodylimit.py
     except Exception:  # noqa: BLE001 - a malformed body is an empty form (CSRF then refuses it)
         return FormData()
 
@@ -251,7 +254,9 @@ Handler = Callable[[Ctx], Response]
 
 def page(path: str, handler: Handler, access: Access, methods: tuple[str, ...] = ("GET",),
          csrf: bool = True, name: str | None = None) -> Route:
-    """A route for an HTML page: session, access and CSRF checks, errors to pages."""
+    """A route for an HTML page: session, access and CSRF checks, errors to pages. The
+    session and access are checked before the body is read: a form of someone who may not
+    send it is never parsed."""
 
     async def endpoint(request: Request) -> Response:
         state: WebState = request.app.state.web
@@ -260,13 +265,10 @@ def page(path: str, handler: Handler, access: Access, methods: tuple[str, ...] =
         if not ctx.prelogin or len(ctx.prelogin) > 64:
             ctx.prelogin = secrets.token_urlsafe(24)
             ctx.set_cookies.append((PRELOGIN_COOKIE, ctx.prelogin, None))
-        form = await read_form(request)
-        ctx.form = form if form is not None else {}
-        try:
+        if request.method in ("GET", "HEAD"):
             response = await run_in_threadpool(_run, ctx, handler, access, csrf)
-        finally:
-            if form is not None:
-                await form.close()
+        else:
+            response = await run_in_threadpool(_admit, ctx, access) or await _with_form(ctx, handler, csrf)
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - ctx.started) * 1000:.1f}"
         return apply_cookies(ctx, response)
 
@@ -275,13 +277,47 @@ def page(path: str, handler: Handler, access: Access, methods: tuple[str, ...] =
     return route
 
 
-def _run(ctx: Ctx, handler: Handler, access: Access, csrf: bool) -> Response:
+async def _with_form(ctx: Ctx, handler: Handler, csrf: bool) -> Response:
+    """The rest of a request `_admit` let in: its form read, then CSRF and the handler."""
+    form = await read_form(ctx.request)
+    ctx.form = form if form is not None else {}
     try:
+        return await run_in_threadpool(_run, ctx, handler, None, csrf)
+    finally:
+        if form is not None:
+            await form.close()
+
+
+def _admit(ctx: Ctx, access: Access) -> Response | None:
+    """Session and access, before any body is read: None if the request may go on, else
+    the answer (a redirect to the login, a 404 page, ...)."""
+    def admit() -> Response | None:
         load_session(ctx)
         check_access(ctx, access)
+        return None
+
+    return _mapped(ctx, admit)
+
+
+def _run(ctx: Ctx, handler: Handler, access: Access | None, csrf: bool) -> Response:
+    """Session and access (unless `_admit` checked them: access None), CSRF, the handler."""
+    def run() -> Response:
+        if access is not None:
+            load_session(ctx)
+            check_access(ctx, access)
         if csrf:
             check_csrf(ctx)
         return handler(ctx)
+
+    response = _mapped(ctx, run)
+    assert response is not None
+    return response
+
+
+def _mapped(ctx: Ctx, step: Callable[[], Response | None]) -> Response | None:
+    """A step of a page with the project's errors mapped to error pages."""
+    try:
+        return step()
     except Denied as denied:
         return denied.response
     except NotFound:

@@ -32,12 +32,12 @@ from mailgothai.services.exports import ExportService
 from mailgothai.services.imports import ImportService, JobSummary, start_in_background
 from mailgothai.store.jobs import JobState
 from mailgothai.web.context import (
-    NOTICES, PRELOGIN_COOKIE, Access, Ctx, _run, apply_cookies, page,
+    NOTICES, PRELOGIN_COOKIE, Access, Ctx, _admit, _run, apply_cookies, page,
 )
+from mailgothai.web.bodylimit import BodyTooLarge
 from mailgothai.web.i18n import LANG_COOKIE, N_, negotiate
 from mailgothai.web.messages import field_label, translate_reason
 
-MAX_UPLOAD = 256 * 1024 * 1024  # the full 207,074-row file with hashes is ~40 MB
 BAD_ROWS_SHOWN = 200
 
 NOTICES.update({
@@ -170,26 +170,30 @@ def _upload(ctx: Ctx, upload: UploadFile | None) -> Response:
 
 def upload_route() -> Route:
     """POST /imports: the generic page() reads forms without files; this one takes one CSV
-    file, then runs the same session, access and CSRF checks and error pages."""
+    file (at most `web_max_upload` bytes, web/bodylimit.py), read only once the session and
+    access are checked, then runs the same CSRF check and error pages."""
 
     async def endpoint(request: Request) -> Response:
         state = request.app.state.web
         ctx = Ctx(request, state, negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")))
         ctx.prelogin = request.cookies.get(PRELOGIN_COOKIE, "") or secrets.token_urlsafe(24)
-        length = request.headers.get("content-length", "")
+        denied = await run_in_threadpool(_admit, ctx, Access.ADMIN)
+        if denied is not None:
+            return apply_cookies(ctx, denied)
         form = None
         upload: UploadFile | None = None
-        if not (length.isdigit() and int(length) > MAX_UPLOAD):
-            try:
-                form = await request.form(max_files=1, max_fields=10)
-            except Exception:  # noqa: BLE001 - a malformed body: an empty form (CSRF then refuses it)
-                form = None
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except BodyTooLarge:
+            raise  # answered 413 by web/bodylimit.py
+        except Exception:  # noqa: BLE001 - a malformed body: an empty form (CSRF then refuses it)
+            form = None
         if form is not None:
             ctx.form = {k: v for k, v in form.items() if isinstance(v, str)}
             candidate = form.get("file")
             upload = candidate if isinstance(candidate, UploadFile) else None
         try:
-            response = await run_in_threadpool(_run, ctx, lambda c: _upload(c, upload), Access.ADMIN, True)
+            response = await run_in_threadpool(_run, ctx, lambda c: _upload(c, upload), None, True)
         finally:
             if form is not None:
                 await form.close()
