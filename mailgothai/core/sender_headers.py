@@ -25,7 +25,7 @@ class SenderField:
     then `addresses` may be incomplete and the field must not be trusted."""
 
     header: str  # "From:" | "Sender:"
-    addresses: tuple[str, ...]  # normalized mailbox addresses (groups expanded)
+    addresses: tuple[str, ...]  # mailbox addresses, normalized where the local part allows (groups expanded)
     shown_domains: frozenset[str]  # domains of address-like text anywhere in the field as displayed
     problem: str = ""
 
@@ -73,8 +73,11 @@ def _read(label: str, value: bytes) -> SenderField:
             return SenderField(label, tuple(addresses), shown, f"an address without a domain: {addr_spec}")
         try:
             addresses.append(normalize_address(f"{username}@{domain}", label))
-        except InvalidInput as exc:
-            return SenderField(label, tuple(addresses), shown, f"{addr_spec}: {exc.reason}")
+        except InvalidInput as exc:  # a local part this service never gives out (quoted, UTF-8):
+            try:  # kept as given, so it is nobody's own here, and its domain still counts
+                addresses.append(f"{username}@{normalize_domain(domain, label)}")
+            except InvalidInput:
+                return SenderField(label, tuple(addresses), shown, f"{addr_spec}: {exc.reason}")
     return SenderField(label, tuple(addresses), shown)
 
 

@@ -62,6 +62,13 @@ def test_outside_senders_are_read_and_left_alone() -> None:
     assert [f.addresses for f in fields] == [("joerg@mail.example",), ("list@lists.example",)]
     assert p.decide_unauthenticated_claims(None, fields, frozenset(), frozenset()) is None
     assert fields_of("From: undisclosed-recipients:;")[0].addresses == ()
+    # local parts this service never gives out are still read, with their domain
+    fields = fields_of('From: Jörg <jörg@Example.DE>\r\nSender: "john smith"@lists.example')
+    assert [f.problem for f in fields] == ["", ""]
+    assert p.claimed_domains(fields) == {"example.de", "lists.example"}
+    fields = fields_of(f"From: สมชาย@{H}")
+    assert p.decide_unauthenticated_claims(None, fields, frozenset({H}), frozenset()) is not None
+    assert p.decide_sender_fields(fields, frozenset({f"somchai@{H}"})) is not None
 
 
 def test_alignment_is_relaxed_within_what_is_hosted_only() -> None:
