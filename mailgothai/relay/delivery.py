@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 from mailgothai.core.dsn import FailedRecipient, build_dsn
 from mailgothai.core.policy import may_bounce, retry_delay
-from mailgothai.relay.lmtp import LmtpError, LmtpPool
+from mailgothai.relay.lmtp import LmtpError, LmtpPool, LmtpReply
 from mailgothai.relay.remote import RemoteSender
 from mailgothai.relay.spool import DeliveryState, Envelope, Spool, Target, new_queue_id
 
@@ -45,6 +45,39 @@ class QueuePolicy:
 def log_message(event: str, **fields: object) -> None:
     """One structured (JSON) line per message event."""
     msglog.info(json.dumps({"event": event, "at": round(time.time(), 3), **fields}, ensure_ascii=False))
+
+
+class Journal:
+    """One attempt's records in the message's journal (`Spool.record_*`), written in the
+    event loop the moment each thing happens. A record that cannot be written is logged:
+    at worst a recipient is delivered again after a kill, never lost."""
+
+    def __init__(self, spool: Spool, queue_id: str) -> None:
+        self._spool, self._queue_id = spool, queue_id
+        self.written = False
+
+    def handed(self, addresses: list[str]) -> None:
+        self._write(self._spool.record_handed, addresses)
+
+    def delivered(self, addresses: list[str]) -> None:
+        self._write(self._spool.record_delivered, addresses)
+
+    def refused(self, addresses: list[str]) -> None:
+        self._write(self._spool.record_refused, addresses)
+
+    def discard(self) -> None:
+        """The message is gone: its journal too (a kill before this leaves it to `recover`)."""
+        if self.written:
+            self._spool.done_path(self._queue_id).unlink(missing_ok=True)
+
+    def _write(self, record: Callable[[str, list[str]], None], addresses: list[str]) -> None:
+        if not addresses:
+            return
+        try:
+            record(self._queue_id, addresses)
+            self.written = True
+        except OSError as exc:
+            log.warning("could not write the journal of %s (%s): %s", self._queue_id, addresses, exc)
 
 
 class DeliveryQueue:
@@ -87,10 +120,15 @@ class DeliveryQueue:
         self.schedule(envelope.queue_id, 0.0)
 
     async def recover(self) -> int:
-        """Schedule everything on disk (after a restart or a kill)."""
+        """Schedule everything on disk (after a restart or a kill). Recipients that were in
+        flight when the relay stopped are delivered again, and logged (`in-doubt`): their
+        destination may have stored a copy already."""
         ids = await asyncio.to_thread(self._spool.recover)
         for queue_id in ids:
             state = await asyncio.to_thread(self._spool.state, queue_id)
+            in_doubt = await asyncio.to_thread(self._spool.in_flight, queue_id)
+            if in_doubt:
+                log_message("in-doubt", queue_id=queue_id, recipients=in_doubt)
             self.schedule(queue_id, state.next_try)
         return len(ids)
 
@@ -160,11 +198,12 @@ class DeliveryQueue:
         started = time.time()
         outstanding = {t.address for t in pending}
         progress_files = fresh is None  # .done/.state files may exist (or will)
+        journal = Journal(self._spool, queue_id)
 
         def delivered(addresses: list[str]) -> None:
             """Each success is recorded the moment it is known. A fresh message whose
-            every target has now been delivered is simply unlinked: one syscall instead
-            of a progress file written and removed (the same duplicate window)."""
+            every target has now been delivered is simply unlinked (then its journal,
+            which holds only hand-overs): nothing is left to deliver again."""
             nonlocal progress_files
             if not addresses:
                 return
@@ -172,13 +211,14 @@ class DeliveryQueue:
             if not progress_files and not outstanding:
                 try:
                     self._spool.msg_path(queue_id).unlink(missing_ok=True)
+                    journal.discard()
                     return
                 except OSError as exc:
                     log.warning("could not remove delivered %s: %s", queue_id, exc)
             progress_files = True
-            self._record(queue_id, addresses)
+            journal.delivered(addresses)
 
-        outcomes = await self._deliver(queue_id, envelope, message, pending, delivered)
+        outcomes = await self._deliver(queue_id, envelope, message, pending, delivered, journal)
         now = time.time()
         state.attempts += 1
         expired = now - envelope.received_at >= self._policy.lifetime
@@ -212,11 +252,11 @@ class DeliveryQueue:
         return state.next_try
 
     async def _deliver(self, queue_id: str, envelope: Envelope, message: bytes, pending: list[Target],
-                       delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
+                       delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:
         """Every pending target once; each success goes to `delivered` the moment it is
         known (recorded in the spool), so a kill afterwards does not deliver it again —
         the duplicate window is the time between the destination storing the message
-        and the relay reading its reply."""
+        and the relay reading its reply, and the journal shows who is in it."""
         groups: dict[str, list[str]] = {}
         local = [t.address for t in pending if t.local]
         for t in pending:
@@ -225,35 +265,48 @@ class DeliveryQueue:
                 groups.setdefault(key, []).append(t.address)
         jobs = []
         if local:
-            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message, delivered))
-        jobs.extend(self._deliver_remote(envelope.sender, rcpts, message, delivered)
+            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message, delivered, journal))
+        jobs.extend(self._deliver_remote(envelope.sender, rcpts, message, delivered, journal)
                     for rcpts in groups.values())
         outcomes: dict[str, Outcome] = {}
         for part in await asyncio.gather(*jobs):
             outcomes.update(part)
         return outcomes
 
-    def _record(self, queue_id: str, addresses: list[str]) -> None:
-        try:
-            self._spool.record_delivered(queue_id, addresses)
-        except OSError as exc:  # only costs a duplicate if the relay dies before the attempt ends
-            log.warning("could not record delivery of %s to %s: %s", queue_id, addresses, exc)
-
     async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str], message: bytes,
-                             delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
+                             delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:
+        """One LMTP transaction per recipient, up to `relay_lmtp_connections` at once: each
+        recipient's 250 is recorded before its connection takes the next recipient, so a
+        kill can catch at most one delivery per connection unrecorded (Dovecot answers a
+        transaction's recipients only after storing them all: several recipients in one
+        transaction would all be delivered again)."""
+        def replied(rcpt: str, reply: LmtpReply) -> None:
+            if reply.code // 100 == 2:
+                delivered([rcpt])
+            else:
+                journal.refused([rcpt])
+
+        async def one(rcpt: str) -> Outcome:
+            try:
+                replies = await self._lmtp.deliver(sender, [rcpt], message, on_data=journal.handed,
+                                                   on_reply=replied)
+            except LmtpError as exc:
+                return Outcome(451, f"4.4.1 {exc}")
+            return Outcome(replies[rcpt].code, replies[rcpt].text)
+
         try:
-            replies = await self._lmtp.deliver(sender, rcpts, message, on_delivered=lambda r: delivered([r]))
-        except LmtpError as exc:
-            return {r: Outcome(451, f"4.4.1 {exc}") for r in rcpts}
+            outcomes = await asyncio.gather(*(one(r) for r in rcpts))
         finally:
             if self._local_attempt_over is not None:
                 self._local_attempt_over(queue_id, rcpts)
-        return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
+        return dict(zip(rcpts, outcomes))
 
     async def _deliver_remote(self, sender: str, rcpts: list[str], message: bytes,
-                              delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
+                              delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:
+        journal.handed(rcpts)
         replies = await self._remote.deliver(sender, rcpts, message)
         delivered([r for r in rcpts if replies[r].code < 400])
+        journal.refused([r for r in rcpts if replies[r].code >= 400])
         return {r: Outcome(replies[r].code, replies[r].text) for r in rcpts}
 
     async def _bounce(self, envelope: Envelope, message: bytes, failed: list[FailedRecipient], now: float) -> None:

@@ -1,7 +1,9 @@
 """An LMTP client (RFC 2033) for delivery into Dovecot, with connections kept open and
 reused (RSET between messages). Commands are pipelined: MAIL, every RCPT and DATA go
-in one write; after the data, one reply per accepted recipient, each handed to the
-caller's `on_delivered` as soon as it is read (so it can be recorded before the next).
+in one write; the caller's `on_data` hears which recipients the data is about to go to
+(from then on Dovecot may store it); after the data, one reply per accepted recipient,
+each handed to `on_reply` (and a 2xx to `on_delivered`) as soon as it is read, so it is
+recorded before the next is read.
 
 A connection that fails before the data is sent has delivered nothing: the pool tries
 once more on a fresh one. One that fails after has delivered to an unknown part of the
@@ -14,6 +16,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Callable
+
+Recipients = Callable[[list[str]], None]
 
 from mailgothai.core.dkim import to_crlf
 
@@ -81,7 +85,8 @@ class LmtpConnection:
             raise LmtpError(f"LMTP: expected {code}, got {reply}")
 
     async def deliver(self, sender: str, recipients: list[str], message: bytes, timeout: float,
-                      on_delivered: Callable[[str], None] | None = None) -> dict[str, LmtpReply]:
+                      on_delivered: Callable[[str], None] | None = None, on_data: Recipients | None = None,
+                      on_reply: Callable[[str, LmtpReply], None] | None = None) -> dict[str, LmtpReply]:
         """One reply per recipient (2xx delivered, 4xx retry, 5xx refused). Raises
         LmtpError only while nothing can have been delivered."""
         w = self.writer
@@ -109,12 +114,16 @@ class LmtpConnection:
             for r in accepted:
                 results[r] = data_reply
             return results
+        if on_data is not None:
+            on_data(accepted)
         w.write(dot_stuff(message))
         final: dict[str, LmtpReply] = {}
         try:
             await w.drain()
             for r in accepted:
                 final[r] = await self._reply(timeout)
+                if on_reply is not None:
+                    on_reply(r, final[r])
                 if on_delivered is not None and final[r].code // 100 == 2:
                     on_delivered(r)
         except (OSError, LmtpError) as exc:
@@ -138,7 +147,8 @@ class LmtpPool:
         self._slots = asyncio.Semaphore(size)
 
     async def deliver(self, sender: str, recipients: list[str], message: bytes,
-                      on_delivered: Callable[[str], None] | None = None) -> dict[str, LmtpReply]:
+                      on_delivered: Callable[[str], None] | None = None, on_data: Recipients | None = None,
+                      on_reply: Callable[[str, LmtpReply], None] | None = None) -> dict[str, LmtpReply]:
         async with self._slots:
             conn = self._idle.pop() if self._idle else None
             for attempt in (1, 2):
@@ -146,7 +156,8 @@ class LmtpPool:
                 if conn is None:
                     conn = await LmtpConnection.open(self._host, self._port, self._hostname, self._timeout)
                 try:
-                    results = await conn.deliver(sender, recipients, message, self._timeout, on_delivered)
+                    results = await conn.deliver(sender, recipients, message, self._timeout, on_delivered,
+                                                 on_data, on_reply)
                 except LmtpError:  # (raised only before the data: nothing delivered)
                     conn.close()
                     conn = None

@@ -4,8 +4,15 @@
     spool/queue/ID.msg  one JSON line (the envelope) + the message; the queue
                         directory is fsynced before the relay answers 250.
     spool/queue/ID.state delivery progress, replaced atomically after each attempt.
-    spool/queue/ID.done  recipients delivered, one a line, appended the moment the
-                        destination confirms each one (not fsynced: see `record_delivered`).
+    spool/queue/ID.done  the journal of deliveries, one record a line, appended (not
+                        fsynced: see `record_delivered`) the moment each thing happens:
+                          "> ADDR"  the message was handed to ADDR's destination (its
+                                    data sent: from now on it may be stored there);
+                          "ADDR"    the destination confirmed it (2xx): delivered;
+                          "< ADDR"  the destination refused it: not delivered.
+                        A recipient whose last record is "> ADDR" is *in flight*: when
+                        the relay dies then, it may have been stored and will be
+                        delivered again (`in_flight`); no other recipient can be.
 
 A `.msg` file is never changed after it is renamed into place; a message is done
 when its files are gone. At start, `recover` lists every `.msg` (leftovers in tmp/
@@ -142,25 +149,49 @@ class Spool:
 
     def record_delivered(self, queue_id: str, addresses: Iterable[str]) -> None:
         """Note recipients as delivered, at once (one small append, called in the event
-        loop the moment the reply is read). Not fsynced: a killed relay cannot undo a
-        write() that returned, and a power cut that loses it only delivers those
-        recipients again — never loses a message."""
-        data = "".join(f"{a}\n" for a in addresses).encode("utf-8")
+        loop the moment the reply is read, before the next one). Not fsynced: a killed
+        relay cannot undo a write() that returned, and a power cut that loses it only
+        delivers those recipients again — never loses a message."""
+        self._append(queue_id, "", addresses)
+
+    def record_handed(self, queue_id: str, addresses: Iterable[str]) -> None:
+        """Note recipients whose destination is being given the message (just before its
+        data is sent): in flight until `record_delivered` or `record_refused`."""
+        self._append(queue_id, "> ", addresses)
+
+    def record_refused(self, queue_id: str, addresses: Iterable[str]) -> None:
+        """Note recipients whose destination answered the data with a refusal."""
+        self._append(queue_id, "< ", addresses)
+
+    def _append(self, queue_id: str, mark: str, addresses: Iterable[str]) -> None:
+        data = "".join(f"{mark}{a}\n" for a in addresses).encode("utf-8")
         if not data:
             return
         fd = os.open(self.done_path(queue_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, data)
+            os.write(fd, data)  # one write: a record is whole or (unfinished line) ignored
         finally:
             os.close(fd)
 
-    def delivered(self, queue_id: str) -> list[str]:
-        """Recipients recorded by `record_delivered` (complete lines only)."""
+    def _journal(self, queue_id: str) -> list[str]:
         try:
             text = self.done_path(queue_id).read_bytes().decode("utf-8", "replace")
         except FileNotFoundError:
             return []
-        return [a for a in text.split("\n")[:-1] if a]  # the last piece is "" or an unfinished line
+        return [line for line in text.split("\n")[:-1] if line]  # the last piece is "" or unfinished
+
+    def delivered(self, queue_id: str) -> list[str]:
+        """Recipients recorded by `record_delivered` (complete lines only)."""
+        return [line for line in self._journal(queue_id) if line[0] not in "<>"]
+
+    def in_flight(self, queue_id: str) -> list[str]:
+        """Recipients whose last record is "handed": the message's data had gone to their
+        destination and no answer was recorded (a relay killed now may deliver them twice)."""
+        last: dict[str, str] = {}
+        for line in self._journal(queue_id):
+            mark = line[0] if line[0] in "<>" else ""
+            last[line[2:] if mark else line] = mark
+        return [address for address, mark in last.items() if mark == ">"]
 
     def save_state(self, queue_id: str, state: DeliveryState) -> None:
         path = self.state_path(queue_id)
