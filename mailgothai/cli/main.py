@@ -12,7 +12,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from mailgothai.cli import (
-    accounts, admins, aliases, deploy, dkim, domains, imports, purge, queue, relay, stack, usage, web,
+    accounts, admins, aliases, authpolicy, deploy, dkim, domains, imports, purge, queue, relay, stack, usage, web,
 )
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.actor import cli_operator
@@ -20,7 +20,8 @@ from mailgothai.services.registry import Services
 from mailgothai.settings import load_settings
 from mailgothai.stack.private import owner_only_umask
 
-GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage, purge)
+GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage, purge,
+          authpolicy)
 
 
 def add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:

@@ -1,4 +1,5 @@
-"""SMTP AUTH against the directory, with a short-lived cache and failure throttling.
+"""SMTP AUTH against the directory, with a short-lived cache and the login budget
+every login shares (services/login_budget.py: web, SMTP AUTH and IMAP count together).
 
 The password is checked by slapd (a bind as the account's DN; slapd verifies the
 argon2id hash), after the relay has read that the account and its domain are active.
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from mailgothai.core.addresses import normalize_address
-from mailgothai.core.throttle import FailureThrottle
 from mailgothai.directory.gateway import Gateway
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.services.login_budget import LoginBudget
 
 log = logging.getLogger("mailgothai.relay")
 
@@ -41,18 +42,17 @@ class AuthUnavailable(Exception):
 @dataclass(frozen=True)
 class AuthOutcome:
     login: str | None  # the normalized address on success
-    locked: bool = False
+    locked: bool = False  # refused without checking: too many failures of this account from this source
 
 
 class Authenticator:
-    def __init__(self, directory: RelayDirectory, gateway: Gateway, ttl: float,
-                 throttle: FailureThrottle | None = None, clock: Callable[[], float] = time.monotonic,
-                 hasher: Callable[[str], str] | None = None) -> None:
+    def __init__(self, directory: RelayDirectory, gateway: Gateway, ttl: float, budget: LoginBudget,
+                 clock: Callable[[], float] = time.monotonic, hasher: Callable[[str], str] | None = None) -> None:
         self._directory = directory
         self._gateway = gateway
         self._hasher = hasher  # upgrades a hash from an older system at login; None: never
         self._ttl = ttl
-        self._throttle = throttle or FailureThrottle()
+        self._budget = budget
         self._clock = clock
         self._secret = secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[float, str]] = {}  # key -> (expires, entryCSN checked against)
@@ -67,28 +67,35 @@ class Authenticator:
         except (InvalidInput, UnicodeDecodeError):
             login = None
         account_key = login or login_raw.decode("utf-8", "replace")[:320].lower()
-        now = self._clock()
-        if self._throttle.locked(account_key, client_ip, now):
+        try:
+            verdict = await asyncio.to_thread(self._budget.check, account_key, client_ip)
+        except MailGoThaiError as exc:
+            raise AuthUnavailable(str(exc)) from exc
+        if verdict.refused:
             return AuthOutcome(None, locked=True)
+        now = self._clock()
         if login is not None and password:
             key = self._cache_key(login, password)
             hit = self._cache.get(key)
             if hit is not None and hit[0] > now:
                 if await asyncio.to_thread(self._standing, login) == hit[1]:
+                    await self._report_success(account_key, client_ip)
                     return AuthOutcome(login)
                 self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
-        delay = self._throttle.delay_for(account_key, client_ip, now)
-        if delay:
-            await asyncio.sleep(delay)
+        if verdict.delay:
+            await asyncio.sleep(verdict.delay)
         version = None
         if login is not None and password:
             version = await asyncio.to_thread(self._check, login, password)
         now = self._clock()
         if version is None:
-            self._throttle.failed(account_key, client_ip, now)
-            return AuthOutcome(None, locked=self._throttle.locked(account_key, client_ip, now))
+            try:
+                await asyncio.to_thread(self._budget.failed, account_key, client_ip)
+            except MailGoThaiError as exc:
+                log.warning("AUTH failure from %s not counted: %s", client_ip, exc)
+            return AuthOutcome(None)
         assert login is not None
-        self._throttle.succeeded(account_key, client_ip)
+        await self._report_success(account_key, client_ip)
         if not version and not self._warned:
             self._warned = True
             log.warning("AUTH cache off: entryCSN is not readable as the mail server (slapd ACL older than "
@@ -98,6 +105,12 @@ class Authenticator:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             self._cache[self._cache_key(login, password)] = (now + self._ttl, version)
         return AuthOutcome(login)
+
+    async def _report_success(self, account: str, client_ip: str) -> None:
+        try:
+            await asyncio.to_thread(self._budget.succeeded, account, client_ip)
+        except MailGoThaiError as exc:
+            log.warning("AUTH success from %s not recorded: %s", client_ip, exc)
 
     def _standing(self, login: str) -> str | None:
         """Blocking (directory, through the lookup cache): the account entry's entryCSN

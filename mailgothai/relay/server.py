@@ -24,7 +24,7 @@ from mailgothai.core import policy as p
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.dkim import ParsedMessage
 from mailgothai.core.passwords import hash_password
-from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, client_key
+from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
 from mailgothai.dkim.keys import KeyFiles
 from mailgothai.dkim.signer import sign
 from mailgothai.dkim.table import KeyTable
@@ -41,6 +41,7 @@ from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.remote import RemoteSender, Resolver
 from mailgothai.relay.routing import Router
 from mailgothai.relay.spool import Envelope, Spool, Target
+from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.settings import Settings
 from mailgothai.stack.dovecot import paths_for as dovecot_paths
 from mailgothai.store import Store
@@ -144,7 +145,7 @@ def build(settings: Settings) -> RelayContext:
         settings=settings, directory=directory, router=router, quota=quota,
         counters=SendCounters(store), keys=keys,
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
-        auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, FailureThrottle(),
+        auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
                            hasher=lambda plain: hash_password(plain, settings.argon2)),
         spool=spool, queue=queue, store=store, gateway=gateway,
     )

@@ -1,6 +1,6 @@
 """Logins to the admin web: administrators and mail users, verified by slapd (a bind
-with the stored hash), throttled per account and per client address, with an optional
-TOTP second factor for administrators.
+with the stored hash), counted in the login budget every login shares (web, SMTP AUTH,
+IMAP: services/login_budget.py), with an optional TOTP second factor for administrators.
 
 Nobody is acting yet when these run, so they take the backends, not an Actor. What a
 login returns (`AdminLogin`, `UserLogin`) is what the web then builds its Actor from.
@@ -9,18 +9,18 @@ login returns (`AdminLogin`, `UserLogin`) is what the web then builds its Actor 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable
-
-from sqlalchemy import delete, select
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.models import Admin, Status
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.backends import Backends
+from mailgothai.services.login_budget import LoginBudget
 from mailgothai.services.passwords import upgrade_at_login
-from mailgothai.store.web_state import LoginFailure
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -36,57 +36,9 @@ def aware(value: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
-class ThrottleRules:
-    account_failures: int = 5  # failures within `window` that lock the account
-    ip_failures: int = 20  # failures within `window` that lock the client address
-    window: int = 900  # seconds
-    lockout: int = 900  # seconds
-
-
-class LoginThrottle:
-    """Failed logins kept in SQL, so a restart or a second web process sees them too."""
-
-    def __init__(self, backends: Backends, rules: ThrottleRules, clock: Clock = utcnow) -> None:
-        self._store = backends.store
-        self.rules = rules
-        self._clock = clock
-
-    @staticmethod
-    def keys(account: str, ip: str) -> tuple[str, str]:
-        return f"account:{account.strip().lower()[:320]}", f"ip:{ip[:64]}"
-
-    def locked_for(self, account: str, ip: str) -> int:
-        """Seconds until a locked account or address may try again; 0 if not locked."""
-        now = self._clock()
-        with self._store.session() as session:
-            rows = session.scalars(select(LoginFailure).where(LoginFailure.key.in_(self.keys(account, ip)))).all()
-            waits = [(aware(r.locked_until) - now).total_seconds() for r in rows if r.locked_until is not None]
-        return max([0, *(int(w) + 1 for w in waits if w > 0)])
-
-    def failed(self, account: str, ip: str) -> None:
-        now = self._clock()
-        limits = dict(zip(self.keys(account, ip), (self.rules.account_failures, self.rules.ip_failures)))
-        with self._store.session() as session:
-            for key, limit in limits.items():
-                row = session.get(LoginFailure, key)
-                if row is None:
-                    row = LoginFailure(key=key, failures=0, window_start=now, locked_until=None)
-                    session.add(row)
-                if now - aware(row.window_start) > timedelta(seconds=self.rules.window):
-                    row.failures, row.window_start = 0, now
-                row.failures += 1
-                if row.failures >= limit:
-                    row.locked_until = now + timedelta(seconds=self.rules.lockout)
-                    row.failures, row.window_start = 0, now
-
-    def succeeded(self, account: str) -> None:
-        with self._store.session() as session:
-            session.execute(delete(LoginFailure).where(LoginFailure.key == self.keys(account, "")[0]))
-
-
-@dataclass(frozen=True)
 class LoginOutcome:
-    """What a login attempt came to. `locked_for` > 0: refused without checking."""
+    """What a login attempt came to. `locked_for` > 0: refused without checking (seconds
+    until this source may try this account again)."""
 
     ok: bool
     login: str = ""
@@ -95,19 +47,31 @@ class LoginOutcome:
 
 
 class Authenticator:
-    def __init__(self, backends: Backends, throttle: LoginThrottle) -> None:
+    def __init__(self, backends: Backends, budget: LoginBudget,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.b = backends
-        self.throttle = throttle
+        self.budget = budget
+        self._sleep = sleep
+
+    def locked_for(self, login: str, ip: str) -> int:
+        """Seconds this source must wait before trying `login` again (0: it may now);
+        a short wait the budget asks of every source is served here, by sleeping."""
+        verdict = self.budget.check(login, ip)
+        if verdict.refused:
+            return math.ceil(verdict.refuse_for)
+        if verdict.delay:
+            self._sleep(verdict.delay)
+        return 0
 
     def _attempt(self, login: str, ip: str, check: Callable[[], LoginOutcome]) -> LoginOutcome:
-        wait = self.throttle.locked_for(login, ip)
+        wait = self.locked_for(login, ip)
         if wait:
             return LoginOutcome(False, login, locked_for=wait)
         outcome = check()
         if outcome.ok:
-            self.throttle.succeeded(login)
+            self.budget.succeeded(login, ip)
         else:
-            self.throttle.failed(login, ip)
+            self.budget.failed(login, ip)
         return outcome
 
     def _upgrade(self, email: str, password: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import shutil
 import stat
@@ -9,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailgothai.core.auth_policy import HEADER
 from mailgothai.errors import StackError
 from mailgothai.settings import Settings
 from mailgothai.stack import tls
@@ -149,10 +152,23 @@ def write_config(settings: Settings) -> DovecotPaths:
             "ssl_key": key,
             "lmtp_port": settings.lmtp_port,
             "postlogin_service": postlogin,
+            "auth_policy": auth_policy_config(settings),
         },
     )
     write_private(paths.config, conf)
     return paths
+
+
+def auth_policy_config(settings: Settings) -> str:
+    """Dovecot's auth policy settings pointing at the stack's service (empty without its secret)."""
+    secret = str(settings.auth_policy_secret)
+    if not secret:
+        return ""
+    nonce = hmac.new(secret.encode(), b"dovecot auth_policy_hash_nonce", hashlib.sha256).hexdigest()
+    return render("dovecot/auth-policy.conf.in", {
+        "url": f"http://{settings.host}:{settings.auth_policy_port}/", "header": HEADER, "secret": secret,
+        "nonce": nonce,
+    })
 
 
 def tls_files(settings: Settings) -> tuple[Path, Path]:

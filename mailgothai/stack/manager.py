@@ -18,13 +18,16 @@ log = logging.getLogger(__name__)
 
 RELAY = PythonService("relay", ("relay", "run"))
 WEB = PythonService("web", ("serve",))
+# Answers Dovecot's auth policy requests (one login budget for IMAP, SMTP AUTH and the web):
+# started before Dovecot and stopped after it, so it is up whenever Dovecot is.
+AUTH_POLICY = PythonService("auth-policy", ("auth-policy", "run"))
 
 
 def ensure_secrets(settings: Settings) -> Settings:
     """Give the service DNs passwords the first time; later runs reuse the stored ones."""
     changes: dict[str, Secret] = {}
     for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password", "ldap_replicator_password",
-                 "web_secret_key"):
+                 "web_secret_key", "auth_policy_secret"):
         if not getattr(settings, name):
             changes[name] = Secret(secrets.token_urlsafe(24))
     return settings.replace(**changes) if changes else settings
@@ -54,6 +57,7 @@ class StackStatus:
             "submission": f"{s.host}:{s.submission_port}",
             **({"smtps": f"{s.host}:{s.smtps_port}"} if s.smtps_port else {}),
             "web": f"{'https' if s.web_tls else 'http'}://{s.host}:{s.web_port}/",
+            "auth_policy": f"http://{s.host}:{s.auth_policy_port}/",  # Dovecot's (its secret stays in the settings file)
             "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
             "running": self.running,
             "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},
@@ -105,12 +109,14 @@ def up(settings: Settings) -> StackStatus:
             marked = slapd_update.mark_legacy_hashes(settings)
             log.warning("%d accounts with a hash from an older system marked for upgrade at login", marked)
         migrate_mailboxes(settings)
+        start_auth_policy(settings)
         dovecot.start(settings)
         start_relay(settings)
         start_web(settings)
     except Exception:
         RELAY.stop(settings)
         dovecot.stop(settings)
+        AUTH_POLICY.stop(settings)
         for node in started:
             slapd.stop(settings, node)
         raise
@@ -144,6 +150,13 @@ def start_relay(settings: Settings) -> int:
     return RELAY.start(settings, lambda: relay_answers(settings))
 
 
+def start_auth_policy(settings: Settings) -> int:
+    """Start `mailgothai auth-policy run` (unless it runs) and wait until it listens."""
+    if not AUTH_POLICY.status(settings).running:
+        require_free(settings.host, settings.auth_policy_port)
+    return AUTH_POLICY.start(settings, lambda: port_open(settings.host, settings.auth_policy_port))
+
+
 def start_web(settings: Settings) -> int:
     """Start `mailgothai serve` (unless it runs) and wait until it answers HTTP."""
     if not WEB.status(settings).running:
@@ -156,6 +169,7 @@ def down(settings: Settings) -> StackStatus:
     WEB.stop(settings)
     RELAY.stop(settings)
     dovecot.stop(settings)
+    AUTH_POLICY.stop(settings)
     for node in slapd.nodes(settings):
         slapd.stop(settings, node)
     return status(settings)
@@ -163,8 +177,8 @@ def down(settings: Settings) -> StackStatus:
 
 def status(settings: Settings) -> StackStatus:
     providers = tuple(slapd.status(settings, node) for node in slapd.nodes(settings))
-    return StackStatus(settings, (*providers, dovecot.status(settings), RELAY.status(settings),
-                                    WEB.status(settings)))
+    return StackStatus(settings, (*providers, AUTH_POLICY.status(settings), dovecot.status(settings),
+                                    RELAY.status(settings), WEB.status(settings)))
 
 
 def settings_for(data_dir: str | None, config: str | None) -> Settings:

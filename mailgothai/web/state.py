@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from jinja2 import Environment
 
 from mailgothai.directory.vlv import SortedLister
-from mailgothai.services.auth import Authenticator, LoginThrottle, ThrottleRules
+from mailgothai.services.auth import Authenticator
+from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardCache
 from mailgothai.services.listing_warmer import ListingWarmer
@@ -36,13 +37,12 @@ class WebState:
     def build(cls, settings: Settings, templates: Environment,
               translations: dict[str, gettext.NullTranslations]) -> "WebState":
         backends = Backends.open(settings)
-        rules = ThrottleRules(lockout=settings.web_login_lockout)
         lister = SortedLister()
         return cls(
             settings=settings, backends=backends, lister=lister, warmer=ListingWarmer(backends, lister),
             refresher=UsageRefresher(backends, settings.quota_snapshot_ttl),
             sessions=SessionStore(backends.store, settings.web_session_idle, settings.web_session_max),
-            auth=Authenticator(backends, LoginThrottle(backends, rules)),
+            auth=Authenticator(backends, LoginBudget(backends.store, rules_from(settings))),
             totp=TotpService(backends.store, str(settings.web_secret_key)),
             dashboard=DashboardCache(), templates=templates, translations=translations,
         )

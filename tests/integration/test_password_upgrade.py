@@ -17,7 +17,8 @@ import pytest
 
 from mailgothai.core.passwords import Argon2Params, hash_password, make_ssha, make_ssha512
 from mailgothai.directory.layout import Layout
-from mailgothai.services.auth import Authenticator, LoginThrottle, ThrottleRules
+from mailgothai.services.auth import Authenticator
+from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.stack import dovecot
@@ -153,7 +154,7 @@ def test_a_web_login_upgrades_the_account(cli: Cli, domain: str, stack: Settings
                                           services: Services, mail: MailClients) -> None:
     email = f"web@{domain}"
     add_with_hash(cli, email, make_ssha512(PASSWORD))
-    auth = Authenticator(services.backends, LoginThrottle(services.backends, ThrottleRules()))
+    auth = Authenticator(services.backends, LoginBudget(services.backends.store, rules_from(stack)))
 
     assert not auth.user(email, PASSWORD + "x", "127.0.0.1").ok
     assert stored(stack, layout.account(email))[1] == "TRUE"

@@ -18,7 +18,7 @@ from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
 from mailgothai.core.sender_headers import SenderField
 from mailgothai.core.dsn import FailedRecipient, build_dsn
-from mailgothai.core.throttle import CommandBuckets, CommandRules, FailureThrottle, ThrottleRules, client_key
+from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
 from mailgothai.store import Store
@@ -130,24 +130,6 @@ def test_parse_joins_continuation_lines() -> None:
 
 
 # ---- throttle -----------------------------------------------------------------------------
-def test_failures_slow_down_then_lock_out_per_account_and_per_ip() -> None:
-    rules = ThrottleRules(free_failures=3, ip_free_failures=8, base_delay=0.5, max_delay=4, account_lockout=6,
-                          ip_lockout=10, window=100, lockout=50)
-    t = FailureThrottle(rules)
-    delays = []
-    for n in range(6):
-        delays.append(t.delay_for("a", "1.1.1.1", n))
-        t.failed("a", "1.1.1.1", n)
-    assert delays == [0, 0, 0, 0.5, 1.0, 2.0]
-    assert t.locked("a", "9.9.9.9", 6)  # the account, from anywhere
-    assert not t.locked("b", "1.1.1.1", 6)  # the address is not locked yet
-    assert t.delay_for("b", "1.1.1.1", 6) == 0  # nor slowed for other accounts (6 of 8 allowed)
-    for n in range(4):
-        t.failed(f"other{n}", "1.1.1.1", 7)
-    assert t.locked("b", "1.1.1.1", 8)  # 10 failures from one address lock the address
-    assert not t.locked("a", "9.9.9.9", 6 + 51)  # lockouts end
-
-
 def test_a_command_bucket_gives_its_burst_then_its_rate() -> None:
     buckets = CommandBuckets(CommandRules(rate=10, burst=40))
     assert all(buckets.take("1.1.1.1", 0.0) for _ in range(40))

@@ -131,17 +131,19 @@ def _auth_plain(client: smtplib.SMTP, user: str, password: str) -> int:
     return client.docmd("AUTH", f"PLAIN {token}")[0]
 
 
-def test_wrong_passwords_lock_the_account_out_even_for_the_right_password(
+def test_wrong_passwords_refuse_the_source_even_for_the_right_password(
         relay: Settings, mail_domain: MailDomain) -> None:
-    """10 failures lock the account (the slow-down before that: tests/relay/test_core_units.py)."""
+    """After login_free_failures failures of one account from one source, that source is
+    refused (the rule: tests/unit/test_login_budget.py; shared with IMAP and the web:
+    tests/integration/test_login_budget.py)."""
     user = mail_domain.account("guessme")
     codes = []
-    for _ in range(10):
+    for _ in range(relay.login_free_failures + 1):
         with submission(relay) as client:
             codes.append(_auth_plain(client, user, "wrong-password"))
-    assert codes == [535] * 9 + [454]  # the 10th failure locks the account and says so
+    assert codes == [535] * relay.login_free_failures + [454]  # then refused without a check, and says so
     with submission(relay) as client:
-        assert _auth_plain(client, user, PASSWORD) == 454  # locked out: the right password waits too
+        assert _auth_plain(client, user, PASSWORD) == 454  # refused: the right password waits too
     other = mail_domain.account("bystander")
     with submission(relay) as client:
         assert _auth_plain(client, other, PASSWORD) == 235  # one account's lockout is not everyone's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from mailgothai.core.models import Role, Status
 from mailgothai.services.actor import Actor
 from mailgothai.services.registry import Services
@@ -91,18 +93,26 @@ def test_logout_ends_the_session(client: Client, world: World) -> None:
     assert client.get("/").status_code == 303
 
 
-def test_failed_logins_lock_the_account_even_for_the_right_password(new_client, live: Live, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_failed_logins_refuse_their_source_even_for_the_right_password_not_other_sources(  # type: ignore[no-untyped-def]
+        new_client, live: Live, world: World) -> None:
     with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
         from mailgothai.services.passwords import PasswordInput
 
         login = f"lock-{world.a[:9]}"
         svc.admins.add(login, Role.SUPERADMIN, PasswordInput(plain=PASSWORD))
     c = new_client()
-    for _ in range(live.state.auth.throttle.rules.account_failures):
+    for _ in range(live.state.auth.budget.rules.pair_free):
         assert c.login_admin(login, "not-the-password").status_code == 401
     locked = c.login_admin(login, PASSWORD)
     assert locked.status_code == 429
     assert "Too many failed logins" in locked.text or "ลองใหม่" in locked.text
+    # The same admin from another address (127.0.0.2) is not locked out.
+    elsewhere = new_client()
+    elsewhere.http.close()
+    elsewhere.http = httpx.Client(base_url=live.url, follow_redirects=False,
+                                  timeout=60, headers={"Accept-Language": "en"},
+                                  transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    assert elsewhere.login_admin(login, PASSWORD).status_code == 303
 
 
 def test_mail_user_self_service(client: Client, live: Live, world: World) -> None:

@@ -94,16 +94,16 @@ def totp_login(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form)
     login, ip = ctx.session.login, client_ip(ctx.request)
-    throttle = ctx.state.auth.throttle
-    wait = throttle.locked_for(login, ip)
+    auth = ctx.state.auth
+    wait = auth.locked_for(login, ip)
     if wait:
         form.general_error = _locked_message(ctx, wait)
         return ctx.render("form.html", 429, form=form)
     if not ctx.state.totp.verify(login, ctx.field("code")):
-        throttle.failed(login, ip)
+        auth.budget.failed(login, ip)
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
         return ctx.render("form.html", 401, form=form)
-    throttle.succeeded(login)
+    auth.budget.succeeded(login, ip)
     return _finish_second_factor(ctx)
 
 

@@ -1,0 +1,1 @@
+"""The auth policy service Dovecot asks about every IMAP login (core/auth_policy.py)."""

@@ -1,0 +1,55 @@
+"""`mailgothai auth-policy run`: Dovecot's auth policy server, answered from the login
+budget every login shares (services/login_budget.py). Loopback only; a request must
+carry the stack's secret in `HEADER` (Dovecot's `auth_policy_server_api_header`)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mailgothai.core.auth_policy import HEADER, PolicyRequest, PolicyRequestError, answer, parse_request
+from mailgothai.errors import MailGoThaiError
+from mailgothai.services.login_budget import LoginBudget
+
+MAX_BODY = 16384
+log = logging.getLogger("mailgothai.authpolicy")
+
+
+def create_app(budget: LoginBudget, secret: str) -> Starlette:
+    expected = secret.encode()
+
+    def decide(request: PolicyRequest) -> dict[str, object]:
+        if request.command == "allow":
+            return answer(budget.check(request.login, request.remote))
+        if request.success:
+            budget.succeeded(request.login, request.remote)
+        elif not request.policy_reject:  # a refusal of ours is not another failure
+            budget.failed(request.login, request.remote)
+        return {"status": 0, "msg": ""}
+
+    async def policy(request: Request) -> JSONResponse:
+        given = request.headers.get(HEADER, "").encode()
+        if not expected or not hmac.compare_digest(given, expected):
+            return JSONResponse({"status": 0, "msg": "not authorised"}, status_code=401)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return JSONResponse({"status": 0, "msg": "body too large"}, status_code=413)
+        try:
+            parsed = parse_request(request.query_params.get("command", ""), body)
+        except PolicyRequestError as exc:
+            return JSONResponse({"status": 0, "msg": str(exc)}, status_code=400)
+        try:
+            return JSONResponse(await run_in_threadpool(decide, parsed))
+        except MailGoThaiError as exc:  # the store is down: Dovecot goes on (auth_policy_reject_on_fail = no)
+            log.warning("auth policy: %s", exc)
+            return JSONResponse({"status": 0, "msg": "policy unavailable"}, status_code=503)
+
+    return Starlette(routes=[Route("/", policy, methods=["POST"])])

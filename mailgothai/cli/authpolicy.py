@@ -1,0 +1,35 @@
+"""`mailgothai auth-policy run`: the auth policy service Dovecot asks about IMAP logins."""
+
+from __future__ import annotations
+
+import argparse
+
+from mailgothai.settings import Settings
+
+
+def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = groups.add_parser("auth-policy", help="Dovecot's auth policy service (one login budget for all)")
+    parser.set_defaults(handler=cmd_run, needs_services=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run it in the foreground (stack up starts it in the background)")
+    run.set_defaults(handler=cmd_run, needs_services=False)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from mailgothai.authpolicy.app import create_app
+    from mailgothai.errors import StackError
+    from mailgothai.services.login_budget import LoginBudget, rules_from
+    from mailgothai.store import Store
+
+    if not settings.auth_policy_secret:
+        raise StackError("auth_policy_secret is not set: `mailgothai stack up` makes one")
+    store = Store.open(settings.sql_url_effective)
+    try:
+        app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret))
+        uvicorn.run(app, host=settings.host, port=settings.auth_policy_port, log_level="warning",
+                    server_header=False, access_log=False)
+    finally:
+        store.close()
+    return 0

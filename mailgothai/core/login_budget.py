@@ -1,0 +1,143 @@
+"""One failure budget per account for every way of logging in (web, SMTP AUTH, IMAP).
+
+Pure: tallies in, verdicts and new tallies out, the time passed in. The store keeps the
+tallies (store/login_budget.py) so every process and machine counts into the same ones;
+services/login_budget.py applies this rule to them.
+
+Three tallies are kept for a login attempt:
+
+- the pair (account, source): the source is the client's IPv4 address or its IPv6 /64.
+  After `pair_free` failures, further attempts of that account from that source are
+  refused without checking the password for `pair_base` seconds, doubled with each
+  further failure up to `pair_max`. A success from the source clears the pair.
+- the account, over all sources: past `account_free` failures every attempt on the
+  account waits before it is checked (`tarpit_base` doubled, at most `tarpit_max`
+  seconds). It is never refused for it: nobody can lock a user out from everywhere.
+- the source, over all accounts (password spraying): the same tarpit past `source_free`.
+
+A tally is forgotten `window` seconds after its last failure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class BudgetRules:
+    pair_free: int = 5
+    pair_base: float = 30.0
+    pair_max: float = 900.0
+    account_free: int = 20
+    source_free: int = 50
+    tarpit_base: float = 0.5
+    tarpit_max: float = 5.0
+    window: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.pair_free < 1 or self.account_free < 1 or self.source_free < 1:
+            raise ValueError("free failures must be at least 1")
+        if not 0 < self.pair_base <= self.pair_max or not 0 <= self.tarpit_base <= self.tarpit_max:
+            raise ValueError("delays must be positive and no more than their cap")
+
+
+@dataclass(frozen=True)
+class Tally:
+    failures: int
+    last_failure: float  # seconds since the epoch
+    refused_until: float = 0.0  # pairs only
+
+
+@dataclass(frozen=True)
+class BudgetKeys:
+    pair: str
+    account: str
+    source: str
+
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return self.pair, self.account, self.source
+
+
+@dataclass(frozen=True)
+class Verdict:
+    refuse_for: float = 0.0  # > 0: refuse without checking the password; seconds until it may try
+    delay: float = 0.0  # otherwise: seconds to wait before the password is checked
+
+    @property
+    def refused(self) -> bool:
+        return self.refuse_for > 0
+
+
+def source_of(ip: str) -> str:
+    """The source a client address counts as: an IPv4 address itself, an IPv6 address's
+    /64 (one host usually holds a whole /64), an IPv4-mapped IPv6 address as IPv4."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip.strip()[:64] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def keys_for(account: str, ip: str) -> BudgetKeys:
+    name = account.strip().lower()[:320]
+    source = source_of(ip)
+    return BudgetKeys(f"pair:{source}|{name}", f"acct:{name}", f"src:{source}")
+
+
+def _live(tally: Tally | None, rules: BudgetRules, now: float) -> Tally | None:
+    if tally is None or now - tally.last_failure > rules.window:
+        return None
+    return tally
+
+
+def _tarpit(failures: int, free: int, rules: BudgetRules) -> float:
+    extra = failures - free
+    if extra <= 0:
+        return 0.0
+    return min(rules.tarpit_max, rules.tarpit_base * 2.0 ** min(extra - 1, 30))
+
+
+def refusal_after(failures: int, rules: BudgetRules) -> float:
+    """Seconds a pair is refused after its `failures`-th failure (0 while within the free ones)."""
+    extra = failures - rules.pair_free
+    if extra < 0:
+        return 0.0
+    return min(rules.pair_max, rules.pair_base * 2.0 ** min(extra, 30))
+
+
+def verdict(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally], now: float) -> Verdict:
+    """What to do with an attempt now, before its password is checked."""
+    pair = _live(tallies.get(keys.pair), rules, now)
+    if pair is not None and pair.refused_until > now:
+        return Verdict(refuse_for=pair.refused_until - now)
+    account = _live(tallies.get(keys.account), rules, now)
+    source = _live(tallies.get(keys.source), rules, now)
+    delay = max(_tarpit(account.failures if account else 0, rules.account_free, rules),
+                _tarpit(source.failures if source else 0, rules.source_free, rules))
+    return Verdict(delay=delay)
+
+
+def after_failure(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally],
+                  now: float) -> dict[str, Tally]:
+    """The three tallies once this failure is counted."""
+    updated: dict[str, Tally] = {}
+    for key in keys.all:
+        live = _live(tallies.get(key), rules, now)
+        failures = (live.failures if live else 0) + 1
+        refused = now + refusal_after(failures, rules) if key == keys.pair and refusal_after(failures, rules) else 0.0
+        updated[key] = Tally(failures, now, refused)
+    return updated
+
+
+def cleared_by_success(keys: BudgetKeys) -> tuple[str, ...]:
+    """A success clears its own pair only: neither the account's count over all sources
+    (an attacker elsewhere keeps paying) nor the source's (spraying from an address
+    that also holds one good password is still spraying)."""
+    return (keys.pair,)

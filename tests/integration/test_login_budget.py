@@ -1,0 +1,128 @@
+"""Issue 15 item 10: one failure budget per account across IMAP (real Dovecot asking the
+stack's auth policy service), SMTP AUTH (the real relay) and the admin web (the stack's
+own `mailgothai serve`), counted per account and source.
+
+The attacker and the user are two sources on loopback: 127.0.0.1 and 127.0.0.2 (every
+client binds its socket to its source). Five failures from the attacker's source,
+spread over the three protocols (2 IMAP, 2 SMTP AUTH, 1 web: fewer than any one of them
+would have refused on its own) make that source refused on all three, even with the
+right password, while the same account logs in from the user's source on all three.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import imaplib
+import smtplib
+import socket
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from mailgothai.core.models import Role
+from mailgothai.services.actor import Actor
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.registry import Services
+from mailgothai.settings import Settings
+from mailgothai.stack import manager
+from tests.conftest import stack_data_dir, stack_settings
+from tests.relay.helpers import tls_client_context
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "Budget-test-pass-1"
+ATTACKER, USER = "127.0.0.1", "127.0.0.2"
+# Refusals longer than any test run: nothing here depends on how fast the machine is.
+LONG = {"login_refusal_base": 3600, "login_refusal_max": 3600}
+
+
+@pytest.fixture(scope="module")
+def budget_stack() -> Iterator[Settings]:
+    with stack_data_dir("budget") as data_dir:
+        state = manager.up(stack_settings(data_dir, **LONG))
+        try:
+            yield state.settings
+        finally:
+            manager.down(state.settings)
+
+
+class SourceIMAP(imaplib.IMAP4):
+    """imaplib's client, connecting from a given local address."""
+
+    def __init__(self, host: str, port: int, source: str) -> None:
+        self.source = source
+        super().__init__(host, port, timeout=60)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
+
+
+def imap_ok(settings: Settings, user: str, password: str, source: str) -> bool:
+    client = SourceIMAP(settings.host, settings.imap_port, source)
+    try:
+        client.starttls(ssl_context=tls_client_context())
+        client.login(user, password)
+        return True
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+
+
+def smtp_auth(settings: Settings, user: str, password: str, source: str) -> int:
+    with smtplib.SMTP(settings.host, settings.submission_port, timeout=60, source_address=(source, 0)) as client:
+        client.ehlo("client.test")
+        client.starttls(context=tls_client_context())
+        client.ehlo("client.test")
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        return client.docmd("AUTH", f"PLAIN {token}")[0]
+
+
+def web_login(settings: Settings, user: str, password: str, source: str) -> int:
+    scheme = "https" if settings.web_tls else "http"
+    transport = httpx.HTTPTransport(local_address=source, verify=False)
+    with httpx.Client(base_url=f"{scheme}://{settings.host}:{settings.web_port}", transport=transport,
+                      timeout=60, headers={"Accept-Language": "en"}) as web:
+        page = web.get("/mail/login")
+        csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        return web.post("/mail/login", data={"email": user, "password": password, "csrf_token": csrf}).status_code
+
+
+def test_failures_over_imap_smtp_and_web_share_one_budget_and_the_user_elsewhere_still_logs_in(
+        budget_stack: Settings) -> None:
+    settings = budget_stack
+    domain = f"b{uuid.uuid4().hex[:8]}.go.th"
+    user = f"somchai@{domain}"
+    with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, description="test")
+        svc.accounts.add(user, PasswordInput(plain=PASSWORD), given_name="สมชาย")
+    status = manager.status(settings).as_dict()
+    assert status["auth_policy"] == f"http://{settings.host}:{settings.auth_policy_port}/"
+    assert status["processes"]["auth-policy"]["running"] is True
+
+    # Before anything failed, every protocol lets the right password in from the attacker's source.
+    assert imap_ok(settings, user, PASSWORD, ATTACKER)
+
+    # The attacker guesses: 2 over IMAP, 2 over SMTP AUTH, 1 on the web.
+    assert [imap_ok(settings, user, "wrong-1", ATTACKER), imap_ok(settings, user, "wrong-2", ATTACKER)] == [False] * 2
+    assert [smtp_auth(settings, user, "wrong-3", ATTACKER), smtp_auth(settings, user, "wrong-4", ATTACKER)] == [535] * 2
+    assert web_login(settings, user, "wrong-5", ATTACKER) == 401
+
+    # Now that source is refused on all three, even with the right password.
+    assert imap_ok(settings, user, PASSWORD, ATTACKER) is False
+    assert smtp_auth(settings, user, PASSWORD, ATTACKER) == 454
+    assert web_login(settings, user, PASSWORD, ATTACKER) == 429
+
+    # The user, from another source, is not locked out anywhere.
+    assert imap_ok(settings, user, PASSWORD, USER) is True
+    assert smtp_auth(settings, user, PASSWORD, USER) == 235
+    assert web_login(settings, user, PASSWORD, USER) == 303
+
+    # Their success does not free the attacker's source.
+    assert imap_ok(settings, user, PASSWORD, ATTACKER) is False
+    assert smtp_auth(settings, user, PASSWORD, ATTACKER) == 454
