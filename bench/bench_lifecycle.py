@@ -90,7 +90,8 @@ def private_settings(data_dir: Path) -> Settings:
     return base.replace(ldap_port=free_port(taken), imap_port=free_port(taken), imaps_port=free_port(taken),
                         lmtp_port=free_port(taken),
                         smtp_port=free_port(taken), submission_port=free_port(taken),
-                        smtps_port=free_port(taken), web_port=free_port(taken))
+                        smtps_port=free_port(taken), web_port=free_port(taken),
+                        auth_policy_port=free_port(taken))
 
 
 # ---- filling the mailbox -------------------------------------------------------------------
