@@ -31,7 +31,7 @@ class BudgetRules:
     pair_base: float = 30.0
     pair_max: float = 900.0
     account_free: int = 20
-    source_free: int = 50
+    source_free: int = 100  # an agency behind one NAT address mistypes too
     tarpit_base: float = 0.5
     tarpit_max: float = 5.0
     window: float = 3600.0
