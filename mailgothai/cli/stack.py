@@ -35,9 +35,9 @@ def _print(state: manager.StackStatus) -> None:
     data = state.as_dict()
     for key in ("data_dir", "ldap_uri", "imap", "imaps", "lmtp", "smtp", "submission", "smtps", "web", "auth_policy"):
         if key in data:
-            print(f"{key:11} {data[key]}")
+            print(f"{key:10} {data[key]}")
     for name, proc in data["processes"].items():
-        print(f"{name:11} {'running' if proc['running'] else 'stopped'}" + (f" (pid {proc['pid']})" if proc["running"] else ""))
+        print(f"{name:10} {'running' if proc['running'] else 'stopped'}" + (f" (pid {proc['pid']})" if proc["running"] else ""))
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
