@@ -224,7 +224,10 @@ def document() -> dict[str, Any]:
                        [_query("limit", {"type": "integer", "minimum": 0, "maximum": 500})], tag="imports"),
             "post": _op("upload an accounts CSV file (the body, text/csv): a job, validated in the background "
                         "without writing anything; poll it, read the bad rows, then apply", "ImportJob",
-                        [_query("file_name", STR, "the file's name, for the job list")], CSV_BODY, status="202",
+                        [_query("file_name", STR, "the file's name, for the job list"),
+                         _query("encoding", STR, "the file's encoding (utf-8, cp874/tis-620, cp1252, latin-1, "
+                                                 "iso-8859-15); default: UTF-8 or Thai cp874 detected, anything "
+                                                 "else refused")], CSV_BODY, status="202",
                         tag="imports"),
         },
         f"{P}/imports/{{job_id}}": {"get": _op("an import job: state and counts", "ImportJob", [JOB_ID],

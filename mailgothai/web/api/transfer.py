@@ -147,7 +147,7 @@ def import_upload(c: ApiCtx, path: Path) -> Any:
     if len(name) > 200 or any(ord(ch) < 32 for ch in name) or "/" in name or "\\" in name:
         raise InvalidInput("file_name", "must be a plain file name of at most 200 characters")
     service = _imports(c)
-    job = service.start_job(path, file_name=name, keep_copy=True)
+    job = service.start_job(path, file_name=name, keep_copy=True, encoding=c.query("encoding") or None)
     start_in_background(c.state.settings, c.actor, job.id, "validate")
     return _job(service, job.id)
 
