@@ -83,8 +83,10 @@ def job_page(ctx: Ctx) -> Response:
     bad = service.rows(job_id, only_bad=True, limit=BAD_ROWS_SHOWN)
     shown = [(r, field_label(r.column, ctx.gettext) if r.column else "", translate_reason(r.reason, ctx.gettext))
              for r in bad]
+    field, _, reason = summary.job.error.partition(": ")  # a file refused whole: "field: reason"
+    error = f"{field_label(field, ctx.gettext)}: {translate_reason(reason, ctx.gettext)}" if reason else summary.job.error
     return ctx.render("import_job.html", s=summary, job=summary.job, bad=shown, progress=_progress(summary),
-                      has_result=service.result_file(job_id) is not None, shown_limit=BAD_ROWS_SHOWN)
+                      has_result=service.result_file(job_id) is not None, shown_limit=BAD_ROWS_SHOWN, error=error)
 
 
 def job_status(ctx: Ctx) -> Response:
@@ -161,7 +163,8 @@ def _upload(ctx: Ctx, upload: UploadFile | None) -> Response:
             upload.file.seek(0)
             shutil.copyfileobj(upload.file, out)
         service = _service(ctx)
-        job = service.start_job(Path(name), file_name=Path(upload.filename).name[:200], keep_copy=True)
+        job = service.start_job(Path(name), file_name=Path(upload.filename).name[:200], keep_copy=True,
+                                encoding=ctx.form.get("encoding") or None)
     finally:
         Path(name).unlink(missing_ok=True)
     start_in_background(ctx.state.settings, ctx.actor, job.id, "validate")

@@ -39,7 +39,7 @@ FIELD_LABELS = {
     "selector": N_("Selector"), "switch_after": N_("Switch after (seconds)"), "EMailAddress": N_("Address"),
     "account": N_("Account"), "as": N_("Restore under the address"), "new_address": N_("New address"),
     "reason": N_("Reason for the hold"), "retention_days": N_("Keep deleted accounts (days)"),
-    "mailbox_id": N_("Mailbox id"),
+    "mailbox_id": N_("Mailbox id"), "encoding": N_("Encoding"),
 }
 
 REASONS: tuple[str, ...] = (
@@ -142,6 +142,24 @@ REASONS: tuple[str, ...] = (
     N_("%(path)s changed since the job began; start a new import instead"),
     N_("import job %(job)s is being worked on by another process"), N_("job %(job)s is already running"),
     N_("job %(job)s is %(state)s; it cannot be validated again"),
+    # ... a file that is not Thai, and a named encoding (core/csvimport/reading.py, charsets.py)
+    N_("the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text (line %(line)s: byte %(byte)s is not "
+       "'%(encoding)s' text; as 'Windows-1252' the line reads '%(western)s'); save it as CSV UTF-8, or give the "
+       "encoding it is in (e.g. '--encoding cp1252')"),
+    N_("the file is not '%(encoding)s' text as given (line %(line)s: byte %(byte)s does not decode as '%(codec)s'); "
+       "save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')"),
+    N_("data row %(row)s, column %(column)s (line %(line)s): the bytes %(bytes)s read as Thai Windows (cp874) give "
+       "'%(thai)s': %(why)s, which Thai text does not have; as 'Windows-1252' they read '%(western)s'. The file is "
+       "probably not Thai: save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')"),
+    N_("the header (line %(line)s): the bytes %(bytes)s read as Thai Windows (cp874) give '%(thai)s': %(why)s, "
+       "which Thai text does not have; as 'Windows-1252' they read '%(western)s'. The file is probably not Thai: "
+       "save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')"),
+    N_("line %(line)s: the file's high bytes do not read as Thai Windows (cp874) text; save it as CSV UTF-8, or "
+       "give the encoding it is in (e.g. '--encoding cp1252')"),
+    N_("a Thai sign or tone mark that follows no Thai consonant"), N_("a Thai character inside a Latin word"),
+    N_("a sign of Thai verse or scripture that names never use"),
+    N_("unknown encoding %(name)s; use one of %(names)s ('tis-620' and 'windows-874' are read as cp874, "
+       "'windows-1252' as 'cp1252')"),
     # the web's own pages
     N_("give the part before the @ only"), N_("type the domain's name exactly"),
     N_("an operator already administers every domain"), N_("must be a record number"),

@@ -53,8 +53,8 @@ def encoding_named(name: str) -> str:
     """The codec for a name an operator gave; InvalidInput("encoding", ...) if unknown."""
     codec = ENCODINGS.get(name.strip().lower().replace("_", "-"))
     if codec is None:
-        raise InvalidInput("encoding", f"unknown encoding {name.strip()!r}; use one of {', '.join(OFFERED_ENCODINGS)} "
-                                       "(tis-620 and windows-874 are read as cp874, windows-1252 as cp1252)")
+        raise InvalidInput("encoding", f"unknown encoding '{name.strip()}'; use one of {', '.join(OFFERED_ENCODINGS)} "
+                                       "('tis-620' and 'windows-874' are read as cp874, 'windows-1252' as 'cp1252')")
     return codec
 
 

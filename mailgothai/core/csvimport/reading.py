@@ -35,7 +35,7 @@ class FileFormat:
     delimiter: str
 
 
-GIVE_ENCODING = "save it as CSV UTF-8, or give the encoding it is in (e.g. --encoding cp1252)"
+GIVE_ENCODING = "save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')"
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,16 @@ def _show(line: bytes, encoding: str) -> str:
     return line.decode(encoding, errors="replace").strip()
 
 
-def _not_decoding(stream: BinaryIO, offset: int, encoding: str, named: str) -> InvalidInput:
+def _not_decoding(stream: BinaryIO, offset: int, encoding: str, forced: bool) -> InvalidInput:
     number, line = _line_of(stream, offset)
     stream.seek(offset)
-    byte = stream.read(1)
-    western = f"; as Windows-1252 the line reads {_show(line, 'cp1252')!r}" if encoding == "cp874" else ""
-    return InvalidInput("file", f"{named} (line {number}: byte {byte.hex().upper()} is not {encoding} text"
-                                f"{western}); {GIVE_ENCODING}")
+    byte = stream.read(1).hex().upper()
+    if forced:
+        return InvalidInput("file", f"the file is not '{encoding}' text as given (line {number}: byte {byte} "
+                                    f"does not decode as '{encoding}'); {GIVE_ENCODING}")
+    return InvalidInput("file", f"the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text (line {number}: "
+                                f"byte {byte} is not '{encoding}' text; as 'Windows-1252' the line reads "
+                                f"'{_show(line, 'cp1252')}'); {GIVE_ENCODING}")
 
 
 def _check_thai(stream: BinaryIO) -> None:
@@ -127,13 +130,17 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
                 word = cell[start:end]
                 raw = word.encode("cp874")
                 high = " ".join(f"{b:02X}" for b in raw if b >= 0x80)
-                column = header[index] if row and index < len(header) else f"column {index + 1}"
-                place = f"data row {row}, column {column}" if row else "the header"
+                western, line = raw.decode("cp1252", errors="replace"), reader.line_num
+                if not row:
+                    return InvalidInput(
+                        "file", f"the header (line {line}): the bytes {high} read as Thai Windows (cp874) give "
+                                f"'{word}': {found.reason}, which Thai text does not have; as 'Windows-1252' they "
+                                f"read '{western}'. The file is probably not Thai: {GIVE_ENCODING}")
+                column = header[index] if index < len(header) else str(index + 1)
                 return InvalidInput(
-                    "file", f"{place} (line {reader.line_num}): the bytes {high} read as Thai Windows (cp874) "
-                            f"give {word!r} — {found.reason}, not Thai text; as Windows-1252 they read "
-                            f"{raw.decode('cp1252', errors='replace')!r}. The file is probably not Thai: "
-                            f"{GIVE_ENCODING}")
+                    "file", f"data row {row}, column {column} (line {line}): the bytes {high} read as Thai "
+                            f"Windows (cp874) give '{word}': {found.reason}, which Thai text does not have; as "
+                            f"'Windows-1252' they read '{western}'. The file is probably not Thai: {GIVE_ENCODING}")
             break
     except csv.Error:
         pass
@@ -158,7 +165,7 @@ def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
         encoding = "utf-8-sig" if forced == "utf-8" and head.startswith(codecs.BOM_UTF8) else forced
         bad = _undecodable(stream, encoding)
         if bad is not None:
-            raise _not_decoding(stream, bad, encoding, f"the file is not {forced} text as given")
+            raise _not_decoding(stream, bad, encoding, forced=True)
         stream.seek(0)
         return encoding
     if head.startswith(codecs.BOM_UTF8):
@@ -169,7 +176,7 @@ def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
         encoding = "cp874"
     bad = _undecodable(stream, encoding)
     if bad is not None:
-        raise _not_decoding(stream, bad, encoding, "the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text")
+        raise _not_decoding(stream, bad, encoding, forced=False)
     if encoding == "cp874":
         _check_thai(stream)
     stream.seek(0)
