@@ -77,7 +77,7 @@ def _env_for(settings: Settings, tree: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
     env["PYTHONPATH"] = str(tree)
     for name in ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port", "web_port",
-                 "auth_cache_ttl", "sql_url", *CHEAP_ARGON2):
+                 "auth_policy_port", "auth_cache_ttl", "sql_url", *CHEAP_ARGON2):
         value = getattr(settings, name)
         if value not in ("", None):
             env[f"MAILGOTHAI_{name.upper()}"] = str(value)
@@ -148,7 +148,9 @@ def copy_of(old_data_dir: OldDataDir) -> Iterator[Settings]:
     else:
         shutil.rmtree(old_data_dir.path)
         subprocess.run(["cp", "-a", str(pristine), str(old_data_dir.path)], check=True)
-    settings = load_settings(data_dir=old_data_dir.path, environ={})
+    # The previous version had no auth policy service: its settings file names no port for it.
+    settings = load_settings(data_dir=old_data_dir.path, environ={}).replace(
+        auth_policy_port=int(old_data_dir.env["MAILGOTHAI_AUTH_POLICY_PORT"]))
     try:
         yield settings
     finally:
@@ -199,6 +201,7 @@ def test_a_migration_killed_half_way_is_finished_by_the_next_stack_up(copy_of: S
     settings = copy_of
     root, legacy = settings.mailbox_root_path, settings.legacy_mail_root
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
+    env["MAILGOTHAI_AUTH_POLICY_PORT"] = str(settings.auth_policy_port)
     up = subprocess.Popen([sys.executable, "-m", "mailgothai.cli.main", "--data-dir", str(settings.data_dir),
                            "stack", "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     def moved_now() -> int:
