@@ -12,6 +12,7 @@ from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
 from mailgothai.services.passwords import PasswordInput, resolve_password
+from mailgothai.services.tokens import TokenService
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
@@ -70,16 +71,26 @@ class AdminService(Service):
         if after != before:
             self.b.admins.save(after)
             self.audit("admin.update", "admin", after.login, None, before=before, after=after)
+        if after.status is not Status.ACTIVE:
+            self._end_tokens(after.login, "suspended")
         return after
 
     def delete(self, login: str) -> None:
         admin = self.get(login)
         self.b.admins.delete(admin.login)
         self.audit("admin.delete", "admin", admin.login, None, before=admin)
+        self._end_tokens(admin.login, "deleted")  # a later admin of that login gets none of them
 
-    def set_password(self, login: str, password: PasswordInput) -> str | None:
+    def set_password(self, login: str, password: PasswordInput, *, keep_token: str = "") -> str | None:
+        """A new password; the admin's API tokens end with the old one. An admin changing
+        its own password keeps `keep_token` (the id of the token it is using, if any), as
+        its web session is kept; its other tokens end."""
         admin = self.get(login)
         password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
         self.b.admins.set_password_hash(admin.login, password_hash)
         self.audit("admin.password", "admin", admin.login, None)
+        self._end_tokens(admin.login, "password reset", keep=keep_token)
         return generated
+
+    def _end_tokens(self, login: str, reason: str, keep: str = "") -> None:
+        TokenService(self.b, self.actor).revoke_all_of(login, reason, keep)

@@ -111,6 +111,24 @@ class TokenService:
         self._audit("api_token.revoke", token_id)
         return info
 
+    def revoke_all_of(self, login: str, reason: str, keep: str = "") -> list[str]:
+        """End every live token of admin `login` (called by `AdminService` when its
+        password is reset, it is suspended or deleted), except `keep`: the id of the
+        token an admin is using to change its own password. One audit record per token,
+        naming the reason. The ids revoked."""
+        keep = keep if login == self.actor.login else ""
+        now = self._clock()
+        with self.b.store.session() as session:
+            rows = session.scalars(select(ApiToken).where(ApiToken.admin_login == login,
+                                                          ApiToken.revoked_at.is_(None))).all()
+            ended = [row.id for row in rows if row.id != keep]
+            for row in rows:
+                if row.id != keep:
+                    row.revoked_at = now
+        for token_id in ended:
+            self._audit("api_token.revoke", token_id, {"admin": login, "reason": reason})
+        return ended
+
 
 def token_id(token: str) -> str | None:
     """The id part of a token's text (names the row; proves nothing)."""

@@ -101,6 +101,23 @@ def chunked_attack(web: Web, path: str, total: int, headers: dict[str, str] | No
     return int(status_line.split()[1]), sent
 
 
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The head and the body (by its Content-Length) of one answer."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        assert more, data
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        more = sock.recv(65536)
+        assert more, body
+        body += more
+    return head, body
+
+
 def warm_up(web: Web) -> int:
     """Every route's code loaded and used once, then the resident size."""
     for _ in range(3):
@@ -141,9 +158,8 @@ def test_a_declared_length_over_the_cap_is_refused_at_once(web: Web, world: Worl
     with socket.create_connection(("127.0.0.1", web.port), timeout=60) as sock:
         sock.sendall(f"POST /api/v1/domains HTTP/1.1\r\nHost: x\r\nAuthorization: {token['Authorization']}"
                      f"\r\nContent-Type: application/json\r\nContent-Length: {200 * MiB}\r\n\r\n".encode())
-        answer = sock.recv(65536)  # nothing of the body was sent
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413 "), answer[:300]
+        head, body = read_answer(sock)  # nothing of the body was sent
+    assert head.startswith(b"HTTP/1.1 413 "), head
     assert json.loads(body)["status"] == 413
 
 
@@ -163,3 +179,19 @@ def test_an_import_upload_over_its_cap_is_refused_and_leaves_no_file(web: Web, w
     csv = f"email\r\nnew1@{world.a}\r\n".encode()
     small = httpx.post(web.url + "/api/v1/imports", content=csv, headers=token, timeout=60)
     assert small.status_code == 202, small.text
+
+
+@pytest.mark.parametrize("path, media, refused", [
+    ("/api/v1/domains", "application/json", 401), ("/api/v1/imports", "text/csv", 401),
+    ("/domains/new", "application/x-www-form-urlencoded", 303),
+    ("/imports", "application/x-www-form-urlencoded", 303),
+])
+def test_credentials_are_checked_before_the_body_is_read(web: Web, path: str, media: str,
+                                                         refused: int) -> None:
+    """The body never ends (no last chunk): only a server that answers without reading it
+    answers at all."""
+    with socket.create_connection(("127.0.0.1", web.port), timeout=60) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     f"Content-Type: {media}\r\n\r\n".encode() + CHUNK)
+        answer = sock.recv(65536)
+    assert answer.startswith(f"HTTP/1.1 {refused} ".encode()), answer[:200]

@@ -23,7 +23,7 @@ from mailgothai.services.actor import Actor, admin_actor
 from mailgothai.services.audit import AuditQueryService
 from mailgothai.services.listing import ListingService
 from mailgothai.services.registry import Services
-from mailgothai.services.tokens import TokenService, authenticate
+from mailgothai.services.tokens import TokenService, authenticate, token_id
 from mailgothai.services.usage import UsageService
 from mailgothai.web.context import Access
 from mailgothai.web.state import WebState
@@ -76,6 +76,7 @@ class ApiCtx:
     state: WebState
     admin: Admin
     body: Mapping[str, Any] = field(default_factory=dict)
+    token_id: str = ""  # the id of the token the request came with
 
     @property
     def actor(self) -> Actor:
@@ -189,14 +190,22 @@ async def _read_body(request: Request, fields: frozenset[str] | None) -> dict[st
 
 def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] | None = None,
              status: int = 200) -> Route:
-    """An API route: token → admin → services; result → JSON (None → 204)."""
+    """An API route: token → admin → services; result → JSON (None → 204). The token is
+    checked before a byte of the body is read (and the body is capped while it streams,
+    `web/bodylimit.py`), so an anonymous client cannot make the process hold its body."""
+    reads_body = method not in ("GET", "HEAD", "DELETE") and body is not None
 
     async def run(request: Request) -> Response:
         started = time.perf_counter()
         state: WebState = request.app.state.web
+        admin: Admin | None = None
         try:
-            data = await _read_body(request, body)
-            response = await run_in_threadpool(_call, request, state, handler, data, status)
+            if reads_body:
+                admin = await run_in_threadpool(_authenticated, request, state)
+                data = await _read_body(request, body)
+            else:
+                data = {}
+            response = await run_in_threadpool(_call, request, state, handler, data, status, admin)
         except Problem as exc:
             response = exc.response()
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -207,14 +216,26 @@ def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] |
     return route
 
 
-def _call(request: Request, state: WebState, handler: Handler, data: dict[str, Any], status: int) -> Response:
+def _authenticated(request: Request, state: WebState) -> Admin:
+    """The admin of the request's token, or a 401 problem (503 if the store or the
+    directory cannot say)."""
+    token = _bearer(request)
     try:
-        token = _bearer(request)
         admin = authenticate(state.backends, token) if token else None
+    except Exception as exc:  # noqa: BLE001 - mapped to a problem, or re-raised if not ours
+        raise problem_for(exc) from None
+    if admin is None:
+        raise Problem(401, "Unauthorized", "send a valid API token: Authorization: Bearer mgt_…",
+                      kind="unauthorized")
+    return admin
+
+
+def _call(request: Request, state: WebState, handler: Handler, data: dict[str, Any], status: int,
+          admin: Admin | None) -> Response:
+    try:
         if admin is None:
-            raise Problem(401, "Unauthorized", "send a valid API token: Authorization: Bearer mgt_…",
-                          kind="unauthorized")
-        result = handler(ApiCtx(request, state, admin, data))
+            admin = _authenticated(request, state)
+        result = handler(ApiCtx(request, state, admin, data, token_id(_bearer(request)) or ""))
     except Exception as exc:  # noqa: BLE001 - mapped to a problem, or re-raised if not ours
         return problem_for(exc).response()
     if result is None:

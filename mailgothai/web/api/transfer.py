@@ -41,7 +41,6 @@ from mailgothai.web.imports import export_attachment, report_attachment, result_
 from mailgothai.web.state import WebState
 
 P = "/api/v1"
-MAX_UPLOAD = 256 * 1024 * 1024  # the full 207,074-row file with hashes is ~40 MB
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
 MAX_JOB_ID = 2**31 - 1  # the id column's range (PostgreSQL integer)
 ROWS_PAGE = 100
@@ -167,7 +166,8 @@ UploadHandler = Callable[[ApiCtx, Path], Any]
 def upload_endpoint(path: str, handler: UploadHandler, status: int) -> Route:
     """A route that takes a CSV file as the request body: the token is checked before a
     byte of the body is read; the body goes to an owner-only file under the data dir, at
-    most MAX_UPLOAD bytes; the handler gets that file."""
+    most `web_max_upload` bytes (also capped as it streams: web/bodylimit.py); the handler
+    gets that file."""
 
     async def run(request: Request) -> Response:
         started = time.perf_counter()
@@ -179,8 +179,9 @@ def upload_endpoint(path: str, handler: UploadHandler, status: int) -> Route:
                 raise Problem(415, "Unsupported media type", "send the CSV file as the body, as text/csv",
                               kind="unsupported-media-type")
             length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > MAX_UPLOAD:
-                raise Problem(413, "Request body too large", f"at most {MAX_UPLOAD} bytes", kind="too-large")
+            if length.isdigit() and int(length) > state.settings.web_max_upload:
+                raise Problem(413, "Request body too large", f"at most {state.settings.web_max_upload} bytes",
+                              kind="too-large")
             upload = await _receive(request, state)
             try:
                 ctx = ApiCtx(request, state, admin)
@@ -217,8 +218,9 @@ async def _receive(request: Request, state: WebState) -> Path:
         with os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > MAX_UPLOAD:
-                    raise Problem(413, "Request body too large", f"at most {MAX_UPLOAD} bytes", kind="too-large")
+                if size > state.settings.web_max_upload:
+                    raise Problem(413, "Request body too large", f"at most {state.settings.web_max_upload} bytes",
+                                  kind="too-large")
                 out.write(chunk)
         if size == 0:
             raise Problem(400, "Invalid input", "file: the body is empty; send the CSV file",

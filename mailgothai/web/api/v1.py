@@ -349,7 +349,8 @@ def admin_delete(c: ApiCtx) -> Any:
 
 
 def admin_password(c: ApiCtx) -> Any:
-    return {"generated_password": c.services().admins.set_password(c.path("login"), _password(c))}
+    return {"generated_password": c.services().admins.set_password(c.path("login"), _password(c),
+                                                                   keep_token=c.token_id)}
 
 
 def audit(c: ApiCtx) -> Any:
