@@ -1,5 +1,5 @@
 """Pure units of the relay's core: the policy table and decisions, DKIM signing
-checked by dkimpy, the failure throttle, DSNs, retry backoff, and the shared hourly
+checked by dkimpy, command buckets, DSNs, retry backoff, and the shared hourly
 counter under concurrent relays."""
 
 from __future__ import annotations
