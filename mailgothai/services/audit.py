@@ -82,13 +82,16 @@ MAX_RECORD_ID = 2**31 - 1  # the audit log's id column is a 32-bit integer on ev
 
 
 def parse_before(value: int | str | None) -> int | None:
-    """The record number a page of older entries starts below (from a link or a query)."""
+    """The record number a page of older entries starts below (from a link or a query).
+    Any whole number: 0 (and 1) have no record before them; one past the last record
+    number has every record before it."""
     if value is None or value == "":
         return None
     text = str(value).strip()
-    if not text.isdigit() or not 0 < int(text) <= MAX_RECORD_ID:
-        raise InvalidInput("before", "must be a record number")
-    return int(text)
+    if not text.isascii() or not text.isdigit():
+        raise InvalidInput("before", "must be a record number (a whole number)")
+    digits = text.lstrip("0") or "0"
+    return MAX_RECORD_ID + 1 if len(digits) > len(str(MAX_RECORD_ID)) else min(int(digits), MAX_RECORD_ID + 1)
 
 
 class AuditQueryService(Service):

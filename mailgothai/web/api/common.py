@@ -25,6 +25,7 @@ from mailgothai.services.listing import ListingService
 from mailgothai.services.registry import Services
 from mailgothai.services.tokens import TokenService, authenticate, token_id
 from mailgothai.services.usage import UsageService
+from mailgothai.web.api.routing import check_path_names
 from mailgothai.web.context import Access
 from mailgothai.web.state import WebState
 
@@ -123,7 +124,7 @@ class ApiCtx:
         return value
 
     def size(self, name: str) -> str | int | None:
-        value = self.body.get(name)
+        value = _whole(self.body.get(name))
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -131,7 +132,7 @@ class ApiCtx:
         return value
 
     def count(self, name: str) -> int | None:
-        value = self.body.get(name)
+        value = _whole(self.body.get(name))
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
@@ -153,6 +154,11 @@ class ApiCtx:
         return tuple(value)
 
 
+def _whole(value: Any) -> Any:
+    """JSON has numbers, not integers: 30.0 is the integer 30 (JSON Schema says so too)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 Handler = Callable[[ApiCtx], Any]
 
 
@@ -162,13 +168,17 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def _read_body(request: Request, fields: frozenset[str] | None) -> dict[str, Any]:
+async def _read_body(request: Request, fields: frozenset[str] | None,
+                     required: bool = False) -> dict[str, Any]:
     if request.method in ("GET", "HEAD", "DELETE") or fields is None:
         return {}
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise Problem(413, "Request body too large", f"at most {MAX_BODY} bytes", kind="too-large")
     if not raw.strip():
+        if required:  # as the OpenAPI document says: an empty request is no request to change anything
+            raise Problem(400, "Invalid input", "body: is required (a JSON object)",
+                          [{"field": "body", "reason": "is required (a JSON object)"}], kind="invalid-input")
         return {}
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
@@ -189,7 +199,7 @@ async def _read_body(request: Request, fields: frozenset[str] | None) -> dict[st
 
 
 def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] | None = None,
-             status: int = 200) -> Route:
+             status: int = 200, body_required: bool = False) -> Route:
     """An API route: token → admin → services; result → JSON (None → 204). The token is
     checked before a byte of the body is read (and the body is capped while it streams,
     `web/bodylimit.py`), so an anonymous client cannot make the process hold its body."""
@@ -202,7 +212,7 @@ def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] |
         try:
             if reads_body:
                 admin = await run_in_threadpool(_authenticated, request, state)
-                data = await _read_body(request, body)
+                data = await _read_body(request, body, body_required)
             else:
                 data = {}
             response = await run_in_threadpool(_call, request, state, handler, data, status, admin)
@@ -235,6 +245,7 @@ def _call(request: Request, state: WebState, handler: Handler, data: dict[str, A
     try:
         if admin is None:
             admin = _authenticated(request, state)
+        check_path_names(request.path_params)
         result = handler(ApiCtx(request, state, admin, data, token_id(_bearer(request)) or ""))
     except Exception as exc:  # noqa: BLE001 - mapped to a problem, or re-raised if not ours
         return problem_for(exc).response()

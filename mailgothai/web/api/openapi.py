@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.core.passwords import MAX_LENGTH, MIN_LENGTH
 from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
 from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
 
@@ -40,11 +41,13 @@ TOKEN_ID = _path_param("token_id", "token id")
 MAILBOX_ID = _path_param("mailbox_id", "a deleted account's mailbox id (8-4-4-4-12 hex digits), or its address "
                                        "when it was deleted once")
 JOB_ID = {**_path_param("job_id", "import job id"), "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string", "minLength": 1}}}}
 
 
-def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+def _body(properties: dict[str, Any], required: tuple[str, ...] = (), more: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False,
+                              **(more or {})}
     if required:
         schema["required"] = list(required)
     return {"required": True, "content": {"application/json": {"schema": schema}}}
@@ -92,16 +95,34 @@ LIMITS = {"max_accounts": INT, "quota_pool": SIZE, "default_quota": SIZE, "max_m
                                             "applies to accounts deleted from then on"}}
 REASON = {"reason": {"type": "string", "minLength": 1, "maxLength": MAX_HOLD_REASON,
                      "description": "why: a case or order number, who asked"}}
-PASSWORD = {"password": STR, "generate_password": BOOL}
+NO_CONTROL = "[^\\u0000-\\u001f\\u007f-\\u009f]"  # check_text: no control characters
+PASSWORD = {"password": {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH,
+                         "pattern": f"^{NO_CONTROL}*$"},
+            "generate_password": BOOL}
+NOT_BOTH = {"not": {"required": ["password", "generate_password"],
+                    "properties": {"generate_password": {"const": True}}}}
+NAME = {"type": "string", "minLength": 1}
+# A reset is done only when asked for: a password, or generate_password true; an empty request changes nothing.
+PASSWORD_RESET = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "properties": PASSWORD, "additionalProperties": False,
+    "description": "either password (the new one) or generate_password: true (a generated one, answered once)",
+    "oneOf": [{"required": ["password"], "properties": {"generate_password": {"const": False}}},
+              {"required": ["generate_password"], "properties": {"generate_password": {"const": True}},
+               "not": {"required": ["password"]}}]}}}}
+LIST_Q = {"type": "string", "maxLength": 320, "pattern": f"^{NO_CONTROL}*$",
+          "description": "start of a name: no control characters; empty: all"}
+SEARCH = {"type": "string", "minLength": 1, "maxLength": 320, "pattern": f"^{NO_CONTROL}*[^\\s\\u0000-\\u001f"
+          f"\\u007f-\\u009f]{NO_CONTROL}*$", "description": "start of an address or a name: at least one "
+          "character other than a space, no control characters"}
 
 
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         f"{P}/me": {"get": _op("the token's administrator", "Admin", tag="me")},
         f"{P}/domains": {
-            "get": _op("domains the token may see, by name", "DomainPage", [_query("q", STR), *PAGING], tag="domains"),
+            "get": _op("domains the token may see, by name", "DomainPage", [_query("q", LIST_Q), *PAGING], tag="domains"),
             "post": _op("create a domain (operator)", "Domain", body=_body(
-                {"name": STR, "description": STR, **LIMITS}, ("name",)), status="201", tag="domains"),
+                {"name": NAME, "description": STR, **LIMITS}, ("name",)), status="201", tag="domains"),
         },
         f"{P}/domains/{{domain}}": {
             "get": _op("a domain", "Domain", [DOMAIN], tag="domains"),
@@ -125,16 +146,16 @@ def document() -> dict[str, Any]:
                                                        "DeletedAccountPage", [DOMAIN, *PAGING], tag="deleted")},
         f"{P}/domains/{{domain}}/accounts": {
             "get": _op("a page of the domain's accounts, sorted by slapd", "AccountPage", [
-                DOMAIN, _query("q", STR, "start of an address or a name"),
+                DOMAIN, _query("q", LIST_Q, "start of an address or a name"),
                 _query("sort", {"type": "string", "enum": ["address", "name", "quota"]}),
                 _query("desc", {"type": "string", "enum": ["true", "false"]}), *PAGING], tag="accounts"),
             "post": _op("create an account", "NewAccount", [DOMAIN], _body({
                 "local_part": STR, "given_name": STR, "surname": STR, "display_name": STR, "quota": SIZE,
                 "status": {"type": "string", "enum": ["active", "disabled"]}, "aliases": STRS, "forwards": STRS,
-                **PASSWORD}, ("local_part",)), status="201", tag="accounts"),
+                **PASSWORD}, ("local_part",), NOT_BOTH), status="201", tag="accounts"),
         },
         f"{P}/domains/{{domain}}/aliases": {
-            "get": _op("a page of the domain's aliases", "AliasPage", [DOMAIN, _query("q", STR), *PAGING],
+            "get": _op("a page of the domain's aliases", "AliasPage", [DOMAIN, _query("q", LIST_Q), *PAGING],
                        tag="aliases"),
             "post": _op("create an alias", "Alias", [DOMAIN], _body({"local_part": STR, "members": STRS},
                                                                      ("local_part", "members")),
@@ -180,10 +201,10 @@ def document() -> dict[str, Any]:
         f"{P}/accounts/{{email}}/suspend": {"post": _op("suspend an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/activate": {"post": _op("activate an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/password": {"post": _op("set or generate a new password", "GeneratedPassword",
-                                                          [EMAIL], _body(PASSWORD), tag="accounts")},
+                                                          [EMAIL], PASSWORD_RESET, tag="accounts")},
         f"{P}/search": {"get": _op("accounts in every domain the token may see, by address or name prefix",
-                                   "AccountList", [{**_query("q", {"type": "string", "minLength": 1}),
-                                                    "required": True}, PAGING[1]], tag="accounts")},
+                                   "AccountList", [{**_query("q", SEARCH), "required": True}, PAGING[1]],
+                                   tag="accounts")},
         f"{P}/aliases/{{address}}": {
             "get": _op("an alias", "Alias", [ADDRESS], tag="aliases"),
             "patch": _op("replace an alias's members", "Alias", [ADDRESS], _body({"members": STRS}, ("members",)),
@@ -195,8 +216,8 @@ def document() -> dict[str, Any]:
         f"{P}/admins": {
             "get": _op("administrators (operator)", "AdminList", tag="admins"),
             "post": _op("create an administrator (operator)", "NewAdmin", body=_body({
-                "login": STR, "role": {"type": "string", "enum": ["superadmin", "domain_admin"]}, "domains": STRS,
-                "display_name": STR, **PASSWORD}, ("login", "role")), status="201", tag="admins"),
+                "login": NAME, "role": {"type": "string", "enum": ["superadmin", "domain_admin"]}, "domains": STRS,
+                "display_name": STR, **PASSWORD}, ("login", "role"), NOT_BOTH), status="201", tag="admins"),
         },
         f"{P}/admins/{{login}}": {
             "get": _op("an administrator (operator)", "Admin", [LOGIN], tag="admins"),
@@ -206,7 +227,7 @@ def document() -> dict[str, Any]:
             "delete": _op("delete an administrator (operator)", None, [LOGIN], tag="admins"),
         },
         f"{P}/admins/{{login}}/password": {"post": _op("reset an administrator's password (operator)",
-                                                         "GeneratedPassword", [LOGIN], _body(PASSWORD), tag="admins")},
+                                                         "GeneratedPassword", [LOGIN], PASSWORD_RESET, tag="admins")},
         f"{P}/audit": {"get": _op("audit records, newest first, as far as the token may see", "AuditPage", [
             _query("domain", STR), _query("actor", STR), _query("action", STR),
             _query("since", STR, "ISO date or time"), _query("until", STR, "ISO date or time"),
@@ -215,7 +236,7 @@ def document() -> dict[str, Any]:
         f"{P}/tokens": {
             "get": _op("API tokens (own; an operator: all)", "TokenList", tag="tokens"),
             "post": _op("create a token for the calling admin (shown once)", "NewToken", body=_body(
-                {"name": STR, "days": {"type": "integer", "minimum": 1, "maximum": 3650}}, ("name",)),
+                {"name": NAME, "days": {"type": "integer", "minimum": 1, "maximum": 3650}}, ("name",)),
                 status="201", tag="tokens"),
         },
         f"{P}/tokens/{{token_id}}": {"delete": _op("revoke a token", None, [TOKEN_ID], tag="tokens")},

@@ -36,6 +36,7 @@ from mailgothai.services.imports import ImportService, JobSummary, existing_resu
 from mailgothai.services.tokens import authenticate
 from mailgothai.store.jobs import JobState
 from mailgothai.web.api.common import ApiCtx, Problem, _bearer, endpoint, problem_for
+from mailgothai.web.api.routing import by_path
 from mailgothai.web.context import Access
 from mailgothai.web.imports import export_attachment, report_attachment, result_attachment
 from mailgothai.web.state import WebState
@@ -49,8 +50,10 @@ ROWS_MAX = 1000
 
 def _job_id(c: ApiCtx) -> int:
     value = c.path("job_id")
-    if not value.isdigit() or int(value) > MAX_JOB_ID:
+    if not value.isdigit():
         raise InvalidInput("job_id", "must be a whole number (an import job's id)")
+    if int(value) > MAX_JOB_ID:  # a whole number, as the document says, that no job has
+        raise NotFound("import job", value)
     return int(value)
 
 
@@ -239,7 +242,7 @@ def _answer(handler: UploadHandler, ctx: ApiCtx, upload: Path, status: int) -> R
 
 
 def routes() -> list[Route]:
-    return [
+    return by_path([
         upload_endpoint(f"{P}/imports", import_upload, 202),
         endpoint(f"{P}/imports", imports_list, "GET"),
         endpoint(f"{P}/imports/{{job_id}}", import_get, "GET"),
@@ -251,5 +254,4 @@ def routes() -> list[Route]:
         upload_endpoint(f"{P}/domain-imports", domain_import, 200),
         endpoint(f"{P}/domains/{{domain}}/export", export_domain, "GET"),
         endpoint(f"{P}/export", export_all, "GET"),
-    ]
-
+    ])

@@ -17,8 +17,9 @@ from mailgothai.services.listing import page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
-from mailgothai.web.api.common import ApiCtx, endpoint
+from mailgothai.web.api.common import ApiCtx, Handler, endpoint
 from mailgothai.web.api.openapi import document
+from mailgothai.web.api.routing import by_path
 from mailgothai.web.context import Access
 
 P = "/api/v1"
@@ -84,11 +85,15 @@ def paged(items: list[dict[str, Any]], offset: int, limit: int, total: int) -> d
     return {"items": items, "offset": offset, "limit": limit, "total": total}
 
 
-def _password(c: ApiCtx) -> PasswordInput:
+def _password(c: ApiCtx, generate_by_default: bool = True) -> PasswordInput:
+    """A new account or admin gets a generated password unless one is given; a reset is
+    done only when asked for: a password, or generate_password true (never by default)."""
     plain = c.text("password")
     generate = c.flag("generate_password")
     if plain is not None and generate:
         raise InvalidInput("password", "give a password or generate_password, not both")
+    if plain is None and not generate and not generate_by_default:
+        raise InvalidInput("password", "give a password, or generate_password: true for a generated one")
     return PasswordInput(plain=plain) if plain is not None else PasswordInput(generate=True)
 
 
@@ -274,7 +279,7 @@ def account_activate(c: ApiCtx) -> Any:
 
 
 def account_password(c: ApiCtx) -> Any:
-    generated = c.services().accounts.set_password(c.path("email"), _password(c))
+    generated = c.services().accounts.set_password(c.path("email"), _password(c, generate_by_default=False))
     return {"generated_password": generated}
 
 
@@ -349,7 +354,7 @@ def admin_delete(c: ApiCtx) -> Any:
 
 
 def admin_password(c: ApiCtx) -> Any:
-    return {"generated_password": c.services().admins.set_password(c.path("login"), _password(c),
+    return {"generated_password": c.services().admins.set_password(c.path("login"), _password(c, False),
                                                                    keep_token=c.token_id)}
 
 
@@ -382,64 +387,74 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(document())
 
 
+def bodies_required() -> frozenset[tuple[str, str]]:
+    """(path, method) of the operations whose request body the document requires."""
+    return frozenset((path, method.upper()) for path, item in document()["paths"].items()
+                     for method, op in item.items() if op.get("requestBody", {}).get("required"))
+
+
 def routes() -> list[Route]:
     f = frozenset
     spec = Route(f"{P}/openapi.json", openapi, methods=["GET"])
     spec.access = Access.PUBLIC  # type: ignore[attr-defined]
-    return [
+    required = bodies_required()
+
+    def ep(path: str, handler: Handler, method: str, **kw: Any) -> Route:
+        return endpoint(path, handler, method, body_required=(path, method) in required, **kw)
+
+    return by_path([
         spec,
-        endpoint(f"{P}/me", me, "GET"),
-        endpoint(f"{P}/domains", domains_list, "GET"),
-        endpoint(f"{P}/domains", domain_create, "POST", body=f({"name", "description", *LIMITS}), status=201),
-        endpoint(f"{P}/domains/{{domain}}", domain_get, "GET"),
-        endpoint(f"{P}/domains/{{domain}}", domain_update, "PATCH", body=f({"description", *LIMITS})),
-        endpoint(f"{P}/domains/{{domain}}", domain_delete, "DELETE"),
-        endpoint(f"{P}/domains/{{domain}}/suspend", domain_suspend, "POST", body=f()),
-        endpoint(f"{P}/domains/{{domain}}/activate", domain_activate, "POST", body=f()),
-        endpoint(f"{P}/domains/{{domain}}/usage", domain_usage, "GET"),
-        endpoint(f"{P}/domains/{{domain}}/hold", domain_hold, "POST", body=f({"reason"})),
-        endpoint(f"{P}/domains/{{domain}}/release", domain_release, "POST", body=f()),
-        endpoint(f"{P}/domains/{{domain}}/deleted", deleted_list, "GET"),
-        endpoint(f"{P}/domains/{{domain}}/accounts", accounts_list, "GET"),
-        endpoint(f"{P}/domains/{{domain}}/accounts", account_create, "POST", status=201, body=f({
+        ep(f"{P}/me", me, "GET"),
+        ep(f"{P}/domains", domains_list, "GET"),
+        ep(f"{P}/domains", domain_create, "POST", body=f({"name", "description", *LIMITS}), status=201),
+        ep(f"{P}/domains/{{domain}}", domain_get, "GET"),
+        ep(f"{P}/domains/{{domain}}", domain_update, "PATCH", body=f({"description", *LIMITS})),
+        ep(f"{P}/domains/{{domain}}", domain_delete, "DELETE"),
+        ep(f"{P}/domains/{{domain}}/suspend", domain_suspend, "POST", body=f()),
+        ep(f"{P}/domains/{{domain}}/activate", domain_activate, "POST", body=f()),
+        ep(f"{P}/domains/{{domain}}/usage", domain_usage, "GET"),
+        ep(f"{P}/domains/{{domain}}/hold", domain_hold, "POST", body=f({"reason"})),
+        ep(f"{P}/domains/{{domain}}/release", domain_release, "POST", body=f()),
+        ep(f"{P}/domains/{{domain}}/deleted", deleted_list, "GET"),
+        ep(f"{P}/domains/{{domain}}/accounts", accounts_list, "GET"),
+        ep(f"{P}/domains/{{domain}}/accounts", account_create, "POST", status=201, body=f({
             "local_part", "given_name", "surname", "display_name", "quota", "status", "aliases", "forwards",
             "password", "generate_password"})),
-        endpoint(f"{P}/domains/{{domain}}/aliases", aliases_list, "GET"),
-        endpoint(f"{P}/domains/{{domain}}/aliases", alias_create, "POST", body=f({"local_part", "members"}),
-                 status=201),
-        endpoint(f"{P}/accounts/{{email}}", account_get, "GET"),
-        endpoint(f"{P}/accounts/{{email}}", account_update, "PATCH", body=f({
+        ep(f"{P}/domains/{{domain}}/aliases", aliases_list, "GET"),
+        ep(f"{P}/domains/{{domain}}/aliases", alias_create, "POST", body=f({"local_part", "members"}), status=201),
+        ep(f"{P}/accounts/{{email}}", account_get, "GET"),
+        ep(f"{P}/accounts/{{email}}", account_update, "PATCH", body=f({
             "given_name", "surname", "display_name", "quota", "aliases", "forwards"})),
-        endpoint(f"{P}/accounts/{{email}}", account_delete, "DELETE"),
-        endpoint(f"{P}/accounts/{{email}}/suspend", account_suspend, "POST", body=f()),
-        endpoint(f"{P}/accounts/{{email}}/activate", account_activate, "POST", body=f()),
-        endpoint(f"{P}/accounts/{{email}}/password", account_password, "POST",
-                 body=f({"password", "generate_password"})),
-        endpoint(f"{P}/accounts/{{email}}/rename", account_rename, "POST", body=f({"new_address", "keep_old_as_alias"})),
-        endpoint(f"{P}/accounts/{{email}}/hold", account_hold, "POST", body=f({"reason"})),
-        endpoint(f"{P}/accounts/{{email}}/release", account_release, "POST", body=f()),
-        endpoint(f"{P}/deleted/{{mailbox_id}}", deleted_get, "GET"),
-        endpoint(f"{P}/deleted/{{mailbox_id}}/restore", deleted_restore, "POST", body=f({"as"})),
-        endpoint(f"{P}/deleted/{{mailbox_id}}/handover", deleted_handover, "POST", body=f({"to"})),
-        endpoint(f"{P}/deleted/{{mailbox_id}}/hold", deleted_hold, "POST", body=f({"reason"})),
-        endpoint(f"{P}/deleted/{{mailbox_id}}/release", deleted_release, "POST", body=f()),
-        endpoint(f"{P}/purge", purge, "POST", body=f({"dry_run"})),
-        endpoint(f"{P}/search", search, "GET"),
-        endpoint(f"{P}/aliases/{{address}}", alias_get, "GET"),
-        endpoint(f"{P}/aliases/{{address}}", alias_update, "PATCH", body=f({"members"})),
-        endpoint(f"{P}/aliases/{{address}}", alias_delete, "DELETE"),
-        endpoint(f"{P}/aliases/{{address}}/suspend", alias_suspend, "POST", body=f()),
-        endpoint(f"{P}/aliases/{{address}}/activate", alias_activate, "POST", body=f()),
-        endpoint(f"{P}/admins", admins_list, "GET"),
-        endpoint(f"{P}/admins", admin_create, "POST", status=201, body=f({
+        ep(f"{P}/accounts/{{email}}", account_delete, "DELETE"),
+        ep(f"{P}/accounts/{{email}}/suspend", account_suspend, "POST", body=f()),
+        ep(f"{P}/accounts/{{email}}/activate", account_activate, "POST", body=f()),
+        ep(f"{P}/accounts/{{email}}/password", account_password, "POST",
+           body=f({"password", "generate_password"})),
+        ep(f"{P}/accounts/{{email}}/rename", account_rename, "POST", body=f({"new_address", "keep_old_as_alias"})),
+        ep(f"{P}/accounts/{{email}}/hold", account_hold, "POST", body=f({"reason"})),
+        ep(f"{P}/accounts/{{email}}/release", account_release, "POST", body=f()),
+        ep(f"{P}/deleted/{{mailbox_id}}", deleted_get, "GET"),
+        ep(f"{P}/deleted/{{mailbox_id}}/restore", deleted_restore, "POST", body=f({"as"})),
+        ep(f"{P}/deleted/{{mailbox_id}}/handover", deleted_handover, "POST", body=f({"to"})),
+        ep(f"{P}/deleted/{{mailbox_id}}/hold", deleted_hold, "POST", body=f({"reason"})),
+        ep(f"{P}/deleted/{{mailbox_id}}/release", deleted_release, "POST", body=f()),
+        ep(f"{P}/purge", purge, "POST", body=f({"dry_run"})),
+        ep(f"{P}/search", search, "GET"),
+        ep(f"{P}/aliases/{{address}}", alias_get, "GET"),
+        ep(f"{P}/aliases/{{address}}", alias_update, "PATCH", body=f({"members"})),
+        ep(f"{P}/aliases/{{address}}", alias_delete, "DELETE"),
+        ep(f"{P}/aliases/{{address}}/suspend", alias_suspend, "POST", body=f()),
+        ep(f"{P}/aliases/{{address}}/activate", alias_activate, "POST", body=f()),
+        ep(f"{P}/admins", admins_list, "GET"),
+        ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
             "login", "role", "domains", "display_name", "password", "generate_password"})),
-        endpoint(f"{P}/admins/{{login}}", admin_get, "GET"),
-        endpoint(f"{P}/admins/{{login}}", admin_update, "PATCH", body=f({"domains", "display_name", "status"})),
-        endpoint(f"{P}/admins/{{login}}", admin_delete, "DELETE"),
-        endpoint(f"{P}/admins/{{login}}/password", admin_password, "POST",
-                 body=f({"password", "generate_password"})),
-        endpoint(f"{P}/audit", audit, "GET"),
-        endpoint(f"{P}/tokens", tokens_list, "GET"),
-        endpoint(f"{P}/tokens", token_create, "POST", body=f({"name", "days"}), status=201),
-        endpoint(f"{P}/tokens/{{token_id}}", token_revoke, "DELETE"),
-    ]
+        ep(f"{P}/admins/{{login}}", admin_get, "GET"),
+        ep(f"{P}/admins/{{login}}", admin_update, "PATCH", body=f({"domains", "display_name", "status"})),
+        ep(f"{P}/admins/{{login}}", admin_delete, "DELETE"),
+        ep(f"{P}/admins/{{login}}/password", admin_password, "POST",
+           body=f({"password", "generate_password"})),
+        ep(f"{P}/audit", audit, "GET"),
+        ep(f"{P}/tokens", tokens_list, "GET"),
+        ep(f"{P}/tokens", token_create, "POST", body=f({"name", "days"}), status=201),
+        ep(f"{P}/tokens/{{token_id}}", token_revoke, "DELETE"),
+    ])

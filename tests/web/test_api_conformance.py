@@ -1,0 +1,135 @@
+"""The API does what its OpenAPI document says, case by case (the property-based test in
+test_api_schemathesis.py looks for more): a body the document requires is required; a
+password reset is an explicit request, never the default of an empty one; a 405 names
+the methods the path has; requests the document allows are not refused."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+
+from mailgothai.core.models import Role
+from mailgothai.services.actor import Actor
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.registry import Services
+from tests.web.conftest import PASSWORD, Live, World
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.fixture
+def api(live: Live, world: World):  # type: ignore[no-untyped-def]
+    def call(method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or world.tokens[world.operator]}"}
+        with httpx.Client(base_url=live.url, timeout=60) as http:
+            return http.request(method, "/api/v1" + path, headers=headers, **kw)
+    return call
+
+
+def fields(r: httpx.Response) -> list[str]:
+    assert r.headers["content-type"] == "application/problem+json", r.text
+    return [e["field"] for e in r.json()["errors"]]
+
+
+def someone(live: Live, world: World) -> tuple[str, str]:
+    """A fresh domain admin of A and a fresh account of A, both with PASSWORD."""
+    tag = uuid.uuid4().hex[:8]
+    login, email = f"conf-{tag}", f"conf.{tag}@{world.a}"
+    with Services.open(live.settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(world.a,))
+        svc.accounts.add(email, PasswordInput(plain=PASSWORD))
+    return login, email
+
+
+def test_a_patch_without_a_body_is_refused(api, live: Live, world: World) -> None:  # type: ignore[no-untyped-def]
+    login, email = someone(live, world)
+    for path in (f"/admins/{login}", f"/accounts/{email}", f"/domains/{world.a}", f"/aliases/{world.alias_b}"):
+        r = api("PATCH", path)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert fields(r) == ["body"]
+    assert api("PATCH", f"/admins/{login}", json={"display_name": "ชื่อใหม่"}).json()["display_name"] == "ชื่อใหม่"
+
+
+def test_a_password_reset_is_an_explicit_request(api, live: Live, world: World,  # type: ignore[no-untyped-def]
+                                                 new_client) -> None:
+    login, email = someone(live, world)
+    for path in (f"/admins/{login}/password", f"/accounts/{email}/password"):
+        for empty in ({}, {"content": b""}, {"json": {}}, {"json": {"generate_password": False}}):
+            r = api("POST", path, **empty)
+            assert r.status_code == 400, (path, empty, r.text)
+            assert "generated_password" not in r.text
+            assert fields(r) in (["body"], ["password"]), (path, empty, r.text)
+    # nothing changed: both still log in with their password
+    assert new_client().login_admin(login).status_code == 303
+    assert new_client().login_user(email).status_code == 303
+    # asked for, it is done
+    made = api("POST", f"/accounts/{email}/password", json={"generate_password": True})
+    assert made.status_code == 200 and len(made.json()["generated_password"]) >= 12
+    assert api("POST", f"/admins/{login}/password", json={"password": "Another-pass-42"}).status_code == 200
+    assert new_client().login_admin(login, "Another-pass-42").status_code == 303
+
+
+def test_the_document_says_a_password_reset_needs_a_password_or_generate(api) -> None:  # type: ignore[no-untyped-def]
+    doc = api("GET", "/openapi.json").json()
+    for path in ("/api/v1/admins/{login}/password", "/api/v1/accounts/{email}/password"):
+        body = doc["paths"][path]["post"]["requestBody"]
+        assert body["required"] is True
+        schema = body["content"]["application/json"]["schema"]
+        valid = jsonschema_rs.Draft202012Validator(schema).is_valid
+        assert valid({"generate_password": True}) and valid({"password": "Another-pass-42"})
+        assert not valid({}) and not valid({"generate_password": False})
+        assert not valid({"password": "Another-pass-42", "generate_password": True})
+
+
+def test_a_405_names_the_methods_the_path_has(api) -> None:  # type: ignore[no-untyped-def]
+    doc = api("GET", "/openapi.json").json()
+    checked = 0
+    for path, item in doc["paths"].items():
+        documented = {m.upper() for m in item}
+        allowed = documented | ({"HEAD"} if "GET" in documented else set())
+        url = path.removeprefix("/api/v1").replace("{job_id}", "1")
+        url = url.replace("{", "x").replace("}", "")  # any value: the method is refused before it is looked at
+        for method in sorted(set(METHODS) - documented):
+            r = api(method, url)
+            assert r.status_code == 405, (method, path, r.status_code)
+            assert {m.strip() for m in r.headers.get("allow", "").split(",")} == allowed, (method, path, r.headers)
+            checked += 1
+    assert checked > 100
+    for method in ("PUT", "POST"):  # a problem, as every other answer of the API
+        r = api(method, "/me")
+        assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["status"] == 405
+
+
+def test_requests_the_document_allows_are_answered(api, world: World) -> None:  # type: ignore[no-untyped-def]
+    # a path that is no address, domain or mailbox id names nothing: 404 (as for an address nobody has)
+    for path in ("/accounts/0", "/aliases/0", "/domains/0", "/domains/0/accounts", "/deleted/0",
+                 "/accounts/no-such-person", "/domains/0/usage"):
+        r = api("GET", path)
+        assert r.status_code == 404, (path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    # before=0: the records before the first one, none
+    r = api("GET", "/audit", params={"before": "0"})
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == [] and r.json()["next_before"] is None
+    assert world.user_a in [a["email"] for a in api("GET", "/search", params={"q": "somchai"}).json()["items"]]
+
+
+def test_the_document_says_which_searches_are_refused(api) -> None:  # type: ignore[no-untyped-def]
+    """A search holding a control character (U+0080 ...) or only spaces is bad input, as in
+    the CLI and the pages: the document says so, and the answer names the field."""
+    doc = api("GET", "/openapi.json").json()
+    [q] = [p for p in doc["paths"]["/api/v1/search"]["get"]["parameters"] if p["name"] == "q"]
+    valid = jsonschema_rs.Draft202012Validator(q["schema"]).is_valid
+    for text in ("\u0080", "som\u0087chai", "\u0000", " ", "  \t "):
+        assert not valid(text), repr(text)
+        r = api("GET", "/search", params={"q": text})
+        assert r.status_code == 400 and fields(r) == ["search"], (repr(text), r.text)
+    for text in ("somchai", "สมชาย", " som", "a" * 320):
+        assert valid(text), text
+        assert api("GET", "/search", params={"q": text}).status_code == 200
+    assert not valid("a" * 321) and api("GET", "/search", params={"q": "a" * 321}).status_code == 400
