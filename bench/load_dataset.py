@@ -31,7 +31,7 @@ from mailgothai.directory import domains as domain_entries
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.ldif import entry_ldif
 from mailgothai.errors import InvalidInput
-from mailgothai.settings import load_settings
+from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager, slapd
 
 BENCH_PASSWORD = "Bench-password-1"
@@ -79,19 +79,23 @@ def main() -> int:
     ap.add_argument("--data-dir", required=True, type=Path)
     ap.add_argument("--dataset", required=True, type=Path, help="folder with domains.csv and accounts.csv")
     args = ap.parse_args()
+    print(json.dumps(load_into(manager.prepare(load_settings(data_dir=args.data_dir)), args.dataset)))
+    return 0
 
-    settings = manager.prepare(load_settings(data_dir=args.data_dir))
+
+def load_into(settings: Settings, dataset: Path) -> dict[str, object]:
+    """Load the set offline into the (prepared) stack of `settings`, then start the stack."""
     layout = Layout(settings.ldap_base)
     fallback = hash_password(BENCH_PASSWORD, Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib,
                                                           settings.argon2_parallelism))
     started = time.monotonic()
-    domains = read_domains(args.dataset / "domains.csv")
+    domains = read_domains(dataset / "domains.csv")
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for account, _ in read_accounts(args.dataset / "accounts.csv", domains, fallback):
+    for account, _ in read_accounts(dataset / "accounts.csv", domains, fallback):
         counts[account.domain][0] += 1
         counts[account.domain][1] += account.quota
 
-    ldif = args.data_dir / "load.ldif"
+    ldif = settings.data_dir / "load.ldif"
     entries = 0
     with open(ldif, "w", encoding="ascii") as out:
         for domain in domains.values():
@@ -102,7 +106,7 @@ def main() -> int:
             for ou in domain_entries.CONTAINERS:
                 out.write(entry_ldif(f"ou={ou},{dn}", ["organizationalUnit"], {"ou": ou}))
             entries += 3
-        for account, password_hash in read_accounts(args.dataset / "accounts.csv", domains, fallback):
+        for account, password_hash in read_accounts(dataset / "accounts.csv", domains, fallback):
             out.write(entry_ldif(layout.account(account.email), account_entries.OBJECT_CLASSES,
                                  account_entries.account_attributes(account, password_hash)))
             entries += 1
@@ -114,10 +118,9 @@ def main() -> int:
     loaded = time.monotonic() - started
     ldif.unlink()
     manager.up(settings)
-    print(json.dumps({"entries": entries, "domains": len(domains), "accounts": sum(c[0] for c in counts.values()),
-                      "convert_s": round(converted, 1), "slapadd_s": round(loaded, 1),
-                      "password_for_plain_rows": BENCH_PASSWORD}))
-    return 0
+    return {"entries": entries, "domains": len(domains), "accounts": sum(c[0] for c in counts.values()),
+            "convert_s": round(converted, 1), "slapadd_s": round(loaded, 1),
+            "password_for_plain_rows": BENCH_PASSWORD}
 
 
 if __name__ == "__main__":
