@@ -83,15 +83,17 @@ MAX_RECORD_ID = 2**31 - 1  # the audit log's id column is a 32-bit integer on ev
 
 def parse_before(value: int | str | None) -> int | None:
     """The record number a page of older entries starts below (from a link or a query).
-    Any whole number: 0 (and 1) have no record before them; one past the last record
-    number has every record before it."""
+    Any whole number: 0 (and 1) have no record before them; a number past the id column's
+    range has every record before it, as no number at all (None: SQL would overflow)."""
     if value is None or value == "":
         return None
     text = str(value).strip()
     if not text.isascii() or not text.isdigit():
         raise InvalidInput("before", "must be a record number (a whole number)")
     digits = text.lstrip("0") or "0"
-    return MAX_RECORD_ID + 1 if len(digits) > len(str(MAX_RECORD_ID)) else min(int(digits), MAX_RECORD_ID + 1)
+    if len(digits) > len(str(MAX_RECORD_ID)) or int(digits) > MAX_RECORD_ID:
+        return None
+    return int(digits)
 
 
 class AuditQueryService(Service):

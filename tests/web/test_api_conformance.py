@@ -116,6 +116,11 @@ def test_requests_the_document_allows_are_answered(api, world: World) -> None:  
     r = api("GET", "/audit", params={"before": "0"})
     assert r.status_code == 200, r.text
     assert r.json()["items"] == [] and r.json()["next_before"] is None
+    # a number past every record (even past the id column's range): every record is before it
+    newest = api("GET", "/audit", params={"limit": "1"}).json()["items"]
+    for before in ("2147483648", "9" * 40):
+        r = api("GET", "/audit", params={"before": before, "limit": "1"})
+        assert r.status_code == 200 and r.json()["items"] == newest, (before, r.text)
     assert world.user_a in [a["email"] for a in api("GET", "/search", params={"q": "somchai"}).json()["items"]]
 
 
