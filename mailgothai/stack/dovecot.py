@@ -148,6 +148,7 @@ def write_config(settings: Settings) -> DovecotPaths:
             "conf_dir": paths.root,
             "imap_port": settings.imap_port,
             "imaps_port": settings.imaps_port,
+            "login_processes": os.cpu_count() or 1,  # login processes kept ready, one a core
             "ssl_cert": cert,
             "ssl_key": key,
             "lmtp_port": settings.lmtp_port,
