@@ -189,7 +189,8 @@ def start(settings: Settings) -> int:
     if is_running(pid, str(paths.config)):
         assert pid is not None
         return pid
-    require_free(settings.host, *(p for p in (settings.imap_port, settings.imaps_port, settings.lmtp_port) if p))
+    listeners = (settings.imap_port, settings.imaps_port, settings.lmtp_port)
+    require_free(settings.host, *(port for port in listeners if port))
     start_daemon([_binary(), "-c", str(paths.config)], paths.log, "dovecot")
     wait_until(lambda: is_running(read_pid(paths.pid_file), str(paths.config)), 20, "dovecot to start")
     wait_until(lambda: greeting(settings.host, settings.imap_port, b"* OK"), 20, "Dovecot IMAP")

@@ -16,7 +16,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     if settings.web_trusted_proxies:
         options["forwarded_allow_ips"] = list(settings.web_trusted_proxies)
     if settings.web_tls:
-        for name, path in (("tls_cert_file", settings.tls_cert_path), ("tls_key_file", settings.tls_key_path)):
+        files = (("tls_cert_file", settings.tls_cert_path), ("tls_key_file", settings.tls_key_path))
+        for name, path in files:
             if not path.is_file():
                 raise InvalidInput(name, f"web_tls = 1 needs it, and there is no such file: {path}")
         options["ssl_certfile"] = str(settings.tls_cert_path)

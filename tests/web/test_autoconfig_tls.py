@@ -27,13 +27,20 @@ def mail_host(request: pytest.FixtureRequest, live: Live) -> Iterator[str]:
 
 def servers(root: ET.Element, kind: str) -> list[tuple[str, int, str, str]]:
     """(type, port, socketType, hostname) of each incomingServer / outgoingServer."""
-    return [(s.get("type", ""), int(s.findtext("port", "0")), s.findtext("socketType", ""), s.findtext("hostname", ""))
-            for s in root.iter(kind)]
+    return [(s.get("type", ""), int(s.findtext("port", "0")), s.findtext("socketType", ""),
+             s.findtext("hostname", "")) for s in root.iter(kind)]
 
 
-def test_thunderbird_autoconfig_offers_tls_only(client: Client, live: Live, world: World, mail_host: str) -> None:
+def protocols_of(content: bytes) -> dict[str | None, ET.Element]:
+    """Outlook's Protocol elements by their Type."""
+    return {p.findtext(f"{OUTLOOK}Type"): p for p in ET.fromstring(content).iter(f"{OUTLOOK}Protocol")}
+
+
+def test_thunderbird_autoconfig_offers_tls_only(client: Client, live: Live, world: World,
+                                                mail_host: str) -> None:
     s = live.state.settings
-    response = client.get("/.well-known/autoconfig/mail/config-v1.1.xml", params={"emailaddress": world.user_a})
+    response = client.get("/.well-known/autoconfig/mail/config-v1.1.xml",
+                          params={"emailaddress": world.user_a})
     assert response.status_code == 200, response.text
     root = ET.fromstring(response.content)
     incoming, outgoing = servers(root, "incomingServer"), servers(root, "outgoingServer")
@@ -48,7 +55,8 @@ def test_thunderbird_autoconfig_offers_tls_only(client: Client, live: Live, worl
     assert "plain" not in response.text.lower().replace("password-cleartext", "")
 
 
-def test_outlook_autodiscover_offers_tls_only(client: Client, live: Live, world: World, mail_host: str) -> None:
+def test_outlook_autodiscover_offers_tls_only(client: Client, live: Live, world: World,
+                                              mail_host: str) -> None:
     s = live.state.settings
     for response in (client.get("/autodiscover/autodiscover.xml", params={"email": world.user_a}),
                      client.http.post("/autodiscover/autodiscover.xml", content=(
@@ -57,15 +65,15 @@ def test_outlook_autodiscover_offers_tls_only(client: Client, live: Live, world:
                          f'{world.user_a}</EMailAddress></Request></Autodiscover>').encode(),
                                       headers={"Content-Type": "text/xml"})):
         assert response.status_code == 200, response.text
-        protocols = {p.findtext(f"{OUTLOOK}Type"): p for p in ET.fromstring(response.content).iter(f"{OUTLOOK}Protocol")}
+        protocols = protocols_of(response.content)
         assert set(protocols) == {"IMAP", "SMTP"}
         for p in protocols.values():
             assert p.findtext(f"{OUTLOOK}SSL") == "on"
             assert p.findtext(f"{OUTLOOK}Encryption") in ("SSL", "TLS")
             assert p.findtext(f"{OUTLOOK}Server") == mail_host
         imap, smtp = protocols["IMAP"], protocols["SMTP"]
-        assert (imap.findtext(f"{OUTLOOK}Port"), imap.findtext(f"{OUTLOOK}Encryption")) == (str(s.imaps_port), "SSL")
-        assert (smtp.findtext(f"{OUTLOOK}Port"), smtp.findtext(f"{OUTLOOK}Encryption")) == (str(s.smtps_port), "SSL")
+        for element, port in ((imap, s.imaps_port), (smtp, s.smtps_port)):
+            assert (element.findtext(f"{OUTLOOK}Port"), element.findtext(f"{OUTLOOK}Encryption")) == (str(port), "SSL")
 
 
 def test_without_smtps_outlook_is_sent_to_submission_with_starttls(client: Client, live: Live,
@@ -74,7 +82,7 @@ def test_without_smtps_outlook_is_sent_to_submission_with_starttls(client: Clien
     live.state.settings = before.replace(smtps_port=0, imaps_port=0)
     try:
         response = client.get("/autodiscover/autodiscover.xml", params={"email": world.user_a})
-        protocols = {p.findtext(f"{OUTLOOK}Type"): p for p in ET.fromstring(response.content).iter(f"{OUTLOOK}Protocol")}
+        protocols = protocols_of(response.content)
         for kind, port in (("IMAP", before.imap_port), ("SMTP", before.submission_port)):
             assert protocols[kind].findtext(f"{OUTLOOK}Port") == str(port)
             assert protocols[kind].findtext(f"{OUTLOOK}Encryption") == "TLS"  # STARTTLS
