@@ -89,7 +89,7 @@ def parse_before(value: int | str | None) -> int | None:
         return None
     text = str(value).strip()
     if not text.isascii() or not text.isdigit():
-        raise InvalidInput("before", "must be a record number (a whole number)")
+        raise InvalidInput("before", "must be a record number")
     digits = text.lstrip("0") or "0"
     if len(digits) > len(str(MAX_RECORD_ID)) or int(digits) > MAX_RECORD_ID:
         return None

@@ -20,9 +20,10 @@ from mailgothai.store.login_budget import LoginTallies
 
 def rules_from(settings: Settings) -> BudgetRules:
     if settings.login_free_failures < 1:
-        raise InvalidInput("login_free_failures", "must be 1 or more")
+        raise InvalidInput("login_free_failures", "must be greater than 0")
     if not 0 < settings.login_refusal_base <= settings.login_refusal_max:
-        raise InvalidInput("login_refusal_base", "must be more than 0 and no more than login_refusal_max")
+        raise InvalidInput("login_refusal_base",
+                           f"must be between 1 and {settings.login_refusal_max}")
     return BudgetRules(pair_free=settings.login_free_failures, pair_base=float(settings.login_refusal_base),
                        pair_max=float(settings.login_refusal_max))
 

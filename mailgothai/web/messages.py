@@ -40,6 +40,8 @@ FIELD_LABELS = {
     "account": N_("Account"), "as": N_("Restore under the address"), "new_address": N_("New address"),
     "reason": N_("Reason for the hold"), "retention_days": N_("Keep deleted accounts (days)"),
     "mailbox_id": N_("Mailbox id"), "encoding": N_("Encoding"),
+    "login_free_failures": N_("Failed logins before a pause"),
+    "login_refusal_base": N_("First pause after failed logins (seconds)"),
 }
 
 REASONS: tuple[str, ...] = (

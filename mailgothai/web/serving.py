@@ -19,7 +19,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         files = (("tls_cert_file", settings.tls_cert_path), ("tls_key_file", settings.tls_key_path))
         for name, path in files:
             if not path.is_file():
-                raise InvalidInput(name, f"web_tls = 1 needs it, and there is no such file: {path}")
+                raise InvalidInput(name, f"no such file: {path}")
         options["ssl_certfile"] = str(settings.tls_cert_path)
         options["ssl_keyfile"] = str(settings.tls_key_path)
     return options
