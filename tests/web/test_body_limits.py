@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import select
 import shutil
-import signal
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,9 +20,8 @@ import httpx
 import pytest
 
 from mailgothai.settings import Settings
-from tests.conftest import free_port
 from tests.web.conftest import World
-from tests.web.test_serve_command import clean_env, mailgothai, wait_for_port
+from tests.web.test_serve_command import clean_env, served
 
 MiB = 1024 * 1024
 CHUNK = b"%x\r\n" % (256 * 1024) + b"{" * (256 * 1024) + b"\r\n"  # one chunk of a chunked body
@@ -53,24 +50,9 @@ class Web:
 def web(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     config = tmp_path_factory.mktemp("body-limits") / "mailgothai.toml"
     shutil.copy(stack.config_file, config)
-    port = free_port()
     env = {**clean_env(), "MAILGOTHAI_WEB_MAX_UPLOAD": str(UPLOAD_CAP)}
-    proc = subprocess.Popen(mailgothai("--config", str(config), "serve", "--port", str(port)), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=config.parent)
-    try:
-        wait_for_port(port, proc)
+    with served(config, config.parent, env) as (proc, port):
         yield Web(proc.pid, port, stack.data_dir)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
-
 
 def chunked_attack(web: Web, path: str, total: int, headers: dict[str, str] | None = None) -> tuple[int, int]:
     """POST a chunked body of up to `total` bytes, stopping as soon as the server answers;

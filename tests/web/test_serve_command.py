@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -38,6 +40,29 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("mailgothai serve did not listen within 60 s")
 
 
+@contextmanager
+def served(config: Path, cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`mailgothai --config CONFIG serve` on a free port, as systemd runs it: (the process,
+    its port) once it listens; stopped by SIGTERM (its exit status is then in returncode)."""
+    port = free_port()
+    proc = subprocess.Popen(mailgothai("--config", str(config), "serve", "--port", str(port)),
+                            env=env if env is not None else clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
+    try:
+        wait_for_port(port, proc)
+        yield proc, port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+
+
 def test_serve_is_a_command() -> None:
     listed = subprocess.run(mailgothai("--help"), capture_output=True, text=True, env=clean_env(), check=False)
     assert listed.returncode == 0 and "serve" in listed.stdout
@@ -50,28 +75,15 @@ def test_serve_with_a_config_file_answers_and_stops_on_sigterm(stack: Settings, 
     config = tmp_path / "etc" / "mailgothai.toml"  # like /etc/mailgothai/mailgothai.toml
     config.parent.mkdir()
     shutil.copy(stack.config_file, config)
-    port = free_port()
-    proc = subprocess.Popen(mailgothai("--config", str(config), "serve", "--port", str(port)), env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-        wait_for_port(port, proc)
+    with served(config, tmp_path) as (proc, port):
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
         assert health.status_code == 200, health.text
         assert health.json() == {"status": "ok"}  # details only for an admin (tests/web/test_health_views.py)
         login = httpx.get(f"http://127.0.0.1:{port}/login", headers={"Accept-Language": "th"}, timeout=30)
         assert login.status_code == 200 and "เข้าสู่ระบบ" in login.text
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
     # uvicorn shuts down gracefully, then re-raises the signal: systemd counts an exit by
     # SIGTERM as a clean stop.
+    code = proc.returncode
     assert code in (0, -signal.SIGTERM)
 
 

@@ -6,9 +6,7 @@ another loopback address (127.0.0.2) to play the proxy."""
 from __future__ import annotations
 
 import shutil
-import signal
 import ssl
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +15,7 @@ import httpx
 import pytest
 
 from mailgothai.settings import Settings
-from tests.conftest import free_port
-from tests.web.test_serve_command import clean_env, mailgothai, wait_for_port
+from tests.web.test_serve_command import clean_env, served
 
 PROXY = "127.0.0.2"
 
@@ -27,24 +24,9 @@ PROXY = "127.0.0.2"
 def serving(stack: Settings, tmp_path: Path, **env: str) -> Iterator[int]:
     config = tmp_path / "mailgothai.toml"
     shutil.copy(stack.config_file, config)
-    port = free_port()
     environ = clean_env() | {f"MAILGOTHAI_{k.upper()}": v for k, v in env.items()}
-    proc = subprocess.Popen(mailgothai("--config", str(config), "serve", "--port", str(port)), env=environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-        wait_for_port(port, proc)
+    with served(config, tmp_path, environ) as (_, port):
         yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
-
 
 def login_page(url: str, *, verify: ssl.SSLContext | bool = True, source: str | None = None,
                headers: dict[str, str] | None = None) -> httpx.Response:
