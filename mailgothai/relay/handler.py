@@ -306,7 +306,8 @@ class RelayHandler:
         fields = read_sender_fields(parsed.headers)
         own_id = self.ctx.settings.relay_hostname
         if tx.auth_user is None:
-            verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender)
+            verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender,
+                                              parsed)
             refused = await self._unauthenticated_claims(tx, fields, verdict.passed_domains())
             if refused:
                 return str(refused)

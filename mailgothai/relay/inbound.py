@@ -76,9 +76,11 @@ class InboundChecker:
             raise _DnsOff() from exc
         return b"".join(b"".join(r.strings) for r in answer)  # type: ignore[attr-defined]
 
-    def check(self, message: bytes, client_ip: str, helo: str, mail_from: str) -> InboundVerdict:
-        """Blocking (dkimpy, DNS): call from a worker thread."""
-        parsed = canon.parse(message)
+    def check(self, message: bytes, client_ip: str, helo: str, mail_from: str,
+              parsed: canon.ParsedMessage | None = None) -> InboundVerdict:
+        """Blocking (dkimpy, DNS): call from a worker thread. `parsed`: the message's
+        `canon.parse`, if the caller has it already."""
+        parsed = parsed or canon.parse(message)
         signatures = [raw for name, raw in parsed.headers if name == b"dkim-signature"]
         results = []
         for index, raw in enumerate(signatures[:5]):
