@@ -21,7 +21,7 @@ A tally is forgotten `window` seconds after its last failure.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 
@@ -65,6 +65,8 @@ class BudgetKeys:
 class Verdict:
     refuse_for: float = 0.0  # > 0: refuse without checking the password; seconds until it may try
     delay: float = 0.0  # otherwise: seconds to wait before the password is checked
+    # this (account, source) has failures on record, which a success clears (not part of the decision)
+    pair_counted: bool = field(default=False, compare=False)
 
     @property
     def refused(self) -> bool:
@@ -114,14 +116,15 @@ def refusal_after(failures: int, rules: BudgetRules) -> float:
 
 def verdict(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally], now: float) -> Verdict:
     """What to do with an attempt now, before its password is checked."""
+    counted = keys.pair in tallies
     pair = _live(tallies.get(keys.pair), rules, now)
     if pair is not None and pair.refused_until > now:
-        return Verdict(refuse_for=pair.refused_until - now)
+        return Verdict(refuse_for=pair.refused_until - now, pair_counted=counted)
     account = _live(tallies.get(keys.account), rules, now)
     source = _live(tallies.get(keys.source), rules, now)
     delay = max(_tarpit(account.failures if account else 0, rules.account_free, rules),
                 _tarpit(source.failures if source else 0, rules.source_free, rules))
-    return Verdict(delay=delay)
+    return Verdict(delay=delay, pair_counted=counted)
 
 
 def after_failure(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally],

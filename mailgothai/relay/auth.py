@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from mailgothai.core.addresses import normalize_address
+from mailgothai.core.login_budget import Verdict
 from mailgothai.directory.gateway import Gateway
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.lookup import RelayDirectory
@@ -79,7 +80,7 @@ class Authenticator:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > now:
                 if await asyncio.to_thread(self._standing, login) == hit[1]:
-                    await self._report_success(account_key, client_ip)
+                    await self._report_success(account_key, client_ip, verdict)
                     return AuthOutcome(login)
                 self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
         if verdict.delay:
@@ -95,7 +96,7 @@ class Authenticator:
                 log.warning("AUTH failure from %s not counted: %s", client_ip, exc)
             return AuthOutcome(None)
         assert login is not None
-        await self._report_success(account_key, client_ip)
+        await self._report_success(account_key, client_ip, verdict)
         if not version and not self._warned:
             self._warned = True
             log.warning("AUTH cache off: entryCSN is not readable as the mail server (slapd ACL older than "
@@ -106,7 +107,11 @@ class Authenticator:
             self._cache[self._cache_key(login, password)] = (now + self._ttl, version)
         return AuthOutcome(login)
 
-    async def _report_success(self, account: str, client_ip: str) -> None:
+    async def _report_success(self, account: str, client_ip: str, before: Verdict) -> None:
+        """Clears this source's failures of the account: nothing to do (no SQL, no thread)
+        when the check before the password found none (the common case)."""
+        if not before.pair_counted:
+            return
         try:
             await asyncio.to_thread(self._budget.succeeded, account, client_ip)
         except MailGoThaiError as exc:

@@ -117,3 +117,15 @@ def test_dovecot_requests_and_answers() -> None:
     assert answer(Verdict(delay=0.5)) == {"status": 1, "msg": ""}
     refused = answer(Verdict(refuse_for=29.2))
     assert refused["status"] == -1 and "30 s" in refused["msg"]
+
+
+def test_a_verdict_says_whether_a_success_has_failures_to_clear() -> None:
+    """The relay skips the store after a right password when the check found nothing to
+    clear: the verdict must say so, and only for this source's own count."""
+    b = Budget()
+    assert not b.check("somchai@moph.go.th", "192.0.2.7").pair_counted
+    b.fail("somchai@moph.go.th", "192.0.2.7")
+    assert b.check("somchai@moph.go.th", "192.0.2.7").pair_counted
+    assert not b.check("somchai@moph.go.th", "192.0.2.99").pair_counted  # the account's count elsewhere
+    b.succeed("somchai@moph.go.th", "192.0.2.7")
+    assert not b.check("somchai@moph.go.th", "192.0.2.7").pair_counted
