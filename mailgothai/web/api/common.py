@@ -211,7 +211,7 @@ def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] |
         admin: Admin | None = None
         try:
             if reads_body:
-                admin = await run_in_threadpool(_authenticated, request, state)
+                admin = await run_in_threadpool(authenticated, request, state)
                 data = await _read_body(request, body, body_required)
             else:
                 data = {}
@@ -226,7 +226,7 @@ def endpoint(path: str, handler: Handler, method: str, *, body: frozenset[str] |
     return route
 
 
-def _authenticated(request: Request, state: WebState) -> Admin:
+def authenticated(request: Request, state: WebState) -> Admin:
     """The admin of the request's token, or a 401 problem (503 if the store or the
     directory cannot say)."""
     token = _bearer(request)
@@ -244,7 +244,7 @@ def _call(request: Request, state: WebState, handler: Handler, data: dict[str, A
           admin: Admin | None) -> Response:
     try:
         if admin is None:
-            admin = _authenticated(request, state)
+            admin = authenticated(request, state)
         check_path_names(request.path_params)
         result = handler(ApiCtx(request, state, admin, data, token_id(_bearer(request)) or ""))
     except Exception as exc:  # noqa: BLE001 - mapped to a problem, or re-raised if not ours

@@ -29,13 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailgothai.core.models import Admin
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.exports import ExportService
 from mailgothai.services.imports import ImportService, JobSummary, existing_result, start_in_background
-from mailgothai.services.tokens import authenticate
 from mailgothai.store.jobs import JobState
-from mailgothai.web.api.common import ApiCtx, Problem, _bearer, endpoint, problem_for
+from mailgothai.web.api.common import ApiCtx, Problem, authenticated, endpoint, problem_for
 from mailgothai.web.api.routing import by_path
 from mailgothai.web.context import Access
 from mailgothai.web.imports import export_attachment, report_attachment, result_attachment
@@ -176,7 +174,7 @@ def upload_endpoint(path: str, handler: UploadHandler, status: int) -> Route:
         started = time.perf_counter()
         state: WebState = request.app.state.web
         try:
-            admin = await run_in_threadpool(_authenticated, request, state)
+            admin = await run_in_threadpool(authenticated, request, state)
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media not in CSV_TYPES:
                 raise Problem(415, "Unsupported media type", "send the CSV file as the body, as text/csv",
@@ -199,17 +197,6 @@ def upload_endpoint(path: str, handler: UploadHandler, status: int) -> Route:
     route = Route(path, run, methods=["POST"])
     route.access = Access.API  # type: ignore[attr-defined]
     return route
-
-
-def _authenticated(request: Request, state: WebState) -> Admin:
-    token = _bearer(request)
-    try:
-        admin = authenticate(state.backends, token) if token else None
-    except Exception as exc:  # noqa: BLE001 - a backend down: a problem, not a traceback
-        raise problem_for(exc) from None
-    if admin is None:
-        raise Problem(401, "Unauthorized", "send a valid API token: Authorization: Bearer mgt_…", kind="unauthorized")
-    return admin
 
 
 async def _receive(request: Request, state: WebState) -> Path:
