@@ -103,14 +103,42 @@ def _private_postgresql() -> Iterator[None]:
     pgcluster.stop()
 
 
+_WATCHED_SLAPD: dict[int, str] = {}  # pid -> which, for the session's stack
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie its parent has yet to reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+@pytest.fixture(autouse=True)
+def _directory_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Ends the session, naming the test, if the session stack's slapd died during it:
+    every later test would only fail to connect (hundreds of errors that hide the cause)."""
+    yield
+    dead = [which for pid, which in _WATCHED_SLAPD.items() if not _alive(pid)]
+    if dead:
+        _WATCHED_SLAPD.clear()
+        pytest.exit(f"{', '.join(dead)} died during {request.node.nodeid} (the kernel log may show a "
+                    "segfault); stopping here", returncode=1)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
     """One running stack for the whole session; tests use their own domains in it."""
     with stack_data_dir() as data_dir:
         state = manager.up(stack_settings(data_dir))
+        for process in state.processes:
+            if process.name.startswith("slapd") and process.pid:
+                _WATCHED_SLAPD[process.pid] = f"{process.name} (pid {process.pid}) of the session's stack"
         try:
             yield state.settings
         finally:
+            _WATCHED_SLAPD.clear()
             manager.down(state.settings)
 
 

@@ -25,6 +25,9 @@ peers then hold what this provider holds.
 The requests are encoded by wire.py (ldap3's pyasn1 encoding cost more CPU than slapd's
 whole add), sent together, and the answers read back through ldap3's SyncStrategy.
 `search_equal` is the look just before a transaction: which of its addresses are taken.
+
+slapd 2.5.13 crashes if a connection closes while it commits a transaction; txn_keeper.py
+keeps the connection open through End Transaction, whatever happens to this process.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Iterator, Sequence
 import ldap3
 from ldap3.core import exceptions as lx
 
-from mailgothai.directory import wire
+from mailgothai.directory import txn_keeper, wire
 from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
 
 TXN_START = "1.3.6.1.1.21.1"
@@ -134,6 +137,26 @@ def search_equal(conn: ldap3.Connection, base: str, attribute: str, values: Sequ
     return entries
 
 
+def _end(conn: ldap3.Connection, end: int, request: bytes) -> wire.Result:
+    """Send End Transaction and wait for its answer. The connection must stay open until
+    slapd has answered (txn_keeper.py says why): the answer is awaited for END_WAIT, and
+    the process's keeper holds a copy of the socket meanwhile, in case this process dies."""
+    keeper = txn_keeper.Keeper.get()
+    token = keeper.hold(conn.socket) if keeper is not None else None
+    answered = False
+    short = conn.socket.gettimeout()
+    try:
+        conn.socket.settimeout(txn_keeper.END_WAIT)
+        _send(conn, wire.extended_request(end, TXN_END, request))
+        ended = _receive(conn, {end})[end]
+        answered = True
+        conn.socket.settimeout(short)
+        return ended
+    finally:
+        if keeper is not None:
+            keeper.release(token, answered=answered)
+
+
 def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],
             controls: Sequence[wire.Control] = ()) -> None:
     """Add every entry in one transaction on `conn` (a bound SyncStrategy connection that
@@ -160,8 +183,7 @@ def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],
     queued = _receive(conn, set(ids))
     refused = next((k for k, i in enumerate(ids) if queued[i].code != SUCCESS), None)
     end = next_id()
-    _send(conn, wire.extended_request(end, TXN_END, ABORT if refused is not None else COMMIT))
-    ended = _receive(conn, {end})[end]
+    ended = _end(conn, end, ABORT if refused is not None else COMMIT)
     if refused is not None:  # refused when queued (e.g. a malformed request): none was written
         answer = queued[ids[refused]]
         raise TransactionRefused(refused, error_for(answer.code, answer.diagnostic, entries[refused][0]))
