@@ -84,7 +84,8 @@ class Settings:
     # Authentication-Results; default: this machine's name (never "localhost")
     relay_hostname: str = field(default_factory=lambda: machine_name())
     # where postmaster@ of a domain without its own postmaster@ account or alias, and the
-    # bare <postmaster>, are delivered (RFC 5321 4.5.1); empty: they are unknown (550 5.1.1)
+    # bare <postmaster>, are delivered (RFC 5321 4.5.1); empty: accepted, and kept in the queue
+    # until it is set (bounced after relay_queue_lifetime)
     relay_postmaster: str = ""
     # 1: AUTH without TLS allowed from loopback clients (a local proxy makes every client
     # loopback: development only); 0 (default): AUTH only over TLS, from everywhere

@@ -17,7 +17,8 @@ from mailgothai.core.dsn import FailedRecipient, build_dsn
 from mailgothai.core.policy import may_bounce, retry_delay
 from mailgothai.relay.lmtp import LmtpError, LmtpPool, LmtpReply
 from mailgothai.relay.remote import RemoteSender
-from mailgothai.relay.spool import DeliveryState, Envelope, Spool, Target, new_queue_id
+from mailgothai.core.policy import POSTMASTER
+from mailgothai.relay.spool import HELD_FOR_POSTMASTER, DeliveryState, Envelope, Spool, Target, new_queue_id
 
 log = logging.getLogger("mailgothai.relay")
 FRESH_BYTES = 64 * 1024 * 1024  # messages kept in memory for their first attempt
@@ -259,11 +260,14 @@ class DeliveryQueue:
         and the relay reading its reply, and the journal shows who is in it."""
         groups: dict[str, list[str]] = {}
         local = [t.address for t in pending if t.local]
+        held = [t for t in pending if t.address == HELD_FOR_POSTMASTER]
         for t in pending:
-            if not t.local:
+            if not t.local and t.address != HELD_FOR_POSTMASTER:
                 key = "smarthost" if self._smarthost else t.address.rpartition("@")[2]
                 groups.setdefault(key, []).append(t.address)
         jobs = []
+        if held:
+            jobs.append(self._hand_to_postmaster(envelope, message, held[0], delivered))
         if local:
             jobs.append(self._deliver_local(queue_id, envelope.sender, local, message, delivered, journal))
         jobs.extend(self._deliver_remote(envelope.sender, rcpts, message, delivered, journal)
@@ -272,6 +276,25 @@ class DeliveryQueue:
         for part in await asyncio.gather(*jobs):
             outcomes.update(part)
         return outcomes
+
+    async def _hand_to_postmaster(self, envelope: Envelope, message: bytes, held: Target,
+                                  delivered: Callable[[list[str]], None]) -> dict[str, Outcome]:
+        """Postmaster mail accepted while no postmaster address was set (routing.py): once
+        one is, the message is queued anew for it (stored before this target counts as
+        done: a kill in between can only hand it on twice), else it waits, and its sender
+        gets a bounce at the end of the queue's lifetime."""
+        targets = await self._route_sender(POSTMASTER)
+        if not targets or any(t.address == HELD_FOR_POSTMASTER for t in targets):
+            return {held.address: Outcome(451, "4.3.0 no postmaster address is set yet (relay_postmaster); "
+                                               "kept in the queue")}
+        handed = Envelope(new_queue_id(), envelope.sender, tuple(Target(t.address, held.original, t.local) for t in targets),
+                          time.time(), auth_user=envelope.auth_user, client=envelope.client)
+        await asyncio.to_thread(self._spool.store, handed, message)
+        log_message("postmaster-handed", queue_id=envelope.queue_id, new_queue_id=handed.queue_id,
+                    recipients=[t.address for t in targets])
+        self.submit(handed, message)
+        delivered([held.address])
+        return {held.address: Outcome(250, f"2.0.0 queued for the postmaster address as {handed.queue_id}")}
 
     async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str], message: bytes,
                              delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:

@@ -1,7 +1,8 @@
 """Where a recipient's mail goes: a hosted address expands (account aliases, alias
 entries, forwards) to delivery targets; anything else is remote. postmaster@ of a
 hosted domain without its own postmaster@ account or alias, and the bare <postmaster>,
-go to the operator's postmaster address (RFC 5321 4.5.1)."""
+go to the operator's postmaster address (RFC 5321 4.5.1); while none is set, they are
+accepted and kept in the queue for it (spool.HELD_FOR_POSTMASTER, delivery.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from mailgothai.core.addresses import split_address
 from mailgothai.core.policy import POSTMASTER, Found, RecipientFacts, domain_of
 from mailgothai.relay.lookup import AddressEntry, RelayDirectory
-from mailgothai.relay.spool import Target
+from mailgothai.relay.spool import HELD_FOR_POSTMASTER, Target
 
 log = logging.getLogger("mailgothai.relay")
 MAX_DEPTH = 8  # alias → alias → … ; deeper chains are cut (and loops are)
@@ -29,9 +30,9 @@ class Router:
         self._dir = directory
         self._postmaster = postmaster  # normalized, or "" for none
         if not postmaster:
-            log.warning("relay_postmaster is not set: postmaster@ of a domain without its own "
-                        "postmaster@ account or alias, and <postmaster>, are refused "
-                        "(RFC 5321 4.5.1 wants them delivered)")
+            log.warning("relay_postmaster is not set: mail to postmaster@ of a domain without its own "
+                        "postmaster@ account or alias, and to <postmaster>, waits in the queue until "
+                        "it is set (and is bounced after the queue's lifetime)")
 
     def expand(self, address: str) -> Expansion:
         """Blocking (directory reads): call through `cached_or_thread` or from a worker thread."""
@@ -59,20 +60,23 @@ class Router:
     def _to_postmaster(self, original: str) -> Expansion:
         """`original` (a hosted domain's postmaster@ that no entry holds, or the bare
         postmaster) delivers to the operator's postmaster address, like an alias of it:
-        a stranger reaches that one address, never anything else outside."""
+        a stranger reaches that one address, never anything else outside. With none set,
+        the message is accepted for the queue to keep until one is."""
         targets: dict[str, Target] = {}
         versions: dict[str, str] = {}
         target = self._postmaster
-        if target:
-            domain = self._dir.domain(domain_of(target))
-            if domain is None:
-                targets[target] = Target(target, original, local=False)
-            elif domain.active:
-                entry = self._dir.address(target)
-                if entry is not None and entry.active:
-                    self._collect(entry, original, targets, versions, {original, target}, 1)
-        found = Found.ALIAS if target else Found.NOTHING
-        facts = RecipientFacts(original, hosted=True, found=found, targets=tuple(targets))
+        if not target:
+            held = Target(HELD_FOR_POSTMASTER, original, local=False)
+            facts = RecipientFacts(original, hosted=True, found=Found.ALIAS, targets=(held.address,))
+            return Expansion(facts, (held,))
+        domain = self._dir.domain(domain_of(target))
+        if domain is None:
+            targets[target] = Target(target, original, local=False)
+        elif domain.active:
+            entry = self._dir.address(target)
+            if entry is not None and entry.active:
+                self._collect(entry, original, targets, versions, {original, target}, 1)
+        facts = RecipientFacts(original, hosted=True, found=Found.ALIAS, targets=tuple(targets))
         return Expansion(facts, tuple(targets.values()), versions)
 
     def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], versions: dict[str, str],

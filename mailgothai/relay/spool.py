@@ -37,6 +37,12 @@ class Target:
     local: bool
 
 
+# The target of postmaster mail while no postmaster address is set anywhere (routing.py):
+# the queue keeps it and hands it on once the operator sets `relay_postmaster`
+# (delivery.py). Not an address: it has no @, so no recipient can name it.
+HELD_FOR_POSTMASTER = "postmaster"
+
+
 @dataclass(frozen=True)
 class Envelope:
     queue_id: str

@@ -1,9 +1,11 @@
 """postmaster@ of every hosted domain and the bare <postmaster> (RFC 5321 4.5.1) accept
 mail on the MX port: a domain's own postmaster@ account or alias if it has one, else the
-operator's address (`relay_postmaster`); nothing else changes for strangers."""
+operator's address (`relay_postmaster`), and while none is set the queue keeps the mail
+until one is; nothing else changes for strangers."""
 
 from __future__ import annotations
 
+import json
 import smtplib
 import uuid
 
@@ -13,6 +15,7 @@ from mailgothai.errors import StackError
 from mailgothai.relay.server import postmaster_address
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain, relay_with
+from tests.conftest import Cli
 from relay.helpers import message, mx, wait_for, wait_for_messages
 
 pytestmark = pytest.mark.integration
@@ -84,6 +87,52 @@ def test_an_outside_postmaster_address_is_the_only_outside_target(
         [copy] = wait_for(lambda: remote.messages_for(outside), "the postmaster copy at the remote")
         assert b"Subject: to-outside" in copy
 
+
+
+def test_with_no_postmaster_address_set_the_mail_waits_in_the_queue_and_goes_on_once_one_is(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    assert not relay.relay_postmaster  # the default
+    agency = _other_domain(mail_domain)
+    with mx(relay) as client:
+        for rcpt, subject in [(f"postmaster@{agency.name}", "waits-domain"), ("postmaster", "waits-bare")]:
+            client.rset()
+            assert client.docmd("MAIL", f"FROM:<{STRANGER}>")[0] == 250
+            assert client.docmd("RCPT", f"TO:<{rcpt}>")[0] == 250, rcpt
+            assert client.data(message(STRANGER, rcpt, subject))[0] == 250
+    cli = Cli(relay)
+
+    def queued() -> list[dict[str, object]]:
+        out = cli("queue", "list", "--json")
+        assert out.returncode == 0, out.stderr
+        return [r for r in json.loads(out.stdout) if r["sender"] == STRANGER]
+
+    def waiting() -> list[dict[str, object]] | None:
+        rows = [r for r in queued() if r["attempts"]]
+        return rows if len(rows) == 2 else None
+
+    rows = wait_for(waiting, "both messages to wait in the queue after an attempt")
+    for row in rows:
+        assert row["pending"] == ["postmaster"]
+        assert "no postmaster address is set" in str(row["last_error"])
+    noc = mail_domain.account("noc-later")
+    with relay_with(relay, relay_postmaster=noc) as settings:
+        assert cli("queue", "retry", "--all").returncode == 0
+        got = wait_for_messages(settings, noc, 2)
+    assert sorted(s for s in (b"waits-domain", b"waits-bare") if any(b"Subject: " + s in m for m in got)) == [
+        b"waits-bare", b"waits-domain"]
+    wait_for(lambda: not queued(), "the queue to be rid of them")
+
+
+def test_mail_still_waiting_for_a_postmaster_address_at_the_end_of_the_queue_lifetime_is_bounced(
+        relay: Settings, mail_domain: MailDomain, remote: FakeRemote) -> None:
+    sender = f"s-{uuid.uuid4().hex[:8]}@elsewhere.example"
+    with relay_with(relay, relay_queue_lifetime=1) as settings:
+        with mx(settings) as client:
+            assert client.sendmail(sender, [f"postmaster@{mail_domain.name}"],
+                                   message(sender, f"postmaster@{mail_domain.name}", "never-read")) == {}
+        Cli(settings)("queue", "retry", "--all")
+        [dsn] = wait_for(lambda: remote.messages_for(sender), "the bounce to the sender")
+    assert b"no postmaster address is set" in dsn and b"Subject: never-read" in dsn
 
 
 @pytest.mark.parametrize("value", ["not-an-address", "noc@", '"quoted"@operator.go.th'])
