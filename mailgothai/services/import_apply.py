@@ -21,9 +21,10 @@ import multiprocessing
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from mailgothai.core.csvimport import PasswordKind, apply_changes, stored_or_plain
 from mailgothai.core.csvimport.hashing import hash_many
@@ -228,15 +229,15 @@ class Applier:
         written = {o.row for o in together}
         alone = [i for i in items if i.record.row not in written]
         futures = [writers.submit(self._write_one, item) for item in alone]
-        outcomes: list[Outcome] = []
+        written_alone: list[tuple[Item, Outcome]] = []  # a row whose write raised has no outcome
         error: BaseException | None = None
-        for future in futures:
+        for item, future in zip(alone, futures, strict=True):
             try:
-                outcomes.append(future.result())
+                written_alone.append((item, future.result()))
             except BaseException as exc:  # the row stays in flight; recover() settles it
                 error = error or exc
-        self.jobs.finish_rows(self.job_id, together + outcomes)
-        updated = [i.record.email for i, o in zip(alone, outcomes) if o.state is RowState.APPLIED
+        self.jobs.finish_rows(self.job_id, together + [o for _, o in written_alone])
+        updated = [i.record.email for i, o in written_alone if o.state is RowState.APPLIED
                    and i.record.action == "update"]
         self.b.doveadm.flush_auth_cache(updated)
         if error is not None:
