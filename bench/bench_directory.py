@@ -73,13 +73,13 @@ def main() -> int:
                                        "p95_ratio": round(large_s["p95_ms"] / small_s["p95_ms"], 3)}
 
         for label, domain in (("largest", large.name), ("small", small.name)):
-            samples = [timed(lambda: svc.accounts.first_page(domain, 50)) for _ in range(args.rounds)]
+            samples = [timed(lambda domain=domain: svc.accounts.first_page(domain, 50)) for _ in range(args.rounds)]
             results[f"first_page_50_{label}"] = summary_ms(samples)
 
         samples = []
         for _ in range(args.rounds):
             prefix = rng.choice(PREFIXES)
-            samples.append(timed(lambda: svc.accounts.search(prefix, limit=50)))
+            samples.append(timed(lambda prefix=prefix: svc.accounts.search(prefix, limit=50)))
         results["search_prefix_all_domains"] = summary_ms(samples)
 
         for email in added:

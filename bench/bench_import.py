@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.load_dataset import read_accounts, read_domains
+from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.passwords import Argon2Params
 from mailgothai.directory import accounts as account_entries
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.ldif import entry_ldif
-from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid
@@ -242,7 +242,8 @@ def compare_plain(args: argparse.Namespace, report: Report, stacks: list[Setting
         slices.append(entry)
         csv_path.unlink()
         report.data["plain"] = {
-            "rows": rows_done, "argon2": f"argon2id t={params.time_cost} m={params.memory_kib} KiB p={params.parallelism}",
+            "rows": rows_done,
+            "argon2": f"argon2id t={params.time_cost} m={params.memory_kib} KiB p={params.parallelism}",
             "raw_argon2_per_s": round(rows_done / raw_s, 1), "import_per_s": round(rows_done / import_s, 1),
             "ratio_import_vs_raw_argon2": round(raw_s / import_s, 3),
             "import_peak_rss_mb": max(s["import"]["peak_rss_mb"] for s in slices),

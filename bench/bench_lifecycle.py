@@ -32,18 +32,19 @@ from __future__ import annotations
 
 import argparse
 import base64
-import shutil
 import json
 import os
 import random
+import shutil
 import smtplib
 import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ldap3
 
@@ -181,7 +182,7 @@ class RawMoves:
         self.live = self.layout.account(ADDRESS)
 
     def to_retained(self) -> str:
-        stamp = ldap_time(datetime.now(timezone.utc))
+        stamp = ldap_time(datetime.now(UTC))
         self.conn.modify_dn(self.live, f.rdn("mgtDeletedAt", stamp), delete_old_dn=False,
                             new_superior=self.layout.retained)
         return self.layout.retained_account(stamp)
@@ -266,7 +267,7 @@ def main() -> int:
                 inode_changes += os.stat(home).st_ino != before["home_inode"]
                 t, dn = timed_value(raw.to_retained)
                 samples["raw_modrdn_to_retained"].append(t)
-                t, _ = timed_value(lambda: raw.back(dn))
+                t, _ = timed_value(lambda dn=dn: raw.back(dn))
                 samples["raw_modrdn_back"].append(t)
                 t, _ = timed_value(lambda: os.rename(home, aside))
                 samples["raw_rename_aside"].append(t)
@@ -294,11 +295,11 @@ def main() -> int:
                 t, _ = timed_value(lambda: run_ok([*cli, "account", "restore", mailbox_id]))
                 cli_samples["cli_account_restore"].append(t)
                 inode_changes += os.stat(home).st_ino != before["home_inode"]
-                stamp = ldap_time(datetime.now(timezone.utc))
-                t, _ = timed_value(lambda: run_ok(["ldapmodrdn", *raw.cli_args(), "-s", layout.retained,
+                stamp = ldap_time(datetime.now(UTC))
+                t, _ = timed_value(lambda stamp=stamp: run_ok(["ldapmodrdn", *raw.cli_args(), "-s", layout.retained,
                                                    layout.account(ADDRESS), f.rdn("mgtDeletedAt", stamp)]))
                 cli_samples["ldapmodrdn_to_retained"].append(t)
-                t, _ = timed_value(lambda: run_ok([
+                t, _ = timed_value(lambda stamp=stamp: run_ok([
                     "ldapmodrdn", *raw.cli_args(), "-r", "-s", layout.users(DOMAIN),
                     layout.retained_account(stamp), f.rdn("mail", ADDRESS)]))
                 cli_samples["ldapmodrdn_back"].append(t)

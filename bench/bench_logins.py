@@ -139,7 +139,7 @@ def dataset_accounts(dataset: Path, count: int) -> list[Login]:
     first = _pool_plain((hashes[0], tuple(range(len(POOL_FAMILIES)))))
     family = next(n for n, f in enumerate(POOL_FAMILIES) if first in {f(i) for i in range(HASH_POOL)})
     with multiprocessing.Pool(os.cpu_count() or 1) as pool:
-        plain = dict(zip(hashes, pool.map(_pool_plain, [(h, (family,)) for h in hashes])))
+        plain = dict(zip(hashes, pool.map(_pool_plain, [(h, (family,)) for h in hashes]), strict=True))
     return [(email, plain[stored]) for email, stored in chosen]
 
 

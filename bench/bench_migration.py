@@ -43,8 +43,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.bench_lifecycle import free_port
 from mailgothai.directory import escaping as f

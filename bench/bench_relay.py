@@ -292,7 +292,8 @@ def main() -> int:
     if args.quota_grant_bytes is not None:
         settings = settings.replace(relay_quota_grant_bytes=args.quota_grant_bytes)
     settings = manager.up(settings).settings
-    results: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "command": " ".join([Path(sys.executable).name, "-m", "bench.bench_relay", *sys.argv[1:]])}
+    command = " ".join([Path(sys.executable).name, "-m", "bench.bench_relay", *sys.argv[1:]])
+    results: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "command": command}
     try:
         actor = Actor("bench", Role.SUPERADMIN, origin="bench")
         with Services.open(settings, actor) as svc:

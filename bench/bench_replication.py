@@ -32,7 +32,7 @@ from mailgothai.directory import accounts as account_entries
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.ldif import entry_ldif
 from mailgothai.settings import Settings, load_settings
-from mailgothai.stack import manager, slapd
+from mailgothai.stack import manager
 
 
 def free_port() -> int:
@@ -113,7 +113,8 @@ def run_mode(work: Path, providers: int, import_set: Path, ldapadd_set: Path) ->
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = load_settings(data_dir=data_dir, environ={}).replace(
         ldap_providers=providers, ldap_provider_ports=tuple(free_port() for _ in range(providers)),
-        imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(), submission_port=free_port(),
+        imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
+        submission_port=free_port(),
         smtps_port=0, web_port=free_port(), auth_policy_port=free_port())
     settings = manager.up(settings).settings
     # Only slapd and Dovecot take part (as in bench_import): the admin web's quota refresher

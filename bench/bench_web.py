@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -75,7 +75,7 @@ def steady_usage(settings: Settings) -> int:
     (doveadm creates each missing Maildir: disk and slapd load that is not the pages').
     Returns how many readings were added."""
     added = 0
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Services.open(settings, Actor("bench", Role.SUPERADMIN, origin="bench")) as svc:
         snapshots = SnapshotStore(svc.backends.store)
         for domain in svc.backends.domains.iter_all():

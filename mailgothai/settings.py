@@ -13,9 +13,10 @@ import functools
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import tomli_w
 
@@ -229,7 +230,7 @@ class Settings:
         return self.data_dir / CONFIG_FILE_NAME
 
     # ---- building -------------------------------------------------------
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **_coerce_all(changes))
 
     def to_toml(self) -> str:

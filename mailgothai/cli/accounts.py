@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from mailgothai.cli.common import add_json, add_password_options, announce_password, password_input
 from mailgothai.cli.output import print_json, print_json_lines_array, print_object, print_rows

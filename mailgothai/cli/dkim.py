@@ -56,7 +56,8 @@ def _key_json(key: DkimKey) -> dict[str, object]:
 def _show_new(key: DkimKey, as_json: bool) -> None:
     record = record_of(key)
     if as_json:
-        print_json({"key": _key_json(key), "dns_name": record.name, "dns_txt": record.text, "zone_line": record.zone_line})
+        print_json({"key": _key_json(key), "dns_name": record.name, "dns_txt": record.text,
+                    "zone_line": record.zone_line})
         return
     print(f"{key.algorithm} key {key.selector} for {key.domain}: {key.state.value}"
           + (f" (signs by itself after {key.switch_after:%Y-%m-%d %H:%M} UTC)" if key.switch_after else ""))

@@ -48,7 +48,8 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     set_.set_defaults(handler=cmd_set)
 
     for name, status in (("suspend", Status.DISABLED), ("activate", Status.ACTIVE)):
-        p = commands.add_parser(name, help=f"{name} a domain (its users {'cannot' if name == 'suspend' else 'can'} log in)")
+        can = "cannot" if name == "suspend" else "can"
+        p = commands.add_parser(name, help=f"{name} a domain (its users {can} log in)")
         p.add_argument("domain")
         p.set_defaults(handler=cmd_status, status=status)
 

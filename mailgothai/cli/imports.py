@@ -13,8 +13,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 from mailgothai.core.csvimport import OFFERED_ENCODINGS
 from mailgothai.errors import InvalidInput
@@ -60,7 +61,8 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 def progress_display() -> Iterator[Callable[[Progress], None]]:
     """A rich progress bar (rows/s, ETA) on a terminal; plain lines every few seconds otherwise."""
     if sys.stderr.isatty():
-        from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
         with Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                  TextColumn("{task.fields[rate]:>8,.0f} rows/s"), TimeRemainingColumn(),
@@ -183,7 +185,8 @@ def cmd_export(args: argparse.Namespace, services: Services) -> int:
         with _output(args.output, args.encoding) as out:
             summary = service.export(out, None if args.all else args.domain)
     except UnicodeEncodeError as exc:
-        raise InvalidInput("encoding", f"a value cannot be written in {args.encoding} ({exc.object[exc.start:exc.end]!r}); "
+        raise InvalidInput("encoding", f"a value cannot be written in {args.encoding} "
+                                       f"({exc.object[exc.start:exc.end]!r}); "
                                        "use utf-8-sig") from None
     where = f" to {args.output}" if args.output else ""
     print(f"exported {summary.accounts} accounts of {summary.domains} domains{where}", file=sys.stderr)

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from mailgothai.cli import (
-    accounts, admins, aliases, authpolicy, deploy, dkim, domains, imports, purge, queue, relay, stack, usage, web,
+    accounts,
+    admins,
+    aliases,
+    authpolicy,
+    deploy,
+    dkim,
+    domains,
+    imports,
+    purge,
+    queue,
+    relay,
+    stack,
+    usage,
+    web,
 )
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.actor import cli_operator

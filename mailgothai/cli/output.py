@@ -6,7 +6,8 @@ import dataclasses
 import enum
 import json
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from mailgothai.core.quota import format_size
 

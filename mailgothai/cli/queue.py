@@ -37,7 +37,7 @@ def _spool(settings: Settings) -> Spool:
 
 
 def _when(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat(timespec="seconds") if ts else "now"
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds") if ts else "now"
 
 
 def _summary(spool: Spool, queue_id: str) -> dict[str, object]:

@@ -37,7 +37,8 @@ def _print(state: manager.StackStatus) -> None:
         if key in data:
             print(f"{key:10} {data[key]}")
     for name, proc in data["processes"].items():
-        print(f"{name:10} {'running' if proc['running'] else 'stopped'}" + (f" (pid {proc['pid']})" if proc["running"] else ""))
+        state = f"running (pid {proc['pid']})" if proc["running"] else "stopped"
+        print(f"{name:10} {state}")
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:

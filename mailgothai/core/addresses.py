@@ -56,7 +56,7 @@ def _to_alabel(label: str, field: str) -> str:
         idna.check_label(label)
         return "xn--" + label.encode("punycode").decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidInput(field, f"domain label {label!r} is not a valid internationalized label ({exc})")
+        raise InvalidInput(field, f"domain label {label!r} is not a valid internationalized label ({exc})") from None
 
 
 def _check_ascii_label(label: str, field: str) -> None:
@@ -73,7 +73,7 @@ def _check_ascii_label(label: str, field: str) -> None:
         try:
             idna.ulabel(label)
         except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidInput(field, f"domain label {label!r} is not a valid IDNA A-label ({exc})")
+            raise InvalidInput(field, f"domain label {label!r} is not a valid IDNA A-label ({exc})") from None
 
 
 def normalize_domain(text: str, field: str = "domain") -> str:
@@ -87,7 +87,7 @@ def normalize_domain(text: str, field: str = "domain") -> str:
         try:  # maps case, full-width forms and the ideographic full stop "。"
             value = idna.uts46_remap(value, std3_rules=True, transitional=False)
         except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidInput(field, f"domain is not a valid internationalized name ({exc})")
+            raise InvalidInput(field, f"domain is not a valid internationalized name ({exc})") from None
         if value.endswith(".") or value.startswith("."):
             raise InvalidInput(field, "domain starts or ends with a dot")
     labels = value.lower().split(".")

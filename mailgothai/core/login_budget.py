@@ -21,8 +21,8 @@ A tally is forgotten `window` seconds after its last failure.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
 
     @classmethod
-    def parse(cls, text: str, field_name: str = "status") -> "Status":
+    def parse(cls, text: str, field_name: str = "status") -> Status:
         from mailgothai.errors import InvalidInput
 
         value = text.strip().lower()
@@ -25,7 +25,7 @@ class Status(str, enum.Enum):
         raise InvalidInput(field_name, f"must be 'active' or 'disabled', not {text!r}")
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     SUPERADMIN = "superadmin"
     DOMAIN_ADMIN = "domain_admin"
 

@@ -69,7 +69,7 @@ class Argon2Params:
             raise ValueError(f"invalid argon2 parameters: {self}")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Argon2Params":
+    def from_settings(cls, settings: Any) -> Argon2Params:
         """From an object with ``argon2_time_cost``, ``argon2_memory_kib``, ``argon2_parallelism``."""
         return cls(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 

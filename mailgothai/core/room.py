@@ -14,8 +14,8 @@ message, for the same while.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MAX_MAILBOXES = 100_000  # remembered; expired grants are dropped when this is reached
 

@@ -25,7 +25,13 @@ from pathlib import Path
 
 from mailgothai.datagen import badrows
 from mailgothai.datagen.words import (
-    AWKWARD_LOCALS, AWKWARD_NAMES, DEPARTMENTS, GIVEN_NAMES, MINISTRIES, PROVINCES, SURNAMES,
+    AWKWARD_LOCALS,
+    AWKWARD_NAMES,
+    DEPARTMENTS,
+    GIVEN_NAMES,
+    MINISTRIES,
+    PROVINCES,
+    SURNAMES,
 )
 
 FULL_DOMAINS = 434
@@ -169,7 +175,7 @@ class _Passwords:
 def _people(doms: list[tuple[str, str]], sizes: list[int], rng: random.Random,
             passwords: _Passwords) -> list[Row]:
     rows: list[Row] = []
-    for (domain, _), size in zip(doms, sizes):
+    for (domain, _), size in zip(doms, sizes, strict=True):
         taken: set[str] = set()
         for _ in range(size):
             (given, given_th), (sur, sur_th) = rng.choice(GIVEN_NAMES), rng.choice(SURNAMES)

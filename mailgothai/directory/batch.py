@@ -32,7 +32,7 @@ keeps the connection open through End Transaction, whatever happens to this proc
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import ldap3
 from ldap3.core import exceptions as lx

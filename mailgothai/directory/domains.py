@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 
 from mailgothai.core.models import Domain, DomainLimits, Status
 from mailgothai.directory import escaping as f
@@ -115,7 +115,8 @@ class DomainDirectory:
             raise NotFound("domain", name) from None
 
     def iter_all(self, name_prefix: str = "") -> Iterator[Domain]:
-        flt = f.all_of(f.eq("objectClass", "mgtDomain"), *( [f.prefix("domainName", name_prefix)] if name_prefix else []))
+        by_name = [f.prefix("domainName", name_prefix)] if name_prefix else []
+        flt = f.all_of(f.eq("objectClass", "mgtDomain"), *by_name)
         for entry in self._gw.iter_paged(self._layout.domains, flt, ATTRS):
             yield to_domain(entry)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import TypeVar
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -173,15 +174,15 @@ class Gateway:
         acting = f", acting_as={self._acting_as!r}" if self._acting_as else ""
         return f"Gateway(bind_dn={self._bind_dn!r}{acting})"
 
-    def acting_as(self, dn: str) -> "Gateway":
+    def acting_as(self, dn: str) -> Gateway:
         """The same connections, every operation carrying the proxied authorization
         control for dn: slapd then applies its access rules to dn, not to us."""
         other = copy.copy(self)  # shares the providers, their pool and its lock
-        other._controls = [(PROXIED_AUTHZ_OID, True, f"dn:{dn}".encode("utf-8"))]
+        other._controls = [(PROXIED_AUTHZ_OID, True, f"dn:{dn}".encode())]
         other._acting_as = dn
         return other
 
-    def as_application(self) -> "Gateway":
+    def as_application(self) -> Gateway:
         """The same connections without the proxied authorization: the application's own
         rights. Only for reads a service has already checked the actor's rights for."""
         other = copy.copy(self)

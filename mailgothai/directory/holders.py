@@ -7,7 +7,7 @@ account aliases, alias entries) with a single equality-indexed OR filter.
 from __future__ import annotations
 
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 from mailgothai.core.csvimport.planning import Holder
 from mailgothai.core.models import Account

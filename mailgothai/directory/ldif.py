@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from mailgothai.directory.gateway import encode_values
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mailgothai.core.passwords import is_legacy_hash
 from mailgothai.directory.gateway import Entry, Gateway

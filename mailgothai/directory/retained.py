@@ -9,9 +9,9 @@ quota, aliases and forwards wait with it for a restore. The mailbox on disk is n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 from mailgothai.core.models import Account, RetainedAccount
 from mailgothai.directory import accounts as account_entries
@@ -27,13 +27,13 @@ BOOKKEEPING = ("mgtDeletedBy", "mgtPurgeAfter", "mgtMailboxSize", "mgtPurging") 
 
 def ldap_time(moment: datetime) -> str:
     """LDAP GeneralizedTime in UTC to the microsecond, e.g. 20261203151000.123456Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S.%fZ")
 
 
 def parse_ldap_time(text: str) -> datetime:
     value = text.rstrip("Z")
     stamp = datetime.strptime(value, "%Y%m%d%H%M%S.%f" if "." in value else "%Y%m%d%H%M%S")
-    return stamp.replace(tzinfo=timezone.utc)
+    return stamp.replace(tzinfo=UTC)
 
 
 def to_retained(entry: Entry) -> RetainedAccount:

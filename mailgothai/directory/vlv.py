@@ -21,8 +21,8 @@ import functools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import ldap3
 from ldap3.core import exceptions as lx

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mailgothai.core.dkim import dns_name
 from mailgothai.dkim.keys import KeyFiles
@@ -35,7 +35,7 @@ class KeyTable:
     def reload(self) -> None:
         """Blocking (SQL and key files): call from a worker thread."""
         try:
-            advance(self._records, self._files, datetime.now(timezone.utc), self._retire_delay)
+            advance(self._records, self._files, datetime.now(UTC), self._retire_delay)
             live = self._records.all_live()
         except MailGoThaiError as exc:
             log.warning("DKIM key table not refreshed: %s", exc)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from mailgothai.errors import MailStoreError
 
@@ -87,7 +87,7 @@ class Doveadm:
             raise MailStoreError(f"doveadm quota get: unexpected output {out!r}")
         header = [h.lower() for h in lines[0]]  # doveadm prints "Quota name", "Type", "Value", ...
         for row in lines[1:]:
-            record = dict(zip(header, row))
+            record = dict(zip(header, row, strict=False))  # a row may end before its last empty columns
             if record.get("type") == "STORAGE":
                 limit = record.get("limit", "-")
                 return QuotaUsage(int(record["value"]) * 1024, None if limit in ("-", "") else int(limit) * 1024)
@@ -109,7 +109,7 @@ class Doveadm:
         header = [h.lower() for h in lines[0]]
         used: dict[str, int] = {}
         for row in lines[1:]:
-            record = dict(zip(header, row))
+            record = dict(zip(header, row, strict=False))  # a row may end before its last empty columns
             if record.get("type") == "STORAGE" and record.get("username"):
                 used[record["username"]] = int(record["value"]) * 1024
         return used

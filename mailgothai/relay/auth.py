@@ -23,8 +23,8 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.login_budget import Verdict

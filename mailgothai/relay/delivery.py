@@ -10,14 +10,13 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from mailgothai.core.dsn import FailedRecipient, build_dsn
-from mailgothai.core.policy import may_bounce, retry_delay
+from mailgothai.core.policy import POSTMASTER, may_bounce, retry_delay
 from mailgothai.relay.lmtp import LmtpError, LmtpPool, LmtpReply
 from mailgothai.relay.remote import RemoteSender
-from mailgothai.core.policy import POSTMASTER
 from mailgothai.relay.spool import HELD_FOR_POSTMASTER, DeliveryState, Envelope, Spool, Target, new_queue_id
 
 log = logging.getLogger("mailgothai.relay")
@@ -166,7 +165,7 @@ class DeliveryQueue:
             timeout = min(self._heap[0][0] - now, 5.0) if self._heap else 5.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _attempt_guarded(self, queue_id: str) -> None:
@@ -232,7 +231,8 @@ class DeliveryQueue:
             elif outcome.code >= 500 or expired:
                 state.failed[target.address] = str(outcome)
                 state.last_error.pop(target.address, None)
-                failed.append(FailedRecipient(target.original, target.address, str(outcome), expired=outcome.code < 500))
+                failed.append(FailedRecipient(target.original, target.address, str(outcome),
+                                              expired=outcome.code < 500))
             else:
                 state.last_error[target.address] = str(outcome)
         if failed and may_bounce(envelope.sender, envelope.is_bounce):
@@ -253,7 +253,7 @@ class DeliveryQueue:
         return state.next_try
 
     async def _deliver(self, queue_id: str, envelope: Envelope, message: bytes, pending: list[Target],
-                       delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:
+                       delivered: Callable[[list[str]], None], journal: Journal) -> dict[str, Outcome]:
         """Every pending target once; each success goes to `delivered` the moment it is
         known (recorded in the spool), so a kill afterwards does not deliver it again —
         the duplicate window is the time between the destination storing the message
@@ -287,8 +287,9 @@ class DeliveryQueue:
         if not targets or any(t.address == HELD_FOR_POSTMASTER for t in targets):
             return {held.address: Outcome(451, "4.3.0 no postmaster address is set yet (relay_postmaster); "
                                                "kept in the queue")}
-        handed = Envelope(new_queue_id(), envelope.sender, tuple(Target(t.address, held.original, t.local) for t in targets),
-                          time.time(), auth_user=envelope.auth_user, client=envelope.client)
+        retargeted = tuple(Target(t.address, held.original, t.local) for t in targets)
+        handed = Envelope(new_queue_id(), envelope.sender, retargeted, time.time(), auth_user=envelope.auth_user,
+                          client=envelope.client)
         await asyncio.to_thread(self._spool.store, handed, message)
         log_message("postmaster-handed", queue_id=envelope.queue_id, new_queue_id=handed.queue_id,
                     recipients=[t.address for t in targets])
@@ -297,7 +298,7 @@ class DeliveryQueue:
         return {held.address: Outcome(250, f"2.0.0 queued for the postmaster address as {handed.queue_id}")}
 
     async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str], message: bytes,
-                             delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:
+                             delivered: Callable[[list[str]], None], journal: Journal) -> dict[str, Outcome]:
         """One LMTP transaction per recipient, up to `relay_lmtp_connections` at once: each
         recipient's 250 is recorded before its connection takes the next recipient, so a
         kill can catch at most one delivery per connection unrecorded (Dovecot answers a
@@ -322,10 +323,10 @@ class DeliveryQueue:
         finally:
             if self._local_attempt_over is not None:
                 self._local_attempt_over(queue_id, rcpts)
-        return dict(zip(rcpts, outcomes))
+        return dict(zip(rcpts, outcomes, strict=True))
 
     async def _deliver_remote(self, sender: str, rcpts: list[str], message: bytes,
-                              delivered: Callable[[list[str]], None], journal: "Journal") -> dict[str, Outcome]:
+                              delivered: Callable[[list[str]], None], journal: Journal) -> dict[str, Outcome]:
         journal.handed(rcpts)
         replies = await self._remote.deliver(sender, rcpts, message)
         delivered([r for r in rcpts if replies[r].code < 400])

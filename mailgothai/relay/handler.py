@@ -9,11 +9,12 @@ import email.utils
 import ipaddress
 import logging
 import time
-from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope as SmtpEnvelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mailgothai.core import dkim as canon
 from mailgothai.core import policy as p
@@ -75,7 +76,7 @@ def _size_param(options: list[str]) -> int:
 
 
 class RelayHandler:
-    def __init__(self, ctx: "RelayContext", listener: str) -> None:
+    def __init__(self, ctx: RelayContext, listener: str) -> None:
         self.ctx = ctx
         self.listener = listener  # "mx" | "submission" | "smtps"
         self._giving_back: dict[str, set[asyncio.Task[None]]] = {}  # user -> refunds in flight
@@ -356,4 +357,4 @@ class RelayHandler:
         helo = "".join(c for c in (session.host_name or "unknown") if c.isprintable() and c not in "()")[:100]
         proto = "ESMTP" + ("S" if session.ssl is not None else "") + ("A" if tx.auth_user else "")
         return (f"Received: from {helo} ([{peer}])\r\n\tby {self.ctx.settings.relay_hostname} (MailGoThai) "
-                f"with {proto} id {queue_id};\r\n\t{email.utils.format_datetime(datetime.now(timezone.utc))}\r\n").encode("utf-8")
+                f"with {proto} id {queue_id};\r\n\t{email.utils.format_datetime(datetime.now(UTC))}\r\n").encode()

@@ -26,7 +26,8 @@ class Health:
         return None if oldest is None else time.time() - oldest
 
     def as_dict(self) -> dict[str, Any]:
-        return {"healthy": self.healthy, "checks": self.checks, "queue": {**self.queue, "oldest_age_s": self.oldest_age}}
+        return {"healthy": self.healthy, "checks": self.checks,
+                "queue": {**self.queue, "oldest_age_s": self.oldest_age}}
 
 
 def check(settings: Settings) -> Health:

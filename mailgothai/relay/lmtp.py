@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
-Recipients = Callable[[list[str]], None]
 
 from mailgothai.core.dkim import to_crlf
+
+Recipients = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,10 @@ class LmtpConnection:
         self.broken = False  # failed after a message's data was sent: never reused
 
     @classmethod
-    async def open(cls, host: str, port: int, hostname: str, timeout: float) -> "LmtpConnection":
+    async def open(cls, host: str, port: int, hostname: str, timeout: float) -> LmtpConnection:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise LmtpError(f"LMTP {host}:{port} unreachable: {exc}") from exc
         conn = cls(reader, writer)
         await conn._expect(await conn._reply(timeout), 220)
@@ -68,7 +68,7 @@ class LmtpConnection:
         while True:
             try:
                 raw = await asyncio.wait_for(self.reader.readline(), timeout)
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 raise LmtpError(f"LMTP read failed: {exc!r}") from exc
             if not raw:
                 raise LmtpError("LMTP server closed the connection")
@@ -92,8 +92,8 @@ class LmtpConnection:
         w = self.writer
         commands = [b"RSET\r\n"] if self.used else []
         self.used = True
-        commands.append(f"MAIL FROM:<{sender}>\r\n".encode("utf-8"))
-        commands.extend(f"RCPT TO:<{r}>\r\n".encode("utf-8") for r in recipients)
+        commands.append(f"MAIL FROM:<{sender}>\r\n".encode())
+        commands.extend(f"RCPT TO:<{r}>\r\n".encode() for r in recipients)
         commands.append(b"DATA\r\n")
         w.write(b"".join(commands))
         if len(commands) > len(recipients) + 2:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.models import DomainLimits, Status

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mailgothai.core.room import RoomGrants
 from mailgothai.errors import MailStoreError
@@ -33,7 +33,7 @@ class QuotaStatus:
     async def _connect(self) -> _Conn:
         try:
             return await asyncio.wait_for(asyncio.open_unix_connection(self._path), self._timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise MailStoreError(f"Dovecot quota-status unreachable: {exc}") from exc
 
     async def _ask(self, conn: _Conn, request: bytes) -> bytes:
@@ -57,7 +57,7 @@ class QuotaStatus:
 
     async def _ask_room(self, address: str, size: int) -> bool:
         request = (f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={address}\n"
-                   f"size={size}\n\n").encode("utf-8")
+                   f"size={size}\n\n").encode()
         conn = self._idle.pop() if self._idle else None
         answer = None
         for fresh in ((False, True) if conn is not None else (True,)):
@@ -67,7 +67,7 @@ class QuotaStatus:
             try:
                 answer = await self._ask(conn, request)
                 break
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 conn[1].close()
                 conn = None
                 if fresh:  # a reused connection may have been closed by Dovecot: one fresh try

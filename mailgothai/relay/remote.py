@@ -3,7 +3,6 @@ MX hosts (dnspython), over SMTP with aiosmtplib (STARTTLS when offered)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -117,7 +116,7 @@ class RemoteSender:
                                  start_tls=None, validate_certs=False)
         try:
             await client.connect()
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             return {r: RemoteReply(421, f"4.4.1 connection to {host}:{port} failed: {exc}") for r in recipients}
         try:
             errors, _ = await client.sendmail(sender, recipients, to_crlf(message))
@@ -128,10 +127,10 @@ class RemoteSender:
             return {r: refused.get(r, RemoteReply(451, "4.3.0 not accepted")) for r in recipients}
         except aiosmtplib.SMTPResponseException as exc:
             return {r: RemoteReply(exc.code, exc.message) for r in recipients}
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             return {r: RemoteReply(421, f"4.4.2 connection to {host}:{port} lost: {exc}") for r in recipients}
         finally:
             try:
                 await client.quit()
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
                 client.close()

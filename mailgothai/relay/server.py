@@ -14,8 +14,9 @@ import ssl
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import event
@@ -25,11 +26,11 @@ from mailgothai.core.addresses import normalize_address
 from mailgothai.core.dkim import ParsedMessage
 from mailgothai.core.passwords import hash_password
 from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
+from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.layout import Layout
 from mailgothai.dkim.keys import KeyFiles
 from mailgothai.dkim.signer import sign
 from mailgothai.dkim.table import KeyTable
-from mailgothai.directory.gateway import Gateway
-from mailgothai.directory.layout import Layout
 from mailgothai.errors import InvalidInput, StackError
 from mailgothai.relay.auth import Authenticator
 from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy, log_message

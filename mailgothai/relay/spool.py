@@ -25,9 +25,10 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Envelope:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     @classmethod
-    def from_json(cls, line: bytes) -> "Envelope":
+    def from_json(cls, line: bytes) -> Envelope:
         data = json.loads(line)
         data["targets"] = tuple(Target(**t) for t in data["targets"])
         return cls(**data)
@@ -79,7 +80,7 @@ class DeliveryState:
         return json.dumps(asdict(self), separators=(",", ":")).encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes) -> "DeliveryState":
+    def from_json(cls, data: bytes) -> DeliveryState:
         return cls(**json.loads(data))
 
 

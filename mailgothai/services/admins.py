@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.models import Admin, Role, Status
@@ -20,7 +20,8 @@ LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 def normalize_login(text: str) -> str:
     login = text.strip().lower()
     if not LOGIN.match(login):
-        raise InvalidInput("login", "1-64 characters: letters, digits, '.', '_', '-', '@'; starting with a letter or digit")
+        raise InvalidInput("login", "1-64 characters: letters, digits, '.', '_', '-', '@'; "
+                                    "starting with a letter or digit")
     return login
 
 

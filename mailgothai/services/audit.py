@@ -4,9 +4,9 @@ domain admin the records of its own domains only (a filter on another domain is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from sqlalchemy import func, select
 

@@ -39,7 +39,7 @@ class Backends:
         return self.settings.argon2
 
     @classmethod
-    def open(cls, settings: Settings) -> "Backends":
+    def open(cls, settings: Settings) -> Backends:
         gateway = Gateway(settings.ldap_uri_list, settings.ldap_app_dn, settings.ldap_app_password,
                           timeout=settings.ldap_timeout)
         layout = Layout(settings.ldap_base)
@@ -53,7 +53,7 @@ class Backends:
             mailboxes=Mailboxes(settings.mailbox_root_path.resolve()),
         )
 
-    def acting_for(self, admin_login: str) -> "Backends":
+    def acting_for(self, admin_login: str) -> Backends:
         """The same backends, with every directory operation done as that admin's own DN,
         so slapd's access rules hold a domain admin to its domains as well."""
         gateway = self.gateway.acting_as(self.layout.admin(admin_login))

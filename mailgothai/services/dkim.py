@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.dkim import SELECTOR, dns_name, split_txt
@@ -49,7 +49,7 @@ def record_of(key: DkimKey) -> DnsRecord:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _algorithm(text: str) -> str:

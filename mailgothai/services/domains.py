@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.limits import check_domain_limits, check_new_limits_against_usage

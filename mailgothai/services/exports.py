@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from queue import Full, Queue
-from typing import Iterable, Iterator, Sequence, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 from mailgothai.core.csvimport import ACCOUNT_COLUMNS
 from mailgothai.core.csvimport.cells import guard

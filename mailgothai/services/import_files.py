@@ -15,8 +15,9 @@ import fcntl
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 from mailgothai.core.csvimport import ACCOUNT_COLUMNS, ACCOUNT_SYNONYMS, FileFormat, map_header, read_records
 from mailgothai.core.csvimport.cells import guard

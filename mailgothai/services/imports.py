@@ -21,27 +21,48 @@ from __future__ import annotations
 import csv
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.csvimport import (
-    ACCOUNT_COLUMNS, ACCOUNT_SYNONYMS, DOMAIN_COLUMNS, DOMAIN_SYNONYMS, Action, FileFormat, Holder, ParsedRow,
-    PlannedRow, Planner, RowResult, detect_format, map_header, parse_account_row, read_records,
+    ACCOUNT_COLUMNS,
+    ACCOUNT_SYNONYMS,
+    DOMAIN_COLUMNS,
+    DOMAIN_SYNONYMS,
+    Action,
+    FileFormat,
+    Holder,
+    ParsedRow,
+    PlannedRow,
+    Planner,
+    RowResult,
+    detect_format,
+    map_header,
+    parse_account_row,
+    read_records,
 )
 from mailgothai.core.csvimport.cells import guard, unguard
 from mailgothai.core.csvimport.charsets import encoding_named
 from mailgothai.core.models import Domain, Role
-from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
+from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from mailgothai.services.actor import Actor
 from mailgothai.services.base import Service
 from mailgothai.services.domains import DomainService, build_limits
 from mailgothai.services.import_apply import Applier, account_to_json, changes_to_json
 from mailgothai.services.import_files import (
-    PasswordCells, PasswordJournal, job_dir, job_lock, keep_upload, open_checked, sha256_of, write_result,
+    PasswordCells,
+    PasswordJournal,
+    job_dir,
+    job_lock,
+    keep_upload,
+    open_checked,
+    sha256_of,
+    write_result,
 )
 from mailgothai.settings import Settings
 from mailgothai.store.jobs import BAD_STATES, JobRecord, JobState, JobStore, RowRecord, RowState

@@ -7,10 +7,15 @@ Blocking calls (SQL); the relay and the policy service run them in a thread.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from mailgothai.core.login_budget import (
-    BudgetRules, Verdict, after_failure, cleared_by_success, keys_for, verdict,
+    BudgetRules,
+    Verdict,
+    after_failure,
+    cleared_by_success,
+    keys_for,
+    verdict,
 )
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings

@@ -8,7 +8,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from mailgothai.core.passwords import (
-    Argon2Params, check_password_policy, generate_password, hash_password, validate_stored_hash,
+    Argon2Params,
+    check_password_policy,
+    generate_password,
+    hash_password,
+    validate_stored_hash,
 )
 from mailgothai.errors import InvalidInput
 

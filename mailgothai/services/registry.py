@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from mailgothai.core.models import Role
 from mailgothai.services.accounts import AccountService
@@ -36,7 +36,7 @@ class Services:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, settings: Settings, actor: Actor) -> Iterator["Services"]:
+    def open(cls, settings: Settings, actor: Actor) -> Iterator[Services]:
         backends = Backends.open(settings)
         try:
             yield cls(backends, actor)

@@ -16,7 +16,15 @@ from mailgothai.errors import StackError
 from mailgothai.settings import Settings
 from mailgothai.stack import tls
 from mailgothai.stack.process import (
-    ProcessStatus, greeting, is_running, port_open, read_pid, require_free, start_daemon, stop_pid, wait_until,
+    ProcessStatus,
+    greeting,
+    is_running,
+    port_open,
+    read_pid,
+    require_free,
+    start_daemon,
+    stop_pid,
+    wait_until,
 )
 from mailgothai.stack.templates import render, write_private
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mailgothai.core.addresses import normalize_address
@@ -86,7 +86,7 @@ def migrate(settings: Settings, now: datetime | None = None) -> Migration:
             local, _, domain = entry.first("mail").lower().rpartition("@")
             if _move(legacy / domain / local, mailboxes, entry.first("entryUUID"), done):
                 done.moved += 1
-        _adopt_orphans(legacy, mailboxes, gateway, layout, now or datetime.now(timezone.utc), done)
+        _adopt_orphans(legacy, mailboxes, gateway, layout, now or datetime.now(UTC), done)
         _remove_if_empty(legacy)
     finally:
         gateway.close()

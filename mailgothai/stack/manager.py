@@ -57,7 +57,8 @@ class StackStatus:
             "submission": f"{s.host}:{s.submission_port}",
             **({"smtps": f"{s.host}:{s.smtps_port}"} if s.smtps_port else {}),
             "web": f"{'https' if s.web_tls else 'http'}://{s.host}:{s.web_port}/",
-            "auth_policy": f"http://{s.host}:{s.auth_policy_port}/",  # Dovecot's (its secret stays in the settings file)
+            # Dovecot's (its secret stays in the settings file)
+            "auth_policy": f"http://{s.host}:{s.auth_policy_port}/",
             "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
             "running": self.running,
             "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},

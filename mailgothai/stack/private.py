@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 UMASK = 0o077
 TRAVERSE = 0o011  # search permission for group and others: all a traversed directory may keep

@@ -17,7 +17,14 @@ from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
 from mailgothai.settings import Settings
 from mailgothai.stack.process import (
-    ProcessStatus, is_running, read_pid, require_free, run_tool, start_daemon, stop_pid, wait_until,
+    ProcessStatus,
+    is_running,
+    read_pid,
+    require_free,
+    run_tool,
+    start_daemon,
+    stop_pid,
+    wait_until,
 )
 from mailgothai.stack.templates import render, write_private
 

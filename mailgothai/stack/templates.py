@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
-from typing import Mapping
 
 from mailgothai.errors import StackError
 from mailgothai.paths import DEPLOY_DIR

@@ -25,7 +25,7 @@ def ensure_self_signed(settings: Settings) -> bool:
     cert_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, settings.relay_hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     alt_names: list[x509.GeneralName] = [x509.DNSName(settings.relay_hostname), x509.DNSName("localhost")]
     alt_names.append(x509.IPAddress(ipaddress.ip_address(settings.host)))
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -54,7 +54,7 @@ class AuditEntry:
 
 
 def _entry(row: AuditRecord) -> AuditEntry:
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)  # SQLite drops the zone
     return AuditEntry(row.id, at, row.actor, row.origin, row.action, row.object_type, row.object_id,
                       row.domain, row.before, row.after)
 
@@ -68,7 +68,7 @@ class AuditLog:
         """Write one record; it is committed when this returns."""
         with self._store.session() as session:
             session.add(AuditRecord(
-                at=datetime.now(timezone.utc), actor=actor, origin=origin, action=action,
+                at=datetime.now(UTC), actor=actor, origin=origin, action=action,
                 object_type=object_type, object_id=object_id, domain=domain,
                 before=clean(before), after=clean(after),
             ))

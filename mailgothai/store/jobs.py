@@ -10,13 +10,27 @@ service checks them against the directory before going on.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, bindparam, delete, func, insert,
-    select, update,
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,7 +40,7 @@ from mailgothai.store.db import Store
 from mailgothai.store.models import AuditRecord, Base
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     VALIDATING = "validating"
     VALIDATED = "validated"  # a dry run ends here; apply (or resume) goes on from here
     APPLYING = "applying"
@@ -34,7 +48,7 @@ class JobState(str, enum.Enum):
     FAILED = "failed"  # the file became unusable, or the job stopped on an error (resumable)
 
 
-class RowState(str, enum.Enum):
+class RowState(enum.StrEnum):
     PLANNED = "planned"
     INFLIGHT = "inflight"
     APPLIED = "applied"
@@ -139,7 +153,7 @@ class Outcome:
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
 def _job(row: ImportJob) -> JobRecord:
@@ -152,7 +166,8 @@ def _job(row: ImportJob) -> JobRecord:
 
 
 def _row(row: Any) -> RowRecord:
-    return RowRecord(row.row, row.email, row.domain, row.quota, row.action, RowState(row.state), row.column, row.reason, row.data)
+    return RowRecord(row.row, row.email, row.domain, row.quota, row.action, RowState(row.state), row.column,
+                     row.reason, row.data)
 
 
 _ROWS = ImportRow.__table__
@@ -164,7 +179,7 @@ _FINISH_ROW = (update(_ROWS).where(_ROWS.c.job_id == bindparam("b_job"), _ROWS.c
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class JobStore:

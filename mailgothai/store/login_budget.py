@@ -4,8 +4,8 @@ the auth policy service Dovecot asks, on every machine that uses this store."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 
@@ -15,13 +15,13 @@ from mailgothai.store.web_state import LoginFailure
 
 
 def _at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _seconds(value: datetime | None) -> float:
     if value is None:
         return 0.0
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 class LoginTallies:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, bindparam, delete, select, update
@@ -24,7 +23,7 @@ from mailgothai.store.db import Store
 from mailgothai.store.models import Base
 
 
-class KeyState(str, enum.Enum):
+class KeyState(enum.StrEnum):
     PENDING = "pending"  # published for DNS, not signing yet
     ACTIVE = "active"  # signing
     RETIRING = "retiring"  # replaced; its record stays published a while
@@ -59,7 +58,7 @@ class SendCounterRow(Base):
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class BodyCaps:
     upload: int  # CSV import uploads
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "BodyCaps":
+    def from_settings(cls, settings: Settings) -> BodyCaps:
         return cls(body=settings.web_max_body, upload=settings.web_max_upload)
 
     def for_path(self, path: str) -> int:

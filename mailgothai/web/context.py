@@ -14,8 +14,9 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +27,13 @@ from starlette.routing import Route
 
 from mailgothai.core.models import Admin, Role
 from mailgothai.errors import (
-    AlreadyExists, BackendError, DirectoryError, InvalidInput, MailGoThaiError, NotFound, PermissionDenied,
+    AlreadyExists,
+    BackendError,
+    DirectoryError,
+    InvalidInput,
+    MailGoThaiError,
+    NotFound,
+    PermissionDenied,
 )
 from mailgothai.services.actor import Actor, admin_actor
 from mailgothai.services.audit import AuditQueryService

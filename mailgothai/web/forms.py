@@ -4,8 +4,9 @@ labels (msgids, translated when shown), current values and the error of each fie
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.web.messages import describe_error, translate_reason
@@ -38,7 +39,7 @@ class Form:
     danger: bool = False
     intro_values: dict[str, Any] = field(default_factory=dict)  # %(name)s parts of the intro
 
-    def filled(self, data: Mapping[str, Any]) -> "Form":
+    def filled(self, data: Mapping[str, Any]) -> Form:
         """The same form showing what was submitted (never passwords)."""
         out = []
         for f in self.fields:
@@ -52,7 +53,7 @@ class Form:
         self.fields = out
         return self
 
-    def fail(self, exc: MailGoThaiError, gettext: Any) -> "Form":
+    def fail(self, exc: MailGoThaiError, gettext: Any) -> Form:
         if isinstance(exc, InvalidInput) and any(f.name == exc.field for f in self.fields):
             self.errors[exc.field] = translate_reason(exc.reason, gettext)
         else:

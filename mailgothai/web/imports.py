@@ -18,8 +18,8 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -31,10 +31,17 @@ from mailgothai.errors import NotFound
 from mailgothai.services.exports import ExportService
 from mailgothai.services.imports import ImportService, JobSummary, start_in_background
 from mailgothai.store.jobs import JobState
-from mailgothai.web.context import (
-    NOTICES, PRELOGIN_COOKIE, Access, Ctx, _admit, _run, apply_cookies, page,
-)
 from mailgothai.web.bodylimit import BodyTooLarge
+from mailgothai.web.context import (
+    NOTICES,
+    PRELOGIN_COOKIE,
+    Access,
+    Ctx,
+    _admit,
+    _run,
+    apply_cookies,
+    page,
+)
 from mailgothai.web.i18n import LANG_COOKIE, N_, negotiate
 from mailgothai.web.messages import field_label, translate_reason
 
@@ -84,7 +91,8 @@ def job_page(ctx: Ctx) -> Response:
     shown = [(r, field_label(r.column, ctx.gettext) if r.column else "", translate_reason(r.reason, ctx.gettext))
              for r in bad]
     field, _, reason = summary.job.error.partition(": ")  # a file refused whole: "field: reason"
-    error = f"{field_label(field, ctx.gettext)}: {translate_reason(reason, ctx.gettext)}" if reason else summary.job.error
+    error = (f"{field_label(field, ctx.gettext)}: {translate_reason(reason, ctx.gettext)}" if reason
+             else summary.job.error)
     return ctx.render("import_job.html", s=summary, job=summary.job, bad=shown, progress=_progress(summary),
                       has_result=service.result_file(job_id) is not None, shown_limit=BAD_ROWS_SHOWN, error=error)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, NotFound
 from mailgothai.web.i18n import N_

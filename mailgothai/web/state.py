@@ -9,10 +9,10 @@ from jinja2 import Environment
 
 from mailgothai.directory.vlv import SortedLister
 from mailgothai.services.auth import Authenticator
-from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardCache
 from mailgothai.services.listing_warmer import ListingWarmer
+from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.services.sessions import SessionStore
 from mailgothai.services.totp import TotpService
 from mailgothai.services.usage import UsageRefresher
@@ -35,7 +35,7 @@ class WebState:
 
     @classmethod
     def build(cls, settings: Settings, templates: Environment,
-              translations: dict[str, gettext.NullTranslations]) -> "WebState":
+              translations: dict[str, gettext.NullTranslations]) -> WebState:
         backends = Backends.open(settings)
         lister = SortedLister()
         return cls(

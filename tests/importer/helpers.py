@@ -7,7 +7,13 @@ from pathlib import Path
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.csvimport import (
-    ACCOUNT_COLUMNS, ACCOUNT_SYNONYMS, Planner, RowResult, detect_format, map_header, parse_account_row,
+    ACCOUNT_COLUMNS,
+    ACCOUNT_SYNONYMS,
+    Planner,
+    RowResult,
+    detect_format,
+    map_header,
+    parse_account_row,
     read_records,
 )
 from mailgothai.core.models import Domain, DomainLimits

@@ -9,8 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailgothai.core.csvimport import (
-    ACCOUNT_COLUMNS, ACCOUNT_SYNONYMS, Action, Holder, PlannedRow, Planner, RowResult, detect_format, guard,
-    map_header, parse_account_row, read_records, unguard,
+    ACCOUNT_COLUMNS,
+    ACCOUNT_SYNONYMS,
+    Action,
+    Holder,
+    PlannedRow,
+    Planner,
+    RowResult,
+    detect_format,
+    guard,
+    map_header,
+    parse_account_row,
+    read_records,
+    unguard,
 )
 from mailgothai.core.models import Account, Domain, DomainLimits
 from mailgothai.errors import InvalidInput

@@ -11,8 +11,8 @@ import pytest
 
 from mailgothai.core.csvimport import Action, PlannedRow
 from mailgothai.datagen import HEADER, Spec, generate
-from mailgothai.datagen.badrows import KINDS
 from mailgothai.datagen.__main__ import main as datagen_main
+from mailgothai.datagen.badrows import KINDS
 from tests.importer.helpers import domains_of, expected_rows, plan_offline
 
 
@@ -70,8 +70,9 @@ def test_full_size_shape_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_sizes_sum_and_are_heavy_tailed(tmp_path: Path) -> None:
-    from mailgothai.datagen.generate import FULL_ACCOUNTS, FULL_DOMAINS, domain_sizes
     import random
+
+    from mailgothai.datagen.generate import FULL_ACCOUNTS, FULL_DOMAINS, domain_sizes
 
     sizes = domain_sizes(FULL_DOMAINS, FULL_ACCOUNTS, random.Random(1))
     assert sum(sizes) == FULL_ACCOUNTS and min(sizes) >= 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import imaplib
 import smtplib
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import ldap3
@@ -171,7 +171,7 @@ def test_the_purge_removes_expired_mailboxes_and_keeps_held_ones(stack: Settings
     boxes = services.backends.mailboxes
     assert all(boxes.exists(kept[a].mailbox_id) for a in (expired, held, in_held_domain))
 
-    ten_days_later = datetime.now(timezone.utc) + timedelta(days=10)
+    ten_days_later = datetime.now(UTC) + timedelta(days=10)
     operator = Actor("purge-test", Role.SUPERADMIN, origin="test")
     dry = PurgeService(services.backends, operator, clock=lambda: ten_days_later).run(dry_run=True)
     assert {r.email for r in dry.purged} >= {expired}

@@ -17,8 +17,7 @@ import imaplib
 import smtplib
 import socket
 import uuid
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest

@@ -19,10 +19,9 @@ import subprocess
 import sys
 import tarfile
 import time
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -76,7 +75,8 @@ def _run_previous(tree: Path, env: dict[str, str], *args: str, stdin: str | None
 def _env_for(settings: Settings, tree: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
     env["PYTHONPATH"] = str(tree)
-    for name in ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port", "web_port",
+    for name in ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port",
+                 "web_port",
                  "auth_policy_port", "auth_cache_ttl", "sql_url", *CHEAP_ARGON2):
         value = getattr(settings, name)
         if value not in ("", None):
@@ -162,7 +162,7 @@ def _inbox_counts(settings: Settings) -> dict[str, int]:
     done = subprocess.run(["doveadm", "-c", str(settings.dovecot_config), "-f", "tab", "mailbox", "status", "-A",
                            "messages", "INBOX"], capture_output=True, text=True, check=True)
     header, *rows = [line.split("\t") for line in done.stdout.splitlines() if line]
-    records = [dict(zip((h.lower() for h in header), row)) for row in rows]
+    records = [dict(zip((h.lower() for h in header), row, strict=False)) for row in rows]
     assert records and "username" in records[0], done.stdout[:500]
     return {r["username"]: int(r["messages"]) for r in records}
 

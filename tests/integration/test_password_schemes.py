@@ -117,7 +117,8 @@ def test_imported_hash_logs_in_over_imap(cli: Cli, domain: str, stack: Settings,
 
 
 def test_a_malformed_hash_is_refused_and_nothing_is_written(cli: Cli, domain: str) -> None:
-    for bad in ("{SSHA}not-base64!", "{MD5}X03MO1qnZdYdgyfeuILPmQ==", "plaintext-looking", "{ARGON2}$argon2d$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"):
+    for bad in ("{SSHA}not-base64!", "{MD5}X03MO1qnZdYdgyfeuILPmQ==", "plaintext-looking",
+                "{ARGON2}$argon2d$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"):
         result = cli("account", "add", f"bad@{domain}", "--password-hash-stdin", stdin=bad + "\n")
         assert result.returncode == 2 and "error: password: " in result.stderr, (bad, result.stderr)
     assert json.loads(_ok(cli("account", "list", domain, "--json")).stdout) == []

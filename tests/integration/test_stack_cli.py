@@ -23,7 +23,8 @@ from tests.integration.conftest import MailClients
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Stack-cycle-pw9"
-PORT_SETTINGS = ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port", "web_port",
+PORT_SETTINGS = ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port",
+                 "web_port",
                  "auth_policy_port")
 
 

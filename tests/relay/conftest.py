@@ -12,19 +12,19 @@ import tempfile
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from conftest import free_port
 
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings, save_settings
 from mailgothai.stack import manager
-from conftest import free_port
 from relay.helpers import PASSWORD
 
 

@@ -8,9 +8,10 @@ import ssl
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import dkim
 from imapclient import IMAPClient
@@ -63,7 +64,7 @@ def mx(settings: Settings) -> smtplib.SMTP:
 def message(sender: str, to: str, subject: str = "test", body: str = "hello\r\n", extra: str = "") -> bytes:
     return (f"From: <{sender}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
             f"Message-ID: <{uuid.uuid4().hex}@test>\r\nDate: Wed, 25 Nov 2026 08:00:00 +0000\r\n"
-            f"{extra}\r\n{body}").encode("utf-8")
+            f"{extra}\r\n{body}").encode()
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
@@ -138,7 +139,7 @@ def reload_relay(settings: Settings) -> None:
     wait_for(lambda: log_file.read_text(errors="replace").count(marker) > before, "the relay to reload")
 
 
-def dns_records(services: "object", domain: str) -> dict[str, str]:
+def dns_records(services: object, domain: str) -> dict[str, str]:
     """The domain's DNS TXT records as the project shows them for publishing."""
     from mailgothai.services.dkim import record_of
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import smtplib
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import ldap3
 import pytest

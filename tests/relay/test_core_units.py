@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import email
 import threading
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dkim
 import pytest
@@ -16,8 +17,8 @@ from hypothesis import strategies as st
 
 from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
-from mailgothai.core.sender_headers import SenderField
 from mailgothai.core.dsn import FailedRecipient, build_dsn
+from mailgothai.core.sender_headers import SenderField
 from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign

@@ -13,8 +13,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from imapclient import IMAPClient
@@ -71,7 +71,8 @@ def test_kill_9_during_submission_loses_no_accepted_message(relay: Settings, mai
         client: smtplib.SMTP | None = None
         for msg_id, rcpt in share:
             raw = message(sender, rcpt, "crash", ("z" * 70 + "\r\n") * 140).replace(
-                b"Message-ID: <", b"X-Old-Id: <", 1).replace(b"\r\n\r\n", f"\r\nMessage-ID: {msg_id}\r\n\r\n".encode(), 1)
+                b"Message-ID: <", b"X-Old-Id: <", 1).replace(
+                b"\r\n\r\n", f"\r\nMessage-ID: {msg_id}\r\n\r\n".encode(), 1)
             deadline = time.monotonic() + 120
             while not abort.is_set() and time.monotonic() < deadline:  # relay down: try again
                 try:
@@ -260,7 +261,8 @@ def test_kill_9_mid_delivery_delivers_again_only_what_was_in_flight(relay: Setti
         client: smtplib.SMTP | None = None
         for msg_id, rcpts in share:
             raw = message(sender, rcpts[0], "in flight", ("w" * 70 + "\r\n") * 140).replace(
-                b"Message-ID: <", b"X-Old-Id: <", 1).replace(b"\r\n\r\n", f"\r\nMessage-ID: {msg_id}\r\n\r\n".encode(), 1)
+                b"Message-ID: <", b"X-Old-Id: <", 1).replace(
+                b"\r\n\r\n", f"\r\nMessage-ID: {msg_id}\r\n\r\n".encode(), 1)
             deadline = time.monotonic() + 180
             while not abort.is_set() and time.monotonic() < deadline:
                 try:

@@ -11,8 +11,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
+
 from mailgothai.core.models import Role
 from mailgothai.errors import NotFound
 from mailgothai.services.actor import Actor

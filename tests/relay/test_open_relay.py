@@ -5,7 +5,7 @@ never reach anyone either."""
 from __future__ import annotations
 
 import smtplib
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import Cli
+
 from mailgothai.settings import Settings
 from mailgothai.stack import manager
 from relay.conftest import MailDomain

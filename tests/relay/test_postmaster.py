@@ -15,8 +15,8 @@ from mailgothai.errors import StackError
 from mailgothai.relay.server import postmaster_address
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain, relay_with
-from tests.conftest import Cli
 from relay.helpers import message, mx, wait_for, wait_for_messages
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.integration
 STRANGER = "someone@elsewhere.example"

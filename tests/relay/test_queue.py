@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
+
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain
 from relay.helpers import fetch_all, message, mx, submission, wait_for, wait_for_messages

@@ -10,7 +10,7 @@ from __future__ import annotations
 import smtplib
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -21,7 +21,7 @@ OUTSIDE = "news@elsewhere.example"
 def raw_message(headers: str, to: str, subject: str) -> bytes:
     """A message whose sender headers are given as they go on the wire."""
     return (f"{headers}\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@test>\r\n"
-            f"Date: Wed, 25 Nov 2026 08:00:00 +0000\r\n\r\nhello\r\n").encode("utf-8")
+            f"Date: Wed, 25 Nov 2026 08:00:00 +0000\r\n\r\nhello\r\n").encode()
 
 
 def q_encoded(text: str) -> str:
@@ -95,7 +95,7 @@ def test_outside_senders_in_any_header_form_are_still_accepted(relay: Settings,
         (OUTSIDE, f"From: {q_encoded('Jörg Müller')} <{OUTSIDE}>"),
         (OUTSIDE, f"From: Team: {OUTSIDE}, other@elsewhere.example;"),
         (OUTSIDE, f"From: {OUTSIDE} (News)\r\nSender: list-bounces@lists.elsewhere.example"),
-        ("", f"From: Mail Delivery System <MAILER-DAEMON@elsewhere.example>"),  # a bounce from outside
+        ("", "From: Mail Delivery System <MAILER-DAEMON@elsewhere.example>"),  # a bounce from outside
     ]
     for envelope, headers in legit:
         with mx(relay) as client:

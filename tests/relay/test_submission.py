@@ -12,8 +12,20 @@ import pytest
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain
 from relay.helpers import (
-    PASSWORD, dkimpy_verify, dns_records, fetch_all, message, mx, perl_verify, plain_submission, reload_relay, smtps,
-    submission, swaks, tls_client_context, wait_for_messages,
+    PASSWORD,
+    dkimpy_verify,
+    dns_records,
+    fetch_all,
+    message,
+    mx,
+    perl_verify,
+    plain_submission,
+    reload_relay,
+    smtps,
+    submission,
+    swaks,
+    tls_client_context,
+    wait_for_messages,
 )
 
 pytestmark = pytest.mark.integration

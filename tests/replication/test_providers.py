@@ -10,7 +10,7 @@ import smtplib
 import subprocess
 import time
 import uuid
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import ldap3
@@ -25,7 +25,6 @@ from mailgothai.services.tokens import TokenService
 from mailgothai.settings import Settings
 from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid, start_daemon, stop_pid
-
 from tests.conftest import Cli, free_port, stack_data_dir, stack_settings
 
 OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")

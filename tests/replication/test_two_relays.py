@@ -7,8 +7,8 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -20,7 +20,6 @@ from mailgothai.settings import Settings
 from mailgothai.stack import manager
 from mailgothai.stack.daemon import PythonService
 from mailgothai.stack.process import greeting
-
 from tests.conftest import free_port, stack_data_dir, stack_settings
 
 PASSWORD = "Two-relays-pass-1"

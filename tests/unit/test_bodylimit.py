@@ -4,7 +4,8 @@ and the 413 page in the reader's language."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx

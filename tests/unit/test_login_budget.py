@@ -9,7 +9,14 @@ import pytest
 
 from mailgothai.core.auth_policy import PolicyRequestError, answer, parse_request
 from mailgothai.core.login_budget import (
-    BudgetRules, Tally, Verdict, after_failure, cleared_by_success, keys_for, source_of, verdict,
+    BudgetRules,
+    Tally,
+    Verdict,
+    after_failure,
+    cleared_by_success,
+    keys_for,
+    source_of,
+    verdict,
 )
 
 RULES = BudgetRules(pair_free=3, pair_base=10, pair_max=80, account_free=6, source_free=9,
@@ -104,7 +111,8 @@ def test_rules_refuse_nonsense() -> None:
 
 
 def test_dovecot_requests_and_answers() -> None:
-    allow = parse_request("allow", json.dumps({"login": "a@b.go.th", "remote": "192.0.2.1", "protocol": "imap"}).encode())
+    request = {"login": "a@b.go.th", "remote": "192.0.2.1", "protocol": "imap"}
+    allow = parse_request("allow", json.dumps(request).encode())
     assert (allow.command, allow.login, allow.remote, allow.protocol) == ("allow", "a@b.go.th", "192.0.2.1", "imap")
     report = parse_request("report", b'{"login":"a@b.go.th","remote":"192.0.2.1","success":false,"policy_reject":true}')
     assert report.success is False and report.policy_reject is True

@@ -15,9 +15,9 @@ from mailgothai.core.passwords import (
     generate_password,
     has_scheme_prefix,
     hash_password,
+    is_legacy_hash,
     make_ssha,
     make_ssha512,
-    is_legacy_hash,
     validate_stored_hash,
     verify_password,
 )

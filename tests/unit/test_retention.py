@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -11,13 +11,18 @@ from hypothesis import strategies as st
 from mailgothai.core.limits import check_domain_limits
 from mailgothai.core.models import DomainLimits
 from mailgothai.core.retention import (
-    check_hold_reason, handover_folder, looks_like_mailbox_id, parse_mailbox_id, parse_retention_days, purge_date,
+    check_hold_reason,
+    handover_folder,
+    looks_like_mailbox_id,
+    parse_mailbox_id,
+    parse_retention_days,
+    purge_date,
     purge_verdict,
 )
 from mailgothai.directory.retained import ldap_time, parse_ldap_time
 from mailgothai.errors import InvalidInput
 
-NOW = datetime(2026, 12, 3, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text, days", [("0", 0), ("30", 30), (" 3650 ", 3650), (90, 90)])
@@ -86,7 +91,7 @@ def test_a_handover_folder_never_opens_another_level(local: str) -> None:
 
 
 def test_ldap_times_to_the_microsecond() -> None:
-    moment = datetime(2026, 12, 3, 15, 17, 22, 152859, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 3, 15, 17, 22, 152859, tzinfo=UTC)
     assert ldap_time(moment) == "20261203151722.152859Z"
     assert parse_ldap_time(ldap_time(moment)) == moment
     assert parse_ldap_time("20261203151722Z") == moment.replace(microsecond=0)

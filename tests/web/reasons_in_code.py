@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import ast
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 VALUE = "\u27e8value\u27e9"  # ⟨value⟩: a part of the reason that is data
 RAISES = {"InvalidInput", "LimitExceeded"}

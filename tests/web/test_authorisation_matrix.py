@@ -57,7 +57,8 @@ def form_body(world: World) -> dict[str, str]:
     return {"local_part": "intruder", "given_name": "x", "quota": "1G", "to": world.user_b, "password_mode": "generate",
             "name": "intruder", "login": world.admin_a, "confirm": world.b, "force": "1", "code": "123456",
             "description": "changed", "max_accounts": "99", "status": "disabled", "display_name": "x",
-            "domains": world.b, "role": "domain_admin", "as": f"intruder@{world.b}", "new_address": f"intruder@{world.b}",
+            "domains": world.b, "role": "domain_admin", "as": f"intruder@{world.b}",
+            "new_address": f"intruder@{world.b}",
             "keep_old_as_alias": "1", "reason": "intruder's hold", "retention_days": "0"}
 
 

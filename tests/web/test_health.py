@@ -6,8 +6,8 @@ web as `mailgothai serve` started by the stack, talked to over real HTTP."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest

@@ -5,7 +5,7 @@ default view sorted ahead of the first click."""
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -32,8 +32,9 @@ SOURCES = (PACKAGE / "core", PACKAGE / "services", PACKAGE / "dkim", PACKAGE / "
 NOT_SHOWN = (PACKAGE / "web" / "api",)
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 # Latin that may stay in a Thai sentence: names of formats, schemes and units.
-KEPT = {"ASCII", "IDNA", "UTF", "CSV", "cp874", "TIS", "XML", "YYYY", "MM", "DD", "DDTHH", "KiB", "argon2", "argon2d", "argon2i", "argon2id",
-        "base64", "ARGON2", "SSHA", "SSHA512", "CRYPT", "U", "K", "M", "G", "T", "B", "agency.go.th", "selector"}
+KEPT = {"ASCII", "IDNA", "UTF", "CSV", "cp874", "TIS", "XML", "YYYY", "MM", "DD", "DDTHH", "KiB",
+        "argon2", "argon2d", "argon2i", "argon2id", "base64", "ARGON2", "SSHA", "SSHA512", "CRYPT",
+        "U", "K", "M", "G", "T", "B", "agency.go.th", "selector"}
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.]*")
 
 

@@ -11,7 +11,7 @@ import gc
 import socket
 import threading
 import warnings
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -58,7 +58,7 @@ def unclosed(action: Callable[[], object]) -> list[str]:
 
 def test_probing_slapd_closes_its_socket(hangs_up: int, refused: int) -> None:
     for port in (hangs_up, refused):
-        assert unclosed(lambda: slapd.answers("127.0.0.1", port)) == []
+        assert unclosed(lambda port=port: slapd.answers("127.0.0.1", port)) == []
     assert slapd.answers("127.0.0.1", refused) is False
 
 
@@ -66,7 +66,7 @@ def test_the_gateway_closes_connections_that_fail(hangs_up: int, refused: int) -
     for port in (hangs_up, refused):
         gateway = Gateway([f"ldap://127.0.0.1:{port}"], "cn=app,ou=services,o=mailgothai", "secret", timeout=2)
 
-        def use() -> None:
+        def use(gateway: Gateway = gateway) -> None:
             with pytest.raises(DirectoryUnreachable):
                 gateway.read("o=mailgothai")
             with pytest.raises(DirectoryUnreachable):

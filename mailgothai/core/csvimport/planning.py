@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.csvimport.rows import ParsedRow, PasswordKind, RowResult
@@ -25,7 +25,7 @@ from mailgothai.core.models import Account, Domain, Status
 from mailgothai.errors import LimitExceeded
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"
     UNCHANGED = "unchanged"

@@ -4,8 +4,8 @@ UTF-8 (with or without BOM) and Thai Windows cp874/TIS-620 are detected from the
 a file that is neither, or whose high bytes do not read as Thai text (`charsets.not_thai`:
 a Latin-1 or Windows-1252 file), is refused with the place, the bytes and what to do —
 never imported with changed names. An encoding given by the operator is used instead
-(and checked only to decode). ``,`` or ``;`` come from the header line. Quoted cells may hold delimiters, quotes and line
-breaks; a record, not a line, is a row. Row numbers count data rows from 1 (the header
+(and checked only to decode). ``,`` or ``;`` come from the header line. Quoted cells may
+hold delimiters, quotes and line breaks; a record, not a line, is a row. Row numbers count data rows from 1 (the header
 is not counted), blank records included, as a spreadsheet shows them minus one.
 A file that cannot be read raises InvalidInput("file", reason).
 """
@@ -215,12 +215,12 @@ class Records:
     """The data records of a file, one at a time. Gives the stream back to its owner
     (detaches from it) when exhausted or closed; it never closes the stream."""
 
-    def __init__(self, text: io.TextIOWrapper, reader: "csv._reader") -> None:  # type: ignore[name-defined]
+    def __init__(self, text: io.TextIOWrapper, reader: csv._reader) -> None:  # type: ignore[name-defined]
         self._text: io.TextIOWrapper | None = text
         self._reader = reader
         self._row = 0
 
-    def __iter__(self) -> "Records":
+    def __iter__(self) -> Records:
         return self
 
     def __next__(self) -> Record:

@@ -35,7 +35,7 @@ class RowResult:
     email: str = ""  # as written in the file (normalised when ok)
 
 
-class PasswordKind(str, enum.Enum):
+class PasswordKind(enum.StrEnum):
     GENERATE = "generate"  # blank cell: generate one, hand it out once in the result file
     PLAIN = "plain"  # hash with argon2id
     HASH = "hash"  # a stored hash from an older system, kept as given

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,7 +18,12 @@ from starlette.routing import Route
 
 from mailgothai.core.models import Admin, Role
 from mailgothai.errors import (
-    AlreadyExists, BackendError, DirectoryError, InvalidInput, NotFound, PermissionDenied,
+    AlreadyExists,
+    BackendError,
+    DirectoryError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
 )
 from mailgothai.services.actor import Actor, admin_actor
 from mailgothai.services.audit import AuditQueryService

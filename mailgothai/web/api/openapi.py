@@ -120,7 +120,8 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         f"{P}/me": {"get": _op("the token's administrator", "Admin", tag="me")},
         f"{P}/domains": {
-            "get": _op("domains the token may see, by name", "DomainPage", [_query("q", LIST_Q), *PAGING], tag="domains"),
+            "get": _op("domains the token may see, by name", "DomainPage", [_query("q", LIST_Q), *PAGING],
+                       tag="domains"),
             "post": _op("create a domain (operator)", "Domain", body=_body(
                 {"name": NAME, "description": STR, **LIMITS}, ("name",)), status="201", tag="domains"),
         },

@@ -21,8 +21,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -73,7 +74,8 @@ def job_json(s: JobSummary) -> dict[str, Any]:
         "id": job.id, "state": job.state.value, "running": s.running, "file_name": job.file_name,
         "encoding": job.encoding or None, "delimiter": job.delimiter or None,
         "unknown_columns": list(job.unknown_columns), "error": job.error or None,
-        "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "rows": s.rows, "to_create": s.to_create, "to_update": s.to_update, "unchanged": s.unchanged,
         "rejected": s.rejected, "blank": s.blank, "created": s.created, "updated": s.updated, "failed": s.failed,
         "pending": s.pending, "result_available": result_available,

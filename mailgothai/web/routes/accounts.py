@@ -54,15 +54,18 @@ def search(ctx: Ctx) -> Response:
 def _account_form(title: str, values: dict[str, str], new: bool, domain: str) -> Form:
     fields: list[Field] = []
     if new:
-        fields.append(Field("local_part", N_("Address (before the @)"), required=True, value=values.get("local_part", ""),
+        fields.append(Field("local_part", N_("Address (before the @)"), required=True,
+                            value=values.get("local_part", ""),
                             help=N_("Letters, digits and . _ - ; the domain is added")))
     fields += [
         Field("given_name", N_("Given name"), value=values.get("given_name", "")),
         Field("surname", N_("Surname"), value=values.get("surname", "")),
         Field("display_name", N_("Display name"), value=values.get("display_name", "")),
-        Field("quota", N_("Quota"), value=values.get("quota", ""), help=N_("e.g. 2G or 500M; blank: the domain's default")),
+        Field("quota", N_("Quota"), value=values.get("quota", ""),
+              help=N_("e.g. 2G or 500M; blank: the domain's default")),
         Field("aliases", N_("Aliases"), value=values.get("aliases", ""), help=N_("Further addresses, separated by ;")),
-        Field("forward", N_("Forward to"), value=values.get("forward", ""), help=N_("Addresses that get a copy, separated by ;")),
+        Field("forward", N_("Forward to"), value=values.get("forward", ""),
+              help=N_("Addresses that get a copy, separated by ;")),
     ]
     if new:
         fields += [Field("password_mode", N_("Password"), "select", value=values.get("password_mode", "generate"),

@@ -50,7 +50,8 @@ def alias_new(ctx: Ctx) -> Response:
     except MailGoThaiError as exc:
         if isinstance(exc, InvalidInput) and exc.field == "address":
             exc = InvalidInput("local_part", exc.reason)
-        return ctx.render("form.html", 400, form=form.filled(ctx.form).fail(exc, ctx.gettext), subject="@" + domain.name)
+        failed = form.filled(ctx.form).fail(exc, ctx.gettext)
+        return ctx.render("form.html", 400, form=failed, subject="@" + domain.name)
     return ctx.redirect(f"/domains/{alias.domain}/aliases", "alias-saved")
 
 

@@ -11,7 +11,12 @@ from starlette.routing import Route
 
 from mailgothai.errors import InvalidInput
 from mailgothai.web.context import (
-    NOTICES, SESSION_COOKIE, Access, Ctx, client_ip, page,
+    NOTICES,
+    SESSION_COOKIE,
+    Access,
+    Ctx,
+    client_ip,
+    page,
 )
 from mailgothai.web.forms import Field, Form
 from mailgothai.web.i18n import LANG_COOKIE, LANGUAGES, N_

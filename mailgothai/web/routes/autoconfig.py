@@ -4,8 +4,8 @@ Only TLS is advertised: implicit TLS first (imaps, smtps; RFC 8314), then STARTT
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError
 from dataclasses import dataclass
+from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException

@@ -3,7 +3,7 @@ hold with a reason, or release it. Held mail is never purged (services/holds.py)
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from starlette.responses import Response
 from starlette.routing import Route
