@@ -61,13 +61,13 @@ def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 def progress_display() -> Iterator[Callable[[Progress], None]]:
     """A rich progress bar (rows/s, ETA) on a terminal; plain lines every few seconds otherwise."""
     if sys.stderr.isatty():
-        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TaskID, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
 
         with Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                  TextColumn("{task.fields[rate]:>8,.0f} rows/s"), TimeRemainingColumn(),
                  console=None, transient=False) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def show(p: Progress) -> None:
                 if p.stage not in tasks:

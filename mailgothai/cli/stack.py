@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mailgothai.settings import Settings
-from mailgothai.stack import demo, mailbox_migration, manager
+from mailgothai.stack import demo, dovecot, mailbox_migration, manager
 
 UP_OPTIONS = ("ldap_port", "imap_port", "lmtp_port", "ldap_providers")
 
@@ -37,8 +37,8 @@ def _print(state: manager.StackStatus) -> None:
         if key in data:
             print(f"{key:10} {data[key]}")
     for name, proc in data["processes"].items():
-        state = f"running (pid {proc['pid']})" if proc["running"] else "stopped"
-        print(f"{name:10} {state}")
+        running = f"running (pid {proc['pid']})" if proc["running"] else "stopped"
+        print(f"{name:10} {running}")
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,7 +64,7 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    if manager.dovecot.status(settings).running:
+    if dovecot.status(settings).running:
         print("mailgothai: error: stop Dovecot first: it would write to the mailboxes while they move")
         return 1
     result = mailbox_migration.migrate(settings)

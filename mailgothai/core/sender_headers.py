@@ -67,7 +67,7 @@ def _read(label: str, value: bytes) -> SenderField:
         return SenderField(label, (), shown, f"cannot be parsed ({type(exc).__name__})")
     if defects:
         return SenderField(label, (), shown, _one_line(str(defects[0])) or "malformed")
-    addresses = []
+    addresses: list[str] = []
     for username, domain, addr_spec in mailboxes:
         if not username or not domain:
             return SenderField(label, tuple(addresses), shown, f"an address without a domain: {addr_spec}")

@@ -10,6 +10,7 @@ alias and forward addresses, and passwords.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Protocol
 
 MARK = "ผิดพลาด"
@@ -22,7 +23,7 @@ class HasEmail(Protocol):
     def email(self) -> str: ...
 
 
-def make(kind: str, rng: random.Random, domains: list[str], earlier: list[HasEmail]) -> list[str]:
+def make(kind: str, rng: random.Random, domains: list[str], earlier: Sequence[HasEmail]) -> list[str]:
     """The cells of one bad row of this kind (columns as in generate.HEADER)."""
     d = rng.choice(domains)
     n = rng.randrange(10**6)

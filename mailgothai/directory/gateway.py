@@ -11,7 +11,7 @@ import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -103,6 +103,7 @@ def map_error(exc: lx.LDAPException, what: str) -> Exception:
 
 
 T = TypeVar("T")
+Scope = Literal["BASE", "LEVEL", "SUBTREE"]
 
 
 def discard(conn: ldap3.Connection) -> None:
@@ -308,7 +309,7 @@ class Gateway:
         return self.call(operation)
 
     def search(self, base: str, search_filter: str, attributes: Sequence[str] = ("*",),
-               scope: str = ldap3.SUBTREE, limit: int = 0) -> list[Entry]:
+               scope: Scope = ldap3.SUBTREE, limit: int = 0) -> list[Entry]:
         def operation(conn: ldap3.Connection) -> list[Entry]:
             try:
                 conn.search(base, search_filter, scope, attributes=list(attributes), size_limit=limit,
@@ -319,7 +320,7 @@ class Gateway:
                 return []
             except lx.LDAPException as exc:
                 raise map_error(exc, f"search {search_filter}") from exc
-            return [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
+            return [_entry(item) for item in conn.response or () if item.get("type") == "searchResEntry"]
         return self.call(operation)
 
     def first_page(self, base: str, search_filter: str, size: int,
@@ -345,7 +346,7 @@ class Gateway:
                 except lx.LDAPException as exc:
                     raise map_error(exc, f"search {search_filter}") from exc
                 page = [Entry(dn, attrs) for dn, attrs in decoded]
-                page += [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
+                page += [_entry(item) for item in conn.response or () if item.get("type") == "searchResEntry"]
                 cookie = conn.result.get("controls", {}).get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
                 yield from page
                 if not cookie:

@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -160,15 +161,15 @@ def lean_entries(conn: ldap3.Connection) -> ldap3.Connection:
     strategy = conn.strategy
     full = strategy.decode_response_fast
 
-    def decode(message: dict[str, object]) -> dict[str, object]:
+    def decode(message: dict[str, Any]) -> dict[str, object]:
         if message["protocolOp"] != 4:  # not a searchResEntry
-            return full(message)  # type: ignore[no-any-return]
-        dn, attributes = message["payload"]  # type: ignore[misc]
+            return cast(dict[str, object], full(message))
+        dn, attributes = message["payload"]
         return {"type": "searchResEntry", "dn": dn[3].decode("utf-8"),
                 "raw_attributes": {a[3][0][3].decode("utf-8"): [v[3] for v in a[3][1][3]]
                                    for a in attributes[3]}}
 
-    strategy.decode_response_fast = decode  # type: ignore[method-assign]
+    strategy.decode_response_fast = decode
     conn.auto_range = False  # its post-processing would look for the `attributes` dictionary
     return conn
 
@@ -348,7 +349,7 @@ class SortedLister:
             raise _Retry()
         ctx.context_id, ctx.total = vlv.context_id, vlv.total
         entries = [Entry(str(item["dn"]), {str(k).lower(): list(v) for k, v in item["raw_attributes"].items()})
-                   for item in ctx.conn.response if item.get("type") == "searchResEntry"]
+                   for item in ctx.conn.response or () if item.get("type") == "searchResEntry"]
         return Window(entries, max(0, vlv.position - 1), vlv.total)
 
 

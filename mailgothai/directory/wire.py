@@ -24,7 +24,7 @@ the bytes against ldap3's own encoding).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import ldap3
@@ -86,7 +86,7 @@ def taking_entries(conn: ldap3.Connection, sink: list[Decoded]) -> Iterator[None
     if type(strategy) is not SyncStrategy:
         yield
         return
-    receive = strategy.receiving
+    receive: Callable[[], list[bytes]] = strategy.receiving
 
     def receiving() -> list[bytes]:
         while True:
@@ -138,7 +138,7 @@ def _integer(value: int, tag: int = 0x02) -> bytes:
     return _tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
 
 
-def _controls(controls: list[Control] | tuple[Control, ...]) -> bytes:
+def _controls(controls: Sequence[Control]) -> bytes:
     """Controls ::= [0] SEQUENCE OF SEQUENCE { controlType, criticality DEFAULT FALSE, controlValue OPTIONAL }"""
     out = []
     for oid, critical, value in controls:
@@ -149,12 +149,12 @@ def _controls(controls: list[Control] | tuple[Control, ...]) -> bytes:
     return _tlv(0xA0, b"".join(out))
 
 
-def _message(message_id: int, operation: bytes, controls: list[Control] | tuple[Control, ...]) -> bytes:
+def _message(message_id: int, operation: bytes, controls: Sequence[Control]) -> bytes:
     return _tlv(0x30, _integer(message_id) + operation + (_controls(controls) if controls else b""))
 
 
 def add_request(message_id: int, dn: str, attributes: dict[str, list[str]],
-                controls: list[Control] | tuple[Control, ...] = ()) -> bytes:
+                controls: Sequence[Control] = ()) -> bytes:
     """LDAPMessage { messageID, AddRequest ::= [APPLICATION 8] SEQUENCE { entry LDAPDN,
     attributes SEQUENCE OF SEQUENCE { type, vals SET OF value } }, controls }.
     Values are given as text (encoded UTF-8), as Gateway.add takes them."""
@@ -167,7 +167,7 @@ def add_request(message_id: int, dn: str, attributes: dict[str, list[str]],
 
 
 def extended_request(message_id: int, oid: str, value: bytes | None = None,
-                     controls: list[Control] | tuple[Control, ...] = ()) -> bytes:
+                     controls: Sequence[Control] = ()) -> bytes:
     """ExtendedRequest ::= [APPLICATION 23] SEQUENCE { requestName [0], requestValue [1] OPTIONAL }"""
     body = _tlv(0x80, oid.encode("ascii")) + (_tlv(0x81, value) if value is not None else b"")
     return _message(message_id, _tlv(EXTENDED_REQUEST, body), controls)
@@ -185,7 +185,7 @@ def any_filter(filters: list[bytes]) -> bytes:
 
 
 def search_request(message_id: int, base: str, search_filter: bytes, attributes: list[str],
-                   controls: list[Control] | tuple[Control, ...] = ()) -> bytes:
+                   controls: Sequence[Control] = ()) -> bytes:
     """SearchRequest ::= [APPLICATION 3] SEQUENCE { baseObject, scope wholeSubtree,
     derefAliases neverDerefAliases, sizeLimit 0, timeLimit 0, typesOnly FALSE, filter,
     attributes }"""

@@ -187,7 +187,7 @@ class DeliveryQueue:
         if fresh is not None:
             self._fresh_bytes -= len(fresh[1])
         try:
-            envelope, message = fresh or await asyncio.to_thread(self._spool.load, queue_id)
+            envelope, message = fresh if fresh is not None else await asyncio.to_thread(self._spool.load, queue_id)
         except FileNotFoundError:
             return None  # deleted meanwhile (`queue delete`)
         state = DeliveryState() if fresh else await asyncio.to_thread(self._spool.state, queue_id)

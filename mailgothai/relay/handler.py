@@ -60,11 +60,20 @@ def is_loopback(peer: Any) -> bool:
         return False
 
 
-def _client_ip(session: Session) -> str:
+def _client_ip(session: Session | None) -> str:
+    peer: Any = session.peer if session is not None else None  # (host, port, ...) from the transport
     try:
-        return str(session.peer[0])
+        return str(peer[0])
     except (TypeError, IndexError):
         return "?"
+
+
+def _session_of(server: SMTP) -> Session:
+    """The session of a command being handled (aiosmtpd sets it when the connection opens)."""
+    session = server.session
+    if session is None:
+        raise RuntimeError("an SMTP command outside a connection")
+    return session
 
 
 def _size_param(options: list[str]) -> int:
@@ -97,7 +106,7 @@ class RelayHandler:
         return responses
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        refused = self.auth_allowed(server, server.session)
+        refused = self.auth_allowed(server, _session_of(server))
         if refused:
             await server.push(str(refused))
             return AuthResult(success=False, handled=True)
@@ -118,7 +127,7 @@ class RelayHandler:
         return await self._login(server, parts[1], parts[2])
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        refused = self.auth_allowed(server, server.session)
+        refused = self.auth_allowed(server, _session_of(server))
         if refused:
             await server.push(str(refused))
             return AuthResult(success=False, handled=True)
@@ -156,7 +165,8 @@ class RelayHandler:
         parsed = p.parse_envelope_address("" if address == "<>" else address, sender=True)
         if not parsed.ok:
             return str(parsed.reply)
-        auth_user = session.auth_data if session.authenticated else None
+        # what _login gave as auth_data: the login (aiosmtpd leaves the attribute untyped)
+        auth_user: str | None = session.auth_data if session.authenticated else None
         sender = parsed.address
         try:
             owned, domain = await cached_or_thread(self._sender_facts, auth_user, sender)

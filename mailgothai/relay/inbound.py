@@ -74,7 +74,7 @@ class InboundChecker:
             return None
         except dns.exception.DNSException as exc:
             raise _DnsOff() from exc
-        return b"".join(b"".join(r.strings) for r in answer)  # type: ignore[attr-defined]
+        return b"".join(b"".join(r.strings) for r in answer)
 
     def check(self, message: bytes, client_ip: str, helo: str, mail_from: str,
               parsed: canon.ParsedMessage | None = None) -> InboundVerdict:

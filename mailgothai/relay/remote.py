@@ -54,8 +54,8 @@ class Resolver:
             return [domain]
         except dns.exception.DNSException as exc:
             raise DnsUnavailable(f"MX lookup for {domain} failed: {exc}") from exc
-        records = sorted(answer, key=lambda r: r.preference)  # type: ignore[attr-defined]
-        hosts = [str(r.exchange).rstrip(".") for r in records]  # type: ignore[attr-defined]
+        records = sorted(answer, key=lambda r: r.preference)
+        hosts = [str(r.exchange).rstrip(".") for r in records]
         if hosts == [""]:
             raise NoSuchDomain(f"{domain} accepts no mail (null MX)")
         return hosts
@@ -69,7 +69,7 @@ class Resolver:
             return []
         except dns.exception.DNSException as exc:
             raise DnsUnavailable(f"TXT lookup for {name} failed: {exc}") from exc
-        return [b"".join(r.strings) for r in answer]  # type: ignore[attr-defined]
+        return [b"".join(r.strings) for r in answer]
 
 
 class DnsUnavailable(Exception):

@@ -232,10 +232,10 @@ class RelaySMTP(SMTP):
         """aiosmtpd's result for a plain path, without its general parser."""
         plain = _PLAIN_PATH.match(arg or "")
         if plain is None:
-            return super()._getaddr(arg)  # type: ignore[no-any-return]
+            return super()._getaddr(arg)
         rest = arg[plain.end():].lstrip(" \t")  # the parser takes the blanks after ">" too
         if rest.startswith("("):
-            return super()._getaddr(arg)  # type: ignore[no-any-return]  # and a comment
+            return super()._getaddr(arg)  # and a comment
         address = plain.group(1)
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
@@ -244,7 +244,10 @@ class RelaySMTP(SMTP):
     async def push(self, status: str | bytes) -> None:
         if (status[:1] if isinstance(status, str) else status[:1].decode("ascii", "replace")) in ("4", "5"):
             self._refused += 1
-        await super().push(status)
+        if isinstance(status, str):
+            await super().push(status)
+        else:
+            await super().push(status)
 
     async def _close_with(self, refused: p.Reply) -> None:
         self._closing = True
@@ -257,7 +260,8 @@ class RelaySMTP(SMTP):
         """Every end of a transaction in aiosmtpd (RSET, HELO/EHLO, after DATA) comes here."""
         if self.envelope is not None:
             self.event_handler.transaction_over(self.envelope)
-        super()._set_post_data_state()
+        reset: Callable[[], None] = super()._set_post_data_state  # aiosmtpd leaves it unannotated
+        reset()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.envelope is not None:

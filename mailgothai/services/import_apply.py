@@ -17,6 +17,7 @@ reservation or a quota change may have been made without its account write.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import time
@@ -159,7 +160,8 @@ class Applier:
         for domain, (count, quota) in sorted(self.jobs.planned_creates(self.job_id).items()):
             try:
                 self.b.domains.adjust_usage(domain, count, quota,
-                                            check=lambda d, q=quota, n=count: check_account_fits(d, q, n))
+                                            check=functools.partial(check_account_fits, new_quota=quota,
+                                                                    extra_accounts=count))
             except (LimitExceeded, NotFound):
                 self._per_row.add(domain)
 
@@ -221,8 +223,8 @@ class Applier:
     def _write(self, items: list[Item], writers: ThreadPoolExecutor) -> None:
         for item in items:
             if item.hash_future is not None:
-                future, n = item.hash_future
-                item.password_hash = future.result()[n]
+                hashes, n = item.hash_future
+                item.password_hash = hashes.result()[n]
         self.journal.append((i.record.row, i.record.email, i.generated) for i in items if i.generated)
         self.jobs.set_state(self.job_id, [i.record.row for i in items], RowState.INFLIGHT)
         together = self._create_together(items)
@@ -231,9 +233,9 @@ class Applier:
         futures = [writers.submit(self._write_one, item) for item in alone]
         written_alone: list[tuple[Item, Outcome]] = []  # a row whose write raised has no outcome
         error: BaseException | None = None
-        for item, future in zip(alone, futures, strict=True):
+        for item, written_one in zip(alone, futures, strict=True):
             try:
-                written_alone.append((item, future.result()))
+                written_alone.append((item, written_one.result()))
             except BaseException as exc:  # the row stays in flight; recover() settles it
                 error = error or exc
         self.jobs.finish_rows(self.job_id, together + [o for _, o in written_alone])

@@ -112,9 +112,9 @@ class PasswordJournal:
         self.path.unlink(missing_ok=True)
 
 
-OUTCOME_WORDS = {"applied": {"create": "created", "update": "updated"}, "unchanged": "unchanged",
-                 "rejected": "rejected", "failed": "failed", "blank": "blank", "planned": "not applied",
-                 "inflight": "not applied"}
+OUTCOME_WORDS: dict[str, str | dict[str, str]] = {
+    "applied": {"create": "created", "update": "updated"}, "unchanged": "unchanged", "rejected": "rejected",
+    "failed": "failed", "blank": "blank", "planned": "not applied", "inflight": "not applied"}
 
 
 def outcome_word(record: RowRecord) -> str:

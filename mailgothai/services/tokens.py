@@ -7,6 +7,7 @@ Token text: ``mgt_<id>_<secret>``; the id finds the row, the secret is compared 
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
@@ -20,7 +21,7 @@ from mailgothai.core.models import Admin, Role, Status
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.actor import Actor
-from mailgothai.services.auth import Clock, aware, utcnow
+from mailgothai.services.auth import Clock, aware, aware_or_none, utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.store.web_state import ApiToken
 
@@ -54,9 +55,8 @@ def _hash(secret: str) -> str:
 
 
 def _info(row: ApiToken) -> TokenInfo:
-    opt = lambda v: aware(v) if v is not None else None  # noqa: E731
-    return TokenInfo(row.id, row.admin_login, row.name, aware(row.created_at), opt(row.last_used_at),
-                     opt(row.expires_at), opt(row.revoked_at))
+    return TokenInfo(row.id, row.admin_login, row.name, aware(row.created_at), aware_or_none(row.last_used_at),
+                     aware_or_none(row.expires_at), aware_or_none(row.revoked_at))
 
 
 class TokenService:
@@ -111,7 +111,7 @@ class TokenService:
         self._audit("api_token.revoke", token_id)
         return info
 
-    def revoke_all_of(self, login: str, reason: str, keep: str = "") -> list[str]:
+    def revoke_all_of(self, login: str, reason: str, keep: str = "") -> builtins.list[str]:
         """End every live token of admin `login` (called by `AdminService` when its
         password is reset, it is suspended or deleted), except `keep`: the id of the
         token an admin is using to change its own password. One audit record per token,

@@ -34,7 +34,7 @@ from mailgothai.core.addresses import normalize_address, normalize_domain, split
 from mailgothai.core.models import Role
 from mailgothai.errors import MailGoThaiError, MailStoreError
 from mailgothai.services.actor import Actor
-from mailgothai.services.auth import Clock, aware, utcnow
+from mailgothai.services.auth import Clock, aware, aware_or_none, utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.store.db import Store
 from mailgothai.store.web_state import DomainUsage, QuotaSnapshot
@@ -125,10 +125,9 @@ class SnapshotStore:
             if not domains:
                 return {}
             query = query.where(DomainUsage.domain.in_(list(domains)))
-        opt = lambda v: aware(v) if v is not None else None  # noqa: E731
         with self._store.session() as session:
-            return {r.domain: DomainTotal(r.domain, r.used_bytes, r.accounts_read, opt(r.oldest_read_at),
-                                          opt(r.newest_read_at))
+            return {r.domain: DomainTotal(r.domain, r.used_bytes, r.accounts_read, aware_or_none(r.oldest_read_at),
+                                          aware_or_none(r.newest_read_at))
                     for r in session.scalars(query).all()}
 
 

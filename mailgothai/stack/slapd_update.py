@@ -90,6 +90,8 @@ def _connect(settings: Settings, node: int) -> ldap3.Connection:
 
 def _read(conn: ldap3.Connection, dn: str, attributes: list[str]) -> dict[str, list[str]]:
     conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=attributes)
+    if not conn.response:
+        raise StackError(f"slapd's configuration has no entry {dn}")
     raw = conn.response[0]["raw_attributes"]
     return {name: [v.decode("utf-8") for v in raw.get(name, [])] for name in attributes}
 
@@ -119,7 +121,7 @@ def update_config(settings: Settings, node: int = 1) -> ConfigUpdate:
         raise StackError(f"cannot reach slapd's ldapi socket to update its configuration: {exc}") from exc
     try:
         conn.search(SCHEMA_BASE, "(objectClass=olcSchemaConfig)", ldap3.LEVEL, attributes=["cn"])
-        ours = [item["dn"] for item in conn.response if item["dn"].endswith(f"}}mailgothai,{SCHEMA_BASE}")]
+        ours = [item["dn"] for item in conn.response or () if item["dn"].endswith(f"}}mailgothai,{SCHEMA_BASE}")]
         if len(ours) != 1:
             raise StackError(f"slapd at {paths.root} has no MailGoThai schema in cn=config")
         current = _read(conn, ours[0], ["olcAttributeTypes", "olcObjectClasses"])

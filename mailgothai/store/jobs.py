@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     bindparam,
     delete,
@@ -170,8 +171,8 @@ def _row(row: Any) -> RowRecord:
                      row.reason, row.data)
 
 
-_ROWS = ImportRow.__table__
-_AUDIT = AuditRecord.__table__
+_ROWS = cast(Table, ImportRow.__table__)
+_AUDIT = cast(Table, AuditRecord.__table__)
 # Core statements for the per-chunk writes (an import makes one per row): SQLAlchemy's ORM
 # bulk paths cost several times more CPU per row for the same SQL.
 _FINISH_ROW = (update(_ROWS).where(_ROWS.c.job_id == bindparam("b_job"), _ROWS.c.row == bindparam("b_row"))

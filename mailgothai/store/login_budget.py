@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from mailgothai.core.login_budget import Tally
 from mailgothai.store.db import Store
@@ -51,5 +52,6 @@ class LoginTallies:
     def forget_before(self, seconds: float) -> int:
         """Rows whose last failure is older than `seconds` (epoch): removed; returns how many."""
         with self._store.session() as session:
-            done = session.execute(delete(LoginFailure).where(LoginFailure.window_start < _at(seconds)))
+            stale = delete(LoginFailure).where(LoginFailure.window_start < _at(seconds))
+            done = cast(CursorResult[Any], session.execute(stale))
             return int(done.rowcount or 0)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, bindparam, delete, select, update
+from sqlalchemy import DateTime, Integer, String, Table, Text, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -155,7 +155,7 @@ class SendCounters:
     def _statement(self, limited: bool) -> Any:
         """One upsert, built once: insert the hour's row, or add to it — with a limit,
         only while the sum stays within it (then no row comes back)."""
-        table = SendCounterRow.__table__
+        table = cast(Table, SendCounterRow.__table__)
         stmt = self._insert(table).values(account=bindparam("account"), hour=bindparam("hour"),
                                           recipients=bindparam("recipients"))
         new_total = table.c.recipients + stmt.excluded.recipients

@@ -37,6 +37,7 @@ from mailgothai.errors import (
 )
 from mailgothai.services.actor import Actor, admin_actor
 from mailgothai.services.audit import AuditQueryService
+from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardService
 from mailgothai.services.listing import ListingService
 from mailgothai.services.registry import Services
@@ -114,7 +115,7 @@ class Ctx:
     def tokens(self) -> TokenService:
         return TokenService(self.state.backends, self.actor)
 
-    def _backends(self):  # type: ignore[no-untyped-def]
+    def _backends(self) -> Backends:
         """Backends acting as the admin (slapd's rules apply to a domain admin too)."""
         b = self.state.backends
         return b if self.is_operator else b.acting_for(self.actor.login)
@@ -275,7 +276,8 @@ def page(path: str, handler: Handler, access: Access, methods: tuple[str, ...] =
         if request.method in ("GET", "HEAD"):
             response = await run_in_threadpool(_run, ctx, handler, access, csrf)
         else:
-            response = await run_in_threadpool(_admit, ctx, access) or await _with_form(ctx, handler, csrf)
+            refused = await run_in_threadpool(_admit, ctx, access)
+            response = refused or await _with_form(ctx, handler, csrf)
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - ctx.started) * 1000:.1f}"
         return apply_cookies(ctx, response)
 

@@ -60,7 +60,7 @@ def load_translations(directory: Path = TRANSLATIONS_DIR) -> dict[str, gettext.N
 
 def negotiate(cookie: str | None, accept_language: str | None) -> str:
     if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     best: tuple[float, str] | None = None
     for part in (accept_language or "").split(","):
         piece = part.strip()

@@ -27,6 +27,7 @@ from mailgothai.errors import (
 )
 from mailgothai.services.actor import Actor, admin_actor
 from mailgothai.services.audit import AuditQueryService
+from mailgothai.services.backends import Backends
 from mailgothai.services.listing import ListingService
 from mailgothai.services.registry import Services
 from mailgothai.services.tokens import TokenService, authenticate, token_id
@@ -93,7 +94,7 @@ class ApiCtx:
     def is_operator(self) -> bool:
         return self.admin.role is Role.SUPERADMIN
 
-    def _backends(self):  # type: ignore[no-untyped-def]
+    def _backends(self) -> Backends:
         b = self.state.backends
         return b if self.is_operator else b.acting_for(self.admin.login)
 

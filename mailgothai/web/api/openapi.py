@@ -279,10 +279,14 @@ def document() -> dict[str, Any]:
             if method == "post" and "requestBody" not in op:
                 op["requestBody"] = {"required": False, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": False}}}}
-    page = lambda item: {"type": "object", "required": ["items", "offset", "limit", "total"], "properties": {  # noqa: E731
-        "items": {"type": "array", "items": _ref(item)}, "offset": INT, "limit": INT, "total": INT}}
-    listing = lambda item: {"type": "object", "required": ["items"], "properties": {  # noqa: E731
-        "items": {"type": "array", "items": _ref(item)}}}
+
+    def page(item: str) -> dict[str, Any]:
+        return {"type": "object", "required": ["items", "offset", "limit", "total"], "properties": {
+            "items": {"type": "array", "items": _ref(item)}, "offset": INT, "limit": INT, "total": INT}}
+
+    def listing(item: str) -> dict[str, Any]:
+        return {"type": "object", "required": ["items"],
+                "properties": {"items": {"type": "array", "items": _ref(item)}}}
     schemas = {
         "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
             "type": STR, "title": STR, "status": {"type": "integer"}, "detail": STR,

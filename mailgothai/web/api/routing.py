@@ -11,7 +11,7 @@ refused as bad input."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -54,7 +54,7 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
 
 
 def _merged(path: str, group: list[Route]) -> Route:
-    endpoints: dict[str, Callable[[Request], Any]] = {}
+    endpoints: dict[str, Callable[[Request], Awaitable[Response]]] = {}
     for route in group:
         for method in route.methods or ():
             endpoints[method] = route.endpoint

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from mailgothai.errors import InvalidInput
 from mailgothai.services.audit import parse_filter
+from mailgothai.store.audit import AuditEntry
 from mailgothai.web.context import Access, Ctx, page
 from mailgothai.web.messages import describe_error
 
@@ -18,7 +19,7 @@ FILTERS = ("domain", "actor", "action", "since", "until")
 def audit_log(ctx: Ctx) -> Response:
     values = {name: ctx.arg(name) for name in FILTERS}
     error = ""
-    entries: tuple = ()
+    entries: tuple[AuditEntry, ...] = ()
     next_before = None
     try:
         result = ctx.audit().page(parse_filter(**values), before_id=ctx.arg("before"), limit=50)
