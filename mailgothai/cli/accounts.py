@@ -14,7 +14,7 @@ from mailgothai.core.quota import format_size
 from mailgothai.services.registry import Services
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("account", help="mail accounts")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

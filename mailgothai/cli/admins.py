@@ -10,7 +10,7 @@ from mailgothai.core.models import Status
 from mailgothai.services.registry import Services
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("admin", help="administrators of the admin web")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

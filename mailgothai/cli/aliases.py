@@ -9,7 +9,7 @@ from mailgothai.cli.output import print_json_lines_array, print_rows
 from mailgothai.services.registry import Services
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("alias", help="aliases (an address delivering to others)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

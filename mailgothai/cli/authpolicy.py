@@ -7,7 +7,7 @@ import argparse
 from mailgothai.settings import Settings
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("auth-policy", help="Dovecot's auth policy service (one login budget for all)")
     parser.set_defaults(handler=cmd_run, needs_services=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -14,7 +14,7 @@ from mailgothai.settings import Settings
 from mailgothai.stack import slapd
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("deploy", help="configuration for a deployment on several machines")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     config = commands.add_parser(

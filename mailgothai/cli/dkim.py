@@ -13,7 +13,7 @@ from mailgothai.services.registry import Services
 from mailgothai.store.relay_state import DkimKey
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("dkim", help="a domain's DKIM keys: generate, rotate with overlap, retire")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     lst = commands.add_parser("list", help="a domain's keys and their states")

@@ -14,7 +14,7 @@ LIMIT_OPTIONS = ("max_accounts", "quota_pool", "default_quota", "max_message_siz
                  "retention_days")
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("domain", help="hosted domains")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

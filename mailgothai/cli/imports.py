@@ -29,7 +29,7 @@ ENCODING_HELP = (f"read the file in this encoding ({', '.join(OFFERED_ENCODINGS)
                  "detecting UTF-8 or Thai Windows cp874; a file that is neither is refused, never guessed")
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = groups.add_parser("import", help="import accounts from a CSV file (validate, then apply)")
     imp.add_argument("file", nargs="?", type=Path, help="CSV: email,given_name,surname,display_name,password,"
                                                          "quota,status,aliases,forward (any order)")

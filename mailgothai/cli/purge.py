@@ -10,7 +10,7 @@ from mailgothai.core.quota import format_size
 from mailgothai.services.registry import Services
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("purge", help=(
         "remove the deleted accounts whose retention has passed, and their mailboxes, unless on legal hold "
         "(run on the machine that holds the mailboxes; deploy/systemd/mailgothai-purge.timer runs it daily)"))

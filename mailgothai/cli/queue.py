@@ -13,7 +13,7 @@ from mailgothai.relay.spool import Spool
 from mailgothai.settings import Settings
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("queue", help="messages waiting in the relay's spool")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     lst = commands.add_parser("list", help="every queued message")

@@ -9,7 +9,7 @@ from mailgothai.relay.health import check
 from mailgothai.settings import Settings
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("relay", help="the SMTP relay (MX, submission, delivery queue)")
     parser.set_defaults(handler=cmd_run, needs_services=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -11,7 +11,7 @@ from mailgothai.stack import demo, dovecot, mailbox_migration, manager
 UP_OPTIONS = ("ldap_port", "imap_port", "lmtp_port", "ldap_providers")
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("stack", help="run the whole service privately on loopback ports")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     up = commands.add_parser("up", help="configure and start slapd and Dovecot (reuses existing data)")

@@ -17,7 +17,7 @@ from mailgothai.services.registry import Services
 from mailgothai.services.usage import UsageRefresher, UsageService
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("usage", help="quota usage of the mailboxes, as Dovecot counts it")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     refresh = commands.add_parser("refresh", help="read usage from Dovecot now and store the snapshots and totals")

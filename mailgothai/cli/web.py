@@ -7,7 +7,7 @@ import argparse
 from mailgothai.settings import Settings
 
 
-def register(groups: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = groups.add_parser("serve", help="run the admin web and the JSON API (uvicorn)")
     parser.add_argument("--port", type=int, help="port (default: the web_port setting, 10081)")
     parser.add_argument("--host", help="address to listen on (default: the host setting, 127.0.0.1)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -20,7 +21,7 @@ class Check:
     ms: float
 
 
-def _timed(name: str, probe) -> Check:  # type: ignore[no-untyped-def]
+def _timed(name: str, probe: Callable[[], str]) -> Check:
     started = time.perf_counter()
     try:
         detail = probe()

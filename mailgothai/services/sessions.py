@@ -11,8 +11,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 
 from mailgothai.services.auth import Clock, aware, utcnow
 from mailgothai.store.db import Store
@@ -97,5 +98,5 @@ class SessionStore:
     def purge_expired(self) -> int:
         now = self._clock()
         with self._store.session() as session:
-            result = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            result = cast(CursorResult[Any], session.execute(delete(WebSession).where(WebSession.expires_at <= now)))
+            return int(result.rowcount or 0)

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Integer, String, Table, Text, UniqueConstraint, bindparam, delete, select, update
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -118,8 +130,8 @@ class DkimKeyRecords:
         if expect is not None:
             query = query.where(DkimKeyRow.state == expect.value)
         with self._store.session() as session:
-            result = session.execute(query.values(state=state.value, **times))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            result = cast(CursorResult[Any], session.execute(query.values(state=state.value, **times)))
+            return bool(result.rowcount)
 
     def delete_domain(self, domain: str) -> None:
         with self._store.session() as session:
@@ -172,5 +184,6 @@ class SendCounters:
 
     def prune(self, before_hour: int) -> int:
         with self._store.session() as session:
-            result = session.execute(delete(SendCounterRow).where(SendCounterRow.hour < before_hour))
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            old = delete(SendCounterRow).where(SendCounterRow.hour < before_hour)
+            result = cast(CursorResult[Any], session.execute(old))
+            return int(result.rowcount)

@@ -4,6 +4,7 @@ activate, reset password, rename, delete (into retention: web/routes/retained.py
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -133,7 +134,7 @@ def account_edit(ctx: Ctx) -> Response:
     return ctx.redirect(f"/accounts/{account.email}", "account-saved")
 
 
-def _set_status(status: Status):  # type: ignore[no-untyped-def]
+def _set_status(status: Status) -> Callable[[Ctx], Response]:
     def handler(ctx: Ctx) -> Response:
         account = ctx.services().accounts.set_status(ctx.request.path_params["email"], status)
         back = ctx.field("back")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -69,7 +70,7 @@ def alias_edit(ctx: Ctx) -> Response:
     return ctx.redirect(f"/domains/{alias.domain}/aliases", "alias-saved")
 
 
-def _set_status(status: Status):  # type: ignore[no-untyped-def]
+def _set_status(status: Status) -> Callable[[Ctx], Response]:
     def handler(ctx: Ctx) -> Response:
         alias = ctx.services().aliases.set_status(ctx.request.path_params["address"], status)
         return ctx.redirect(f"/domains/{alias.domain}/aliases",

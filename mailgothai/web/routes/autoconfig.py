@@ -4,6 +4,7 @@ Only TLS is advertised: implicit TLS first (imaps, smtps; RFC 8314), then STARTT
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
@@ -164,7 +165,7 @@ async def outlook(request: Request) -> Response:
     return _xml(body)
 
 
-def _route(path: str, endpoint, methods: list[str]) -> Route:  # type: ignore[no-untyped-def]
+def _route(path: str, endpoint: Callable[[Request], Awaitable[Response] | Response], methods: list[str]) -> Route:
     route = Route(path, endpoint, methods=methods)
     route.access = Access.PUBLIC  # type: ignore[attr-defined]
     return route

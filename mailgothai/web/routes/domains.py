@@ -4,6 +4,7 @@ admins. (Its deleted accounts: web/routes/retained.py; legal holds: web/routes/h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -104,7 +105,7 @@ def domain_edit(ctx: Ctx) -> Response:
     return ctx.redirect(f"/domains/{domain.name}", "domain-saved")
 
 
-def _set_status(status: Status):  # type: ignore[no-untyped-def]
+def _set_status(status: Status) -> Callable[[Ctx], Response]:
     def handler(ctx: Ctx) -> Response:
         domain = ctx.services().domains.set_status(ctx.request.path_params["domain"], status)
         return ctx.redirect(f"/domains/{domain.name}",
