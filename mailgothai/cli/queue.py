@@ -99,8 +99,9 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
         state = spool.state(qid)
         state.next_try = 0.0
         spool.save_state(qid, state)
-    notify_relay(settings)
-    print(f"{len(ids)} message(s) scheduled for delivery now")
+    told = notify_relay(settings)
+    print(f"{len(ids)} message(s) scheduled for delivery now: "
+          + ("the relay was told" if told else "no relay runs for this data directory; it takes them at its start"))
     return 0
 
 

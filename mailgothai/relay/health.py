@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailgothai.relay.instance import running_pid
 from mailgothai.relay.spool import Spool
 from mailgothai.settings import Settings
 from mailgothai.stack.process import greeting
@@ -31,9 +32,7 @@ class Health:
 
 
 def check(settings: Settings) -> Health:
-    from mailgothai.stack.manager import RELAY
-
-    checks = {"process": RELAY.status(settings).running,
+    checks = {"process": running_pid(settings) is not None,
               "smtp": greeting(settings.host, settings.smtp_port, b"220"),
               "submission": greeting(settings.host, settings.submission_port, b"220")}
     if settings.smtps_port:

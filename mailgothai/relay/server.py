@@ -36,6 +36,7 @@ from mailgothai.relay.auth import Authenticator
 from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy, log_message
 from mailgothai.relay.handler import RelayHandler
 from mailgothai.relay.inbound import InboundChecker
+from mailgothai.relay.instance import RelayLock
 from mailgothai.relay.lmtp import LmtpPool
 from mailgothai.relay.lookup import RelayDirectory
 from mailgothai.relay.quota import QuotaStatus
@@ -371,5 +372,12 @@ def configure_logging() -> None:
 
 def run(settings: Settings) -> int:
     configure_logging()
-    asyncio.run(serve(settings))
+    # A notification (SIGUSR1) before serve() handles it must not end the process: the
+    # start reads everything afresh anyway.
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    held = RelayLock.acquire(settings)  # others find this relay by it (relay/instance.py)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        held.release()
     return 0
