@@ -40,8 +40,8 @@ from mailgothai.core.models import Role
 from mailgothai.core.passwords import Argon2Params, hash_password
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
-from mailgothai.relay.control import notify_relay
 from mailgothai.relay.lmtp import LmtpConnection
+from mailgothai.running_relay import notify_relay
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services

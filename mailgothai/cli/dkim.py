@@ -7,7 +7,7 @@ from datetime import datetime
 
 from mailgothai.cli.common import add_json
 from mailgothai.cli.output import plain, print_json, print_rows
-from mailgothai.relay.control import notify_relay
+from mailgothai.running_relay import notify_relay
 from mailgothai.services.dkim import record_of
 from mailgothai.services.registry import Services
 from mailgothai.store.relay_state import DkimKey

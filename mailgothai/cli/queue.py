@@ -8,8 +8,8 @@ import datetime
 from mailgothai.cli.common import add_json
 from mailgothai.cli.output import print_json, print_json_lines_array, print_rows
 from mailgothai.errors import NotFound
-from mailgothai.relay.control import notify_relay
 from mailgothai.relay.spool import Spool
+from mailgothai.running_relay import notify_relay
 from mailgothai.settings import Settings
 
 

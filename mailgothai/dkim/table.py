@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from mailgothai.core.dkim import dns_name
 from mailgothai.dkim.keys import KeyFiles
+from mailgothai.dkim.schedule import advance
 from mailgothai.dkim.signer import SigningKey
 from mailgothai.errors import MailGoThaiError
-from mailgothai.services.dkim import advance
 from mailgothai.store.relay_state import DkimKeyRecords, KeyState
 
 log = logging.getLogger("mailgothai.relay")

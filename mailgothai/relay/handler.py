@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
@@ -22,11 +22,9 @@ from mailgothai.core.auth_results import without_own_results
 from mailgothai.core.sender_headers import SenderField, read_sender_fields
 from mailgothai.errors import MailGoThaiError
 from mailgothai.relay.auth import AuthUnavailable
+from mailgothai.relay.context import RelayContext
 from mailgothai.relay.lookup import cached_or_thread
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
-
-if TYPE_CHECKING:
-    from mailgothai.relay.server import RelayContext
 
 log = logging.getLogger("mailgothai.relay")
 MAX_RECIPIENTS = 100

@@ -6,10 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailgothai.relay.instance import running_pid
+from mailgothai.probes import greeting
 from mailgothai.relay.spool import Spool
+from mailgothai.running_relay import running_pid
 from mailgothai.settings import Settings
-from mailgothai.stack.process import greeting
 
 
 @dataclass(frozen=True)

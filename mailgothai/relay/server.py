@@ -23,75 +23,32 @@ from sqlalchemy import event
 
 from mailgothai.core import policy as p
 from mailgothai.core.addresses import normalize_address
-from mailgothai.core.dkim import ParsedMessage
 from mailgothai.core.passwords import hash_password
 from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.dkim.keys import KeyFiles
-from mailgothai.dkim.signer import sign
 from mailgothai.dkim.table import KeyTable
 from mailgothai.errors import InvalidInput, StackError
+from mailgothai.mailstore.paths import paths_for as dovecot_paths
 from mailgothai.relay.auth import Authenticator
-from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy, log_message
+from mailgothai.relay.context import RelayContext
+from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy
 from mailgothai.relay.handler import RelayHandler
 from mailgothai.relay.inbound import InboundChecker
-from mailgothai.relay.instance import RelayLock
 from mailgothai.relay.lmtp import LmtpPool
 from mailgothai.relay.lookup import RelayDirectory
 from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.remote import RemoteSender, Resolver
 from mailgothai.relay.routing import Router
-from mailgothai.relay.spool import Envelope, Spool, Target
+from mailgothai.relay.spool import Spool, Target
+from mailgothai.running_relay import RelayLock
 from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.settings import Settings
-from mailgothai.stack.dovecot import paths_for as dovecot_paths
 from mailgothai.store import Store
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
 
 log = logging.getLogger("mailgothai.relay")
-
-
-@dataclass
-class RelayContext:
-    settings: Settings
-    directory: RelayDirectory
-    router: Router
-    quota: QuotaStatus
-    counters: SendCounters
-    keys: KeyTable
-    inbound: InboundChecker
-    auth: Authenticator
-    spool: Spool
-    queue: DeliveryQueue
-    store: Store
-    gateway: Gateway
-
-    def sign(self, message: bytes, domain: str, parsed: ParsedMessage | None = None) -> bytes:
-        """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or
-        signing fails (the mail then goes out unsigned: it is never dropped)."""
-        keys = self.keys.signing_keys(domain)
-        if not keys:
-            return b""
-        try:
-            return sign(message, keys, parsed=parsed)
-        except Exception:  # noqa: BLE001 - any signing failure leaves the mail unsigned
-            log.exception("DKIM signing for %s failed; sending unsigned", domain)
-            return b""
-
-    def log_accepted(self, envelope: Envelope, size: int, listener: str) -> None:
-        log_message("accepted", queue_id=envelope.queue_id, listener=listener, client=envelope.client,
-                    sender=envelope.sender, auth_user=envelope.auth_user or None, size=size,
-                    recipients=[t.address for t in envelope.targets])
-
-    async def route_sender(self, sender: str) -> tuple[Target, ...]:
-        """Where a bounce to `sender` goes (its mailbox, or remote)."""
-        expansion = await asyncio.to_thread(self.router.expand, sender)
-        return expansion.targets
-
-    def close(self) -> None:
-        self.gateway.close()
-        self.store.close()
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -375,7 +332,7 @@ def run(settings: Settings) -> int:
     # A notification (SIGUSR1) before serve() handles it must not end the process: the
     # start reads everything afresh anyway.
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    held = RelayLock.acquire(settings)  # others find this relay by it (relay/instance.py)
+    held = RelayLock.acquire(settings)  # others find this relay by it (running_relay.py)
     try:
         asyncio.run(serve(settings))
     finally:

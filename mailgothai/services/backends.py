@@ -15,6 +15,7 @@ from mailgothai.directory.layout import Layout
 from mailgothai.directory.retained import RetainedDirectory
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
+from mailgothai.running_relay import notify_relay
 from mailgothai.settings import Settings
 from mailgothai.store import AuditLog, Store
 
@@ -68,8 +69,6 @@ class Backends:
         """A relay running from this data directory drops its cached directory answers now
         (SIGUSR1), so a deleted or renamed address is refused at RCPT at once; relays
         elsewhere see the change within relay_lookup_cache_ttl."""
-        from mailgothai.relay.control import notify_relay  # only when a change needs it
-
         notify_relay(self.settings)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ still verifies) → `retired` (private key deleted; the record may be removed).
   signed before, so nothing can break), record shown for publishing.
 - `rotate`: a new pending key; the current one keeps signing. The switch happens on
   `activate` (the admin confirms the record is published) or by itself once
-  `switch_after` has passed (the relay applies due switches, see `advance`).
+  `switch_after` has passed (the relay applies due switches, see `dkim/schedule.advance`).
 - on the switch the old key becomes `retiring` with `retire_after`; `retire` (or the
   relay, once that time has passed) retires it and deletes its private key.
 
@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.dkim import SELECTOR, dns_name, split_txt
 from mailgothai.dkim.keys import KeyFiles, generate
+from mailgothai.dkim.schedule import switch
 from mailgothai.errors import AlreadyExists, InvalidInput, NotFound
 from mailgothai.services.base import Service
 from mailgothai.store.relay_state import DkimKey, DkimKeyRecords, KeyState
@@ -66,36 +67,6 @@ def _selector(text: str | None, algorithm: str, now: datetime) -> str:
     if not SELECTOR.match(value):
         raise InvalidInput("selector", "1-63 letters, digits or '-', not starting or ending with '-'")
     return value
-
-
-def advance(records: DkimKeyRecords, files: KeyFiles, now: datetime, retire_delay: int) -> list[DkimKey]:
-    """Apply switches and retirements that are due; returns the keys that changed.
-    Called by the relay when it refreshes its signing table (no actor: the schedule
-    was set by whoever rotated)."""
-    changed: list[DkimKey] = []
-    for key in records.all_live():
-        if key.state is KeyState.PENDING and key.switch_after is not None and key.switch_after <= now:
-            changed.extend(_switch(records, key, now, retire_delay))
-        elif key.state is KeyState.RETIRING and key.retire_after is not None and key.retire_after <= now:
-            if records.set_state(key.domain, key.selector, KeyState.RETIRED, expect=KeyState.RETIRING,
-                                 retired_at=now):
-                files.remove(key.domain, key.selector)
-                changed.append(key)
-    return changed
-
-
-def _switch(records: DkimKeyRecords, new: DkimKey, now: datetime, retire_delay: int) -> list[DkimKey]:
-    """Make `new` the signing key of its algorithm; the one it replaces starts retiring."""
-    if not records.set_state(new.domain, new.selector, KeyState.ACTIVE, expect=KeyState.PENDING,
-                             activated_at=now):
-        return []
-    changed = [new]
-    for old in records.for_domain(new.domain):
-        if old.algorithm == new.algorithm and old.state is KeyState.ACTIVE and old.selector != new.selector:
-            records.set_state(old.domain, old.selector, KeyState.RETIRING, expect=KeyState.ACTIVE,
-                              retire_after=now + timedelta(seconds=retire_delay))
-            changed.append(old)
-    return changed
 
 
 class DkimService(Service):
@@ -158,7 +129,7 @@ class DkimService(Service):
         key = self.get(domain, selector)
         if key.state is not KeyState.PENDING:
             raise InvalidInput("selector", f"{key.selector} is {key.state.value}, not pending")
-        _switch(self._records, key, _now(), self.b.settings.dkim_retire_delay)
+        switch(self._records, key, _now(), self.b.settings.dkim_retire_delay)
         after = self.get(domain, selector)
         self.audit("dkim.activate", "dkim_key", f"{key.selector}._domainkey.{key.domain}", key.domain,
                    before=key, after=after)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from mailgothai.errors import MailGoThaiError
+from mailgothai.probes import greeting
 from mailgothai.services.backends import Backends
-from mailgothai.stack.process import greeting
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ import os
 import shutil
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from mailgothai.core.auth_policy import HEADER
 from mailgothai.errors import StackError
+from mailgothai.mailstore.paths import DovecotPaths as DovecotPaths
+from mailgothai.mailstore.paths import paths_for as paths_for
 from mailgothai.settings import Settings
 from mailgothai.stack import tls
 from mailgothai.stack.process import (
@@ -31,47 +32,6 @@ from mailgothai.stack.templates import render, write_private
 LDAP_FILES = ("ldap-passdb", "ldap-userdb", "ldap-deny-domain")
 # The passdb field that hands a marked account's password to postlogin.sh (see ldap-passdb.conf.in).
 UPGRADE_ATTRS = ", =userdb_mgt_upgrade_password=%{if;%{ldap:mgtPasswordUpgrade};eq;TRUE;%w;}"
-
-
-@dataclass(frozen=True)
-class DovecotPaths:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "dovecot.conf"
-
-    @property
-    def base_dir(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def state_dir(self) -> Path:
-        return self.root / "state"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "dovecot.log"
-
-    @property
-    def postlogin_script(self) -> Path:
-        return self.root / "postlogin.sh"
-
-    @property
-    def postlogin_log(self) -> Path:
-        return self.root / "postlogin.log"
-
-    @property
-    def postlogin_lock(self) -> Path:
-        return self.root / "postlogin.lock"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.base_dir / "master.pid"
-
-
-def paths_for(settings: Settings) -> DovecotPaths:
-    return DovecotPaths(settings.dovecot_config.parent.resolve())
 
 
 def mail_root(settings: Settings) -> Path:

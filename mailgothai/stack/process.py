@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailgothai.errors import StackError
+from mailgothai.probes import greeting as greeting
+from mailgothai.probes import port_open as port_open
 from mailgothai.stack.private import UMASK, private_opener
 
 
@@ -124,24 +125,6 @@ def stop_pid(pid: int | None, marker: str, timeout: float = 20.0) -> None:
     except StackError:
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not is_running(pid, marker), 5.0, f"pid {pid} to die")
-
-
-def greeting(host: str, port: int, expect: bytes, timeout: float = 2.0) -> bool:
-    """True when a TCP server at host:port answers with a line starting `expect`."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            return sock.recv(256).startswith(expect)
-    except OSError:
-        return False
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def require_free(host: str, *ports: int) -> None:

@@ -129,7 +129,7 @@ def swaks(*args: str) -> subprocess.CompletedProcess[str]:
 
 def reload_relay(settings: Settings) -> None:
     """Make the running relay reload its DKIM keys and rescan its spool, and wait until it has."""
-    from mailgothai.relay.control import notify_relay
+    from mailgothai.running_relay import notify_relay
     from mailgothai.stack.manager import RELAY
 
     log_file = RELAY.log_file(settings)

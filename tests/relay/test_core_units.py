@@ -251,7 +251,7 @@ def test_inbound_checks_fail_fast_without_dns_and_pass_hosted_signatures() -> No
 def test_a_signing_failure_leaves_the_mail_unsigned_not_dropped() -> None:
     from types import SimpleNamespace
 
-    from mailgothai.relay.server import RelayContext
+    from mailgothai.relay.context import RelayContext
 
     broken = SigningKey("h.go.th", "sel", "rsa", None)  # type: ignore[arg-type]
     ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [broken]))

@@ -1,6 +1,6 @@
 """A relay started as its systemd unit starts it (`mailgothai --config FILE relay run`, in
 the foreground, no PID file from `stack up`) is found by `relay health` and told by
-`queue retry` (relay/instance.py). Before, both looked for the stack's PID file and a
+`queue retry` (running_relay.py). Before, both looked for the stack's PID file and a
 `--data-dir` command line: under systemd the relay was reported down and never told."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Which relay runs for a data directory, however it was started (`stack up`, the systemd
+"""The running relay of a data directory: found, and told to look again.
+
+Which relay runs for a data directory, however it was started (`stack up`, the systemd
 unit, by hand): the running relay holds an exclusive lock on `DATA/run/relay.lock`, with
 its PID inside, for its whole life. The kernel drops the lock when the process ends, even
 by kill -9, so a file left behind says nothing and a reused PID cannot pass for the relay.
@@ -7,12 +9,17 @@ by kill -9, so a file left behind says nothing and a reused PID cannot pass for 
 (the stack's own PID file is written only by `stack up`, and its command-line check
 matched `--data-dir`, never the unit's `--config`). A second relay on the same data
 directory is refused at start: two would share one spool.
+
+`notify_relay` tells it to look again (SIGUSR1): it forgets its cached directory
+answers, rescans its spool and reloads the DKIM keys (without it, all three are re-read
+within seconds). This module sits below the services and the relay alike: both use it.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -77,3 +84,15 @@ def running_pid(settings: Settings) -> int | None:
 def _pid_in(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return int(text) if text.isdigit() else None
+
+
+def notify_relay(settings: Settings) -> bool:
+    """True if a running relay was told."""
+    pid = running_pid(settings)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:  # it ended just now
+        return False
+    return True

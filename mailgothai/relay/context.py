@@ -1,0 +1,67 @@
+"""What every part of a running relay shares: its settings, directory view, router, DKIM
+keys, checks, queue and stores (built by server.build, used by the SMTP handler)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from mailgothai.core.dkim import ParsedMessage
+from mailgothai.directory.gateway import Gateway
+from mailgothai.dkim.signer import sign
+from mailgothai.dkim.table import KeyTable
+from mailgothai.relay.auth import Authenticator
+from mailgothai.relay.delivery import DeliveryQueue, log_message
+from mailgothai.relay.inbound import InboundChecker
+from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.quota import QuotaStatus
+from mailgothai.relay.routing import Router
+from mailgothai.relay.spool import Envelope, Spool, Target
+from mailgothai.settings import Settings
+from mailgothai.store import Store
+from mailgothai.store.relay_state import SendCounters
+
+log = logging.getLogger("mailgothai.relay")
+
+
+@dataclass
+class RelayContext:
+    settings: Settings
+    directory: RelayDirectory
+    router: Router
+    quota: QuotaStatus
+    counters: SendCounters
+    keys: KeyTable
+    inbound: InboundChecker
+    auth: Authenticator
+    spool: Spool
+    queue: DeliveryQueue
+    store: Store
+    gateway: Gateway
+
+    def sign(self, message: bytes, domain: str, parsed: ParsedMessage | None = None) -> bytes:
+        """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or
+        signing fails (the mail then goes out unsigned: it is never dropped)."""
+        keys = self.keys.signing_keys(domain)
+        if not keys:
+            return b""
+        try:
+            return sign(message, keys, parsed=parsed)
+        except Exception:  # noqa: BLE001 - any signing failure leaves the mail unsigned
+            log.exception("DKIM signing for %s failed; sending unsigned", domain)
+            return b""
+
+    def log_accepted(self, envelope: Envelope, size: int, listener: str) -> None:
+        log_message("accepted", queue_id=envelope.queue_id, listener=listener, client=envelope.client,
+                    sender=envelope.sender, auth_user=envelope.auth_user or None, size=size,
+                    recipients=[t.address for t in envelope.targets])
+
+    async def route_sender(self, sender: str) -> tuple[Target, ...]:
+        """Where a bounce to `sender` goes (its mailbox, or remote)."""
+        expansion = await asyncio.to_thread(self.router.expand, sender)
+        return expansion.targets
+
+    def close(self) -> None:
+        self.gateway.close()
+        self.store.close()

@@ -1,0 +1,70 @@
+"""Every import in the package points down the layers (ARCHITECTURE.md, "Packages"):
+core ← adapters (directory, store, dkim, mailstore, …) ← services ← the processes (web,
+relay, stack, authpolicy, datagen) ← cli. Processes do not import one another; only the
+CLI, which starts them all, sees them all. Read from the source (function-level imports
+included), so an import made only inside a function cannot hide."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mailgothai
+
+LAYERS: list[set[str]] = [
+    {"core", "errors", "settings", "paths"},
+    {"directory", "store", "dkim", "mailstore", "probes", "running_relay"},
+    {"services"},
+    {"web", "relay", "stack", "authpolicy", "datagen"},
+    {"cli"},
+]
+PROCESSES = LAYERS[3]
+ROOT = Path(mailgothai.__file__).parent
+
+
+def layer_of(part: str) -> int:
+    for number, members in enumerate(LAYERS):
+        if part in members:
+            return number
+    raise AssertionError(f"mailgothai.{part} is in no layer: add it to LAYERS (and to ARCHITECTURE.md)")
+
+
+def imports_of(path: Path) -> list[str]:
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return [name for name in found if name.startswith("mailgothai.")]
+
+
+def wrong_imports(part: str, names: list[str]) -> list[str]:
+    """Of the modules `names` imported by a module of mailgothai.`part`, those in a higher
+    layer, or in a sibling process."""
+    mine = layer_of(part)
+    wrong = []
+    for name in names:
+        other = name.split(".")[1]
+        if other != part and (layer_of(other) > mine or (part in PROCESSES and other in PROCESSES)):
+            wrong.append(name)
+    return wrong
+
+
+def test_every_import_points_down_the_layers() -> None:
+    modules = [p for p in ROOT.rglob("*.py") if "migrations" not in p.parts and p != ROOT / "__init__.py"]
+    assert len(modules) > 100
+    wrong = [f"{path.relative_to(ROOT.parent)} imports {name}" for path in modules
+             for name in wrong_imports(path.relative_to(ROOT).parts[0].removesuffix(".py"), imports_of(path))]
+    assert wrong == []
+
+
+def test_the_check_sees_each_kind_of_wrong_import(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("import os\nfrom mailgothai.services.registry import Services\n"
+                      "def later():\n    import mailgothai.stack.manager\n", encoding="utf-8")
+    names = imports_of(source)
+    assert names == ["mailgothai.services.registry", "mailgothai.stack.manager"]
+    assert wrong_imports("core", names) == names  # upward, also from inside a function
+    assert wrong_imports("relay", names) == ["mailgothai.stack.manager"]  # a sibling process
+    assert wrong_imports("cli", names) == []  # the entry point starts them all
