@@ -51,6 +51,8 @@ class R(enum.Enum):
     AUTH_FAILED = "auth_failed"
     AUTH_LOCKED = "auth_locked"
     AUTH_UNAVAILABLE = "auth_unavailable"
+    AUTH_BAD_BASE64 = "auth_bad_base64"
+    AUTH_BAD_PLAIN = "auth_bad_plain"
     # addresses
     BAD_SENDER_SYNTAX = "bad_sender_syntax"
     BAD_RECIPIENT_SYNTAX = "bad_recipient_syntax"
@@ -90,6 +92,8 @@ REPLIES: dict[R, Reply] = {
     R.AUTH_FAILED: Reply(535, "5.7.8", "Authentication credentials invalid"),
     R.AUTH_LOCKED: Reply(454, "4.7.0", "Too many failed logins, try again later"),
     R.AUTH_UNAVAILABLE: Reply(454, "4.7.0", "Temporary authentication failure"),
+    R.AUTH_BAD_BASE64: Reply(501, "5.5.2", "Can't decode base64"),
+    R.AUTH_BAD_PLAIN: Reply(501, "5.5.2", "Can't split auth value"),
     R.BAD_SENDER_SYNTAX: Reply(553, "5.1.7", "Sender address not accepted: {reason}"),
     R.BAD_RECIPIENT_SYNTAX: Reply(553, "5.1.3", "Recipient address not accepted: {reason}"),
     R.ROUTING_CHARACTERS: Reply(553, "5.1.3", "Source routes, '%' and '!' routing are not accepted"),

@@ -116,11 +116,11 @@ class RelayHandler:
             try:
                 blob = base64.b64decode(args[1], validate=True)
             except ValueError:
-                await server.push("501 5.5.2 Can't decode base64")
+                await server.push(str(p.reply(p.R.AUTH_BAD_BASE64)))
                 return AuthResult(success=False, handled=True)
         parts = blob.split(b"\0")
         if len(parts) != 3:
-            await server.push("501 5.5.2 Can't split auth value")
+            await server.push(str(p.reply(p.R.AUTH_BAD_PLAIN)))
             return AuthResult(success=False, handled=True)
         return await self._login(server, parts[1], parts[2])
 
@@ -135,7 +135,7 @@ class RelayHandler:
             try:
                 login = base64.b64decode(args[1], validate=True)
             except ValueError:
-                await server.push("501 5.5.2 Can't decode base64")
+                await server.push(str(p.reply(p.R.AUTH_BAD_BASE64)))
                 return AuthResult(success=False, handled=True)
         if not isinstance(login, bytes):
             return AuthResult(success=False, handled=True)

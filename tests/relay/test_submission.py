@@ -173,3 +173,15 @@ def test_a_user_logging_in_for_every_message_is_served_from_the_auth_cache(
         with pytest.raises(smtplib.SMTPAuthenticationError):
             client.login(sender, PASSWORD + "x")
     assert fetch_all(relay, reader)
+
+
+def test_malformed_auth_values_get_the_reply_tables_answers(relay: Settings) -> None:
+    from mailgothai.core import policy as p
+
+    with submission(relay) as client:
+        for command, kind in [("AUTH PLAIN !!!not-base64", p.R.AUTH_BAD_BASE64),
+                              ("AUTH LOGIN !!!not-base64", p.R.AUTH_BAD_BASE64),
+                              (f"AUTH PLAIN {base64.b64encode(b'no-separators').decode()}", p.R.AUTH_BAD_PLAIN)]:
+            expected = p.reply(kind)
+            code, text = client.docmd(command)
+            assert (code, text.decode()) == (expected.code, f"{expected.status} {expected.text}"), command
