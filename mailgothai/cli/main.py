@@ -8,34 +8,24 @@ Exit codes: 0 done; 1 a missing object, a conflict or a failing component;
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mailgothai.cli import (
-    accounts,
-    admins,
-    aliases,
-    authpolicy,
-    deploy,
-    dkim,
-    domains,
-    imports,
-    purge,
-    queue,
-    relay,
-    stack,
-    usage,
-    web,
-)
 from mailgothai.errors import InvalidInput, MailGoThaiError
-from mailgothai.services.actor import cli_operator
-from mailgothai.services.registry import Services
 from mailgothai.settings import load_settings
 from mailgothai.stack.private import owner_only_umask
 
-GROUPS = (stack, domains, accounts, aliases, admins, dkim, relay, queue, imports, deploy, web, usage, purge,
-          authpolicy)
+# Each command group's module, by the group words it registers. A command loads only its
+# own group's module (and what that imports); help without a group loads them all.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "stack": ("stack",), "domains": ("domain",), "accounts": ("account",), "aliases": ("alias",),
+    "admins": ("admin",), "dkim": ("dkim",), "relay": ("relay",), "queue": ("queue",),
+    "imports": ("import", "import-domains", "export"), "deploy": ("deploy",), "web": ("serve",),
+    "usage": ("usage",), "purge": ("purge",), "authpolicy": ("auth-policy",),
+}
+GLOBAL_OPTIONS = ("--data-dir", "--config")
 
 
 def add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -55,23 +45,42 @@ class CommandParser(argparse.ArgumentParser):
         add_global_options(self, default=argparse.SUPPRESS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def group_word(argv: Sequence[str]) -> str | None:
+    """The command group named in `argv` (its first word that is not a global option or
+    its value), or None."""
+    words = iter(argv)
+    for word in words:
+        if word in GLOBAL_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given `argv` naming a known group, with that group only."""
     parser = argparse.ArgumentParser(prog="mailgothai", description="MailGoThai: central e-mail service")
     add_global_options(parser)
     groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True, parser_class=CommandParser)
-    for module in GROUPS:
-        module.register(groups)
+    word = group_word(argv) if argv is not None else None
+    wanted = [name for name, words in GROUPS.items() if word in words] or list(GROUPS)
+    for name in wanted:
+        importlib.import_module(f"mailgothai.cli.{name}").register(groups)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     owner_only_umask()  # everything this command (web, relay, stack) and its daemons write: owner-only
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler: Callable[..., int] = args.handler
     try:
         settings = load_settings(data_dir=args.data_dir, config=args.config)
         if getattr(args, "needs_services", True):
+            from mailgothai.services.actor import cli_operator
+            from mailgothai.services.registry import Services
+
             with Services.open(settings, cli_operator()) as services:
                 return handler(args, services)
         return handler(args, settings)

@@ -1,22 +1,27 @@
-"""All services for one actor, over one set of backends."""
+"""All services for one actor, over one set of backends. Each service is built (and its
+module imported) the first time it is used: a CLI command pays only for what it needs."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from mailgothai.core.models import Role
-from mailgothai.services.accounts import AccountService
 from mailgothai.services.actor import Actor
-from mailgothai.services.admins import AdminService
-from mailgothai.services.aliases import AliasService
 from mailgothai.services.backends import Backends
-from mailgothai.services.dkim import DkimService
-from mailgothai.services.domains import DomainService
-from mailgothai.services.holds import HoldService
-from mailgothai.services.lifecycle import LifecycleService
-from mailgothai.services.purge import PurgeService
 from mailgothai.settings import Settings
+
+if TYPE_CHECKING:
+    from mailgothai.services.accounts import AccountService
+    from mailgothai.services.admins import AdminService
+    from mailgothai.services.aliases import AliasService
+    from mailgothai.services.dkim import DkimService
+    from mailgothai.services.domains import DomainService
+    from mailgothai.services.holds import HoldService
+    from mailgothai.services.lifecycle import LifecycleService
+    from mailgothai.services.purge import PurgeService
 
 
 class Services:
@@ -25,14 +30,54 @@ class Services:
             backends = backends.acting_for(actor.login)
         self.backends = backends
         self.actor = actor
-        self.domains = DomainService(backends, actor)
-        self.accounts = AccountService(backends, actor)
-        self.aliases = AliasService(backends, actor)
-        self.admins = AdminService(backends, actor)
-        self.dkim = DkimService(backends, actor)
-        self.lifecycle = LifecycleService(backends, actor)
-        self.holds = HoldService(backends, actor)
-        self.purge = PurgeService(backends, actor)
+
+    @cached_property
+    def domains(self) -> DomainService:
+        from mailgothai.services.domains import DomainService
+
+        return DomainService(self.backends, self.actor)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        from mailgothai.services.accounts import AccountService
+
+        return AccountService(self.backends, self.actor)
+
+    @cached_property
+    def aliases(self) -> AliasService:
+        from mailgothai.services.aliases import AliasService
+
+        return AliasService(self.backends, self.actor)
+
+    @cached_property
+    def admins(self) -> AdminService:
+        from mailgothai.services.admins import AdminService
+
+        return AdminService(self.backends, self.actor)
+
+    @cached_property
+    def dkim(self) -> DkimService:
+        from mailgothai.services.dkim import DkimService
+
+        return DkimService(self.backends, self.actor)
+
+    @cached_property
+    def lifecycle(self) -> LifecycleService:
+        from mailgothai.services.lifecycle import LifecycleService
+
+        return LifecycleService(self.backends, self.actor)
+
+    @cached_property
+    def holds(self) -> HoldService:
+        from mailgothai.services.holds import HoldService
+
+        return HoldService(self.backends, self.actor)
+
+    @cached_property
+    def purge(self) -> PurgeService:
+        from mailgothai.services.purge import PurgeService
+
+        return PurgeService(self.backends, self.actor)
 
     @classmethod
     @contextlib.contextmanager

@@ -1,0 +1,40 @@
+"""A command loads only its own group's module (cli/main.py): what a start costs is what
+that command needs. Help without a group still lists every group."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mailgothai.cli.main import GROUPS, build_parser, group_word
+
+
+@pytest.mark.parametrize(("argv", "word"), [
+    (["account", "show", "a@b.go.th"], "account"),
+    (["--data-dir", "/srv/x", "account", "show"], "account"),
+    (["--config", "account", "domain", "list"], "domain"),  # a settings file named "account"
+    (["--data-dir=/srv/x", "queue", "list"], "queue"),
+    (["--help"], None),
+    ([], None),
+])
+def test_the_group_word_is_found_past_the_global_options(argv: list[str], word: str | None) -> None:
+    assert group_word(argv) == word
+
+
+def test_help_without_a_group_lists_every_group() -> None:
+    parser = build_parser([])
+    subparsers = next(a for a in parser._actions if isinstance(a, type(parser._subparsers._group_actions[0])))
+    every = {word for words in GROUPS.values() for word in words}
+    assert set(subparsers.choices) == every
+
+
+def test_a_command_loads_only_its_own_group() -> None:
+    probe = ("import sys; from mailgothai.cli.main import build_parser; "
+             "build_parser(['account', 'show', 'a@b.go.th']); "
+             "print(' '.join(m for m in sys.modules if m.startswith('mailgothai.cli.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "mailgothai.cli.accounts" in loaded
+    assert loaded & {f"mailgothai.cli.{name}" for name in GROUPS if name != "accounts"} == set()
