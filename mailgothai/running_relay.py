@@ -1,14 +1,15 @@
 """The running relay of a data directory: found, and told to look again.
 
 Which relay runs for a data directory, however it was started (`stack up`, the systemd
-unit, by hand): the running relay holds an exclusive lock on `DATA/run/relay.lock`, with
+unit, by hand): the running relay holds an exclusive lock on `SPOOL/relay.lock` (the
+spool defaults to `DATA/spool`), with
 its PID inside, for its whole life. The kernel drops the lock when the process ends, even
 by kill -9, so a file left behind says nothing and a reused PID cannot pass for the relay.
 
 `relay health`, `queue retry|delete` and the services' notifications find the relay here
 (the stack's own PID file is written only by `stack up`, and its command-line check
-matched `--data-dir`, never the unit's `--config`). A second relay on the same data
-directory is refused at start: two would share one spool.
+matched `--data-dir`, never the unit's `--config`). A second relay on the same spool
+is refused at start.
 
 `notify_relay` tells it to look again (SIGUSR1): it forgets its cached directory
 answers, rescans its spool and reloads the DKIM keys (without it, all three are re-read
@@ -28,7 +29,9 @@ from mailgothai.settings import Settings
 
 
 def lock_path(settings: Settings) -> Path:
-    return settings.data_dir.resolve() / "run" / "relay.lock"
+    """In the relay's spool: relays with spools of their own may share a data directory
+    (tests/replication/test_two_relays.py); two on one spool may not."""
+    return settings.spool_dir.resolve() / "relay.lock"
 
 
 class RelayLock:
@@ -47,7 +50,7 @@ class RelayLock:
         except BlockingIOError:
             other = _pid_in(fd)
             os.close(fd)
-            raise StackError(f"a relay already runs for {settings.data_dir}"
+            raise StackError(f"a relay already runs with the spool {settings.spool_dir}"
                              + (f" (pid {other})" if other else "")) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -60,7 +63,7 @@ class RelayLock:
 
 
 def running_pid(settings: Settings) -> int | None:
-    """The PID of the relay running for this data directory, or None."""
+    """The PID of the relay running with these settings' spool, or None."""
     try:
         fd = os.open(lock_path(settings), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:

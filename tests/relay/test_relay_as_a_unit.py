@@ -91,7 +91,7 @@ def test_queue_retry_tells_a_relay_started_as_the_unit_starts_it(
     assert b"Subject: retried-by-notification" in got
 
 
-def test_a_second_relay_on_the_same_data_directory_is_refused(unit_relay: tuple[Settings, Path]) -> None:
+def test_a_second_relay_on_the_same_spool_is_refused(unit_relay: tuple[Settings, Path]) -> None:
     _settings, config = unit_relay
     done = _cli(config, "relay", "run")
     assert done.returncode != 0
