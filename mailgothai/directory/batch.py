@@ -138,23 +138,14 @@ def search_equal(conn: ldap3.Connection, base: str, attribute: str, values: Sequ
 
 
 def _end(conn: ldap3.Connection, end: int, request: bytes) -> wire.Result:
-    """Send End Transaction and wait for its answer. The connection must stay open until
-    slapd has answered (txn_keeper.py says why): the answer is awaited for END_WAIT, and
-    the process's keeper holds a copy of the socket meanwhile, in case this process dies."""
-    keeper = txn_keeper.Keeper.get()
-    token = keeper.hold(conn.socket) if keeper is not None else None
-    answered = False
+    """Send End Transaction and wait for its answer, for END_WAIT, never the connection's
+    short receive timeout (txn_keeper.py says why the connection must stay open)."""
     short = conn.socket.gettimeout()
-    try:
-        conn.socket.settimeout(txn_keeper.END_WAIT)
-        _send(conn, wire.extended_request(end, TXN_END, request))
-        ended = _receive(conn, {end})[end]
-        answered = True
-        conn.socket.settimeout(short)
-        return ended
-    finally:
-        if keeper is not None:
-            keeper.release(token, answered=answered)
+    conn.socket.settimeout(txn_keeper.END_WAIT)
+    _send(conn, wire.extended_request(end, TXN_END, request))
+    ended = _receive(conn, {end})[end]
+    conn.socket.settimeout(short)
+    return ended
 
 
 def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],
@@ -173,17 +164,28 @@ def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],
     if started.code != SUCCESS:
         raise DirectoryError(f"the directory did not start a transaction: result {started.code} "
                              f"({started.diagnostic})")
-    specification = [(TXN_SPECIFICATION, True, b""), *controls]
-    ids: list[int] = []
-    requests = []
-    for dn, attributes in entries:
-        ids.append(next_id())
-        requests.append(wire.add_request(ids[-1], dn, attributes, specification))
-    _send(conn, b"".join(requests))
-    queued = _receive(conn, set(ids))
-    refused = next((k for k, i in enumerate(ids) if queued[i].code != SUCCESS), None)
-    end = next_id()
-    ended = _end(conn, end, ABORT if refused is not None else COMMIT)
+    # From here until slapd's last answer, the connection must not close under it, even if
+    # this process dies: the keeper holds a copy of the socket (txn_keeper.py).
+    keeper = txn_keeper.Keeper.get()
+    token = keeper.hold(conn.socket) if keeper is not None else None
+    answered = False
+    try:
+        specification = [(TXN_SPECIFICATION, True, b""), *controls]
+        ids: list[int] = []
+        requests = []
+        for dn, attributes in entries:
+            ids.append(next_id())
+            requests.append(wire.add_request(ids[-1], dn, attributes, specification))
+        _send(conn, b"".join(requests))
+        queued = _receive(conn, set(ids))
+        refused = next((k for k, i in enumerate(ids) if queued[i].code != SUCCESS), None)
+        if keeper is not None:
+            keeper.ending(token)
+        ended = _end(conn, next_id(), ABORT if refused is not None else COMMIT)
+        answered = True
+    finally:
+        if keeper is not None:
+            keeper.release(token, answered=answered)
     if refused is not None:  # refused when queued (e.g. a malformed request): none was written
         answer = queued[ids[refused]]
         raise TransactionRefused(refused, error_for(answer.code, answer.diagnostic, entries[refused][0]))

@@ -17,6 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from mailgothai.core.models import Role
 from mailgothai.directory import escaping as f
 from mailgothai.services.actor import Actor
@@ -38,10 +40,14 @@ CHILD = textwrap.dedent("""
     domain, count = sys.argv[2], int(sys.argv[3])
     receive = batch._receive
 
+    stall_at = sys.argv[4]
+
     def receive_and_stall(conn, wanted):
-        if len(wanted) == 1 and max(wanted) > count:  # End Transaction's answer: stall here
+        queued = len(wanted) == count
+        ending = len(wanted) == 1 and max(wanted) > count
+        if (stall_at == "queued" and queued) or (stall_at == "commit" and ending):
             keeper = txn_keeper.Keeper._instance
-            print("commit-sent", keeper._proc.pid if keeper else 0, flush=True)
+            print("stalled", keeper._proc.pid if keeper else 0, flush=True)
             time.sleep(300)
         return receive(conn, wanted)
 
@@ -71,7 +77,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_killing_a_process_mid_commit_neither_crashes_slapd_nor_loses_the_transaction(fresh_data_dir: Path) -> None:
+@pytest.mark.parametrize(("stall_at", "written"), [("commit", COUNT), ("queued", 0)])
+def test_killing_a_process_mid_transaction_neither_crashes_slapd_nor_writes_half(
+        fresh_data_dir: Path, stall_at: str, written: int) -> None:
+    """Killed right after sending End Transaction (slapd commits: all are written), or
+    right after sending the adds while slapd's threads queue them (nothing is written)."""
     settings = manager.up(stack_settings(fresh_data_dir)).settings
     try:
         slapd_pid = _slapd_pid(settings)
@@ -79,12 +89,12 @@ def test_killing_a_process_mid_commit_neither_crashes_slapd_nor_loses_the_transa
         with Services.open(settings, Actor("test", Role.SUPERADMIN, origin="test")) as svc:
             svc.domains.add(domain, description="test", max_accounts=str(COUNT + 10))
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(settings.data_dir), domain, str(COUNT)],
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(settings.data_dir), domain, str(COUNT), stall_at],
                                  stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
         try:
             assert child.stdout is not None
             line = child.stdout.readline().split()
-            assert line[:1] == ["commit-sent"], f"the child did not reach the commit: {line}"
+            assert line[:1] == ["stalled"], f"the child did not reach the point to kill it at: {line}"
             keeper_pid = int(line[1])
             assert keeper_pid, "the child started no keeper"
         finally:
@@ -99,8 +109,8 @@ def test_killing_a_process_mid_commit_neither_crashes_slapd_nor_loses_the_transa
         assert not _alive(keeper_pid), "the keeper did not exit once the commit was answered"
         assert _alive(slapd_pid), "slapd died when the process was killed during its commit"
         with Services.open(settings, Actor("test", Role.SUPERADMIN, origin="test")) as svc:
-            written = svc.backends.gateway.search(
+            found = svc.backends.gateway.search(
                 svc.backends.layout.users(domain), f.eq("objectClass", "mgtAccount"), ["mail"])
-        assert len(written) == COUNT, "the transaction was not written whole"
+        assert len(found) == written, "the transaction was written in part"
     finally:
         manager.down(settings)
