@@ -102,18 +102,23 @@ def relay_with(relay: Settings, **overrides: object) -> Iterator[Settings]:
         manager.start_relay(relay)
 
 
+def other_relay_settings(relay: Settings, data_dir: Path, **overrides: object) -> Settings:
+    """Settings of another relay beside the stack's: `data_dir` (made here) and ports of
+    its own; the same directory, SQL store, DKIM keys (linked) and certificate."""
+    data_dir.mkdir(mode=0o700)
+    os.symlink(relay.dkim_key_dir.resolve(), data_dir / "dkim")
+    return relay.replace(data_dir=data_dir, smtp_port=free_port(), submission_port=free_port(),
+                         smtps_port=free_port(), sql_url=relay.sql_url_effective,
+                         tls_cert_file=str(relay.tls_cert_path.resolve()),
+                         tls_key_file=str(relay.tls_key_path.resolve()), **overrides)
+
+
 @contextlib.contextmanager
 def second_relay(relay: Settings) -> Iterator[Settings]:
     """Another relay process beside the stack's (as on a second machine): its own
     ports, spool and memory; the same directory, SQL store, DKIM keys and certificate."""
     root = Path(tempfile.mkdtemp(prefix="mailgothai-relay2-"))
-    data_dir = root / "data"
-    data_dir.mkdir(mode=0o700)
-    os.symlink(relay.dkim_key_dir.resolve(), data_dir / "dkim")
-    settings = relay.replace(data_dir=data_dir, smtp_port=free_port(), submission_port=free_port(),
-                             smtps_port=free_port(), sql_url=relay.sql_url_effective,
-                             tls_cert_file=str(relay.tls_cert_path.resolve()),
-                             tls_key_file=str(relay.tls_key_path.resolve()))
+    settings = other_relay_settings(relay, root / "data")
     save_settings(settings)
     try:
         manager.start_relay(settings)

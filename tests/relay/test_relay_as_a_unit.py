@@ -20,9 +20,8 @@ import pytest
 
 from mailgothai.settings import Settings
 from mailgothai.stack.process import port_open
-from relay.conftest import FakeRemote, MailDomain
+from relay.conftest import FakeRemote, MailDomain, other_relay_settings
 from relay.helpers import message, submission, wait_for
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +37,8 @@ def unit_relay(relay: Settings) -> Iterator[tuple[Settings, Path]]:
     """A second relay of the stack's directory and SQL store, its settings in a file outside
     its data directory, run in the foreground as the unit's ExecStart runs it."""
     root = Path(tempfile.mkdtemp(prefix="mailgothai-unit-"))
-    data_dir = root / "var"
-    data_dir.mkdir(mode=0o700)
-    os.symlink(relay.dkim_key_dir.resolve(), data_dir / "dkim")
-    settings = relay.replace(data_dir=data_dir, smtp_port=free_port(), submission_port=free_port(),
-                             smtps_port=free_port(), sql_url=relay.sql_url_effective,
-                             tls_cert_file=str(relay.tls_cert_path.resolve()),
-                             tls_key_file=str(relay.tls_key_path.resolve()),
-                             relay_retry_base=3600, relay_retry_max=3600)  # only a notification retries
+    # only a notification retries
+    settings = other_relay_settings(relay, root / "var", relay_retry_base=3600, relay_retry_max=3600)
     config = root / "etc" / "mailgothai.toml"
     config.parent.mkdir(mode=0o700)
     config.write_text(settings.to_toml(), encoding="utf-8")
