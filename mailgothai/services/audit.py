@@ -4,11 +4,8 @@ domain admin the records of its own domains only (a filter on another domain is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import func, select
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.models import Role
@@ -16,8 +13,6 @@ from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
 from mailgothai.store.audit import AuditEntry
-from mailgothai.store.db import Store
-from mailgothai.store.models import AuditRecord
 
 MAX_PAGE = 200
 
@@ -35,26 +30,6 @@ class AuditFilter:
 class AuditPage:
     entries: tuple[AuditEntry, ...]
     next_before: int | None  # pass as before_id for the next (older) page
-
-
-def latest_change(store: Store, domain: str | None = None) -> int:
-    """The id of the newest audit record (of one domain): every change made through the
-    services writes one, from any process, so it tells listings when to re-read."""
-    query = select(func.max(AuditRecord.id))
-    if domain is not None:
-        query = query.where(AuditRecord.domain == domain)
-    with store.session() as session:
-        return int(session.scalar(query) or 0)
-
-
-def latest_changes(store: Store, domains: Sequence[str]) -> dict[str, int]:
-    """latest_change() of several domains in one query (a domain with no record: absent)."""
-    if not domains:
-        return {}
-    query = (select(AuditRecord.domain, func.max(AuditRecord.id)).where(AuditRecord.domain.in_(list(domains)))
-             .group_by(AuditRecord.domain))
-    with store.session() as session:
-        return {str(domain): int(newest) for domain, newest in session.execute(query).all()}
 
 
 def parse_filter(*, domain: str = "", actor: str = "", action: str = "", since: str = "",

@@ -18,6 +18,7 @@ from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.running_relay import notify_relay
 from mailgothai.settings import Settings
 from mailgothai.store import AuditLog, Store
+from mailgothai.store.usage import SnapshotStore
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Backends:
     layout: Layout
     store: Store
     audit: AuditLog
+    snapshots: SnapshotStore
     doveadm: Doveadm
     mailboxes: Mailboxes
 
@@ -50,7 +52,8 @@ class Backends:
             domains=DomainDirectory(gateway, layout), accounts=AccountDirectory(gateway, layout),
             aliases=AliasDirectory(gateway, layout), admins=AdminDirectory(gateway, layout),
             retained=RetainedDirectory(gateway, layout),
-            store=store, audit=AuditLog(store), doveadm=Doveadm(settings.dovecot_config),
+            store=store, audit=AuditLog(store), snapshots=SnapshotStore(store),
+            doveadm=Doveadm(settings.dovecot_config),
             mailboxes=Mailboxes(settings.mailbox_root_path.resolve()),
         )
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailgothai.core.models import Domain, Role
-from mailgothai.services.audit import latest_change
 from mailgothai.services.base import Service
-from mailgothai.services.usage import DomainTotal, SnapshotStore
+from mailgothai.store.usage import DomainTotal
 
 TOP = 10
 
@@ -63,7 +62,7 @@ class DashboardCache:
 class DashboardService(Service):
     def figures(self, cache: DashboardCache) -> Dashboard:
         scope = None if self.actor.role is Role.SUPERADMIN else tuple(sorted(self.actor.domains))
-        key = (scope, latest_change(self.b.store))
+        key = (scope, self.b.audit.newest_id())
         cached = cache.get(key)
         if cached is not None:
             return cached
@@ -71,7 +70,7 @@ class DashboardService(Service):
             domains = list(self.b.domains.iter_all())
         else:
             domains = [d for d in (self.b.domains.find(name) for name in scope) if d is not None]
-        totals = SnapshotStore(self.b.store).totals(None if scope is None else [d.name for d in domains])
+        totals = self.b.snapshots.totals(None if scope is None else [d.name for d in domains])
         readings = [t.oldest_read_at for t in totals.values() if t.oldest_read_at is not None]
         largest = sorted(domains, key=lambda d: d.account_count, reverse=True)[:TOP]
         result = Dashboard(

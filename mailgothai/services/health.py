@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
-
 from mailgothai.errors import MailGoThaiError
 from mailgothai.probes import greeting
 from mailgothai.services.backends import Backends
@@ -44,9 +42,4 @@ def check_all(backends: Backends) -> list[Check]:
             raise MailGoThaiError(f"no IMAP greeting from {settings.host}:{settings.imap_port}")
         return f"imap {settings.host}:{settings.imap_port}"
 
-    def sql() -> str:
-        with backends.store.session() as session:
-            session.execute(text("SELECT 1"))
-        return backends.store.engine.dialect.name
-
-    return [_timed("directory", directory), _timed("dovecot", dovecot), _timed("sql", sql)]
+    return [_timed("directory", directory), _timed("dovecot", dovecot), _timed("sql", backends.store.ping)]

@@ -20,7 +20,6 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import Service
-from mailgothai.services.usage import SnapshotStore
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class LifecycleService(Service):
             sizes = self._sizes([a.email for a in accounts])
             for account in accounts:
                 self._retire(account, domain, sizes.get(account.email))
-            SnapshotStore(self.b.store).forget([a.email for a in accounts])
+            self.b.snapshots.forget([a.email for a in accounts])
             done += len(accounts)
         self.b.doveadm.flush_all()
         self.b.doveadm.kick([f"*@{domain.name}"])
@@ -109,7 +108,7 @@ class LifecycleService(Service):
                 pass
         missing = [a for a in addresses if a not in sizes]
         if missing:
-            readings = SnapshotStore(self.b.store).readings(missing)
+            readings = self.b.snapshots.readings(missing)
             sizes.update({a: r.used_bytes for a, r in readings.items()})
         return sizes
 
@@ -119,7 +118,7 @@ class LifecycleService(Service):
         readings kept by address are forgotten (a new holder starts with none)."""
         self.b.doveadm.flush_auth_cache(addresses)
         self.b.doveadm.kick(addresses)
-        SnapshotStore(self.b.store).forget(addresses)
+        self.b.snapshots.forget(addresses)
         self.b.tell_relay()
 
     # ---- reading ------------------------------------------------------------------------

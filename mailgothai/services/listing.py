@@ -32,7 +32,6 @@ from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.vlv import SortedLister, SortKey
 from mailgothai.errors import InvalidInput
 from mailgothai.services.actor import Actor
-from mailgothai.services.audit import latest_change
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import Service
 
@@ -101,7 +100,7 @@ def stamp_of(domain: Domain, newest_change: int) -> tuple[int, int, int]:
 
 
 def account_stamp(backends: Backends, domain: Domain) -> tuple[int, int, int]:
-    return stamp_of(domain, latest_change(backends.store, domain.name))
+    return stamp_of(domain, backends.audit.newest_id(domain.name))
 
 
 def _search_text(text: str | None) -> str:
@@ -154,7 +153,7 @@ class ListingService(Service):
         flt = f.all_of(f.eq("objectClass", "mgtAlias"), f.eq("domainName", dom.name))
         if text:
             flt = f.all_of(flt, f.prefix("mail", text))
-        stamp = latest_change(self.b.store, dom.name)
+        stamp = self.b.audit.newest_id(dom.name)
         window = self.lister.window(self._inside_domain(), self.b.layout.aliases(dom.name), flt, (BY_MAIL,),
                                     offset, size, ALIAS_ATTRS, stamp)
         return dom, Page(tuple(to_alias(e) for e in window.entries), window.offset, size, window.total,
@@ -171,7 +170,7 @@ class ListingService(Service):
             if not self.actor.domains:
                 return Page((), 0, size, 0, "name", False, text)
             parts.append(f.any_of(*(f.eq("domainName", d) for d in sorted(self.actor.domains))))
-        stamp = latest_change(self.b.store)
+        stamp = self.b.audit.newest_id()
         keys = (SortKey("domainName", "caseIgnoreOrderingMatch"),)
         window = self.lister.window(self.b.gateway, self.b.layout.domains, f.all_of(*parts), keys, offset, size,
                                     DOMAIN_ATTRS, stamp)

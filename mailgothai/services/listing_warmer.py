@@ -21,16 +21,10 @@ import logging
 import threading
 import time
 
-import ldap3
-
-from mailgothai.core.models import Domain, Role
-from mailgothai.directory import escaping as f
-from mailgothai.directory.domains import ATTRS as DOMAIN_ATTRS
-from mailgothai.directory.domains import to_domain
+from mailgothai.core.models import Role
 from mailgothai.directory.vlv import SortedLister
 from mailgothai.errors import MailGoThaiError
 from mailgothai.services.actor import Actor
-from mailgothai.services.audit import latest_changes
 from mailgothai.services.backends import Backends
 from mailgothai.services.listing import ListingService, stamp_of
 
@@ -66,21 +60,15 @@ class ListingWarmer:
             self._domains = large
         return self._domains
 
-    def _read(self, names: list[str]) -> list[Domain]:
-        """The domains' entries in one search."""
-        flt = f.all_of(f.eq("objectClass", "mgtDomain"), f.any_of(*(f.eq("domainName", n) for n in names)))
-        return [to_domain(e) for e in self.b.gateway.search(self.b.layout.domains, flt, DOMAIN_ATTRS,
-                                                             scope=ldap3.LEVEL)]
-
     def run_once(self) -> int:
         """One round; returns how many views were sorted for a new stamp or renewed."""
         names = self._large_domains()
         if not names:
             return 0
-        newest = latest_changes(self.b.store, names)
+        newest = self.b.audit.newest_ids(names)
         service = ListingService(self.b, WARMER, self.lister)
         warmed = 0
-        for domain in self._read(names):
+        for domain in self.b.domains.read_many(names):
             if self._stop.is_set():
                 break
             stamp = stamp_of(domain, newest.get(domain.name, 0))

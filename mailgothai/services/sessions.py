@@ -11,13 +11,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
-
-from mailgothai.services.auth import Clock, aware, utcnow
+from mailgothai.services.auth import Clock, utcnow
 from mailgothai.store.db import Store
-from mailgothai.store.web_state import WebSession
+from mailgothai.store.web_sessions import SessionRecord, SessionRecords
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
 
@@ -38,7 +35,7 @@ class SessionInfo:
 
 class SessionStore:
     def __init__(self, store: Store, idle: int, max_age: int, clock: Clock = utcnow) -> None:
-        self._store = store
+        self._records = SessionRecords(store)
         self.idle = timedelta(seconds=idle)
         self.max_age = timedelta(seconds=max_age)
         self._clock = clock
@@ -46,10 +43,8 @@ class SessionStore:
     def create(self, kind: str, login: str, ip: str, stage: str = "ok") -> SessionInfo:
         now = self._clock()
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        with self._store.session() as session:
-            session.add(WebSession(token_hash=token_hash(token), kind=kind, login=login, csrf_token=csrf,
-                                   created_at=now, last_seen_at=now, expires_at=now + self.max_age,
-                                   stage=stage, ip=ip[:64]))
+        self._records.add(SessionRecord(token_hash(token), kind, login, csrf, stage, created_at=now,
+                                        last_seen_at=now, expires_at=now + self.max_age, ip=ip))
         return SessionInfo(token, kind, login, csrf, stage, now)
 
     def load(self, token: str) -> SessionInfo | None:
@@ -58,16 +53,15 @@ class SessionStore:
             return None
         now = self._clock()
         key = token_hash(token)
-        with self._store.session() as session:
-            row = session.get(WebSession, key)
-            if row is None:
-                return None
-            if aware(row.expires_at) <= now or now - aware(row.last_seen_at) > self.idle:
-                session.delete(row)
-                return None
-            if now - aware(row.last_seen_at) > TOUCH_EVERY:
-                row.last_seen_at = now
-            return SessionInfo(token, row.kind, row.login, row.csrf_token, row.stage, aware(row.created_at))
+        row = self._records.get(key)
+        if row is None:
+            return None
+        if row.expires_at <= now or now - row.last_seen_at > self.idle:
+            self._records.remove(key)
+            return None
+        if now - row.last_seen_at > TOUCH_EVERY:
+            self._records.touch(key, now)
+        return SessionInfo(token, row.kind, row.login, row.csrf_token, row.stage, row.created_at)
 
     def set_stage(self, token: str, stage: str) -> SessionInfo | None:
         """Move a session on (second factor done) under a new token: no fixation."""
@@ -77,26 +71,17 @@ class SessionStore:
         self.end(token)
         new_token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = self._clock()
-        with self._store.session() as session:
-            session.add(WebSession(token_hash=token_hash(new_token), kind=old.kind, login=old.login, csrf_token=csrf,
-                                   created_at=old.created_at, last_seen_at=now,
-                                   expires_at=old.created_at + self.max_age, stage=stage, ip=""))
+        self._records.add(SessionRecord(token_hash(new_token), old.kind, old.login, csrf, stage,
+                                        created_at=old.created_at, last_seen_at=now,
+                                        expires_at=old.created_at + self.max_age))
         return SessionInfo(new_token, old.kind, old.login, csrf, stage, old.created_at)
 
     def end(self, token: str) -> None:
-        with self._store.session() as session:
-            session.execute(delete(WebSession).where(WebSession.token_hash == token_hash(token)))
+        self._records.remove(token_hash(token))
 
     def end_all(self, kind: str, login: str, keep: str = "") -> None:
         """Log a person out everywhere (after a password change: except `keep`)."""
-        with self._store.session() as session:
-            query = delete(WebSession).where(WebSession.kind == kind, WebSession.login == login)
-            if keep:
-                query = query.where(WebSession.token_hash != token_hash(keep))
-            session.execute(query)
+        self._records.remove_all_of(kind, login, token_hash(keep) if keep else "")
 
     def purge_expired(self) -> int:
-        now = self._clock()
-        with self._store.session() as session:
-            result = cast(CursorResult[Any], session.execute(delete(WebSession).where(WebSession.expires_at <= now)))
-            return int(result.rowcount or 0)
+        return self._records.remove_expired(self._clock())

@@ -15,15 +15,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from mailgothai.core.models import Admin, Role, Status
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.actor import Actor
-from mailgothai.services.auth import Clock, aware, aware_or_none, utcnow
+from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
-from mailgothai.store.web_state import ApiToken
+from mailgothai.store.api_tokens import TokenRecord, TokenRecords
 
 TOKEN = re.compile(r"^mgt_([a-f0-9]{16})_([A-Za-z0-9_-]{20,64})$")
 MAX_DAYS = 3650
@@ -54,9 +52,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-def _info(row: ApiToken) -> TokenInfo:
-    return TokenInfo(row.id, row.admin_login, row.name, aware(row.created_at), aware_or_none(row.last_used_at),
-                     aware_or_none(row.expires_at), aware_or_none(row.revoked_at))
+def _info(row: TokenRecord) -> TokenInfo:
+    return TokenInfo(row.id, row.admin_login, row.name, row.created_at, row.last_used_at, row.expires_at,
+                     row.revoked_at)
 
 
 class TokenService:
@@ -64,6 +62,7 @@ class TokenService:
         self.b = backends
         self.actor = actor
         self._clock = clock
+        self._records = TokenRecords(backends.store)
 
     def _audit(self, action: str, token_id: str, after: object = None) -> None:
         self.b.audit.record(actor=self.actor.login, origin=self.actor.origin, action=action,
@@ -84,30 +83,26 @@ class TokenService:
                 raise InvalidInput("days", f"must be between 1 and {MAX_DAYS}")
             expires = self._clock() + timedelta(days=count)
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        row = ApiToken(id=token_id, admin_login=self.actor.login, name=name, secret_hash=_hash(secret),
-                       created_at=self._clock(), expires_at=expires)
-        with self.b.store.session() as session:
-            session.add(row)
+        row = TokenRecord(id=token_id, admin_login=self.actor.login, name=name, secret_hash=_hash(secret),
+                          created_at=self._clock(), expires_at=expires)
+        self._records.add(row)
         self._audit("api_token.create", token_id, {"name": name, "admin": self.actor.login,
                                                    "expires_at": expires})
         return NewToken(_info(row), f"mgt_{token_id}_{secret}")
 
     def list(self) -> list[TokenInfo]:
         """The acting admin's own tokens; an operator sees everyone's."""
-        query = select(ApiToken).order_by(ApiToken.created_at.desc())
-        if self.actor.role is not Role.SUPERADMIN:
-            query = query.where(ApiToken.admin_login == self.actor.login)
-        with self.b.store.session() as session:
-            return [_info(r) for r in session.scalars(query).all()]
+        mine = None if self.actor.role is Role.SUPERADMIN else self.actor.login
+        return [_info(r) for r in self._records.newest_first(mine)]
 
     def revoke(self, token_id: str) -> TokenInfo:
-        with self.b.store.session() as session:
-            row = session.get(ApiToken, token_id)
-            if row is None or (self.actor.role is not Role.SUPERADMIN and row.admin_login != self.actor.login):
-                raise NotFound("api_token", token_id)
-            if row.revoked_at is None:
-                row.revoked_at = self._clock()
-            info = _info(row)
+        row = self._records.get(token_id)
+        if row is None or (self.actor.role is not Role.SUPERADMIN and row.admin_login != self.actor.login):
+            raise NotFound("api_token", token_id)
+        revoked = self._records.revoke(token_id, self._clock())
+        if revoked is None:
+            raise NotFound("api_token", token_id)
+        info = _info(revoked)
         self._audit("api_token.revoke", token_id)
         return info
 
@@ -117,14 +112,7 @@ class TokenService:
         token an admin is using to change its own password. One audit record per token,
         naming the reason. The ids revoked."""
         keep = keep if login == self.actor.login else ""
-        now = self._clock()
-        with self.b.store.session() as session:
-            rows = session.scalars(select(ApiToken).where(ApiToken.admin_login == login,
-                                                          ApiToken.revoked_at.is_(None))).all()
-            ended = [row.id for row in rows if row.id != keep]
-            for row in rows:
-                if row.id != keep:
-                    row.revoked_at = now
+        ended = self._records.revoke_live_of(login, self._clock(), keep)
         for token_id in ended:
             self._audit("api_token.revoke", token_id, {"admin": login, "reason": reason})
         return ended
@@ -145,15 +133,15 @@ def token_login(backends: Backends, token: str, clock: Clock = utcnow) -> str | 
         return None
     token_id, secret = match.groups()
     now = clock()
-    with backends.store.session() as session:
-        row = session.get(ApiToken, token_id)
-        if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
-            return None
-        if row.revoked_at is not None or (row.expires_at is not None and aware(row.expires_at) <= now):
-            return None
-        if row.last_used_at is None or now - aware(row.last_used_at) > timedelta(minutes=5):
-            row.last_used_at = now
-        return row.admin_login
+    records = TokenRecords(backends.store)
+    row = records.get(token_id)
+    if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+        return None
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        records.mark_used(token_id, now)
+    return row.admin_login
 
 
 def authenticate(backends: Backends, token: str, clock: Clock = utcnow) -> Admin | None:

@@ -26,28 +26,21 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlalchemy import func, select
+from datetime import timedelta
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
 from mailgothai.core.models import Role
 from mailgothai.errors import MailGoThaiError, MailStoreError
 from mailgothai.services.actor import Actor
-from mailgothai.services.auth import Clock, aware, aware_or_none, utcnow
+from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
-from mailgothai.store.db import Store
-from mailgothai.store.web_state import DomainUsage, QuotaSnapshot
+from mailgothai.store.usage import DomainTotal, Reading, SnapshotStore
+
+__all__ = ["DomainTotal", "Reading", "Refreshed", "SnapshotStore", "UsageRefresher", "UsageService"]
 
 log = logging.getLogger(__name__)
 BATCH = 500
 SWEEP_TTL = 6 * 3600
-
-
-@dataclass(frozen=True)
-class Reading:
-    used_bytes: int
-    read_at: datetime
 
 
 @dataclass(frozen=True)
@@ -58,79 +51,6 @@ class Refreshed:
     doveadm_calls: int
 
 
-@dataclass(frozen=True)
-class DomainTotal:
-    domain: str
-    used_bytes: int
-    accounts_read: int
-    oldest_read_at: datetime | None
-    newest_read_at: datetime | None
-
-
-class SnapshotStore:
-    """The snapshot tables (no rights: the services below check them)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def readings(self, emails: Sequence[str]) -> dict[str, Reading]:
-        if not emails:
-            return {}
-        with self._store.session() as session:
-            rows = session.scalars(select(QuotaSnapshot).where(QuotaSnapshot.email.in_(list(emails)))).all()
-            return {r.email: Reading(r.used_bytes, aware(r.read_at)) for r in rows}
-
-    def write(self, used: dict[str, int], domains: dict[str, str], at: datetime) -> None:
-        """Store readings (email → bytes) and recompute the totals of their domains."""
-        if not used:
-            return
-        with self._store.session() as session:
-            existing = {r.email: r for r in session.scalars(
-                select(QuotaSnapshot).where(QuotaSnapshot.email.in_(list(used)))).all()}
-            for email, value in used.items():
-                row = existing.get(email)
-                if row is None:
-                    session.add(QuotaSnapshot(email=email, domain=domains[email], used_bytes=value, read_at=at))
-                else:
-                    row.used_bytes, row.read_at = value, at
-        self.recompute({domains[e] for e in used})
-
-    def forget(self, emails: Iterable[str]) -> None:
-        emails = list(emails)
-        with self._store.session() as session:
-            rows = session.scalars(select(QuotaSnapshot).where(QuotaSnapshot.email.in_(emails))).all()
-            domains = {r.domain for r in rows}
-            for row in rows:
-                session.delete(row)
-        self.recompute(domains)
-
-    def recompute(self, domains: Iterable[str]) -> None:
-        with self._store.session() as session:
-            for domain in domains:
-                used, count, oldest, newest = session.execute(
-                    select(func.coalesce(func.sum(QuotaSnapshot.used_bytes), 0), func.count(),
-                           func.min(QuotaSnapshot.read_at), func.max(QuotaSnapshot.read_at))
-                    .where(QuotaSnapshot.domain == domain)).one()
-                row = session.get(DomainUsage, domain)
-                if row is None:
-                    row = DomainUsage(domain=domain, used_bytes=0, accounts_read=0)
-                    session.add(row)
-                row.used_bytes, row.accounts_read = int(used), int(count)
-                row.oldest_read_at, row.newest_read_at = oldest, newest
-
-    def totals(self, domains: Sequence[str] | None) -> dict[str, DomainTotal]:
-        """Totals of the given domains (None: all)."""
-        query = select(DomainUsage)
-        if domains is not None:
-            if not domains:
-                return {}
-            query = query.where(DomainUsage.domain.in_(list(domains)))
-        with self._store.session() as session:
-            return {r.domain: DomainTotal(r.domain, r.used_bytes, r.accounts_read, aware_or_none(r.oldest_read_at),
-                                          aware_or_none(r.newest_read_at))
-                    for r in session.scalars(query).all()}
-
-
 class UsageRefresher:
     """Reads usage from Dovecot in the background: queued accounts first, then a slow
     sweep of every domain. One per web process; `run_once` does one step (tests, CLI)."""
@@ -138,7 +58,7 @@ class UsageRefresher:
     def __init__(self, backends: Backends, ttl: int, clock: Clock = utcnow, sweep: bool = True,
                  batch: int = BATCH) -> None:
         self.b = backends
-        self.snapshots = SnapshotStore(backends.store)
+        self.snapshots = backends.snapshots
         self.ttl = timedelta(seconds=ttl)
         self.sweep_ttl = timedelta(seconds=max(ttl, SWEEP_TTL))
         self.batch = batch

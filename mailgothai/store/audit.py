@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -95,6 +96,24 @@ class AuditLog:
         with self._store.session() as session:
             rows = session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit)).all()
             return [_entry(row) for row in rows]
+
+    def newest_id(self, domain: str | None = None) -> int:
+        """The id of the newest record (of one domain; 0 if none): every change made through
+        the services writes one, from any process, so it tells listings when to re-read."""
+        query = select(func.max(AuditRecord.id))
+        if domain is not None:
+            query = query.where(AuditRecord.domain == domain)
+        with self._store.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def newest_ids(self, domains: Sequence[str]) -> dict[str, int]:
+        """newest_id() of several domains in one query (a domain with no record: absent)."""
+        if not domains:
+            return {}
+        query = (select(AuditRecord.domain, func.max(AuditRecord.id)).where(AuditRecord.domain.in_(list(domains)))
+                 .group_by(AuditRecord.domain))
+        with self._store.session() as session:
+            return {str(domain): int(newest) for domain, newest in session.execute(query).all()}
 
     def count(self, **filters: Any) -> int:
         query = self._filtered(select(func.count()).select_from(AuditRecord), **filters)

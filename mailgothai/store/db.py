@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,6 +91,12 @@ class Store:
                 yield session
         except SQLAlchemyError as exc:
             raise StoreError(f"SQL store: {exc}") from exc
+
+    def ping(self) -> str:
+        """One trivial query; the engine's name (sqlite, postgresql) if it answered."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+        return self.engine.dialect.name
 
     def close(self) -> None:
         self.engine.dispose()

@@ -29,14 +29,28 @@ def layer_of(part: str) -> int:
     raise AssertionError(f"mailgothai.{part} is in no layer: add it to LAYERS (and to ARCHITECTURE.md)")
 
 
-def imports_of(path: Path) -> list[str]:
+def all_imports_of(path: Path) -> list[str]:
+    """Every module a file imports by its absolute name (a package's or a library's)."""
     found: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append(node.module)
-    return [name for name in found if name.startswith("mailgothai.")]
+    return found
+
+
+def imports_of(path: Path) -> list[str]:
+    return [name for name in all_imports_of(path) if name.startswith("mailgothai.")]
+
+
+ADAPTER_LIBRARIES = ("sqlalchemy", "ldap3", "alembic", "pyasn1")
+
+
+def adapter_libraries_in(names: list[str]) -> list[str]:
+    """The imports of a backend's own library: only adapters (directory/, store/) speak
+    to slapd and SQL; services reach them through their ports (services/ports.py)."""
+    return [name for name in names if name.split(".")[0] in ADAPTER_LIBRARIES]
 
 
 def wrong_imports(part: str, names: list[str]) -> list[str]:
@@ -59,6 +73,14 @@ def test_every_import_points_down_the_layers() -> None:
     assert wrong == []
 
 
+def test_services_import_neither_sqlalchemy_nor_ldap3() -> None:
+    modules = sorted((ROOT / "services").rglob("*.py"))
+    assert len(modules) > 20
+    wrong = [f"{path.relative_to(ROOT.parent)} imports {name}" for path in modules
+             for name in adapter_libraries_in(all_imports_of(path))]
+    assert wrong == []
+
+
 def test_the_check_sees_each_kind_of_wrong_import(tmp_path: Path) -> None:
     source = tmp_path / "module.py"
     source.write_text("import os\nfrom mailgothai.services.registry import Services\n"
@@ -68,3 +90,10 @@ def test_the_check_sees_each_kind_of_wrong_import(tmp_path: Path) -> None:
     assert wrong_imports("core", names) == names  # upward, also from inside a function
     assert wrong_imports("relay", names) == ["mailgothai.stack.manager"]  # a sibling process
     assert wrong_imports("cli", names) == []  # the entry point starts them all
+
+
+def test_the_check_sees_a_backend_library_imported(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("import sqlalchemy.orm\nfrom ldap3 import LEVEL\nimport logging\n"
+                      "def later():\n    from sqlalchemy import select\n", encoding="utf-8")
+    assert adapter_libraries_in(all_imports_of(source)) == ["sqlalchemy.orm", "ldap3", "sqlalchemy"]
