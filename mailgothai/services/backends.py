@@ -1,4 +1,6 @@
-"""The adapters a service needs, opened once from the settings."""
+"""The adapters a service needs, opened once from the settings. Each is held under its
+port (services/ports.py), so mypy checks the real adapters against the protocols and the
+unit tests may hold in-memory fakes (tests/fakes/) instead."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from mailgothai.directory.retained import RetainedDirectory
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.running_relay import notify_relay
+from mailgothai.services import ports
 from mailgothai.settings import Settings
 from mailgothai.store import AuditLog, Store
 from mailgothai.store.usage import SnapshotStore
@@ -24,17 +27,17 @@ from mailgothai.store.usage import SnapshotStore
 @dataclass
 class Backends:
     settings: Settings
-    gateway: Gateway
-    domains: DomainDirectory
-    accounts: AccountDirectory
-    aliases: AliasDirectory
-    admins: AdminDirectory
-    retained: RetainedDirectory
+    gateway: Gateway  # for what is not a port: sorted listings (directory/vlv.py), health
+    domains: ports.Domains
+    accounts: ports.Accounts
+    aliases: ports.Aliases
+    admins: ports.Admins
+    retained: ports.Retained
     layout: Layout
-    store: Store
-    audit: AuditLog
-    snapshots: SnapshotStore
-    doveadm: Doveadm
+    store: Store  # opens the store's other repositories (sessions, tokens, jobs, …)
+    audit: ports.AuditLog
+    snapshots: ports.UsageSnapshots
+    doveadm: ports.MailServer
     mailboxes: Mailboxes
 
     @property
