@@ -4,6 +4,7 @@ loopback ports in a temporary directory, and stopped at the end."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import random
 import shutil
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,11 +158,87 @@ def domain(services: Services) -> str:
     return name
 
 
+def _as_a_subprocess_reads(data: bytes) -> str:
+    """What `subprocess.run(..., text=True)` makes of a child's output: decoded, and its
+    line ends made universal."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def run_main(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`mailgothai ARGV` run by `mailgothai.cli.main.main(argv)` in this process, seen as the
+    subprocess saw it: no MAILGOTHAI_* variables in the environment, standard input given (or
+    empty), standard output and error captured as pipes would be (not terminals: no rich, the
+    width of help text 80 columns), SystemExit and exit codes as the return code, a traceback
+    on standard error and 1 for an exception that escapes main. What the command changes in
+    the process (the umask, the environment, the working directory, the standard streams)
+    is put back afterwards."""
+    from mailgothai.cli.main import main
+
+    out_bytes, err_bytes = io.BytesIO(), io.BytesIO()
+    # as Python sets up the standard streams of a process whose output is a pipe (UTF-8 here)
+    out = io.TextIOWrapper(out_bytes, encoding="utf-8", newline="\n")
+    err = io.TextIOWrapper(err_bytes, encoding="utf-8", errors="backslashreplace", newline="\n",
+                           line_buffering=True)
+    given = io.TextIOWrapper(io.BytesIO((stdin or "").encode("utf-8")), encoding="utf-8", newline="\n")
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_env = {k: v for k, v in os.environ.items() if k.startswith("MAILGOTHAI_")}
+    sizes = {k: os.environ.get(k) for k in ("COLUMNS", "LINES")}
+    saved_cwd = os.getcwd()
+    saved_umask = os.umask(0o077)
+    os.umask(saved_umask)
+    for key in saved_env:
+        del os.environ[key]
+    if sizes["COLUMNS"] is None and sizes["LINES"] is None:
+        # a child whose output is a pipe finds no terminal size: argparse wraps at 80 columns
+        os.environ.update(COLUMNS="80", LINES="24")
+    sys.stdin, sys.stdout, sys.stderr = given, out, err
+    try:
+        try:
+            code: object = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        except Exception:  # escaped main: Python would print the traceback and exit 1
+            traceback.print_exc()
+            code = 1
+        if code is None:
+            returncode = 0
+        elif isinstance(code, int):
+            returncode = code
+        else:  # SystemExit("message"): printed, exit 1
+            print(code, file=sys.stderr)
+            returncode = 1
+        out.flush()
+        err.flush()
+        stdout, stderr = _as_a_subprocess_reads(out_bytes.getvalue()), _as_a_subprocess_reads(err_bytes.getvalue())
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        for key, value in sizes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        os.umask(saved_umask)
+    return subprocess.CompletedProcess(["mailgothai", *argv], returncode, stdout, stderr)
+
+
 class Cli:
-    """The real `mailgothai` command, run as a separate process."""
+    """The `mailgothai` command against a stack's data directory, run in this process by
+    `main(argv)` (run_main): what a test sees is what the separate process gives, without
+    its start (imports) paid on every call. `cli_process` runs the real separate process."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_main(["--data-dir", str(self.settings.data_dir), *args], stdin=stdin)
+
+
+class CliProcess(Cli):
+    """The real `mailgothai` command, run as a separate process: for what only a process
+    shows (its exit status, its own standard streams, its start), and for tests that
+    signal or kill it."""
 
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
@@ -173,3 +251,8 @@ class Cli:
 @pytest.fixture
 def cli(stack: Settings) -> Cli:
     return Cli(stack)
+
+
+@pytest.fixture
+def cli_process(stack: Settings) -> CliProcess:
+    return CliProcess(stack)
