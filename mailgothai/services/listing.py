@@ -1,5 +1,6 @@
 """Pages of large listings (a domain's accounts and aliases, the domains) sorted and
-windowed by slapd, never by loading a whole domain: see directory/vlv.py.
+windowed by slapd, never by loading a whole domain: the searches are directory/listings.py's,
+the kept sort contexts directory/vlv.py's; the rights, the pages and the stamps are here.
 
 A kept sort context is re-used while its stamp holds: the domain's counters and the
 id of the newest audit record of the domain (every change through the services,
@@ -21,15 +22,8 @@ from typing import Generic, TypeVar
 
 from mailgothai.core.models import Account, Alias, Domain, Role
 from mailgothai.core.text import check_text
-from mailgothai.directory import escaping as f
-from mailgothai.directory.accounts import ATTRS as ACCOUNT_ATTRS
-from mailgothai.directory.accounts import name_filter, to_account
-from mailgothai.directory.aliases import ATTRS as ALIAS_ATTRS
-from mailgothai.directory.aliases import to_alias
-from mailgothai.directory.domains import ATTRS as DOMAIN_ATTRS
-from mailgothai.directory.domains import to_domain
-from mailgothai.directory.gateway import Gateway
-from mailgothai.directory.vlv import SortedLister, SortKey
+from mailgothai.directory.listings import ACCOUNT_SORTS, BY_MAIL, Listings
+from mailgothai.directory.vlv import SortedLister
 from mailgothai.errors import InvalidInput
 from mailgothai.services.actor import Actor
 from mailgothai.services.backends import Backends
@@ -38,12 +32,8 @@ from mailgothai.services.base import Service
 T = TypeVar("T")
 MAX_PAGE_SIZE = 200
 MAX_OFFSET = 2**31 - 1 - MAX_PAGE_SIZE  # a VLV offset is an LDAP INTEGER (at most 2^31 - 1)
-BY_MAIL = SortKey("mail", "caseIgnoreOrderingMatch")
-ACCOUNT_SORTS = {
-    "address": (BY_MAIL,),
-    "name": (SortKey("cn", "caseIgnoreOrderingMatch"), BY_MAIL),
-    "quota": (SortKey("mgtQuota", "integerOrderingMatch"), BY_MAIL),
-}
+__all__ = ["ACCOUNT_SORTS", "BY_MAIL", "MAX_OFFSET", "MAX_PAGE_SIZE", "ListingService", "Page", "page_args",
+           "stamp_of"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +101,7 @@ class ListingService(Service):
     def __init__(self, backends: Backends, actor: Actor, lister: SortedLister) -> None:
         super().__init__(backends, actor)
         self.lister = lister
+        self.listings = Listings(lister, backends.gateway, backends.layout)
 
     def _domain(self, name: str) -> Domain:
         self.actor.require_domain(name)
@@ -132,47 +123,23 @@ class ListingService(Service):
 
     def _accounts(self, dom: Domain, sort: str, descending: bool, text: str, offset: int, size: int,
                   keep: bool = False, max_age: float | None = None) -> Page[Account]:
-        flt = f.eq("domainName", dom.name)
-        if text:
-            flt = f.all_of(flt, name_filter(text))
-        keys = tuple(SortKey(k.attribute, k.ordering_rule, descending) for k in ACCOUNT_SORTS[sort])
-        window = self.lister.window(self._inside_domain(), self.b.layout.users(dom.name), flt, keys, offset,
-                                    size, ACCOUNT_ATTRS, account_stamp(self.b, dom), keep, max_age)
-        items = tuple(to_account(e) for e in window.entries)
-        return Page(items, window.offset, size, window.total, sort, descending, text)
-
-    def _inside_domain(self) -> Gateway:
-        """The gateway for a sorted search inside a domain `_domain()` has let the actor
-        into: the application's own identity (see the module's docstring)."""
-        return self.b.gateway.as_application()
+        found = self.listings.accounts(dom.name, sort, descending, text, offset, size, account_stamp(self.b, dom),
+                                       keep, max_age)
+        return Page(found.items, found.offset, size, found.total, sort, descending, text)
 
     def aliases(self, domain: str, *, search: str | None = "", offset: int = 0,
                 size: int = 50) -> tuple[Domain, Page[Alias]]:
         text = _search_text(search)
         dom = self._domain(domain)
-        flt = f.all_of(f.eq("objectClass", "mgtAlias"), f.eq("domainName", dom.name))
-        if text:
-            flt = f.all_of(flt, f.prefix("mail", text))
-        stamp = self.b.audit.newest_id(dom.name)
-        window = self.lister.window(self._inside_domain(), self.b.layout.aliases(dom.name), flt, (BY_MAIL,),
-                                    offset, size, ALIAS_ATTRS, stamp)
-        return dom, Page(tuple(to_alias(e) for e in window.entries), window.offset, size, window.total,
-                         "address", False, text)
+        found = self.listings.aliases(dom.name, text, offset, size, self.b.audit.newest_id(dom.name))
+        return dom, Page(found.items, found.offset, size, found.total, "address", False, text)
 
     def domains(self, *, search: str | None = "", offset: int = 0, size: int = 50) -> Page[Domain]:
         """The domains the actor may see, by name (slapd's rules hide the others from a
         domain admin, and the filter names only its own)."""
         text = _search_text(search).lower()
-        parts = [f.eq("objectClass", "mgtDomain")]
-        if text:
-            parts.append(f.any_of(f.prefix("domainName", text), f.contains("description", text)))
-        if self.actor.role is not Role.SUPERADMIN:
-            if not self.actor.domains:
-                return Page((), 0, size, 0, "name", False, text)
-            parts.append(f.any_of(*(f.eq("domainName", d) for d in sorted(self.actor.domains))))
-        stamp = self.b.audit.newest_id()
-        keys = (SortKey("domainName", "caseIgnoreOrderingMatch"),)
-        window = self.lister.window(self.b.gateway, self.b.layout.domains, f.all_of(*parts), keys, offset, size,
-                                    DOMAIN_ATTRS, stamp)
-        return Page(tuple(to_domain(e) for e in window.entries), window.offset, size, window.total, "name",
-                    False, text)
+        only = None if self.actor.role is Role.SUPERADMIN else sorted(self.actor.domains)
+        if only == []:
+            return Page((), 0, size, 0, "name", False, text)
+        found = self.listings.domains(text, only, offset, size, self.b.audit.newest_id())
+        return Page(found.items, found.offset, size, found.total, "name", False, text)
