@@ -12,6 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from mailgothai.datagen import Spec, generate
 from mailgothai.datagen.badrows import KINDS
 from mailgothai.services.imports import ImportService
@@ -21,6 +23,8 @@ from mailgothai.store.jobs import JobState, JobStore, RowState
 from tests.conftest import Cli
 from tests.importer.helpers import expected_rows
 from tests.importer.test_import_service import creates_in_audit, load_domains, snapshot
+
+pytestmark = pytest.mark.sql
 
 
 def tag() -> str:

@@ -17,6 +17,8 @@ from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.registry import Services
 from tests.conftest import Cli
 
+pytestmark = pytest.mark.sql
+
 # Western names as people write them, each with the accented letters Latin-1 and
 # Windows-1252 share; as cp874 these bytes are Thai characters (or nothing at all).
 WESTERN = ["Jörg", "José", "François", "Bjørn", "Zoë", "Émile", "Ñuñez", "Raúl", "Chloé", "Søren", "Mårten",

@@ -22,6 +22,8 @@ from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from tests.importer.helpers import expected_rows
 
+pytestmark = pytest.mark.sql
+
 
 def tag() -> str:
     return "i" + uuid.uuid4().hex[:8]

@@ -11,6 +11,8 @@ from mailgothai.services.exports import read_ahead
 from mailgothai.services.import_files import PasswordJournal, write_result
 from mailgothai.store.jobs import RowRecord, RowState
 
+pytestmark = pytest.mark.sql
+
 
 def test_journal_last_line_wins_and_a_cut_line_is_ignored(tmp_path: Path) -> None:
     journal = PasswordJournal(tmp_path)

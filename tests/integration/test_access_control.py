@@ -21,7 +21,7 @@ from mailgothai.settings import Settings
 from tests.conftest import Cli
 from tests.integration.conftest import AuditProbe, MailClients
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 ADMIN_PASSWORD = "Admin-of-A-pw1"
 USER_PASSWORD = "User-in-dom-pw2"

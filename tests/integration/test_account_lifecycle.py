@@ -24,7 +24,7 @@ from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from tests.integration.conftest import AuditProbe, MailClients
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 OLD = "Old-holder-pass-1"
 NEW = "New-holder-pass-2"

@@ -15,7 +15,7 @@ from mailgothai.settings import Settings
 from tests.conftest import Cli
 from tests.integration.conftest import AuditProbe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 PASSWORD = "Good-password-1"
 TAG = uuid.uuid4().hex[:8]

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Cli
 from tests.integration.conftest import AuditProbe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 PASSWORD = "Limit-test-pw1"
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Cli
 from tests.integration.conftest import AuditProbe, MailClients
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 PASSWORD = "Cli-lifecycle-pw1"
 

@@ -31,7 +31,7 @@ from mailgothai.stack import manager
 from tests.conftest import stack_data_dir, stack_settings
 from tests.relay.helpers import tls_client_context
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 PASSWORD = "Budget-test-pass-1"
 ATTACKER, USER = "127.0.0.1", "127.0.0.2"

@@ -27,7 +27,7 @@ from tests.conftest import Cli, stack_settings
 from tests.integration.conftest import MailClients, argon2id_of, stored
 from tests.integration.test_password_schemes import PASSWORD, _bind_ok, _ok, system_crypt
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 
 def wait_for_upgrade(settings: Settings, dn: str, seconds: float = 60) -> tuple[str, str | None]:

@@ -25,7 +25,7 @@ from mailgothai.stack.process import port_open
 from relay.conftest import FakeRemote, MailDomain
 from relay.helpers import PASSWORD, fetch_all, message, submission, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 TOTAL = 500
 CLIENTS = 4

@@ -23,7 +23,7 @@ from mailgothai.store.relay_state import KeyState
 from relay.conftest import MailDomain
 from relay.helpers import dns_records, fetch_all, message, perl_verify, submission, wait_for, wait_for_messages
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 
 def _selector_of(msg: bytes) -> str:

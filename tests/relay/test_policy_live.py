@@ -12,7 +12,7 @@ from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain
 from relay.helpers import fetch_all, message, mx, submission, wait_for, wait_for_messages
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 
 def _rcpt(client: smtplib.SMTP, sender: str, rcpt: str, size: int = 0) -> tuple[int, bytes]:

@@ -18,7 +18,7 @@ from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with
 from relay.helpers import fetch_all, message, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 RATE, BURST, MAX_ERRORS = 10, 40, 5
 STEADY, HAMMER, HARVEST, TYPOS = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"

@@ -14,7 +14,7 @@ from mailgothai.settings import Settings
 from relay.conftest import MailDomain
 from relay.helpers import fetch_all, mx, reload_relay, submission, wait_for_messages
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 OUTSIDE = "news@elsewhere.example"
 
 

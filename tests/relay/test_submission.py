@@ -28,7 +28,7 @@ from relay.helpers import (
     wait_for_messages,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 
 @pytest.fixture

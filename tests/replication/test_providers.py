@@ -27,6 +27,8 @@ from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid, start_daemon, stop_pid
 from tests.conftest import Cli, free_port, stack_data_dir, stack_settings
 
+pytestmark = pytest.mark.sql
+
 OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")
 
 

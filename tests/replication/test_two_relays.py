@@ -22,6 +22,8 @@ from mailgothai.stack.daemon import PythonService
 from mailgothai.stack.process import greeting
 from tests.conftest import free_port, stack_data_dir, stack_settings
 
+pytestmark = pytest.mark.sql
+
 PASSWORD = "Two-relays-pass-1"
 SECOND = PythonService("relay2", ("relay", "run"))
 

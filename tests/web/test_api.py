@@ -7,6 +7,8 @@ import pytest
 
 from tests.web.conftest import Live, World
 
+pytestmark = pytest.mark.sql
+
 
 @pytest.fixture
 def api(live: Live):  # type: ignore[no-untyped-def]

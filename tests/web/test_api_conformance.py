@@ -18,6 +18,8 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from tests.web.conftest import PASSWORD, Live, World
 
+pytestmark = pytest.mark.sql
+
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

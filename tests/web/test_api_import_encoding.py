@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.web.conftest import Live
 from tests.web.test_api_imports import Agency, agency, api, settled, upload  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.sql
 
 HEADERS = {"Content-Type": "text/csv"}
 

@@ -23,6 +23,8 @@ from mailgothai.services.registry import Services
 from mailgothai.services.tokens import TokenService
 from tests.web.conftest import PASSWORD, Client, Live, World
 
+pytestmark = pytest.mark.sql
+
 HEADER = ["email", "given_name", "surname", "display_name", "password", "quota", "status"]
 
 

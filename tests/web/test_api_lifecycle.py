@@ -18,6 +18,8 @@ from mailgothai.web.context import Access
 from tests.web.conftest import PASSWORD, Live, World
 from tests.web.test_authorisation_matrix import all_routes
 
+pytestmark = pytest.mark.sql
+
 OPERATOR = Actor("test-setup", Role.SUPERADMIN, origin="test")
 
 

@@ -22,6 +22,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import schemathesis
 from schemathesis import engine
 from schemathesis.config import SchemathesisConfig
@@ -37,6 +38,8 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.registry import Services
 from mailgothai.web.app import create_app
 from tests.web.conftest import World
+
+pytestmark = pytest.mark.sql
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection", "positive_data_acceptance",

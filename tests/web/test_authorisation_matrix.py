@@ -20,6 +20,8 @@ from mailgothai.store.web_state import ApiToken
 from mailgothai.web.context import Access
 from tests.web.conftest import Client, Live, World, finished_import_of_b
 
+pytestmark = pytest.mark.sql
+
 PARAM = re.compile(r"{(\w+)}")
 
 

@@ -23,6 +23,8 @@ from mailgothai.settings import Settings
 from tests.web.conftest import World
 from tests.web.test_serve_command import clean_env, served
 
+pytestmark = pytest.mark.sql
+
 MiB = 1024 * 1024
 CHUNK = b"%x\r\n" % (256 * 1024) + b"{" * (256 * 1024) + b"\r\n"  # one chunk of a chunked body
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -11,6 +11,8 @@ from playwright.sync_api import sync_playwright
 
 from tests.web.conftest import PASSWORD, Live, World
 
+pytestmark = pytest.mark.sql
+
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "bench" / "out" / "screenshots"
 

@@ -22,6 +22,8 @@ from mailgothai.stack import manager, slapd
 from tests.conftest import stack_settings
 from tests.web.conftest import CSRF, PASSWORD
 
+pytestmark = pytest.mark.sql
+
 
 @pytest.fixture
 def own_stack(fresh_data_dir: Path) -> Iterator[Settings]:

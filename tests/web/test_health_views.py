@@ -4,8 +4,11 @@ by web session or API token, sees what was checked and where."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.web.conftest import Client, Live, World
+
+pytestmark = pytest.mark.sql
 
 
 def assert_minimal(answer: httpx.Response, live: Live) -> None:

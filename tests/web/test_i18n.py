@@ -20,6 +20,8 @@ from mailgothai.web.i18n import TRANSLATIONS_DIR, compile_catalogues
 from tests.web.conftest import Client, Live, World
 from tests.web.test_authorisation_matrix import PARAM, all_routes
 
+pytestmark = pytest.mark.sql
+
 ALLOWED_LATIN = {"MailGoThai", "DKIM", "TOTP", "API", "JSON", "CSV", "Dovecot", "slapd", "FreeOTP", "Google",
                  "Authenticator", "GiB", "MiB", "KiB", "TiB", "PiB", "B", "K", "M", "G", "T", "api", "v1",
                  "health", "moph", "go", "th", "account.create", "e.g", "YYYY", "MM", "DD", "DDTHH", "moph.go.th", "v",

@@ -12,6 +12,8 @@ import pytest
 
 from tests.web.conftest import Client, Live, World
 
+pytestmark = pytest.mark.sql
+
 
 def _upload(client: Client, body: bytes, **fields: str) -> str:
     client.get("/imports")

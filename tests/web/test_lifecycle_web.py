@@ -18,6 +18,8 @@ from mailgothai.services.registry import Services
 from tests.web.conftest import PASSWORD, Client, Live, World
 from tests.web.test_i18n import untranslated
 
+pytestmark = pytest.mark.sql
+
 OPERATOR = Actor("test-setup", Role.SUPERADMIN, origin="test")
 
 

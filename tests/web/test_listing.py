@@ -23,6 +23,8 @@ from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from tests.web.conftest import World
 
+pytestmark = pytest.mark.sql
+
 OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from mailgothai.core.models import Role, Status
 from mailgothai.services.actor import Actor
 from mailgothai.services.registry import Services
 from mailgothai.store.models import AuditRecord
 from tests.web.conftest import PASSWORD, Client, Live, World
+
+pytestmark = pytest.mark.sql
 
 
 def audit_count(live: Live) -> int:

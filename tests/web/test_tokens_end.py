@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
@@ -15,6 +16,8 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.services.tokens import TokenService, token_id
 from tests.web.conftest import PASSWORD, Live, World
+
+pytestmark = pytest.mark.sql
 
 
 def admin_with_token(live: Live, world: World, role: Role = Role.DOMAIN_ADMIN,

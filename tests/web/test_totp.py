@@ -9,12 +9,15 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
+import pytest
 
 from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from tests.web.conftest import PASSWORD, Client, Live
+
+pytestmark = pytest.mark.sql
 
 
 def _enable(client: Client) -> pyotp.TOTP:

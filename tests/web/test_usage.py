@@ -28,6 +28,8 @@ from mailgothai.settings import Settings
 from tests.conftest import Cli
 from tests.web.conftest import Client, Live, World
 
+pytestmark = pytest.mark.sql
+
 ACCOUNTS = 130
 OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")
 
