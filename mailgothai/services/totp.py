@@ -20,7 +20,7 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.store.db import Store
-from mailgothai.store.web_state import AdminTotp
+from mailgothai.store.totp import TotpRecord, TotpRecords
 
 ISSUER = "MailGoThai"
 VALID_WINDOW = 1  # one 30 s step either side: clocks drift
@@ -55,7 +55,7 @@ def _code(text: str) -> str:
 
 class TotpService:
     def __init__(self, store: Store, secret_key: str, clock: Clock = utcnow) -> None:
-        self._store = store
+        self._records = TotpRecords(store)
         self._secret_key = secret_key
         self._clock = clock
 
@@ -63,54 +63,43 @@ class TotpService:
         return TotpBox(self._secret_key)
 
     def enabled(self, login: str) -> bool:
-        with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            return bool(row and row.enabled)
+        record = self._records.get(login)
+        return bool(record and record.enabled)
 
     def begin(self, login: str) -> str:
         """A new secret for `login`, not in force until confirmed with a code from it.
         Returns the otpauth:// URI for the authenticator app."""
         secret = pyotp.random_base32()
-        with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            if row is not None and row.enabled:
-                raise InvalidInput("totp", "a second factor is already set up; turn it off first")
-            sealed = self._box().seal(login, secret)
-            if row is None:
-                session.add(AdminTotp(admin_login=login, secret_encrypted=sealed, enabled=False, last_step=0,
-                                      created_at=self._clock()))
-            else:
-                row.secret_encrypted, row.last_step = sealed, 0
+        if not self._records.put_pending(login, self._box().seal(login, secret), self._clock()):
+            raise InvalidInput("totp", "a second factor is already set up; turn it off first")
         return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
 
     def pending_uri(self, login: str) -> str | None:
-        with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            if row is None or row.enabled:
-                return None
-            secret = self._box().open(login, row.secret_encrypted)
+        record = self._records.get(login)
+        if record is None or record.enabled:
+            return None
+        secret = self._box().open(login, record.secret_sealed)
         return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
 
-    def _accept(self, row: AdminTotp, login: str, code: str) -> bool:
-        totp = pyotp.TOTP(self._box().open(login, row.secret_encrypted))
+    def _accept(self, record: TotpRecord, code: str, *, enable: bool = False) -> bool:
+        """True if `code` is the secret's for a time step near now that is later than the
+        last one used; that step is then used up (in the store, so not twice)."""
+        totp = pyotp.TOTP(self._box().open(record.login, record.secret_sealed))
         now = self._clock().timestamp()
         for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
             step = int(now // totp.interval) + offset
-            if step > row.last_step and pyotp.utils.strings_equal(totp.at(step * totp.interval), code):
-                row.last_step = step
-                return True
+            if step > record.last_step and pyotp.utils.strings_equal(totp.at(step * totp.interval), code):
+                return self._records.use_step(record.login, step, enable=enable)
         return False
 
     def confirm(self, login: str, code: str) -> None:
         """Turn the pending secret on, if `code` comes from it."""
         code = _code(code)
-        with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            if row is None or row.enabled:
-                raise InvalidInput("code", "no second factor is being set up; start again")
-            if not self._accept(row, login, code):
-                raise InvalidInput("code", "the code is not right (or was already used); try the next one")
-            row.enabled = True
+        record = self._records.get(login)
+        if record is None or record.enabled:
+            raise InvalidInput("code", "no second factor is being set up; start again")
+        if not self._accept(record, code, enable=True):
+            raise InvalidInput("code", "the code is not right (or was already used); try the next one")
 
     def verify(self, login: str, code: str) -> bool:
         """True once per valid code of an enabled second factor."""
@@ -118,19 +107,13 @@ class TotpService:
             code = _code(code)
         except InvalidInput:
             return False
-        with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            if row is None or not row.enabled:
-                return False
-            return self._accept(row, login, code)
+        record = self._records.get(login)
+        if record is None or not record.enabled:
+            return False
+        return self._accept(record, code)
 
     def disable(self, login: str) -> bool:
-        with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            if row is None:
-                return False
-            session.delete(row)
-            return True
+        return self._records.remove(login)
 
 
 def reset_second_factor(totp: TotpService, backends: Backends, actor: Actor, login: str) -> bool:
