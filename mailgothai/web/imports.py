@@ -29,7 +29,8 @@ from starlette.routing import Route
 
 from mailgothai.errors import NotFound
 from mailgothai.services.exports import ExportService
-from mailgothai.services.imports import ImportService, JobSummary, start_in_background
+from mailgothai.services.import_runner import start_in_background
+from mailgothai.services.imports import ImportService, JobSummary
 from mailgothai.store.jobs import JobState
 from mailgothai.web.bodylimit import BodyTooLarge
 from mailgothai.web.context import (

@@ -119,10 +119,10 @@ def lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     """Both ways validation learns what the directory holds: reading whole domains, or
     batched searches for the file's addresses (used when a file covers little of a domain)."""
     if request.param == "per-address":
-        import mailgothai.services.imports as imports_module
+        import mailgothai.services.import_validation as validation
 
-        monkeypatch.setattr(imports_module, "PRELOAD_FACTOR", 0)
-        monkeypatch.setattr(imports_module, "PRELOAD_SMALL", -1)
+        monkeypatch.setattr(validation, "PRELOAD_FACTOR", 0)
+        monkeypatch.setattr(validation, "PRELOAD_SMALL", -1)
     return str(request.param)
 
 

@@ -32,7 +32,8 @@ from starlette.routing import Route
 
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.exports import ExportService
-from mailgothai.services.imports import ImportService, JobSummary, existing_result, start_in_background
+from mailgothai.services.import_runner import start_in_background
+from mailgothai.services.imports import ImportService, JobSummary, existing_result
 from mailgothai.store.jobs import JobState
 from mailgothai.web.api.common import ApiCtx, Problem, authenticated, endpoint, problem_for
 from mailgothai.web.api.routing import by_path
