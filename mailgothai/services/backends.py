@@ -1,11 +1,18 @@
 """The adapters a service needs, opened once from the settings. Each is held under its
 port (services/ports.py), so mypy checks the real adapters against the protocols and the
-unit tests may hold in-memory fakes (tests/fakes/) instead."""
+unit tests may hold in-memory fakes (tests/fakes/) instead.
+
+The SQL store's adapters are made when a service first uses them (OnFirstUse): SQLAlchemy
+is imported and the store opened then, so a command that reads only the directory (e.g.
+`account show`) pays for neither."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from mailgothai.core.passwords import Argon2Params
 from mailgothai.directory.accounts import AccountDirectory
@@ -20,8 +27,62 @@ from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.running_relay import notify_relay
 from mailgothai.services import ports
 from mailgothai.settings import Settings
-from mailgothai.store import AuditLog, Store
-from mailgothai.store.usage import SnapshotStore
+
+if TYPE_CHECKING:
+    from mailgothai.store.db import Store
+
+
+class OnFirstUse:
+    """Stands for an adapter until its first use, and makes it then (once, whichever
+    thread comes first); every attribute is the made adapter's. What making it raises
+    (Store.open's StoreError) is raised at that first use. close() closes it only if it
+    was made."""
+
+    _OWN = frozenset({"_make", "_made", "_lock"})
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+        self._lock = threading.Lock()
+
+    def made(self) -> Any:
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = self._make()
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        if name in OnFirstUse._OWN:  # not yet set (a copy being made): never make the adapter for it
+            raise AttributeError(name)
+        return getattr(self.made(), name)
+
+    def close(self) -> None:
+        if self._made is not None:
+            self._made.close()
+
+
+def _sql_adapters(url: str) -> tuple[Store, ports.AuditLog, ports.UsageSnapshots]:
+    """The store and the adapters over it, each made on first use."""
+
+    def open_store() -> Store:
+        from mailgothai.store.db import Store
+
+        return Store.open(url)
+
+    def audit_log() -> ports.AuditLog:
+        from mailgothai.store.audit import AuditLog
+
+        return AuditLog(store.made())
+
+    def snapshots() -> ports.UsageSnapshots:
+        from mailgothai.store.usage import SnapshotStore
+
+        return SnapshotStore(store.made())
+
+    store = OnFirstUse(open_store)
+    return (cast("Store", store), cast("ports.AuditLog", OnFirstUse(audit_log)),
+            cast("ports.UsageSnapshots", OnFirstUse(snapshots)))
 
 
 @dataclass
@@ -49,13 +110,13 @@ class Backends:
         gateway = Gateway(settings.ldap_uri_list, settings.ldap_app_dn, settings.ldap_app_password,
                           timeout=settings.ldap_timeout)
         layout = Layout(settings.ldap_base)
-        store = Store.open(settings.sql_url_effective)
+        store, audit, snapshots = _sql_adapters(settings.sql_url_effective)
         return cls(
             settings=settings, gateway=gateway, layout=layout,
             domains=DomainDirectory(gateway, layout), accounts=AccountDirectory(gateway, layout),
             aliases=AliasDirectory(gateway, layout), admins=AdminDirectory(gateway, layout),
             retained=RetainedDirectory(gateway, layout),
-            store=store, audit=AuditLog(store), snapshots=SnapshotStore(store),
+            store=store, audit=audit, snapshots=snapshots,
             doveadm=Doveadm(settings.dovecot_config),
             mailboxes=Mailboxes(settings.mailbox_root_path.resolve()),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mailgothai.core.login_budget import (
     BudgetRules,
@@ -19,8 +20,9 @@ from mailgothai.core.login_budget import (
 )
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings
-from mailgothai.store.db import Store
-from mailgothai.store.login_budget import LoginTallies
+
+if TYPE_CHECKING:
+    from mailgothai.store.db import Store
 
 
 def rules_from(settings: Settings) -> BudgetRules:
@@ -35,6 +37,8 @@ def rules_from(settings: Settings) -> BudgetRules:
 
 class LoginBudget:
     def __init__(self, store: Store, rules: BudgetRules, clock: Callable[[], float] = time.time) -> None:
+        from mailgothai.store.login_budget import LoginTallies  # here: importing this module costs no SQLAlchemy
+
         self._tallies = LoginTallies(store)
         self.rules = rules
         self._clock = clock

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mailgothai.core.models import Account, Admin, Alias, Domain, DomainLimits, RetainedAccount, Status
-from mailgothai.store.audit import AuditEntry
-from mailgothai.store.usage import DomainTotal, Reading
+
+if TYPE_CHECKING:  # in annotations only: importing the ports imports no SQLAlchemy
+    from mailgothai.store.audit import AuditEntry
+    from mailgothai.store.usage import DomainTotal, Reading
 
 # ---- the directory (slapd) -------------------------------------------------------------
 
