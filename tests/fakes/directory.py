@@ -168,17 +168,18 @@ class FakeAccounts:
         self.d.hashes[account.mailbox_id] = hasher(password)
         return True
 
-    def _of_domain(self, domain: str, search: str | None) -> list[Account]:
+    def _of_domain(self, domain: str, search: str | None, with_identity: bool = False) -> list[Account]:
+        """Bulk reads, as the adapter's: without the mailbox id unless asked for."""
         found = sorted((a for a in self.d.accounts.values() if a.domain == domain), key=lambda a: a.email)
         if search:
             text = search.lower()
             found = [a for a in found if a.email.lower().startswith(text)
                      or a.display_name.lower().startswith(text)]
-        return found
+        return found if with_identity else [dataclasses.replace(a, mailbox_id="") for a in found]
 
     def first_page(self, domain: str, size: int = 50, search: str | None = None,
                    with_identity: bool = False) -> tuple[list[Account], bool]:
-        found = self._of_domain(domain, search)
+        found = self._of_domain(domain, search, with_identity)
         return found[:size], len(found) > size
 
     def iter_domain(self, domain: str, search: str | None = None, page_size: int = 500) -> Iterator[Account]:
@@ -275,12 +276,14 @@ class FakeRetained:
 
     def retire(self, account: Account, deleted_at: datetime, deleted_by: str, purge_after: datetime,
                size: int | None) -> RetainedAccount:
-        live = self.d.accounts.pop(_key(account.email), None)
-        if live is None:
+        # As the adapter does, the record is made of the account passed in: it must carry
+        # its mailbox id (read alone, or in bulk with_identity).
+        assert account.mailbox_id, f"{account.email} was read without its mailbox id"
+        if self.d.accounts.pop(_key(account.email), None) is None:
             raise NotFound("account", account.email)
-        retained = RetainedAccount(live.mailbox_id, live, deleted_at, deleted_by, purge_after, size,
-                                   hold_reason=live.hold_reason)
-        self.d.retained[live.mailbox_id] = retained
+        retained = RetainedAccount(account.mailbox_id, account, deleted_at, deleted_by, purge_after, size,
+                                   account.hold_reason)
+        self.d.retained[account.mailbox_id] = retained
         return retained
 
     def restore(self, retained: RetainedAccount, address: str) -> None:
