@@ -133,8 +133,8 @@ def cut(dataset: Path, work: Path, slices: int, settings: Settings) -> list[tupl
             writer.writerows(part)
         with open(ldif_path, "w", encoding="ascii") as fh:
             for account, password_hash in read_accounts(csv_path, domains, "{CRYPT}x"):
-                fh.write(entry_ldif(layout.account(account.email), account_entries.OBJECT_CLASSES,
-                                    account_entries.account_attributes(account, password_hash)))
+                fh.write(entry_ldif(account_entries.account_entry(layout.account(account.email), account,
+                                                                  password_hash)))
         out.append((csv_path, ldif_path, len(part)))
     return out
 

@@ -58,8 +58,7 @@ def accounts_ldif(dataset: Path, settings: Settings, out: Path) -> int:
     count = 0
     with open(out, "w", encoding="ascii") as fh:
         for account, password_hash in read_accounts(dataset / "accounts.csv", domains, fallback):
-            fh.write(entry_ldif(layout.account(account.email), account_entries.OBJECT_CLASSES,
-                                account_entries.account_attributes(account, password_hash)))
+            fh.write(entry_ldif(account_entries.account_entry(layout.account(account.email), account, password_hash)))
             count += 1
     return count
 

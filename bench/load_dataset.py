@@ -28,6 +28,7 @@ from mailgothai.core.passwords import Argon2Params, has_scheme_prefix, hash_pass
 from mailgothai.core.quota import parse_size
 from mailgothai.directory import accounts as account_entries
 from mailgothai.directory import domains as domain_entries
+from mailgothai.directory.entries import unit_entry
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.ldif import entry_ldif
 from mailgothai.errors import InvalidInput
@@ -102,13 +103,12 @@ def load_into(settings: Settings, dataset: Path) -> dict[str, object]:
             count, allocated = counts[domain.name]
             full = Domain(domain.name, domain.description, domain.status, domain.limits, count, allocated)
             dn = layout.domain(domain.name)
-            out.write(entry_ldif(dn, domain_entries.OBJECT_CLASSES, domain_entries.domain_attributes(full)))
+            out.write(entry_ldif(domain_entries.domain_entry(dn, full)))
             for ou in domain_entries.CONTAINERS:
-                out.write(entry_ldif(f"ou={ou},{dn}", ["organizationalUnit"], {"ou": ou}))
+                out.write(entry_ldif(unit_entry(f"ou={ou},{dn}")))
             entries += 3
         for account, password_hash in read_accounts(dataset / "accounts.csv", domains, fallback):
-            out.write(entry_ldif(layout.account(account.email), account_entries.OBJECT_CLASSES,
-                                 account_entries.account_attributes(account, password_hash)))
+            out.write(entry_ldif(account_entries.account_entry(layout.account(account.email), account, password_hash)))
             entries += 1
     converted = time.monotonic() - started
 

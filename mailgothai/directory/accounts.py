@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from mailgothai.core.models import Account, Status
 from mailgothai.directory import escaping as f
-from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.entries import Entry, NewEntry, new_entry
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.passwords import password_attributes, upgrade_legacy_hash
 from mailgothai.errors import AlreadyExists, NotFound
@@ -49,6 +50,12 @@ def account_attributes(account: Account, password_hash: str) -> dict[str, object
 OBJECT_CLASSES = ("inetOrgPerson", "mgtAccount")
 
 
+def account_entry(dn: str, account: Account, password_hash: str, **more: object) -> NewEntry:
+    """The entry of a new account at dn (live, or retained with its bookkeeping in `more`);
+    also written as LDIF for offline loading."""
+    return new_entry(dn, OBJECT_CLASSES, {**account_attributes(account, password_hash), **more})
+
+
 AccountFields = tuple[str, str, int, Status, str, str, str, tuple[str, ...], tuple[str, ...]]
 
 
@@ -86,16 +93,15 @@ class AccountDirectory:
 
     def create(self, account: Account, password_hash: str) -> None:
         try:
-            self._gw.add(self._layout.account(account.email), OBJECT_CLASSES,
-                         account_attributes(account, password_hash))
+            self._gw.add(account_entry(self._layout.account(account.email), account, password_hash))
         except AlreadyExists:
             raise AlreadyExists("account", account.email) from None
 
     def create_all(self, new: Sequence[tuple[Account, str]]) -> None:
         """Several (account, password hash) in one LDAP transaction: all are written or
-        none. Raises batch.TransactionRefused (with the position of the refused one)."""
-        self._gw.add_all([(self._layout.account(account.email), OBJECT_CLASSES,
-                           account_attributes(account, password_hash)) for account, password_hash in new])
+        none. Raises TransactionRefused (with the position of the refused one)."""
+        self._gw.add_all([account_entry(self._layout.account(account.email), account, password_hash)
+                          for account, password_hash in new])
 
     def find(self, email: str) -> Account | None:
         entry = self._gw.read(self._layout.account(email), ONE_ATTRS)

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from mailgothai.core.models import Admin, Role, Status
 from mailgothai.directory import escaping as f
-from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.entries import Entry, new_entry
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.passwords import password_attributes
 from mailgothai.errors import AlreadyExists, NotFound
@@ -31,11 +32,11 @@ class AdminDirectory:
 
     def create(self, admin: Admin, password_hash: str) -> None:
         try:
-            self._gw.add(self._layout.admin(admin.login), ["mgtAdmin"], {
+            self._gw.add(new_entry(self._layout.admin(admin.login), ("mgtAdmin",), {
                 "uid": admin.login, "mgtRole": admin.role.value, "mgtAdminDomain": list(admin.domains),
                 "displayName": admin.display_name, "mgtStatus": admin.status.value,
                 **password_attributes(password_hash),
-            })
+            }))
         except AlreadyExists:
             raise AlreadyExists("admin", admin.login) from None
 

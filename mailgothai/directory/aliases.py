@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from mailgothai.core.models import Alias, Status
 from mailgothai.directory import escaping as f
-from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.entries import Entry, NewEntry, new_entry
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.errors import AlreadyExists, NotFound
 
@@ -22,6 +23,12 @@ def to_alias(entry: Entry) -> Alias:
     )
 
 
+def alias_entry(dn: str, alias: Alias) -> NewEntry:
+    """The entry of a new alias at dn."""
+    return new_entry(dn, ("mgtAlias",), {"mail": alias.address, "domainName": alias.domain,
+                                         "mgtMember": list(alias.members), "mgtStatus": alias.status.value})
+
+
 class AliasDirectory:
     def __init__(self, gateway: Gateway, layout: Layout) -> None:
         self._gw = gateway
@@ -29,10 +36,7 @@ class AliasDirectory:
 
     def create(self, alias: Alias) -> None:
         try:
-            self._gw.add(self._layout.alias(alias.address), ["mgtAlias"], {
-                "mail": alias.address, "domainName": alias.domain,
-                "mgtMember": list(alias.members), "mgtStatus": alias.status.value,
-            })
+            self._gw.add(alias_entry(self._layout.alias(alias.address), alias))
         except AlreadyExists:
             raise AlreadyExists("alias", alias.address) from None
 

@@ -38,7 +38,8 @@ import ldap3
 from ldap3.core import exceptions as lx
 
 from mailgothai.directory import txn_keeper, wire
-from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
+from mailgothai.directory.results import NO_SUCH_OBJECT, SUCCESS, error_for, wire_detail
+from mailgothai.errors import DirectoryError, NoAnswer, TransactionRefused
 
 TXN_START = "1.3.6.1.1.21.1"
 TXN_SPECIFICATION = "1.3.6.1.1.21.2"
@@ -47,35 +48,12 @@ TXN_END = "1.3.6.1.1.21.3"
 COMMIT = b"\x30\x02\x04\x00"
 ABORT = b"\x30\x05\x01\x01\x00\x04\x00"
 
-SUCCESS = 0
-NO_SUCH_OBJECT = 32
-ALREADY_EXISTS = 68
-
-NewEntry = tuple[str, dict[str, list[str]]]  # DN, attribute values as text (objectClass included)
+Request = tuple[str, dict[str, list[str]]]  # DN, attribute values as text (objectClass included)
 
 
-class TransactionRefused(DirectoryError):
-    """slapd wrote none of the adds: `position` is the one it refused (None if it did not
-    say), `cause` what that add alone would have raised."""
-
-    def __init__(self, position: int | None, cause: Exception) -> None:
-        where = f"add {position + 1}" if position is not None else "an add"
-        super().__init__(f"transaction refused at {where}: {cause}")
-        self.position = position
-        self.cause = cause
-
-
-class NoAnswer(DirectoryError):
-    """The connection broke or fell silent: whether the transaction was written is unknown."""
-
-
-def error_for(code: int, diagnostic: str, what: str) -> Exception:
-    """The project's exception for an LDAP result code (as gateway.map_error for ldap3's)."""
-    if code == ALREADY_EXISTS:
-        return AlreadyExists("entry", what)
-    if code == NO_SUCH_OBJECT:
-        return NotFound("entry", what)
-    return DirectoryError(f"{what}: result {code}" + (f" ({diagnostic})" if diagnostic else ""))
+def _error(answer: wire.Result, what: str) -> Exception:
+    """The project's exception for a refusing answer (the one map, directory/results.py)."""
+    return error_for(answer.code, what, wire_detail(answer.code, answer.diagnostic))
 
 
 def _send(conn: ldap3.Connection, data: bytes) -> None:
@@ -131,7 +109,7 @@ def search_equal(conn: ldap3.Connection, base: str, attribute: str, values: Sequ
         elif operation == wire.SEARCH_RESULT_DONE:
             done = wire.result_of(message)
             if done.code not in (SUCCESS, NO_SUCH_OBJECT):
-                raise error_for(done.code, done.diagnostic, f"search below {base}")
+                raise _error(done, f"search below {base}")
             break
         # a SearchResultReference: nothing below base is elsewhere in this directory
     return entries
@@ -148,7 +126,7 @@ def _end(conn: ldap3.Connection, end: int, request: bytes) -> wire.Result:
     return ended
 
 
-def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],
+def add_all(conn: ldap3.Connection, entries: Sequence[Request],
             controls: Sequence[wire.Control] = ()) -> None:
     """Add every entry in one transaction on `conn` (a bound SyncStrategy connection that
     is not in the middle of anything else). Raises TransactionRefused (nothing written)
@@ -187,10 +165,9 @@ def add_all(conn: ldap3.Connection, entries: Sequence[NewEntry],
         if keeper is not None:
             keeper.release(token, answered=answered)
     if refused is not None:  # refused when queued (e.g. a malformed request): none was written
-        answer = queued[ids[refused]]
-        raise TransactionRefused(refused, error_for(answer.code, answer.diagnostic, entries[refused][0]))
+        raise TransactionRefused(refused, _error(queued[ids[refused]], entries[refused][0]))
     if ended.code != SUCCESS:
         failed = wire.first_integer(ended.value) if ended.value else None
         position = ids.index(failed) if failed in ids else None
         what = entries[position][0] if position is not None else "transaction"
-        raise TransactionRefused(position, error_for(ended.code, ended.diagnostic, what))
+        raise TransactionRefused(position, _error(ended, what))

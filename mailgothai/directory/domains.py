@@ -9,9 +9,10 @@ import ldap3
 
 from mailgothai.core.models import Domain, DomainLimits, Status
 from mailgothai.directory import escaping as f
-from mailgothai.directory.gateway import Entry, Gateway, ValueChanged
+from mailgothai.directory.entries import Entry, NewEntry, new_entry, unit_entry
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
-from mailgothai.errors import AlreadyExists, NotFound
+from mailgothai.errors import AlreadyExists, NotFound, ValueChanged
 
 ATTRS = ("domainName", "description", "mgtStatus", "mgtMaxAccounts", "mgtQuotaPool", "mgtDefaultQuota",
          "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtRetentionDays", "mgtAccountCount", "mgtQuotaAllocated",
@@ -43,6 +44,11 @@ def domain_attributes(domain: Domain) -> dict[str, object]:
     }
 
 
+def domain_entry(dn: str, domain: Domain) -> NewEntry:
+    """The entry of a domain at dn (also written as LDIF for offline loading)."""
+    return new_entry(dn, OBJECT_CLASSES, domain_attributes(domain))
+
+
 def to_domain(entry: Entry) -> Domain:
     defaults = DomainLimits()
     return Domain(
@@ -71,11 +77,11 @@ class DomainDirectory:
     def create(self, domain: Domain) -> None:
         dn = self._layout.domain(domain.name)
         try:
-            self._gw.add(dn, OBJECT_CLASSES, domain_attributes(replace(domain, account_count=0, quota_allocated=0)))
+            self._gw.add(domain_entry(dn, replace(domain, account_count=0, quota_allocated=0)))
         except AlreadyExists:
             raise AlreadyExists("domain", domain.name) from None
         for ou in CONTAINERS:
-            self._gw.add(f"ou={ou},{dn}", ["organizationalUnit"], {"ou": ou})
+            self._gw.add(unit_entry(f"ou={ou},{dn}"))
 
     def find(self, name: str) -> Domain | None:
         entry = self._gw.read(self._layout.domain(name), ATTRS)

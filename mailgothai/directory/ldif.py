@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
 
-from mailgothai.directory.gateway import encode_values
+from mailgothai.directory.entries import NewEntry
 
 _SAFE_INIT_EXCLUDED = {" ", ":", "<"}
 
@@ -24,10 +23,9 @@ def _line(name: str, value: str) -> str:
     return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode('ascii')}\n"
 
 
-def entry_ldif(dn: str, object_classes: Iterable[str], attributes: Mapping[str, object]) -> str:
-    """One entry; empty values (None, "", ()) are left out, as the directory layer does."""
-    out = [_line("dn", dn)]
-    out.extend(_line("objectClass", oc) for oc in object_classes)
-    for name, values in encode_values(attributes).items():
+def entry_ldif(entry: NewEntry) -> str:
+    """One entry, with the values an add would send (entries.NewEntry.values)."""
+    out = [_line("dn", entry.dn)]
+    for name, values in entry.values().items():
         out.extend(_line(name, v) for v in values)
     return "".join(out) + "\n"

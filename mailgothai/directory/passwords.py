@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mailgothai.core.passwords import is_legacy_hash
-from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.entries import Entry
+from mailgothai.directory.gateway import Gateway
 
 LEGACY_MARK = "mgtPasswordUpgrade"
 

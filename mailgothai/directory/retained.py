@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from mailgothai.core.models import Account, RetainedAccount
 from mailgothai.directory import accounts as account_entries
 from mailgothai.directory import escaping as f
-from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.entries import Entry
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.errors import AlreadyExists, NotFound
 
@@ -134,14 +135,12 @@ class RetainedDirectory:
             size: int | None) -> RetainedAccount:
         """A retained entry made afresh, with no password: the mail of an account an older
         version deleted without keeping it (stack/mailbox_migration.py)."""
-        attributes = account_entries.account_attributes(account, "")
-        attributes.update({"mgtDeletedBy": deleted_by, "mgtPurgeAfter": ldap_time(purge_after),
-                           "mgtMailboxSize": size})
+        bookkeeping = {"mgtDeletedBy": deleted_by, "mgtPurgeAfter": ldap_time(purge_after), "mgtMailboxSize": size}
         while True:
             stamp = ldap_time(deleted_at)
             try:
-                self._gw.add(self._layout.retained_account(stamp), account_entries.OBJECT_CLASSES,
-                             {**attributes, "mgtDeletedAt": stamp})
+                self._gw.add(account_entries.account_entry(self._layout.retained_account(stamp), account, "",
+                                                           **bookkeeping, mgtDeletedAt=stamp))
                 break
             except AlreadyExists:
                 deleted_at = deleted_at.replace(microsecond=(deleted_at.microsecond + 1) % 1_000_000)

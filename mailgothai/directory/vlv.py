@@ -30,7 +30,10 @@ from ldap3.core import exceptions as lx
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import namedtype, tag, univ
 
-from mailgothai.directory.gateway import COMMUNICATION_ERRORS, Entry, Gateway, discard, map_error
+from mailgothai.directory.entries import Entry
+from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.pool import discard
+from mailgothai.directory.results import COMMUNICATION_ERRORS, map_error
 from mailgothai.errors import DirectoryError
 
 SORT_REQUEST_OID = "1.2.840.113556.1.4.473"

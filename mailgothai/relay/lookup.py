@@ -18,7 +18,8 @@ from typing import Any, Generic, TypeVar
 from mailgothai.core.addresses import split_address
 from mailgothai.core.models import DomainLimits, Status
 from mailgothai.directory import escaping as f
-from mailgothai.directory.gateway import Entry, Gateway
+from mailgothai.directory.entries import Entry
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.passwords import LEGACY_MARK, is_marked
 

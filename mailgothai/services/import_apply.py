@@ -32,10 +32,8 @@ from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
 from mailgothai.core.passwords import generate_password
-from mailgothai.directory.batch import TransactionRefused
-from mailgothai.directory.gateway import DirectoryUnreachable
 from mailgothai.directory.holders import in_use
-from mailgothai.errors import AlreadyExists, LimitExceeded, NotFound
+from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded, NotFound, TransactionRefused
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
 from mailgothai.services.import_files import PasswordCells, PasswordJournal

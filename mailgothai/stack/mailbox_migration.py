@@ -27,6 +27,7 @@ from mailgothai.core.models import Account, DomainLimits
 from mailgothai.core.retention import purge_date
 from mailgothai.directory import escaping as f
 from mailgothai.directory.domains import DomainDirectory
+from mailgothai.directory.entries import unit_entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.retained import RetainedDirectory
@@ -58,7 +59,7 @@ def ensure_retained_container(gateway: Gateway, layout: Layout) -> bool:
     if gateway.read(layout.retained, ("ou",)) is not None:
         return False
     try:
-        gateway.add(layout.retained, ["organizationalUnit"], {"ou": "retained"})
+        gateway.add(unit_entry(layout.retained))
     except AlreadyExists:
         return False
     return True

@@ -12,7 +12,7 @@ from pathlib import Path
 import ldap3
 
 from mailgothai.core.passwords import hash_password
-from mailgothai.directory.gateway import discard
+from mailgothai.directory.pool import discard
 from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
 from mailgothai.settings import Settings

@@ -19,9 +19,10 @@ import ldap3
 from ldap3.core import exceptions as lx
 
 from mailgothai.core.passwords import is_legacy_hash
-from mailgothai.directory.gateway import Gateway, discard
+from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.passwords import LEGACY_MARK
+from mailgothai.directory.pool import discard
 from mailgothai.errors import StackError
 from mailgothai.paths import SCHEMA_DIR
 from mailgothai.settings import Settings

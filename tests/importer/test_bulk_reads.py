@@ -10,7 +10,7 @@ import ldap3
 
 from mailgothai.core.models import Account, Status
 from mailgothai.directory import accounts as account_entries
-from mailgothai.directory.gateway import _entry
+from mailgothai.directory.entries import from_ldap3
 from mailgothai.directory.holders import holder_from, preload_domain
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -38,7 +38,7 @@ def test_wire_decoding_equals_ldap3s_own(services: Services, domain: str) -> Non
     fast = list(gateway.iter_paged(base, flt, attributes, page_size=50))  # 3 pages, through wire.py
     with gateway.connection() as conn:  # ldap3's own decoding of the same entries
         conn.search(base, flt, ldap3.SUBTREE, attributes=attributes)
-        own = [_entry(item) for item in conn.response if item.get("type") == "searchResEntry"]
+        own = [from_ldap3(item) for item in conn.response if item.get("type") == "searchResEntry"]
 
     assert len(fast) == len(own) == len(made)
     assert {e.dn: e.attrs for e in fast} == {e.dn: e.attrs for e in own}

@@ -16,6 +16,7 @@ from mailgothai.core.models import Account, Domain
 from mailgothai.core.passwords import hash_password, make_ssha
 from mailgothai.directory.accounts import OBJECT_CLASSES, AccountDirectory, account_attributes
 from mailgothai.directory.domains import DomainDirectory
+from mailgothai.directory.entries import new_entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.passwords import upgrade_legacy_hash
@@ -89,7 +90,7 @@ def test_an_old_directory_is_updated_once_and_then_upgrades_legacy_hashes(old_di
         for address, password_hash in ((email, legacy), (modern, hash_password(PASSWORD, settings.argon2))):
             values = account_attributes(Account(address, "old.go.th", 1 << 30), password_hash)
             values.pop("mgtPasswordUpgrade")
-            gateway.add(layout.account(address), OBJECT_CLASSES, values)
+            gateway.add(new_entry(layout.account(address), OBJECT_CLASSES, values))
 
         update = slapd_update.update_config(settings)
         assert slapd_update.MARK_OID in update.schema and update.access

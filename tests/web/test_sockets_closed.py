@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mailgothai.directory.gateway import DirectoryUnreachable, Gateway
+from mailgothai.directory.gateway import Gateway
+from mailgothai.errors import DirectoryUnreachable
 from mailgothai.stack import slapd
 
 
