@@ -30,15 +30,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def aware(value: datetime) -> datetime:
-    """SQLite gives naive datetimes back: they were written in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def aware_or_none(value: datetime | None) -> datetime | None:
-    return aware(value) if value is not None else None
-
-
 @dataclass(frozen=True)
 class LoginOutcome:
     """What a login attempt came to. `locked_for` > 0: refused without checking (seconds

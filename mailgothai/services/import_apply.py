@@ -33,6 +33,7 @@ from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
 from mailgothai.core.passwords import generate_password
 from mailgothai.directory.holders import in_use
+from mailgothai.core.reasons import Why
 from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded, NotFound, TransactionRefused
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
@@ -135,7 +136,7 @@ class Applier:
                     outcomes.append(Outcome(record.row, RowState.APPLIED, audit=self._audit("account.create", planned)))
                 else:
                     outcomes.append(Outcome(record.row, RowState.FAILED, "email",
-                                            f"{record.email} was created by someone else meanwhile"))
+                                            Why.CREATED_MEANWHILE(address=record.email)))
             else:
                 after = account_from_json(record.data["after"])
                 if current == after:
@@ -283,9 +284,9 @@ class Applier:
                 self.b.domains.adjust_usage(account.domain, 1, account.quota,
                                             check=lambda d: check_account_fits(d, account.quota))
             except LimitExceeded as exc:
-                return Outcome(row, RowState.FAILED, "quota" if exc.field == "quota" else "email", exc.reason)
+                return Outcome(row, RowState.FAILED, "quota" if exc.field == "quota" else "email", exc.why)
             except NotFound:
-                return Outcome(row, RowState.FAILED, "email", f"domain {account.domain} is not hosted here")
+                return Outcome(row, RowState.FAILED, "email", Why.DOMAIN_UNHOSTED(domain=account.domain))
         unanswered = item.unanswered  # an earlier attempt got no answer: it may have been applied
         for attempt in range(WRITE_ATTEMPTS):
             try:
@@ -294,9 +295,9 @@ class Applier:
                 if unanswered and self.b.accounts.find(account.email) == account:
                     break  # our own earlier attempt
                 self.b.domains.adjust_usage(account.domain, -1, -account.quota)
-                reason = (f"{account.email} was created by someone else meanwhile"
-                          if isinstance(exc, AlreadyExists) else f"domain {account.domain} is not hosted here")
-                return Outcome(row, RowState.FAILED, "email", reason)
+                why = (Why.CREATED_MEANWHILE(address=account.email) if isinstance(exc, AlreadyExists)
+                       else Why.DOMAIN_UNHOSTED(domain=account.domain))
+                return Outcome(row, RowState.FAILED, "email", why)
             except DirectoryUnreachable:
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise  # the row stays in flight: resume settles it
@@ -310,7 +311,7 @@ class Applier:
         record = item.record
         current = self.b.accounts.find(record.email)
         if current is None:
-            return Outcome(record.row, RowState.FAILED, "email", f"{record.email} no longer exists")
+            return Outcome(record.row, RowState.FAILED, "email", Why.NO_LONGER_EXISTS(address=record.email))
         after = apply_changes(current, changes_from_json(record.data["changes"]))
         if after == current:
             return Outcome(record.row, RowState.UNCHANGED)
@@ -320,7 +321,7 @@ class Applier:
                 self.b.domains.adjust_usage(current.domain, 0, delta,
                                             check=lambda d: check_quota_change(d, current.quota, after.quota))
             except LimitExceeded as exc:
-                return Outcome(record.row, RowState.FAILED, "quota", exc.reason)
+                return Outcome(record.row, RowState.FAILED, "quota", exc.why)
         try:
             for attempt in range(WRITE_ATTEMPTS):  # a replace of every field: safe to repeat
                 try:
@@ -333,5 +334,5 @@ class Applier:
         except NotFound:
             if delta:
                 self.b.domains.adjust_usage(current.domain, 0, -delta)
-            return Outcome(record.row, RowState.FAILED, "email", f"{record.email} no longer exists")
+            return Outcome(record.row, RowState.FAILED, "email", Why.NO_LONGER_EXISTS(address=record.email))
         return Outcome(record.row, RowState.APPLIED, audit=self._audit("account.update", after, current))
