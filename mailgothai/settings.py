@@ -21,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from mailgothai.core.passwords import Argon2Params
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 CONFIG_FILE_NAME = "mailgothai.toml"
@@ -253,14 +254,14 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELD_TYPES.get(name)
     if kind is None:
-        raise InvalidInput(name, "unknown setting")
+        raise InvalidInput(name, Why.UNKNOWN_SETTING())
     try:
         if kind == "Path":
             return Path(value)
         if kind == "int":  # every number setting is a port, a count, a size or a time
             number = int(value)
             if number < 0:
-                raise InvalidInput(name, f"must be 0 or more, not {number}")
+                raise InvalidInput(name, Why.BELOW_ZERO(value=number))
             return number
         if kind == "Secret":
             return Secret(str(value))
@@ -271,7 +272,7 @@ def _coerce(name: str, value: Any) -> Any:
             return tuple(item(v) for v in value)
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(name, f"not a valid {kind}: {value!r}") from exc
+        raise InvalidInput(name, Why.NOT_A_VALID_KIND(kind=str(kind), value=repr(value))) from exc
 
 
 def _coerce_all(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,9 +298,9 @@ def load_settings(
         try:
             values.update(tomllib.loads(config_path.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as exc:
-            raise InvalidInput("config", f"{config_path}: {exc}") from exc
+            raise InvalidInput("config", Why.CONFIG_UNREADABLE(path=str(config_path), detail=str(exc))) from exc
     elif config:
-        raise InvalidInput("config", f"no such file: {config_path}")
+        raise InvalidInput("config", Why.NO_SUCH_FILE(path=str(config_path)))
     values.update(env_values)
     values["data_dir"] = base_dir if data_dir is not None or "data_dir" not in values else values["data_dir"]
     return Settings(**_coerce_all(values))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.passwords import PasswordInput
 
@@ -21,7 +22,7 @@ def add_password_options(parser: argparse.ArgumentParser, allow_hash: bool = Tru
 def read_stdin_line(field: str) -> str:
     line = sys.stdin.readline()
     if not line:
-        raise InvalidInput(field, "nothing on standard input")
+        raise InvalidInput(field, Why.NOTHING_ON_STDIN())
     return line.rstrip("\r\n")
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mailgothai.core.passwords import hash_password
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings
 from mailgothai.stack import slapd
@@ -32,17 +33,16 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_slapd_config(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.server_id <= 4095:
-        raise InvalidInput("server-id", "must be a whole number from 1 to 4095")
+        raise InvalidInput("server-id", Why.NOT_A_SERVER_ID())
     if not args.provider:
-        raise InvalidInput("provider", "name at least one other provider (ldap://host:port)")
+        raise InvalidInput("provider", Why.NO_OTHER_PROVIDER())
     for uri in args.provider:
         if not uri.startswith(("ldap://", "ldaps://")):
-            raise InvalidInput("provider", f"{uri!r} is not an ldap:// or ldaps:// URI")
+            raise InvalidInput("provider", Why.NOT_AN_LDAP_URI(uri=repr(uri)))
     if not settings.ldap_replicator_password or not settings.ldap_manager_password:
         # Every node of one deployment must share these: generate them once, in the
         # settings file that is then copied to every machine.
-        raise InvalidInput("config", "the settings file holds no service passwords yet: run "
-                                     "`mailgothai stack up` once, or set them in the file, and copy it to every node")
+        raise InvalidInput("config", Why.NO_SERVICE_PASSWORDS())
     replication = slapd.Replication(server_id=args.server_id, peers=tuple(args.provider), consumer=args.consumer)
     paths = slapd.SlapdPaths(Path(args.root))
     manager_hash = hash_password(settings.ldap_manager_password, settings.argon2)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mailgothai.core.csvimport import OFFERED_ENCODINGS
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.exports import ENCODINGS, ExportService
 from mailgothai.services.import_files import job_dir
@@ -119,12 +120,11 @@ def _write_report(service: ImportService, s: JobSummary, path: Path | None, data
 def cmd_import(args: argparse.Namespace, services: Services) -> int:
     service = ImportService(services.backends, services.actor)
     if args.resume is None and args.file is None:
-        raise InvalidInput("file", "give a FILE to import, or --resume JOB")
+        raise InvalidInput("file", Why.FILE_OR_RESUME())
     with progress_display() as show:
         if args.resume is not None:
             if args.encoding:
-                raise InvalidInput("encoding", "a resumed job keeps the encoding it was read in; "
-                                               "give --encoding with a FILE")
+                raise InvalidInput("encoding", Why.RESUME_KEEPS_ENCODING())
             summary = service.resume(args.resume, show)
         else:
             summary = service.run_file(args.file, dry_run=args.dry_run, progress=show, encoding=args.encoding)
@@ -185,9 +185,8 @@ def cmd_export(args: argparse.Namespace, services: Services) -> int:
         with _output(args.output, args.encoding) as out:
             summary = service.export(out, None if args.all else args.domain)
     except UnicodeEncodeError as exc:
-        raise InvalidInput("encoding", f"a value cannot be written in {args.encoding} "
-                                       f"({exc.object[exc.start:exc.end]!r}); "
-                                       "use utf-8-sig") from None
+        raise InvalidInput("encoding", Why.CANNOT_WRITE_IN_ENCODING(
+            encoding=args.encoding, value=repr(exc.object[exc.start:exc.end]))) from None
     where = f" to {args.output}" if args.output else ""
     print(f"exported {summary.accounts} accounts of {summary.domains} domains{where}", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ import datetime
 
 from mailgothai.cli.common import add_json
 from mailgothai.cli.output import print_json, print_json_lines_array, print_rows
+from mailgothai.core.reasons import Why
 from mailgothai.errors import NotFound
 from mailgothai.relay.spool import Spool
 from mailgothai.running_relay import notify_relay
@@ -57,7 +58,7 @@ def _checked_id(queue_id: str) -> str:
     if not queue_id or not all(c in "0123456789abcdef" for c in queue_id):
         from mailgothai.errors import InvalidInput
 
-        raise InvalidInput("queue_id", "a queue id is lower-case hexadecimal (see `queue list`)")
+        raise InvalidInput("queue_id", Why.NOT_A_QUEUE_ID())
     return queue_id
 
 
@@ -91,7 +92,7 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     if args.all == bool(args.queue_id):
         from mailgothai.errors import InvalidInput
 
-        raise InvalidInput("queue_id", "give one queue id or --all")
+        raise InvalidInput("queue_id", Why.QUEUE_ID_OR_ALL())
     ids = list(spool.iter_ids()) if args.all else [_checked_id(args.queue_id)]
     for qid in ids:
         if not spool.msg_path(qid).exists():

@@ -13,6 +13,7 @@ import unicodedata
 
 import idna
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 MAX_DOMAIN_LENGTH = 253
@@ -34,19 +35,26 @@ def _has_space(text: str) -> bool:
     return any(c.isspace() for c in text)
 
 
+_TEXT_REASONS = {  # what: (not text, empty, a control character, a space)
+    "address": (Why.ADDRESS_NOT_TEXT, Why.ADDRESS_EMPTY, Why.ADDRESS_CONTROL_CHARACTER, Why.ADDRESS_SPACE),
+    "domain": (Why.DOMAIN_NOT_TEXT, Why.DOMAIN_EMPTY, Why.DOMAIN_CONTROL_CHARACTER, Why.DOMAIN_SPACE),
+}
+
+
 def _check_text(text: str, field: str, what: str) -> str:
     """Strip; refuse empty text, control characters and inner white space."""
+    not_text, empty, control, space = _TEXT_REASONS[what]
     if not isinstance(text, str):
-        raise InvalidInput(field, f"{what} must be text")
+        raise InvalidInput(field, not_text())
     value = text.strip()
     if not value:
-        raise InvalidInput(field, f"{what} is empty")
+        raise InvalidInput(field, empty())
     if value.isprintable() and " " not in value:  # every control and space character is unprintable but " "
         return value
     if _has_control(value):
-        raise InvalidInput(field, f"{what} contains a control character")
+        raise InvalidInput(field, control())
     if _has_space(value):
-        raise InvalidInput(field, f"{what} contains a space")
+        raise InvalidInput(field, space())
     return value
 
 
@@ -56,45 +64,43 @@ def _to_alabel(label: str, field: str) -> str:
         idna.check_label(label)
         return "xn--" + label.encode("punycode").decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidInput(field, f"domain label {label!r} is not a valid internationalized label ({exc})") from None
+        raise InvalidInput(field, Why.DOMAIN_LABEL_NOT_IDN(label=repr(label), detail=str(exc))) from None
 
 
 def _check_ascii_label(label: str, field: str) -> None:
     if len(label) > MAX_LABEL_LENGTH:
-        raise InvalidInput(field, f"domain label longer than {MAX_LABEL_LENGTH} characters")
+        raise InvalidInput(field, Why.DOMAIN_LABEL_TOO_LONG(max=MAX_LABEL_LENGTH))
     if not _LDH.fullmatch(label):
         bad = next(c for c in label if not (c.isascii() and (c.isalnum() or c == "-")))
-        raise InvalidInput(
-            field, f"domain contains an invalid character {bad!r} (only letters, digits and '-' are allowed)"
-        )
+        raise InvalidInput(field, Why.DOMAIN_INVALID_CHARACTER(char=repr(bad)))
     if label.startswith("-") or label.endswith("-"):
-        raise InvalidInput(field, f"domain label {label!r} starts or ends with a hyphen")
+        raise InvalidInput(field, Why.DOMAIN_LABEL_HYPHEN(label=repr(label)))
     if label.startswith("xn--"):
         try:
             idna.ulabel(label)
         except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidInput(field, f"domain label {label!r} is not a valid IDNA A-label ({exc})") from None
+            raise InvalidInput(field, Why.DOMAIN_LABEL_NOT_A_LABEL(label=repr(label), detail=str(exc))) from None
 
 
 def normalize_domain(text: str, field: str = "domain") -> str:
     """The stored form of a domain name: lower case, ASCII (A-labels), validated."""
     value = _check_text(text, field, "domain")
     if value.endswith("."):
-        raise InvalidInput(field, "domain ends with a dot")
+        raise InvalidInput(field, Why.DOMAIN_ENDS_WITH_DOT())
     if value.startswith("."):
-        raise InvalidInput(field, "domain starts with a dot")
+        raise InvalidInput(field, Why.DOMAIN_STARTS_WITH_DOT())
     if not value.isascii():
         try:  # maps case, full-width forms and the ideographic full stop "。"
             value = idna.uts46_remap(value, std3_rules=True, transitional=False)
         except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidInput(field, f"domain is not a valid internationalized name ({exc})") from None
+            raise InvalidInput(field, Why.DOMAIN_NOT_IDN(detail=str(exc))) from None
         if value.endswith(".") or value.startswith("."):
-            raise InvalidInput(field, "domain starts or ends with a dot")
+            raise InvalidInput(field, Why.DOMAIN_DOT_AT_EDGE())
     labels = value.lower().split(".")
     if any(not label for label in labels):
-        raise InvalidInput(field, "domain has an empty label (two dots in a row)")
+        raise InvalidInput(field, Why.DOMAIN_EMPTY_LABEL())
     if len(labels) < 2:
-        raise InvalidInput(field, "domain needs at least two labels (e.g. agency.go.th)")
+        raise InvalidInput(field, Why.DOMAIN_ONE_LABEL())
     out = []
     for label in labels:
         if not label.isascii():
@@ -102,50 +108,50 @@ def normalize_domain(text: str, field: str = "domain") -> str:
         _check_ascii_label(label, field)
         out.append(label)
     if out[-1].isdigit():
-        raise InvalidInput(field, "domain's last label is all digits (an IP address is not a domain)")
+        raise InvalidInput(field, Why.DOMAIN_NUMERIC_TOP())
     result = ".".join(out)
     if len(result) > MAX_DOMAIN_LENGTH:
-        raise InvalidInput(field, f"domain longer than {MAX_DOMAIN_LENGTH} characters")
+        raise InvalidInput(field, Why.DOMAIN_TOO_LONG(max=MAX_DOMAIN_LENGTH))
     return result
 
 
 def _check_local(local: str, field: str) -> None:
     if not local.isascii():
-        raise InvalidInput(field, "non-ASCII characters in the local part are not supported")
+        raise InvalidInput(field, Why.LOCAL_NON_ASCII())
     if len(local) > MAX_LOCAL_LENGTH:
-        raise InvalidInput(field, f"local part longer than {MAX_LOCAL_LENGTH} characters")
+        raise InvalidInput(field, Why.LOCAL_TOO_LONG(max=MAX_LOCAL_LENGTH))
     if local.startswith("."):
-        raise InvalidInput(field, "local part starts with a dot")
+        raise InvalidInput(field, Why.LOCAL_STARTS_WITH_DOT())
     if local.endswith("."):
-        raise InvalidInput(field, "local part ends with a dot")
+        raise InvalidInput(field, Why.LOCAL_ENDS_WITH_DOT())
     if ".." in local:
-        raise InvalidInput(field, "local part has two dots in a row")
+        raise InvalidInput(field, Why.LOCAL_TWO_DOTS())
     for c in local:
         if c != "." and c not in _ATEXT:
-            raise InvalidInput(field, f"local part contains an invalid character {c!r}")
+            raise InvalidInput(field, Why.LOCAL_INVALID_CHARACTER(char=repr(c)))
 
 
 def normalize_address(text: str, field: str = "email") -> str:
     """The stored form of an address: ``local@domain``, local part lower-cased, domain normalized."""
     if isinstance(text, str) and text.strip().startswith('"'):
-        raise InvalidInput(field, "quoted local parts are not accepted")
+        raise InvalidInput(field, Why.LOCAL_QUOTED())
     value = _check_text(text, field, "address")
     ats = value.count("@")
     if ats == 0:
-        raise InvalidInput(field, "missing '@'")
+        raise InvalidInput(field, Why.AT_MISSING())
     if ats > 1:
-        raise InvalidInput(field, "more than one '@'")
+        raise InvalidInput(field, Why.AT_TWICE())
     local, _, domain = value.partition("@")
     if not local:
-        raise InvalidInput(field, "nothing before the '@'")
+        raise InvalidInput(field, Why.AT_NOTHING_BEFORE())
     if not domain:
-        raise InvalidInput(field, "nothing after the '@'")
+        raise InvalidInput(field, Why.AT_NOTHING_AFTER())
     if '"' in local:
-        raise InvalidInput(field, "quoted local parts are not accepted")
+        raise InvalidInput(field, Why.LOCAL_QUOTED())
     _check_local(local, field)
     result = f"{local.lower()}@{normalize_domain(domain, field)}"
     if len(result) > MAX_ADDRESS_LENGTH:
-        raise InvalidInput(field, f"address longer than {MAX_ADDRESS_LENGTH} characters")
+        raise InvalidInput(field, Why.ADDRESS_TOO_LONG(max=MAX_ADDRESS_LENGTH))
     return result
 
 
@@ -153,7 +159,7 @@ def split_address(addr: str) -> tuple[str, str]:
     """``(local, domain)`` of an already normalized address."""
     local, sep, domain = addr.rpartition("@")
     if not sep or not local or not domain:
-        raise InvalidInput("email", f"not an address: {addr!r}")
+        raise InvalidInput("email", Why.NOT_AN_ADDRESS(value=repr(addr)))
     return local, domain
 
 
@@ -169,5 +175,5 @@ def parse_address_list(text: str, field: str) -> tuple[str, ...]:
         try:
             seen.setdefault(normalize_address(item, field))
         except InvalidInput as exc:
-            raise InvalidInput(field, f"{item!r}: {exc.reason}") from None
+            raise InvalidInput(field, Why.ITEM_REFUSED(item=repr(item), reason=exc.why)) from None
     return tuple(seen)

@@ -11,6 +11,7 @@ from dataclasses import fields
 
 from mailgothai.core.models import Domain, DomainLimits
 from mailgothai.core.quota import MAX_SIZE, format_size, format_size_human
+from mailgothai.core.reasons import Why
 from mailgothai.core.retention import parse_retention_days
 from mailgothai.errors import InvalidInput, LimitExceeded
 
@@ -23,15 +24,15 @@ def _show(n: int) -> str:
 
 def _need_non_negative(field: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, f"must be a whole number, not {value!r}")
+        raise InvalidInput(field, Why.NOT_WHOLE_NUMBER(value=repr(value)))
     if value < 0:
-        raise InvalidInput(field, "must not be negative")
+        raise InvalidInput(field, Why.NEGATIVE())
 
 
 def _check_pooled_quota(domain: Domain, quota: int) -> None:
     if domain.limits.quota_pool > 0 and quota == 0:
         raise LimitExceeded(
-            "quota", f"domain {domain.name} has a quota pool, so an account's quota cannot be unlimited (0)"
+            "quota", Why.POOLED_QUOTA_UNLIMITED(domain=domain.name)
         )
 
 
@@ -42,21 +43,19 @@ def check_account_fits(domain: Domain, new_quota: int, extra_accounts: int = 1) 
     limits = domain.limits
     if limits.max_accounts > 0 and domain.account_count + extra_accounts > limits.max_accounts:
         if extra_accounts == 1:
-            detail = f"and already has {domain.account_count}"
+            why = Why.ACCOUNTS_FULL(domain=domain.name, max=limits.max_accounts, count=domain.account_count)
         else:
-            detail = f"and has {domain.account_count}; {extra_accounts} more would make " + str(
-                domain.account_count + extra_accounts
-            )
-        raise LimitExceeded(
-            "max_accounts", f"domain {domain.name} allows at most {limits.max_accounts} accounts {detail}"
-        )
+            why = Why.ACCOUNTS_WOULD_OVERFLOW(domain=domain.name, max=limits.max_accounts,
+                                              count=domain.account_count, extra=extra_accounts,
+                                              total=domain.account_count + extra_accounts)
+        raise LimitExceeded("max_accounts", why)
     if extra_accounts > 0:
         _check_pooled_quota(domain, new_quota)
     if limits.quota_pool > 0 and domain.quota_allocated + new_quota > limits.quota_pool:
         raise LimitExceeded(
             "quota",
-            f"quota {_show(new_quota)} would exceed the domain's pool: "
-            f"{_show(domain.quota_allocated)} of {_show(limits.quota_pool)} allocated",
+            Why.POOL_WOULD_OVERFLOW(quota=_show(new_quota), used=_show(domain.quota_allocated),
+                                    pool=_show(limits.quota_pool)),
         )
 
 
@@ -72,9 +71,8 @@ def check_quota_change(domain: Domain, old_quota: int, new_quota: int) -> None:
     if pool > 0 and new_quota > old_quota and domain.quota_allocated - old_quota + new_quota > pool:
         raise LimitExceeded(
             "quota",
-            f"quota {_show(new_quota)} would exceed the domain's pool: "
-            f"{_show(domain.quota_allocated)} of {_show(pool)} allocated, "
-            f"{_show(old_quota)} of it to this account",
+            Why.POOL_WOULD_OVERFLOW_CHANGE(quota=_show(new_quota), used=_show(domain.quota_allocated),
+                                           pool=_show(pool), old=_show(old_quota)),
         )
 
 
@@ -84,18 +82,17 @@ def check_domain_limits(limits: DomainLimits) -> None:
         _need_non_negative(f.name, getattr(limits, f.name))
     for name in ("quota_pool", "default_quota", "max_message_size"):
         if getattr(limits, name) > MAX_SIZE:
-            raise InvalidInput(name, f"larger than the maximum {format_size(MAX_SIZE)}")
+            raise InvalidInput(name, Why.ABOVE_MAXIMUM(max=format_size(MAX_SIZE)))
     if limits.max_message_size == 0:
-        raise InvalidInput("max_message_size", "must be greater than 0")
+        raise InvalidInput("max_message_size", Why.NOT_ABOVE_ZERO())
     parse_retention_days(limits.retention_days)
     if limits.quota_pool > 0:
         if limits.default_quota == 0:
-            raise InvalidInput("default_quota", "cannot be unlimited (0) when the domain has a quota pool")
+            raise InvalidInput("default_quota", Why.UNLIMITED_WITH_POOL())
         if limits.default_quota > limits.quota_pool:
             raise InvalidInput(
                 "default_quota",
-                f"default quota {_show(limits.default_quota)} is larger than the "
-                f"domain's pool {_show(limits.quota_pool)}",
+                Why.DEFAULT_ABOVE_POOL(quota=_show(limits.default_quota), pool=_show(limits.quota_pool)),
             )
 
 
@@ -105,12 +102,11 @@ def check_new_limits_against_usage(domain: Domain, new: DomainLimits) -> None:
     if new.max_accounts > 0 and new.max_accounts < domain.account_count:
         raise LimitExceeded(
             "max_accounts",
-            f"domain {domain.name} already has {domain.account_count} accounts; "
-            f"the maximum cannot be lowered to {new.max_accounts}",
+            Why.MAX_BELOW_COUNT(domain=domain.name, count=domain.account_count, max=new.max_accounts),
         )
     if new.quota_pool > 0 and new.quota_pool < domain.quota_allocated:
         raise LimitExceeded(
             "quota_pool",
-            f"domain {domain.name} already has {_show(domain.quota_allocated)} allocated to its accounts; "
-            f"the pool cannot be lowered to {_show(new.quota_pool)}",
+            Why.POOL_BELOW_ALLOCATED(domain=domain.name, allocated=_show(domain.quota_allocated),
+                                     pool=_show(new.quota_pool)),
         )

@@ -16,13 +16,14 @@ class Status(enum.StrEnum):
 
     @classmethod
     def parse(cls, text: str, field_name: str = "status") -> Status:
+        from mailgothai.core.reasons import Why
         from mailgothai.errors import InvalidInput
 
         value = text.strip().lower()
         for status in cls:
             if status.value == value:
                 return status
-        raise InvalidInput(field_name, f"must be 'active' or 'disabled', not {text!r}")
+        raise InvalidInput(field_name, Why.NOT_A_STATUS(value=repr(text)))
 
 
 class Role(enum.StrEnum):

@@ -22,6 +22,7 @@ from typing import Any
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mailgothai.core.reasons import Reason, Why
 from mailgothai.errors import InvalidInput
 
 MIN_LENGTH = 8
@@ -94,17 +95,17 @@ def hash_password(plain: str, params: Argon2Params) -> str:
 def check_password_policy(plain: str, field: str = "password") -> None:
     """8 to 256 characters, no control characters."""
     if not isinstance(plain, str):
-        raise InvalidInput(field, "must be text")
+        raise InvalidInput(field, Why.NOT_TEXT())
     if len(plain) < MIN_LENGTH:
-        raise InvalidInput(field, f"shorter than {MIN_LENGTH} characters")
+        raise InvalidInput(field, Why.TOO_SHORT(n=MIN_LENGTH))
     if len(plain) > MAX_LENGTH:
-        raise InvalidInput(field, f"longer than {MAX_LENGTH} characters")
+        raise InvalidInput(field, Why.TOO_LONG(max=MAX_LENGTH))
     for c in plain:
         category = unicodedata.category(c)
         if category == "Cc":
-            raise InvalidInput(field, "contains a control character")
+            raise InvalidInput(field, Why.CONTROL_CHARACTER())
         if category == "Cs":
-            raise InvalidInput(field, "contains an invalid character (a lone surrogate)")
+            raise InvalidInput(field, Why.LONE_SURROGATE())
 
 
 def generate_password(length: int = 16) -> str:
@@ -159,43 +160,43 @@ class _Argon2Hash:
     parallelism: int
 
 
-def _parse_argon2(phc: str) -> _Argon2Hash | str:
+def _parse_argon2(phc: str) -> _Argon2Hash | Reason:
     """The parameters of a PHC argon2 string, or the reason it is not acceptable."""
     m = _PHC.fullmatch(phc)
     if not m:
-        return "{ARGON2} value is not a well-formed $argon2id$ or $argon2i$ string"
+        return Why.ARGON2_MALFORMED()
     variant, version, mem, time, par, salt, digest = m.groups()
     if variant == "argon2d":
-        return "argon2d hashes are not accepted (use argon2id or argon2i)"
+        return Why.ARGON2D_REFUSED()
     ver = int(version) if version is not None else 16
     if ver not in (16, 19):
-        return f"argon2 version {ver} is not supported"
+        return Why.ARGON2_VERSION(version=ver)
     h = _Argon2Hash(variant, ver, int(mem), int(time), int(par))
     if not 1 <= h.parallelism <= MAX_ARGON2_PARALLELISM:
-        return f"argon2 parallelism {h.parallelism} is out of range 1..{MAX_ARGON2_PARALLELISM}"
+        return Why.ARGON2_PARALLELISM(value=h.parallelism, high=MAX_ARGON2_PARALLELISM)
     if not 1 <= h.time_cost <= MAX_ARGON2_TIME_COST:
-        return f"argon2 time cost {h.time_cost} is out of range 1..{MAX_ARGON2_TIME_COST}"
+        return Why.ARGON2_TIME_COST(value=h.time_cost, high=MAX_ARGON2_TIME_COST)
     if not 8 * h.parallelism <= h.memory_kib <= MAX_ARGON2_MEMORY_KIB:
         low = 8 * h.parallelism
-        return f"argon2 memory {h.memory_kib} KiB is out of range {low}..{MAX_ARGON2_MEMORY_KIB}"
+        return Why.ARGON2_MEMORY(value=h.memory_kib, low=low, high=MAX_ARGON2_MEMORY_KIB)
     salt_bytes, digest_bytes = _b64decode(salt, pad=True), _b64decode(digest, pad=True)
     if salt_bytes is None or digest_bytes is None:
-        return "{ARGON2} salt or hash is not valid base64"
+        return Why.ARGON2_BASE64()
     if len(salt_bytes) < 8:
-        return "argon2 salt shorter than 8 bytes"
+        return Why.ARGON2_SHORT_SALT()
     if len(digest_bytes) < 4:
-        return "argon2 hash shorter than 4 bytes"
+        return Why.ARGON2_SHORT_HASH()
     return h
 
 
-def _salted_parts(scheme: str, rest: str) -> tuple[bytes, bytes] | str:
+def _salted_parts(scheme: str, rest: str) -> tuple[bytes, bytes] | Reason:
     """(digest, salt) of an {SSHA}/{SSHA512} value, or the reason it is not acceptable."""
     raw = _b64decode(rest)
     if raw is None or not rest:
-        return f"{{{scheme}}} value is not valid base64"
+        return Why.HASH_BASE64(scheme=scheme)
     n = _DIGEST_LENGTH[scheme]
     if len(raw) <= n:
-        return f"{{{scheme}}} value is too short (a {n}-byte digest followed by a salt)"
+        return Why.HASH_TOO_SHORT(scheme=scheme, n=n)
     return raw[:n], raw[n:]
 
 
@@ -203,23 +204,21 @@ def validate_stored_hash(value: str, field: str = "password") -> str:
     """Check an imported hash; return it with its prefix in the stored form (``{SSHA}``, ``{ARGON2}``...)."""
     written, rest = _split(value.strip())
     if written is None:
-        raise InvalidInput(
-            field, "not a password hash: it needs a {ARGON2}, {SSHA}, {SSHA512} or {CRYPT} prefix"
-        )
+        raise InvalidInput(field, Why.HASH_NO_PREFIX())
     scheme = _SCHEME_ALIASES.get(written, written)
     if scheme not in SCHEMES:
-        raise InvalidInput(field, f"unsupported hash scheme {{{written}}}")
-    problem: str | None = None
+        raise InvalidInput(field, Why.HASH_SCHEME_UNSUPPORTED(scheme=written))
+    problem: Reason | None = None
     if scheme == "ARGON2":
         parsed = _parse_argon2(rest)
-        problem = parsed if isinstance(parsed, str) else None
+        problem = parsed if isinstance(parsed, Reason) else None
     elif scheme in _DIGEST_LENGTH:
         parts = _salted_parts(scheme, rest)
-        problem = parts if isinstance(parts, str) else None
+        problem = parts if isinstance(parts, Reason) else None
     elif not rest:
-        problem = "{CRYPT} value is empty"
+        problem = Why.CRYPT_EMPTY()
     elif not _CRYPT.fullmatch(rest):
-        problem = "{CRYPT} value must be printable ASCII without spaces"
+        problem = Why.CRYPT_UNPRINTABLE()
     if problem:
         raise InvalidInput(field, problem)
     return f"{{{scheme}}}{rest}"
@@ -243,7 +242,7 @@ def verify_password(plain: str, stored: str) -> bool:
     if scheme in ("ARGON2", *_DIGEST_LENGTH) and not _encodable(plain):
         return False
     if scheme == "ARGON2":
-        if isinstance(_parse_argon2(rest), str):
+        if isinstance(_parse_argon2(rest), Reason):
             return False
         try:
             return _hasher(Argon2Params()).verify(rest, plain)
@@ -251,7 +250,7 @@ def verify_password(plain: str, stored: str) -> bool:
             return False
     if scheme in _DIGEST_LENGTH:
         parts = _salted_parts(scheme, rest)
-        if isinstance(parts, str):
+        if isinstance(parts, Reason):
             return False
         digest, salt = parts
         return hmac.compare_digest(_DIGEST[scheme](plain.encode("utf-8") + salt).digest(), digest)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 UNITS: dict[str, int] = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
@@ -17,41 +18,40 @@ _BIGGEST_FIRST = sorted(UNITS.items(), key=lambda kv: kv[1], reverse=True)
 
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:([KMGTP])(?:I?B)?|(B))?", re.ASCII | re.IGNORECASE)
 _UNIT_ONLY = re.compile(r"(?:[KMGTP](?:I?B)?|B)", re.ASCII | re.IGNORECASE)
-_HINT = "use bytes or a number with K, M, G or T, e.g. 500M or 2G"
 
 
 def _checked(n: int, field: str) -> int:
     if n < 0:
-        raise InvalidInput(field, "must not be negative")
+        raise InvalidInput(field, Why.NEGATIVE())
     if n > MAX_SIZE:
-        raise InvalidInput(field, f"larger than the maximum {format_size(MAX_SIZE)}")
+        raise InvalidInput(field, Why.ABOVE_MAXIMUM(max=format_size(MAX_SIZE)))
     return n
 
 
 def parse_size(text: str | int, field: str = "quota") -> int:
     """Bytes from ``"1048576"``, ``"500M"``, ``"1.5 GiB"``, ``"2g"``...; InvalidInput otherwise."""
     if isinstance(text, bool):
-        raise InvalidInput(field, "not a size")
+        raise InvalidInput(field, Why.NOT_A_SIZE())
     if isinstance(text, int):
         return _checked(text, field)
     if not isinstance(text, str):
-        raise InvalidInput(field, "not a size")
+        raise InvalidInput(field, Why.NOT_A_SIZE())
     value = text.strip()
     if not value:
-        raise InvalidInput(field, "is empty")
+        raise InvalidInput(field, Why.EMPTY())
     if value.startswith("-"):
-        raise InvalidInput(field, "must not be negative")
+        raise InvalidInput(field, Why.NEGATIVE())
     if _UNIT_ONLY.fullmatch(value):
-        raise InvalidInput(field, f"{value!r} has a unit but no number")
+        raise InvalidInput(field, Why.UNIT_WITHOUT_NUMBER(value=repr(value)))
     m = _SIZE.fullmatch(value)
     if not m:
-        raise InvalidInput(field, f"not a size: {value!r} ({_HINT})")
+        raise InvalidInput(field, Why.SIZE_UNREADABLE(value=repr(value)))
     number, unit = m.group(1), m.group(2)
     if len(number.partition(".")[0].lstrip("0")) > 20:  # also keeps int() away from huge digit strings
-        raise InvalidInput(field, f"larger than the maximum {format_size(MAX_SIZE)}")
+        raise InvalidInput(field, Why.ABOVE_MAXIMUM(max=format_size(MAX_SIZE)))
     if unit is None:
         if "." in number:
-            raise InvalidInput(field, f"a fraction of a byte: {value!r} (a decimal number needs a unit)")
+            raise InvalidInput(field, Why.FRACTION_OF_BYTE(value=repr(value)))
         return _checked(int(number), field)
     return _checked(int(Decimal(number) * UNITS[unit.upper()]), field)
 

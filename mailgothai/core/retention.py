@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 DEFAULT_RETENTION_DAYS = 30
@@ -35,7 +36,7 @@ def parse_mailbox_id(text: str, field: str = "mailbox_id") -> str:
     """A mailbox id as slapd writes an entryUUID: lower-case hex in 8-4-4-4-12 groups."""
     value = text.strip().lower()
     if not _MAILBOX_ID.match(value):
-        raise InvalidInput(field, f"not a mailbox id: {text!r} (expected 8-4-4-4-12 hex digits)")
+        raise InvalidInput(field, Why.NOT_A_MAILBOX_ID(value=repr(text)))
     return value
 
 
@@ -44,20 +45,20 @@ def parse_retention_days(value: int | str, field: str = "retention_days") -> int
     try:
         days = int(str(value).strip())
     except ValueError:
-        raise InvalidInput(field, f"must be a whole number of days, not {value!r}") from None
+        raise InvalidInput(field, Why.NOT_WHOLE_DAYS(value=repr(value))) from None
     if not 0 <= days <= MAX_RETENTION_DAYS:
-        raise InvalidInput(field, f"must be between 0 and {MAX_RETENTION_DAYS} days, not {days}")
+        raise InvalidInput(field, Why.DAYS_OUT_OF_RANGE(max=MAX_RETENTION_DAYS, value=days))
     return days
 
 
 def check_hold_reason(text: str, field: str = "reason") -> str:
     reason = " ".join(text.split())
     if not reason:
-        raise InvalidInput(field, "give the reason for the hold (a case or order number, who asked)")
+        raise InvalidInput(field, Why.HOLD_UNEXPLAINED())
     if len(reason) > MAX_HOLD_REASON:
-        raise InvalidInput(field, f"longer than {MAX_HOLD_REASON} characters ({len(reason)})")
+        raise InvalidInput(field, Why.TEXT_TOO_LONG(max=MAX_HOLD_REASON, length=len(reason)))
     if any(ord(c) < 32 or ord(c) == 127 for c in reason):
-        raise InvalidInput(field, "contains a control character")
+        raise InvalidInput(field, Why.CONTROL_CHARACTER())
     return reason
 
 

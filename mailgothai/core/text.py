@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 MAX_NAME_LENGTH = 256
@@ -16,10 +17,10 @@ def check_text(value: str, field: str, max_length: int = MAX_NAME_LENGTH) -> str
     CSV and mail headers. Leading and trailing spaces are kept, as given.
     """
     if len(value) > max_length:
-        raise InvalidInput(field, f"longer than {max_length} characters ({len(value)})")
+        raise InvalidInput(field, Why.TEXT_TOO_LONG(max=max_length, length=len(value)))
     if value.isprintable():  # control characters (Cc) and surrogates (Cs) are all unprintable
         return value
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cs"):
-            raise InvalidInput(field, f"contains a control character (U+{ord(ch):04X})")
+            raise InvalidInput(field, Why.TEXT_CONTROL_CHARACTER(code=f"{ord(ch):04X}"))
     return value

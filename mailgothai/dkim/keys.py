@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailgothai.core.dkim import dns_record
+from mailgothai.core.reasons import Why
 from mailgothai.errors import BackendError, InvalidInput
 
 RSA_BITS = 2048
@@ -44,7 +45,7 @@ def generate(algorithm: str) -> KeyPair:
     elif algorithm == "ed25519":
         key = ed25519.Ed25519PrivateKey.generate()
     else:
-        raise InvalidInput("algorithm", f"must be 'rsa' or 'ed25519', not {algorithm!r}")
+        raise InvalidInput("algorithm", Why.NOT_A_KEY_TYPE(value=repr(algorithm)))
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     return KeyPair(algorithm, pem)

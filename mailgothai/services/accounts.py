@@ -10,6 +10,7 @@ from mailgothai.core.addresses import normalize_address, normalize_domain, parse
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Domain, RetainedAccount, Role, Status
 from mailgothai.core.quota import parse_size
+from mailgothai.core.reasons import Term, Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
@@ -42,7 +43,7 @@ class AccountService(Service):
         """Accounts, in every domain the actor may see, whose address or name starts with text."""
         text = check_text(text.strip(), "search", 320)
         if not text:
-            raise InvalidInput("search", "give at least one character")
+            raise InvalidInput("search", Why.SEARCH_EMPTY())
         scope = None if self.actor.role is Role.SUPERADMIN else tuple(sorted(self.actor.domains))
         return self.b.accounts.search_all(text, limit, scope)
 
@@ -162,14 +163,14 @@ class AccountService(Service):
         addresses = _addresses(text, "aliases")
         for address in addresses:
             if address == email:
-                raise InvalidInput("aliases", f"{address} is the account's own address")
+                raise InvalidInput("aliases", Why.OWN_ADDRESS(address=address))
             domain = split_address(address)[1]
             if not self.actor.may_manage(domain) or self.b.domains.find(domain) is None:
-                raise InvalidInput("aliases", f"{address}: domain {domain} is not hosted here")
+                raise InvalidInput("aliases", Why.DOMAIN_NOT_HOSTED(address=address, domain=domain))
             if address not in keep:
                 holder = self.b.aliases.holder_of(address)
                 if holder:
-                    raise InvalidInput("aliases", f"{address} is already in use by an {holder}")
+                    raise InvalidInput("aliases", Why.ADDRESS_TAKEN(address=address, holder=Term(holder)))
         return addresses
 
 

@@ -6,6 +6,7 @@ import getpass
 from dataclasses import dataclass, field
 
 from mailgothai.core.models import Admin, Role
+from mailgothai.core.reasons import Why
 from mailgothai.errors import NotFound, PermissionDenied
 
 
@@ -26,7 +27,7 @@ class Actor:
 
     def require_superadmin(self) -> None:
         if self.role is not Role.SUPERADMIN:
-            raise PermissionDenied("only an operator (superadmin) may do this")
+            raise PermissionDenied(Why.OPERATOR_ONLY())
 
 
 def admin_actor(admin: Admin, origin: str) -> Actor:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.models import Admin, Role, Status
+from mailgothai.core.reasons import Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
@@ -20,8 +21,7 @@ LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 def normalize_login(text: str) -> str:
     login = text.strip().lower()
     if not LOGIN.match(login):
-        raise InvalidInput("login", "1-64 characters: letters, digits, '.', '_', '-', '@'; "
-                                    "starting with a letter or digit")
+        raise InvalidInput("login", Why.LOGIN_SHAPE())
     return login
 
 
@@ -32,7 +32,7 @@ class AdminService(Service):
         try:
             role = Role(role)
         except ValueError:
-            raise InvalidInput("role", f"must be 'superadmin' or 'domain_admin', not {role!r}") from None
+            raise InvalidInput("role", Why.NOT_A_ROLE(value=repr(role))) from None
         names = self._domains(role, domains)
         admin = Admin(normalize_login(login), role, names, check_text(display_name, "display_name"))
         password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
@@ -43,9 +43,9 @@ class AdminService(Service):
     def _domains(self, role: Role, domains: tuple[str, ...]) -> tuple[str, ...]:
         names = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
         if role is Role.DOMAIN_ADMIN and not names:
-            raise InvalidInput("domain", "a domain admin needs at least one domain")
+            raise InvalidInput("domain", Why.ADMIN_WITHOUT_DOMAIN())
         if role is Role.SUPERADMIN and names:
-            raise InvalidInput("domain", "a superadmin administers every domain; give no --domain")
+            raise InvalidInput("domain", Why.SUPERADMIN_WITH_DOMAIN())
         for name in names:
             self.b.domains.get(name)
         return names

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, parse_address_list, split_address
 from mailgothai.core.models import Alias, Status
+from mailgothai.core.reasons import Why
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
 
@@ -18,7 +19,7 @@ class AliasService(Service):
         self.b.domains.get(domain)
         targets = _members(members)
         if address in targets:
-            raise InvalidInput("to", "an alias may not deliver to itself")
+            raise InvalidInput("to", Why.ALIAS_TO_ITSELF())
         holder = self.b.aliases.holder_of(address)
         if holder:
             raise AlreadyExists("address", address, f"in use by an {holder}")
@@ -66,5 +67,5 @@ def _members(value: str | tuple[str, ...]) -> tuple[str, ...]:
     text = value if isinstance(value, str) else ";".join(value)
     targets = parse_address_list(text, "to")
     if not targets:
-        raise InvalidInput("to", "an alias needs at least one target address")
+        raise InvalidInput("to", Why.ALIAS_NO_TARGET())
     return targets

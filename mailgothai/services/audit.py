@@ -9,6 +9,7 @@ from datetime import datetime
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.models import Role
+from mailgothai.core.reasons import Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
@@ -42,7 +43,7 @@ def parse_filter(*, domain: str = "", actor: str = "", action: str = "", since: 
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise InvalidInput(field, f"not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {text!r}") from None
+            raise InvalidInput(field, Why.NOT_A_TIME(value=repr(text))) from None
         return value if value.tzinfo else value.astimezone()
 
     return AuditFilter(
@@ -64,7 +65,7 @@ def parse_before(value: int | str | None) -> int | None:
         return None
     text = str(value).strip()
     if not text.isascii() or not text.isdigit():
-        raise InvalidInput("before", "must be a record number")
+        raise InvalidInput("before", Why.NOT_A_RECORD())
     digits = text.lstrip("0") or "0"
     if len(digits) > len(str(MAX_RECORD_ID)) or int(digits) > MAX_RECORD_ID:
         return None

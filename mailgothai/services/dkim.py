@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.dkim import SELECTOR, dns_name, split_txt
+from mailgothai.core.reasons import Term, Why
 from mailgothai.dkim.keys import KeyFiles, generate
 from mailgothai.dkim.schedule import switch
 from mailgothai.errors import AlreadyExists, InvalidInput, NotFound
@@ -56,7 +57,7 @@ def _now() -> datetime:
 def _algorithm(text: str) -> str:
     value = text.strip().lower()
     if value not in ALGORITHMS:
-        raise InvalidInput("algorithm", f"must be 'rsa' or 'ed25519', not {text!r}")
+        raise InvalidInput("algorithm", Why.NOT_A_KEY_TYPE(value=repr(text)))
     return value
 
 
@@ -65,7 +66,7 @@ def _selector(text: str | None, algorithm: str, now: datetime) -> str:
         return f"mgt{now:%Y%m%d}{'e' if algorithm == 'ed25519' else 'r'}{secrets.token_hex(2)}"
     value = text.strip().lower()
     if not SELECTOR.match(value):
-        raise InvalidInput("selector", "1-63 letters, digits or '-', not starting or ending with '-'")
+        raise InvalidInput("selector", Why.SELECTOR_SHAPE())
     return value
 
 
@@ -114,12 +115,12 @@ class DkimService(Service):
         name, alg = self._domain(domain), _algorithm(algorithm)
         keys = [k for k in self._records.for_domain(name) if k.algorithm == alg]
         if not any(k.state is KeyState.ACTIVE for k in keys):
-            raise InvalidInput("algorithm", f"{name} has no active {alg} key to rotate; generate one")
+            raise InvalidInput("algorithm", Why.NO_KEY_TO_ROTATE(domain=name, algorithm=alg))
         if any(k.state is KeyState.PENDING for k in keys):
             raise AlreadyExists("DKIM key", f"pending {alg} key of {name}", "activate or retire it first")
         delay = self.b.settings.dkim_switch_delay if switch_after is None else switch_after
         if delay < 0:
-            raise InvalidInput("switch_after", "must not be negative")
+            raise InvalidInput("switch_after", Why.NEGATIVE())
         now = _now()
         return self._create(name, alg, _selector(selector, alg, now), KeyState.PENDING, now,
                             switch_after=now + timedelta(seconds=delay), action="dkim.rotate")
@@ -128,7 +129,7 @@ class DkimService(Service):
         """The admin confirms the new record is published: the pending key signs from now."""
         key = self.get(domain, selector)
         if key.state is not KeyState.PENDING:
-            raise InvalidInput("selector", f"{key.selector} is {key.state.value}, not pending")
+            raise InvalidInput("selector", Why.KEY_NOT_PENDING(selector=key.selector, state=Term(key.state.value)))
         switch(self._records, key, _now(), self.b.settings.dkim_retire_delay)
         after = self.get(domain, selector)
         self.audit("dkim.activate", "dkim_key", f"{key.selector}._domainkey.{key.domain}", key.domain,
@@ -139,8 +140,7 @@ class DkimService(Service):
         """Stop publishing an old (retiring) or abandoned (pending) key; its private key is deleted."""
         key = self.get(domain, selector)
         if key.state not in (KeyState.RETIRING, KeyState.PENDING):
-            raise InvalidInput("selector", f"{key.selector} is {key.state.value}: only a replaced or pending "
-                                           "key can be retired")
+            raise InvalidInput("selector", Why.KEY_NOT_RETIRABLE(selector=key.selector, state=Term(key.state.value)))
         self._records.set_state(key.domain, key.selector, KeyState.RETIRED, expect=key.state, retired_at=_now())
         self._files.remove(key.domain, key.selector)
         after = self.get(domain, selector)

@@ -9,6 +9,7 @@ from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.limits import check_domain_limits, check_new_limits_against_usage
 from mailgothai.core.models import Domain, DomainLimits, Status
 from mailgothai.core.quota import parse_size
+from mailgothai.core.reasons import Why
 from mailgothai.core.retention import parse_retention_days
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
@@ -22,9 +23,9 @@ def _count(value: int | str, field: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise InvalidInput(field, f"must be a whole number, not {value!r}") from None
+        raise InvalidInput(field, Why.NOT_WHOLE_NUMBER(value=repr(value))) from None
     if number < 0:
-        raise InvalidInput(field, "must not be negative")
+        raise InvalidInput(field, Why.NEGATIVE())
     return number
 
 
@@ -118,10 +119,10 @@ class DomainService(Service):
         domain = self.get(name)
         self.actor.require_superadmin()
         if domain.hold_reason:
-            raise InvalidInput("domain", f"{domain.name} is on legal hold ({domain.hold_reason}); release it first")
+            raise InvalidInput("domain", Why.DOMAIN_ON_HOLD(domain=domain.name, hold=domain.hold_reason))
         has_aliases = next(self.b.aliases.iter_domain(domain.name), None) is not None
         if not force and (domain.account_count > 0 or has_aliases):
-            raise InvalidInput("domain", f"{domain.name} still has accounts or aliases; use --force to delete them too")
+            raise InvalidInput("domain", Why.DOMAIN_NOT_EMPTY(domain=domain.name))
         LifecycleService(self.b, self.actor).retire_all(domain)
         for alias in list(self.b.aliases.iter_domain(domain.name)):
             self.b.aliases.delete(alias.address)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mailgothai.core.addresses import normalize_address, normalize_domain
 from mailgothai.core.models import Account, Domain, RetainedAccount
+from mailgothai.core.reasons import Why
 from mailgothai.core.retention import check_hold_reason, looks_like_mailbox_id
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
@@ -67,7 +68,7 @@ class HoldService(Service):
     def _set_account(self, target: Account | RetainedAccount, reason: str) -> HoldState:
         if isinstance(target, RetainedAccount):
             if target.purging and reason:
-                raise InvalidInput("account", f"the purge of {target.email} has begun; it cannot be held")
+                raise InvalidInput("account", Why.PURGE_BEGUN_HOLD(address=target.email))
             before = HoldState("deleted account", target.email, target.mailbox_id, target.domain, target.hold_reason)
             if before.reason != reason:
                 self.b.retained.set_hold(target, reason)

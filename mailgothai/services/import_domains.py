@@ -16,6 +16,7 @@ from mailgothai.core.csvimport import (
 )
 from mailgothai.core.csvimport.cells import unguard
 from mailgothai.core.csvimport.charsets import encoding_named
+from mailgothai.core.reasons import Why
 from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from mailgothai.services.base import Service
 from mailgothai.services.domains import DomainService, build_limits
@@ -49,8 +50,8 @@ class DomainImports(Service):
                 if record.blank:
                     continue
                 if len(record.cells) != header.width:
-                    bad.append(RowResult(record.row, False, "", f"the row has {len(record.cells)} cells but the "
-                                                                f"header has {header.width}"))
+                    bad.append(RowResult(record.row, False, "", Why.DOMAIN_ROW_WIDTH(cells=len(record.cells),
+                                                                                     width=header.width)))
                     continue
                 values = {c: unguard(record.cells[i]) for c, i in header.index.items()}
                 name = values.pop("domain").strip()
@@ -71,7 +72,7 @@ class DomainImports(Service):
                             updated += 1
                 except InvalidInput as exc:
                     column = "quota" if exc.field == "quota_pool" else exc.field
-                    bad.append(RowResult(record.row, False, column, exc.reason, name))
+                    bad.append(RowResult(record.row, False, column, exc.why, name))
                 except (AlreadyExists, NotFound, PermissionDenied) as exc:
-                    bad.append(RowResult(record.row, False, "domain", str(exc), name))
+                    bad.append(RowResult(record.row, False, "domain", exc.why, name))
         return DomainImportSummary(rows, created, updated, unchanged, tuple(bad), header.unknown)

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from mailgothai.core.csvimport import ACCOUNT_COLUMNS, ACCOUNT_SYNONYMS, FileFormat, map_header, read_records
 from mailgothai.core.csvimport.cells import guard
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.store.jobs import RowRecord
 
@@ -45,7 +46,7 @@ def job_lock(folder: Path, job_id: int) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InvalidInput("job", f"import job {job_id} is being worked on by another process") from None
+            raise InvalidInput("job", Why.JOB_BUSY(job=job_id)) from None
         yield
     finally:
         os.close(fd)
@@ -71,9 +72,9 @@ def keep_upload(source: Path, folder: Path) -> Path:
 def open_checked(path: Path, sha256: str) -> BinaryIO:
     """The job's file, refusing one that changed since the job began."""
     if not path.is_file():
-        raise InvalidInput("file", f"{path} no longer exists; the job needs the same file to go on")
+        raise InvalidInput("file", Why.FILE_GONE(path=str(path)))
     if sha256_of(path) != sha256:
-        raise InvalidInput("file", f"{path} changed since the job began; start a new import instead")
+        raise InvalidInput("file", Why.FILE_CHANGED(path=str(path)))
     return open(path, "rb")
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from mailgothai.core.csvimport.cells import guard
 from mailgothai.core.csvimport.charsets import encoding_named
 from mailgothai.core.models import Role
+from mailgothai.core.reasons import Reason, Why
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.base import Service
 from mailgothai.services.import_files import job_dir, keep_upload, sha256_of
@@ -76,6 +77,7 @@ class RowOutcome:
     state: str
     column: str
     reason: str
+    why: Reason | None = None  # the reason as a code and parameters, when it was kept
 
 
 # The threads of this process validating or applying a job (import_runner.py), by job id.
@@ -87,7 +89,7 @@ def claim_thread(job_id: int, thread: threading.Thread) -> None:
     """Register `thread` as the one running job `job_id`; refused while another is alive."""
     with _running_lock:
         if job_id in _running and _running[job_id].is_alive():
-            raise InvalidInput("job", f"job {job_id} is already running")
+            raise InvalidInput("job", Why.JOB_RUNNING(job=job_id))
         _running[job_id] = thread
 
 
@@ -163,7 +165,7 @@ class ImportJobs(Service):
         codec = encoding_named(encoding) if encoding else None
         path = Path(path).resolve()
         if not path.is_file():
-            raise InvalidInput("file", f"no such file: {path}")
+            raise InvalidInput("file", Why.NO_SUCH_FILE(path=str(path)))
         job = self.jobs.create(kind="accounts", actor=self.actor.login, origin=self.actor.origin,
                                file_name=file_name or path.name, file_path=str(path),
                                file_sha256=sha256_of(path), dry_run=dry_run)
@@ -223,7 +225,7 @@ class ImportJobs(Service):
 
 
 def _outcome(r: RowRecord) -> RowOutcome:
-    return RowOutcome(r.row, r.email, r.action, r.state.value, r.column, r.reason)
+    return RowOutcome(r.row, r.email, r.action, r.state.value, r.column, r.reason, r.why)
 
 
 def iter_report_rows(service: ImportJobs, job_id: int) -> Iterator[RowOutcome]:

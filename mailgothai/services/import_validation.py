@@ -29,12 +29,13 @@ from mailgothai.core.csvimport import (
     read_records,
 )
 from mailgothai.core.models import Domain
+from mailgothai.core.reasons import Reason, Term, Why
 from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
 from mailgothai.errors import InvalidInput
 from mailgothai.services.import_apply import account_to_json, changes_to_json
 from mailgothai.services.import_files import job_lock, open_checked
 from mailgothai.services.import_jobs import ImportJobs, JobSummary, Meter, ProgressFn
-from mailgothai.store.jobs import JobState, RowState
+from mailgothai.store.jobs import JobState, RowState, reason_data
 
 LOOKUP_BATCH = 250  # rows checked against the directory per search
 PRELOAD_FACTOR = 4  # read a whole domain when the file has at least a quarter of its accounts
@@ -55,9 +56,10 @@ class ImportValidation(ImportJobs):
     def _validate(self, job_id: int, progress: ProgressFn | None) -> JobSummary:
         job = self.get_job(job_id)
         if job.state not in (JobState.VALIDATING, JobState.VALIDATED, JobState.FAILED) or job.started_apply_at:
-            raise InvalidInput("job", f"job {job_id} is {job.state.value}; it cannot be validated again")
+            raise InvalidInput("job", Why.JOB_NOT_VALIDATABLE(job=job_id, state=Term(job.state.value)))
         self.jobs.clear_rows(job_id)
-        self.jobs.update(job_id, state=JobState.VALIDATING, error="", validated_rows=0)
+        self.jobs.update(job_id, state=JobState.VALIDATING, error="", error_data=None,
+                         validated_rows=0)
         try:
             with open_checked(Path(job.file_path), job.file_sha256) as stream:
                 size = max(1, Path(job.file_path).stat().st_size)
@@ -94,7 +96,8 @@ class ImportValidation(ImportJobs):
                 meter.done = total
                 meter.add(0, 1.0, force=True)
         except InvalidInput as exc:
-            self.jobs.update(job_id, state=JobState.FAILED, error=f"{exc.field}: {exc.reason}")
+            self.jobs.update(job_id, state=JobState.FAILED, error=f"{exc.field}: {exc.reason}",
+                             error_data=reason_data(exc.why))
             raise
         self.jobs.update(job_id, state=JobState.VALIDATED, total_rows=total)
         return self.job_status(job_id)
@@ -153,15 +156,16 @@ class ImportValidation(ImportJobs):
         return out
 
 
-def _sql_row(row: int, email: str, action: str, state: RowState, column: str = "", reason: str = "",
+def _sql_row(row: int, email: str, action: str, state: RowState, column: str = "", why: Reason | None = None,
              domain: str = "", quota: int = 0, data: Any = None) -> dict[str, Any]:
     return {"row": row, "email": email[:1024], "action": action, "state": state.value, "column": column,
-            "reason": reason, "domain": domain, "quota": quota, "data": data}
+            "reason": str(why) if why is not None else "", "reason_data": reason_data(why),
+            "domain": domain, "quota": quota, "data": data}
 
 
 def _planned_sql(result: PlannedRow | RowResult) -> dict[str, Any]:
     if isinstance(result, RowResult):
-        return _sql_row(result.row, result.email, "", RowState.REJECTED, result.column, result.reason)
+        return _sql_row(result.row, result.email, "", RowState.REJECTED, result.column, result.why)
     if result.action is Action.CREATE:
         return _sql_row(result.row, result.email, "create", RowState.PLANNED, domain=result.domain,
                         quota=result.account.quota,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
 from mailgothai.core.limits import check_account_fits
 from mailgothai.core.models import Account, Alias, Domain, RetainedAccount, Role
+from mailgothai.core.reasons import Why
 from mailgothai.core.retention import DEFAULT_RETENTION_DAYS, handover_folder, looks_like_mailbox_id, purge_date
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, MailStoreError, NotFound
 from mailgothai.services.actor import Actor
@@ -50,8 +51,8 @@ def find_retained(b: Backends, actor: Actor, ref: str) -> RetainedAccount:
         raise NotFound("deleted account", ref)
     if len(candidates) > 1:
         ids = ", ".join(f"{r.mailbox_id} ({r.deleted_at:%Y-%m-%d %H:%M})" for r in candidates)
-        raise InvalidInput("account", f"{candidates[0].email} was deleted {len(candidates)} times; "
-                                      f"give the mailbox id of the one you mean: {ids}")
+        raise InvalidInput("account", Why.DELETED_SEVERAL_TIMES(address=candidates[0].email, times=len(candidates),
+                                                                ids=ids))
     return candidates[0]
 
 
@@ -142,11 +143,10 @@ class LifecycleService(Service):
         _not_purging(retained)
         target = normalize_address(as_address, "as") if as_address else retained.email
         if split_address(target)[1] != retained.domain:
-            raise InvalidInput("as", f"must be an address of the account's domain {retained.domain}")
+            raise InvalidInput("as", Why.NOT_IN_ACCOUNT_DOMAIN(domain=retained.domain))
         domain = self.b.domains.find(retained.domain)
         if domain is None:
-            raise InvalidInput("account", f"its domain {retained.domain} no longer exists; "
-                                          "an operator must add the domain again first")
+            raise InvalidInput("account", Why.DOMAIN_GONE(domain=retained.domain))
         holder = self.b.aliases.holder_of(target)
         if holder:
             raise AlreadyExists("address", target, f"in use by an {holder}; restore it under another address")
@@ -201,7 +201,7 @@ class LifecycleService(Service):
         new_domain = split_address(new)[1]
         self.actor.require_domain(new_domain)
         if new.lower() == before.email.lower():
-            raise InvalidInput("new_address", "is the account's address already")
+            raise InvalidInput("new_address", Why.SAME_ADDRESS())
         target = self.b.domains.get(new_domain)
         if new not in before.aliases:
             holder = self.b.aliases.holder_of(new)
@@ -242,4 +242,4 @@ class LifecycleService(Service):
 
 def _not_purging(retained: RetainedAccount) -> None:
     if retained.purging:
-        raise InvalidInput("account", f"the purge of {retained.email} has begun; it cannot be restored")
+        raise InvalidInput("account", Why.PURGE_BEGUN_RESTORE(address=retained.email))

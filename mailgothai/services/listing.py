@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mailgothai.core.models import Account, Alias, Domain, Role
+from mailgothai.core.reasons import Why
 from mailgothai.core.text import check_text
 from mailgothai.directory.listings import ACCOUNT_SORTS, BY_MAIL, Listings
 from mailgothai.directory.vlv import SortedLister
@@ -71,15 +72,15 @@ def page_args(offset: int | str | None, size: int | str | None, default_size: in
         try:
             return int(str(value))
         except ValueError:
-            raise InvalidInput(field, f"must be a whole number, not {value!r}") from None
+            raise InvalidInput(field, Why.NOT_WHOLE_NUMBER(value=repr(value))) from None
 
     start, count = number(offset, "offset", 0), number(size, "limit", default_size)
     if start < 0:
-        raise InvalidInput("offset", "must not be negative")
+        raise InvalidInput("offset", Why.NEGATIVE())
     if start > MAX_OFFSET:
-        raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET}")
+        raise InvalidInput("offset", Why.OUT_OF_RANGE(low=0, high=MAX_OFFSET))
     if not 1 <= count <= MAX_PAGE_SIZE:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+        raise InvalidInput("limit", Why.OUT_OF_RANGE(low=1, high=MAX_PAGE_SIZE))
     return start, count
 
 
@@ -110,7 +111,7 @@ class ListingService(Service):
     def accounts(self, domain: str, *, sort: str = "address", descending: bool = False, search: str | None = "",
                  offset: int = 0, size: int = 50) -> tuple[Domain, Page[Account]]:
         if sort not in ACCOUNT_SORTS:
-            raise InvalidInput("sort", f"must be one of {', '.join(ACCOUNT_SORTS)}, not {sort!r}")
+            raise InvalidInput("sort", Why.NOT_A_CHOICE(choices=", ".join(ACCOUNT_SORTS), value=repr(sort)))
         text = _search_text(search)
         dom = self._domain(domain)
         return dom, self._accounts(dom, sort, descending, text, offset, size)

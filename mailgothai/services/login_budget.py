@@ -18,6 +18,7 @@ from mailgothai.core.login_budget import (
     keys_for,
     verdict,
 )
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings
 
@@ -27,10 +28,9 @@ if TYPE_CHECKING:
 
 def rules_from(settings: Settings) -> BudgetRules:
     if settings.login_free_failures < 1:
-        raise InvalidInput("login_free_failures", "must be greater than 0")
+        raise InvalidInput("login_free_failures", Why.NOT_ABOVE_ZERO())
     if not 0 < settings.login_refusal_base <= settings.login_refusal_max:
-        raise InvalidInput("login_refusal_base",
-                           f"must be between 1 and {settings.login_refusal_max}")
+        raise InvalidInput("login_refusal_base", Why.OUT_OF_RANGE(low=1, high=settings.login_refusal_max))
     return BudgetRules(pair_free=settings.login_free_failures, pair_base=float(settings.login_refusal_base),
                        pair_max=float(settings.login_refusal_max))
 

@@ -14,6 +14,7 @@ from mailgothai.core.passwords import (
     hash_password,
     validate_stored_hash,
 )
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 if TYPE_CHECKING:  # only for the annotation: importing it would load SQLAlchemy here
@@ -38,7 +39,7 @@ def resolve_password(password: PasswordInput, params: Argon2Params, *,
     given = [password.plain is not None, password.stored_hash is not None, password.generate]
     if sum(given) != 1 or (password.stored_hash is not None and not allow_hash):
         choices = "a password, a password hash, or generate" if allow_hash else "a password or generate"
-        raise InvalidInput("password", f"give exactly one of: {choices}")
+        raise InvalidInput("password", Why.EXACTLY_ONE_OF(choices=choices))
     if password.generate:
         plain = generate_password()
         return hash_password(plain, params), plain

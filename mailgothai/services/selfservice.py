@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mailgothai.core.models import Account
 from mailgothai.core.passwords import check_password_policy, hash_password
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.backends import Backends
 from mailgothai.services.usage import Reading, UsageRefresher
@@ -34,11 +35,11 @@ class SelfService:
 
     def change_password(self, current: str, new: str, repeat: str) -> None:
         if not self.b.accounts.check_password(self.email, current):
-            raise InvalidInput("current_password", "is not your current password")
+            raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         if new != repeat:
-            raise InvalidInput("new_password_repeat", "the two new passwords differ")
+            raise InvalidInput("new_password_repeat", Why.PASSWORDS_DIFFER())
         if new == current:
-            raise InvalidInput("new_password", "is the same as the current one")
+            raise InvalidInput("new_password", Why.SAME_PASSWORD())
         check_password_policy(new, "new_password")
         self.b.accounts.set_password_hash(self.email, hash_password(new, self.b.argon2))
         account = self.b.accounts.get(self.email)

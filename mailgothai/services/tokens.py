@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailgothai.core.models import Admin, Role, Status
+from mailgothai.core.reasons import Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.actor import Actor
@@ -72,15 +73,15 @@ class TokenService:
         """A token for the acting admin itself."""
         name = check_text(name.strip(), "name", 128)
         if not name:
-            raise InvalidInput("name", "give the token a name (what uses it)")
+            raise InvalidInput("name", Why.TOKEN_UNNAMED())
         expires = None
         if days not in (None, ""):
             try:
                 count = int(str(days))
             except ValueError:
-                raise InvalidInput("days", f"must be a whole number of days, not {days!r}") from None
+                raise InvalidInput("days", Why.NOT_WHOLE_DAYS(value=repr(days))) from None
             if not 1 <= count <= MAX_DAYS:
-                raise InvalidInput("days", f"must be between 1 and {MAX_DAYS}")
+                raise InvalidInput("days", Why.OUT_OF_RANGE(low=1, high=MAX_DAYS))
             expires = self._clock() + timedelta(days=count)
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         row = TokenRecord(id=token_id, admin_login=self.actor.login, name=name, secret_hash=_hash(secret),

@@ -15,6 +15,7 @@ import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput, StoreError
 from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
@@ -49,7 +50,7 @@ class TotpBox:
 def _code(text: str) -> str:
     code = "".join(ch for ch in text if not ch.isspace())
     if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        raise InvalidInput("code", "enter the 6 digits your authenticator app shows")
+        raise InvalidInput("code", Why.TOTP_SHAPE())
     return code
 
 
@@ -71,7 +72,7 @@ class TotpService:
         Returns the otpauth:// URI for the authenticator app."""
         secret = pyotp.random_base32()
         if not self._records.put_pending(login, self._box().seal(login, secret), self._clock()):
-            raise InvalidInput("totp", "a second factor is already set up; turn it off first")
+            raise InvalidInput("totp", Why.TOTP_ALREADY_ON())
         return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
 
     def pending_uri(self, login: str) -> str | None:
@@ -97,9 +98,9 @@ class TotpService:
         code = _code(code)
         record = self._records.get(login)
         if record is None or record.enabled:
-            raise InvalidInput("code", "no second factor is being set up; start again")
+            raise InvalidInput("code", Why.TOTP_NOT_STARTED())
         if not self._accept(record, code, enable=True):
-            raise InvalidInput("code", "the code is not right (or was already used); try the next one")
+            raise InvalidInput("code", Why.TOTP_WRONG())
 
     def verify(self, login: str, code: str) -> bool:
         """True once per valid code of an enabled second factor."""

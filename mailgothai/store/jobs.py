@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mailgothai.core.reasons import Reason
 from mailgothai.errors import NotFound
 from mailgothai.store.audit import clean
 from mailgothai.store.db import Store
@@ -81,6 +82,7 @@ class ImportJob(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     result_path: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    error_data: Mapped[Any] = mapped_column(JSON, nullable=True)  # the error's reason: code and parameters
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_apply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -99,7 +101,8 @@ class ImportRow(Base):
     action: Mapped[str] = mapped_column(String(16), default="")  # create / update / unchanged / ""
     state: Mapped[str] = mapped_column(String(16))
     column: Mapped[str] = mapped_column(String(64), default="")
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # in English, for the CLI, the API and the result file
+    reason_data: Mapped[Any] = mapped_column(JSON, nullable=True)  # the reason's code and parameters (the web's)
     data: Mapped[Any] = mapped_column(JSON, nullable=True)  # the planned values (never a password)
 
 
@@ -125,6 +128,7 @@ class JobRecord:
     updated_at: datetime
     started_apply_at: datetime | None
     finished_at: datetime | None
+    error_why: Reason | None = None  # the reason of `error` ("field: reason"), when a file was refused whole
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class RowRecord:
     column: str
     reason: str
     data: Any
+    why: Reason | None = None  # `reason` as a code and parameters (None for a row stored before they were kept)
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,26 @@ class Outcome:
     row: int
     state: RowState
     column: str = ""
-    reason: str = ""
+    why: Reason | None = None
     audit: dict[str, Any] | None = None
+
+    @property
+    def reason(self) -> str:
+        return str(self.why) if self.why is not None else ""
+
+
+def reason_data(why: Reason | None) -> dict[str, object] | None:
+    """A reason as stored beside its English text."""
+    return why.as_data() if why is not None else None
+
+
+def _stored_reason(data: Any) -> Reason | None:
+    if not data:
+        return None
+    try:
+        return Reason.from_data(data)
+    except ValueError:  # a code a later version removed: the English text stays
+        return None
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -163,12 +186,13 @@ def _job(row: ImportJob) -> JobRecord:
         row.file_sha256, row.encoding, row.delimiter, tuple(row.unknown_columns or ()), row.total_rows,
         row.validated_rows, row.dry_run, row.result_path, row.error, _utc(row.created_at),  # type: ignore[arg-type]
         _utc(row.updated_at), _utc(row.started_apply_at), _utc(row.finished_at),  # type: ignore[arg-type]
+        _stored_reason(row.error_data),
     )
 
 
 def _row(row: Any) -> RowRecord:
     return RowRecord(row.row, row.email, row.domain, row.quota, row.action, RowState(row.state), row.column,
-                     row.reason, row.data)
+                     row.reason, row.data, _stored_reason(row.reason_data))
 
 
 _ROWS = cast(Table, ImportRow.__table__)
@@ -176,7 +200,8 @@ _AUDIT = cast(Table, AuditRecord.__table__)
 # Core statements for the per-chunk writes (an import makes one per row): SQLAlchemy's ORM
 # bulk paths cost several times more CPU per row for the same SQL.
 _FINISH_ROW = (update(_ROWS).where(_ROWS.c.job_id == bindparam("b_job"), _ROWS.c.row == bindparam("b_row"))
-               .values(state=bindparam("b_state"), column=bindparam("b_column"), reason=bindparam("b_reason")))
+               .values(state=bindparam("b_state"), column=bindparam("b_column"), reason=bindparam("b_reason"),
+                       reason_data=bindparam("b_reason_data")))
 
 
 def now() -> datetime:
@@ -262,7 +287,7 @@ class JobStore:
         """Each row's outcome and its audit record, committed together (all or none)."""
         at = now()
         states = [{"b_job": job_id, "b_row": o.row, "b_state": o.state.value, "b_column": o.column,
-                   "b_reason": o.reason} for o in outcomes]
+                   "b_reason": o.reason, "b_reason_data": reason_data(o.why)} for o in outcomes]
         audits = [{"at": at, "actor": a["actor"], "origin": a["origin"], "action": a["action"],
                    "object_type": a["object_type"], "object_id": a["object_id"], "domain": a.get("domain"),
                    "before": clean(a.get("before")), "after": clean(a.get("after"))}

@@ -30,7 +30,6 @@ from mailgothai.errors import (
     AlreadyExists,
     BackendError,
     DirectoryError,
-    InvalidInput,
     MailGoThaiError,
     NotFound,
     PermissionDenied,
@@ -48,6 +47,7 @@ from mailgothai.web import formatting
 from mailgothai.web.bodylimit import BodyTooLarge
 from mailgothai.web.i18n import LANG_COOKIE, negotiate
 from mailgothai.web.state import WebState
+from mailgothai.web.statuses import status_of
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "mgt_session"
@@ -329,22 +329,28 @@ def _mapped(ctx: Ctx, step: Callable[[], Response | None]) -> Response | None:
         return step()
     except Denied as denied:
         return denied.response
-    except NotFound:
-        return ctx.render("error.html", 404, title=ctx.gettext("Not found"),
-                          message=ctx.gettext("There is no such page, or it is not yours to see."))
-    except PermissionDenied:
-        return ctx.render("error.html", 403, title=ctx.gettext("Not allowed"),
-                          message=ctx.gettext("Only an operator may do this."))
-    except InvalidInput as exc:  # a handler that does not re-show its form
-        return ctx.render("error.html", 400, title=ctx.gettext("Not accepted"), message=describe(ctx, exc))
-    except AlreadyExists as exc:
-        return ctx.render("error.html", 409, title=ctx.gettext("Already exists"), message=describe(ctx, exc))
-    except DirectoryError as exc:
-        log.warning("directory unavailable: %s", exc)
-        return ctx.render("unavailable.html", 503, component=ctx.gettext("the directory (slapd)"))
-    except BackendError as exc:
+    except MailGoThaiError as exc:
+        return _error_page(ctx, exc)
+
+
+def _error_page(ctx: Ctx, exc: MailGoThaiError) -> Response:
+    """The page for an error a handler let through; its status from web/statuses.py."""
+    status = status_of(exc)
+    if status is None:
+        raise exc
+    if isinstance(exc, BackendError):
         log.warning("backend unavailable: %s", exc)
-        return ctx.render("unavailable.html", 503, component=ctx.gettext("a component of the service"))
+        component = (ctx.gettext("the directory (slapd)") if isinstance(exc, DirectoryError)
+                     else ctx.gettext("a component of the service"))
+        return ctx.render("unavailable.html", status, component=component)
+    if isinstance(exc, NotFound):
+        return ctx.render("error.html", status, title=ctx.gettext("Not found"),
+                          message=ctx.gettext("There is no such page, or it is not yours to see."))
+    if isinstance(exc, PermissionDenied):
+        return ctx.render("error.html", status, title=ctx.gettext("Not allowed"),
+                          message=ctx.gettext("Only an operator may do this."))
+    title = ctx.gettext("Already exists") if isinstance(exc, AlreadyExists) else ctx.gettext("Not accepted")
+    return ctx.render("error.html", status, title=title, message=describe(ctx, exc))
 
 
 def describe(ctx: Ctx, exc: MailGoThaiError) -> str:

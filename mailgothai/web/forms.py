@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailgothai.errors import InvalidInput, MailGoThaiError
-from mailgothai.web.messages import describe_error, translate_reason
+from mailgothai.web.messages import describe_error
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Form:
 
     def fail(self, exc: MailGoThaiError, gettext: Any) -> Form:
         if isinstance(exc, InvalidInput) and any(f.name == exc.field for f in self.fields):
-            self.errors[exc.field] = translate_reason(exc.reason, gettext)
+            self.errors[exc.field] = exc.why.render(gettext)
         else:
             self.general_error = describe_error(exc, gettext)
         return self

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mailgothai.core.reasons import Reason
 from mailgothai.errors import NotFound
 from mailgothai.services.exports import ExportService
 from mailgothai.services.import_runner import start_in_background
@@ -44,7 +45,7 @@ from mailgothai.web.context import (
     page,
 )
 from mailgothai.web.i18n import LANG_COOKIE, N_, negotiate
-from mailgothai.web.messages import field_label, translate_reason
+from mailgothai.web.messages import field_label
 
 BAD_ROWS_SHOWN = 200
 
@@ -82,6 +83,11 @@ def _progress(summary: JobSummary) -> dict[str, object]:
             "failed": summary.failed, "pending": summary.pending, "fraction": fraction}
 
 
+def _said(why: Reason | None, english: str, ctx: Ctx) -> str:
+    """A stored reason in the page's language (a row kept before reasons had codes: as stored)."""
+    return why.render(ctx.gettext) if why is not None else english
+
+
 def job_page(ctx: Ctx) -> Response:
     job_id = _job_id(ctx, ctx.arg("id"))
     if job_id is None:
@@ -89,10 +95,10 @@ def job_page(ctx: Ctx) -> Response:
     service = _service(ctx)
     summary = service.job_status(job_id)
     bad = service.rows(job_id, only_bad=True, limit=BAD_ROWS_SHOWN)
-    shown = [(r, field_label(r.column, ctx.gettext) if r.column else "", translate_reason(r.reason, ctx.gettext))
+    shown = [(r, field_label(r.column, ctx.gettext) if r.column else "", _said(r.why, r.reason, ctx))
              for r in bad]
     field, _, reason = summary.job.error.partition(": ")  # a file refused whole: "field: reason"
-    error = (f"{field_label(field, ctx.gettext)}: {translate_reason(reason, ctx.gettext)}" if reason
+    error = (f"{field_label(field, ctx.gettext)}: {_said(summary.job.error_why, reason, ctx)}" if reason
              else summary.job.error)
     return ctx.render("import_job.html", s=summary, job=summary.job, bad=shown, progress=_progress(summary),
                       has_result=service.result_file(job_id) is not None, shown_limit=BAD_ROWS_SHOWN, error=error)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings
 
@@ -19,7 +20,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         files = (("tls_cert_file", settings.tls_cert_path), ("tls_key_file", settings.tls_key_path))
         for name, path in files:
             if not path.is_file():
-                raise InvalidInput(name, f"no such file: {path}")
+                raise InvalidInput(name, Why.NO_SUCH_FILE(path=str(path)))
         options["ssl_certfile"] = str(settings.tls_cert_path)
         options["ssl_keyfile"] = str(settings.tls_key_path)
     return options

@@ -194,8 +194,8 @@ def test_bad_requests_name_the_field(api: Any, agency: Agency) -> None:
     r = api(token, "POST", "/imports", content=b"email\n", headers={"Content-Type": "application/json"})
     assert r.status_code == 415 and r.headers["content-type"] == "application/problem+json"
     r = upload(api, token, b"")
-    assert r.status_code == 400 and r.json()["errors"] == [{"field": "file", "reason": "the body is empty; "
-                                                                                         "send the CSV file"}]
+    assert r.status_code == 400 and r.json()["errors"] == [{"field": "file", "code": "body_empty_csv",
+                                                            "reason": "the body is empty; send the CSV file"}]
     r = upload(api, token, b"email\n", name="../../etc/passwd")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "file_name"
     for bad_id in ("abc", "-1", "1e3"):

@@ -60,7 +60,8 @@ def test_browser_upload_see_bad_rows_confirm_and_watch_it_finish(live: Live, wor
         page.wait_for_selector("#bad-rows", timeout=60_000)  # shown once the check is done
         shown = {int(t) for t in page.locator("#bad-rows tbody tr td:first-child").all_inner_texts()}
         assert shown == bad
-        assert f"domain {world.b} is not hosted here" in page.locator("#bad-rows").inner_text()
+        # The page is in Thai: every reason too, from the codes the job's rows keep (issue 16).
+        assert f"โดเมน {world.b} ไม่ได้ให้บริการที่นี่" in page.locator("#bad-rows").inner_text()
         assert page.locator("#n-create").inner_text() == "60"
         with page.expect_download() as report:
             page.click("#report")

@@ -58,6 +58,25 @@ def test_a_latin1_upload_is_refused_on_the_page_and_read_with_the_encoding_field
     assert unknown.status_code == 400 and "klingon" in unknown.text
 
 
+def test_the_bad_rows_of_a_stored_job_read_in_the_pages_language(
+        live: Live, world: World, new_client) -> None:  # type: ignore[no-untyped-def]
+    """A row's reason is kept as a code with parameters (issue 16): the page renders it in
+    Thai from the store, as it renders it in English, and the CSV report keeps the English."""
+    owner: Client = new_client()
+    owner.login_admin(world.admin_a)
+    local = f"row{uuid.uuid4().hex[:6]}"
+    body = (f"email,given_name,surname\n{local}@{world.a},A,B\n{local}.{world.a},C,D\n"
+            f"{local}@{world.a},E,F\n").encode()
+    job_url = _upload(owner, body)
+    status = _settled(owner, job_url)
+    assert (status["state"], status["rejected"]) == ("validated", 2)
+    english = owner.get(job_url, headers={"Accept-Language": "en"}).text
+    assert "missing &#39;@&#39;" in english and "duplicate: row 1 has the same address" in english
+    thai = owner.get(job_url, headers={"Accept-Language": "th"}).text
+    assert "ไม่มี &#39;@&#39;" in thai and "ซ้ำ: แถว 1 มีที่อยู่เดียวกัน" in thai
+    assert "missing" not in thai and "duplicate" not in thai
+
+
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):

@@ -1,16 +1,15 @@
-"""Every reason an InvalidInput can carry reaches a Thai page translated.
+"""Every reason a value can be refused for has a code, an English template and a Thai one.
 
-The reasons are read from the source code (tests/web/reasons_in_code.py): every
-`InvalidInput(field, reason)` in the core, the services, the DKIM keys and the web's
-pages. Each must be an instance of an entry of web/messages.py's REASONS whose Thai
-translation leaves no English behind. A new reason without an entry fails here, naming
-its file and line. (The JSON API answers programs in English and is left out.)
+The reasons are one table, core/reasons.py's `Why`; an InvalidInput takes nothing else
+(mypy holds every raise site to it). So the table is the whole list: each member must
+have a Thai translation in the catalogue that keeps the template's parameters and leaves
+no English behind, and every field an InvalidInput names must have a Thai label.
 """
 
 from __future__ import annotations
 
+import ast
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,27 +21,24 @@ from mailgothai.core.addresses import parse_address_list
 from mailgothai.core.limits import check_account_fits
 from mailgothai.core.models import Domain, DomainLimits, Status
 from mailgothai.core.quota import parse_size
-from mailgothai.errors import InvalidInput
+from mailgothai.core.reasons import Reason, Term, Why
+from mailgothai.errors import AlreadyExists, InvalidInput, NotFound
 from mailgothai.web.i18n import TRANSLATIONS_DIR, load_translations
-from mailgothai.web.messages import FIELD_LABELS, REASONS, describe_error, reason_msgid, translate_reason
-from tests.web.reasons_in_code import VALUE, Site, reason_sites
+from mailgothai.web.messages import FIELD_LABELS, TERMS, describe_error
 
 PACKAGE = Path(mailgothai.__file__).parent
-SOURCES = (PACKAGE / "core", PACKAGE / "services", PACKAGE / "dkim", PACKAGE / "web")
-NOT_SHOWN = (PACKAGE / "web" / "api",)
+SHOWN_ON_PAGES = (PACKAGE / "core", PACKAGE / "services", PACKAGE / "dkim", PACKAGE / "web")
+NOT_SHOWN = PACKAGE / "web" / "api"  # the JSON API answers programs, in English
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-# Latin that may stay in a Thai sentence: names of formats, schemes and units.
+SAMPLE = "\u27e8value\u27e9"  # ⟨value⟩: stands for a parameter in a rendered template
+# Latin that may stay in a Thai sentence: names of formats, schemes, units, options.
 KEPT = {"ASCII", "IDNA", "UTF", "CSV", "cp874", "TIS", "XML", "YYYY", "MM", "DD", "DDTHH", "KiB",
         "argon2", "argon2d", "argon2i", "argon2id", "base64", "ARGON2", "SSHA", "SSHA512", "CRYPT",
-        "U", "K", "M", "G", "T", "B", "agency.go.th", "selector"}
-LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.]*")
-
-
-@pytest.fixture(scope="module")
-def sites() -> list[Site]:
-    found = reason_sites(*SOURCES, exclude=NOT_SHOWN)
-    assert len(found) > 100  # the walk found the raise sites at all
-    return found
+        "U", "K", "M", "G", "T", "B", "agency.go.th", "selector", "Windows", "ldap", "ldaps", "URI",
+        "host", "port", "JSON", "generate_password", "true", "superadmin", "domain_admin", "rsa", "ed25519",
+        "mailgothai", "stack", "up", "queue", "list", "all", "domain", "force", "resume", "encoding",
+        "FILE", "JOB", "utf-8-sig", "cp1252", "UTF-8", "TIS-620", "YYYY-MM-DD", "YYYY-MM-DDTHH", "false", "utf-8"}
+LATIN = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 
 
 @pytest.fixture(scope="module")
@@ -57,67 +53,90 @@ def catalogue() -> Catalog:
 
 
 def english_left(text: str) -> list[str]:
-    """Latin words of a Thai text that are not quoted values, markers or KEPT names."""
-    text = re.sub(r"'[^']*'|\$[^$]*\$|\{[A-Z0-9]+\}", " ", text.replace(VALUE, " "))
-    return [w.rstrip(".") for w in LATIN.findall(text) if w.rstrip(".") not in KEPT]
+    """Latin words of a Thai text that are not sample values, quoted text, options or KEPT names."""
+    text = re.sub(r"'[^']*'|`[^`]*`|\"[^\"]*\"|\$[^$]*\$|\{[A-Z0-9%()a-z]+\}|--?[a-z-]+", " ",
+                  text.replace(SAMPLE, " "))
+    return [w.rstrip(".-") for w in LATIN.findall(text) if w.rstrip(".-") not in KEPT]
 
 
-def test_every_reason_in_the_code_is_translated(sites: list[Site], th) -> None:  # type: ignore[no-untyped-def]
+def sample(why: Why) -> Reason:
+    return why(**{name: SAMPLE for name in PLACEHOLDER.findall(why.value)})
+
+
+def template_problems(catalogue: Catalog, th) -> list[str]:  # type: ignore[no-untyped-def]
+    """Why members whose Thai is missing, keeps English, or names parameters the template lacks."""
     problems = []
-    for site in sites:
-        for reason in site.reasons:
-            if reason == VALUE:
-                if not site.passed_on:
-                    problems.append(f"{site}: a reason the test cannot read; write it as a string or f-string")
-                continue
-            if reason_msgid(reason) is None:
-                problems.append(f"{site}: no entry in web/messages.py REASONS matches {reason!r}")
-                continue
-            left = english_left(translate_reason(reason, th.gettext))
-            if left:
-                problems.append(f"{site}: {reason!r} stays partly English in Thai: {left}")
-    assert not problems, "\n".join(problems)
+    for why in Why:
+        message = catalogue.get(why.value)
+        if message is None or not message.string or message.fuzzy:
+            problems.append(f"{why.code}: no Thai for {why.value!r}")
+            continue
+        if set(PLACEHOLDER.findall(message.string)) - set(PLACEHOLDER.findall(why.value)):
+            problems.append(f"{why.code}: the Thai names a parameter {why.value!r} does not have")
+        if PLACEHOLDER.sub("", why.value).strip(": ") and not re.search(r"[\u0E00-\u0E7F]", message.string):
+            problems.append(f"{why.code}: the Thai has no Thai in it")
+        left = english_left(sample(why).render(th.gettext))
+        if left:
+            problems.append(f"{why.code}: stays partly English in Thai: {left}")
+    return problems
 
 
-def test_every_field_named_in_the_code_has_a_thai_label(sites: list[Site], th) -> None:  # type: ignore[no-untyped-def]
-    fields = {f for site in sites for f in site.fields if f is not None}
-    assert {"quota", "email", "file", "selector"} <= fields
-    missing = sorted(f for f in fields if f not in FIELD_LABELS)
+def test_every_reason_code_has_an_english_and_a_thai_template(catalogue: Catalog, th) -> None:  # type: ignore[no-untyped-def]
+    assert len(Why) > 150
+    for why in Why:
+        assert re.fullmatch(r"[a-z0-9_]+", why.code)
+        assert SAMPLE in str(sample(why)) or not PLACEHOLDER.search(why.value)  # English renders every parameter
+    assert template_problems(catalogue, th) == []
+
+
+def test_a_reason_without_thai_is_caught(catalogue: Catalog, th) -> None:  # type: ignore[no-untyped-def]
+    """The test above can fail: take one template's Thai away and it names that code."""
+    bare = Catalog(locale="th")
+    for message in catalogue:
+        if message.id and message.id != Why.NOT_A_SIZE.value:
+            bare.add(message.id, message.string)
+    assert template_problems(bare, th) == ["not_a_size: no Thai for 'not a size'"]
+
+
+def test_our_words_inside_reasons_read_in_thai(th) -> None:  # type: ignore[no-untyped-def]
+    """A Term parameter (a key's or a job's state, what holds an address) is translated too."""
+    from mailgothai.store.jobs import JobState
+    from mailgothai.store.relay_state import KeyState
+
+    words = {*(s.value for s in KeyState), *(s.value for s in JobState), "account", "alias"}
+    assert set(TERMS) >= words
+    assert [w for w in sorted(words) if english_left(th.gettext(w))] == []
+    shown = Why.KEY_NOT_PENDING(selector="s2026", state=Term("retired")).render(th.gettext)
+    assert "เลิกใช้แล้ว" in shown and "retired" not in shown
+
+
+def test_no_two_codes_share_a_template() -> None:
+    # Enum members with equal values would be aliases: one code silently answering for another.
+    assert len(Why.__members__) == len(Why)
+
+
+def fields_named(*roots: Path, exclude: Path) -> dict[str, list[str]]:
+    """Every field written as a literal in an InvalidInput(...) or LimitExceeded(...) call: where."""
+    found: dict[str, list[str]] = {}
+    for root in roots:
+        for path in root.rglob("*.py"):
+            if exclude in path.parents:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id in {"InvalidInput", "LimitExceeded"} and node.args
+                        and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                    found.setdefault(node.args[0].value, []).append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_every_field_named_on_a_page_has_a_thai_label(th) -> None:  # type: ignore[no-untyped-def]
+    fields = fields_named(*SHOWN_ON_PAGES, exclude=NOT_SHOWN)
+    assert {"quota", "email", "file", "selector"} <= set(fields)
+    missing = sorted(f"{f} ({', '.join(where)})" for f, where in fields.items() if f not in FIELD_LABELS)
     assert not missing, f"fields without a label in web/messages.py FIELD_LABELS: {missing}"
     untranslated = sorted(f for f in fields if english_left(th.gettext(FIELD_LABELS[f])))
     assert not untranslated, f"labels without Thai: {untranslated}"
-
-
-def test_each_catalogue_entry_has_thai_with_the_same_placeholders(catalogue: Catalog) -> None:
-    problems = []
-    for msgid in REASONS:
-        message = catalogue.get(msgid)
-        if message is None or not message.string or message.fuzzy:
-            problems.append(f"no Thai for {msgid!r}")
-            continue
-        if set(PLACEHOLDER.findall(message.string)) - set(PLACEHOLDER.findall(msgid)):
-            problems.append(f"the Thai of {msgid!r} names a part the reason does not have")
-        if not re.search(r"[\u0E00-\u0E7F]", message.string) and PLACEHOLDER.sub("", msgid).strip(": "):
-            problems.append(f"the Thai of {msgid!r} has no Thai in it")
-    assert not problems, "\n".join(problems)
-
-
-def test_a_new_reason_without_an_entry_is_caught(tmp_path: Path) -> None:
-    """The test above can fail: a reason nobody catalogued is found and not matched."""
-    module = tmp_path / "novel.py"
-    module.write_text(textwrap.dedent('''
-        from mailgothai.errors import InvalidInput
-        def _check(value, what):
-            raise InvalidInput("quota", f"{what} {value!r} is not a colour we know")
-        def paint(value):
-            _check(value, "paint")
-        def known(text):
-            raise InvalidInput("quota", "must not be negative")
-    '''))
-    found = reason_sites(tmp_path)
-    assert [s.reasons for s in found] == [(f"paint '{VALUE}' is not a colour we know",), ("must not be negative",)]
-    assert reason_msgid(found[0].reasons[0]) is None
-    assert reason_msgid(found[1].reasons[0]) == ("must not be negative", {})
 
 
 def errors_of(call) -> InvalidInput:  # type: ignore[no-untyped-def]
@@ -126,13 +145,35 @@ def errors_of(call) -> InvalidInput:  # type: ignore[no-untyped-def]
     return caught.value
 
 
-def test_reasons_raised_by_the_core_read_in_thai(th) -> None:  # type: ignore[no-untyped-def]
+def test_reasons_raised_by_the_core_read_in_thai_and_stay_as_they_were_in_english(th) -> None:  # type: ignore[no-untyped-def]
     size = errors_of(lambda: parse_size("12 parsecs"))
+    assert size.code == "size_unreadable"
+    assert size.reason == "not a size: '12 parsecs' (use bytes or a number with K, M, G or T, e.g. 500M or 2G)"
     assert describe_error(size, th.gettext) == (
         "โควตา: ไม่ใช่ขนาด: '12 parsecs' (ใช้จำนวนไบต์ หรือตัวเลขตามด้วย K, M, G หรือ T เช่น 500M หรือ 2G)")
     nested = errors_of(lambda: parse_address_list("somchai@moph.go.th; malee.moph.go.th", "aliases"))
+    assert nested.reason == "'malee.moph.go.th': missing '@'"
     assert describe_error(nested, th.gettext) == "ที่อยู่แฝง: 'malee.moph.go.th': ไม่มี '@'"
     full = Domain("moph.go.th", "", Status.ACTIVE, DomainLimits(max_accounts=2), account_count=2)
     limit = errors_of(lambda: check_account_fits(full, 0))
+    assert limit.code == "accounts_full"
     assert describe_error(limit, th.gettext) == \
         "จำนวนบัญชีสูงสุด: โดเมน moph.go.th มีบัญชีได้ไม่เกิน 2 บัญชี และมีอยู่แล้ว 2 บัญชี"
+
+
+def test_a_reason_survives_storage_as_data() -> None:
+    """Import rows keep their reasons as data (store/jobs.py): nested reasons and our words included."""
+    why = Why.ITEM_REFUSED(item="'x@'", reason=Why.ROW_ADDRESS_TAKEN(address="a@b.go.th", holder=Term("alias"),
+                                                                     owner="c@b.go.th"))
+    again = Reason.from_data(why.as_data())
+    assert again == why and isinstance(again.params["reason"], Reason)
+    assert isinstance(again.params["reason"].params["holder"], Term)
+    assert str(again) == "'x@': a@b.go.th is already in use by an alias (c@b.go.th)"
+    with pytest.raises(ValueError, match="unknown reason code"):
+        Reason.from_data({"code": "no_such_code", "params": {}})
+
+
+def test_the_other_errors_carry_codes() -> None:
+    assert NotFound("account", "a@b.go.th").code == "not_found"
+    assert AlreadyExists("alias", "a@b.go.th").code == "already_exists"
+    assert str(AlreadyExists("alias", "a@b.go.th").why) == "alias already exists: a@b.go.th"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailgothai.core.reasons import Reason, Why
 from mailgothai.errors import InvalidInput
 
 # The names an operator may give (CLI --encoding, the upload's encoding field), lower
@@ -53,8 +54,7 @@ def encoding_named(name: str) -> str:
     """The codec for a name an operator gave; InvalidInput("encoding", ...) if unknown."""
     codec = ENCODINGS.get(name.strip().lower().replace("_", "-"))
     if codec is None:
-        raise InvalidInput("encoding", f"unknown encoding '{name.strip()}'; use one of {', '.join(OFFERED_ENCODINGS)} "
-                                       "('tis-620' and 'windows-874' are read as cp874, 'windows-1252' as 'cp1252')")
+        raise InvalidInput("encoding", Why.UNKNOWN_ENCODING(name=name.strip(), names=", ".join(OFFERED_ENCODINGS)))
     return codec
 
 
@@ -74,9 +74,9 @@ for _kind, _codes in _KINDS.items():
 _CLASSES = bytes(_TABLE)
 _THAI_AS_T = bytes.maketrans(b"CSN", b"TTT")
 
-LONE_SIGN = "a Thai sign or tone mark that follows no Thai consonant"
-IN_LATIN_WORD = "a Thai character inside a Latin word"
-NEVER_USED = "a sign of Thai verse or scripture that names never use"
+LONE_SIGN = Why.THAI_MARK_ALONE()
+IN_LATIN_WORD = Why.THAI_IN_LATIN_WORD()
+NEVER_USED = Why.THAI_VERSE_SIGN()
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class NotThai:
 
     start: int
     end: int
-    reason: str
+    why: Reason
 
 
 def _lone_sign(kinds: bytes) -> NotThai | None:

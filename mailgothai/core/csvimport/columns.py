@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 ACCOUNT_COLUMNS = ("email", "given_name", "surname", "display_name", "password", "quota", "status",
@@ -45,10 +46,9 @@ def map_header(cells: list[str], known: tuple[str, ...], required: tuple[str, ..
                 unknown.append(cell.strip())
             continue
         if name in index:
-            raise InvalidInput("file", f"column {name!r} appears twice in the header")
+            raise InvalidInput("file", Why.COLUMN_TWICE(column=repr(name)))
         index[name] = position
     missing = [c for c in required if c not in index]
     if missing:
-        raise InvalidInput("file", f"the header has no {', '.join(missing)} column "
-                                   f"(columns: {', '.join(known)})")
+        raise InvalidInput("file", Why.COLUMN_MISSING(missing=", ".join(missing), columns=", ".join(known)))
     return Header(index, tuple(unknown), len(cells))

@@ -22,6 +22,7 @@ from mailgothai.core.addresses import split_address
 from mailgothai.core.csvimport.rows import ParsedRow, PasswordKind, RowResult
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Domain, Status
+from mailgothai.core.reasons import Reason, Term, Why
 from mailgothai.errors import LimitExceeded
 
 
@@ -59,8 +60,8 @@ class PlannedRow:
         return self.account.domain
 
 
-def not_hosted(domain: str) -> str:
-    return f"domain {domain} is not hosted here"
+def not_hosted(domain: str) -> Reason:
+    return Why.DOMAIN_UNHOSTED(domain=domain)
 
 
 def given_changes(parsed: ParsedRow) -> dict[str, object]:
@@ -91,47 +92,48 @@ class Planner:
     def plan(self, parsed: ParsedRow, holders: Mapping[str, Holder]) -> PlannedRow | RowResult:
         row, email = parsed.row, parsed.email
 
-        def bad(column: str, reason: str) -> RowResult:
-            return RowResult(row, False, column, reason, email)
+        def bad(column: str, why: Reason) -> RowResult:
+            return RowResult(row, False, column, why, email)
 
         first = self._emails.setdefault(email, row)
         if first != row:
-            return bad("email", f"duplicate: row {first} has the same address")
+            return bad("email", Why.ROW_DUPLICATE(row=first))
         if email in self._alias_claims:
-            return bad("email", f"{email} is an alias of the account in row {self._alias_claims[email]}")
+            return bad("email", Why.ROW_ALIAS_CLAIMED(address=email, row=self._alias_claims[email]))
         domain = self.domains.get(parsed.domain)
         if domain is None:
             return bad("email", not_hosted(parsed.domain))
         holder = holders.get(email)
         if holder is not None and holder.account is None:
-            return bad("email", f"{email} is already in use by an {holder.kind} ({holder.owner})")
+            return bad("email", Why.ROW_ADDRESS_TAKEN(address=email, holder=Term(holder.kind), owner=holder.owner))
         existing = holder.account if holder is not None else None
         problem = self._check_aliases(parsed, holders, existing)
-        if problem:
+        if problem is not None:
             return bad("aliases", problem)
         try:
             planned = self._create(parsed, domain) if existing is None else self._update(parsed, domain, existing)
         except LimitExceeded as exc:
-            return bad("quota" if exc.field == "quota" else "email", exc.reason)
+            return bad("quota" if exc.field == "quota" else "email", exc.why)
         for alias in parsed.aliases or ():
             self._alias_claims.setdefault(alias, row)
         self._planned[email] = row
         return planned
 
-    def _check_aliases(self, parsed: ParsedRow, holders: Mapping[str, Holder], existing: Account | None) -> str:
+    def _check_aliases(self, parsed: ParsedRow, holders: Mapping[str, Holder],
+                       existing: Account | None) -> Reason | None:
         keep = existing.aliases if existing is not None else ()
         for alias in parsed.aliases or ():
             alias_domain = split_address(alias)[1]
             if alias_domain not in self.domains:
-                return f"{alias}: {not_hosted(alias_domain)}"
+                return Why.DOMAIN_NOT_HOSTED(address=alias, domain=alias_domain)
             if alias in self._planned:
-                return f"{alias} is the address of row {self._planned[alias]}"
+                return Why.ALIAS_IS_ROW_ADDRESS(address=alias, row=self._planned[alias])
             if self._alias_claims.get(alias, parsed.row) != parsed.row:
-                return f"{alias} is already an alias in row {self._alias_claims[alias]}"
+                return Why.ALIAS_IN_OTHER_ROW(address=alias, row=self._alias_claims[alias])
             holder = holders.get(alias)
             if holder is not None and holder.owner != parsed.email and alias not in keep:
-                return f"{alias} is already in use by an {holder.kind} ({holder.owner})"
-        return ""
+                return Why.ROW_ADDRESS_TAKEN(address=alias, holder=Term(holder.kind), owner=holder.owner)
+        return None
 
     def _domain_now(self, domain: Domain) -> Domain:
         count, allocated = self._usage[domain.name]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from mailgothai.core.csvimport.charsets import not_thai, word_around
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
 BOMS = {codecs.BOM_UTF8: "utf-8-sig"}
@@ -35,7 +36,6 @@ class FileFormat:
     delimiter: str
 
 
-GIVE_ENCODING = "save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')"
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,9 @@ def _not_decoding(stream: BinaryIO, offset: int, encoding: str, forced: bool) ->
     stream.seek(offset)
     byte = stream.read(1).hex().upper()
     if forced:
-        return InvalidInput("file", f"the file is not '{encoding}' text as given (line {number}: byte {byte} "
-                                    f"does not decode as '{encoding}'); {GIVE_ENCODING}")
-    return InvalidInput("file", f"the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text (line {number}: "
-                                f"byte {byte} is not '{encoding}' text; as 'Windows-1252' the line reads "
-                                f"'{_show(line, 'cp1252')}'); {GIVE_ENCODING}")
+        return InvalidInput("file", Why.NOT_GIVEN_ENCODING(encoding=encoding, line=number, byte=byte, codec=encoding))
+    return InvalidInput("file", Why.BYTE_NOT_IN_ENCODING(line=number, byte=byte, encoding=encoding,
+                                                         western=_show(line, "cp1252")))
 
 
 def _check_thai(stream: BinaryIO) -> None:
@@ -132,23 +130,18 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
                 high = " ".join(f"{b:02X}" for b in raw if b >= 0x80)
                 western, line = raw.decode("cp1252", errors="replace"), reader.line_num
                 if not row:
-                    return InvalidInput(
-                        "file", f"the header (line {line}): the bytes {high} read as Thai Windows (cp874) give "
-                                f"'{word}': {found.reason}, which Thai text does not have; as 'Windows-1252' they "
-                                f"read '{western}'. The file is probably not Thai: {GIVE_ENCODING}")
+                    return InvalidInput("file", Why.HEADER_NOT_THAI(line=line, bytes=high, thai=word, why=found.why,
+                                                                    western=western))
                 column = header[index] if index < len(header) else str(index + 1)
-                return InvalidInput(
-                    "file", f"data row {row}, column {column} (line {line}): the bytes {high} read as Thai "
-                            f"Windows (cp874) give '{word}': {found.reason}, which Thai text does not have; as "
-                            f"'Windows-1252' they read '{western}'. The file is probably not Thai: {GIVE_ENCODING}")
+                return InvalidInput("file", Why.CELL_NOT_THAI(row=row, column=column, line=line, bytes=high, thai=word,
+                                                              why=found.why, western=western))
             break
     except csv.Error:
         pass
     finally:
         text.detach()
         stream.seek(0)
-    return InvalidInput("file", f"line {line_number}: the file's high bytes do not read as Thai Windows (cp874) "
-                                f"text; {GIVE_ENCODING}")
+    return InvalidInput("file", Why.LINE_NOT_THAI(line=line_number))
 
 
 def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
@@ -158,9 +151,9 @@ def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
     head = stream.read(4)
     for bom, name in UNSUPPORTED_BOMS.items():
         if head.startswith(bom) and not head.startswith(codecs.BOM_UTF8):
-            raise InvalidInput("file", f"the file is {name}; save it as CSV UTF-8 (or Thai Windows cp874)")
+            raise InvalidInput("file", Why.FILE_NOT_CSV(kind=name))
     if not head:
-        raise InvalidInput("file", "the file is empty")
+        raise InvalidInput("file", Why.FILE_EMPTY())
     if forced is not None:
         encoding = "utf-8-sig" if forced == "utf-8" and head.startswith(codecs.BOM_UTF8) else forced
         bad = _undecodable(stream, encoding)
@@ -207,7 +200,7 @@ def detect_format(stream: BinaryIO, forced_encoding: str | None = None) -> FileF
     first = stream.readline(MAX_CELL).decode(encoding, errors="replace")
     stream.seek(0)
     if not first.strip():
-        raise InvalidInput("file", "the first line (the header) is empty")
+        raise InvalidInput("file", Why.HEADER_EMPTY())
     return FileFormat(encoding, detect_delimiter(first))
 
 
@@ -234,8 +227,7 @@ class Records:
         except csv.Error as exc:
             line = self._reader.line_num
             self.close()
-            raise InvalidInput("file", f"data row {self._row + 1} (line {line}) cannot be read: {exc}; "
-                                       "a quote is probably not closed") from None
+            raise InvalidInput("file", Why.ROW_UNREADABLE(row=self._row + 1, line=line, detail=str(exc))) from None
         self._row += 1
         return Record(self._row, cells)
 
@@ -254,8 +246,8 @@ def read_records(stream: BinaryIO, fmt: FileFormat) -> tuple[list[str], Records]
         header = next(reader)
     except StopIteration:
         text.detach()
-        raise InvalidInput("file", "the file is empty") from None
+        raise InvalidInput("file", Why.FILE_EMPTY()) from None
     except csv.Error as exc:
         text.detach()
-        raise InvalidInput("file", f"the header cannot be read: {exc}") from None
+        raise InvalidInput("file", Why.HEADER_UNREADABLE(detail=str(exc))) from None
     return header, Records(text, reader)

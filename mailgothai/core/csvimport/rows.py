@@ -18,6 +18,7 @@ from mailgothai.core.csvimport.reading import Record
 from mailgothai.core.models import Status
 from mailgothai.core.passwords import check_password_policy, has_scheme_prefix, validate_stored_hash
 from mailgothai.core.quota import parse_size
+from mailgothai.core.reasons import Reason, Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 
@@ -31,8 +32,12 @@ class RowResult:
     row: int
     ok: bool
     column: str = ""
-    reason: str = ""
+    why: Reason | None = None
     email: str = ""  # as written in the file (normalised when ok)
+
+    @property
+    def reason(self) -> str:
+        return str(self.why) if self.why is not None else ""
 
 
 class PasswordKind(enum.StrEnum):
@@ -81,9 +86,7 @@ def parse_account_row(record: Record, header: Header) -> ParsedRow | RowResult:
     cells = record.cells
     email_cell = cells[header.index["email"]] if header.index["email"] < len(cells) else ""
     if len(cells) != header.width and any(c.strip() for c in cells[header.width:]) or len(cells) < header.width:
-        return RowResult(record.row, False, "", f"the row has {len(cells)} cells but the header has "
-                                                f"{header.width} (a line break or delimiter outside quotes?)",
-                         email_cell)
+        return RowResult(record.row, False, "", Why.ROW_WIDTH(cells=len(cells), width=header.width), email_cell)
 
     def cell(column: str) -> str | None:
         position = header.index.get(column)
@@ -112,9 +115,9 @@ def parse_account_row(record: Record, header: Header) -> ParsedRow | RowResult:
             **values,  # type: ignore[arg-type]
         )
     except InvalidInput as exc:
-        return RowResult(record.row, False, exc.field, exc.reason, email_cell)
+        return RowResult(record.row, False, exc.field, exc.why, email_cell)
     if parsed.aliases and email in parsed.aliases:
-        return RowResult(record.row, False, "aliases", f"{email} is the account's own address", email_cell)
+        return RowResult(record.row, False, "aliases", Why.OWN_ADDRESS(address=email), email_cell)
     if parsed.forwards and email in parsed.forwards:
-        return RowResult(record.row, False, "forward", "an account may not forward to itself", email_cell)
+        return RowResult(record.row, False, "forward", Why.FORWARD_TO_ITSELF(), email_cell)
     return parsed

@@ -17,14 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailgothai.core.models import Admin, Role
-from mailgothai.errors import (
-    AlreadyExists,
-    BackendError,
-    DirectoryError,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-)
+from mailgothai.core.reasons import Reason, Why
+from mailgothai.errors import BackendError, DirectoryError, InvalidInput, MailGoThaiError
 from mailgothai.services.actor import Actor, admin_actor
 from mailgothai.services.audit import AuditQueryService
 from mailgothai.services.backends import Backends
@@ -35,6 +29,7 @@ from mailgothai.services.usage import UsageService
 from mailgothai.web.api.routing import check_path_names
 from mailgothai.web.context import Access
 from mailgothai.web.state import WebState
+from mailgothai.web.statuses import status_of
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -58,24 +53,32 @@ class Problem(Exception):
         return JSONResponse(body, status_code=self.status, media_type=PROBLEM, headers=headers)
 
 
+def invalid_input(errors: list[tuple[str, Reason]], detail: str = "") -> Problem:
+    """A 400 naming each refused field, its reason in English and the reason's code."""
+    field, why = errors[0]
+    return Problem(400, "Invalid input", detail or f"{field}: {why}",
+                   [{"field": name, "reason": str(reason), "code": reason.code} for name, reason in errors],
+                   kind="invalid-input")
+
+
+PROBLEM_TITLES = {404: ("Not found", "not-found"), 409: ("Conflict", "conflict"), 403: ("Forbidden", "forbidden")}
+
+
 def problem_for(exc: Exception) -> Problem:
     if isinstance(exc, Problem):
         return exc
+    status = status_of(exc) if isinstance(exc, MailGoThaiError) else None
+    if status is None:
+        raise exc
     if isinstance(exc, InvalidInput):
-        return Problem(400, "Invalid input", f"{exc.field}: {exc.reason}",
-                       [{"field": exc.field, "reason": exc.reason}], kind="invalid-input")
-    if isinstance(exc, NotFound):
-        return Problem(404, "Not found", str(exc), kind="not-found")
-    if isinstance(exc, AlreadyExists):
-        return Problem(409, "Conflict", str(exc), kind="conflict")
-    if isinstance(exc, PermissionDenied):
-        return Problem(403, "Forbidden", str(exc), kind="forbidden")
+        return invalid_input([(exc.field, exc.why)])
     if isinstance(exc, DirectoryError):
-        return Problem(503, "Service unavailable", "the directory (slapd) cannot be reached", kind="unavailable")
+        return Problem(status, "Service unavailable", "the directory (slapd) cannot be reached", kind="unavailable")
     if isinstance(exc, BackendError):
-        return Problem(503, "Service unavailable", "a component of the service cannot be reached",
+        return Problem(status, "Service unavailable", "a component of the service cannot be reached",
                        kind="unavailable")
-    raise exc
+    title, kind = PROBLEM_TITLES[status]
+    return Problem(status, title, str(exc), kind=kind)
 
 
 @dataclass
@@ -124,10 +127,10 @@ class ApiCtx:
         value = self.body.get(name)
         if value is None:
             if required:
-                raise InvalidInput(name, "is required")
+                raise InvalidInput(name, Why.REQUIRED())
             return default
         if not isinstance(value, str):
-            raise InvalidInput(name, "must be a string")
+            raise InvalidInput(name, Why.NOT_A_STRING())
         return value
 
     def size(self, name: str) -> str | int | None:
@@ -135,7 +138,7 @@ class ApiCtx:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise InvalidInput(name, "must be a size: a string such as \"2G\" or a whole number of bytes")
+            raise InvalidInput(name, Why.NOT_A_SIZE_VALUE())
         return value
 
     def count(self, name: str) -> int | None:
@@ -143,13 +146,13 @@ class ApiCtx:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInput(name, "must be a whole number")
+            raise InvalidInput(name, Why.NOT_A_WHOLE_NUMBER())
         return value
 
     def flag(self, name: str) -> bool:
         value = self.body.get(name, False)
         if not isinstance(value, bool):
-            raise InvalidInput(name, "must be true or false")
+            raise InvalidInput(name, Why.NOT_A_BOOLEAN())
         return value
 
     def strings(self, name: str) -> tuple[str, ...] | None:
@@ -157,7 +160,7 @@ class ApiCtx:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InvalidInput(name, "must be a list of strings")
+            raise InvalidInput(name, Why.NOT_A_STRING_LIST())
         return tuple(value)
 
 
@@ -184,8 +187,7 @@ async def _read_body(request: Request, fields: frozenset[str] | None,
         raise Problem(413, "Request body too large", f"at most {MAX_BODY} bytes", kind="too-large")
     if not raw.strip():
         if required:  # as the OpenAPI document says: an empty request is no request to change anything
-            raise Problem(400, "Invalid input", "body: is required (a JSON object)",
-                          [{"field": "body", "reason": "is required (a JSON object)"}], kind="invalid-input")
+            raise invalid_input([("body", Why.BODY_REQUIRED())])
         return {}
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
@@ -193,15 +195,12 @@ async def _read_body(request: Request, fields: frozenset[str] | None,
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "Invalid input", f"body: not JSON ({exc})", [{"field": "body", "reason": "not JSON"}],
-                      kind="invalid-input") from None
+        raise invalid_input([("body", Why.NOT_JSON())], detail=f"body: not JSON ({exc})") from None
     if not isinstance(body, dict):
-        raise Problem(400, "Invalid input", "body: must be a JSON object",
-                      [{"field": "body", "reason": "must be a JSON object"}], kind="invalid-input")
+        raise invalid_input([("body", Why.NOT_A_JSON_OBJECT())])
     unknown = sorted(set(body) - fields)
     if unknown:
-        raise Problem(400, "Invalid input", f"{unknown[0]}: unknown field",
-                      [{"field": name, "reason": "unknown field"} for name in unknown], kind="invalid-input")
+        raise invalid_input([(name, Why.UNKNOWN_FIELD()) for name in unknown])
     return body
 
 

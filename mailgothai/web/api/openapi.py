@@ -291,7 +291,7 @@ def document() -> dict[str, Any]:
         "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
             "type": STR, "title": STR, "status": {"type": "integer"}, "detail": STR,
             "errors": {"type": "array", "items": {"type": "object", "required": ["field", "reason"],
-                                                  "properties": {"field": STR, "reason": STR}}}}},
+                                                  "properties": {"field": STR, "reason": STR, "code": STR}}}}},
         "Domain": {"type": "object", "required": ["name", "status", "limits"], "properties": {
             "name": STR, "description": STR, "status": STR, "account_count": INT, "quota_allocated": INT,
             "limits": {"type": "object", "properties": {k: INT for k in LIMITS}},

@@ -30,12 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.exports import ExportService
 from mailgothai.services.import_runner import start_in_background
 from mailgothai.services.imports import ImportService, JobSummary, existing_result
 from mailgothai.store.jobs import JobState
-from mailgothai.web.api.common import ApiCtx, Problem, authenticated, endpoint, problem_for
+from mailgothai.web.api.common import ApiCtx, Problem, authenticated, endpoint, invalid_input, problem_for
 from mailgothai.web.api.routing import by_path
 from mailgothai.web.context import Access
 from mailgothai.web.imports import export_attachment, report_attachment, result_attachment
@@ -51,7 +52,7 @@ ROWS_MAX = 1000
 def _job_id(c: ApiCtx) -> int:
     value = c.path("job_id")
     if not value.isdigit():
-        raise InvalidInput("job_id", "must be a whole number (an import job's id)")
+        raise InvalidInput("job_id", Why.NOT_A_JOB_ID())
     if int(value) > MAX_JOB_ID:  # a whole number, as the document says, that no job has
         raise NotFound("import job", value)
     return int(value)
@@ -60,7 +61,7 @@ def _job_id(c: ApiCtx) -> int:
 def _whole(c: ApiCtx, name: str, default: int, top: int) -> int:
     value = c.query(name, str(default))
     if not value.isdigit() or int(value) > top:
-        raise InvalidInput(name, f"must be a whole number from 0 to {top}")
+        raise InvalidInput(name, Why.NOT_IN_RANGE_FROM_ZERO(high=top))
     return int(value)
 
 
@@ -148,7 +149,7 @@ def export_all(c: ApiCtx) -> Any:
 def import_upload(c: ApiCtx, path: Path) -> Any:
     name = (c.query("file_name") or "upload.csv").strip()
     if len(name) > 200 or any(ord(ch) < 32 for ch in name) or "/" in name or "\\" in name:
-        raise InvalidInput("file_name", "must be a plain file name of at most 200 characters")
+        raise InvalidInput("file_name", Why.NOT_A_FILE_NAME())
     service = _imports(c)
     job = service.start_job(path, file_name=name, keep_copy=True, encoding=c.query("encoding") or None)
     start_in_background(c.state.settings, c.actor, job.id, "validate")
@@ -216,8 +217,7 @@ async def _receive(request: Request, state: WebState) -> Path:
                                   kind="too-large")
                 out.write(chunk)
         if size == 0:
-            raise Problem(400, "Invalid input", "file: the body is empty; send the CSV file",
-                          [{"field": "file", "reason": "the body is empty; send the CSV file"}], kind="invalid-input")
+            raise invalid_input([("file", Why.BODY_EMPTY_CSV())])
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailgothai.core.models import Account, Admin, Alias, Domain, RetainedAccount, Status
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.audit import parse_filter
 from mailgothai.services.holds import HoldState
@@ -91,9 +92,9 @@ def _password(c: ApiCtx, generate_by_default: bool = True) -> PasswordInput:
     plain = c.text("password")
     generate = c.flag("generate_password")
     if plain is not None and generate:
-        raise InvalidInput("password", "give a password or generate_password, not both")
+        raise InvalidInput("password", Why.PASSWORD_AND_GENERATED())
     if plain is None and not generate and not generate_by_default:
-        raise InvalidInput("password", "give a password, or generate_password: true for a generated one")
+        raise InvalidInput("password", Why.PASSWORD_NEITHER())
     return PasswordInput(plain=plain) if plain is not None else PasswordInput(generate=True)
 
 
@@ -142,7 +143,7 @@ def domain_update(c: ApiCtx) -> Any:
 def domain_delete(c: ApiCtx) -> Any:
     force = c.query("force", "false")
     if force not in ("true", "false"):
-        raise InvalidInput("force", "must be true or false")
+        raise InvalidInput("force", Why.NOT_A_BOOLEAN())
     c.services().domains.delete(c.path("domain"), force=force == "true")
 
 
@@ -163,7 +164,7 @@ def accounts_list(c: ApiCtx) -> Any:
     offset, limit = page_args(c.query("offset"), c.query("limit"))
     desc = c.query("desc", "false")
     if desc not in ("true", "false"):
-        raise InvalidInput("desc", "must be true or false")
+        raise InvalidInput("desc", Why.NOT_A_BOOLEAN())
     _, page = c.listing().accounts(c.path("domain"), sort=c.query("sort", "address"), descending=desc == "true",
                                    search=c.query("q"), offset=offset, size=limit)
     readings = c.usage().for_accounts([a.email for a in page.items])
@@ -175,7 +176,7 @@ def account_create(c: ApiCtx) -> Any:
     domain = svc.domains.get(c.path("domain"))
     local = c.text("local_part", required=True) or ""
     if not local.strip() or "@" in local:
-        raise InvalidInput("local_part", "give the part before the @ only")
+        raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
     created = svc.accounts.add(
         f"{local.strip()}@{domain.name}", _password(c), given_name=c.text("given_name") or "",
         surname=c.text("surname") or "", display_name=c.text("display_name") or "", quota=c.size("quota"),
@@ -299,7 +300,7 @@ def alias_create(c: ApiCtx) -> Any:
     domain = svc.domains.get(c.path("domain"))
     local = c.text("local_part", required=True) or ""
     if not local.strip() or "@" in local:
-        raise InvalidInput("local_part", "give the part before the @ only")
+        raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
     return alias_json(svc.aliases.add(f"{local.strip()}@{domain.name}", c.strings("members") or ()))
 
 
@@ -310,7 +311,7 @@ def alias_get(c: ApiCtx) -> Any:
 def alias_update(c: ApiCtx) -> Any:
     members = c.strings("members")
     if members is None:
-        raise InvalidInput("members", "is required")
+        raise InvalidInput("members", Why.REQUIRED())
     return alias_json(c.services().aliases.set_members(c.path("address"), members))
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from mailgothai.core.models import Status
 from mailgothai.core.quota import format_size
+from mailgothai.core.reasons import Why
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, NotFound
 from mailgothai.services.listing import ACCOUNT_SORTS, page_args
 from mailgothai.services.passwords import PasswordInput
@@ -93,14 +94,14 @@ def account_new(ctx: Ctx) -> Response:
     local = ctx.field("local_part").strip()
     try:
         if not local or "@" in local:
-            raise InvalidInput("local_part", "give the part before the @ only")
+            raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
         created = svc.accounts.add(
             f"{local}@{domain.name}", _password_input(ctx), given_name=ctx.field("given_name"),
             surname=ctx.field("surname"), display_name=ctx.field("display_name"), quota=ctx.field("quota") or None,
             status=ctx.field("status", "active"), aliases=ctx.field("aliases"), forwards=ctx.field("forward"))
     except MailGoThaiError as exc:
         if isinstance(exc, InvalidInput) and exc.field == "email":
-            exc = InvalidInput("local_part", exc.reason)
+            exc = InvalidInput("local_part", exc.why)
         return ctx.render("form.html", 400, form=form.filled(ctx.form).fail(exc, ctx.gettext),
                           subject="@" + domain.name)
     if created.generated_password:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailgothai.core.models import Status
+from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.listing import page_args
 from mailgothai.web.context import NOTICES, Access, Ctx, page
@@ -46,11 +47,11 @@ def alias_new(ctx: Ctx) -> Response:
     local = ctx.field("local_part").strip()
     try:
         if not local or "@" in local:
-            raise InvalidInput("local_part", "give the part before the @ only")
+            raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
         alias = svc.aliases.add(f"{local}@{domain.name}", ctx.field("to").replace("\n", ";"))
     except MailGoThaiError as exc:
         if isinstance(exc, InvalidInput) and exc.field == "address":
-            exc = InvalidInput("local_part", exc.reason)
+            exc = InvalidInput("local_part", exc.why)
         failed = form.filled(ctx.form).fail(exc, ctx.gettext)
         return ctx.render("form.html", 400, form=failed, subject="@" + domain.name)
     return ctx.redirect(f"/domains/{alias.domain}/aliases", "alias-saved")

@@ -128,9 +128,7 @@ def totp_enrol(ctx: Ctx) -> Response:
         try:
             ctx.state.totp.confirm(login, ctx.field("code"))
         except InvalidInput as exc:
-            from mailgothai.web.messages import translate_reason
-
-            error = translate_reason(exc.reason, ctx.gettext)
+            error = exc.why.render(ctx.gettext)
         else:
             return _finish_second_factor(ctx)
     return ctx.render("totp_enrol.html", status=400 if error else 200, uri=uri, qr=qr_svg(uri), error=error,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
+from mailgothai.core.reasons import Why
 from mailgothai.errors import BackendError, InvalidInput
 from mailgothai.web.context import Access
 from mailgothai.web.state import WebState
@@ -110,17 +111,17 @@ def _requested_address(raw: bytes) -> str:
     refuses a document type declaration, so no entity is ever expanded, whatever the
     encoding of the body (UTF-8, UTF-16 with either byte order, ...)."""
     if len(raw) > MAX_BODY:
-        raise InvalidInput("body", "too large")
+        raise InvalidInput("body", Why.BODY_TOO_LARGE())
     try:
         root = parse_untrusted_xml(raw, forbid_dtd=True)
     except DefusedXmlException:
-        raise InvalidInput("body", "document type declarations are not accepted") from None
+        raise InvalidInput("body", Why.XML_DOCTYPE()) from None
     except ParseError as exc:
-        raise InvalidInput("body", f"not XML: {exc}") from None
+        raise InvalidInput("body", Why.NOT_XML(detail=str(exc))) from None
     for element in root.iter():
         if element.tag.split("}")[-1] == "EMailAddress" and element.text:
             return normalize_address(element.text.strip(), "EMailAddress")
-    raise InvalidInput("EMailAddress", "missing")
+    raise InvalidInput("EMailAddress", Why.MISSING())
 
 
 async def outlook(request: Request) -> Response:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from mailgothai.core.models import Role, Status
 from mailgothai.core.quota import format_size
+from mailgothai.core.reasons import Why
 from mailgothai.core.retention import DEFAULT_RETENTION_DAYS
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.listing import page_args
@@ -128,7 +129,7 @@ def domain_delete(ctx: Ctx) -> Response:
         return ctx.render("form.html", form=form, subject=domain.name)
     try:
         if ctx.field("confirm").strip().lower() != domain.name:
-            raise InvalidInput("confirm", "type the domain's name exactly")
+            raise InvalidInput("confirm", Why.CONFIRM_DOMAIN())
         svc.domains.delete(domain.name, force=bool(ctx.field("force")))
     except MailGoThaiError as exc:
         return ctx.render("form.html", 400, form=form.fail(exc, ctx.gettext), subject=domain.name)
@@ -147,7 +148,7 @@ def appoint_admin(ctx: Ctx) -> Response:
     domain = svc.domains.get(ctx.request.path_params["domain"])
     admin = svc.admins.get(ctx.field("login"))
     if admin.role is not Role.DOMAIN_ADMIN:
-        raise InvalidInput("login", "an operator already administers every domain")
+        raise InvalidInput("login", Why.OPERATOR_HAS_ALL())
     svc.admins.update(admin.login, domains=(*admin.domains, domain.name))
     return ctx.redirect(f"/domains/{domain.name}", "admin-appointed")
 
@@ -159,7 +160,7 @@ def remove_admin(ctx: Ctx) -> Response:
     admin = svc.admins.get(ctx.request.path_params["login"])
     remaining = tuple(d for d in admin.domains if d != domain.name)
     if not remaining:
-        raise InvalidInput("domain", "a domain admin needs at least one domain")
+        raise InvalidInput("domain", Why.ADMIN_WITHOUT_DOMAIN())
     svc.admins.update(admin.login, domains=remaining)
     return ctx.redirect(f"/domains/{domain.name}", "admin-removed")
 

@@ -8,7 +8,7 @@ from starlette.routing import Route
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.web.context import NOTICES, Access, Ctx, page
 from mailgothai.web.i18n import N_
-from mailgothai.web.messages import describe_error, translate_reason
+from mailgothai.web.messages import describe_error
 from mailgothai.web.routes.auth import qr_svg
 
 NOTICES.update({
@@ -33,7 +33,7 @@ def totp_begin(ctx: Ctx) -> Response:
     try:
         ctx.state.totp.begin(ctx.actor.login)
     except InvalidInput as exc:
-        return overview(ctx, 400, error=translate_reason(exc.reason, ctx.gettext))
+        return overview(ctx, 400, error=exc.why.render(ctx.gettext))
     return ctx.redirect("/security")
 
 
@@ -41,7 +41,7 @@ def totp_confirm(ctx: Ctx) -> Response:
     try:
         ctx.state.totp.confirm(ctx.actor.login, ctx.field("code"))
     except InvalidInput as exc:
-        return overview(ctx, 400, error=translate_reason(exc.reason, ctx.gettext))
+        return overview(ctx, 400, error=exc.why.render(ctx.gettext))
     ctx.state.backends.audit.record(actor=ctx.actor.login, origin="web", action="admin.totp_enable",
                                     object_type="admin", object_id=ctx.actor.login)
     return ctx.redirect("/security", "totp-on")
