@@ -81,6 +81,42 @@ def test_services_import_neither_sqlalchemy_nor_ldap3() -> None:
     assert wrong == []
 
 
+def adapter_errors_caught(path: Path) -> list[str]:
+    """Exception classes an `except` of the module names that it imported from an adapter
+    (directory/, store/, …): adapters map their errors to errors.py at the edge, so a
+    service catches the project's own errors only."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    source: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                source[alias.asname or alias.name] = node.module
+    adapters = {f"mailgothai.{part}" for part in LAYERS[1]}
+    caught: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            for name in ast.walk(node.type):
+                if isinstance(name, ast.Name):
+                    module = source.get(name.id, "")
+                    if ".".join(module.split(".")[:2]) in adapters:
+                        caught.append(f"{name.id} from {module}")
+    return caught
+
+
+def test_services_catch_the_projects_own_errors() -> None:
+    wrong = [f"{path.relative_to(ROOT.parent)} catches {name}" for path in sorted((ROOT / "services").rglob("*.py"))
+             for name in adapter_errors_caught(path)]
+    assert wrong == []
+
+
+def test_the_check_sees_an_adapters_error_caught(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("from mailgothai.directory.batch import TransactionRefused\n"
+                      "from mailgothai.errors import NotFound\n"
+                      "try:\n    pass\nexcept (TransactionRefused, NotFound, OSError):\n    pass\n", encoding="utf-8")
+    assert adapter_errors_caught(source) == ["TransactionRefused from mailgothai.directory.batch"]
+
+
 def test_the_check_sees_each_kind_of_wrong_import(tmp_path: Path) -> None:
     source = tmp_path / "module.py"
     source.write_text("import os\nfrom mailgothai.services.registry import Services\n"
