@@ -27,9 +27,8 @@ from typing import Any, cast
 
 import ldap3
 from ldap3.core import exceptions as lx
-from pyasn1.codec.ber import decoder, encoder
-from pyasn1.type import namedtype, tag, univ
 
+from mailgothai.directory import wire
 from mailgothai.directory.entries import Entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.pool import discard
@@ -45,55 +44,6 @@ VLV_RESPONSE_OID = "2.16.840.1.113730.3.4.10"
 SORT_TIMEOUT = 60
 
 
-# ---- ASN.1 of the two controls ------------------------------------------------------
-class _SortKey(univ.Sequence):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("attributeType", univ.OctetString()),
-        namedtype.OptionalNamedType("orderingRule", univ.OctetString().subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 0))),
-        namedtype.DefaultedNamedType("reverseOrder", univ.Boolean(False).subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 1))),
-    )
-
-
-class _SortKeyList(univ.SequenceOf):
-    componentType = _SortKey()
-
-
-class _ByOffset(univ.Sequence):
-    tagSet = univ.Sequence.tagSet.tagImplicitly(tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("offset", univ.Integer()),
-        namedtype.NamedType("contentCount", univ.Integer()),
-    )
-
-
-class _Target(univ.Choice):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("byOffset", _ByOffset()),
-        namedtype.NamedType("greaterThanOrEqual", univ.OctetString().subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 1))),
-    )
-
-
-class _VlvRequest(univ.Sequence):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("beforeCount", univ.Integer()),
-        namedtype.NamedType("afterCount", univ.Integer()),
-        namedtype.NamedType("target", _Target()),
-        namedtype.OptionalNamedType("contextID", univ.OctetString()),
-    )
-
-
-class _VlvResponse(univ.Sequence):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("targetPosition", univ.Integer()),
-        namedtype.NamedType("contentCount", univ.Integer()),
-        namedtype.NamedType("virtualListViewResult", univ.Enumerated()),
-        namedtype.OptionalNamedType("contextID", univ.OctetString()),
-    )
-
-
 @dataclass(frozen=True)
 class SortKey:
     attribute: str
@@ -107,31 +57,13 @@ def _cached_sort_control(keys: tuple[SortKey, ...]) -> tuple[str, bool, bytes]:
 
 
 def sort_control(keys: Sequence[SortKey]) -> tuple[str, bool, bytes]:
-    value = _SortKeyList()
-    for i, key in enumerate(keys):
-        item = _SortKey()
-        item["attributeType"] = key.attribute
-        if key.ordering_rule:
-            item["orderingRule"] = key.ordering_rule
-        if key.reverse:
-            item["reverseOrder"] = True
-        value.setComponentByPosition(i, item)
-    return SORT_REQUEST_OID, True, encoder.encode(value)
+    value = wire.sort_request_value([(key.attribute, key.ordering_rule, key.reverse) for key in keys])
+    return SORT_REQUEST_OID, True, value
 
 
 def vlv_control(offset: int, after: int, content_count: int, context_id: bytes | None) -> tuple[str, bool, bytes]:
     """A window of after + 1 entries starting at 1-based position `offset`."""
-    value = _VlvRequest()
-    value["beforeCount"] = 0
-    value["afterCount"] = after
-    target = _Target()
-    by_offset = target.getComponentByName("byOffset")
-    by_offset["offset"] = offset
-    by_offset["contentCount"] = content_count
-    value["target"] = target
-    if context_id:
-        value["contextID"] = context_id
-    return VLV_REQUEST_OID, True, encoder.encode(value)
+    return VLV_REQUEST_OID, True, wire.vlv_request_value(0, after, offset, content_count, context_id)
 
 
 @dataclass(frozen=True)
@@ -143,11 +75,7 @@ class VlvResult:
 
 
 def parse_vlv_response(raw: bytes) -> VlvResult:
-    decoded, _ = decoder.decode(raw, asn1Spec=_VlvResponse())
-    context = decoded.getComponentByName("contextID")
-    return VlvResult(int(decoded["targetPosition"]), int(decoded["contentCount"]),
-                     int(decoded["virtualListViewResult"]),
-                     bytes(context) if context.isValue else None)
+    return VlvResult(*wire.vlv_response_value(raw))
 
 
 def lean_entries(conn: ldap3.Connection) -> ldap3.Connection:

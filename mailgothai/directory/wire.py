@@ -18,7 +18,9 @@ from the socket and `_get_response` decodes them. Any other strategy keeps ldap3
 
 `add_request`/`extended_request` encode what directory/batch.py sends in an LDAP
 transaction, and `result_of` reads the answers (tests/unit/test_wire_encoding.py checks
-the bytes against ldap3's own encoding).
+the bytes against ldap3's own encoding). The values of the sort and VLV controls of the
+listings (directory/vlv.py) are encoded and read here too: this module is the project's
+one BER encoder and decoder.
 """
 
 from __future__ import annotations
@@ -138,11 +140,15 @@ def _integer(value: int, tag: int = 0x02) -> bytes:
     return _tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
 
 
+def _boolean(value: bool, tag: int = 0x01) -> bytes:
+    return _tlv(tag, b"\xff" if value else b"\x00")
+
+
 def _controls(controls: Sequence[Control]) -> bytes:
     """Controls ::= [0] SEQUENCE OF SEQUENCE { controlType, criticality DEFAULT FALSE, controlValue OPTIONAL }"""
     out = []
     for oid, critical, value in controls:
-        body = _tlv(0x04, oid.encode("ascii")) + (b"\x01\x01\xff" if critical else b"")
+        body = _tlv(0x04, oid.encode("ascii")) + (_boolean(True) if critical else b"")
         if value is not None:
             body += _tlv(0x04, value)
         out.append(_tlv(0x30, body))
@@ -249,3 +255,53 @@ def first_integer(value: bytes) -> int | None:
         return None
     n, i = _length(value, i + 1)
     return int.from_bytes(value[i:i + n], "big", signed=True)
+
+
+def components(value: bytes) -> list[tuple[int, bytes]]:
+    """The (tag, contents) of each element of the constructed value `value` (one TLV, e.g.
+    a SEQUENCE): one level deep, definite lengths, single-byte tags (all LDAP uses)."""
+    _, i = _length(value, 1)
+    out = []
+    while i < len(value):
+        tag = value[i]
+        n, i = _length(value, i + 1)
+        out.append((tag, value[i:i + n]))
+        i += n
+    return out
+
+
+# ---- the values of the listings' controls (directory/vlv.py) --------------------------
+def sort_request_value(keys: Sequence[tuple[str, str, bool]]) -> bytes:
+    """Server-side sort (RFC 2891): SortKeyList ::= SEQUENCE OF SEQUENCE { attributeType
+    OCTET STRING, orderingRule [0] OCTET STRING OPTIONAL, reverseOrder [1] BOOLEAN DEFAULT
+    FALSE }, from (attribute, ordering rule or "", reverse) per key."""
+    out = []
+    for attribute, ordering_rule, reverse in keys:
+        body = _tlv(0x04, attribute.encode("utf-8"))
+        if ordering_rule:
+            body += _tlv(0x80, ordering_rule.encode("utf-8"))
+        if reverse:
+            body += _boolean(True, 0x81)
+        out.append(_tlv(0x30, body))
+    return _tlv(0x30, b"".join(out))
+
+
+def vlv_request_value(before: int, after: int, offset: int, content_count: int, context_id: bytes | None) -> bytes:
+    """VirtualListViewRequest ::= SEQUENCE { beforeCount INTEGER, afterCount INTEGER,
+    target CHOICE { byOffset [0] SEQUENCE { offset INTEGER, contentCount INTEGER }, ... },
+    contextID OCTET STRING OPTIONAL } (draft-ietf-ldapext-ldapv3-vlv), by offset."""
+    target = _tlv(0xA0, _integer(offset) + _integer(content_count))
+    return _tlv(0x30, _integer(before) + _integer(after) + target
+                + (_tlv(0x04, context_id) if context_id else b""))
+
+
+def vlv_response_value(value: bytes) -> tuple[int, int, int, bytes | None]:
+    """VirtualListViewResponse ::= SEQUENCE { targetPosition INTEGER, contentCount INTEGER,
+    virtualListViewResult ENUMERATED, contextID OCTET STRING OPTIONAL }: (position, count,
+    result, context ID or None)."""
+    parts = components(value)
+    if len(parts) < 3 or [tag for tag, _ in parts[:3]] != [0x02, 0x02, 0x0A]:
+        raise ValueError(f"not a VLV response: {value.hex()}")
+    position, count, result = (int.from_bytes(contents, "big", signed=True) for _, contents in parts[:3])
+    context = parts[3][1] if len(parts) > 3 and parts[3][0] == 0x04 else None
+    return position, count, result, context

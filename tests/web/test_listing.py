@@ -63,6 +63,8 @@ def test_lean_entries_equal_ldap3s_own_decoding(backends: Backends, lister: Sort
                            (BY_MAIL,), 0, 10, ATTRS)
     assert {e.dn: e.attrs for e in window.entries} == {e.dn: e.attrs for e in entries}
     assert all(isinstance(v, bytes) for e in window.entries for values in e.attrs.values() for v in values)
+    _, down = ListingService(backends, OPERATOR, lister).accounts(domain, descending=True)  # reverseOrder TRUE
+    assert [a.email for a in down.items] == sorted((a.email for a in page.items), reverse=True)
 
 
 def test_admins_of_a_domain_share_one_sort_context(backends: Backends, lister: SortedLister, web_settings: Settings,
