@@ -10,7 +10,11 @@ the edge, so services, the CLI and the web only ever see this tree::
      ├── AlreadyExists         an object or address is already taken        (CLI exit 1)
      ├── PermissionDenied      the actor may not do this                    (CLI exit 1)
      ├── BackendError          a component failed or is unreachable         (CLI exit 1)
-     │    ├── DirectoryError   slapd
+     │    ├── DirectoryError   slapd (directory/results.py maps LDAP result codes here)
+     │    │    ├── ValueChanged          a compare-and-swap lost a race
+     │    │    ├── DirectoryUnreachable  refused, reset, or silent past the timeout
+     │    │    ├── TransactionRefused    no add of a transaction written: .position, .cause
+     │    │    └── NoAnswer              a transaction's connection broke: outcome unknown
      │    ├── StoreError       the SQL store
      │    └── MailStoreError   Dovecot
      └── StackError            starting or stopping the private stack       (CLI exit 1)
@@ -102,6 +106,29 @@ class BackendError(MailGoThaiError):
 
 class DirectoryError(BackendError):
     pass
+
+
+class ValueChanged(DirectoryError):
+    """A compare-and-swap modify lost a race: the old value was no longer there."""
+
+
+class DirectoryUnreachable(DirectoryError):
+    """No answer from the directory: refused, reset, or silent past the receive timeout."""
+
+
+class TransactionRefused(DirectoryError):
+    """slapd wrote none of a transaction's adds: `position` is the one it refused (None if
+    it did not say), `cause` what that add alone would have raised."""
+
+    def __init__(self, position: int | None, cause: Exception) -> None:
+        where = f"add {position + 1}" if position is not None else "an add"
+        super().__init__(f"transaction refused at {where}: {cause}")
+        self.position = position
+        self.cause = cause
+
+
+class NoAnswer(DirectoryError):
+    """A transaction's connection broke or fell silent: whether it was written is unknown."""
 
 
 class StoreError(BackendError):
