@@ -32,8 +32,8 @@ from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
 from mailgothai.core.passwords import generate_password
-from mailgothai.directory.holders import in_use
 from mailgothai.core.reasons import Why
+from mailgothai.directory.holders import in_use
 from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded, NotFound, TransactionRefused
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
