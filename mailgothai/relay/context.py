@@ -1,5 +1,5 @@
 """What every part of a running relay shares: its settings, directory view, router, DKIM
-keys, checks, queue and stores (built by server.build, used by the SMTP handler)."""
+keys, checks, queue and stores (built by wiring.build, used by the SMTP handler)."""
 
 from __future__ import annotations
 

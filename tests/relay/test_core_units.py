@@ -392,7 +392,7 @@ PATHS = ["<a@b.c>", "<a@b.c> SIZE=100", "<A.B@X.Y> BODY=8BITMIME SIZE=5", "<>", 
 def _both_parsers() -> tuple[object, object]:
     from aiosmtpd.smtp import SMTP
 
-    from mailgothai.relay.server import RelaySMTP
+    from mailgothai.relay.smtp import RelaySMTP
 
     ours, theirs = object.__new__(RelaySMTP), object.__new__(SMTP)
     ours.local_part_limit = theirs.local_part_limit = 64  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from mailgothai.errors import StackError
-from mailgothai.relay.server import postmaster_address
+from mailgothai.relay.wiring import postmaster_address
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain, relay_with
 from relay.helpers import message, mx, wait_for, wait_for_messages
