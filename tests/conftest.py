@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import random
 import shutil
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -164,12 +166,30 @@ def _as_a_subprocess_reads(data: bytes) -> str:
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
+class _LastResort(logging.StreamHandler[io.TextIOWrapper]):
+    """What a process of its own does with a warning or an error logged while no handler is
+    set (logging.lastResort): the bare message on standard error. In pytest's process the
+    root logger has pytest's handlers, so the in-process run adds this one: for records of
+    the running command's thread and of threads it started, not of threads running before
+    it (a live web app's)."""
+
+    def __init__(self, stream: io.TextIOWrapper) -> None:
+        super().__init__(stream)
+        self.setLevel(logging.WARNING)
+        self.command = threading.get_ident()
+        self.before = {t.ident for t in threading.enumerate()}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (record.thread == self.command or record.thread not in self.before) and bool(super().filter(record))
+
+
 def run_main(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """`mailgothai ARGV` run by `mailgothai.cli.main.main(argv)` in this process, seen as the
     subprocess saw it: no MAILGOTHAI_* variables in the environment, standard input given (or
     empty), standard output and error captured as pipes would be (not terminals: no rich, the
-    width of help text 80 columns), SystemExit and exit codes as the return code, a traceback
-    on standard error and 1 for an exception that escapes main. What the command changes in
+    width of help text 80 columns), a warning logged by the command on standard error as
+    Python prints it when no handler is set, SystemExit and exit codes as the return code,
+    a traceback on standard error and 1 for an exception that escapes main. What the command changes in
     the process (the umask, the environment, the working directory, the standard streams)
     is put back afterwards."""
     from mailgothai.cli.main import main
@@ -192,6 +212,8 @@ def run_main(argv: list[str], stdin: str | None = None) -> subprocess.CompletedP
         # a child whose output is a pipe finds no terminal size: argparse wraps at 80 columns
         os.environ.update(COLUMNS="80", LINES="24")
     sys.stdin, sys.stdout, sys.stderr = given, out, err
+    last_resort = _LastResort(err)
+    logging.getLogger().addHandler(last_resort)
     try:
         try:
             code: object = main(argv)
@@ -211,6 +233,7 @@ def run_main(argv: list[str], stdin: str | None = None) -> subprocess.CompletedP
         err.flush()
         stdout, stderr = _as_a_subprocess_reads(out_bytes.getvalue()), _as_a_subprocess_reads(err_bytes.getvalue())
     finally:
+        logging.getLogger().removeHandler(last_resort)
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         for key, value in sizes.items():
             if value is None:
