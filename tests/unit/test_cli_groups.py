@@ -1,10 +1,12 @@
 """A command loads only its own group's module (cli/main.py): what a start costs is what
-that command needs. Help without a group still lists every group."""
+that command needs. Help without a group still lists every group. A command that reads
+only the directory loads no SQL store (services/backends.py opens it on first use)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +40,20 @@ def test_a_command_loads_only_its_own_group() -> None:
     loaded = set(done.stdout.split())
     assert "mailgothai.cli.accounts" in loaded
     assert loaded & {f"mailgothai.cli.{name}" for name in GROUPS if name != "accounts"} == set()
+
+
+def test_a_directory_only_command_loads_no_sql_store(tmp_path: Path) -> None:
+    probe = f"""
+import sys
+from mailgothai.cli.main import build_parser
+from mailgothai.services.actor import cli_operator
+from mailgothai.services.registry import Services
+from mailgothai.settings import load_settings
+
+build_parser(["account", "show", "a@b.go.th"])
+with Services.open(load_settings(data_dir={str(tmp_path)!r}, environ={{}}), cli_operator()) as services:
+    services.accounts, services.domains, services.aliases
+print(" ".join(m for m in sys.modules if m.split(".")[0] == "sqlalchemy" or m.startswith("mailgothai.store")))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [], done.stdout
