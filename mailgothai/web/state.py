@@ -37,6 +37,9 @@ class WebState:
     def build(cls, settings: Settings, templates: Environment,
               translations: dict[str, gettext.NullTranslations]) -> WebState:
         backends = Backends.open(settings)
+        # The web uses SQL on every request (sessions): a store it cannot open or reach
+        # stops `serve` at start, as it did before the store was opened on first use.
+        backends.store.ping()
         lister = SortedLister()
         return cls(
             settings=settings, backends=backends, lister=lister, warmer=ListingWarmer(backends, lister),

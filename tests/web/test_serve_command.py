@@ -92,3 +92,18 @@ def test_serve_with_a_missing_config_file_names_it(tmp_path: Path) -> None:
     done = subprocess.run(mailgothai("--config", str(missing), "serve"), capture_output=True, text=True,
                           env=clean_env(), check=False, timeout=60)
     assert done.returncode == 2 and "config" in done.stderr and str(missing) in done.stderr
+
+
+def test_serve_with_a_store_it_cannot_reach_stops_at_start(stack: Settings, tmp_path: Path) -> None:
+    """The SQL store is opened on first use (issue 16); the web uses it on every request, so
+    `serve` still checks it before it listens: a wrong sql_url stops it at once, named."""
+    config = tmp_path / "mailgothai.toml"
+    unreachable = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
+    lines = [line for line in stack.config_file.read_text(encoding="utf-8").splitlines()
+             if not line.startswith("sql_url")]
+    config.write_text("\n".join([*lines, f'sql_url = "{unreachable}"', ""]), encoding="utf-8")
+    port = free_port()
+    done = subprocess.run(mailgothai("--config", str(config), "serve", "--port", str(port)), capture_output=True,
+                          text=True, env=clean_env(), cwd=tmp_path, check=False, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "mailgothai: error:" in done.stderr and "store" in done.stderr.lower()
