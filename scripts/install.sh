@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-PACKAGES=(slapd ldap-utils dovecot-imapd dovecot-lmtpd dovecot-ldap python3 python3-venv python3-dev
+PACKAGES=(slapd ldap-utils dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved python3 python3-venv python3-dev
           gcc libffi-dev ca-certificates swaks postgresql libmail-dkim-perl
           chromium chromium-driver fonts-thai-tlwg)
 EXTRA_PACKAGES=(${MAILGOTHAI_EXTRA_PACKAGES:-})
