@@ -49,7 +49,7 @@ from mailgothai.stack import manager, slapd
 from mailgothai.stack.process import read_pid
 
 PORTS = ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port", "web_port",
-         "auth_policy_port")
+         "auth_policy_port", "managesieve_port")
 
 
 def free_port() -> int:

@@ -92,7 +92,7 @@ def private_settings(data_dir: Path) -> Settings:
                         lmtp_port=free_port(taken),
                         smtp_port=free_port(taken), submission_port=free_port(taken),
                         smtps_port=free_port(taken), web_port=free_port(taken),
-                        auth_policy_port=free_port(taken))
+                        auth_policy_port=free_port(taken), managesieve_port=free_port(taken))
 
 
 # ---- filling the mailbox -------------------------------------------------------------------

@@ -290,7 +290,8 @@ def main() -> int:
     settings = settings.replace(ldap_port=free_port(taken), imap_port=free_port(taken), imaps_port=free_port(taken),
                                 lmtp_port=free_port(taken), smtp_port=free_port(taken),
                                 submission_port=free_port(taken), smtps_port=free_port(taken),
-                                web_port=free_port(taken), auth_policy_port=free_port(taken))
+                                web_port=free_port(taken), auth_policy_port=free_port(taken),
+                                managesieve_port=free_port(taken))
     save_settings(settings)
     settings = manager.prepare(settings)
     for path in (settings.mailbox_root_path, settings.legacy_mail_root):

@@ -287,7 +287,7 @@ def main() -> int:
     # cost is in the figures) but is made large enough never to refuse the bench.
     settings = base.replace(ldap_port=free_port(), imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(),
                             smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
-                            auth_policy_port=free_port(),
+                            auth_policy_port=free_port(), managesieve_port=free_port(),
                             relay_command_rate_per_ip=1_000_000, relay_command_burst_per_ip=1_000_000)
     if args.quota_grant_bytes is not None:
         settings = settings.replace(relay_quota_grant_bytes=args.quota_grant_bytes)

@@ -114,7 +114,7 @@ def run_mode(work: Path, providers: int, import_set: Path, ldapadd_set: Path) ->
         ldap_providers=providers, ldap_provider_ports=tuple(free_port() for _ in range(providers)),
         imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
         submission_port=free_port(),
-        smtps_port=0, web_port=free_port(), auth_policy_port=free_port())
+        smtps_port=0, web_port=free_port(), auth_policy_port=free_port(), managesieve_port=free_port())
     settings = manager.up(settings).settings
     # Only slapd and Dovecot take part (as in bench_import): the admin web's quota refresher
     # and the relay would query slapd all along and skew both sides.

@@ -71,6 +71,9 @@ class Settings:
     imap_port: int = 10143  # IMAP with STARTTLS; a LOGIN before TLS is refused (except from this host itself)
     imaps_port: int = 10993  # IMAP over implicit TLS; 0 = not listening
     lmtp_port: int = 10024
+    # ManageSieve with STARTTLS (users' Sieve filters); not 4190, which browsers refuse
+    # (tests/unit/test_default_ports.py); 0 = not listening
+    managesieve_port: int = 10190
     mail_uid: int = 5000
     mail_gid: int = 5000
     auth_cache_ttl: int = 300  # seconds; provisioning flushes a user's entry on change

@@ -72,7 +72,7 @@ def stack_settings(data_dir: Path, **overrides: object) -> Settings:
     # (core/login_budget.py): no test depends on the machine's speed.
     overrides = {"login_refusal_base": 3600, "login_refusal_max": 3600, **overrides}
     return base.replace(ldap_port=free_port(), imap_port=free_port(), imaps_port=free_port(),
-                        lmtp_port=free_port(),
+                        lmtp_port=free_port(), managesieve_port=free_port(),
                         smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                         web_port=free_port(), auth_policy_port=free_port(),
                         auth_cache_ttl=60, **CHEAP_ARGON2, **overrides)

@@ -43,6 +43,16 @@ class DovecotPaths:
         return self.root / "postlogin.lock"
 
     @property
+    def sieve_dir(self) -> Path:
+        """The operator's Sieve scripts (stack/sieve.py): root's, readable by the mail group."""
+        return self.root / "sieve"
+
+    @property
+    def sieve_before_dir(self) -> Path:
+        """Scripts run before every user's own, in file-name order (Pigeonhole's sieve_before)."""
+        return self.sieve_dir / "before.d"
+
+    @property
     def pid_file(self) -> Path:
         return self.base_dir / "master.pid"
 

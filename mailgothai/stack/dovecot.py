@@ -15,7 +15,7 @@ from mailgothai.errors import StackError
 from mailgothai.mailstore.paths import DovecotPaths as DovecotPaths
 from mailgothai.mailstore.paths import paths_for as paths_for
 from mailgothai.settings import Settings
-from mailgothai.stack import tls
+from mailgothai.stack import sieve, tls
 from mailgothai.stack.process import (
     ProcessStatus,
     greeting,
@@ -29,7 +29,7 @@ from mailgothai.stack.process import (
 )
 from mailgothai.stack.templates import render, write_private
 
-LDAP_FILES = ("ldap-passdb", "ldap-userdb", "ldap-deny-domain")
+LDAP_FILES = ("ldap-passdb", "ldap-userdb", "ldap-deny-domain", "ldap-alias-domain")
 # The passdb field that hands a marked account's password to postlogin.sh (see ldap-passdb.conf.in).
 UPGRADE_ATTRS = ", =userdb_mgt_upgrade_password=%{if;%{ldap:mgtPasswordUpgrade};eq;TRUE;%w;}"
 
@@ -37,6 +37,12 @@ UPGRADE_ATTRS = ", =userdb_mgt_upgrade_password=%{if;%{ldap:mgtPasswordUpgrade};
 def mail_root(settings: Settings) -> Path:
     """Where the mailboxes live (MAILBOXES/XX/ENTRYUUID, mailstore/mailboxes.py)."""
     return settings.mailbox_root_path.resolve()
+
+
+def shared_dict(settings: Settings) -> Path:
+    """Dovecot's dictionary of who shares mailboxes with whom (acl_shared_dict), written by
+    `doveadm acl` and read by the mail processes: beside the mailboxes, owned by the mail user."""
+    return mail_root(settings) / ".acl-shared" / "shared-mailboxes.db"
 
 
 def _searchable_by(st: os.stat_result, uid: int, gid: int) -> bool:
@@ -77,8 +83,10 @@ def write_config(settings: Settings) -> DovecotPaths:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     mail = mail_root(settings)
     mail.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shared_dict(settings).parent.mkdir(exist_ok=True, mode=0o700)
     if os.geteuid() == 0:
         os.chown(mail, settings.mail_uid, settings.mail_gid)
+        os.chown(shared_dict(settings).parent, settings.mail_uid, settings.mail_gid)
         grant_traversal(mail.parent, settings.mail_uid, settings.mail_gid)
     common = render(
         "dovecot/ldap-common.conf.in",
@@ -100,6 +108,9 @@ def write_config(settings: Settings) -> DovecotPaths:
     write_private(paths.postlogin_script, script)
     paths.postlogin_script.chmod(0o700)
     postlogin = render("dovecot/postlogin.conf.in", {"postlogin_script": paths.postlogin_script}) if upgrade else ""
+    managesieve = render("dovecot/managesieve.conf.in", {
+        "host": settings.host, "managesieve_port": settings.managesieve_port,
+    }) if settings.managesieve_port else ""
     cert, key = tls_files(settings)
     conf = render(
         "dovecot/dovecot.conf.in",
@@ -122,9 +133,14 @@ def write_config(settings: Settings) -> DovecotPaths:
             "lmtp_port": settings.lmtp_port,
             "postlogin_service": postlogin,
             "auth_policy": auth_policy_config(settings),
+            "managesieve_protocol": " sieve" if settings.managesieve_port else "",
+            "managesieve_service": managesieve,
+            "sieve_before_dir": paths.sieve_before_dir,
+            "shared_dict": shared_dict(settings),
         },
     )
     write_private(paths.config, conf)
+    sieve.write_global(settings)  # compiled with the configuration just written
     return paths
 
 
@@ -157,7 +173,7 @@ def start(settings: Settings) -> int:
     if is_running(pid, str(paths.config)):
         assert pid is not None
         return pid
-    listeners = (settings.imap_port, settings.imaps_port, settings.lmtp_port)
+    listeners = (settings.imap_port, settings.imaps_port, settings.lmtp_port, settings.managesieve_port)
     require_free(settings.host, *(port for port in listeners if port))
     start_daemon([_binary(), "-c", str(paths.config)], paths.log, "dovecot")
     wait_until(lambda: is_running(read_pid(paths.pid_file), str(paths.config)), 20, "dovecot to start")
@@ -165,6 +181,9 @@ def start(settings: Settings) -> int:
     wait_until(lambda: greeting(settings.host, settings.lmtp_port, b"220"), 20, "Dovecot LMTP")
     if settings.imaps_port:
         wait_until(lambda: port_open(settings.host, settings.imaps_port), 20, "Dovecot IMAPS")
+    if settings.managesieve_port:
+        wait_until(lambda: greeting(settings.host, settings.managesieve_port, b'"IMPLEMENTATION"'), 20,
+                   "Dovecot ManageSieve")
     started = read_pid(paths.pid_file)
     assert started is not None
     return started

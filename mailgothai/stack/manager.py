@@ -53,6 +53,7 @@ class StackStatus:
             "imap": f"{s.host}:{s.imap_port}",
             **({"imaps": f"{s.host}:{s.imaps_port}"} if s.imaps_port else {}),
             "lmtp": f"{s.host}:{s.lmtp_port}",
+            **({"managesieve": f"{s.host}:{s.managesieve_port}"} if s.managesieve_port else {}),
             "smtp": f"{s.host}:{s.smtp_port}",
             "submission": f"{s.host}:{s.submission_port}",
             **({"smtps": f"{s.host}:{s.smtps_port}"} if s.smtps_port else {}),
@@ -88,8 +89,9 @@ def repair_modes(settings: Settings) -> None:
     (stack/private.py): only the way to the mail root keeps others' search permission."""
     mail = dovecot.mail_root(settings)
     paths = dovecot.paths_for(settings)
-    changed = private.repair(settings.data_dir, traversed=mail.parents, closed=(mail,),
-                             left_alone=(paths.base_dir,))
+    # the operator's Sieve scripts (stack/sieve.py) are shared with the mail group
+    changed = private.repair(settings.data_dir, traversed=(*mail.parents, paths.root), closed=(mail,),
+                             left_alone=(paths.base_dir, paths.sieve_dir))
     if changed:
         log.warning("made owner-only in the data directory: %d files and directories", len(changed))
 

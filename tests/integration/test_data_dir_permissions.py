@@ -7,7 +7,8 @@ group or others can read (its mode lets them and every directory on its way from
 data directory lets them through), or a directory that group or others can list, is
 an offender. Dovecot's mail processes run as `mail_uid` (not root), so the directories on
 the way to the mailboxes may keep search permission (x) for others, nothing more.
-Dovecot's own runtime directory (its sockets, managed by Dovecot itself) is left out.
+Dovecot's own runtime directory (its sockets, managed by Dovecot itself) is left out, and
+the operator's Sieve scripts are for the mail group only (checked on their own).
 """
 
 from __future__ import annotations
@@ -101,10 +102,16 @@ def test_data_dir_is_owner_only_after_up_import_mail_and_web(fresh_data_dir: Pat
 
         root = fresh_data_dir.resolve()
         mail = settings.mailbox_root_path.resolve()
-        traversed = {root, *(p for p in mail.parents if root in p.parents or p == root)}
-        dovecot_run = (settings.dovecot_config.parent / "run").resolve()
-        bad = offenders(root, traversed, skip={dovecot_run})
+        dovecot_dir = settings.dovecot_config.parent.resolve()
+        traversed = {root, dovecot_dir, *(p for p in mail.parents if root in p.parents or p == root)}
+        dovecot_run = dovecot_dir / "run"
+        # the operator's Sieve scripts: for the mail group (Dovecot's delivery), no one else
+        sieve_dir = dovecot_dir / "sieve"
+        bad = offenders(root, traversed, skip={dovecot_run, sieve_dir})
         assert bad == [], "readable by group or others:\n" + "\n".join(bad)
+        for path in (sieve_dir, *sieve_dir.rglob("*")):
+            st = os.lstat(path)
+            assert stat.S_IMODE(st.st_mode) & 0o027 == 0 and st.st_gid == settings.mail_gid, (oct(st.st_mode), path)
 
         # A data dir an older version left readable: the next `stack up` repairs it, and
         # mail still reaches the mailboxes through the directories Dovecot traverses.
@@ -113,12 +120,12 @@ def test_data_dir_is_owner_only_after_up_import_mail_and_web(fresh_data_dir: Pat
             path.chmod(0o644)
         for path in (root, root / "slapd", root / "imports", root / "log"):
             path.chmod(0o755)
-        assert offenders(root, traversed, skip={dovecot_run}) != []
+        assert offenders(root, traversed, skip={dovecot_run, sieve_dir}) != []
         run.ok("stack", "up")
         with smtplib.SMTP(settings.host, settings.smtp_port, timeout=60) as mx:
             mx.sendmail("someone@remote.test", [users[0]], b"Subject: after\r\n\r\nagain\r\n")
         _wait_for_mail(settings.mailbox_root_path, len(users) + 1)
-        bad = offenders(root, traversed, skip={dovecot_run})
+        bad = offenders(root, traversed, skip={dovecot_run, sieve_dir})
         assert bad == [], "readable by group or others after a repairing up:\n" + "\n".join(bad)
     finally:
         manager.down(load_settings(data_dir=fresh_data_dir, environ={}))

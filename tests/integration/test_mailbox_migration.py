@@ -76,7 +76,7 @@ def _env_for(settings: Settings, tree: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
     env["PYTHONPATH"] = str(tree)
     for name in ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port",
-                 "web_port",
+                 "web_port", "managesieve_port",
                  "auth_policy_port", "auth_cache_ttl", "sql_url", *CHEAP_ARGON2):
         value = getattr(settings, name)
         if value not in ("", None):

@@ -1,0 +1,100 @@
+"""The operator's Sieve scripts: run by Dovecot's LMTP before every user's own.
+
+They live in DATA/dovecot/sieve/before.d (Pigeonhole's `sieve_before` points at the
+directory: every `NAME.sieve` there runs, in file-name order). Dovecot's delivery runs as
+the mail user, which may read them but not change them: the directory and files belong to
+the stack's user with the mail group (0750 / 0640), and each script is compiled here with
+`sievec`, since the mail user cannot write the compiled binary next to it.
+
+A script that files a message away (`fileinto "Junk"`) cancels the implicit keep, and then
+nothing after it runs: neither the user's filters nor the out-of-office reply.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from mailgothai.errors import StackError
+from mailgothai.mailstore.paths import paths_for
+from mailgothai.settings import Settings
+from mailgothai.stack.process import run_tool
+
+# What the stack puts first in before.d: nothing to do yet, but a place for the operator.
+BASE_NAME = "00-mailgothai"
+BASE_SCRIPT = """\
+# MailGoThai: run at delivery before every user's own Sieve script.
+# Written by `mailgothai stack up`; other scripts of this directory run after it, in
+# file-name order. A script that files a message away ends the sequence.
+"""
+_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
+
+
+def _share_with_mail_group(path: Path, mode: int, settings: Settings) -> None:
+    if os.geteuid() == 0:
+        os.chown(path, os.geteuid(), settings.mail_gid)
+    os.chmod(path, mode)
+
+
+def ensure_dirs(settings: Settings) -> Path:
+    paths = paths_for(settings)
+    for directory in (paths.sieve_dir, paths.sieve_before_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+        _share_with_mail_group(directory, 0o750, settings)
+    # the mail user passes through DATA/dovecot (0711 at most: nothing listable) to reach them
+    root_mode = paths.root.stat().st_mode & 0o777
+    os.chmod(paths.root, root_mode | 0o011)
+    return paths.sieve_before_dir
+
+
+def install_before(settings: Settings, name: str, text: str) -> Path:
+    """Write before.d/NAME.sieve and compile it (sievec, with the stack's Dovecot
+    configuration); a script that does not compile leaves the old one in place and
+    raises StackError with sievec's message. Dovecot picks it up at the next delivery."""
+    if not _NAME.fullmatch(name) or name.endswith(".sieve"):
+        raise StackError(f"not a Sieve script name: {name!r}")
+    directory = ensure_dirs(settings)
+    config = paths_for(settings).config
+    script, binary = directory / f"{name}.sieve", directory / f"{name}.svbin"
+    tmp_script = directory / f".{name}.sieve.tmp"
+    tmp_binary = directory / f".{name}.svbin.tmp"
+    tmp_script.write_text(text, encoding="utf-8")
+    try:
+        # compiled once aside, so a script that does not compile replaces nothing
+        run_tool(["sievec", "-c", str(config), str(tmp_script), str(tmp_binary)], what=f"sievec {name}.sieve")
+        _share_with_mail_group(tmp_script, 0o640, settings)
+        os.replace(tmp_script, script)
+        # and again in place: the binary names its script, and Pigeonhole recompiles one
+        # that names another (which the mail user may not write here)
+        run_tool(["sievec", "-c", str(config), str(script)], what=f"sievec {name}.sieve")
+        _share_with_mail_group(binary, 0o640, settings)
+    finally:
+        for path in (tmp_script, tmp_binary):
+            path.unlink(missing_ok=True)
+    return script
+
+
+def write_global(settings: Settings) -> None:
+    """At every start: the directory, and the stack's own first script (compiled)."""
+    directory = ensure_dirs(settings)
+    script = directory / f"{BASE_NAME}.sieve"
+    binary = directory / f"{BASE_NAME}.svbin"
+    current = script.read_text(encoding="utf-8") if script.is_file() else None
+    if current != BASE_SCRIPT or not binary.is_file() or binary.stat().st_mtime < script.stat().st_mtime:
+        install_before(settings, BASE_NAME, BASE_SCRIPT)
+    for path in directory.iterdir():  # a data dir copied or restored by root: modes again
+        if path.suffix in (".sieve", ".svbin"):
+            _share_with_mail_group(path, 0o640, settings)
+
+
+
+def remove_before(settings: Settings, name: str) -> bool:
+    """Take before.d/NAME.sieve (and its binary) away; True if it was there."""
+    if not _NAME.fullmatch(name) or name == BASE_NAME:
+        raise StackError(f"not a removable Sieve script name: {name!r}")
+    directory = paths_for(settings).sieve_before_dir
+    found = (directory / f"{name}.sieve").is_file()
+    for suffix in (".sieve", ".svbin"):
+        (directory / f"{name}{suffix}").unlink(missing_ok=True)
+    return found
