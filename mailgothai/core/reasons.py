@@ -146,6 +146,33 @@ class Why(enum.Enum):
     SAME_PASSWORD = N_("is the same as the current one")
     NOT_A_TIME = N_("not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): %(value)s")
     NOT_A_RECORD = N_("must be a record number")
+    # mail filters (core/sieve_filters.py, services/filters.py, mailstore/sieve.py)
+    NOT_A_RULE_LIST = N_("must be a list of rules")
+    TOO_MANY_RULES = N_("at most %(max)s rules")
+    FOLDER_NAME_SHAPE = N_("a folder name: parts separated by '/', none empty, '.' or '..', without '*' or '%%'")
+    SIEVE_DOES_NOT_COMPILE = N_("the Sieve script does not compile: %(detail)s")
+    FILTERS_EDITED_BY_HAND = N_(
+        "the script %(name)s was changed in a mail client since the web wrote it; the web will not overwrite it "
+        "(delete or rename it in the client to use the web's rules again)")
+    # catch-all and alias domains (services/domain_routing.py)
+    CATCH_ALL_OUTSIDE = N_(
+        "must be an address of a domain hosted here that you administer, not %(value)s: mail to unknown "
+        "addresses is never sent outside")
+    CATCH_ALL_UNKNOWN = N_("no account or alias %(value)s: a catch-all must name an existing one")
+    AT_ALIAS_DOMAIN = N_("%(value)s is at the alias domain %(alias)s: name the address at %(domain)s")
+    ALIAS_DOMAIN_HOSTED = N_("%(domain)s is already hosted here as a domain")
+    ALIAS_DOMAIN_TAKEN = N_("%(domain)s is already an alias domain of %(target)s")
+    ALIAS_DOMAIN_ITSELF = N_("a domain cannot be an alias domain of itself")
+    ALIAS_DOMAIN_NO_TARGET = N_("no domain %(domain)s is hosted here")
+    ALIAS_DOMAIN_CHAIN = N_("%(domain)s is itself an alias domain of %(target)s: name %(target)s")
+    # shared role mailboxes (core/shared.py, services/shared.py)
+    NOT_A_SHARED_RIGHT = N_("must be read, write or send-as, not %(value)s")
+    NO_SHARED_RIGHT = N_("name at least one right: read, write, send-as")
+    SHARED_MEMBER_OTHER_DOMAIN = N_(
+        "%(value)s is not an account of %(domain)s: members of a shared mailbox are accounts of its own domain")
+    SHARED_MEMBER_UNKNOWN = N_("no account %(value)s in %(domain)s")
+    SHARED_NOT_A_MEMBER = N_("%(value)s is not a member of %(shared)s")
+    DOMAIN_HAS_SHARED = N_("%(domain)s still has shared mailboxes (%(count)s): remove them first")
     # DKIM keys (dkim/keys.py, services/dkim.py)
     NOT_A_KEY_TYPE = N_("must be 'rsa' or 'ed25519', not %(value)s")
     SELECTOR_SHAPE = N_("1-63 letters, digits or '-', not starting or ending with '-'")
