@@ -85,5 +85,7 @@ class AliasDirectory:
             classes = {c.lower() for c in entry.all("objectClass")}
             if "mgtalias" in classes:
                 return "alias"
+            if "mgtsharedmailbox" in classes:
+                return "shared mailbox"
             return "account" if entry.first("mail").lower() == address.lower() else "account alias"
         return None

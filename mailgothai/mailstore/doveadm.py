@@ -18,6 +18,11 @@ class QuotaUsage:
     limit_bytes: int | None  # None: no limit
 
 
+# `doveadm acl set` takes rights by name (RFC 4314 letters in Dovecot's ACL plugin).
+ACL_NAMES = {"l": "lookup", "r": "read", "w": "write", "s": "write-seen", "t": "write-deleted", "i": "insert",
+             "p": "post", "e": "expunge", "k": "create", "x": "delete", "a": "admin"}
+
+
 class Doveadm:
     """doveadm against one Dovecot instance. Without a local config it does nothing
     that needs Dovecot: caches then simply expire after their TTL."""
@@ -70,6 +75,15 @@ class Doveadm:
         """Copy every message of the Maildir at source_maildir (all its folders, flags
         kept) into the user's mailbox under the folder `parent` (created, subscribed)."""
         self._run("import", "-s", "-u", user, f"maildir:{source_maildir}", parent, "all")
+
+    def share_mailbox(self, owner: str, acl: dict[str, str]) -> None:
+        """Give ACL identifiers (`group=…`) rights (RFC 4314 letters) on the INBOX of a
+        shared mailbox (its other folders take the INBOX's ACL: acl_defaults_from_inbox),
+        then rebuild the shared-mailbox dictionary from its ACLs, so members' clients list
+        it under Shared/."""
+        for identifier, rights in acl.items():
+            self._run("acl", "set", "-u", owner, "INBOX", identifier, *(ACL_NAMES[letter] for letter in rights))
+        self._run("acl", "recalc", "-u", owner)
 
     def flush_all(self) -> None:
         if not self.available:

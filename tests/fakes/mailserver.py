@@ -15,6 +15,7 @@ class FakeMailServer:
         self.kicked: list[str] = []
         self.mailbox_folders: dict[str, list[str]] = {}
         self.imported: list[tuple[str, Path, str]] = []
+        self.shared_acls: dict[str, dict[str, str]] = {}  # shared mailbox -> ACL identifier -> rights
 
     @property
     def available(self) -> bool:
@@ -40,3 +41,6 @@ class FakeMailServer:
 
     def import_mail(self, user: str, source_maildir: Path, parent: str) -> None:
         self.imported.append((user, source_maildir, parent))
+
+    def share_mailbox(self, owner: str, acl: dict[str, str]) -> None:
+        self.shared_acls.setdefault(owner, {}).update(acl)
