@@ -42,10 +42,29 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_json(show)
     show.set_defaults(handler=cmd_show)
 
-    set_ = commands.add_parser("set", help="change a domain's limits or description")
+    set_ = commands.add_parser("set", help="change a domain's limits, description or catch-all")
     set_.add_argument("domain")
     limit_options(set_)
+    catch_all = set_.add_mutually_exclusive_group()
+    catch_all.add_argument("--catch-all", metavar="ADDRESS", help=(
+        "deliver mail for the domain's unknown addresses to ADDRESS (an existing account or alias of a "
+        "domain hosted here)"))
+    catch_all.add_argument("--no-catch-all", action="store_true", help="unknown addresses are refused again")
     set_.set_defaults(handler=cmd_set)
+
+    alias = commands.add_parser("alias", help="alias domains: another name of a hosted domain")
+    alias_commands = alias.add_subparsers(dest="alias_command", metavar="COMMAND", required=True)
+    alias_add = alias_commands.add_parser("add", help="make every address of EXISTING valid at NEW")
+    alias_add.add_argument("new", metavar="NEW")
+    alias_add.add_argument("--to", required=True, metavar="EXISTING", help="the hosted domain NEW stands for")
+    alias_add.set_defaults(handler=cmd_alias_add)
+    alias_list = alias_commands.add_parser("list", help="list alias domains (of one domain)")
+    alias_list.add_argument("existing", metavar="EXISTING", nargs="?")
+    add_json(alias_list)
+    alias_list.set_defaults(handler=cmd_alias_list)
+    alias_remove = alias_commands.add_parser("remove", help="remove an alias domain")
+    alias_remove.add_argument("new", metavar="NEW")
+    alias_remove.set_defaults(handler=cmd_alias_remove)
 
     for name, status in (("suspend", Status.DISABLED), ("activate", Status.ACTIVE)):
         can = "cannot" if name == "suspend" else "can"
@@ -103,8 +122,38 @@ def cmd_show(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_set(args: argparse.Namespace, services: Services) -> int:
-    domain = services.domains.set(args.domain, description=args.description, **_limits(args))
-    print(f"domain {domain.name} updated")
+    limits = _limits(args)
+    catch_all = "" if args.no_catch_all else args.catch_all
+    if catch_all:  # checked first: a refused catch-all leaves the limits unchanged too
+        services.domain_routing.check_catch_all(args.domain, catch_all)
+    if catch_all is None or args.description is not None or any(v is not None for v in limits.values()):
+        services.domains.set(args.domain, description=args.description, **limits)
+    if catch_all is not None:
+        services.domain_routing.set_catch_all(args.domain, catch_all)
+    domain = services.domains.get(args.domain)
+    print(f"domain {domain.name} updated" + (f" (catch-all {domain.catch_all or 'off'})"
+                                             if catch_all is not None else ""))
+    return 0
+
+
+def cmd_alias_add(args: argparse.Namespace, services: Services) -> int:
+    alias = services.domain_routing.add_alias_domain(args.new, args.to)
+    print(f"alias domain {alias.name} added: its addresses deliver to those of {alias.target}")
+    return 0
+
+
+def cmd_alias_list(args: argparse.Namespace, services: Services) -> int:
+    aliases = services.domain_routing.alias_domains(args.existing)
+    if args.json:
+        print_json_lines_array(iter(aliases))
+    else:
+        print_rows((a.name, a.target) for a in aliases)
+    return 0
+
+
+def cmd_alias_remove(args: argparse.Namespace, services: Services) -> int:
+    alias = services.domain_routing.remove_alias_domain(args.new)
+    print(f"alias domain {alias.name} (of {alias.target}) removed")
     return 0
 
 

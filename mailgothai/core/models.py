@@ -52,6 +52,15 @@ class Domain:
     account_count: int = 0  # accounts currently in the domain (kept by the directory)
     quota_allocated: int = 0  # sum of the accounts' quotas, bytes
     hold_reason: str = ""  # a legal hold on the whole domain: its mail is never purged
+    catch_all: str = ""  # the address that receives mail for unknown addresses; "" = off
+
+
+@dataclass(frozen=True)
+class AliasDomain:
+    """Another name of a hosted domain (issue 17): every address of `target` is valid at `name`."""
+
+    name: str  # ASCII, lower case
+    target: str  # the hosted domain it stands for
 
 
 @dataclass(frozen=True)

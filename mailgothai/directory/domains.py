@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import ldap3
 
-from mailgothai.core.models import Domain, DomainLimits, Status
+from mailgothai.core.models import AliasDomain, Domain, DomainLimits, Status
 from mailgothai.directory import escaping as f
 from mailgothai.directory.entries import Entry, NewEntry, new_entry, unit_entry
 from mailgothai.directory.gateway import Gateway
@@ -16,7 +16,8 @@ from mailgothai.errors import AlreadyExists, NotFound, ValueChanged
 
 ATTRS = ("domainName", "description", "mgtStatus", "mgtMaxAccounts", "mgtQuotaPool", "mgtDefaultQuota",
          "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtRetentionDays", "mgtAccountCount", "mgtQuotaAllocated",
-         "mgtHoldReason")
+         "mgtHoldReason", "mgtCatchAll", "objectClass")
+ALIAS_ATTRS = ("domainName", "mgtAliasDomainTarget")
 CAS_ATTEMPTS = 50
 
 
@@ -32,6 +33,7 @@ def _limit_values(limits: DomainLimits) -> dict[str, object]:
 
 
 OBJECT_CLASSES = ("mgtDomain",)
+ALIAS_CLASSES = ("mgtAliasDomain",)
 CONTAINERS = ("users", "aliases")
 
 
@@ -66,7 +68,17 @@ def to_domain(entry: Entry) -> Domain:
         account_count=entry.integer("mgtAccountCount"),
         quota_allocated=entry.integer("mgtQuotaAllocated"),
         hold_reason=entry.first("mgtHoldReason"),
+        catch_all=entry.first("mgtCatchAll").lower(),
     )
+
+
+def _is_domain(entry: Entry) -> bool:
+    """A hosted domain's entry (ou=domains also holds alias domains, issue 17)."""
+    return "mgtdomain" in {c.lower() for c in entry.all("objectClass")}
+
+
+def to_alias_domain(entry: Entry) -> AliasDomain:
+    return AliasDomain(name=entry.first("domainName").lower(), target=entry.first("mgtAliasDomainTarget").lower())
 
 
 class DomainDirectory:
@@ -85,7 +97,7 @@ class DomainDirectory:
 
     def find(self, name: str) -> Domain | None:
         entry = self._gw.read(self._layout.domain(name), ATTRS)
-        return to_domain(entry) if entry else None
+        return to_domain(entry) if entry is not None and _is_domain(entry) else None
 
     def get(self, name: str) -> Domain:
         domain = self.find(name)
@@ -94,8 +106,9 @@ class DomainDirectory:
         return domain
 
     def update(self, name: str, *, description: str | None = None, limits: DomainLimits | None = None,
-               status: Status | None = None, hold_reason: str | None = None) -> None:
-        """Write the given fields; hold_reason "" lifts a hold."""
+               status: Status | None = None, hold_reason: str | None = None,
+               catch_all: str | None = None) -> None:
+        """Write the given fields; hold_reason "" lifts a hold, catch_all "" turns it off."""
         values: dict[str, object] = {}
         if description is not None:
             values["description"] = description
@@ -105,6 +118,8 @@ class DomainDirectory:
             values["mgtStatus"] = status.value
         if hold_reason is not None:
             values["mgtHoldReason"] = hold_reason or None
+        if catch_all is not None:
+            values["mgtCatchAll"] = catch_all or None
         try:
             self._gw.replace(self._layout.domain(name), values)
         except NotFound:
@@ -112,7 +127,7 @@ class DomainDirectory:
 
     def delete(self, name: str) -> None:
         dn = self._layout.domain(name)
-        for ou in CONTAINERS:
+        for ou in (*CONTAINERS, "shared"):  # ou=shared: made with a domain's first shared mailbox
             try:
                 self._gw.delete(f"ou={ou},{dn}")
             except NotFound:
@@ -165,5 +180,47 @@ class DomainDirectory:
         for entry in self._gw.iter_paged(self._layout.users(name), flt, ["mgtQuota"]):
             count += 1
             total += entry.integer("mgtQuota")
+        # shared role mailboxes (issue 17) hold quota of the pool, and are not accounts
+        shared = f.all_of(f.eq("objectClass", "mgtSharedMailbox"), f.eq("domainName", name))
+        try:
+            total += sum(e.integer("mgtQuota") for e in self._gw.search(f"ou=shared,{self._layout.domain(name)}",
+                                                                          shared, ["mgtQuota"]))
+        except NotFound:
+            pass  # no shared mailbox was ever made in the domain
         self._gw.replace(self._layout.domain(name), {"mgtAccountCount": count, "mgtQuotaAllocated": total})
         return self.get(name)
+
+    # ---- alias domains (issue 17): entries of their own class beside the domains ------------
+    def create_alias(self, alias: AliasDomain) -> None:
+        """AlreadyExists when the name is hosted already, as a domain or an alias domain."""
+        entry = new_entry(self._layout.domain(alias.name), ALIAS_CLASSES,
+                          {"domainName": alias.name, "mgtAliasDomainTarget": alias.target})
+        try:
+            self._gw.add(entry)
+        except AlreadyExists:
+            raise AlreadyExists("domain", alias.name) from None
+
+    def find_alias(self, name: str) -> AliasDomain | None:
+        # as the application: the entry names the alias, not the domain its admins administer;
+        # the service shows it only to those who may see its target
+        entry = self._gw.as_application().read(self._layout.domain(name), ("objectClass", *ALIAS_ATTRS))
+        if entry is None or "mgtaliasdomain" not in {c.lower() for c in entry.all("objectClass")}:
+            return None
+        return to_alias_domain(entry)
+
+    def aliases_of(self, target: str | None = None) -> list[AliasDomain]:
+        """The alias domains of `target` (of every domain when None), by name."""
+        parts = [f.eq("objectClass", "mgtAliasDomain")]
+        if target is not None:
+            parts.append(f.eq("mgtAliasDomainTarget", target))
+        # as the application: a domain admin's service has checked it may see `target`, and the
+        # alias entries carry the alias's own name, not the target's (rule {10} of the ACLs)
+        gateway = self._gw.as_application()
+        found = [to_alias_domain(e) for e in gateway.search(self._layout.domains, f.all_of(*parts), ALIAS_ATTRS,
+                                                               scope=ldap3.LEVEL)]
+        return sorted(found, key=lambda a: a.name)
+
+    def delete_alias(self, name: str) -> None:
+        if self.find_alias(name) is None:
+            raise NotFound("alias domain", name)
+        self._gw.delete(self._layout.domain(name))

@@ -12,11 +12,12 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.models import DomainLimits, Status
+from mailgothai.core.shared import Right, parse_access
 from mailgothai.directory import escaping as f
 from mailgothai.directory.entries import Entry
 from mailgothai.directory.gateway import Gateway
@@ -46,8 +47,9 @@ async def cached_or_thread(func: Callable[..., R], *args: Any) -> R:
 
 
 ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
-               LEGACY_MARK, "entryCSN")
-DOMAIN_ATTRS = ("domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit")
+               LEGACY_MARK, "entryCSN", "mgtSharedAccess")
+DOMAIN_ATTRS = ("objectClass", "domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtCatchAll",
+                "mgtAliasDomainTarget")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class DomainInfo:
     active: bool
     max_message_size: int
     hourly_send_limit: int
+    catch_all: str = ""  # the address that receives mail for unknown addresses; "" = off
+    alias_of: str = ""  # an alias domain's target: whose status, limits and catch-all these are
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class AddressEntry:
     members: tuple[str, ...] = ()
     version: str = ""  # entryCSN: changes with every modification (password, status, ...)
     legacy_password: bool = False  # its hash is from an older system: upgraded at the next AUTH
+    shared: bool = False  # a shared role mailbox (issue 17): delivered to like a mailbox, nobody logs in as it
+    send_as: tuple[str, ...] = ()  # ids of the shared mailboxes this account may send as (core/shared.py)
 
 
 class TtlCache(Generic[K, V]):
@@ -109,7 +115,9 @@ def _entry(e: Entry) -> AddressEntry:
                         forwards=tuple(a.lower() for a in e.all("mgtForwardAddress")),
                         members=tuple(a.lower() for a in e.all("mgtMember")),
                         version=e.first("entryCSN"),
-                        legacy_password=is_marked(e))
+                        legacy_password=is_marked(e), shared="mgtsharedmailbox" in classes,
+                        send_as=tuple(sid for sid, rights in parse_access(e.first("mgtSharedAccess")).items()
+                                      if Right.SEND_AS in rights))
 
 
 class RelayDirectory:
@@ -118,6 +126,8 @@ class RelayDirectory:
         self._layout = layout
         self._domains: TtlCache[str, DomainInfo | None] = TtlCache(ttl)
         self._addresses: TtlCache[str, AddressEntry | None] = TtlCache(ttl)
+        self._alias_domains: TtlCache[str, tuple[str, ...]] = TtlCache(ttl)
+        self._shared: TtlCache[tuple[str, str], str] = TtlCache(ttl)
 
     def domain(self, name: str) -> DomainInfo | None:
         return self._domains.get(name, lambda: self._read_domain(name))
@@ -126,11 +136,36 @@ class RelayDirectory:
         entry = self._gw.read(self._layout.domain(name), DOMAIN_ATTRS)
         if entry is None:
             return None
+        if "mgtaliasdomain" in {c.lower() for c in entry.all("objectClass")}:
+            # an alias domain (issue 17): hosted as long as its target is, and as that one is
+            target = self.domain(entry.first("mgtAliasDomainTarget").lower())
+            if target is None or target.alias_of:
+                return None
+            return replace(target, name=entry.first("domainName").lower(), alias_of=target.name)
         defaults = DomainLimits()
         return DomainInfo(name=entry.first("domainName").lower(),
                           active=entry.first("mgtStatus", "active") == Status.ACTIVE.value,
                           max_message_size=entry.integer("mgtMaxMessageSize", defaults.max_message_size),
-                          hourly_send_limit=entry.integer("mgtHourlySendLimit", defaults.hourly_send_limit))
+                          hourly_send_limit=entry.integer("mgtHourlySendLimit", defaults.hourly_send_limit),
+                          catch_all=entry.first("mgtCatchAll").lower())
+
+    def canonical(self, address: str) -> str:
+        """`address` with an alias domain replaced by the domain it stands for (local@NEW →
+        local@EXISTING); any other address as it is."""
+        local, _, name = address.rpartition("@")
+        if not local:
+            return address
+        domain = self.domain(name)
+        return f"{local}@{domain.alias_of}" if domain is not None and domain.alias_of else address
+
+    def alias_domains(self, name: str) -> tuple[str, ...]:
+        """The alias domains of the hosted domain `name`."""
+        return self._alias_domains.get(name, lambda: self._read_alias_domains(name))
+
+    def _read_alias_domains(self, name: str) -> tuple[str, ...]:
+        flt = f.all_of(f.eq("objectClass", "mgtAliasDomain"), f.eq("mgtAliasDomainTarget", name))
+        found = self._gw.search(self._layout.domains, flt, ("domainName",), scope="LEVEL")
+        return tuple(sorted(e.first("domainName").lower() for e in found))
 
     def address(self, address: str) -> AddressEntry | None:
         """The account or alias entry holding `address` in its (hosted) domain."""
@@ -143,11 +178,35 @@ class RelayDirectory:
         return _entry(entries[0]) if entries else None
 
     def owned_addresses(self, login: str) -> frozenset[str]:
-        """The addresses a logged-in user may send as: its own and its aliases."""
+        """The addresses a logged-in user may send as: its own and its aliases, each also
+        at every alias domain of its domain (issue 17)."""
         entry = self.address(login)
-        if entry is None or entry.kind != "mailbox" or entry.address != login or not entry.active:
+        if entry is None or entry.kind != "mailbox" or entry.address != login or not entry.active or entry.shared:
             return frozenset()
-        return frozenset((entry.address, *entry.aliases))
+        own = (entry.address, *entry.aliases)
+        # shared mailboxes it may send as (issue 17): its rights are on its own entry, read
+        # with it (so a removal shows after relay_lookup_cache_ttl at most, at once on this
+        # node: services signal the relay); a suspended or removed shared mailbox is left out
+        domain = split_address(login)[1]
+        shared = tuple(a for a in (self.shared_address(domain, sid) for sid in entry.send_as) if a)
+        return frozenset((*own, *self._at_alias_domains(own), *shared))
+
+    def shared_address(self, domain: str, shared_id: str) -> str:
+        return self._shared.get((domain, shared_id), lambda: self._read_shared(domain, shared_id))
+
+    def _read_shared(self, domain: str, shared_id: str) -> str:
+        """The address of the active shared mailbox of `domain` with this id, or ""."""
+        flt = f.all_of(f.eq("objectClass", "mgtSharedMailbox"), f.eq("entryUUID", shared_id),
+                       f.eq("mgtStatus", Status.ACTIVE.value))
+        found = self._gw.search(self._layout.domain(domain), flt, ("mail",), limit=2)
+        return found[0].first("mail").lower() if found else ""
+
+    def _at_alias_domains(self, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        out: list[str] = []
+        for address in addresses:
+            local, _, name = address.rpartition("@")
+            out.extend(f"{local}@{alias}" for alias in self.alias_domains(name))
+        return tuple(out)
 
     def account_dn(self, address: str) -> str:
         return self._layout.account(address)
@@ -155,3 +214,5 @@ class RelayDirectory:
     def clear(self) -> None:
         self._domains.clear()
         self._addresses.clear()
+        self._alias_domains.clear()
+        self._shared.clear()

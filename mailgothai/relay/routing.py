@@ -2,7 +2,9 @@
 entries, forwards) to delivery targets; anything else is remote. postmaster@ of a
 hosted domain without its own postmaster@ account or alias, and the bare <postmaster>,
 go to the operator's postmaster address (RFC 5321 4.5.1); while none is set, they are
-accepted and kept in the queue for it (spool.HELD_FOR_POSTMASTER, delivery.py)."""
+accepted and kept in the queue for it (spool.HELD_FOR_POSTMASTER, delivery.py).
+An address at an alias domain is the same address at its domain; an unknown address of
+a domain with a catch-all goes to the catch-all's mailboxes here (issue 17)."""
 
 from __future__ import annotations
 
@@ -41,12 +43,15 @@ class Router:
         domain = self._dir.domain(domain_of(address))
         if domain is None:
             return Expansion(RecipientFacts(address, hosted=False), (Target(address, address, local=False),))
-        if not domain.active:
+        if not domain.active:  # an alias domain's is its target's
             return Expansion(RecipientFacts(address, hosted=True, domain_active=False), ())
-        entry = self._dir.address(address)
+        # local@ALIAS-DOMAIN is local@ITS-DOMAIN (issue 17); the targets keep `address` as original
+        entry = self._dir.address(self._dir.canonical(address))
         if entry is None:
             if split_address(address)[0] == POSTMASTER:
                 return self._to_postmaster(address)
+            if domain.catch_all:
+                return self._to_catch_all(address, domain.catch_all)
             return Expansion(RecipientFacts(address, hosted=True), ())
         found = Found.ALIAS if entry.kind == "alias" else Found.MAILBOX
         if not entry.active:
@@ -79,6 +84,27 @@ class Router:
         facts = RecipientFacts(original, hosted=True, found=Found.ALIAS, targets=tuple(targets))
         return Expansion(facts, tuple(targets.values()), versions)
 
+    def _to_catch_all(self, original: str, catch_all: str) -> Expansion:
+        """An unknown address of a domain with a catch-all: delivered like an alias of the
+        catch-all address, but to mailboxes here only — its outside forwards and alias
+        members are not followed, so a stranger's mail to made-up addresses is never sent
+        on. A catch-all address that is gone or suspended (or in a suspended domain), or
+        that reaches no mailbox here, leaves the address unknown: 550 5.1.1 at RCPT, never
+        accepted and lost; nothing is accepted that would later bounce (no backscatter)."""
+        targets: dict[str, Target] = {}
+        versions: dict[str, str] = {}
+        target = self._dir.canonical(catch_all)
+        domain = self._dir.domain(domain_of(target))
+        if domain is not None and domain.active:
+            entry = self._dir.address(target)
+            if entry is not None and entry.active:
+                self._collect(entry, original, targets, versions, {original, target}, 1)
+        local = {address: t for address, t in targets.items() if t.local}
+        if not local:
+            return Expansion(RecipientFacts(original, hosted=True), ())
+        facts = RecipientFacts(original, hosted=True, found=Found.ALIAS, targets=tuple(local))
+        return Expansion(facts, tuple(local.values()), {a: v for a, v in versions.items() if a in local})
+
     def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], versions: dict[str, str],
                  seen: set[str], depth: int) -> None:
         if entry.kind == "mailbox":
@@ -93,6 +119,12 @@ class Router:
             if address in seen:
                 continue
             seen.add(address)
+            canonical = self._dir.canonical(address)  # a forward or member at an alias domain
+            if canonical != address:
+                if canonical in seen:
+                    continue
+                seen.add(canonical)
+                address = canonical
             domain = self._dir.domain(domain_of(address))
             if domain is None:
                 out.setdefault(address, Target(address, original, local=False))

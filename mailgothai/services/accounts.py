@@ -14,6 +14,7 @@ from mailgothai.core.reasons import Term, Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
+from mailgothai.services.domain_routing import login_names
 from mailgothai.services.lifecycle import LifecycleService
 from mailgothai.services.passwords import PasswordInput, resolve_password, upgrade_at_login
 
@@ -106,7 +107,7 @@ class AccountService(Service):
                 self.b.domains.adjust_usage(before.domain, 0, -delta)
             raise
         self.audit("account.update", "account", before.email, before.domain, before=before, after=after)
-        self.b.doveadm.flush_auth_cache([before.email])
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [before.email]))
         return after
 
     def set_status(self, email: str, status: Status) -> Account:
@@ -117,7 +118,7 @@ class AccountService(Service):
         self.b.accounts.save(after)
         action = "account.activate" if status is Status.ACTIVE else "account.suspend"
         self.audit(action, "account", before.email, before.domain, before=before, after=after)
-        self.b.doveadm.flush_auth_cache([before.email])
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [before.email]))
         return after
 
     def set_password(self, email: str, password: PasswordInput) -> str | None:
@@ -126,7 +127,7 @@ class AccountService(Service):
         password_hash, generated = resolve_password(password, self.b.argon2)
         self.b.accounts.set_password_hash(account.email, password_hash)
         self.audit("account.password", "account", account.email, account.domain)
-        self.b.doveadm.flush_auth_cache([account.email])
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
         return generated
 
     def upgrade_legacy_hash(self, email: str, password: str) -> bool:

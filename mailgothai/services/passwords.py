@@ -58,5 +58,7 @@ def upgrade_at_login(backends: Backends, email: str, password: str) -> bool:
     hasher = partial(hash_password, params=backends.argon2)
     upgraded = backends.accounts.upgrade_legacy_hash(email, password, hasher)
     if upgraded:
-        backends.doveadm.flush_auth_cache([email])
+        from mailgothai.services.domain_routing import login_names
+
+        backends.doveadm.flush_auth_cache(login_names(backends, [email]))
     return upgraded

@@ -18,10 +18,14 @@ if TYPE_CHECKING:
     from mailgothai.services.admins import AdminService
     from mailgothai.services.aliases import AliasService
     from mailgothai.services.dkim import DkimService
+    from mailgothai.services.domain_routing import DomainRoutingService
     from mailgothai.services.domains import DomainService
+    from mailgothai.services.filters import Filters
     from mailgothai.services.holds import HoldService
+    from mailgothai.services.last_login import LastLoginService
     from mailgothai.services.lifecycle import LifecycleService
     from mailgothai.services.purge import PurgeService
+    from mailgothai.services.shared import SharedMailboxService
 
 
 class Services:
@@ -38,10 +42,22 @@ class Services:
         return DomainService(self.backends, self.actor)
 
     @cached_property
+    def domain_routing(self) -> DomainRoutingService:
+        from mailgothai.services.domain_routing import DomainRoutingService
+
+        return DomainRoutingService(self.backends, self.actor)
+
+    @cached_property
     def accounts(self) -> AccountService:
         from mailgothai.services.accounts import AccountService
 
         return AccountService(self.backends, self.actor)
+
+    @cached_property
+    def filters(self) -> Filters:
+        from mailgothai.services.filters import Filters
+
+        return Filters(self.backends, self.actor)
 
     @cached_property
     def aliases(self) -> AliasService:
@@ -68,6 +84,12 @@ class Services:
         return LifecycleService(self.backends, self.actor)
 
     @cached_property
+    def last_login(self) -> LastLoginService:
+        from mailgothai.services.last_login import LastLoginService
+
+        return LastLoginService(self.backends, self.actor)
+
+    @cached_property
     def holds(self) -> HoldService:
         from mailgothai.services.holds import HoldService
 
@@ -78,6 +100,12 @@ class Services:
         from mailgothai.services.purge import PurgeService
 
         return PurgeService(self.backends, self.actor)
+
+    @cached_property
+    def shared(self) -> SharedMailboxService:
+        from mailgothai.services.shared import SharedMailboxService
+
+        return SharedMailboxService(self.backends, self.actor)
 
     @classmethod
     @contextlib.contextmanager

@@ -10,6 +10,7 @@ from mailgothai.core.passwords import check_password_policy, hash_password
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.backends import Backends
+from mailgothai.services.domain_routing import login_names
 from mailgothai.services.usage import Reading, UsageRefresher
 
 
@@ -45,4 +46,4 @@ class SelfService:
         account = self.b.accounts.get(self.email)
         self.b.audit.record(actor=self.email, origin="web-self", action="account.password", object_type="account",
                             object_id=self.email, domain=account.domain)
-        self.b.doveadm.flush_auth_cache([self.email])
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [self.email]))

@@ -34,6 +34,12 @@ FIELD_LABELS = {
     "mailbox_id": N_("Mailbox id"), "encoding": N_("Encoding"),
     "login_free_failures": N_("Failed logins before a pause"),
     "login_refusal_base": N_("First pause after failed logins (seconds)"),
+    # mail filters (issue 17): the parts of a rule (rules[N].part)
+    "rules": N_("Filter rules"), "field": N_("When"), "contains": N_("Contains"), "folder": N_("Folder"),
+    "script": N_("Sieve script"),
+    "inactive_days": N_("Days without a login"),
+    "catch_all": N_("Catch-all address"), "alias_domain": N_("Alias domain"),
+    "member": N_("Member"), "rights": N_("Rights"),
 }
 # Our own words that reasons carry as Terms (core/reasons.py), marked here for the catalogue:
 # DKIM key states, import job states, and what holds an address.

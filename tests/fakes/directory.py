@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailgothai.core.addresses import split_address
-from mailgothai.core.models import Account, Admin, Alias, Domain, DomainLimits, RetainedAccount, Status
+from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, DomainLimits, RetainedAccount, Status
 from mailgothai.core.passwords import is_legacy_hash, verify_password
 from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
 
@@ -34,6 +34,7 @@ class FakeDirectory:
     admins: dict[str, Admin] = field(default_factory=dict)
     admin_hashes: dict[str, str] = field(default_factory=dict)
     retained: dict[str, RetainedAccount] = field(default_factory=dict)  # by mailbox id
+    alias_domains: dict[str, AliasDomain] = field(default_factory=dict)  # by name
 
     def holder_of(self, address: str) -> str | None:
         key = _key(address)
@@ -51,7 +52,7 @@ class FakeDomains:
         self.d = directory
 
     def create(self, domain: Domain) -> None:
-        if domain.name in self.d.domains:
+        if domain.name in self.d.domains or domain.name in self.d.alias_domains:
             raise AlreadyExists("entry", domain.name)
         self.d.domains[domain.name] = domain
 
@@ -65,12 +66,29 @@ class FakeDomains:
         return domain
 
     def update(self, name: str, *, description: str | None = None, limits: DomainLimits | None = None,
-               status: Status | None = None, hold_reason: str | None = None) -> None:
+               status: Status | None = None, hold_reason: str | None = None,
+               catch_all: str | None = None) -> None:
         domain = self.get(name)
         self.d.domains[domain.name] = dataclasses.replace(
             domain, description=domain.description if description is None else description,
             limits=domain.limits if limits is None else limits, status=domain.status if status is None else status,
-            hold_reason=domain.hold_reason if hold_reason is None else hold_reason)
+            hold_reason=domain.hold_reason if hold_reason is None else hold_reason,
+            catch_all=domain.catch_all if catch_all is None else catch_all)
+
+    def create_alias(self, alias: AliasDomain) -> None:
+        if alias.name in self.d.domains or alias.name in self.d.alias_domains:
+            raise AlreadyExists("domain", alias.name)
+        self.d.alias_domains[alias.name] = alias
+
+    def find_alias(self, name: str) -> AliasDomain | None:
+        return self.d.alias_domains.get(name.lower())
+
+    def aliases_of(self, target: str | None = None) -> list[AliasDomain]:
+        return [a for _, a in sorted(self.d.alias_domains.items()) if target is None or a.target == target]
+
+    def delete_alias(self, name: str) -> None:
+        if self.d.alias_domains.pop(name.lower(), None) is None:
+            raise NotFound("alias domain", name)
 
     def delete(self, name: str) -> None:
         domain = self.get(name)
