@@ -158,8 +158,15 @@ class Settings:
     # The auth policy service Dovecot asks before and after each IMAP login (loopback).
     auth_policy_port: int = 10090
     auth_policy_secret: Secret = Secret("")  # made by `stack up`; Dovecot sends it with each request
+    # Made by `stack up`: Dovecot's Sieve mail (out-of-office replies, redirects) logs in to
+    # the relay's submission with it for the user it acts for (stack/sieve_sendmail.py).
+    sieve_submit_secret: Secret = Secret("")
     mail_hostname: str = ""  # the name mail clients connect to (autoconfig); empty: host
     quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
+    # Last logins (issue 17) are written in batches: every last_login_flush seconds, or
+    # sooner once last_login_batch logins wait; a crash loses at most the last interval's.
+    last_login_flush: int = 5
+    last_login_batch: int = 500
 
     # ---- derived values -------------------------------------------------
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import hmac
 import ipaddress
 import logging
 import time
@@ -18,9 +19,11 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from mailgothai.core import dkim as canon
 from mailgothai.core import policy as p
+from mailgothai.core import sieve_mail
+from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
 from mailgothai.core.sender_headers import SenderField, read_sender_fields
-from mailgothai.errors import MailGoThaiError
+from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.auth import AuthUnavailable
 from mailgothai.relay.context import RelayContext
 from mailgothai.relay.lookup import cached_or_thread
@@ -41,6 +44,7 @@ class Transaction:
     versions: dict[str, str] = field(default_factory=dict)  # local target -> entryCSN (quota grants)
     counted: int = 0  # recipients added to auth_user's hourly counter and not yet sent
     counted_hour: int = 0
+    sieve: bool = False  # Sieve mail for auth_user (core/sieve_mail.py)
 
 
 def _tx(envelope: SmtpEnvelope) -> Transaction:
@@ -72,6 +76,11 @@ def _session_of(server: SMTP) -> Session:
     if session is None:
         raise RuntimeError("an SMTP command outside a connection")
     return session
+
+
+def _acts_for_sieve(session: Session) -> bool:
+    """Logged in as the Sieve sender (stack/sieve_sendmail.py), not as the user itself."""
+    return bool(session.authenticated) and bool(getattr(session, "mgt_sieve", False))
 
 
 def _size_param(options: list[str]) -> int:
@@ -122,6 +131,8 @@ class RelayHandler:
         if len(parts) != 3:
             await server.push(str(p.reply(p.R.AUTH_BAD_PLAIN)))
             return AuthResult(success=False, handled=True)
+        if parts[1] == sieve_mail.SIEVE_LOGIN.encode():
+            return await self._sieve_login(server, parts[0], parts[2])
         return await self._login(server, parts[1], parts[2])
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
@@ -157,6 +168,29 @@ class RelayHandler:
             return AuthResult(success=False, handled=False, message=str(p.reply(kind)))
         return AuthResult(success=True, auth_data=outcome.login, message=str(p.reply(p.R.AUTH_OK)))
 
+    async def _sieve_login(self, server: SMTP, user_raw: bytes, secret: bytes) -> AuthResult:
+        """Dovecot's Sieve mail (stack/sieve_sendmail.py) for the user in the authorization
+        identity: only with the stack-made secret, only for an active account. Without
+        the secret it is a wrong password like any other."""
+        ip = _client_ip(server.session)
+        expected = str(self.ctx.settings.sieve_submit_secret).encode()
+        if not expected or not hmac.compare_digest(secret, expected):
+            log.warning("AUTH as the Sieve sender failed from %s: wrong secret", ip)
+            return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_FAILED)))
+        try:
+            user = normalize_address(user_raw.decode("utf-8", "strict"), "user")
+            owned = await cached_or_thread(self.ctx.directory.owned_addresses, user)
+        except (InvalidInput, UnicodeDecodeError):
+            owned = frozenset()
+        except MailGoThaiError as exc:
+            log.warning("AUTH: directory unavailable: %s", exc)
+            return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_UNAVAILABLE)))
+        if not owned:  # no such account, or not active: nothing leaves in its name
+            log.warning("AUTH as the Sieve sender from %s for %r refused: not an active account", ip, user_raw[:320])
+            return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_FAILED)))
+        _session_of(server).mgt_sieve = True  # type: ignore[attr-defined]
+        return AuthResult(success=True, auth_data=user, message=str(p.reply(p.R.AUTH_OK)))
+
     # ---- MAIL FROM --------------------------------------------------------------------
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str,
                           options: list[str]) -> str:
@@ -166,18 +200,24 @@ class RelayHandler:
         # what _login gave as auth_data: the login (aiosmtpd leaves the attribute untyped)
         auth_user: str | None = session.auth_data if session.authenticated else None
         sender = parsed.address
-        try:
-            owned, domain = await cached_or_thread(self._sender_facts, auth_user, sender)
+        sieve = _acts_for_sieve(session)
+        try:  # Sieve mail may have <> as its sender: the facts of the user's domain then
+            owned, domain = await cached_or_thread(self._sender_facts, auth_user,
+                                                   (sender or auth_user or "") if sieve else sender)
         except MailGoThaiError as exc:
             log.warning("MAIL FROM: directory unavailable: %s", exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
-        decision = p.decide_sender(sender, auth_user=auth_user, owned=owned,
-                                   sender_domain_hosted=domain is not None,
-                                   sender_domain_active=domain is not None and domain.active)
+        if sieve:
+            decision = sieve_mail.decide_sender(sender, owned=owned,
+                                                user_domain_active=domain is not None and domain.active)
+        else:
+            decision = p.decide_sender(sender, auth_user=auth_user, owned=owned,
+                                       sender_domain_hosted=domain is not None,
+                                       sender_domain_active=domain is not None and domain.active)
         if not decision.ok:
             return str(decision.reply)
         tx = _tx(envelope)
-        tx.sender, tx.auth_user, tx.owned = sender, auth_user, owned
+        tx.sender, tx.auth_user, tx.owned, tx.sieve = sender, auth_user, owned, sieve
         if p.needs_dkim_proof(sender, auth_user=auth_user, sender_domain_hosted=domain is not None):
             tx.dkim_domain = p.domain_of(sender)
         if auth_user is not None and domain is not None:
@@ -323,14 +363,18 @@ class RelayHandler:
             data = without_own_results(data, own_id)  # after the DKIM check, which saw the message as sent
             added = verdict.header(own_id, tx.sender)
         else:
-            refused = p.decide_sender_fields(fields, tx.owned)
+            # Sieve mail: a redirect keeps the original From:, signed for the user's domain
+            refused = None if tx.sieve else p.decide_sender_fields(fields, tx.owned)
             if refused:
                 return str(refused)
             stripped = without_own_results(data, own_id)
             if stripped is not data:
                 data, parsed = stripped, canon.parse(stripped)
-            from_address = next(a for f in fields if f.header == "From:" for a in f.addresses)
-            added = self.ctx.sign(data, p.domain_of(from_address), parsed)
+            if tx.sieve and tx.auth_user:
+                signer = p.domain_of(tx.auth_user)
+            else:
+                signer = p.domain_of(next(a for f in fields if f.header == "From:" for a in f.addresses))
+            added = self.ctx.sign(data, signer, parsed)
         queue_id = new_queue_id()
         message = self._received(session, tx, queue_id) + added + data
         spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),

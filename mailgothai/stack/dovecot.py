@@ -98,7 +98,8 @@ def write_config(settings: Settings) -> DovecotPaths:
         },
     )
     upgrade = settings.imap_upgrade_hashes
-    values = {"upgrade_attrs": UPGRADE_ATTRS if upgrade else "", "mailbox_root": mail}
+    values = {"upgrade_attrs": UPGRADE_ATTRS if upgrade else "", "mailbox_root": mail,
+              "mail_uid": settings.mail_uid, "mail_gid": settings.mail_gid}
     for name in LDAP_FILES:
         write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", values))
     script = render("dovecot/postlogin.sh.in", {
@@ -136,11 +137,13 @@ def write_config(settings: Settings) -> DovecotPaths:
             "managesieve_protocol": " sieve" if settings.managesieve_port else "",
             "managesieve_service": managesieve,
             "sieve_before_dir": paths.sieve_before_dir,
+            "sieve_sendmail": sieve.sendmail_command(settings),
             "shared_dict": shared_dict(settings),
         },
     )
     write_private(paths.config, conf)
     sieve.write_global(settings)  # compiled with the configuration just written
+    sieve.write_sendmail(settings, cert)
     return paths
 
 

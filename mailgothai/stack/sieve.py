@@ -12,14 +12,23 @@ nothing after it runs: neither the user's filters nor the out-of-office reply.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import sys
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from mailgothai.core.sieve_mail import SIEVE_LOGIN
 from mailgothai.errors import StackError
 from mailgothai.mailstore.paths import paths_for
 from mailgothai.settings import Settings
+from mailgothai.stack import sieve_sendmail
 from mailgothai.stack.process import run_tool
+from mailgothai.stack.templates import render, write_private
 
 # What the stack puts first in before.d: nothing to do yet, but a place for the operator.
 BASE_NAME = "00-mailgothai"
@@ -98,3 +107,48 @@ def remove_before(settings: Settings, name: str) -> bool:
     for suffix in (".sieve", ".svbin"):
         (directory / f"{name}{suffix}").unlink(missing_ok=True)
     return found
+
+
+def sendmail_config(settings: Settings) -> Path:
+    """What stack/sieve_sendmail.py reads: the relay's address, its certificate's SHA-256
+    and the secret; the mail user's alone (0400)."""
+    return paths_for(settings).sieve_dir / "submit.json"
+
+
+def sendmail_command(settings: Settings) -> Path:
+    return paths_for(settings).sieve_dir / "sendmail"
+
+
+def write_sendmail(settings: Settings, certificate: Path) -> Path:
+    """Dovecot's sendmail_path for Sieve mail (stack/sieve_sendmail.py): a small script,
+    root's with the mail group, and its settings, readable by the mail user only."""
+    ensure_dirs(settings)
+    pem = certificate.read_bytes()
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    values = {"host": settings.host, "port": str(settings.submission_port), "login": SIEVE_LOGIN,
+              "certificate_sha256": hashlib.sha256(der).hexdigest(), "secret": str(settings.sieve_submit_secret)}
+    conf = sendmail_config(settings)
+    write_private(conf, json.dumps(values))
+    if os.geteuid() == 0:
+        os.chown(conf, settings.mail_uid, settings.mail_gid)
+    os.chmod(conf, 0o400)
+    # The client is copied beside its settings and run by a Python the mail user can run:
+    # the project's own may live where only root may go (a virtualenv under /root).
+    client = paths_for(settings).sieve_dir / "sieve_sendmail.py"
+    write_private(client, Path(sieve_sendmail.__file__).read_text(encoding="utf-8"))
+    _share_with_mail_group(client, 0o640, settings)
+    command = sendmail_command(settings)
+    write_private(command, render("dovecot/sieve-sendmail.sh.in", {
+        "python": _python_for_mail_user(), "client": client, "config": conf,
+    }))
+    _share_with_mail_group(command, 0o750, settings)
+    return command
+
+
+def _python_for_mail_user() -> str:
+    """The system's Python 3 (Debian's; the client needs only the standard library),
+    else the one running this."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(candidate, os.X_OK) and all(os.stat(d).st_mode & 0o001 for d in Path(candidate).parents):
+            return candidate
+    return sys.executable
