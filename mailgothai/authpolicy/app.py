@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -17,17 +18,24 @@ from mailgothai.core.auth_policy import HEADER, PolicyRequest, PolicyRequestErro
 from mailgothai.errors import MailGoThaiError
 from mailgothai.services.login_budget import LoginBudget
 
+if TYPE_CHECKING:
+    from mailgothai.services.last_login import LoginRecorder
+
 MAX_BODY = 16384
 log = logging.getLogger("mailgothai.authpolicy")
 
 
-def create_app(budget: LoginBudget, secret: str) -> Starlette:
+def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None = None) -> Starlette:
+    """`recorder`: a successful login reported is an IMAP (or POP3) login of the account
+    (services/last_login.py), kept in memory and written in batches."""
     expected = secret.encode()
 
     def decide(request: PolicyRequest) -> dict[str, object]:
         if request.command == "allow":
             return answer(budget.check(request.login, request.remote))
         if request.success:
+            if recorder is not None:
+                recorder.record(request.login, request.protocol or "imap", request.remote)
             budget.succeeded(request.login, request.remote)
         elif not request.policy_reject:  # a refusal of ours is not another failure
             budget.failed(request.login, request.remote)

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from mailgothai.cli.common import add_json, add_password_options, announce_password, password_input
-from mailgothai.cli.output import print_json, print_json_lines_array, print_object, print_rows
+from mailgothai.cli.output import plain, print_json, print_json_lines_array, print_object, print_rows
+from mailgothai.core.last_login import LastLogin
 from mailgothai.core.models import Account, RetainedAccount, Status
 from mailgothai.core.quota import format_size
 from mailgothai.services.registry import Services
@@ -36,6 +37,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     lst = commands.add_parser("list", help="list a domain's accounts")
     lst.add_argument("domain")
     lst.add_argument("--search", help="address or name prefix (Thai too)")
+    lst.add_argument("--inactive-days", type=str, metavar="N", help=(
+        "only accounts with no login (IMAP, SMTP AUTH, web) in N days, never-logged-in first "
+        "(shown as 'never'), then the oldest login first"))
     add_json(lst)
     lst.set_defaults(handler=cmd_list)
 
@@ -127,8 +131,31 @@ def cmd_add(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_list(args: argparse.Namespace, services: Services) -> int:
+    if args.inactive_days is not None:
+        return _print_inactive(args, services)
     _print_accounts(services.accounts.iter_domain(args.domain, args.search), args.json)
     return 0
+
+
+def _print_inactive(args: argparse.Namespace, services: Services) -> int:
+    _, found = services.last_login.inactive(args.domain, args.inactive_days)
+    if args.json:
+        print_json_lines_array({"address": i.address, "mailbox_id": i.mailbox_id, "last_login": last_login_json(i.last)}
+                               for i in found)
+    else:
+        print_rows((i.address, *(_login_cells(i.last))) for i in found)
+    return 0
+
+
+def _login_cells(last: LastLogin | None) -> tuple[str, ...]:
+    return ("never", "", "") if last is None else (_day(last.at), last.protocol, last.source)
+
+
+def last_login_json(last: LastLogin | None) -> dict[str, str] | None:
+    """An account's last login as the CLI and the API show it (None: never logged in)."""
+    if last is None:
+        return None
+    return {"at": last.at.isoformat(), "protocol": last.protocol, "source": last.source}
 
 
 def _print_accounts(accounts: Iterable[Account], as_json: bool) -> None:
@@ -145,7 +172,13 @@ def cmd_search(args: argparse.Namespace, services: Services) -> int:
 
 def cmd_show(args: argparse.Namespace, services: Services) -> int:
     account = services.accounts.get(args.email)
-    print_json(account) if args.json else print_object(account)
+    last = services.last_login.of(account)
+    if args.json:
+        print_json({**plain(account), "last_login": last_login_json(last)})
+    else:
+        print_object(account)
+        print("last_login: " + ("never" if last is None else
+                                f"{_day(last.at)} {last.protocol} from {last.source}"))
     return 0
 
 

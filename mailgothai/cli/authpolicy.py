@@ -19,17 +19,31 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from mailgothai.authpolicy.app import create_app
+    from mailgothai.directory.gateway import Gateway
+    from mailgothai.directory.layout import Layout
+    from mailgothai.directory.login_owners import LoginOwners
     from mailgothai.errors import StackError
+    from mailgothai.services.last_login import LoginRecorder
     from mailgothai.services.login_budget import LoginBudget, rules_from
     from mailgothai.store import Store
+    from mailgothai.store.last_login import LastLogins
 
     if not settings.auth_policy_secret:
         raise StackError("auth_policy_secret is not set: `mailgothai stack up` makes one")
     store = Store.open(settings.sql_url_effective)
+    # Successful logins Dovecot reports are IMAP logins: recorded in batches (issue 17),
+    # matched to their accounts as the mail server (it reads mail and entryUUID).
+    gateway = Gateway(settings.ldap_uri_list, settings.ldap_mail_dn, settings.ldap_mail_password,
+                      timeout=settings.ldap_timeout)
+    recorder = LoginRecorder(LastLogins(store), LoginOwners(gateway, Layout(settings.ldap_base)).resolve,
+                             every=settings.last_login_flush, batch=settings.last_login_batch)
+    recorder.start()
     try:
-        app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret))
+        app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret), recorder)
         uvicorn.run(app, host=settings.host, port=settings.auth_policy_port, log_level="warning",
                     server_header=False, access_log=False)
     finally:
+        recorder.stop()
+        gateway.close()
         store.close()
     return 0

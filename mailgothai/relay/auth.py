@@ -30,7 +30,8 @@ from mailgothai.core.addresses import normalize_address
 from mailgothai.core.login_budget import Verdict
 from mailgothai.directory.gateway import Gateway
 from mailgothai.errors import InvalidInput, MailGoThaiError
-from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.lookup import RelayDirectory, cached_or_thread
+from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget
 
 log = logging.getLogger("mailgothai.relay")
@@ -48,8 +49,10 @@ class AuthOutcome:
 
 class Authenticator:
     def __init__(self, directory: RelayDirectory, gateway: Gateway, ttl: float, budget: LoginBudget,
-                 clock: Callable[[], float] = time.monotonic, hasher: Callable[[str], str] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, hasher: Callable[[str], str] | None = None,
+                 recorder: LoginRecorder | None = None) -> None:
         self._directory = directory
+        self.recorder = recorder  # each accepted AUTH is the account's last SMTP login (issue 17)
         self._gateway = gateway
         self._hasher = hasher  # upgrades a hash from an older system at login; None: never
         self._ttl = ttl
@@ -67,6 +70,11 @@ class Authenticator:
             login = normalize_address(login_raw.decode("utf-8", "strict"), "login")
         except (InvalidInput, UnicodeDecodeError):
             login = None
+        if login is not None:  # local@ALIAS-DOMAIN logs in as local@ITS-DOMAIN (issue 17)
+            try:
+                login = await cached_or_thread(self._directory.canonical, login)
+            except MailGoThaiError as exc:
+                raise AuthUnavailable(str(exc)) from exc
         account_key = login or login_raw.decode("utf-8", "replace")[:320].lower()
         try:
             verdict = await asyncio.to_thread(self._budget.check, account_key, client_ip)
@@ -81,6 +89,7 @@ class Authenticator:
             if hit is not None and hit[0] > now:
                 if await asyncio.to_thread(self._standing, login) == hit[1]:
                     await self._report_success(account_key, client_ip, verdict)
+                    self._record(login, client_ip)
                     return AuthOutcome(login)
                 self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
         if verdict.delay:
@@ -97,6 +106,7 @@ class Authenticator:
             return AuthOutcome(None)
         assert login is not None
         await self._report_success(account_key, client_ip, verdict)
+        self._record(login, client_ip)
         if not version and not self._warned:
             self._warned = True
             log.warning("AUTH cache off: entryCSN is not readable as the mail server (slapd ACL older than "
@@ -106,6 +116,11 @@ class Authenticator:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             self._cache[self._cache_key(login, password)] = (now + self._ttl, version)
         return AuthOutcome(login)
+
+    def _record(self, login: str, client_ip: str) -> None:
+        """In memory only: the recorder writes in batches (services/last_login.py)."""
+        if self.recorder is not None:
+            self.recorder.record(login, "smtp", client_ip)
 
     async def _report_success(self, account: str, client_ip: str, before: Verdict) -> None:
         """Clears this source's failures of the account: nothing to do (no SQL, no thread)

@@ -63,5 +63,7 @@ class RelayContext:
         return expansion.targets
 
     def close(self) -> None:
+        if self.auth.recorder is not None:  # the last logins waiting are written before the store closes
+            self.auth.recorder.stop()
         self.gateway.close()
         self.store.close()

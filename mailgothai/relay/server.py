@@ -54,6 +54,8 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(_reload(ctx)))
+    if ctx.auth.recorder is not None:
+        ctx.auth.recorder.start()  # its own thread; ctx.close() writes what waits
     worker = asyncio.create_task(ctx.queue.run())
     maintenance = asyncio.create_task(_maintain(ctx))
     log.info("relay listening: %s; %d message(s) recovered from the spool",

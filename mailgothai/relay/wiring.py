@@ -13,6 +13,7 @@ from mailgothai.core.addresses import normalize_address
 from mailgothai.core.passwords import hash_password
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
+from mailgothai.directory.login_owners import LoginOwners
 from mailgothai.dkim.keys import KeyFiles
 from mailgothai.dkim.table import KeyTable
 from mailgothai.errors import InvalidInput, StackError
@@ -27,9 +28,11 @@ from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.remote import RemoteSender, Resolver
 from mailgothai.relay.routing import Router
 from mailgothai.relay.spool import Spool, Target
+from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.settings import Settings
 from mailgothai.store import Store
+from mailgothai.store.last_login import LastLogins
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
 
 
@@ -74,6 +77,9 @@ def build(settings: Settings) -> RelayContext:
     policy = QueuePolicy(settings.relay_retry_base, settings.relay_retry_max, settings.relay_queue_lifetime,
                          settings.relay_workers, settings.relay_hostname)
     ctx_holder: dict[str, RelayContext] = {}
+    # Accepted AUTHs are the accounts' last SMTP logins, written in batches (issue 17).
+    recorder = LoginRecorder(LastLogins(store), LoginOwners(gateway, Layout(settings.ldap_base)).resolve,
+                             every=settings.last_login_flush, batch=settings.last_login_batch)
 
     async def route_sender(sender: str) -> tuple[Target, ...]:
         return await ctx_holder["ctx"].route_sender(sender)
@@ -87,7 +93,7 @@ def build(settings: Settings) -> RelayContext:
         counters=SendCounters(store), keys=keys,
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
-                           hasher=lambda plain: hash_password(plain, settings.argon2)),
+                           hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder),
         spool=spool, queue=queue, store=store, gateway=gateway,
     )
     ctx_holder["ctx"] = ctx

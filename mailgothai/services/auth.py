@@ -19,6 +19,7 @@ from mailgothai.core.addresses import normalize_address
 from mailgothai.core.models import Admin, Status
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.backends import Backends
+from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget
 from mailgothai.services.passwords import upgrade_at_login
 
@@ -43,10 +44,11 @@ class LoginOutcome:
 
 class Authenticator:
     def __init__(self, backends: Backends, budget: LoginBudget,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, recorder: LoginRecorder | None = None) -> None:
         self.b = backends
         self.budget = budget
         self._sleep = sleep
+        self.recorder = recorder  # a mail user's web login is the account's last login (issue 17)
 
     def locked_for(self, login: str, ip: str) -> int:
         """Seconds this source must wait before trying `login` again (0: it may now);
@@ -114,7 +116,10 @@ class Authenticator:
             self._upgrade(account.email, password)
             return LoginOutcome(True, account.email)
 
-        return self._attempt(address, ip, check)
+        outcome = self._attempt(address, ip, check)
+        if outcome.ok and self.recorder is not None:
+            self.recorder.record(outcome.login, "web", ip)  # in memory; written in batches
+        return outcome
 
     def current_admin(self, login: str) -> Admin | None:
         """The admin as the directory has it now (rights change, suspension apply at once)."""

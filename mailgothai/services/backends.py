@@ -22,8 +22,10 @@ from mailgothai.directory.domains import DomainDirectory
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.retained import RetainedDirectory
+from mailgothai.directory.shared import SharedDirectory
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
+from mailgothai.mailstore.sieve import SieveScripts
 from mailgothai.running_relay import notify_relay
 from mailgothai.services import ports
 from mailgothai.settings import Settings
@@ -85,6 +87,17 @@ def _sql_adapters(url: str) -> tuple[Store, ports.AuditLog, ports.UsageSnapshots
             cast("ports.UsageSnapshots", OnFirstUse(snapshots)))
 
 
+def _login_times(store: Store) -> ports.LoginTimes:
+    """The last-login table over the store, made on first use (store/last_login.py)."""
+
+    def make() -> ports.LoginTimes:
+        from mailgothai.store.last_login import LastLogins
+
+        return LastLogins(cast("OnFirstUse", store).made())
+
+    return cast("ports.LoginTimes", OnFirstUse(make))
+
+
 @dataclass
 class Backends:
     settings: Settings
@@ -100,6 +113,9 @@ class Backends:
     snapshots: ports.UsageSnapshots
     doveadm: ports.MailServer
     mailboxes: Mailboxes
+    shared: ports.SharedMailboxes | None = None  # shared role mailboxes (issue 17)
+    sieve_scripts: ports.SieveScripts | None = None  # users' Sieve scripts (issue 17: filters)
+    logins: ports.LoginTimes | None = None  # last logins (issue 17), SQL, made on first use
 
     @property
     def argon2(self) -> Argon2Params:
@@ -119,6 +135,9 @@ class Backends:
             store=store, audit=audit, snapshots=snapshots,
             doveadm=Doveadm(settings.dovecot_config),
             mailboxes=Mailboxes(settings.mailbox_root_path.resolve()),
+            shared=SharedDirectory(gateway, layout),
+            sieve_scripts=SieveScripts(settings.dovecot_config),
+            logins=_login_times(store),
         )
 
     def acting_for(self, admin_login: str) -> Backends:
@@ -129,7 +148,7 @@ class Backends:
             self, gateway=gateway,
             domains=DomainDirectory(gateway, self.layout), accounts=AccountDirectory(gateway, self.layout),
             aliases=AliasDirectory(gateway, self.layout), admins=AdminDirectory(gateway, self.layout),
-            retained=RetainedDirectory(gateway, self.layout),
+            retained=RetainedDirectory(gateway, self.layout), shared=SharedDirectory(gateway, self.layout),
         )
 
     def tell_relay(self) -> None:

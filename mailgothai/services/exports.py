@@ -8,28 +8,38 @@ import io
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from queue import Full, Queue
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from mailgothai.core.csvimport import ACCOUNT_COLUMNS
 from mailgothai.core.csvimport.cells import guard
+from mailgothai.core.csvimport.columns import EXPORT_ONLY_COLUMNS
+from mailgothai.core.last_login import LastLogin
 from mailgothai.core.models import Account
 from mailgothai.core.quota import format_size
 from mailgothai.services.base import Service
+
+if TYPE_CHECKING:
+    from mailgothai.services.last_login import LastLoginService
 
 ENCODINGS = ("utf-8", "utf-8-sig", "cp874")
 PAGE = 500
 T = TypeVar("T")
 
 
-def account_cells(account: Account) -> list[str]:
+def account_cells(account: Account, last: LastLogin | None = None) -> list[str]:
+    """The import format's cells, then the last login's (time in UTC, protocol, source;
+    three empty cells: never logged in)."""
     values = {
         "email": account.email, "given_name": account.given_name, "surname": account.surname,
         "display_name": account.display_name, "password": "", "quota": format_size(account.quota),
         "status": account.status.value, "aliases": ";".join(account.aliases),
         "forward": ";".join(account.forwards),
     }
-    return [guard(values[c]) for c in ACCOUNT_COLUMNS]
+    login = ([last.at.isoformat(timespec="seconds"), last.protocol, last.source] if last is not None
+             else ["", "", ""])
+    return [guard(values[c]) for c in ACCOUNT_COLUMNS] + [guard(v) for v in login]
 
 
 @dataclass(frozen=True)
@@ -77,23 +87,35 @@ class ExportService(Service):
             buffer.truncate()
             return text
 
-        writer.writerow(ACCOUNT_COLUMNS)
+        writer.writerow((*ACCOUNT_COLUMNS, *EXPORT_ONLY_COLUMNS))
         yield take(), 0
 
-        def pages() -> Iterator[list[Account]]:
+        def with_logins(page: list[Account]) -> tuple[list[Account], dict[str, LastLogin]]:
+            return page, (self._logins.of_many(page) if self._logins is not None else {})
+
+        def pages() -> Iterator[tuple[list[Account], dict[str, LastLogin]]]:
             for name in names:
                 page: list[Account] = []
                 for account in self.b.accounts.iter_domain(name):
                     page.append(account)
                     if len(page) == PAGE:
-                        yield page
+                        yield with_logins(page)
                         page = []
                 if page:
-                    yield page
+                    yield with_logins(page)
 
-        for page in read_ahead(pages()):
-            writer.writerows(account_cells(a) for a in page)
+        for page, logins in read_ahead(pages()):
+            writer.writerows(account_cells(a, logins.get(a.email)) for a in page)
             yield take(), len(page)
+
+    @cached_property
+    def _logins(self) -> LastLoginService | None:
+        """The last logins of each page (one directory search and one SQL query a page)."""
+        if self.b.logins is None:
+            return None
+        from mailgothai.services.last_login import LastLoginService
+
+        return LastLoginService(self.b, self.actor)
 
 
 def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:

@@ -21,6 +21,7 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import Service
+from mailgothai.services.domain_routing import login_names
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class LifecycleService(Service):
         days = domain.limits.retention_days if domain is not None else DEFAULT_RETENTION_DAYS
         retained = self.b.retained.retire(account, now, self.actor.login, purge_date(now, days), size)
         self.audit("account.delete", "account", account.email, account.domain, before=account, after=retained)
+        if self.b.logins is not None and retained.mailbox_id:  # its last login goes with it (issue 17)
+            self.b.logins.forget(retained.mailbox_id)
         return retained
 
     def _sizes(self, addresses: list[str]) -> dict[str, int]:
@@ -117,7 +120,7 @@ class LifecycleService(Service):
         """The addresses no longer reach the mailbox they reached: Dovecot's cached logins
         and open sessions end, the relay of this node drops its cached answers, and usage
         readings kept by address are forgotten (a new holder starts with none)."""
-        self.b.doveadm.flush_auth_cache(addresses)
+        self.b.doveadm.flush_auth_cache(login_names(self.b, addresses))
         self.b.doveadm.kick(addresses)
         self.b.snapshots.forget(addresses)
         self.b.tell_relay()
@@ -223,6 +226,8 @@ class LifecycleService(Service):
             self.b.domains.adjust_usage(source, -1, -before.quota)
         after = self.b.accounts.get(new)
         self.audit("account.rename", "account", new, new_domain, before=before, after=after)
+        if self.b.logins is not None and after.mailbox_id:  # the last login stays the account's (issue 17)
+            self.b.logins.moved(after.mailbox_id, after.email, after.domain)
         if not keep_old_as_alias:
             self._repoint_members(before.email, new)
         self._gone([before.email])

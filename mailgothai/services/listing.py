@@ -32,9 +32,10 @@ from mailgothai.services.base import Service
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 200
+LAST_LOGIN = "last_login"  # a sort of the accounts kept in SQL, not in the directory (issue 17)
 MAX_OFFSET = 2**31 - 1 - MAX_PAGE_SIZE  # a VLV offset is an LDAP INTEGER (at most 2^31 - 1)
-__all__ = ["ACCOUNT_SORTS", "BY_MAIL", "MAX_OFFSET", "MAX_PAGE_SIZE", "ListingService", "Page", "page_args",
-           "stamp_of"]
+__all__ = ["ACCOUNT_SORTS", "BY_MAIL", "LAST_LOGIN", "MAX_OFFSET", "MAX_PAGE_SIZE", "ListingService", "Page",
+           "page_args", "stamp_of"]
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,16 @@ class ListingService(Service):
 
     def accounts(self, domain: str, *, sort: str = "address", descending: bool = False, search: str | None = "",
                  offset: int = 0, size: int = 50) -> tuple[Domain, Page[Account]]:
-        if sort not in ACCOUNT_SORTS:
-            raise InvalidInput("sort", Why.NOT_A_CHOICE(choices=", ".join(ACCOUNT_SORTS), value=repr(sort)))
+        if sort not in ACCOUNT_SORTS and sort != LAST_LOGIN:
+            raise InvalidInput("sort", Why.NOT_A_CHOICE(choices=", ".join((*ACCOUNT_SORTS, LAST_LOGIN)),
+                                                       value=repr(sort)))
         text = _search_text(search)
+        if sort == LAST_LOGIN:  # from SQL, not slapd's sort (services/last_login.py): the address's start only
+            from mailgothai.services.last_login import LastLoginService
+
+            dom, found = LastLoginService(self.b, self.actor).page(domain, descending=descending, search=text,
+                                                                   offset=offset, size=size)
+            return dom, Page(found.items, found.offset, size, found.total, sort, descending, text)
         dom = self._domain(domain)
         return dom, self._accounts(dom, sort, descending, text, offset, size)
 

@@ -13,6 +13,8 @@ newest audit ids (one query): a view whose domain changed is sorted again once t
 domain has been quiet for one round (a burst of changes, e.g. an import, costs one sort,
 not one per round), and every view is sorted again after `renew_after` seconds (changes
 made outside the services leave no audit record), before a page would find it expired.
+The same rounds keep each large domain's rows of the last-login table matched with its
+accounts (services/last_login.py), so the listing sorted by last login never waits for that.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from mailgothai.directory.vlv import SortedLister
 from mailgothai.errors import MailGoThaiError
 from mailgothai.services.actor import Actor
 from mailgothai.services.backends import Backends
+from mailgothai.services.last_login import LastLoginService
 from mailgothai.services.listing import ListingService, stamp_of
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ class ListingWarmer:
             return 0
         newest = self.b.audit.newest_ids(names)
         service = ListingService(self.b, WARMER, self.lister)
+        logins = LastLoginService(self.b, WARMER) if self.b.logins is not None else None
         warmed = 0
         for domain in self.b.domains.read_many(names):
             if self._stop.is_set():
@@ -79,6 +83,8 @@ class ListingWarmer:
                 service.warm(domain, self.renew_after)
                 self._warm[domain.name] = (stamp, time.monotonic())
                 warmed += 1
+            if quiet and logins is not None:  # the last-login listing's rows match the directory (issue 17)
+                logins.ensure_synced(domain)
         return warmed
 
     def start(self) -> None:

@@ -36,14 +36,18 @@ AREAS = (
     "mailgothai.web.routes.auth",
     "mailgothai.web.routes.dashboard",
     "mailgothai.web.routes.domains",
+    "mailgothai.web.routes.domain_routing",  # issue 17: a domain's catch-all and alias domains
     "mailgothai.web.routes.accounts",
     "mailgothai.web.routes.aliases",
+    "mailgothai.web.routes.shared",  # issue 17: shared role mailboxes (saraban@)
     "mailgothai.web.routes.retained",  # issue 14: deleted accounts, restore, handover, purge
     "mailgothai.web.routes.holds",  # issue 14: legal holds
+    "mailgothai.web.routes.last_login",  # issue 17: the inactive accounts report
     "mailgothai.web.routes.admins",
     "mailgothai.web.routes.security_settings",
     "mailgothai.web.routes.audit",
     "mailgothai.web.routes.selfservice",
+    "mailgothai.web.routes.filters",  # issue 17: mail filters (self-service and an account's)
     "mailgothai.web.routes.autoconfig",
     "mailgothai.web.routes.health",
     "mailgothai.web.imports",  # issue 4: the CSV import pages

@@ -35,7 +35,7 @@ FIELD_LABELS = {
     "login_free_failures": N_("Failed logins before a pause"),
     "login_refusal_base": N_("First pause after failed logins (seconds)"),
     # mail filters (issue 17): the parts of a rule (rules[N].part)
-    "rules": N_("Filter rules"), "field": N_("When"), "contains": N_("Contains"), "folder": N_("Folder"),
+    "rules": N_("Filter rules"), "field": N_("Look in"), "contains": N_("Contains"), "folder": N_("Folder"),
     "script": N_("Sieve script"),
     "inactive_days": N_("Days without a login"),
     "catch_all": N_("Catch-all address"), "alias_domain": N_("Alias domain"),

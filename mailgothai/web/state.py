@@ -11,6 +11,7 @@ from mailgothai.directory.vlv import SortedLister
 from mailgothai.services.auth import Authenticator
 from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardCache
+from mailgothai.services.last_login import LoginRecorder, recorder_for
 from mailgothai.services.listing_warmer import ListingWarmer
 from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.services.sessions import SessionStore
@@ -30,6 +31,7 @@ class WebState:
     auth: Authenticator
     totp: TotpService
     dashboard: DashboardCache
+    recorder: LoginRecorder
     templates: Environment
     translations: dict[str, gettext.NullTranslations]
 
@@ -41,21 +43,24 @@ class WebState:
         # stops `serve` at start, as it did before the store was opened on first use.
         backends.store.ping()
         lister = SortedLister()
+        recorder = recorder_for(backends, settings.last_login_flush, settings.last_login_batch)
         return cls(
             settings=settings, backends=backends, lister=lister, warmer=ListingWarmer(backends, lister),
             refresher=UsageRefresher(backends, settings.quota_snapshot_ttl),
             sessions=SessionStore(backends.store, settings.web_session_idle, settings.web_session_max),
-            auth=Authenticator(backends, LoginBudget(backends.store, rules_from(settings))),
+            auth=Authenticator(backends, LoginBudget(backends.store, rules_from(settings)), recorder=recorder),
             totp=TotpService(backends.store, str(settings.web_secret_key)),
-            dashboard=DashboardCache(), templates=templates, translations=translations,
+            dashboard=DashboardCache(), recorder=recorder, templates=templates, translations=translations,
         )
 
     def start_background(self) -> None:
         """The threads that work ahead of requests: quota usage, warm listings."""
         self.refresher.start()
         self.warmer.start()
+        self.recorder.start()
 
     def close(self) -> None:
+        self.recorder.stop()  # writes the last logins still waiting
         self.refresher.stop()
         self.warmer.stop()
         self.lister.close()

@@ -9,6 +9,9 @@ from mailgothai.errors import InvalidInput
 
 ACCOUNT_COLUMNS = ("email", "given_name", "surname", "display_name", "password", "quota", "status",
                    "aliases", "forward")
+# Columns the account export adds after the import format's, for people to read (issue 17:
+# last login); an import reads past them, so export → import still changes nothing.
+EXPORT_ONLY_COLUMNS = ("last_login", "last_login_protocol", "last_login_source")
 DOMAIN_COLUMNS = ("domain", "description", "max_accounts", "quota", "default_quota", "max_message_size",
                   "hourly_send_limit")
 ACCOUNT_SYNONYMS = {
@@ -40,6 +43,8 @@ def map_header(cells: list[str], known: tuple[str, ...], required: tuple[str, ..
     unknown: list[str] = []
     for position, cell in enumerate(cells):
         key = _key(cell)
+        if key in EXPORT_ONLY_COLUMNS:
+            continue
         name = key if key in known else (synonyms or {}).get(key)
         if name is None or name not in known:
             if cell.strip():

@@ -6,6 +6,7 @@ from typing import Any
 
 from mailgothai.core.passwords import MAX_LENGTH, MIN_LENGTH
 from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
+from mailgothai.core.sieve_filters import MAX_RULES, MAX_TEXT, Action, Field
 from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
 
 P = "/api/v1"
@@ -36,7 +37,16 @@ PAGING = [_query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFS
 DOMAIN = _path_param("domain", "domain name, e.g. moph.go.th")
 EMAIL = _path_param("email", "account address")
 ADDRESS = _path_param("address", "alias address")
+ALIAS_DOMAIN = _path_param("name", "an alias domain's name")
+CATCH_ALL = {"type": ["string", "null"], "description": (
+    "the address that receives mail for the domain's unknown addresses: an existing account or alias of a domain "
+    "hosted here that the token's administrator administers, never an outside address; null or empty: off "
+    "(a domain admin may change this field only)")}
 LOGIN = _path_param("login", "administrator login")
+SHARED = _path_param("address", "shared mailbox address")
+MEMBER = _path_param("email", "the member's account address")
+RIGHTS = {"type": "array", "items": {"type": "string", "enum": ["read", "write", "send-as"]}, "minItems": 1,
+          "description": "write includes read; send-as lets the member send as the shared address"}
 TOKEN_ID = _path_param("token_id", "token id")
 MAILBOX_ID = _path_param("mailbox_id", "a deleted account's mailbox id (8-4-4-4-12 hex digits), or its address "
                                        "when it was deleted once")
@@ -88,6 +98,8 @@ def _csv_op(summary: str, params: list[dict[str, Any]], tag: str) -> dict[str, A
     return op
 
 
+LAST_LOGIN = {"type": ["object", "null"], "required": ["at", "protocol", "source"], "properties": {
+    "at": STR, "protocol": {"type": "string", "enum": ["imap", "pop3", "smtp", "web"]}, "source": STR}}
 LIMITS = {"max_accounts": INT, "quota_pool": SIZE, "default_quota": SIZE, "max_message_size": SIZE,
           "hourly_send_limit": INT,
           "retention_days": {"type": "integer", "minimum": 0, "maximum": MAX_RETENTION_DAYS,
@@ -127,8 +139,9 @@ def document() -> dict[str, Any]:
         },
         f"{P}/domains/{{domain}}": {
             "get": _op("a domain", "Domain", [DOMAIN], tag="domains"),
-            "patch": _op("change limits or description (operator)", "Domain", [DOMAIN],
-                         _body({"description": STR, **LIMITS}), tag="domains"),
+            "patch": _op("change limits or description (operator), or the catch-all (operator or the domain's "
+                         "admins)", "Domain", [DOMAIN], _body({"description": STR, **LIMITS, "catch_all": CATCH_ALL}),
+                         tag="domains"),
             "delete": _op("delete a domain (operator)", None, [DOMAIN, _query("force", {"type": "string", "enum": [
                 "true", "false"]}, "also delete its accounts and aliases")], tag="domains"),
         },
@@ -136,6 +149,15 @@ def document() -> dict[str, Any]:
                                                          tag="domains")},
         f"{P}/domains/{{domain}}/activate": {"post": _op("activate a domain (operator)", "Domain", [DOMAIN],
                                                           tag="domains")},
+        f"{P}/domains/{{domain}}/alias-domains": {
+            "get": _op("the domain's alias domains: other names at which each of its addresses is valid",
+                       "AliasDomainList", [DOMAIN], tag="domains"),
+            "post": _op("add an alias domain of this domain (operator): a name hosted here neither as a domain nor "
+                        "as an alias domain", "AliasDomain", [DOMAIN], _body({"name": NAME}, ("name",)),
+                        status="201", tag="domains"),
+        },
+        f"{P}/alias-domains/{{name}}": {"delete": _op("remove an alias domain (operator)", None, [ALIAS_DOMAIN],
+                                                      tag="domains")},
         f"{P}/domains/{{domain}}/usage": {"get": _op("storage used, from Dovecot readings", "DomainUsage", [DOMAIN],
                                                      tag="domains")},
         f"{P}/domains/{{domain}}/hold": {"post": _op("put the whole domain on legal hold: none of its mail is "
@@ -146,15 +168,21 @@ def document() -> dict[str, Any]:
         f"{P}/domains/{{domain}}/deleted": {"get": _op("the domain's deleted accounts still kept, newest first",
                                                        "DeletedAccountPage", [DOMAIN, *PAGING], tag="deleted")},
         f"{P}/domains/{{domain}}/accounts": {
-            "get": _op("a page of the domain's accounts, sorted by slapd", "AccountPage", [
+            "get": _op("a page of the domain's accounts, sorted by slapd (by last login: from the SQL store, "
+                       "never-logged-in first, the search matching the address's start only)", "AccountPage", [
                 DOMAIN, _query("q", LIST_Q, "start of an address or a name"),
-                _query("sort", {"type": "string", "enum": ["address", "name", "quota"]}),
+                _query("sort", {"type": "string", "enum": ["address", "name", "quota", "last_login"]}),
                 _query("desc", {"type": "string", "enum": ["true", "false"]}), *PAGING], tag="accounts"),
             "post": _op("create an account", "NewAccount", [DOMAIN], _body({
                 "local_part": STR, "given_name": STR, "surname": STR, "display_name": STR, "quota": SIZE,
                 "status": {"type": "string", "enum": ["active", "disabled"]}, "aliases": STRS, "forwards": STRS,
                 **PASSWORD}, ("local_part",), NOT_BOTH), status="201", tag="accounts"),
         },
+        f"{P}/domains/{{domain}}/inactive": {"get": _op(
+            "the domain's accounts with no login (IMAP, SMTP AUTH, web) in `days` days: never-logged-in first "
+            "(last_login null), then the oldest login first", "InactiveAccountList",
+            [DOMAIN, _query("days", {"type": "integer", "minimum": 1, "maximum": 36500}, "days without a login "
+                            "(default 90)")], tag="accounts")},
         f"{P}/domains/{{domain}}/aliases": {
             "get": _op("a page of the domain's aliases", "AliasPage", [DOMAIN, _query("q", LIST_Q), *PAGING],
                        tag="aliases"),
@@ -179,6 +207,15 @@ def document() -> dict[str, Any]:
                                                      tag="holds")},
         f"{P}/accounts/{{email}}/release": {"post": _op("lift an account's legal hold (operator)", "Hold", [EMAIL],
                                                         tag="holds")},
+        f"{P}/accounts/{{email}}/filters": {
+            "get": _op("an account's mail filter rules, and which Sieve script is active", "Filters", [EMAIL],
+                       tag="filters"),
+            "post": _op("replace an account's mail filter rules (the web's own Sieve script, `mailgothai`); a "
+                        "script the web did not write is never overwritten or deactivated: if the user's own "
+                        "script is active the rules are saved inactive unless use_instead_of_own is true, and a "
+                        "`mailgothai` script edited by hand is refused (400, filters_edited_by_hand)", "Filters",
+                        [EMAIL], _body({"rules": {"type": "array", "maxItems": MAX_RULES, "items": _ref("FilterRule")},
+                                        "use_instead_of_own": BOOL}, ("rules",)), tag="filters")},
         f"{P}/deleted/{{mailbox_id}}": {"get": _op("a deleted account", "DeletedAccount", [MAILBOX_ID],
                                                    tag="deleted")},
         f"{P}/deleted/{{mailbox_id}}/restore": {"post": _op(
@@ -214,6 +251,18 @@ def document() -> dict[str, Any]:
         },
         f"{P}/aliases/{{address}}/suspend": {"post": _op("suspend an alias", "Alias", [ADDRESS], tag="aliases")},
         f"{P}/aliases/{{address}}/activate": {"post": _op("activate an alias", "Alias", [ADDRESS], tag="aliases")},
+        # shared role mailboxes (issue 17, saraban@): members reach them with their own accounts
+        f"{P}/domains/{{domain}}/shared": {
+            "get": _op("the domain's shared mailboxes and their members", "SharedList", [DOMAIN], tag="shared"),
+            "post": _op("create a shared mailbox (its quota counts against the domain's pool)", "SharedMailbox",
+                        [DOMAIN], _body({"local_part": STR, "name": STR, "quota": SIZE}, ("local_part",)),
+                        status="201", tag="shared")},
+        f"{P}/shared/{{address}}": {
+            "get": _op("a shared mailbox and its members", "SharedMailbox", [SHARED], tag="shared")},
+        f"{P}/shared/{{address}}/members/{{email}}": {
+            "put": _op("make an account of the shared mailbox's domain a member with exactly these rights",
+                       "SharedMember", [SHARED, MEMBER], _body({"rights": RIGHTS}, ("rights",)), tag="shared"),
+            "delete": _op("remove a member", None, [SHARED, MEMBER], tag="shared")},
         f"{P}/admins": {
             "get": _op("administrators (operator)", "AdminList", tag="admins"),
             "post": _op("create an administrator (operator)", "NewAdmin", body=_body({
@@ -295,17 +344,45 @@ def document() -> dict[str, Any]:
         "Domain": {"type": "object", "required": ["name", "status", "limits"], "properties": {
             "name": STR, "description": STR, "status": STR, "account_count": INT, "quota_allocated": INT,
             "limits": {"type": "object", "properties": {k: INT for k in LIMITS}},
-            "hold_reason": {**STR, "description": "a legal hold on the whole domain; empty: none"}}},
+            "hold_reason": {**STR, "description": "a legal hold on the whole domain; empty: none"},
+            "catch_all": {**NULLABLE_STR, "description": "where mail for unknown addresses goes; null: off"}}},
         "DomainPage": page("Domain"),
+        "AliasDomain": {"type": "object", "required": ["name", "target"], "properties": {
+            "name": STR, "target": {**STR, "description": "the hosted domain it stands for"}}},
+        "AliasDomainList": listing("AliasDomain"),
         "DomainUsage": {"type": "object", "required": ["domain", "used_bytes"], "properties": {
             "domain": STR, "used_bytes": INT, "accounts_read": INT,
             "oldest_read_at": {"type": ["string", "null"]}, "newest_read_at": {"type": ["string", "null"]}}},
+        "FilterRule": {
+            "type": "object", "required": ["field", "contains", "action"], "additionalProperties": False,
+            "description": "when the From header (name and address) or the Subject contains the text: move the "
+                           "message to folder (created if missing; '/' separates levels), forward it to address "
+                           "(a copy stays in the inbox), or discard it; the first matching rule decides",
+            "properties": {"field": {"enum": [f.value for f in Field]},
+                           "contains": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+                           "action": {"enum": [a.value for a in Action]},
+                           "folder": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
+                                      "description": "for move"},
+                           "address": {"type": "string", "minLength": 1, "description": "for forward"}}},
+        "Filters": {"type": "object", "required": ["email", "rules", "stored", "edited_by_hand", "in_effect",
+                                                   "active_script", "scripts"], "properties": {
+            "email": STR, "rules": {"type": "array", "items": _ref("FilterRule")},
+            "stored": {"type": "boolean", "description": "the web's script `mailgothai` exists"},
+            "edited_by_hand": {"type": "boolean",
+                               "description": "it was changed in a ManageSieve client: the web will not overwrite it"},
+            "in_effect": {"type": "boolean", "description": "the web's rules are the active script"},
+            "active_script": NULLABLE_STR, "scripts": STRS}},
         "Account": {"type": "object", "required": ["email", "domain", "quota", "status"], "properties": {
             "email": STR, "domain": STR, "quota": INT, "status": STR, "given_name": STR, "surname": STR,
             "display_name": STR, "aliases": STRS, "forwards": STRS,
             "mailbox_id": {**NULLABLE_STR, "description": "the mailbox's identity; null in listings"},
             "hold_reason": {**NULLABLE_STR, "description": "a legal hold; empty: none; null in listings"},
-            "usage": {"type": ["object", "null"], "properties": {"used_bytes": INT, "read_at": STR}}}},
+            "usage": {"type": ["object", "null"], "properties": {"used_bytes": INT, "read_at": STR}},
+            "last_login": {**LAST_LOGIN, "description": "the last IMAP, SMTP AUTH or web login; null: never; "
+                           "given by the account's page and the listing only"}}},
+        "InactiveAccountList": listing("InactiveAccount"),
+        "InactiveAccount": {"type": "object", "required": ["address", "mailbox_id", "last_login"], "properties": {
+            "address": STR, "mailbox_id": STR, "last_login": LAST_LOGIN}},
         "NewAccount": {"allOf": [_ref("Account"), {"type": "object", "properties": {
             "generated_password": {"type": ["string", "null"]}}}]},
         "AccountPage": page("Account"),
@@ -333,6 +410,13 @@ def document() -> dict[str, Any]:
         "Alias": {"type": "object", "required": ["address", "domain", "members", "status"], "properties": {
             "address": STR, "domain": STR, "members": STRS, "status": STR}},
         "AliasPage": page("Alias"),
+        "SharedMember": {"type": "object", "required": ["email", "rights", "active"], "properties": {
+            "email": STR, "rights": RIGHTS, "active": BOOL}},
+        "SharedMailbox": {"type": "object", "required": ["address", "domain", "name", "quota", "status", "mailbox_id",
+                                                         "members"], "properties": {
+            "address": STR, "domain": STR, "name": STR, "quota": INT, "status": STR, "mailbox_id": STR,
+            "members": {"type": "array", "items": _ref("SharedMember")}}},
+        "SharedList": listing("SharedMailbox"),
         "Admin": {"type": "object", "required": ["login", "role", "domains", "status"], "properties": {
             "login": STR, "role": STR, "domains": STRS, "display_name": STR, "status": STR}},
         "NewAdmin": {"allOf": [_ref("Admin"), {"type": "object", "properties": {

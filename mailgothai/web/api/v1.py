@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailgothai.core.models import Account, Admin, Alias, Domain, RetainedAccount, Status
+from mailgothai.core.last_login import LastLogin
+from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, RetainedAccount, Status
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.audit import parse_filter
@@ -18,6 +19,7 @@ from mailgothai.services.listing import page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
+from mailgothai.web.api import shared as shared_api
 from mailgothai.web.api.common import ApiCtx, Handler, endpoint
 from mailgothai.web.api.openapi import document
 from mailgothai.web.api.routing import by_path
@@ -36,7 +38,11 @@ def domain_json(d: Domain) -> dict[str, Any]:
             "limits": {"max_accounts": d.limits.max_accounts, "quota_pool": d.limits.quota_pool,
                        "default_quota": d.limits.default_quota, "max_message_size": d.limits.max_message_size,
                        "hourly_send_limit": d.limits.hourly_send_limit, "retention_days": d.limits.retention_days},
-            "hold_reason": d.hold_reason}
+            "hold_reason": d.hold_reason, "catch_all": d.catch_all or None}
+
+
+def alias_domain_json(a: AliasDomain) -> dict[str, Any]:
+    return {"name": a.name, "target": a.target}
 
 
 def account_json(a: Account, reading: Reading | None = None) -> dict[str, Any]:
@@ -47,6 +53,11 @@ def account_json(a: Account, reading: Reading | None = None) -> dict[str, Any]:
                            "mailbox_id": a.mailbox_id or None, "hold_reason": a.hold_reason if a.mailbox_id else None}
     out["usage"] = {"used_bytes": reading.used_bytes, "read_at": iso(reading.read_at)} if reading else None
     return out
+
+
+def last_login_json(last: LastLogin | None) -> dict[str, Any] | None:
+    """An account's last login (issue 17); None: never logged in."""
+    return None if last is None else {"at": iso(last.at), "protocol": last.protocol, "source": last.source}
 
 
 def retained_json(r: RetainedAccount) -> dict[str, Any]:
@@ -137,7 +148,36 @@ def domain_get(c: ApiCtx) -> Any:
 
 
 def domain_update(c: ApiCtx) -> Any:
-    return domain_json(c.services().domains.set(c.path("domain"), description=c.text("description"), **_limits(c)))
+    svc = c.services()
+    limits, description = _limits(c), c.text("description")
+    catch_all = (c.text("catch_all") or "") if "catch_all" in c.body else None
+    if catch_all:  # checked first: a refused catch-all leaves the limits unchanged too
+        svc.domain_routing.check_catch_all(c.path("domain"), catch_all)
+    if catch_all is None or description is not None or limits:
+        svc.domains.set(c.path("domain"), description=description, **limits)
+    if catch_all is not None:
+        svc.domain_routing.set_catch_all(c.path("domain"), catch_all)
+    return domain_json(svc.domains.get(c.path("domain")))
+
+
+def alias_domains_list(c: ApiCtx) -> Any:
+    return {"items": [alias_domain_json(a) for a in c.services().domain_routing.alias_domains(c.path("domain"))]}
+
+
+def alias_domain_create(c: ApiCtx) -> Any:
+    svc = c.services()
+    domain = svc.domains.get(c.path("domain"))  # first: 404 outside the token's domains, or for no such domain
+    try:
+        return alias_domain_json(svc.domain_routing.add_alias_domain(c.text("name", required=True) or "",
+                                                                     domain.name))
+    except InvalidInput as exc:
+        if exc.field == "alias_domain":  # the service's name for what this body calls "name"
+            raise InvalidInput("name", exc.why) from None
+        raise
+
+
+def alias_domain_delete(c: ApiCtx) -> Any:
+    c.services().domain_routing.remove_alias_domain(c.path("name"))
 
 
 def domain_delete(c: ApiCtx) -> Any:
@@ -168,7 +208,16 @@ def accounts_list(c: ApiCtx) -> Any:
     _, page = c.listing().accounts(c.path("domain"), sort=c.query("sort", "address"), descending=desc == "true",
                                    search=c.query("q"), offset=offset, size=limit)
     readings = c.usage().for_accounts([a.email for a in page.items])
-    return paged([account_json(a, readings.get(a.email)) for a in page.items], page.offset, limit, page.total)
+    logins = c.services().last_login.of_many(page.items)
+    items = [{**account_json(a, readings.get(a.email)), "last_login": last_login_json(logins.get(a.email))}
+             for a in page.items]
+    return paged(items, page.offset, limit, page.total)
+
+
+def inactive_list(c: ApiCtx) -> Any:
+    _, found = c.services().last_login.inactive(c.path("domain"), c.query("days", "90"))
+    return {"items": [{"address": i.address, "mailbox_id": i.mailbox_id, "last_login": last_login_json(i.last)}
+                      for i in found]}
 
 
 def account_create(c: ApiCtx) -> Any:
@@ -187,8 +236,10 @@ def account_create(c: ApiCtx) -> Any:
 
 
 def account_get(c: ApiCtx) -> Any:
-    account = c.services().accounts.get(c.path("email"))
-    return account_json(account, c.usage().for_accounts([account.email]).get(account.email))
+    svc = c.services()
+    account = svc.accounts.get(c.path("email"))
+    return {**account_json(account, c.usage().for_accounts([account.email]).get(account.email)),
+            "last_login": last_login_json(svc.last_login.of(account))}
 
 
 def account_update(c: ApiCtx) -> Any:
@@ -277,6 +328,18 @@ def account_suspend(c: ApiCtx) -> Any:
 
 def account_activate(c: ApiCtx) -> Any:
     return account_json(c.services().accounts.set_status(c.path("email"), Status.ACTIVE))
+
+
+def account_filters(c: ApiCtx) -> Any:
+    return c.services().filters.show(c.path("email")).as_data()
+
+
+def account_filters_save(c: ApiCtx) -> Any:
+    rules = c.body.get("rules")
+    if rules is None:
+        raise InvalidInput("rules", Why.REQUIRED())
+    return c.services().filters.save(c.path("email"), rules,
+                                     use_instead_of_own=c.flag("use_instead_of_own")).as_data()
 
 
 def account_password(c: ApiCtx) -> Any:
@@ -409,15 +472,19 @@ def routes() -> list[Route]:
         ep(f"{P}/domains", domains_list, "GET"),
         ep(f"{P}/domains", domain_create, "POST", body=f({"name", "description", *LIMITS}), status=201),
         ep(f"{P}/domains/{{domain}}", domain_get, "GET"),
-        ep(f"{P}/domains/{{domain}}", domain_update, "PATCH", body=f({"description", *LIMITS})),
+        ep(f"{P}/domains/{{domain}}", domain_update, "PATCH", body=f({"description", "catch_all", *LIMITS})),
         ep(f"{P}/domains/{{domain}}", domain_delete, "DELETE"),
         ep(f"{P}/domains/{{domain}}/suspend", domain_suspend, "POST", body=f()),
         ep(f"{P}/domains/{{domain}}/activate", domain_activate, "POST", body=f()),
         ep(f"{P}/domains/{{domain}}/usage", domain_usage, "GET"),
+        ep(f"{P}/domains/{{domain}}/alias-domains", alias_domains_list, "GET"),
+        ep(f"{P}/domains/{{domain}}/alias-domains", alias_domain_create, "POST", body=f({"name"}), status=201),
+        ep(f"{P}/alias-domains/{{name}}", alias_domain_delete, "DELETE"),
         ep(f"{P}/domains/{{domain}}/hold", domain_hold, "POST", body=f({"reason"})),
         ep(f"{P}/domains/{{domain}}/release", domain_release, "POST", body=f()),
         ep(f"{P}/domains/{{domain}}/deleted", deleted_list, "GET"),
         ep(f"{P}/domains/{{domain}}/accounts", accounts_list, "GET"),
+        ep(f"{P}/domains/{{domain}}/inactive", inactive_list, "GET"),
         ep(f"{P}/domains/{{domain}}/accounts", account_create, "POST", status=201, body=f({
             "local_part", "given_name", "surname", "display_name", "quota", "status", "aliases", "forwards",
             "password", "generate_password"})),
@@ -433,6 +500,8 @@ def routes() -> list[Route]:
            body=f({"password", "generate_password"})),
         ep(f"{P}/accounts/{{email}}/rename", account_rename, "POST", body=f({"new_address", "keep_old_as_alias"})),
         ep(f"{P}/accounts/{{email}}/hold", account_hold, "POST", body=f({"reason"})),
+        ep(f"{P}/accounts/{{email}}/filters", account_filters, "GET"),
+        ep(f"{P}/accounts/{{email}}/filters", account_filters_save, "POST", body=f({"rules", "use_instead_of_own"})),
         ep(f"{P}/accounts/{{email}}/release", account_release, "POST", body=f()),
         ep(f"{P}/deleted/{{mailbox_id}}", deleted_get, "GET"),
         ep(f"{P}/deleted/{{mailbox_id}}/restore", deleted_restore, "POST", body=f({"as"})),
@@ -446,6 +515,7 @@ def routes() -> list[Route]:
         ep(f"{P}/aliases/{{address}}", alias_delete, "DELETE"),
         ep(f"{P}/aliases/{{address}}/suspend", alias_suspend, "POST", body=f()),
         ep(f"{P}/aliases/{{address}}/activate", alias_activate, "POST", body=f()),
+        *shared_api.routes(ep),  # issue 17: shared role mailboxes
         ep(f"{P}/admins", admins_list, "GET"),
         ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
             "login", "role", "domains", "display_name", "password", "generate_password"})),

@@ -42,8 +42,9 @@ def account_list(ctx: Ctx) -> Response:
     dom, listing = ctx.listing().accounts(domain, sort=sort, descending=descending, search=q, offset=offset,
                                           size=size)
     readings = ctx.usage().for_accounts([a.email for a in listing.items])
+    logins = ctx.services().last_login.of_many(listing.items)  # one query for the page (issue 17)
     base = f"/domains/{dom.name}/accounts?q={quote(q)}&sort={sort}&desc={'1' if descending else '0'}"
-    return ctx.render("accounts.html", domain=dom, page=listing, readings=readings, q=q, sort=sort,
+    return ctx.render("accounts.html", domain=dom, page=listing, readings=readings, logins=logins, q=q, sort=sort,
                       descending=descending, sorts=ACCOUNT_SORTS, base=base)
 
 
@@ -113,7 +114,8 @@ def account_new(ctx: Ctx) -> Response:
 def account_detail(ctx: Ctx) -> Response:
     account = ctx.services().accounts.get(ctx.request.path_params["email"])
     reading = ctx.usage().for_accounts([account.email]).get(account.email)
-    return ctx.render("account.html", account=account, reading=reading)
+    last_login = ctx.services().last_login.of(account)
+    return ctx.render("account.html", account=account, reading=reading, last_login=last_login)
 
 
 def account_edit(ctx: Ctx) -> Response:
