@@ -154,6 +154,11 @@ class Why(enum.Enum):
     FILTERS_EDITED_BY_HAND = N_(
         "the script %(name)s was changed in a mail client since the web wrote it; the web will not overwrite it "
         "(delete or rename it in the client to use the web's rules again)")
+    # out-of-office replies (core/vacation.py, services/vacation.py)
+    NOT_A_DATE = N_("not a date (YYYY-MM-DD): %(value)s")
+    MESSAGE_FILE_UNREADABLE = N_("the message file cannot be read as UTF-8 text: %(detail)s")
+    VACATION_END_BEFORE_START = N_("the end (%(end)s) is before the start (%(start)s)")
+    VACATION_END_PASSED = N_("the end (%(end)s) has already passed")
     # catch-all and alias domains (services/domain_routing.py)
     CATCH_ALL_OUTSIDE = N_(
         "must be an address of a domain hosted here that you administer, not %(value)s: mail to unknown "

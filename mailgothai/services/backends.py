@@ -26,6 +26,7 @@ from mailgothai.directory.shared import SharedDirectory
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.mailstore.sieve import SieveScripts
+from mailgothai.mailstore.vacation import VacationScripts
 from mailgothai.running_relay import notify_relay
 from mailgothai.services import ports
 from mailgothai.settings import Settings
@@ -115,6 +116,7 @@ class Backends:
     mailboxes: Mailboxes
     shared: ports.SharedMailboxes | None = None  # shared role mailboxes (issue 17)
     sieve_scripts: ports.SieveScripts | None = None  # users' Sieve scripts (issue 17: filters)
+    vacation_scripts: ports.SieveScripts | None = None  # out-of-office scripts (mailstore/vacation.py)
     logins: ports.LoginTimes | None = None  # last logins (issue 17), SQL, made on first use
 
     @property
@@ -137,6 +139,7 @@ class Backends:
             mailboxes=Mailboxes(settings.mailbox_root_path.resolve()),
             shared=SharedDirectory(gateway, layout),
             sieve_scripts=SieveScripts(settings.dovecot_config),
+            vacation_scripts=VacationScripts(settings.dovecot_config),
             logins=_login_times(store),
         )
 

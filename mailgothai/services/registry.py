@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mailgothai.services.lifecycle import LifecycleService
     from mailgothai.services.purge import PurgeService
     from mailgothai.services.shared import SharedMailboxService
+    from mailgothai.services.vacation import VacationService
 
 
 class Services:
@@ -106,6 +107,12 @@ class Services:
         from mailgothai.services.shared import SharedMailboxService
 
         return SharedMailboxService(self.backends, self.actor)
+
+    @cached_property
+    def vacation(self) -> VacationService:
+        from mailgothai.services.vacation import VacationService
+
+        return VacationService(self.backends, self.actor)
 
     @classmethod
     @contextlib.contextmanager

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mailgothai.core.auth_policy import HEADER
 from mailgothai.errors import StackError
+from mailgothai.mailstore import vacation
 from mailgothai.mailstore.paths import DovecotPaths as DovecotPaths
 from mailgothai.mailstore.paths import paths_for as paths_for
 from mailgothai.settings import Settings
@@ -138,6 +139,7 @@ def write_config(settings: Settings) -> DovecotPaths:
             "managesieve_service": managesieve,
             "sieve_before_dir": paths.sieve_before_dir,
             "sieve_sendmail": sieve.sendmail_command(settings),
+            "vacation_location": vacation.LOCATION,
             "shared_dict": shared_dict(settings),
         },
     )

@@ -40,6 +40,9 @@ FIELD_LABELS = {
     "inactive_days": N_("Days without a login"),
     "catch_all": N_("Catch-all address"), "alias_domain": N_("Alias domain"),
     "member": N_("Member"), "rights": N_("Rights"),
+    # out-of-office replies (issue 17)
+    "subject": N_("Subject"), "message": N_("Message"), "start": N_("First day"), "end": N_("Last day"),
+    "reply_days": N_("Reply to each sender once every (days)"),
 }
 # Our own words that reasons carry as Terms (core/reasons.py), marked here for the catalogue:
 # DKIM key states, import job states, and what holds an address.
