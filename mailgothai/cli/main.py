@@ -23,7 +23,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "stack": ("stack",), "domains": ("domain",), "accounts": ("account",), "aliases": ("alias",),
     "admins": ("admin",), "dkim": ("dkim",), "relay": ("relay",), "queue": ("queue",),
     "imports": ("import", "import-domains", "export"), "deploy": ("deploy",), "web": ("serve",),
-    "usage": ("usage",), "purge": ("purge",), "authpolicy": ("auth-policy",),
+    "usage": ("usage",), "purge": ("purge",), "authpolicy": ("auth-policy",), "shared": ("shared",),
+    "vacation": ("vacation",),
 }
 GLOBAL_OPTIONS = ("--data-dir", "--config")
 

@@ -61,6 +61,9 @@ class DomainService(Service):
             description=check_text(description, "description", MAX_DESCRIPTION),
             limits=build_limits(DomainLimits(), **limits),
         )
+        alias = self.b.domains.find_alias(domain.name)
+        if alias is not None:
+            raise InvalidInput("domain", Why.ALIAS_DOMAIN_TAKEN(domain=domain.name, target=alias.target))
         self.b.domains.create(domain)
         self.audit("domain.create", "domain", domain.name, domain.name, after=domain)
         return domain
@@ -121,12 +124,19 @@ class DomainService(Service):
         if domain.hold_reason:
             raise InvalidInput("domain", Why.DOMAIN_ON_HOLD(domain=domain.name, hold=domain.hold_reason))
         has_aliases = next(self.b.aliases.iter_domain(domain.name), None) is not None
-        if not force and (domain.account_count > 0 or has_aliases):
+        alias_domains = self.b.domains.aliases_of(domain.name)
+        if not force and (domain.account_count > 0 or has_aliases or alias_domains):
             raise InvalidInput("domain", Why.DOMAIN_NOT_EMPTY(domain=domain.name))
+        shared = list(self.b.shared.iter_domain(domain.name)) if self.b.shared is not None else []
+        if shared:  # a shared mailbox's mail is the agency's record: never removed along with its domain
+            raise InvalidInput("domain", Why.DOMAIN_HAS_SHARED(domain=domain.name, count=len(shared)))
         LifecycleService(self.b, self.actor).retire_all(domain)
         for alias in list(self.b.aliases.iter_domain(domain.name)):
             self.b.aliases.delete(alias.address)
             self.audit("alias.delete", "alias", alias.address, domain.name, before=alias)
+        for alias_domain in alias_domains:
+            self.b.domains.delete_alias(alias_domain.name)
+            self.audit("alias_domain.delete", "alias_domain", alias_domain.name, domain.name, before=alias_domain)
         self.b.domains.delete(domain.name)
         self.audit("domain.delete", "domain", domain.name, domain.name, before=domain)
         self.b.doveadm.flush_all()

@@ -100,6 +100,9 @@ def world(web_settings: Settings) -> World:
         for i in range(3):
             svc.accounts.add(f"staff{i}@{w.b}", PasswordInput(plain=PASSWORD), given_name=f"พนักงาน{i}")
         svc.aliases.add(w.alias_b, (w.user_b,))
+        for name, member in ((w.a, w.user_a), (w.b, w.user_b)):  # a shared mailbox each (issue 17)
+            svc.shared.add(f"saraban@{name}", name="สารบรรณ")
+            svc.shared.add_member(f"saraban@{name}", member, "read,send-as")
         for name in (w.a, w.b):
             svc.accounts.add(f"former@{name}", PasswordInput(plain=PASSWORD), given_name="อดีตพนักงาน")
         w.deleted_a = svc.accounts.delete(f"former@{w.a}").mailbox_id

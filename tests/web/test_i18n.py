@@ -82,7 +82,10 @@ def pages(live: Live, world: World) -> list[str]:
     for path, method, access in all_routes(live):
         if path.endswith("/export"):
             continue  # a CSV file, not a page
-        if method == "GET" and access in (Access.ADMIN, Access.OPERATOR) and not path.startswith("/aliases/"):
+        if method == "GET" and path.startswith("/shared/"):  # A's saraban@ (tests/web/conftest.py)
+            out.append(PARAM.sub(lambda m: f"saraban@{world.a}", path))
+        elif method == "GET" and access in (Access.ADMIN, Access.OPERATOR) and not path.startswith(("/aliases/",
+                                                                                                     "/shared/")):
             out.append(PARAM.sub(lambda m: values[m.group(1)], path))
     return out + ["/search?q=สม", f"/domains/{world.b}/aliases", "/audit?since=99-99"]
 

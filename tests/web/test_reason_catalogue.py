@@ -37,7 +37,8 @@ KEPT = {"ASCII", "IDNA", "UTF", "CSV", "cp874", "TIS", "XML", "YYYY", "MM", "DD"
         "U", "K", "M", "G", "T", "B", "agency.go.th", "selector", "Windows", "ldap", "ldaps", "URI",
         "host", "port", "JSON", "generate_password", "true", "superadmin", "domain_admin", "rsa", "ed25519",
         "mailgothai", "stack", "up", "queue", "list", "all", "domain", "force", "resume", "encoding",
-        "FILE", "JOB", "Sieve", "utf-8-sig", "cp1252", "UTF-8", "TIS-620", "YYYY-MM-DD", "YYYY-MM-DDTHH", "false", "utf-8"}
+        "FILE", "JOB", "Sieve", "utf-8-sig", "cp1252", "UTF-8", "TIS-620", "YYYY-MM-DD", "YYYY-MM-DDTHH", "false",
+        "utf-8", "read", "write", "send-as", "send"}  # send-as etc.: the rights words of a shared mailbox
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 
 
