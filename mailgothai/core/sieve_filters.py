@@ -79,7 +79,7 @@ def _choice(value: object, kind: type[enum.Enum], field: str) -> enum.Enum:
     if not isinstance(value, str):
         raise InvalidInput(field, Why.NOT_A_STRING())
     try:
-        return kind(value.strip().lower())
+        return kind(value)
     except ValueError:
         raise InvalidInput(field, Why.NOT_A_CHOICE(choices=choices, value=repr(value))) from None
 

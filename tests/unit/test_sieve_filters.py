@@ -18,7 +18,7 @@ def refused(data: object, own: str = "") -> InvalidInput:
 def test_rules_are_read_with_thai_folders_and_normalised_addresses() -> None:
     rules = check_rules([
         {"field": "subject", "contains": "ประชุม", "action": "move", "folder": "งาน/ประชุม"},
-        {"field": "Sender", "contains": "boss@", "action": "FORWARD", "address": "Malee@MOPH.go.th"},
+        {"field": "sender", "contains": "boss@", "action": "forward", "address": "Malee@MOPH.go.th"},
         {"field": "sender", "contains": "spam", "action": "discard"},
     ])
     assert [(r.field, r.action) for r in rules] == [(Field.SUBJECT, Action.MOVE), (Field.SENDER, Action.FORWARD),
@@ -29,6 +29,7 @@ def test_rules_are_read_with_thai_folders_and_normalised_addresses() -> None:
 @pytest.mark.parametrize(("data", "field", "code"), [
     ("not a list", "rules", "not_a_rule_list"),
     ([{"field": "body", "contains": "x", "action": "discard"}], "rules[0].field", "not_a_choice"),
+    ([{"field": "Subject", "contains": "x", "action": "discard"}], "rules[0].field", "not_a_choice"),
     ([{"field": "subject", "contains": "  ", "action": "discard"}], "rules[0].contains", "empty"),
     ([{"field": "subject", "contains": "a\nb", "action": "discard"}], "rules[0].contains", "text_control_character"),
     ([{"field": "subject", "contains": "x" * 201, "action": "discard"}], "rules[0].contains", "text_too_long"),
