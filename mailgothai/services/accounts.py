@@ -119,6 +119,8 @@ class AccountService(Service):
         action = "account.activate" if status is Status.ACTIVE else "account.suspend"
         self.audit(action, "account", before.email, before.domain, before=before, after=after)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [before.email]))
+        if status is not Status.ACTIVE:  # its open IMAP sessions end too (also those into shared mailboxes)
+            self.b.doveadm.kick([before.email])
         return after
 
     def set_password(self, email: str, password: PasswordInput) -> str | None:

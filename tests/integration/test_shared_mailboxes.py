@@ -116,7 +116,11 @@ def test_each_member_keeps_its_own_seen_flags(office: dict[str, str], mail: Mail
 
 def test_a_suspended_member_loses_access_and_gets_it_back(services: Services, office: dict[str, str],
                                                           mail: MailClients) -> None:
-    services.accounts.set_status(office["reader"], Status.DISABLED)
+    with session(mail, office["reader"]) as open_session:
+        open_session.select_folder(office["inbox"], readonly=True)
+        services.accounts.set_status(office["reader"], Status.DISABLED)
+        with pytest.raises((IMAPClientError, OSError)):  # its open session is ended too
+            open_session.search("ALL")
     assert not mail.can_login(office["reader"], PASSWORD)
     services.accounts.set_status(office["reader"], Status.ACTIVE)
     assert can_open(mail, office["reader"], office["inbox"])
@@ -199,3 +203,18 @@ def test_the_shared_address_must_be_free(services: Services, domain: str, cli: o
     services.shared.add(f"saraban2@{domain}")
     with pytest.raises(Exception, match="in use"):
         services.aliases.add(f"saraban2@{domain}", f"somebody@{domain}")
+
+
+def test_its_quota_comes_from_the_domains_pool_and_the_domain_keeps_it(services: Services, cli: object) -> None:
+    name = f"q{uuid.uuid4().hex[:10]}.go.th"
+    services.domains.add(name, description="small", quota_pool="3G", default_quota="1G")
+    services.shared.add(f"saraban@{name}", quota="2G")
+    assert services.domains.get(name).quota_allocated == 2 * 1024**3
+    assert services.domains.get(name).account_count == 0  # not one of the domain's accounts
+    done = cli("shared", "add", f"saraban2@{name}", "--quota", "2G")  # type: ignore[operator]
+    assert done.returncode == 2 and "error: quota:" in done.stderr
+    assert [s.shared.address for s in services.shared.for_domain(name)] == [f"saraban@{name}"]
+    assert services.domains.recount(name).quota_allocated == 2 * 1024**3  # a recount keeps it
+    with pytest.raises(Exception, match="shared mailboxes"):
+        services.domains.delete(name, force=True)  # its mail is the agency's record
+    assert services.domains.get(name).name == name
