@@ -48,6 +48,7 @@ AREAS = (
     "mailgothai.web.routes.audit",
     "mailgothai.web.routes.selfservice",
     "mailgothai.web.routes.filters",  # issue 17: mail filters (self-service and an account's)
+    "mailgothai.web.routes.vacation",  # issue 17: out-of-office replies (self-service and an account's)
     "mailgothai.web.routes.autoconfig",
     "mailgothai.web.routes.health",
     "mailgothai.web.imports",  # issue 4: the CSV import pages

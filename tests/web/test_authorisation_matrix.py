@@ -41,14 +41,22 @@ def values_for(world: World, live: Live, target: str) -> dict[str, str]:
     with live.state.backends.store.session() as session:
         operator_token = session.scalars(select(ApiToken.id).where(ApiToken.admin_login == world.operator)).first()
     if target == "b":
-        return {"domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
+        alias_b = f"renamed-{world.b.split('.')[0][1:]}.go.th"  # an alias domain of B (issue 17), made once
+        with Services.open(live.settings, Actor("matrix", Role.SUPERADMIN, origin="test")) as svc:
+            if not svc.domain_routing.alias_domains(world.b):
+                svc.domain_routing.add_alias_domain(alias_b, world.b)
+        return {"alias": alias_b, "name": alias_b,
+                "domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
                 "token_id": operator_token or "0" * 16, "lang": "th",
                 "job_id": str(finished_import_of_b(live.settings, world)), "mailbox_id": world.deleted_b}
-    return {"domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
+    return {"alias": f"alias-{world.a}", "name": f"alias-{world.a}",
+            "domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
             "token_id": "0" * 16, "lang": "th", "job_id": "0", "mailbox_id": world.deleted_a}
 
 
 def fill(path: str, values: dict[str, str]) -> str:
+    if "/shared/{address}" in path:  # a shared mailbox's routes (issue 17): the domain's saraban@
+        values = {**values, "address": f"saraban@{values['domain']}"}
     names = PARAM.findall(path)
     unknown = [n for n in names if n not in values]
     assert not unknown, f"{path}: the matrix has no value for {unknown}; add it to values_for()"
@@ -61,7 +69,8 @@ def form_body(world: World) -> dict[str, str]:
             "description": "changed", "max_accounts": "99", "status": "disabled", "display_name": "x",
             "domains": world.b, "role": "domain_admin", "as": f"intruder@{world.b}",
             "new_address": f"intruder@{world.b}",
-            "keep_old_as_alias": "1", "reason": "intruder's hold", "retention_days": "0"}
+            "keep_old_as_alias": "1", "reason": "intruder's hold", "retention_days": "0",
+            "catch_all": world.user_b, "alias_domain": "intruder.go.th"}
 
 
 UPLOADS = ("/api/v1/imports", "/api/v1/domain-imports")  # the body is a CSV file
@@ -76,12 +85,15 @@ def api_body(path: str, method: str, world: World) -> dict[str, Any] | bytes | N
         return f"email,given_name,quota\r\nstaff0@{world.b},changed,1G\r\nintruder@{world.b},x,1G\r\n".encode()
     bodies = {
         ("POST", "/api/v1/domains"): {"name": "intruder.go.th"},
-        ("PATCH", "/api/v1/domains/{domain}"): {"description": "changed"},
+        ("PATCH", "/api/v1/domains/{domain}"): {"description": "changed", "catch_all": world.user_b},
+        ("POST", "/api/v1/domains/{domain}/alias-domains"): {"name": "intruder.go.th"},
         ("POST", "/api/v1/domains/{domain}/accounts"): {"local_part": "intruder"},
         ("POST", "/api/v1/domains/{domain}/aliases"): {"local_part": "intruder", "members": [world.user_b]},
         ("PATCH", "/api/v1/accounts/{email}"): {"given_name": "changed"},
         ("POST", "/api/v1/accounts/{email}/password"): {"generate_password": True},
         ("PATCH", "/api/v1/aliases/{address}"): {"members": [world.user_b]},
+        ("POST", "/api/v1/domains/{domain}/shared"): {"local_part": "intruder"},
+        ("PUT", "/api/v1/shared/{address}/members/{email}"): {"rights": ["read", "send-as"]},
         ("POST", "/api/v1/admins"): {"login": "intruder", "role": "superadmin"},
         ("PATCH", "/api/v1/admins/{login}"): {"display_name": "changed"},
         ("POST", "/api/v1/admins/{login}/password"): {"generate_password": True},
@@ -114,6 +126,8 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
             "admins": sorted(svc.admins.list(), key=lambda a: a.login),
             "domains": sorted(d.name for d in svc.domains.list()),
             "deleted": svc.lifecycle.deleted(world.b),
+            "alias_domains": svc.domain_routing.alias_domains(world.b),
+            "shared": [listing.as_dict() for listing in svc.shared.for_domain(world.b)],
         }
     with live.state.backends.store.session() as session:
         data["audit_b"] = session.query(AuditRecord).filter(AuditRecord.domain == world.b).count()
