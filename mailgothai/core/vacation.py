@@ -48,7 +48,7 @@ class Vacation:
     def as_data(self) -> dict[str, object]:
         return {"subject": self.subject, "message": self.message,
                 "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None, "days": self.days,
+                "end": self.end.isoformat() if self.end else None, "reply_days": self.days,
                 "addresses": list(self.addresses)}
 
     def in_effect(self, today: date) -> bool:
@@ -147,7 +147,7 @@ def read_script(text: str) -> Vacation | None:
         if data.get("format") != _FORMAT:
             return None
         return Vacation(str(data["subject"]), str(data["message"]), parse_day(data.get("start"), "start"),
-                        parse_day(data.get("end"), "end"), int(data["days"]),
+                        parse_day(data.get("end"), "end"), int(data["reply_days"]),
                         tuple(str(a) for a in data.get("addresses", ())))
     except (ValueError, TypeError, KeyError, AttributeError, InvalidInput):
         return None

@@ -73,7 +73,7 @@ def test_set_show_and_off_with_the_cli(stack: Settings, cli: Cli, user: str, mes
     assert SUBJECT in done.stdout and "replying today" in done.stdout
     shown = show(cli, user)
     assert shown == {"email": user, "enabled": True, "replying_today": True, "subject": SUBJECT, "message": TEXT,
-                     "start": start.isoformat(), "end": end.isoformat(), "days": 3, "addresses": [user]}
+                     "start": start.isoformat(), "end": end.isoformat(), "reply_days": 3, "addresses": [user]}
     assert user_scripts(stack, user).strip() == ""  # nothing among the scripts a ManageSieve client sees
 
     done = cli("vacation", "off", user)

@@ -7,6 +7,7 @@ from typing import Any
 from mailgothai.core.passwords import MAX_LENGTH, MIN_LENGTH
 from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
 from mailgothai.core.sieve_filters import MAX_RULES, MAX_TEXT, Action, Field
+from mailgothai.core.vacation import MAX_DAYS, MAX_MESSAGE, MAX_SUBJECT, MIN_DAYS
 from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
 
 P = "/api/v1"
@@ -114,6 +115,16 @@ PASSWORD = {"password": {"type": "string", "minLength": MIN_LENGTH, "maxLength":
 NOT_BOTH = {"not": {"required": ["password", "generate_password"],
                     "properties": {"generate_password": {"const": True}}}}
 NAME = {"type": "string", "minLength": 1}
+DAY = {"type": ["string", "null"], "format": "date", "description": "YYYY-MM-DD, a day in Thailand; null: none"}
+VACATION_FIELDS = {
+    "subject": {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT, "pattern": f"^{NO_CONTROL}*$",
+                "description": "one line, Thai or English"},
+    "message": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE, "description": "the reply's text"},
+    "start": {**DAY, "description": "first day of replies (null: from now)"},
+    "end": {**DAY, "description": "last day of replies, not before start nor past (null: until turned off)"},
+    "reply_days": {"type": "integer", "minimum": MIN_DAYS, "maximum": MAX_DAYS,
+                   "description": "reply to each sender at most once in this many days (default 7)"},
+}
 # A reset is done only when asked for: a password, or generate_password true; an empty request changes nothing.
 PASSWORD_RESET = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "properties": PASSWORD, "additionalProperties": False,
@@ -216,6 +227,14 @@ def document() -> dict[str, Any]:
                         "`mailgothai` script edited by hand is refused (400, filters_edited_by_hand)", "Filters",
                         [EMAIL], _body({"rules": {"type": "array", "maxItems": MAX_RULES, "items": _ref("FilterRule")},
                                         "use_instead_of_own": BOOL}, ("rules",)), tag="filters")},
+        f"{P}/accounts/{{email}}/vacation": {
+            "get": _op("an account's out-of-office reply (enabled false: none)", "Vacation", [EMAIL], tag="vacation"),
+            "put": _op("set (replace) an account's out-of-office reply: each sender gets it once per reply_days, "
+                       "never mailing lists, bulk, auto-submitted or no-reply senders; it leaves through the relay, "
+                       "DKIM-signed and counted in the account's hourly limit. The account's own Sieve scripts are "
+                       "never touched", "Vacation", [EMAIL], _body(VACATION_FIELDS, ("subject", "message")),
+                       tag="vacation"),
+            "delete": _op("turn an account's out-of-office reply off", None, [EMAIL], tag="vacation")},
         f"{P}/deleted/{{mailbox_id}}": {"get": _op("a deleted account", "DeletedAccount", [MAILBOX_ID],
                                                    tag="deleted")},
         f"{P}/deleted/{{mailbox_id}}/restore": {"post": _op(
@@ -364,6 +383,10 @@ def document() -> dict[str, Any]:
                            "folder": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
                                       "description": "for move"},
                            "address": {"type": "string", "minLength": 1, "description": "for forward"}}},
+        "Vacation": {"type": "object", "required": ["email", "enabled", "replying_today"], "properties": {
+            "email": STR, "enabled": BOOL,
+            "replying_today": {"type": "boolean", "description": "today (in Thailand) is within its days"},
+            **VACATION_FIELDS, "addresses": {**STRS, "description": "the account's addresses it answers for"}}},
         "Filters": {"type": "object", "required": ["email", "rules", "stored", "edited_by_hand", "in_effect",
                                                    "active_script", "scripts"], "properties": {
             "email": STR, "rules": {"type": "array", "items": _ref("FilterRule")},

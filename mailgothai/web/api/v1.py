@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.last_login import LastLogin
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, RetainedAccount, Status
 from mailgothai.core.reasons import Why
-from mailgothai.errors import InvalidInput
+from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.audit import parse_filter
 from mailgothai.services.holds import HoldState
 from mailgothai.services.listing import page_args
@@ -20,6 +21,7 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
 from mailgothai.web.api import shared as shared_api
+from mailgothai.web.api import vacation as vacation_api
 from mailgothai.web.api.common import ApiCtx, Handler, endpoint
 from mailgothai.web.api.openapi import document
 from mailgothai.web.api.routing import by_path
@@ -177,7 +179,11 @@ def alias_domain_create(c: ApiCtx) -> Any:
 
 
 def alias_domain_delete(c: ApiCtx) -> Any:
-    c.services().domain_routing.remove_alias_domain(c.path("name"))
+    try:
+        name = normalize_domain(c.path("name"), "name")
+    except InvalidInput:  # no alias domain has a name that is no domain name: 404, as for any unknown name
+        raise NotFound("alias domain", c.path("name")) from None
+    c.services().domain_routing.remove_alias_domain(name)
 
 
 def domain_delete(c: ApiCtx) -> Any:
@@ -516,6 +522,7 @@ def routes() -> list[Route]:
         ep(f"{P}/aliases/{{address}}/suspend", alias_suspend, "POST", body=f()),
         ep(f"{P}/aliases/{{address}}/activate", alias_activate, "POST", body=f()),
         *shared_api.routes(ep),  # issue 17: shared role mailboxes
+        *vacation_api.routes(ep),  # issue 17: out-of-office replies
         ep(f"{P}/admins", admins_list, "GET"),
         ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
             "login", "role", "domains", "display_name", "password", "generate_password"})),
