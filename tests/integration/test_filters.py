@@ -4,8 +4,10 @@ LMTP and looked for over IMAP; the web's script never replaces one it did not wr
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sievelib.managesieve import Client
@@ -157,3 +159,20 @@ def test_a_domain_admin_reaches_only_accounts_of_their_domains(stack: Settings, 
         Filters.of_user(backends, f"someone.else@{domain}").show(user)
     entries = backends.audit.query(object_id=user, action="account.filters")
     assert [e.actor for e in entries] == ["admin-x"]
+
+
+def test_the_cli_sets_and_lists_rules_and_names_a_bad_field(cli: Cli, user: str, mail: MailClients,
+                                                           tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"field": "sender", "contains": "hr@", "action": "move", "folder": "บุคคล"}],
+                                ensure_ascii=False), encoding="utf-8")
+    done = cli("filter", "set", user, "--file", str(rules))
+    assert done.returncode == 0, done.stderr
+    assert "sender contains 'hr@'\tmove บุคคล" in cli("filter", "list", user).stdout
+    mail.deliver(user, message(user, "payslip", sender="HR <hr@agency.go.th>"))
+    assert counts(mail, user) == {"INBOX": 0, "บุคคล": 1}
+
+    rules.write_text('[{"field": "subject", "contains": "x", "action": "move", "folder": "a\\nb"}]')
+    refused = cli("filter", "set", user, "--file", str(rules))
+    assert refused.returncode == 2 and "rules[0].folder" in refused.stderr and "control character" in refused.stderr
+    assert json.loads(cli("filter", "list", user, "--json").stdout)["rules"][0]["folder"] == "บุคคล"  # unchanged
