@@ -11,7 +11,7 @@ import pytest
 
 from mailgothai.core.models import Status
 from mailgothai.settings import Settings
-from relay.conftest import MailDomain
+from relay.conftest import MailDomain, relay_with
 from relay.helpers import PASSWORD, message, submission, wait_for_messages
 
 pytestmark = [pytest.mark.integration]
@@ -92,3 +92,13 @@ def test_a_new_account_on_a_deleted_members_address_may_not_send_as(relay: Setti
 
 def test_nobody_authenticates_as_the_shared_mailbox(relay: Settings, saraban: dict[str, str]) -> None:
     assert not can_log_in(relay, saraban["shared"])
+
+
+def test_a_removal_is_not_hidden_by_the_relays_cache(relay: Settings, saraban: dict[str, str],
+                                                     mail_domain: MailDomain) -> None:
+    """With answers cached for ten minutes, a removal still counts at once on this node:
+    the service tells the relay of its data directory to drop them (SIGUSR1)."""
+    with relay_with(relay, relay_lookup_cache_ttl=600) as cached:
+        assert refused_as(cached, saraban["clerk"], saraban["shared"], saraban["inbox"]) == 0  # now cached
+        mail_domain.services.shared.remove_member(saraban["shared"], saraban["clerk"])
+        assert refused_as(cached, saraban["clerk"], saraban["shared"], saraban["inbox"]) == 553
