@@ -100,6 +100,8 @@ def api_body(path: str, method: str, world: World) -> dict[str, Any] | bytes | N
         ("POST", "/api/v1/tokens"): {"name": "own token"},
         ("POST", "/api/v1/accounts/{email}/rename"): {"new_address": f"intruder@{world.b}"},
         ("POST", "/api/v1/accounts/{email}/hold"): {"reason": "intruder's hold"},
+        ("POST", "/api/v1/accounts/{email}/filters"): {"rules": [{"field": "sender", "contains": "@",
+                                                                  "action": "discard"}]},
         ("POST", "/api/v1/deleted/{mailbox_id}/restore"): {"as": f"intruder@{world.b}"},
         ("POST", "/api/v1/deleted/{mailbox_id}/handover"): {"to": f"staff0@{world.b}"},
         ("POST", "/api/v1/deleted/{mailbox_id}/hold"): {"reason": "intruder's hold"},
