@@ -103,6 +103,11 @@ class Authenticator:
             address = normalize_address(email, "email")
         except InvalidInput:
             address = email.strip().lower()[:320]
+        else:  # local@ALIAS-DOMAIN logs in as local@ITS-DOMAIN, as over IMAP and SMTP (issue 17)
+            local, _, name = address.rpartition("@")
+            alias = self.b.domains.find_alias(name)
+            if alias is not None:
+                address = f"{local}@{alias.target}"
 
         def check() -> LoginOutcome:
             account = self.b.accounts.find(address) if "@" in address else None

@@ -137,3 +137,14 @@ def test_catch_all_and_alias_domains_over_the_api(api, live: Live, world: World)
     assert api(operator, "DELETE", f"/alias-domains/{new}").status_code == 204
     assert api(operator, "GET", f"/domains/{world.a}/alias-domains").json() == {"items": []}
     assert api(operator, "DELETE", f"/alias-domains/{new}").status_code == 404
+
+
+def test_a_mail_user_logs_in_to_the_self_service_by_its_alias_domain_name(client: Client, live: Live) -> None:
+    domain, info, _ = _domain_with_admin(live)
+    new = f"selfnew{uuid.uuid4().hex[:8]}.go.th"
+    with Services.open(live.settings, OPERATOR) as svc:
+        svc.domain_routing.add_alias_domain(new, domain)
+    assert client.login_user(f"info@{new}", "Wrong-password-1").status_code != 303
+    done = client.login_user(f"info@{new}")
+    assert done.status_code == 303, done.text
+    assert info in client.get("/me").text  # the account itself, by its own address
