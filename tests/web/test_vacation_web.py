@@ -129,5 +129,7 @@ def test_the_api_sets_shows_and_turns_off_a_reply(live: Live, world: World, mail
     assert [(e["field"], e["code"]) for e in bad.json()["errors"]] == [("end", "vacation_end_before_start")]
     assert call("GET", f"/accounts/{mailbox}/vacation").json()["reply_days"] == 10  # unchanged
     assert call("GET", f"/accounts/{world.user_b}/vacation").status_code == 404
+    assert call("PUT", f"/accounts/{world.user_b}/vacation", json=body).status_code == 404
+    assert call("DELETE", f"/accounts/{world.user_b}/vacation").status_code == 404
     assert call("DELETE", f"/accounts/{mailbox}/vacation").status_code == 204
     assert call("GET", f"/accounts/{mailbox}/vacation").json()["enabled"] is False
