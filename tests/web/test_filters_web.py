@@ -149,3 +149,17 @@ def test_the_api_reads_and_saves_filters_as_its_document_says(live: Live, world:
     assert [(e["field"], e["code"]) for e in bad.json()["errors"]] == [("rules[1].folder", "folder_name_shape")]
     assert call(token, "GET", f"/accounts/{mailbox}/filters").json()["rules"] == [rule]  # unchanged
     assert call(token, "GET", f"/accounts/{world.user_b}/filters").status_code == 404
+
+
+def test_the_page_needs_its_csrf_token_and_reads_in_thai(web_settings: Settings, user: Client, mailbox: str) -> None:
+    from tests.web.test_i18n import untranslated
+
+    user.get("/me/filters")
+    forged = user.post("/me/filters", {**rows(("sender", "x", "discard", "")), "csrf_token": "forged"}, csrf=False)
+    assert forged.status_code == 403
+    assert SieveScripts(web_settings.dovecot_config).list(mailbox) == []
+    user.http.cookies.set("mgt_lang", "th")
+    assert user.post("/me/filters", rows(("subject", "รายงาน", "move", "รายงาน"))).status_code == 303
+    page = user.get("/me/filters")
+    assert "กฎกรองอีเมล" in page.text and "กฎเหล่านี้มีผลอยู่" in page.text
+    assert untranslated(page.text, "th") == []
