@@ -15,6 +15,7 @@ from mailgothai.directory import accounts as account_entries
 from mailgothai.directory import escaping as f
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
+from mailgothai.errors import NotFound
 
 BATCH = 100  # addresses per search: 200 equality terms
 PAGE = 1000  # entries per page when a whole domain is read
@@ -34,6 +35,9 @@ def holders_of(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> di
             mail = entry.first("mail").lower()
             if "mgtalias" in classes:
                 found.setdefault(mail, Holder(mail, "alias", mail))
+                continue
+            if "mgtsharedmailbox" in classes:  # a shared role mailbox (issue 17) holds its address too
+                found.setdefault(mail, Holder(mail, "shared mailbox", mail))
                 continue
             if "mgtaccount" not in classes:
                 continue
@@ -70,6 +74,16 @@ def preload_domain(gateway: Gateway, layout: Layout, domain: str, into: dict[str
     for entry in gateway.iter_paged(layout.aliases(domain), alias_filter, ("mail",)):
         mail = entry.first("mail").lower()
         into.setdefault(mail, ("alias", mail, None))
+        n += 1
+    # shared role mailboxes (issue 17), in the domain's ou=shared when it has one
+    shared_filter = f.all_of(f.eq("objectClass", "mgtSharedMailbox"), f.eq("domainName", domain))
+    try:
+        shared = gateway.search(f.dn("ou=shared", layout.domain(domain)), shared_filter, ("mail",))
+    except NotFound:
+        shared = []
+    for entry in shared:
+        mail = entry.first("mail").lower()
+        into.setdefault(mail, ("shared mailbox", mail, None))
         n += 1
     return n
 

@@ -49,7 +49,7 @@ FIELD_LABELS = {
 TERMS = (
     N_("pending"), N_("active"), N_("retiring"), N_("retired"),
     N_("validating"), N_("validated"), N_("applying"), N_("done"), N_("failed"),
-    N_("account"), N_("alias"),
+    N_("account"), N_("alias"), N_("shared mailbox"),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
@@ -16,6 +17,7 @@ from imapclient.exceptions import IMAPClientError
 
 from integration.conftest import AuditProbe, MailClients
 from mailgothai.core.models import Status
+from mailgothai.services import import_validation
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 
@@ -218,3 +220,20 @@ def test_its_quota_comes_from_the_domains_pool_and_the_domain_keeps_it(services:
     with pytest.raises(Exception, match="shared mailboxes"):
         services.domains.delete(name, force=True)  # its mail is the agency's record
     assert services.domains.get(name).name == name
+
+
+@pytest.mark.parametrize("lookup", ["domain read whole", "addresses looked up"])
+def test_an_import_row_on_a_shared_mailboxs_address_is_refused(services: Services, domain: str, cli: object,
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               lookup: str) -> None:
+    if lookup == "addresses looked up":  # never the whole domain: one search for the file's addresses
+        monkeypatch.setattr(import_validation, "PRELOAD_FACTOR", 0)
+        monkeypatch.setattr(import_validation, "PRELOAD_SMALL", -1)
+    services.shared.add(f"saraban@{domain}")
+    rows = tmp_path / "staff.csv"
+    rows.write_text(f"email,given_name\r\nsaraban@{domain},x\r\nsomsri@{domain},สมศรี\r\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    done = cli("import", str(rows), "--report", str(report))  # type: ignore[operator]
+    assert done.returncode == 3, done.stderr
+    assert "shared mailbox" in report.read_text(encoding="utf-8-sig")
+    assert [a.email for a in services.accounts.iter_domain(domain)] == [f"somsri@{domain}"]
