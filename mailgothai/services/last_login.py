@@ -14,8 +14,9 @@ per login); a thread writes the batch every `every` seconds, or sooner once `bat
 wait, and at shutdown: one directory search matches the batch's logins to their accounts
 (mailbox id, address, domain) and one SQL transaction writes them. A process that crashes
 loses the logins of its last `every` seconds at most (their accounts show the login before).
-A login that matches no live account (deleted meanwhile, or an address of an alias domain,
-which the directory does not list under that name) is not recorded.
+A login at an alias domain's name counts for the account at its target (Dovecot's passdb
+and the relay report it under the target's name); a login that matches no live account
+(deleted meanwhile) is not recorded.
 """
 
 from __future__ import annotations

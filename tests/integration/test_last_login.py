@@ -185,3 +185,12 @@ def test_a_deleted_and_reused_address_inherits_no_last_login_and_a_rename_keeps_
     ok(cli("account", "rename", address, renamed))
     last = shown(cli, renamed)
     assert last is not None and last["source"] == "192.0.2.7"
+
+
+def test_an_imap_login_by_an_alias_domain_name_is_the_accounts_last_login(
+        stack: Settings, services: Services, domain: str, cli: Cli) -> None:
+    alias = f"renamed-{domain}"
+    services.domain_routing.add_alias_domain(alias, domain)
+    add(services, f"pranee@{domain}")
+    assert imap_login(stack, f"pranee@{alias}", PASSWORD) is True
+    assert wait_for_login(cli, f"pranee@{domain}", "imap")["source"] == "127.0.0.1"
