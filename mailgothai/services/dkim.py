@@ -81,6 +81,10 @@ class DkimService(Service):
 
     def _domain(self, name: str) -> str:
         domain = normalize_domain(name)
+        alias = self.b.domains.find_alias(domain)
+        if alias is not None:  # an alias domain (issue 17) signs mail sent as its addresses with keys of its own
+            self.actor.require_domain(alias.target)
+            return domain
         self.actor.require_domain(domain)
         self.b.domains.get(domain)  # NotFound if not hosted
         return domain

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
@@ -16,7 +17,17 @@ from imapclient.exceptions import LoginError
 from mailgothai.core.models import Status
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain
-from relay.helpers import PASSWORD, fetch_all, message, mx, submission, wait_for_messages
+from relay.helpers import (
+    PASSWORD,
+    dns_records,
+    fetch_all,
+    message,
+    mx,
+    perl_verify,
+    reload_relay,
+    submission,
+    wait_for_messages,
+)
 from tests.conftest import Cli
 from tests.integration.conftest import AuditProbe
 
@@ -186,3 +197,18 @@ def test_a_suspended_account_cannot_log_in_by_its_alias_domain_name_either(
     with pytest.raises(LoginError):
         _imap_login(relay, as_new)
     _auth_refused(relay, as_new)
+
+
+def test_mail_sent_as_the_alias_domain_is_signed_with_its_own_key_when_it_has_one(
+        relay: Settings, mail_domain: MailDomain, new_name: str, tmp_path: Path) -> None:
+    somchai, malee = mail_domain.account("somchai"), mail_domain.account("malee")
+    mail_domain.services.domain_routing.add_alias_domain(new_name, mail_domain.name)
+    mail_domain.services.dkim.generate(new_name, "rsa")  # the operator publishes its record under NEW
+    reload_relay(relay)
+    as_new = f"somchai@{new_name}"
+    with submission(relay, somchai) as client:
+        assert client.sendmail(as_new, [malee], message(as_new, malee, "signed-as-new-name")) == {}
+    [got] = wait_for_messages(relay, malee)
+    assert f"d={new_name}".encode() in got.split(b"\r\n\r\n", 1)[0]
+    perl = perl_verify(got, dns_records(mail_domain.services, new_name), tmp_path)
+    assert perl.overall == "pass", perl.lines
