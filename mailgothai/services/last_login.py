@@ -220,7 +220,12 @@ class LastLoginService(Service):
         start. One SQL query for the window, one directory search for its accounts."""
         dom = self._domain(domain)
         self.ensure_synced(dom)
-        rows, total = self.times.page(dom.name, descending, search.strip().lower(), offset, size)
+        prefix = search.strip().lower()
+        # Without a search every account of the domain has its row (matched above): the
+        # domain's own counter is the total, and the count of the rows is not needed.
+        rows, total = self.times.page(dom.name, descending, prefix, offset, size, count=bool(prefix))
+        if not prefix:
+            total = dom.account_count
         found = LoginOwners(self.b.gateway.as_application(), self.b.layout).accounts(dom.name, [r[0] for r in rows])
         items, last = [], {}
         for mailbox_id, _address, login in rows:

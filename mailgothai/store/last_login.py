@@ -106,18 +106,20 @@ class LastLogins:
 
     # ---- a domain's accounts by last login ---------------------------------------------
 
-    def page(self, domain: str, descending: bool, prefix: str, offset: int,
-             size: int) -> tuple[list[tuple[str, str, LastLogin | None]], int]:
+    def page(self, domain: str, descending: bool, prefix: str, offset: int, size: int,
+             count: bool = True) -> tuple[list[tuple[str, str, LastLogin | None]], int]:
         """A window of the domain's accounts by last login (ties and never-logged-in by
         address; `descending` is the same list reversed), those whose address starts with
-        `prefix`: (mailbox id, address, last login) and how many there are in all."""
+        `prefix`: (mailbox id, address, last login) and how many there are in all (-1 unless
+        `count`: the count reads every row of the domain's index, ~5 ms for 40,000)."""
         where = [AccountLoginRow.domain == domain]
         if prefix:
             where.append(AccountLoginRow.address.like(_escape_like(prefix.lower()) + "%", escape="\\"))
         order = ((AccountLoginRow.seen_ms.desc(), AccountLoginRow.address.desc()) if descending
                  else (AccountLoginRow.seen_ms.asc(), AccountLoginRow.address.asc()))
         with self._store.session() as session:
-            total = int(session.scalar(select(func.count()).select_from(AccountLoginRow).where(*where)) or 0)
+            total = (int(session.scalar(select(func.count()).select_from(AccountLoginRow).where(*where)) or 0)
+                     if count else -1)
             rows = session.scalars(select(AccountLoginRow).where(*where).order_by(*order)
                                    .offset(offset).limit(size)).all()
             return [(r.mailbox_id, r.address, _last(r)) for r in rows], total
