@@ -19,6 +19,10 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--quota", default=None, help="e.g. 2G (default: the domain's default quota)")
     add.set_defaults(handler=cmd_add)
 
+    remove = commands.add_parser("remove", help="remove an empty shared mailbox (its members lose it)")
+    remove.add_argument("address")
+    remove.set_defaults(handler=cmd_remove)
+
     lst = commands.add_parser("list", help="a domain's shared mailboxes and their members")
     lst.add_argument("domain")
     add_json(lst)
@@ -40,6 +44,12 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def cmd_add(args: argparse.Namespace, services: Services) -> int:
     shared = services.shared.add(args.address, name=args.name, quota=args.quota)
     print(f"shared mailbox {shared.address} created")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, services: Services) -> int:
+    services.shared.remove(args.address)
+    print(f"shared mailbox {args.address} removed")
     return 0
 
 

@@ -178,6 +178,8 @@ class Why(enum.Enum):
     SHARED_MEMBER_UNKNOWN = N_("no account %(value)s in %(domain)s")
     SHARED_NOT_A_MEMBER = N_("%(value)s is not a member of %(shared)s")
     DOMAIN_HAS_SHARED = N_("%(domain)s still has shared mailboxes (%(count)s): remove them first")
+    SHARED_NOT_EMPTY = N_(
+        "%(value)s still holds %(count)s messages: a member with the write right moves or deletes them first")
     # DKIM keys (dkim/keys.py, services/dkim.py)
     NOT_A_KEY_TYPE = N_("must be 'rsa' or 'ed25519', not %(value)s")
     SELECTOR_SHAPE = N_("1-63 letters, digits or '-', not starting or ending with '-'")

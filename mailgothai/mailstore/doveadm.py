@@ -85,6 +85,13 @@ class Doveadm:
             self._run("acl", "set", "-u", owner, "INBOX", identifier, *(ACL_NAMES[letter] for letter in rights))
         self._run("acl", "recalc", "-u", owner)
 
+    def unshare_mailbox(self, owner: str, identifiers: list[str]) -> None:
+        """Take these ACL identifiers off a shared mailbox's INBOX and rebuild the
+        shared-mailbox dictionary without them (before the mailbox is removed)."""
+        for identifier in identifiers:
+            self._run("acl", "delete", "-u", owner, "INBOX", identifier)
+        self._run("acl", "recalc", "-u", owner)
+
     def flush_all(self) -> None:
         if not self.available:
             return

@@ -113,6 +113,30 @@ class SharedMailboxService(Service):
                    before=_member_record(email, before))
         self._refresh(email, lost_access=True)
 
+    def remove(self, address: str) -> None:
+        """Remove an empty shared mailbox: its members lose it, its quota goes back to the
+        domain's pool, its (empty) mailbox is deleted. One holding mail is refused: the
+        agency's correspondence is never deleted along with it."""
+        shared = self.get(address)
+        held = self.b.mailboxes.count_messages(shared.mailbox_id)
+        if held:
+            raise InvalidInput("address", Why.SHARED_NOT_EMPTY(value=shared.address, count=held))
+        members = self._dir.members(shared)
+        for member in members:
+            self._dir.set_rights(member.email, shared, frozenset())
+        if self.b.doveadm.available:
+            groups = [f"group={group(shared.mailbox_id, right)}" for right in ACL_LETTERS]
+            self.b.doveadm.unshare_mailbox(shared.address, groups)
+        self._dir.delete(shared.address)
+        self.b.domains.adjust_usage(shared.domain, 0, -shared.quota)
+        self.b.mailboxes.remove(shared.mailbox_id)
+        self.audit("shared.delete", "shared_mailbox", shared.address, shared.domain,
+                   before={"address": shared.address, "name": shared.name, "quota": shared.quota,
+                           "mailbox_id": shared.mailbox_id, "members": [m.email for m in members]})
+        self.b.doveadm.flush_auth_cache([shared.address, *(m.email for m in members)])
+        self.b.doveadm.kick([m.email for m in members])
+        self.b.tell_relay()
+
     def _member(self, shared: SharedMailbox, member: str) -> str:
         email = normalize_address(member, "member")
         member_domain = split_address(email)[1]

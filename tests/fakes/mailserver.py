@@ -44,3 +44,7 @@ class FakeMailServer:
 
     def share_mailbox(self, owner: str, acl: dict[str, str]) -> None:
         self.shared_acls.setdefault(owner, {}).update(acl)
+
+    def unshare_mailbox(self, owner: str, identifiers: list[str]) -> None:
+        for identifier in identifiers:
+            self.shared_acls.get(owner, {}).pop(identifier, None)

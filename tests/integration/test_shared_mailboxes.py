@@ -237,3 +237,25 @@ def test_an_import_row_on_a_shared_mailboxs_address_is_refused(services: Service
     assert done.returncode == 3, done.stderr
     assert "shared mailbox" in report.read_text(encoding="utf-8-sig")
     assert [a.email for a in services.accounts.iter_domain(domain)] == [f"somsri@{domain}"]
+
+
+def test_only_an_empty_shared_mailbox_is_removed_and_its_members_lose_it(
+        services: Services, office: dict[str, str], mail: MailClients, cli: object, audit: AuditProbe) -> None:
+    domain = office["shared"].split("@")[1]
+    done = cli("shared", "remove", office["shared"])  # type: ignore[operator]
+    assert done.returncode == 2 and "error: address:" in done.stderr and "1 messages" in done.stderr
+    assert services.shared.get(office["shared"]).address == office["shared"]  # nothing changed
+    with session(mail, office["writer"]) as client:  # a writer empties it
+        client.select_folder(office["inbox"])
+        client.add_flags(client.search("ALL"), [b"\\Deleted"])
+        client.expunge()
+    allocated = services.domains.get(domain).quota_allocated
+    done = cli("shared", "remove", office["shared"])  # type: ignore[operator]
+    assert done.returncode == 0, done.stderr
+    assert services.domains.get(domain).quota_allocated == allocated - services.domains.get(domain).limits.default_quota
+    assert services.shared.for_domain(domain) == []
+    for member in (office["reader"], office["writer"]):
+        with session(mail, member) as client:
+            assert not [f for f in folders(client) if f.startswith("Shared/")]
+    assert audit.count(action="shared.delete", object_id=office["shared"]) == 1
+    services.domains.delete(domain, force=True)  # nothing of the agency's mail is in the way now

@@ -92,3 +92,5 @@ def test_the_api_manages_shared_mailboxes_with_the_admins_rights(live: Live, wor
         assert api.get(f"/domains/{world.b}/shared").status_code == 404
         assert api.delete(f"/shared/{address}/members/{member}").status_code == 204
         assert members(live, address) == []
+        assert api.delete(f"/shared/{address}").status_code == 204  # empty: removed
+        assert api.get(f"/shared/{address}").status_code == 404

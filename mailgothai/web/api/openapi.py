@@ -277,7 +277,9 @@ def document() -> dict[str, Any]:
                         [DOMAIN], _body({"local_part": STR, "name": STR, "quota": SIZE}, ("local_part",)),
                         status="201", tag="shared")},
         f"{P}/shared/{{address}}": {
-            "get": _op("a shared mailbox and its members", "SharedMailbox", [SHARED], tag="shared")},
+            "get": _op("a shared mailbox and its members", "SharedMailbox", [SHARED], tag="shared"),
+            "delete": _op("remove an empty shared mailbox (one holding mail: 400); its members lose it", None,
+                          [SHARED], tag="shared")},
         f"{P}/shared/{{address}}/members/{{email}}": {
             "put": _op("make an account of the shared mailbox's domain a member with exactly these rights",
                        "SharedMember", [SHARED, MEMBER], _body({"rights": RIGHTS}, ("rights",)), tag="shared"),
@@ -398,8 +400,8 @@ def document() -> dict[str, Any]:
         "Account": {"type": "object", "required": ["email", "domain", "quota", "status"], "properties": {
             "email": STR, "domain": STR, "quota": INT, "status": STR, "given_name": STR, "surname": STR,
             "display_name": STR, "aliases": STRS, "forwards": STRS,
-            "mailbox_id": {**NULLABLE_STR, "description": "the mailbox's identity; null in listings"},
-            "hold_reason": {**NULLABLE_STR, "description": "a legal hold; empty: none; null in listings"},
+            "mailbox_id": {**NULLABLE_STR, "description": "the mailbox's identity; null in the search"},
+            "hold_reason": {**NULLABLE_STR, "description": "a legal hold; empty: none; null in the search"},
             "usage": {"type": ["object", "null"], "properties": {"used_bytes": INT, "read_at": STR}},
             "last_login": {**LAST_LOGIN, "description": "the last IMAP, SMTP AUTH or web login; null: never; "
                            "given by the account's page and the listing only"}}},

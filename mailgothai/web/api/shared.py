@@ -33,6 +33,10 @@ def shared_get(c: ApiCtx) -> Any:
     return c.services().shared.show(c.path("address")).as_dict()
 
 
+def shared_delete(c: ApiCtx) -> Any:
+    c.services().shared.remove(c.path("address"))
+
+
 def member_put(c: ApiCtx) -> Any:
     rights = c.strings("rights")
     if rights is None:
@@ -52,6 +56,7 @@ def routes(ep: Callable[..., Route]) -> list[Route]:
         (f"{P}/domains/{{domain}}/shared", shared_create, "POST", {"body": f({"local_part", "name", "quota"}),
                                                                    "status": 201}),
         (f"{P}/shared/{{address}}", shared_get, "GET", {}),
+        (f"{P}/shared/{{address}}", shared_delete, "DELETE", {}),
         (f"{P}/shared/{{address}}/members/{{email}}", member_put, "PUT", {"body": f({"rights"})}),
         (f"{P}/shared/{{address}}/members/{{email}}", member_delete, "DELETE", {}),
     ]

@@ -17,6 +17,7 @@ NOTICES.update({
     "shared-saved": N_("The shared mailbox was created."),
     "shared-member-saved": N_("The member's rights were saved."),
     "shared-member-removed": N_("The member was removed."),
+    "shared-removed": N_("The shared mailbox was removed."),
 })
 RIGHT_LABELS = {
     Right.READ: N_("Read (each member keeps its own read marks)"),
@@ -80,10 +81,25 @@ def member_remove(ctx: Ctx) -> Response:
     return ctx.redirect(f"/domains/{shared.domain}/shared", "shared-member-removed")
 
 
+def shared_remove(ctx: Ctx) -> Response:
+    svc = ctx.services()
+    shared = svc.shared.get(ctx.request.path_params["address"])
+    form = Form(N_("Remove the shared mailbox"), [], N_("Remove for good"), cancel=f"/domains/{shared.domain}/shared",
+                danger=True, intro=N_("Only an empty shared mailbox can be removed. Its members lose it."))
+    if ctx.request.method == "GET":
+        return ctx.render("form.html", form=form, subject=shared.address)
+    try:
+        svc.shared.remove(shared.address)
+    except MailGoThaiError as exc:
+        return ctx.render("form.html", 400, form=form.fail(exc, ctx.gettext), subject=shared.address)
+    return ctx.redirect(f"/domains/{shared.domain}/shared", "shared-removed")
+
+
 def routes() -> list[Route]:
     return [
         page("/domains/{domain}/shared", shared_list, Access.ADMIN),
         page("/domains/{domain}/shared/new", shared_new, Access.ADMIN, ("GET", "POST")),
         page("/shared/{address}/members", member_form, Access.ADMIN, ("GET", "POST")),
         page("/shared/{address}/members/remove", member_remove, Access.ADMIN, ("POST",)),
+        page("/shared/{address}/remove", shared_remove, Access.ADMIN, ("GET", "POST")),
     ]
