@@ -259,3 +259,17 @@ def test_only_an_empty_shared_mailbox_is_removed_and_its_members_lose_it(
             assert not [f for f in folders(client) if f.startswith("Shared/")]
     assert audit.count(action="shared.delete", object_id=office["shared"]) == 1
     services.domains.delete(domain, force=True)  # nothing of the agency's mail is in the way now
+
+
+def test_a_writer_makes_folders_in_the_shared_mailbox_and_a_reader_sees_them(office: dict[str, str],
+                                                                          mail: MailClients) -> None:
+    folder = f"{office['inbox']}/ทะเบียนรับ"  # "register of received letters"
+    with session(mail, office["reader"]) as client:
+        with pytest.raises(IMAPClientError):
+            client.create_folder(folder)
+    with session(mail, office["writer"]) as client:
+        client.create_folder(folder)
+        client.append(folder, message("filed"))
+    with session(mail, office["reader"]) as client:
+        assert folder in folders(client)
+        assert subjects(client, folder) == ["filed"]
