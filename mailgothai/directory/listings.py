@@ -17,7 +17,8 @@ from typing import Generic, TypeVar
 
 from mailgothai.core.models import Account, Alias, Domain
 from mailgothai.directory import escaping as f
-from mailgothai.directory.accounts import ATTRS as ACCOUNT_ATTRS
+# with the mailbox id (and hold): a page's last logins are read by it (issue 17)
+from mailgothai.directory.accounts import ONE_ATTRS as ACCOUNT_ATTRS
 from mailgothai.directory.accounts import name_filter, to_account
 from mailgothai.directory.aliases import ATTRS as ALIAS_ATTRS
 from mailgothai.directory.aliases import to_alias

@@ -51,7 +51,7 @@ def account_json(a: Account, reading: Reading | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"email": a.email, "domain": a.domain, "quota": a.quota, "status": a.status.value,
                            "given_name": a.given_name, "surname": a.surname, "display_name": a.display_name,
                            "aliases": list(a.aliases), "forwards": list(a.forwards),
-                           # read with one account only (every entry has a mailbox id): null in listings
+                           # read with one account and in a domain's listing: null in the search
                            "mailbox_id": a.mailbox_id or None, "hold_reason": a.hold_reason if a.mailbox_id else None}
     out["usage"] = {"used_bytes": reading.used_bytes, "read_at": iso(reading.read_at)} if reading else None
     return out
