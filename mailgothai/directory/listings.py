@@ -17,8 +17,7 @@ from typing import Generic, TypeVar
 
 from mailgothai.core.models import Account, Alias, Domain
 from mailgothai.directory import escaping as f
-# with the mailbox id (and hold): a page's last logins are read by it (issue 17)
-from mailgothai.directory.accounts import ONE_ATTRS as ACCOUNT_ATTRS
+from mailgothai.directory.accounts import ONE_ATTRS as ACCOUNT_ATTRS  # with the mailbox id: a page's last logins
 from mailgothai.directory.accounts import name_filter, to_account
 from mailgothai.directory.aliases import ATTRS as ALIAS_ATTRS
 from mailgothai.directory.aliases import to_alias
