@@ -103,10 +103,12 @@ class ConfigUpdate:
 
     schema: tuple[str, ...] = ()  # OIDs (or macros) of the schema definitions added or changed
     access: bool = False  # the access rules were replaced
+    indexes: tuple[str, ...] = ()  # olcDbIndex values added
 
     def describe(self) -> list[str]:
         return ([f"schema definitions added or changed: {', '.join(self.schema)}"] if self.schema else []) + (
-            ["access rules replaced with this version's"] if self.access else [])
+            ["access rules replaced with this version's"] if self.access else []) + (
+            [f"indexes added: {', '.join(self.indexes)}"] if self.indexes else [])
 
 
 def update_config(settings: Settings, node: int = 1) -> ConfigUpdate:
@@ -137,12 +139,18 @@ def update_config(settings: Settings, node: int = 1) -> ConfigUpdate:
         replace_access = [_plain(v) for v in access] != [_plain(v) for v in wanted_access]
         if replace_access:
             conn.modify(DATABASE_DN, {"olcAccess": [(ldap3.MODIFY_REPLACE, wanted_access)]})
+        # Indexes this version added (e.g. mgtSharedAccess, issue 17): slapd builds them online.
+        wanted_index = ldif_values(config, DATABASE_DN).get("olcDbIndex", [])
+        have_index = {_plain(v) for v in _read(conn, DATABASE_DN, ["olcDbIndex"])["olcDbIndex"]}
+        new_index = [v for v in wanted_index if _plain(v) not in have_index]
+        if new_index:
+            conn.modify(DATABASE_DN, {"olcDbIndex": [(ldap3.MODIFY_ADD, new_index)]})
     except lx.LDAPException as exc:
         raise StackError(f"updating the configuration of slapd at {paths.root} failed: {exc}") from exc
     finally:
         discard(conn)
     return ConfigUpdate(tuple(_identity(_plain(value)) for operation, _, value in changes
-                              if operation == ldap3.MODIFY_ADD), replace_access)
+                              if operation == ldap3.MODIFY_ADD), replace_access, tuple(new_index))
 
 
 def mark_legacy_hashes(settings: Settings) -> int:
