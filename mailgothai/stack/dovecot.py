@@ -46,6 +46,18 @@ def shared_dict(settings: Settings) -> Path:
     return mail_root(settings) / ".acl-shared" / "shared-mailboxes.db"
 
 
+def global_acl(settings: Settings) -> Path:
+    """The operator's ACL rules for every mailbox (vfile's global ACL file), read by the mail processes."""
+    return shared_dict(settings).parent / "global-acl"
+
+
+# Every owner keeps every right on its own folders but 'a' (changing ACLs): users cannot share
+# their folders themselves over IMAP (SETACL), so only shared mailboxes, whose ACLs name
+# groups of account ids, are shared; a folder shared with an address (user=…) would pass to
+# whoever gets that address next.
+GLOBAL_ACL = "* owner lrwstipekx\n"
+
+
 def _searchable_by(st: os.stat_result, uid: int, gid: int) -> bool:
     if st.st_uid == uid:
         return bool(st.st_mode & stat.S_IXUSR)
@@ -85,9 +97,11 @@ def write_config(settings: Settings) -> DovecotPaths:
     mail = mail_root(settings)
     mail.mkdir(parents=True, exist_ok=True, mode=0o700)
     shared_dict(settings).parent.mkdir(exist_ok=True, mode=0o700)
+    write_private(global_acl(settings), GLOBAL_ACL)
     if os.geteuid() == 0:
         os.chown(mail, settings.mail_uid, settings.mail_gid)
         os.chown(shared_dict(settings).parent, settings.mail_uid, settings.mail_gid)
+        os.chown(global_acl(settings), settings.mail_uid, settings.mail_gid)
         grant_traversal(mail.parent, settings.mail_uid, settings.mail_gid)
     common = render(
         "dovecot/ldap-common.conf.in",
@@ -141,6 +155,7 @@ def write_config(settings: Settings) -> DovecotPaths:
             "sieve_sendmail": sieve.sendmail_command(settings),
             "vacation_location": vacation.LOCATION,
             "shared_dict": shared_dict(settings),
+            "global_acl": global_acl(settings),
         },
     )
     write_private(paths.config, conf)

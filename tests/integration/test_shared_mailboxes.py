@@ -273,3 +273,17 @@ def test_a_writer_makes_folders_in_the_shared_mailbox_and_a_reader_sees_them(off
     with session(mail, office["reader"]) as client:
         assert folder in folders(client)
         assert subjects(client, folder) == ["filed"]
+
+
+def test_users_cannot_share_their_own_folders_over_imap(office: dict[str, str], mail: MailClients) -> None:
+    """Only shared mailboxes are shared (their ACLs name account ids, never addresses): a
+    user's SETACL is refused, so a stranger is never given a folder by address, nor whoever
+    gets that address later."""
+    with session(mail, office["stranger"]) as client:
+        client.create_folder("Private")
+        client.delete_folder("Private")  # its own folders: every right but changing ACLs
+        for folder in ("INBOX", office["inbox"]):
+            with pytest.raises(IMAPClientError):
+                client.setacl(folder, office["reader"], "lr")
+    with session(mail, office["reader"]) as client:
+        assert not [f for f in folders(client) if f.startswith(f"Shared/{office['stranger']}")]
