@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mailgothai.core.auth_policy import HEADER, PolicyRequest, PolicyRequestError, answer, parse_request
+from mailgothai.core.last_login import mail_client_protocol
 from mailgothai.errors import MailGoThaiError
 from mailgothai.services.login_budget import LoginBudget
 
@@ -34,8 +35,9 @@ def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None 
         if request.command == "allow":
             return answer(budget.check(request.login, request.remote))
         if request.success:
-            if recorder is not None:
-                recorder.record(request.login, request.protocol or "imap", request.remote)
+            protocol = mail_client_protocol(request.protocol)
+            if recorder is not None and protocol is not None:
+                recorder.record(request.login, protocol, request.remote)
             budget.succeeded(request.login, request.remote)
         elif not request.policy_reject:  # a refusal of ours is not another failure
             budget.failed(request.login, request.remote)

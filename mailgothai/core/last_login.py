@@ -56,6 +56,13 @@ def from_ms(seen_ms: int) -> datetime:
     return datetime.fromtimestamp(seen_ms / 1000, UTC)
 
 
+def mail_client_protocol(dovecot_protocol: str) -> str | None:
+    """What a login Dovecot reports counts as: "imap" or "pop3" (a mail client's), None for
+    the others (a ManageSieve client, doveadm's own test): not recorded."""
+    name = dovecot_protocol.strip().lower() or "imap"
+    return name if name in ("imap", "pop3") else None
+
+
 def protocol_name(raw: str) -> str:
     """Dovecot's protocol names (imap, pop3) and our own; anything else as "imap" (the
     protocol Dovecot serves here), never an unbounded string."""

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from mailgothai.authpolicy.app import create_app
 from mailgothai.core.last_login import LastLogin, Owner
+from mailgothai.core.login_budget import BudgetRules
 from mailgothai.errors import StoreError
 from mailgothai.services.last_login import LoginRecorder
+from mailgothai.services.login_budget import LoginBudget
+from mailgothai.store import Store
+from mailgothai.store.last_login import LastLogins
+from tests.unit.test_auth_policy_app import SECRET, Policy
 
 
 class Table:
@@ -86,3 +93,31 @@ def test_a_login_never_waits_for_a_slow_write_and_stop_writes_what_waits() -> No
     table.gate.set()
     recorder.stop()
     assert set(table.rows) == {"id-a", "id-b"}
+
+
+def test_the_auth_policy_service_records_an_imap_success_only(tmp_path: Path) -> None:
+    """Dovecot's reports (command=report) as the policy service gets them: a successful
+    IMAP or POP3 login is recorded; a failure, a refusal, a ManageSieve login are not."""
+    store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    store.migrate()
+    try:
+        directory = Directory({f"{u}@moph.go.th": f"id-{u}" for u in ("a", "b", "c", "d", "e")})
+        recorder = LoginRecorder(LastLogins(store), directory.resolve, every=3600)
+        policy = Policy(create_app(LoginBudget(store, BudgetRules(pair_free=3, pair_base=600, pair_max=600)),
+                                   SECRET, recorder))
+
+        def report(login: str, **body: object) -> None:
+            answer = policy.post("/?command=report", json={"login": login, "remote": "192.0.2.1", **body})
+            assert answer.status_code == 200, answer.text
+
+        report("a@moph.go.th", protocol="imap", success=True)
+        report("b@moph.go.th", protocol="pop3", success=True)
+        report("c@moph.go.th", protocol="imap", success=False)
+        report("d@moph.go.th", protocol="imap", success=False, policy_reject=True)
+        report("e@moph.go.th", protocol="sieve", success=True)
+        recorder.flush()
+        found = LastLogins(store).of([f"id-{u}" for u in "abcde"])
+        assert {k: (v.protocol, v.source) for k, v in found.items()} == {
+            "id-a": ("imap", "192.0.2.1"), "id-b": ("pop3", "192.0.2.1")}
+    finally:
+        store.close()
