@@ -18,7 +18,10 @@ port while the relay was down learns the secret.
 
 Standard library only, run with `python -I` (the system's Python: the project's may be
 where the mail user cannot go): it starts in a few tens of milliseconds.
-Exit codes as sendmail's (sysexits): 0 sent, 75 try again later, 69 refused, 64 usage.
+Exit codes as sendmail's (sysexits): 0 sent (or an out-of-office reply the relay refused,
+dropped: see main), 75 try again later, 69 refused, 64 usage. Dovecot 2.3 takes every
+non-zero exit as a temporary failure: LMTP then answers 451 and the relay delivers the
+incoming message again later.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import smtplib
 import ssl
 import sys
 
 EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL = 64, 69, 75
 HELO = "sieve.localhost"
+AUTO_REPLY = re.compile(rb"^Auto-Submitted:[ \t]*auto-replied", re.IGNORECASE | re.MULTILINE)
 
 
 def parse(argv: list[str]) -> tuple[str, str, str, list[str]]:
@@ -61,9 +66,12 @@ def parse(argv: list[str]) -> tuple[str, str, str, list[str]]:
 
 
 def _send(settings: dict[str, str], user: str, sender: str, recipients: list[str], message: bytes) -> None:
-    context = ssl.create_default_context()
+    # No CA store (create_default_context loads it: tens of milliseconds on every reply): the
+    # certificate is checked below against the pinned one.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # verified below against the pinned certificate
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     # a name of its own: without one smtplib asks the resolver for this host's (getfqdn)
     with smtplib.SMTP(settings["host"], int(settings["port"]), local_hostname=HELO, timeout=60) as smtp:
         smtp.ehlo(HELO)
@@ -99,9 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sieve-sendmail: relay refused: {exc.smtp_code} {exc.smtp_error!r}", file=sys.stderr)
         return EX_UNAVAILABLE if 500 <= exc.smtp_code < 600 else EX_TEMPFAIL
     except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
         print(f"sieve-sendmail: relay refused the recipients: {exc.recipients!r}", file=sys.stderr)
-        return EX_UNAVAILABLE if all(500 <= c < 600 for c in codes) else EX_TEMPFAIL
+        if AUTO_REPLY.search(message.split(b"\n\r\n", 1)[0].split(b"\n\n", 1)[0]):
+            # An out-of-office reply refused (e.g. 452, the user's hourly limit): dropped.
+            # Dovecot 2.3 takes every failure of the sendmail program as temporary and would
+            # refuse the incoming message itself until the limit passes.
+            print("sieve-sendmail: out-of-office reply dropped", file=sys.stderr)
+            return 0
+        # A redirect: the delivery is refused for now and the relay tries it again later,
+        # so the message is neither lost nor sent past the limit.
+        return EX_TEMPFAIL
     except (OSError, smtplib.SMTPException) as exc:
         print(f"sieve-sendmail: {exc}", file=sys.stderr)
         return EX_TEMPFAIL

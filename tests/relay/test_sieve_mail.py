@@ -17,7 +17,7 @@ from mailgothai.core.sieve_mail import SIEVE_LOGIN
 from mailgothai.mailstore.paths import paths_for
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain
-from relay.helpers import dns_records, message, mx, perl_verify, reload_relay, submission, wait_for
+from relay.helpers import dns_records, fetch_all, message, mx, perl_verify, reload_relay, submission, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
@@ -93,3 +93,20 @@ def test_the_sieve_sender_secret_is_the_mail_users_alone(relay: Settings) -> Non
     st = conf.stat()
     assert (st.st_uid, st.st_mode & 0o777) == (relay.mail_uid, 0o400)
     assert str(relay.sieve_submit_secret) in conf.read_text()
+
+
+
+def test_over_the_hourly_limit_no_reply_leaves_and_the_mail_still_arrives(
+        relay: Settings, signed_domain: MailDomain, remote: FakeRemote) -> None:
+    signed_domain.services.domains.set(signed_domain.name, hourly_send_limit=1)
+    clerk, reader = signed_domain.account("clerk"), signed_domain.account("reader")
+    with submission(relay, clerk) as client:  # the hour's one recipient, spent by the user
+        assert client.sendmail(clerk, [reader], message(clerk, reader, "mine")) == {}
+    signed_domain.services.vacation.set(clerk, subject="Away", message="I am away.")
+    partner = f"partner-{uuid.uuid4().hex[:8]}@outside.example"
+    with mx(relay) as client:
+        assert client.sendmail(partner, [clerk], message(partner, clerk, "over the limit")) == {}
+    # the reply is not sent past the limit, and the incoming message is not held back for it
+    [arrived] = wait_for(lambda: fetch_all(relay, clerk), "the message in the INBOX")
+    assert b"Subject: over the limit" in arrived
+    assert remote.messages_for(partner) == []
