@@ -84,7 +84,7 @@ class ListingWarmer:
                 self._warm[domain.name] = (stamp, time.monotonic())
                 warmed += 1
             if quiet and logins is not None:  # the last-login listing's rows match the directory (issue 17)
-                logins.ensure_synced(domain)
+                logins.ensure_synced(domain, full_after=self.renew_after)
         return warmed
 
     def start(self) -> None:

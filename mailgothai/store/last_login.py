@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from mailgothai.core.last_login import NEVER, LastLogin, Owner, from_ms
 from mailgothai.store.db import Store
 from mailgothai.store.models import Base
+from mailgothai.store.times import aware
 
 CHUNK = 500  # values in one IN (...)
 
@@ -136,10 +137,22 @@ class LastLogins:
 
     # ---- matching the directory ----------------------------------------------------------
 
-    def synced_stamp(self, domain: str) -> str | None:
+    def synced(self, domain: str) -> tuple[str, datetime] | None:
+        """The stamp the domain's rows are known to match, and when they were last matched
+        with the directory in full (None: never)."""
         with self._store.session() as session:
             row = session.get(AccountLoginSync, domain)
-            return row.stamp if row is not None else None
+            return (row.stamp, aware(row.synced_at)) if row is not None else None
+
+    def count(self, domain: str) -> int:
+        with self._store.session() as session:
+            return int(session.scalar(select(func.count()).select_from(AccountLoginRow)
+                                      .where(AccountLoginRow.domain == domain)) or 0)
+
+    def set_stamp(self, domain: str, stamp: str) -> None:
+        """The rows match the directory at `stamp` too (the time of the last full match stays)."""
+        with self._store.session() as session:
+            session.execute(update(AccountLoginSync).where(AccountLoginSync.domain == domain).values(stamp=stamp))
 
     def sync(self, domain: str, accounts: Mapping[str, str], stamp: str) -> int:
         """Make the domain's rows the directory's accounts (mailbox id → address): a row for

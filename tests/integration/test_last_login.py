@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from mailgothai.core.last_login import LastLogin, Owner
+from mailgothai.core.models import Status
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
@@ -194,3 +195,21 @@ def test_an_imap_login_by_an_alias_domain_name_is_the_accounts_last_login(
     add(services, f"pranee@{domain}")
     assert imap_login(stack, f"pranee@{alias}", PASSWORD) is True
     assert wait_for_login(cli, f"pranee@{domain}", "imap")["source"] == "127.0.0.1"
+
+
+def test_the_rows_are_matched_in_full_only_when_the_set_of_accounts_changed(
+        services: Services, domain: str, cli: Cli) -> None:
+    logins = services.last_login
+    add(services, f"one@{domain}")
+    assert logins.ensure_synced(services.domains.get(domain)) == "full"  # first: every account gets its row
+    assert logins.ensure_synced(services.domains.get(domain)) == "current"
+    services.accounts.set_status(f"one@{domain}", Status.DISABLED)  # audited, the accounts the same
+    assert logins.ensure_synced(services.domains.get(domain)) == "stamp"
+    add(services, f"two@{domain}")
+    assert [line.split("\t")[0] for line in ok(cli("account", "list", domain, "--inactive-days", "1")).stdout
+            .splitlines()] == [f"one@{domain}", f"two@{domain}"]  # the new account was matched in full
+    assert logins.ensure_synced(services.domains.get(domain)) == "current"
+    services.accounts.delete(f"one@{domain}")  # its row goes with it: the rows still number the accounts
+    assert logins.ensure_synced(services.domains.get(domain)) == "stamp"
+    assert [line.split("\t")[0] for line in ok(cli("account", "list", domain, "--inactive-days", "1")).stdout
+            .splitlines()] == [f"two@{domain}"]
