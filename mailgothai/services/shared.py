@@ -24,6 +24,7 @@ from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError
 from mailgothai.services import ports
 from mailgothai.services.base import Service
+from mailgothai.services.domain_routing import login_names
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class SharedMailboxService(Service):
         self.audit("shared.delete", "shared_mailbox", shared.address, shared.domain,
                    before={"address": shared.address, "name": shared.name, "quota": shared.quota,
                            "mailbox_id": shared.mailbox_id, "members": [m.email for m in members]})
-        self.b.doveadm.flush_auth_cache([shared.address, *(m.email for m in members)])
+        self.b.doveadm.flush_auth_cache([shared.address, *login_names(self.b, [m.email for m in members])])
         self.b.doveadm.kick([m.email for m in members])
         self.b.tell_relay()
 
@@ -151,7 +152,7 @@ class SharedMailboxService(Service):
         """Dovecot reads the member's groups at its next login (its cached userdb answer
         flushed); a member who lost a right is disconnected so it holds none a moment
         longer. The relay of this node drops its cached answers (send-as)."""
-        self.b.doveadm.flush_auth_cache([email])
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [email]))  # also under alias-domain names
         if lost_access:
             self.b.doveadm.kick([email])
         self.b.tell_relay()

@@ -287,3 +287,16 @@ def test_users_cannot_share_their_own_folders_over_imap(office: dict[str, str], 
                 client.setacl(folder, office["reader"], "lr")
     with session(mail, office["reader"]) as client:
         assert not [f for f in folders(client) if f.startswith(f"Shared/{office['stranger']}")]
+
+
+def test_a_removal_holds_for_a_member_who_logs_in_under_an_alias_domain(services: Services, office: dict[str, str],
+                                                                       mail: MailClients) -> None:
+    domain = office["shared"].split("@")[1]
+    renamed = f"new-{domain}"
+    services.domain_routing.add_alias_domain(renamed, domain)
+    also = office["reader"].replace(f"@{domain}", f"@{renamed}")  # the same account, by its other name
+    with session(mail, also) as client:  # Dovecot now has this login cached under that name
+        assert office["inbox"] in folders(client)
+    services.shared.remove_member(office["shared"], office["reader"])
+    with session(mail, also) as client:
+        assert office["inbox"] not in folders(client)
