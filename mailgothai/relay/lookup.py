@@ -189,7 +189,7 @@ class RelayDirectory:
         # node: services signal the relay); a suspended or removed shared mailbox is left out
         domain = split_address(login)[1]
         shared = tuple(a for a in (self.shared_address(domain, sid) for sid in entry.send_as) if a)
-        return frozenset((*own, *self._at_alias_domains(own), *shared))
+        return frozenset((*own, *shared, *self._at_alias_domains((*own, *shared))))
 
     def shared_address(self, domain: str, shared_id: str) -> str:
         return self._shared.get((domain, shared_id), lambda: self._read_shared(domain, shared_id))

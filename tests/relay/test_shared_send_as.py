@@ -102,3 +102,10 @@ def test_a_removal_is_not_hidden_by_the_relays_cache(relay: Settings, saraban: d
         assert refused_as(cached, saraban["clerk"], saraban["shared"], saraban["inbox"]) == 0  # now cached
         mail_domain.services.shared.remove_member(saraban["shared"], saraban["clerk"])
         assert refused_as(cached, saraban["clerk"], saraban["shared"], saraban["inbox"]) == 553
+
+
+def test_send_as_also_at_an_alias_domain(relay: Settings, saraban: dict[str, str], mail_domain: MailDomain) -> None:
+    renamed = f"new-{mail_domain.name}"
+    mail_domain.services.domain_routing.add_alias_domain(renamed, mail_domain.name)
+    assert refused_as(relay, saraban["clerk"], f"saraban@{renamed}", saraban["inbox"]) == 0
+    assert refused_as(relay, saraban["reader"], f"saraban@{renamed}", saraban["inbox"]) == 553
