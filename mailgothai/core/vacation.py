@@ -9,8 +9,9 @@ can be shown again exactly (`read_script`).
 Pigeonhole's `vacation` itself answers at most once per sender per `:days`, never to <>,
 to mailing lists (List-Id and the like), to `Precedence: bulk/list/junk`, to
 `Auto-Submitted` other than `no`, nor to mail not addressed to one of `:addresses` (RFC
-5230 4.5 and 4.6). The script adds no-reply senders (noreply@…, no-reply@…, do-not-reply@…
-and the like), which Pigeonhole would answer.
+5230 4.5 and 4.6; each checked by tests/relay/test_vacation_replies.py). The script itself
+leaves out no-reply senders (noreply@…, no-reply@…, do-not-reply@… and the like), which
+RFC 5230 only suggests and Pigeonhole's documentation does not promise.
 """
 
 from __future__ import annotations
