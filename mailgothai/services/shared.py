@@ -82,11 +82,17 @@ class SharedMailboxService(Service):
         except BaseException:
             self.b.domains.adjust_usage(domain.name, 0, -size)
             raise
-        self.audit("shared.create", "shared_mailbox", address, domain.name, after=shared)
         self.b.doveadm.flush_auth_cache([address])
         if self.b.doveadm.available:
-            self.b.doveadm.share_mailbox(address, {
-                f"group={group(shared.mailbox_id, right)}": letters for right, letters in ACL_LETTERS.items()})
+            try:  # its folders' ACLs name its groups; without them nobody could reach it: undo
+                self.b.doveadm.share_mailbox(address, {
+                    f"group={group(shared.mailbox_id, right)}": letters for right, letters in ACL_LETTERS.items()})
+            except BaseException:
+                self._dir.delete(address)
+                self.b.domains.adjust_usage(domain.name, 0, -size)
+                self.b.mailboxes.remove(shared.mailbox_id)
+                raise
+        self.audit("shared.create", "shared_mailbox", address, domain.name, after=shared)
         return shared
 
     def add_member(self, address: str, member: str, rights: str | list[str] | tuple[str, ...]) -> Member:

@@ -17,6 +17,7 @@ from imapclient.exceptions import IMAPClientError
 
 from integration.conftest import AuditProbe, MailClients
 from mailgothai.core.models import Status
+from mailgothai.errors import MailStoreError
 from mailgothai.services import import_validation
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -300,3 +301,18 @@ def test_a_removal_holds_for_a_member_who_logs_in_under_an_alias_domain(services
     services.shared.remove_member(office["shared"], office["reader"])
     with session(mail, also) as client:
         assert office["inbox"] not in folders(client)
+
+
+def test_nothing_is_left_when_dovecot_cannot_take_the_acls(services: Services, domain: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(owner: str, acl: dict[str, str]) -> None:
+        raise MailStoreError("doveadm acl failed: Dovecot is away")
+
+    monkeypatch.setattr(services.backends.doveadm, "share_mailbox", refuse)
+    allocated = services.domains.get(domain).quota_allocated
+    with pytest.raises(MailStoreError):
+        services.shared.add(f"saraban@{domain}")
+    assert services.shared.for_domain(domain) == []
+    assert services.domains.get(domain).quota_allocated == allocated
+    monkeypatch.undo()
+    assert services.shared.add(f"saraban@{domain}").address == f"saraban@{domain}"  # the address is free
