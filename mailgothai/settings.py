@@ -161,6 +161,10 @@ class Settings:
     # Made by `stack up`: Dovecot's Sieve mail (out-of-office replies, redirects) logs in to
     # the relay's submission with it for the user it acts for (stack/sieve_sendmail.py).
     sieve_submit_secret: Secret = Secret("")
+    # "host:port" of the relay submission that Sieve mail goes to, for a Dovecot node with no
+    # relay of its own; empty: this node's (host:submission_port). It must serve the same
+    # certificate (tls_cert_file), which the client pins.
+    sieve_submission: str = ""
     mail_hostname: str = ""  # the name mail clients connect to (autoconfig); empty: host
     quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
     # Last logins (issue 17) are written in batches: every last_login_flush seconds, or

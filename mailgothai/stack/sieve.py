@@ -125,7 +125,12 @@ def write_sendmail(settings: Settings, certificate: Path) -> Path:
     ensure_dirs(settings)
     pem = certificate.read_bytes()
     der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    values = {"host": settings.host, "port": str(settings.submission_port), "login": SIEVE_LOGIN,
+    host, port = settings.host, str(settings.submission_port)
+    if settings.sieve_submission:
+        host, _, port = settings.sieve_submission.rpartition(":")
+        if not host or not port.isdigit():
+            raise StackError(f"sieve_submission: not host:port: {settings.sieve_submission!r}")
+    values = {"host": host.strip("[]"), "port": port, "login": SIEVE_LOGIN,
               "certificate_sha256": hashlib.sha256(der).hexdigest(), "secret": str(settings.sieve_submit_secret)}
     conf = sendmail_config(settings)
     write_private(conf, json.dumps(values))

@@ -10,9 +10,11 @@ import socket
 import ssl
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
+from mailgothai.errors import StackError
 from mailgothai.mailstore.paths import paths_for
 from mailgothai.settings import Settings
 from mailgothai.stack import sieve
@@ -131,3 +133,13 @@ def test_managesieve_logs_in_over_starttls_and_lists_the_script(stack: Settings,
     secured.command("LOGOUT")
     secured.sock.close()
 
+
+
+def test_sieve_mail_goes_to_the_named_relay_on_a_node_without_one(stack: Settings, tmp_path: Path) -> None:
+    node = stack.replace(data_dir=tmp_path / "node", sieve_submission="relay1.example.go.th:587")
+    (tmp_path / "node").mkdir(mode=0o700)
+    sieve.write_sendmail(node, stack.tls_cert_path)
+    written = json.loads(sieve.sendmail_config(node).read_text())
+    assert (written["host"], written["port"]) == ("relay1.example.go.th", "587")
+    with pytest.raises(StackError, match="sieve_submission"):
+        sieve.write_sendmail(node.replace(sieve_submission="relay1.example.go.th"), stack.tls_cert_path)
