@@ -133,3 +133,14 @@ def test_the_api_sets_shows_and_turns_off_a_reply(live: Live, world: World, mail
     assert call("DELETE", f"/accounts/{world.user_b}/vacation").status_code == 404
     assert call("DELETE", f"/accounts/{mailbox}/vacation").status_code == 204
     assert call("GET", f"/accounts/{mailbox}/vacation").json()["enabled"] is False
+
+
+def test_the_self_service_page_is_all_thai_in_thai(user: Client) -> None:
+    from tests.web.test_i18n import untranslated
+
+    user.http.cookies.set("mgt_lang", "th")
+    assert user.get("/me/vacation").status_code == 200
+    assert user.post("/me/vacation", form()).status_code == 303  # set: the page shows all its parts
+    page = user.get("/me/vacation")
+    assert page.status_code == 200 and '<html lang="th">' in page.text
+    assert untranslated(page.text, "th") == []
