@@ -16,7 +16,10 @@ import statistics
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
+
+import tomli_w
 
 from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
@@ -26,10 +29,25 @@ from mailgothai.stack import manager
 from tests.conftest import stack_data_dir, stack_settings
 
 
-def timed(tree: Path, data_dir: Path, email: str) -> float:
+def settings_known_to(tree: Path, data_dir: Path) -> Path:
+    """A copy of the stack's settings file holding only the settings `tree` knows: an older
+    commit refuses a setting added since (e.g. managesieve_port), naming it."""
+    names = subprocess.run([sys.executable, "-c", "import dataclasses, mailgothai.settings as s; "
+                            "print(' '.join(f.name for f in dataclasses.fields(s.Settings)))"],
+                           cwd=tree, capture_output=True, text=True, check=True).stdout.split()
+    values = tomllib.loads((data_dir / "mailgothai.toml").read_text(encoding="utf-8"))
+    path = data_dir / "baseline-settings.toml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(tomli_w.dumps({k: v for k, v in values.items() if k in names}))
+    return path
+
+
+def timed(tree: Path, data_dir: Path, email: str, config: Path | None = None) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
+    where = ["--data-dir", str(data_dir)] if config is None else ["--config", str(config)]
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "mailgothai.cli.main", "--data-dir", str(data_dir),
+    done = subprocess.run([sys.executable, "-m", "mailgothai.cli.main", *where,
                            "account", "show", email], cwd=tree, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0 or email not in done.stdout:
@@ -52,12 +70,14 @@ def main() -> None:
                 email = "somchai@bench.go.th"
                 svc.accounts.add(email, PasswordInput(plain="Bench-pass-1234"))
             times: dict[str, list[float]] = {"new": [], "baseline": []}
+            baseline = args.baseline.resolve()
+            configs = {"new": None, "baseline": settings_known_to(baseline, settings.data_dir)}
             timed(here, settings.data_dir, email)  # warm the page cache for both
-            timed(args.baseline.resolve(), settings.data_dir, email)
+            timed(baseline, settings.data_dir, email, configs["baseline"])
             for run in range(args.runs):
-                order = [("new", here), ("baseline", args.baseline.resolve())]
+                order = [("new", here), ("baseline", baseline)]
                 for name, tree in order if run % 2 == 0 else reversed(order):
-                    times[name].append(timed(tree, settings.data_dir, email))
+                    times[name].append(timed(tree, settings.data_dir, email, configs[name]))
         finally:
             manager.down(settings)
     result = {name: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3), "runs": len(v)}
