@@ -17,13 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailgothai.core.addresses import normalize_address, split_address
-from mailgothai.core.models import Account, Role
 from mailgothai.core.reasons import Why
 from mailgothai.core.sieve_filters import SCRIPT_NAME, Rule, check_rules, compile_rules, read_script
-from mailgothai.errors import InvalidInput, MailStoreError, NotFound
-from mailgothai.services.actor import Actor
-from mailgothai.services.backends import Backends
+from mailgothai.errors import InvalidInput
+from mailgothai.services.one_account import OneAccountService, configured
 from mailgothai.services.ports import SieveScripts
 
 
@@ -52,35 +49,13 @@ class FilterState:
                 "scripts": list(self.scripts)}
 
 
-class Filters:
+class Filters(OneAccountService):
     """The filters of one account; `actor` is who acts (for a mail user in the web's
     self-service: `Filters.of_user`)."""
 
-    def __init__(self, backends: Backends, actor: Actor, *, self_email: str | None = None) -> None:
-        self.b = backends
-        self.actor = actor
-        self._self_email = self_email.lower() if self_email else None
-
-    @classmethod
-    def of_user(cls, backends: Backends, email: str) -> Filters:
-        """A mail user acting on their own account only (the web's self-service)."""
-
-        return cls(backends, Actor(login=email, role=Role.DOMAIN_ADMIN, origin="web-self"), self_email=email)
-
     @property
     def _scripts(self) -> SieveScripts:
-        if self.b.sieve_scripts is None:
-            raise MailStoreError("no Sieve scripts here (Dovecot's Pigeonhole is not configured)")
-        return self.b.sieve_scripts
-
-    def _account(self, email: str) -> Account:
-        email = normalize_address(email)
-        if self._self_email is not None:
-            if email.lower() != self._self_email:
-                raise NotFound("account", email)
-        else:
-            self.actor.require_domain(split_address(email)[1])
-        return self.b.accounts.get(email)
+        return configured(self.b.sieve_scripts)
 
     def _state(self, email: str) -> FilterState:
         scripts = self._scripts.list(email)

@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from mailgothai.core.addresses import normalize_address, split_address
-from mailgothai.core.models import Account, Role
+from mailgothai.core.models import Account
 from mailgothai.core.vacation import Vacation, check_vacation, read_script, render_script
-from mailgothai.errors import MailStoreError, NotFound
 from mailgothai.mailstore.vacation import SCRIPT
-from mailgothai.services.actor import Actor
-from mailgothai.services.backends import Backends
+from mailgothai.services.one_account import OneAccountService, configured
 from mailgothai.services.ports import SieveScripts
 
 THAILAND = ZoneInfo("Asia/Bangkok")
@@ -47,33 +44,12 @@ class VacationState:
                 **(self.vacation.as_data() if self.vacation else {})}
 
 
-class VacationService:
+class VacationService(OneAccountService):
     """The out-of-office reply of one account at a time, for `actor`."""
-
-    def __init__(self, backends: Backends, actor: Actor, *, self_email: str | None = None) -> None:
-        self.b = backends
-        self.actor = actor
-        self._self_email = self_email.lower() if self_email else None
-
-    @classmethod
-    def of_user(cls, backends: Backends, email: str) -> VacationService:
-        """A mail user acting on their own account only (the web's self-service)."""
-        return cls(backends, Actor(login=email, role=Role.DOMAIN_ADMIN, origin="web-self"), self_email=email)
 
     @property
     def _scripts(self) -> SieveScripts:
-        if self.b.vacation_scripts is None:
-            raise MailStoreError("no Sieve scripts here (Dovecot's Pigeonhole is not configured)")
-        return self.b.vacation_scripts
-
-    def _account(self, email: str) -> Account:
-        email = normalize_address(email)
-        if self._self_email is not None:
-            if email.lower() != self._self_email:
-                raise NotFound("account", email)
-        else:
-            self.actor.require_domain(split_address(email)[1])
-        return self.b.accounts.get(email)
+        return configured(self.b.vacation_scripts)
 
     def _read(self, email: str) -> Vacation | None:
         text = self._scripts.get(email, SCRIPT)
