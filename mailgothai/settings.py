@@ -162,8 +162,9 @@ class Settings:
     # the relay's submission with it for the user it acts for (stack/sieve_sendmail.py).
     sieve_submit_secret: Secret = Secret("")
     # "host:port" of the relay submission that Sieve mail goes to, for a Dovecot node with no
-    # relay of its own; empty: this node's (host:submission_port). It must serve the same
-    # certificate (tls_cert_file), which the client pins.
+    # relay of its own (it must serve the same certificate, tls_cert_file, which the client
+    # pins); empty (the default): the relay shares this data directory and takes Sieve mail
+    # from its pickup directory, SPOOL/sieve-pickup, without SMTP (relay/sieve_pickup.py).
     sieve_submission: str = ""
     mail_hostname: str = ""  # the name mail clients connect to (autoconfig); empty: host
     quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
@@ -227,6 +228,12 @@ class Settings:
     @property
     def spool_dir(self) -> Path:
         return Path(self.relay_spool_dir) if self.relay_spool_dir else self.data_dir / "spool"
+
+    @property
+    def sieve_pickup_dir(self) -> Path:
+        """Where Dovecot's Sieve mail waits for the relay on this node (stack/sieve.py,
+        relay/sieve_pickup.py): used unless `sieve_submission` names a relay elsewhere."""
+        return self.spool_dir.resolve() / "sieve-pickup"
 
     @property
     def tls_cert_path(self) -> Path:

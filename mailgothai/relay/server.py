@@ -14,6 +14,7 @@ from mailgothai.core.throttle import CommandBuckets, CommandRules
 from mailgothai.relay.context import RelayContext
 from mailgothai.relay.handler import RelayHandler
 from mailgothai.relay.logs import configure_logging
+from mailgothai.relay.sieve_pickup import SievePickup
 from mailgothai.relay.smtp import ClientLimits, RelaySMTP
 from mailgothai.relay.wiring import build, tls_context
 from mailgothai.running_relay import RelayLock
@@ -35,6 +36,8 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     await asyncio.to_thread(ctx.keys.reload)
     recovered = await ctx.queue.recover()
+    pickup = SievePickup(ctx)  # Sieve mail of this node's Dovecot (relay/sieve_pickup.py)
+    await asyncio.to_thread(pickup.settle)  # before the queue delivers anything
     limits = ClientLimits(settings.relay_max_connections_per_ip, settings.relay_max_errors_per_connection,
                           CommandBuckets(CommandRules(settings.relay_command_rate_per_ip,
                                                       settings.relay_command_burst_per_ip)))
@@ -53,11 +56,12 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(_reload(ctx)))
+    loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(_reload(ctx, pickup)))
     if ctx.auth.recorder is not None:
         ctx.auth.recorder.start()  # its own thread; ctx.close() writes what waits
     worker = asyncio.create_task(ctx.queue.run())
     maintenance = asyncio.create_task(_maintain(ctx))
+    picking = asyncio.create_task(pickup.run())
     log.info("relay listening: %s; %d message(s) recovered from the spool",
              ", ".join(f"{k} {settings.host}:{port}" for k, port in _listeners(settings)), recovered)
     try:
@@ -67,13 +71,15 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
             server.close()
         worker.cancel()
         maintenance.cancel()
+        picking.cancel()
         await ctx.queue.drain()
         ctx.close()
         log.info("relay stopped")
 
 
-async def _reload(ctx: RelayContext) -> None:
+async def _reload(ctx: RelayContext, pickup: SievePickup) -> None:
     ctx.directory.clear()  # an account deleted or renamed: its address is refused at once
+    pickup.wake()  # a redirect waiting for the hourly limit: tried again (the limit may be raised)
     await asyncio.to_thread(ctx.keys.reload)
     await ctx.queue.rescan()
     log.info("reloaded on request: directory answers, DKIM keys and spool")

@@ -90,8 +90,10 @@ def repair_modes(settings: Settings) -> None:
     mail = dovecot.mail_root(settings)
     paths = dovecot.paths_for(settings)
     # the operator's Sieve scripts (stack/sieve.py) are shared with the mail group
-    changed = private.repair(settings.data_dir, traversed=(*mail.parents, paths.root), closed=(mail,),
-                             left_alone=(paths.base_dir, paths.sieve_dir))
+    # and so is the relay's pickup for Sieve mail (stack/sieve.py ensure_pickup)
+    changed = private.repair(settings.data_dir, traversed=(*mail.parents, paths.root, settings.spool_dir),
+                             closed=(mail,), left_alone=(paths.base_dir, paths.sieve_dir,
+                                                         settings.sieve_pickup_dir))
     if changed:
         log.warning("made owner-only in the data directory: %d files and directories", len(changed))
 

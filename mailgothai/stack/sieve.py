@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from mailgothai.core.sieve_mail import SIEVE_LOGIN
 from mailgothai.errors import StackError
 from mailgothai.mailstore.paths import paths_for
+from mailgothai.paths import DEPLOY_DIR
 from mailgothai.settings import Settings
 from mailgothai.stack import sieve_sendmail
 from mailgothai.stack.process import run_tool
@@ -109,6 +110,43 @@ def remove_before(settings: Settings, name: str) -> bool:
     return found
 
 
+PICKUP_MODES = {"tmp": 0o1730, "new": 0o1770, "bad": 0o700}
+
+
+def ensure_pickup(settings: Settings) -> Path:
+    """The relay's pickup directory for Sieve mail (relay/sieve_pickup.py), which Dovecot's
+    mail user alone may write to (the relay drains it):
+
+        SPOOL/                 the relay's; search (x) for others, nothing listable
+        SPOOL/sieve-pickup/    the relay's (SPOOL's owner), 0711
+            tmp/               the relay's with the mail group, 1730: the mail user
+                               makes files there, cannot list them
+            new/               the same, 1770: the mail user reads the directory to fsync
+                               it after a rename (its files are all the mail user's own)
+            bad/               the relay's, 0700: files the relay set aside
+
+    Without root (no chgrp), tmp/ and new/ are 0700: the mail user is then the stack user."""
+    pickup = settings.sieve_pickup_dir
+    spool = pickup.parent
+    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.geteuid() == 0:
+        from mailgothai.stack.dovecot import grant_traversal  # (dovecot.py imports this module)
+
+        grant_traversal(spool, settings.mail_uid, settings.mail_gid)
+    pickup.mkdir(exist_ok=True, mode=0o700)
+    relay_uid = spool.stat().st_uid
+    if os.geteuid() == 0:
+        os.chown(pickup, relay_uid, -1)
+    os.chmod(pickup, 0o711)
+    for name in ("tmp", "new", "bad"):
+        directory = pickup / name
+        directory.mkdir(exist_ok=True, mode=0o700)
+        if os.geteuid() == 0:  # the relay's, whoever runs this (the relay takes the files)
+            os.chown(directory, relay_uid, settings.mail_gid if name != "bad" else -1)
+        os.chmod(directory, PICKUP_MODES[name] if os.geteuid() == 0 else 0o700)
+    return pickup
+
+
 def sendmail_config(settings: Settings) -> Path:
     """What stack/sieve_sendmail.py reads: the relay's address, its certificate's SHA-256
     and the secret; the mail user's alone (0400)."""
@@ -132,6 +170,8 @@ def write_sendmail(settings: Settings, certificate: Path) -> Path:
             raise StackError(f"sieve_submission: not host:port: {settings.sieve_submission!r}")
     values = {"host": host.strip("[]"), "port": port, "login": SIEVE_LOGIN,
               "certificate_sha256": hashlib.sha256(der).hexdigest(), "secret": str(settings.sieve_submit_secret)}
+    if not settings.sieve_submission:  # the relay shares this data dir: its pickup, no SMTP
+        values["pickup"] = str(ensure_pickup(settings))
     conf = sendmail_config(settings)
     write_private(conf, json.dumps(values))
     if os.geteuid() == 0:
@@ -144,10 +184,21 @@ def write_sendmail(settings: Settings, certificate: Path) -> Path:
     _share_with_mail_group(client, 0o640, settings)
     command = sendmail_command(settings)
     write_private(command, render("dovecot/sieve-sendmail.sh.in", {
-        "python": _python_for_mail_user(), "client": client, "config": conf,
+        "python": _python_for_mail_user(), "client": client, "config": conf, "pickup": _pickup_part(values),
     }))
     _share_with_mail_group(command, 0o750, settings)
     return command
+
+
+def _pickup_part(values: dict[str, str]) -> str:
+    """The shell that drops Sieve mail into the relay's pickup (deploy/dovecot/sieve-pickup.sh):
+    a few small programs rather than a Python start, on every out-of-office reply."""
+    pickup = values.get("pickup", "")
+    if not pickup:
+        return ""
+    if "'" in pickup:
+        raise StackError(f"the relay's spool directory may not hold a quote: {pickup!r}")
+    return f"pickup='{pickup}'\n" + (DEPLOY_DIR / "dovecot" / "sieve-pickup.sh").read_text(encoding="utf-8")
 
 
 def _python_for_mail_user() -> str:

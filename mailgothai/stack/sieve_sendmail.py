@@ -1,5 +1,8 @@
-"""Dovecot's `sendmail_path`: how mail made by Sieve (out-of-office replies, `redirect`)
-leaves — through the relay's submission listener, as any user's mail does.
+"""Dovecot's `sendmail_path` on a node whose relay is elsewhere (`sieve_submission`): how
+mail made by Sieve (out-of-office replies, `redirect`) leaves — through that relay's
+submission listener, as any user's mail does. (When the relay shares the data directory,
+the default, the sendmail script drops the message into the relay's pickup directory
+instead, without starting Python: deploy/dovecot/sieve-pickup.sh, relay/sieve_pickup.py.)
 
 Dovecot's LMTP runs this as its mail user, once per message Sieve sends:
 

@@ -1,7 +1,8 @@
 """Mail that Sieve sends (issue 17): a user's `redirect` leaves through the relay (the
 relay's remote delivery reaches the test's smarthost), DKIM-signed for the user's domain,
-with the user as its envelope sender, counted in the user's hourly limit; the path Dovecot
-uses (AUTH as the Sieve sender with the stack's secret) is closed to anyone without it."""
+with the user as its envelope sender, counted in the user's hourly limit (through the relay's
+pickup directory, relay/sieve_pickup.py); the SMTP path a Dovecot node without a relay uses
+(AUTH as the Sieve sender with the stack's secret) is closed to anyone without it."""
 
 from __future__ import annotations
 

@@ -64,6 +64,7 @@ def test_an_outside_sender_gets_one_signed_reply_through_the_relay(
     [reply] = wait_for(lambda: replies_to(remote, partner), "the out-of-office reply at the smarthost")
     envelope_sender = next(sender for sender, rcpts, _ in remote.received if partner in rcpts)
     assert envelope_sender in ("", "<>")  # RFC 5230 5.1: no bounce comes back to a reply
+    assert b"(Sieve pickup)" in reply  # taken from the pickup directory, not submitted over SMTP
     parsed = email.message_from_bytes(reply, policy=email.policy.default)
     assert str(parsed["Subject"]) == SUBJECT
     assert b"=?" in reply.split(b"\r\n\r\n", 1)[0]  # the Thai subject is encoded in the header
