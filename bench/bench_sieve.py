@@ -15,7 +15,9 @@ sieve; then sieve, plain; ...), each phase with FRESH mailboxes (STACK-NOTES,
     matching the bench's mail) and an out-of-office reply (services/vacation.py);
 each phase first delivers one message from each of --senders outside senders to each
 mailbox ("first contact": in the sieve phase each of these gets an out-of-office reply,
-which Dovecot hands to the relay, stack/sieve_sendmail.py, while the delivery waits), then
+which Dovecot hands to the relay while the delivery waits: a file dropped into the relay's
+pickup directory, relay/sieve_pickup.py, which the relay sends afterwards; the replies are
+counted at the sink once the phase is over), then
 --messages 10 KB messages from the same senders ("steady state": every sender was
 answered within the period, so Sieve runs the rules and the reply's once-per-period check
 and sends nothing), both over --concurrency pipelined LMTP connections, spread over the
