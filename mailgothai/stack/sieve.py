@@ -170,8 +170,8 @@ def write_sendmail(settings: Settings, certificate: Path) -> Path:
             raise StackError(f"sieve_submission: not host:port: {settings.sieve_submission!r}")
     values = {"host": host.strip("[]"), "port": port, "login": SIEVE_LOGIN,
               "certificate_sha256": hashlib.sha256(der).hexdigest(), "secret": str(settings.sieve_submit_secret)}
-    if not settings.sieve_submission:  # the relay shares this data dir: its pickup, no SMTP
-        values["pickup"] = str(ensure_pickup(settings))
+    # the relay shares this data dir: its pickup, no SMTP (the script holds the directory)
+    pickup = "" if settings.sieve_submission else str(ensure_pickup(settings))
     conf = sendmail_config(settings)
     write_private(conf, json.dumps(values))
     if os.geteuid() == 0:
@@ -184,16 +184,15 @@ def write_sendmail(settings: Settings, certificate: Path) -> Path:
     _share_with_mail_group(client, 0o640, settings)
     command = sendmail_command(settings)
     write_private(command, render("dovecot/sieve-sendmail.sh.in", {
-        "python": _python_for_mail_user(), "client": client, "config": conf, "pickup": _pickup_part(values),
+        "python": _python_for_mail_user(), "client": client, "config": conf, "pickup": _pickup_part(pickup),
     }))
     _share_with_mail_group(command, 0o750, settings)
     return command
 
 
-def _pickup_part(values: dict[str, str]) -> str:
+def _pickup_part(pickup: str) -> str:
     """The shell that drops Sieve mail into the relay's pickup (deploy/dovecot/sieve-pickup.sh):
     a few small programs rather than a Python start, on every out-of-office reply."""
-    pickup = values.get("pickup", "")
     if not pickup:
         return ""
     if "'" in pickup:

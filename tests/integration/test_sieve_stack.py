@@ -141,6 +141,6 @@ def test_sieve_mail_goes_to_the_named_relay_on_a_node_without_one(stack: Setting
     sieve.write_sendmail(node, stack.tls_cert_path)
     written = json.loads(sieve.sendmail_config(node).read_text())
     assert (written["host"], written["port"]) == ("relay1.example.go.th", "587")
-    assert "pickup" not in written  # no relay shares this node's data dir: SMTP, not its pickup
+    assert "pickup=" not in sieve.sendmail_command(node).read_text()  # no relay shares this data dir: SMTP
     with pytest.raises(StackError, match="sieve_submission"):
         sieve.write_sendmail(node.replace(sieve_submission="relay1.example.go.th"), stack.tls_cert_path)
