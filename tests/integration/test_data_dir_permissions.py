@@ -107,11 +107,18 @@ def test_data_dir_is_owner_only_after_up_import_mail_and_web(fresh_data_dir: Pat
         dovecot_run = dovecot_dir / "run"
         # the operator's Sieve scripts: for the mail group (Dovecot's delivery), no one else
         sieve_dir = dovecot_dir / "sieve"
-        bad = offenders(root, traversed, skip={dovecot_run, sieve_dir})
+        # the relay's pickup for Sieve mail: the mail user writes into tmp/ and new/, passes
+        # through the spool and sieve-pickup/ (x only); no one else
+        spool, pickup = settings.spool_dir.resolve(), settings.sieve_pickup_dir
+        traversed |= {spool, pickup}
+        bad = offenders(root, traversed, skip={dovecot_run, sieve_dir, pickup / "tmp", pickup / "new"})
         assert bad == [], "readable by group or others:\n" + "\n".join(bad)
         for path in (sieve_dir, *sieve_dir.rglob("*")):
             st = os.lstat(path)
             assert stat.S_IMODE(st.st_mode) & 0o027 == 0 and st.st_gid == settings.mail_gid, (oct(st.st_mode), path)
+        for path, mode in ((pickup / "tmp", 0o1730), (pickup / "new", 0o1770)):
+            st = os.lstat(path)
+            assert (stat.S_IMODE(st.st_mode), st.st_gid) == (mode, settings.mail_gid), (oct(st.st_mode), path)
 
         # A data dir an older version left readable: the next `stack up` repairs it, and
         # mail still reaches the mailboxes through the directories Dovecot traverses.
@@ -120,12 +127,12 @@ def test_data_dir_is_owner_only_after_up_import_mail_and_web(fresh_data_dir: Pat
             path.chmod(0o644)
         for path in (root, root / "slapd", root / "imports", root / "log"):
             path.chmod(0o755)
-        assert offenders(root, traversed, skip={dovecot_run, sieve_dir}) != []
+        assert offenders(root, traversed, skip={dovecot_run, sieve_dir, pickup / "tmp", pickup / "new"}) != []
         run.ok("stack", "up")
         with smtplib.SMTP(settings.host, settings.smtp_port, timeout=60) as mx:
             mx.sendmail("someone@remote.test", [users[0]], b"Subject: after\r\n\r\nagain\r\n")
         _wait_for_mail(settings.mailbox_root_path, len(users) + 1)
-        bad = offenders(root, traversed, skip={dovecot_run, sieve_dir})
+        bad = offenders(root, traversed, skip={dovecot_run, sieve_dir, pickup / "tmp", pickup / "new"})
         assert bad == [], "readable by group or others after a repairing up:\n" + "\n".join(bad)
     finally:
         manager.down(load_settings(data_dir=fresh_data_dir, environ={}))
