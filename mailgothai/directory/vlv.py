@@ -138,13 +138,18 @@ class SortedLister:
 
     Contexts are evicted oldest first beyond `max_contexts`, and re-sorted after `ttl`
     seconds. A context asked for with `keep=True` (the listing warmer's) is exempt from
-    the eviction and lives `kept_ttl` seconds; it stays kept until `release()`.
+    that eviction and lives `kept_ttl` seconds; it stays kept until `release()`, and at
+    most `max_kept` are kept (the oldest used goes first): each holds one of slapd's sort
+    contexts, of which slapd allows `olcSssVlvMax` (64, deploy/slapd/config.ldif.in) in
+    all, and past that it answers every sorted search "busy".
     """
 
-    def __init__(self, max_contexts: int = 12, ttl: float = 120.0, kept_ttl: float = 900.0) -> None:
+    def __init__(self, max_contexts: int = 12, ttl: float = 120.0, kept_ttl: float = 900.0,
+                 max_kept: int = 32) -> None:
         self._contexts: OrderedDict[Key, _Context] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_contexts
+        self.max_kept = max_kept
         self._ttl = ttl
         self._kept_ttl = kept_ttl
         self.full_sorts = 0  # searches that made slapd sort a whole result set
@@ -178,12 +183,14 @@ class SortedLister:
             if ctx is None:
                 ctx = _Context(conn=None, stamp=stamp, created=now, kept=kept)
                 self._contexts[key] = ctx
-                loose = [k for k, c in self._contexts.items() if not c.kept]
-                for old_key in loose[:max(0, len(loose) - self._max)]:  # oldest first
-                    stale.append(self._contexts.pop(old_key))
             else:
                 ctx.kept = kept
                 self._contexts.move_to_end(key)
+            loose = [k for k, c in self._contexts.items() if not c.kept]
+            held = [k for k, c in self._contexts.items() if c.kept]
+            for old_key in [*loose[:max(0, len(loose) - self._max)],  # oldest first
+                            *held[:max(0, len(held) - self.max_kept)]]:
+                stale.append(self._contexts.pop(old_key))
         for old in stale:
             with old.lock:  # wait for a request still using it
                 old.close()

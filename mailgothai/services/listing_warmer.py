@@ -6,7 +6,8 @@ and again after every change in the domain (see services/listing.py). Without he
 domain admin's first click on its accounts, and the first one after each change, would
 wait for that sort. The warmer, a thread of the web process, sorts the default view of
 each domain with at least `min_accounts` accounts ahead of time and keeps that context
-(SortedLister keep=True), shared by every admin of the domain.
+(SortedLister keep=True), shared by every admin of the domain — the largest such domains, as
+many as the lister may keep (`SortedLister.max_kept`, within slapd's limit on sort contexts).
 
 Every `interval` seconds a round reads the large domains' entries (one search) and their
 newest audit ids (one query): a view whose domain changed is sorted again once the
@@ -37,8 +38,10 @@ WARMER = Actor("listing-warmer", Role.SUPERADMIN, origin="web")
 
 class ListingWarmer:
     def __init__(self, backends: Backends, lister: SortedLister, min_accounts: int = 2000,
-                 interval: float = 5.0, rescan: float = 300.0, renew_after: float = 600.0) -> None:
+                 interval: float = 5.0, rescan: float = 300.0, renew_after: float = 600.0,
+                 domains: tuple[str, ...] | None = None) -> None:
         self.b = backends
+        self.only = domains  # these domains, whatever their size; None: the largest (see _large_domains)
         self.lister = lister
         self.min_accounts = min_accounts
         self.interval = interval
@@ -55,7 +58,12 @@ class ListingWarmer:
         now = time.monotonic()
         if now - self._scanned >= self.rescan:
             self._scanned = now
-            large = [d.name for d in self.b.domains.iter_all() if d.account_count >= self.min_accounts]
+            # the largest first, as many as the lister keeps (slapd holds a bounded number of
+            # sort contexts): a domain past that pays its own sort at its first click
+            qualifying = [d for d in self.b.domains.iter_all()
+                          if (d.name in self.only if self.only is not None else d.account_count >= self.min_accounts)]
+            qualifying.sort(key=lambda d: (-d.account_count, d.name))
+            large = [d.name for d in qualifying[:self.lister.max_kept]]
             for gone in set(self._domains) - set(large):
                 self.lister.release(self.b.layout.users(gone))
                 self._seen.pop(gone, None)
