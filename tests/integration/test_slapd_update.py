@@ -27,6 +27,7 @@ from mailgothai.stack import manager, slapd, slapd_update
 from mailgothai.stack.schema import schema_to_ldif
 from tests.conftest import stack_settings
 from tests.integration.conftest import argon2id_of, stored
+from tests.integration.old_directory import slapd_on_older_directory
 
 pytestmark = pytest.mark.integration
 
@@ -60,18 +61,8 @@ def previous_version(root: Path) -> tuple[Path, Path]:
 def old_directory(fresh_data_dir: Path, tmp_path: Path,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """slapd running on a directory created by the previous version."""
-    settings = manager.ensure_secrets(stack_settings(fresh_data_dir))
-    settings.data_dir.mkdir(parents=True, mode=0o700)
-    schema_dir, deploy_dir = previous_version(tmp_path)
-    with monkeypatch.context() as m:
-        m.setattr(slapd, "SCHEMA_DIR", schema_dir)
-        m.setattr("mailgothai.stack.templates.DEPLOY_DIR", deploy_dir)
-        assert slapd.initialise(settings)
-    slapd.start(settings)
-    try:
+    with slapd_on_older_directory(fresh_data_dir, previous_version(tmp_path), monkeypatch) as settings:
         yield settings
-    finally:
-        slapd.stop(settings)
 
 
 def test_an_old_directory_is_updated_once_and_then_upgrades_legacy_hashes(old_directory: Settings) -> None:

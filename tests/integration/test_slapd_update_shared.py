@@ -24,9 +24,9 @@ from mailgothai.errors import DirectoryError
 from mailgothai.paths import DEPLOY_DIR, SCHEMA_DIR
 from mailgothai.relay.lookup import RelayDirectory
 from mailgothai.settings import Settings
-from mailgothai.stack import manager, slapd, slapd_update
+from mailgothai.stack import slapd_update
 from mailgothai.stack.schema import schema_to_ldif
-from tests.conftest import stack_settings
+from tests.integration.old_directory import slapd_on_older_directory
 
 pytestmark = pytest.mark.integration
 SHARED_WORDS = r"mgtSharedAccess|mgtSharedMailbox|mgtSharedMember|\|shared\)"
@@ -54,18 +54,8 @@ def before_shared_mailboxes(root: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def old_directory(fresh_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    settings = manager.ensure_secrets(stack_settings(fresh_data_dir))
-    settings.data_dir.mkdir(parents=True, mode=0o700)
-    schema_dir, deploy_dir = before_shared_mailboxes(tmp_path)
-    with monkeypatch.context() as m:
-        m.setattr(slapd, "SCHEMA_DIR", schema_dir)
-        m.setattr("mailgothai.stack.templates.DEPLOY_DIR", deploy_dir)
-        assert slapd.initialise(settings)
-    slapd.start(settings)
-    try:
+    with slapd_on_older_directory(fresh_data_dir, before_shared_mailboxes(tmp_path), monkeypatch) as settings:
         yield settings
-    finally:
-        slapd.stop(settings)
 
 
 def test_an_older_directory_gains_shared_mailboxes_at_start(old_directory: Settings) -> None:
