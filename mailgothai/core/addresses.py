@@ -155,6 +155,15 @@ def normalize_address(text: str, field: str = "email") -> str:
     return result
 
 
+def address_in(local: str, domain: str) -> str:
+    """The address a form's or the API's `local_part` names in `domain` (the part before
+    the @ only; the address itself is checked where it is used)."""
+    local = local.strip()
+    if not local or "@" in local:
+        raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
+    return f"{local}@{domain}"
+
+
 def split_address(addr: str) -> tuple[str, str]:
     """``(local, domain)`` of an already normalized address."""
     local, sep, domain = addr.rpartition("@")

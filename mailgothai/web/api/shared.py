@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from mailgothai.core.addresses import address_in
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.web.api.common import ApiCtx, Handler
@@ -22,10 +23,8 @@ def shared_list(c: ApiCtx) -> Any:
 def shared_create(c: ApiCtx) -> Any:
     svc = c.services()
     domain = svc.domains.get(c.path("domain"))
-    local = c.text("local_part", required=True) or ""
-    if not local.strip() or "@" in local:
-        raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
-    shared = svc.shared.add(f"{local.strip()}@{domain.name}", name=c.text("name") or "", quota=c.size("quota"))
+    address = address_in(c.text("local_part", required=True) or "", domain.name)
+    shared = svc.shared.add(address, name=c.text("name") or "", quota=c.size("quota"))
     return svc.shared.show(shared.address).as_dict()
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.addresses import address_in, normalize_domain
 from mailgothai.core.last_login import LastLogin
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, RetainedAccount, Status
 from mailgothai.core.reasons import Why
@@ -229,11 +229,9 @@ def inactive_list(c: ApiCtx) -> Any:
 def account_create(c: ApiCtx) -> Any:
     svc = c.services()
     domain = svc.domains.get(c.path("domain"))
-    local = c.text("local_part", required=True) or ""
-    if not local.strip() or "@" in local:
-        raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
+    address = address_in(c.text("local_part", required=True) or "", domain.name)
     created = svc.accounts.add(
-        f"{local.strip()}@{domain.name}", _password(c), given_name=c.text("given_name") or "",
+        address, _password(c), given_name=c.text("given_name") or "",
         surname=c.text("surname") or "", display_name=c.text("display_name") or "", quota=c.size("quota"),
         status=_status(c), aliases=c.strings("aliases") or (), forwards=c.strings("forwards") or ())
     out = account_json(svc.accounts.get(created.account.email))  # with its mailbox id
@@ -365,10 +363,8 @@ def aliases_list(c: ApiCtx) -> Any:
 def alias_create(c: ApiCtx) -> Any:
     svc = c.services()
     domain = svc.domains.get(c.path("domain"))
-    local = c.text("local_part", required=True) or ""
-    if not local.strip() or "@" in local:
-        raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
-    return alias_json(svc.aliases.add(f"{local.strip()}@{domain.name}", c.strings("members") or ()))
+    address = address_in(c.text("local_part", required=True) or "", domain.name)
+    return alias_json(svc.aliases.add(address, c.strings("members") or ()))
 
 
 def alias_get(c: ApiCtx) -> Any:

@@ -10,9 +10,9 @@ from urllib.parse import quote
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mailgothai.core.addresses import address_in
 from mailgothai.core.models import Status
 from mailgothai.core.quota import format_size
-from mailgothai.core.reasons import Why
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, NotFound
 from mailgothai.services.listing import ACCOUNT_SORTS, page_args
 from mailgothai.services.passwords import PasswordInput
@@ -92,12 +92,9 @@ def account_new(ctx: Ctx) -> Response:
     form = _account_form(N_("New account"), {}, True, domain.name)
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject="@" + domain.name)
-    local = ctx.field("local_part").strip()
     try:
-        if not local or "@" in local:
-            raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
         created = svc.accounts.add(
-            f"{local}@{domain.name}", _password_input(ctx), given_name=ctx.field("given_name"),
+            address_in(ctx.field("local_part"), domain.name), _password_input(ctx), given_name=ctx.field("given_name"),
             surname=ctx.field("surname"), display_name=ctx.field("display_name"), quota=ctx.field("quota") or None,
             status=ctx.field("status", "active"), aliases=ctx.field("aliases"), forwards=ctx.field("forward"))
     except MailGoThaiError as exc:

@@ -8,8 +8,8 @@ from urllib.parse import quote
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mailgothai.core.addresses import address_in
 from mailgothai.core.models import Status
-from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.listing import page_args
 from mailgothai.web.context import NOTICES, Access, Ctx, page
@@ -44,11 +44,8 @@ def alias_new(ctx: Ctx) -> Response:
                 N_("Create alias"), cancel=f"/domains/{domain.name}/aliases")
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject="@" + domain.name)
-    local = ctx.field("local_part").strip()
     try:
-        if not local or "@" in local:
-            raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
-        alias = svc.aliases.add(f"{local}@{domain.name}", ctx.field("to").replace("\n", ";"))
+        alias = svc.aliases.add(address_in(ctx.field("local_part"), domain.name), ctx.field("to").replace("\n", ";"))
     except MailGoThaiError as exc:
         if isinstance(exc, InvalidInput) and exc.field == "address":
             exc = InvalidInput("local_part", exc.why)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailgothai.core.reasons import Why
+from mailgothai.core.addresses import address_in
 from mailgothai.core.shared import Right
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.web.context import NOTICES, Access, Ctx, page
@@ -43,11 +43,9 @@ def shared_new(ctx: Ctx) -> Response:
     ], N_("Create shared mailbox"), cancel=f"/domains/{domain.name}/shared")
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject="@" + domain.name)
-    local = ctx.field("local_part").strip()
     try:
-        if not local or "@" in local:
-            raise InvalidInput("local_part", Why.LOCAL_PART_ONLY())
-        svc.shared.add(f"{local}@{domain.name}", name=ctx.field("name"), quota=ctx.field("quota") or None)
+        svc.shared.add(address_in(ctx.field("local_part"), domain.name), name=ctx.field("name"),
+                       quota=ctx.field("quota") or None)
     except MailGoThaiError as exc:
         if isinstance(exc, InvalidInput) and exc.field == "address":
             exc = InvalidInput("local_part", exc.why)
