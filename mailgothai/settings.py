@@ -121,6 +121,27 @@ class Settings:
     relay_command_rate_per_ip: int = 200  # tokens a second
     relay_command_burst_per_ip: int = 2000
     relay_max_errors_per_connection: int = 20  # refused commands before 421 and close; 0 = no cap
+    # Inbound protection (issue 18): `stack up` runs rspamd (normal worker and controller),
+    # Redis (its greylisting and learning) and clamd (rspamd's antivirus), all on loopback,
+    # configured under DATA/rspamd, DATA/redis and DATA/clamav; the relay asks rspamd at the
+    # end of DATA of every unauthenticated message. 0: none of them run and nothing is asked.
+    protection: int = 1
+    rspamd_port: int = 10330  # rspamd's normal worker (/checkv2), loopback
+    rspamd_controller_port: int = 10331  # rspamd's controller (learning spam and ham), loopback
+    rspamd_password: Secret = Secret("")  # the controller's, made by `stack up`
+    rspamd_timeout: int = 20  # seconds the relay waits for rspamd before it answers 451 4.7.1
+    # "tempfail" (default): while rspamd cannot answer, 451 4.7.1 (the sender tries again);
+    # "accept": the message is accepted and delivered marked X-Spam-Status: unscanned
+    rspamd_unavailable: str = "tempfail"
+    # 1 (default): authenticated mail (submission, Sieve) is scanned for viruses only
+    scan_submission: int = 1
+    redis_port: int = 10379
+    redis_password: Secret = Secret("")  # made by `stack up`; rspamd's modules use it
+    # clamd's signatures; empty: DATA/clamav/db, seeded with the EICAR test signature only
+    # (no download reaches these machines); production: /var/lib/clamav, kept by freshclam
+    clamav_database_dir: str = ""
+    greylist_delay: int = 300  # seconds an unknown (client, sender, recipient) waits before it is accepted
+    quarantine_dir: str = ""  # empty: DATA/quarantine, beside the spool (owner-only)
     dkim_switch_delay: int = 172800  # a rotated key starts signing after this, unless confirmed sooner
     dkim_retire_delay: int = 604800  # the replaced key is retired (record may go) after this
 
@@ -234,6 +255,15 @@ class Settings:
         """Where Dovecot's Sieve mail waits for the relay on this node (stack/sieve.py,
         relay/sieve_pickup.py): used unless `sieve_submission` names a relay elsewhere."""
         return self.spool_dir.resolve() / "sieve-pickup"
+
+    @property
+    def quarantine_path(self) -> Path:
+        """Where the relay keeps quarantined messages (owner-only)."""
+        return Path(self.quarantine_dir) if self.quarantine_dir else self.data_dir / "quarantine"
+
+    @property
+    def clamav_database_path(self) -> Path:
+        return Path(self.clamav_database_dir) if self.clamav_database_dir else self.data_dir / "clamav" / "db"
 
     @property
     def tls_cert_path(self) -> Path:

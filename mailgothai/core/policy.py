@@ -75,6 +75,14 @@ class R(enum.Enum):
     UNREADABLE_SENDER_HEADER = "unreadable_sender_header"
     HEADER_FROM_NOT_YOURS = "header_from_not_yours"
     NO_VALID_RECIPIENTS = "no_valid_recipients"
+    # inbound protection (core/spam.py)
+    OTHER_POLICY_NEXT = "other_policy_next"
+    SENDER_BLOCKED = "sender_blocked"
+    SPAM_REJECTED = "spam_rejected"
+    VIRUS_FOUND = "virus_found"
+    DMARC_REJECTED = "dmarc_rejected"
+    GREYLISTED = "greylisted"
+    SCAN_DEFERRED = "scan_deferred"
     # anything the relay cannot answer now
     TEMPORARY_FAILURE = "temporary_failure"
 
@@ -116,6 +124,14 @@ REPLIES: dict[R, Reply] = {
                                                     "mail whose sender is unclear is not accepted"),
     R.HEADER_FROM_NOT_YOURS: Reply(550, "5.7.1", "{header} header address is not yours: {address}"),
     R.NO_VALID_RECIPIENTS: Reply(503, "5.5.1", "No valid recipients"),
+    # a recipient under another domain's (or user's) spam policy: one decision per message
+    R.OTHER_POLICY_NEXT: Reply(452, "4.5.3", "Recipient under another policy: send it in a new transaction"),
+    R.SENDER_BLOCKED: Reply(550, "5.7.1", "Sender {sender} is blocked by the recipient's policy"),
+    R.SPAM_REJECTED: Reply(550, "5.7.1", "Message rejected as spam{detail}"),
+    R.VIRUS_FOUND: Reply(554, "5.7.1", "Message refused: it contains a virus ({virus})"),
+    R.DMARC_REJECTED: Reply(550, "5.7.1", "Message fails its sender domain's DMARC policy (p=reject)"),
+    R.GREYLISTED: Reply(451, "4.7.1", "Greylisted: please try again later"),
+    R.SCAN_DEFERRED: Reply(451, "4.7.1", "Message could not be scanned now, try again later"),
     R.TEMPORARY_FAILURE: Reply(451, "4.3.0", "Temporary local problem, try later"),
 }
 

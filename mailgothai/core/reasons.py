@@ -296,6 +296,9 @@ class Why(enum.Enum):
     FILE_OR_RESUME = N_("give a FILE to import, or --resume JOB")
     RESUME_KEEPS_ENCODING = N_("a resumed job keeps the encoding it was read in; give --encoding with a FILE")
     CANNOT_WRITE_IN_ENCODING = N_("a value cannot be written in %(encoding)s (%(value)s); use utf-8-sig")
+    # inbound protection (core/spam.py)
+    SCORE_NOT_ABOVE = N_("must be above %(other)s (%(limit)s), not %(value)s")
+    NOT_ALLOWED_BY_OPERATOR = N_("the operator does not allow domains to change this")
 
     def __call__(self, **params: str | int | Term | Reason) -> Reason:
         return Reason(self, params)

@@ -27,7 +27,8 @@ def ensure_secrets(settings: Settings) -> Settings:
     """Give the service DNs passwords the first time; later runs reuse the stored ones."""
     changes: dict[str, Secret] = {}
     for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password", "ldap_replicator_password",
-                 "web_secret_key", "auth_policy_secret", "sieve_submit_secret"):
+                 "web_secret_key", "auth_policy_secret", "sieve_submit_secret", "rspamd_password",
+                 "redis_password"):
         if not getattr(settings, name):
             changes[name] = Secret(secrets.token_urlsafe(24))
     return settings.replace(**changes) if changes else settings

@@ -15,6 +15,8 @@ from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, NotF
 from mailgothai.web.i18n import N_
 
 FIELD_LABELS = {
+    "junk_score": N_("Junk score"), "quarantine_score": N_("Quarantine score"), "reject_score": N_("Reject score"),
+    "greylisting": N_("Greylisting"), "quarantine_days": N_("Days in quarantine"),
     "email": N_("Address"), "address": N_("Address"), "domain": N_("Domain"), "quota": N_("Quota"),
     "given_name": N_("Given name"), "surname": N_("Surname"), "display_name": N_("Display name"),
     "aliases": N_("Aliases"), "forward": N_("Forward to"), "to": N_("Delivers to"), "password": N_("Password"),
