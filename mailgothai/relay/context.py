@@ -15,6 +15,7 @@ from mailgothai.relay.auth import Authenticator
 from mailgothai.relay.delivery import DeliveryQueue, log_message
 from mailgothai.relay.inbound import InboundChecker
 from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.routing import Router
 from mailgothai.relay.spool import Envelope, Spool, Target
@@ -39,6 +40,7 @@ class RelayContext:
     queue: DeliveryQueue
     store: Store
     gateway: Gateway
+    quarantine: Quarantine  # messages kept instead of delivered (issue 18; relay/quarantine.py)
 
     def sign(self, message: bytes, domain: str, parsed: ParsedMessage | None = None) -> bytes:
         """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or

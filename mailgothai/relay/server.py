@@ -38,6 +38,7 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     recovered = await ctx.queue.recover()
     pickup = SievePickup(ctx)  # Sieve mail of this node's Dovecot (relay/sieve_pickup.py)
     await asyncio.to_thread(pickup.settle)  # before the queue delivers anything
+    await asyncio.to_thread(ctx.quarantine.settle, ctx.spool)  # releases spooled before a stop: marked only
     limits = ClientLimits(settings.relay_max_connections_per_ip, settings.relay_max_errors_per_connection,
                           CommandBuckets(CommandRules(settings.relay_command_rate_per_ip,
                                                       settings.relay_command_burst_per_ip)))
@@ -62,6 +63,7 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     worker = asyncio.create_task(ctx.queue.run())
     maintenance = asyncio.create_task(_maintain(ctx))
     picking = asyncio.create_task(pickup.run())
+    releasing = asyncio.create_task(ctx.quarantine.run(ctx.spool, ctx.queue, ctx.quota))  # relay/quarantine.py
     log.info("relay listening: %s; %d message(s) recovered from the spool",
              ", ".join(f"{k} {settings.host}:{port}" for k, port in _listeners(settings)), recovered)
     try:
@@ -72,6 +74,7 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
         worker.cancel()
         maintenance.cancel()
         picking.cancel()
+        releasing.cancel()
         await ctx.queue.drain()
         ctx.close()
         log.info("relay stopped")
@@ -80,6 +83,7 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
 async def _reload(ctx: RelayContext, pickup: SievePickup) -> None:
     ctx.directory.clear()  # an account deleted or renamed: its address is refused at once
     pickup.wake()  # a redirect waiting for the hourly limit: tried again (the limit may be raised)
+    ctx.quarantine.wake()  # a release asked on this machine: spooled now
     await asyncio.to_thread(ctx.keys.reload)
     await ctx.queue.rescan()
     log.info("reloaded on request: directory answers, DKIM keys and spool")

@@ -24,6 +24,7 @@ from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy
 from mailgothai.relay.inbound import InboundChecker
 from mailgothai.relay.lmtp import LmtpPool
 from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.remote import RemoteSender, Resolver
 from mailgothai.relay.routing import Router
@@ -33,6 +34,8 @@ from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.settings import Settings
 from mailgothai.store import Store
 from mailgothai.store.last_login import LastLogins
+from mailgothai.store.quarantine import QuarantineIndex
+from mailgothai.store.quarantine_files import QuarantineFiles
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
 
 
@@ -70,6 +73,8 @@ def build(settings: Settings) -> RelayContext:
     keys = KeyTable(DkimKeyRecords(store), KeyFiles(settings.dkim_key_dir), settings.dkim_retire_delay)
     spool = Spool(settings.spool_dir.resolve())
     spool.prepare()
+    quarantine_files = QuarantineFiles(settings.quarantine_path.resolve())
+    quarantine_files.prepare()
     lmtp = LmtpPool(settings.host, settings.lmtp_port, settings.relay_lmtp_connections, settings.relay_hostname)
     resolver = Resolver(settings.relay_dns, settings.relay_dns_timeout)
     remote = RemoteSender(settings.relay_smarthost, resolver, settings.relay_hostname)
@@ -95,6 +100,7 @@ def build(settings: Settings) -> RelayContext:
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
                            hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder),
         spool=spool, queue=queue, store=store, gateway=gateway,
+        quarantine=Quarantine(quarantine_files, QuarantineIndex(store), settings.relay_hostname),
     )
     ctx_holder["ctx"] = ctx
     return ctx
