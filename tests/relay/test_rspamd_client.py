@@ -1,0 +1,388 @@
+"""relay/rspamd.py against local servers that misbehave (silent, garbage, errors), and
+relay/protection.py's decisions on rspamd's answers (httpx's MockTransport standing in
+for rspamd: the real one is in test_inbound_protection.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailgothai.core import policy as p
+from mailgothai.core.spam import ListKind, PolicyKey, Scan, SenderRule, SpamPolicy
+from mailgothai.relay.protection import VIRUS_ONLY, PolicyCache, Protection, SpamState, Tally
+from mailgothai.relay.rspamd import RspamdClient, ScanRequest, ScanUnavailable, parse_reply
+from mailgothai.relay.spool import Envelope
+from mailgothai.settings import Settings, load_settings
+
+REQUEST = ScanRequest(sender="a@example.org", recipients=["b@gov.test", "c@gov.test"], ip="192.0.2.1",
+                      helo="mx.example.org", queue_id="Q1")
+# what rspamd 3.4 answered (GTUBE; a clean message), trimmed
+GTUBE = (b'{"is_skipped":true,"score":15.0,"required_score":15.0,"action":"reject","symbols":{"GTUBE":'
+         b'{"name":"GTUBE","score":0.0,"metric_score":0.0}},"messages":{"smtp_message":"Gtube pattern"},'
+         b'"message-id":"undef","time_real":0.05}')
+CLEAN = (b'{"is_skipped":false,"score":1.2,"required_score":15.0,"action":"no action","symbols":{"MIME_GOOD":'
+         b'{"name":"MIME_GOOD","score":-0.1,"metric_score":-0.1,"options":["text/plain"]},"RDNS_NONE":'
+         b'{"name":"RDNS_NONE","score":1.0}},"messages":{},"message-id":"x@example.org"}')
+
+
+def test_rspamds_replies_are_read() -> None:
+    gtube = parse_reply(GTUBE)
+    assert (gtube.action, gtube.score, gtube.message, dict(gtube.symbols)) == ("reject", 15.0, "Gtube pattern",
+                                                                               {"GTUBE": 0.0})
+    clean = parse_reply(CLEAN)
+    assert clean.action == "no action" and clean.symbols == {"MIME_GOOD": -0.1, "RDNS_NONE": 1.0}
+    assert clean.options == {"MIME_GOOD": ("text/plain",)}
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"<html>502 Bad Gateway</html>", b"[]", b'{"score": 1.0}', b'{"action": "no action"}',
+    b'{"action": "pass", "score": 0}', b'{"action": "no action", "score": "low"}',
+    b'{"action": "no action", "score": NaN}', b'{"action": "no action", "score": true}',
+    b'{"action": "no action", "score": 0, "symbols": []}',
+    b'{"action": "no action", "score": 0, "symbols": {"A": 1}}',
+    b'{"action": "no action", "score": 0, "symbols": {"A": {"score": 1, "options": "x"}}}',
+    b'{"error": "cannot parse input"}',
+])
+def test_a_reply_that_is_not_rspamds_is_an_error_never_a_pass(body: bytes) -> None:
+    with pytest.raises(ScanUnavailable):
+        parse_reply(body)
+
+
+def _serve(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+           test: Callable[[int], Awaitable[None]]) -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            await test(port)
+        finally:
+            server.close()
+
+    asyncio.run(main())
+
+
+async def _check(port: int, timeout: float = 0.5) -> Scan:
+    client = RspamdClient("127.0.0.1", port, timeout)
+    try:
+        return await client.check(b"Subject: x\r\n\r\nbody\r\n", REQUEST)
+    finally:
+        await client.aclose()
+
+
+def test_a_silent_rspamd_is_unavailable_after_the_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read()  # to the end: the client gives up first and closes
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def test(port: int) -> None:
+        with pytest.raises(ScanUnavailable, match="did not answer within 0.5 s"):
+            await _check(port)
+
+    _serve(silent, test)
+
+
+@pytest.mark.parametrize(("reply", "match"), [
+    (b"garbage\r\n\r\n", "unreachable"),
+    (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!", "HTTP 500"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!", "not JSON"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"action\"", "unreachable"),  # closed mid-reply
+])
+def test_garbage_and_errors_are_unavailable(reply: bytes, match: str) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def test(port: int) -> None:
+        with pytest.raises(ScanUnavailable, match=match):
+            await _check(port)
+
+    _serve(answer, test)
+
+
+def test_refused_is_unavailable() -> None:
+    async def nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        await writer.wait_closed()
+
+    closed: list[int] = []
+
+    async def remember(port: int) -> None:
+        closed.append(port)
+
+    _serve(nothing, remember)  # a port nobody listens on any more
+    with pytest.raises(ScanUnavailable, match="unreachable"):
+        asyncio.run(_check(closed[0]))
+
+
+def test_the_envelope_goes_in_rspamds_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=CLEAN)
+
+    request = ScanRequest(sender="a@example.org", recipients=["b@gov.test", "c@gov.test"], ip="192.0.2.1",
+                          helo="evil\r\nIP: 127.0.0.1", user="u@gov.test", queue_id="Q1", settings=VIRUS_ONLY)
+
+    async def run() -> None:
+        client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+        await client.check(b"Subject: x\r\n\r\nbody\r\n", request)
+        await client.aclose()
+
+    asyncio.run(run())
+    sent = seen[0]
+    assert sent.method == "POST" and sent.url.path == "/checkv2" and sent.content == b"Subject: x\r\n\r\nbody\r\n"
+    assert sent.headers.get_list("Rcpt") == ["b@gov.test", "c@gov.test"]
+    assert sent.headers.get_list("IP") == ["192.0.2.1"]  # the HELO could not add one
+    assert (sent.headers["From"], sent.headers["Helo"], sent.headers["User"], sent.headers["Queue-Id"]) == (
+        "a@example.org", "evilIP: 127.0.0.1", "u@gov.test", "Q1")
+    assert json.loads(sent.headers["Settings"]) == {"symbols_enabled": ["CLAM_VIRUS", "CLAM_VIRUS_FAIL"]}
+
+
+# ---- relay/protection.py on rspamd's answers ----------------------------------------------
+
+class Policies:
+    def __init__(self, policies: dict[str, SpamPolicy] | None = None, rules: tuple[SenderRule, ...] = ()) -> None:
+        self.policies = policies or {}
+        self.rules = rules
+        self.reads = 0
+        self.recorded: list[tuple[str, str, int]] = []
+
+    def policy_of(self, domain: str) -> SpamPolicy:
+        self.reads += 1
+        return self.policies.get(domain, SpamPolicy())
+
+    def rules_for(self, domain: str, address: str) -> tuple[SenderRule, ...]:
+        return tuple(r for r in self.rules if r.owner in (domain, address))
+
+    def record(self, domain: str, outcome: str, count: int = 1) -> None:
+        self.recorded.append((domain, outcome, count))
+
+
+class Keeper:
+    def __init__(self) -> None:
+        self.kept: list[tuple[Envelope, bytes, Scan, str, int]] = []
+
+    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int) -> str:
+        self.kept.append((envelope, message, scan, domain, days))
+        return "held-1"
+
+
+def _settings(tmp_path: Path, **overrides: object) -> Settings:
+    return load_settings(data_dir=tmp_path, environ={}).replace(relay_lookup_cache_ttl=60, **overrides)
+
+
+def _protection(tmp_path: Path, reply: bytes | int, policies: Policies | None = None,
+                keeper: Keeper | None = None, **settings: object) -> Protection:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(reply, int):
+            return httpx.Response(reply)
+        return httpx.Response(200, content=reply)
+
+    client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+    return Protection(_settings(tmp_path, **settings), client, policies or Policies(), keeper)
+
+
+def _reply(action: str, score: float, symbols: dict[str, float] | None = None,
+           options: dict[str, list[str]] | None = None, message: str = "") -> bytes:
+    return json.dumps({"action": action, "score": score, "messages": {"smtp_message": message} if message else {},
+                       "symbols": {n: {"name": n, "score": s, "options": (options or {}).get(n, [])}
+                                   for n, s in (symbols or {}).items()}}).encode()
+
+
+@pytest.mark.parametrize(("reply", "code", "text", "counted"), [
+    (_reply("reject", 15.0, {"GTUBE": 0.0}, message="Gtube pattern"), 550, "5.7.1 Message rejected as spam: Gtube",
+     {"reject"}),
+    (_reply("reject", 15.0, {"CLAM_VIRUS": 0.0}, {"CLAM_VIRUS": ["Eicar-Signature"]}), 554, "(Eicar-Signature)",
+     {"virus"}),
+    (_reply("no action", 3.0, {"DMARC_POLICY_REJECT": 2.0}, {"DMARC_POLICY_REJECT": ["bank.example"]}), 550,
+     "DMARC", {"dmarc_reject"}),
+    (_reply("soft reject", 0.0, {"GREYLIST": 0.0}, {"GREYLIST": ["greylisted", "Fri"]}), 451, "Greylisted",
+     {"greylist"}),
+    (_reply("soft reject", 0.0, {"RATELIMIT": 0.0}), 451, "could not be scanned", {"tempfail"}),
+    (_reply("no action", 20.0), 550, "rejected as spam", {"reject"}),
+    (_reply("no action", 0.0, {"CLAM_VIRUS_FAIL": 0.0}), 451, "could not be scanned", set()),  # clamd down
+    (b"nonsense", 451, "could not be scanned", set()),
+    (503, 451, "could not be scanned", set()),
+])
+def test_refusals(tmp_path: Path, reply: bytes | int, code: int, text: str, counted: set[str]) -> None:
+    policies = Policies()
+    protection = _protection(tmp_path, reply, policies)
+    state = SpamState()
+
+    async def run() -> p.Reply | None:
+        assert await protection.at_rcpt(state, "a@example.org", "gov.test", "b@gov.test") is None
+        outcome = await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, state)
+        await protection.aclose()
+        return outcome.reply
+
+    refusal = asyncio.run(run())
+    assert refusal is not None and refusal.code == code and text in str(refusal)
+    assert {o for _, o, _ in policies.recorded} == counted
+
+
+def test_outcomes_are_counted_per_recipient_domain(tmp_path: Path) -> None:
+    policies = Policies()
+    protection = _protection(tmp_path, _reply("reject", 15.0, {"GTUBE": 0.0}), policies)
+    state = SpamState()
+
+    async def run() -> None:
+        await protection.at_rcpt(state, "a@example.org", "gov.test", "b@gov.test")
+        await protection.at_rcpt(state, "a@example.org", "other.test", "c@other.test")
+        await protection.at_rcpt(state, "a@example.org", "gov.test", "d@gov.test")
+        await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, state)
+        await protection.aclose()
+
+    asyncio.run(run())
+    assert sorted(policies.recorded) == [("gov.test", "reject", 1), ("other.test", "reject", 1)]
+
+
+def test_junk_and_deliver_headers(tmp_path: Path) -> None:
+    state = SpamState()
+
+    async def run(score: float) -> bytes:
+        protection = _protection(tmp_path, _reply("no action", score, {"BAD": score}))
+        await protection.at_rcpt(state, "a@example.org", "gov.test", "b@gov.test")
+        outcome = await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, state)
+        await protection.aclose()
+        assert outcome.reply is None and not outcome.keep
+        return outcome.headers
+
+    assert asyncio.run(run(7.0)) == b"X-Spam: Yes\r\nX-Spam-Score: 7.00\r\nX-Spam-Symbols: BAD(7.00)\r\n"
+    assert asyncio.run(run(1.0)) == b"X-Spam: No\r\nX-Spam-Score: 1.00\r\n"
+
+
+def test_quarantine_keeps_with_the_domains_days(tmp_path: Path) -> None:
+    keeper, policies = Keeper(), Policies({"gov.test": SpamPolicy(quarantine_days=7)})
+    protection = _protection(tmp_path, _reply("no action", 11.0), policies, keeper)
+    state = SpamState()
+
+    async def run() -> str:
+        await protection.at_rcpt(state, "a@example.org", "gov.test", "b@gov.test")
+        outcome = await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, state)
+        assert outcome.keep and outcome.scan is not None and outcome.headers.startswith(b"X-Spam: Yes")
+        envelope = Envelope("Q1", "a@example.org", (), 0.0)
+        held = await protection.keep(envelope, b"the message", outcome.scan, state)
+        await protection.aclose()
+        return held
+
+    assert asyncio.run(run()) == "held-1"
+    assert [(k[1], k[3], k[4]) for k in keeper.kept] == [(b"the message", "gov.test", 7)]
+    assert policies.recorded == [("gov.test", "quarantine", 1)]
+
+
+def test_without_a_quarantine_it_is_filed_as_junk(tmp_path: Path) -> None:
+    protection = _protection(tmp_path, _reply("no action", 11.0), keeper=None)
+
+    async def run() -> bytes:
+        outcome = await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, SpamState())
+        await protection.aclose()
+        assert not outcome.keep and outcome.reply is None
+        return outcome.headers
+
+    assert asyncio.run(run()).startswith(b"X-Spam: Yes")
+
+
+def test_rspamd_unavailable_in_accept_mode_marks_unscanned(tmp_path: Path) -> None:
+    protection = _protection(tmp_path, 503, rspamd_unavailable="accept")
+
+    async def run() -> tuple[bytes, p.Reply | None, p.Reply | None]:
+        outcome = await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, SpamState())
+        submitted = await protection.submission(b"Subject: x\r\n\r\nbody\r\n", REQUEST)
+        await protection.aclose()
+        return outcome.headers, outcome.reply, submitted
+
+    assert asyncio.run(run()) == (b"X-Spam-Status: unscanned\r\n", None, None)
+
+
+def test_block_list_and_one_policy_per_transaction(tmp_path: Path) -> None:
+    rules = (SenderRule("b@gov.test", ListKind.BLOCK, "example.org"),
+             SenderRule("gov.test", ListKind.ALLOW, "friend.example"))
+    policies = Policies({"strict.test": SpamPolicy(junk=3.0)}, rules)
+    protection = _protection(tmp_path, CLEAN, policies)
+
+    async def run() -> None:
+        state = SpamState()
+        blocked = await protection.at_rcpt(state, "a@example.org", "gov.test", "b@gov.test")
+        assert blocked is not None and (blocked.code, blocked.status) == (550, "5.7.1")
+        assert "a@example.org" in blocked.text
+        assert state.key is None  # a refused recipient sets nothing
+        assert await protection.at_rcpt(state, "a@example.org", "gov.test", "c@gov.test") is None
+        assert state.key == PolicyKey(SpamPolicy(), False)
+        other = await protection.at_rcpt(state, "a@example.org", "strict.test", "d@strict.test")
+        assert other is not None and (other.code, other.status) == (452, "4.5.3")
+        assert await protection.at_rcpt(state, "a@example.org", "same.test", "e@same.test") is None
+        assert state.domains == ["gov.test", "same.test"]
+        friend = SpamState()
+        await protection.at_rcpt(friend, "x@friend.example", "gov.test", "c@gov.test")
+        assert friend.key == PolicyKey(SpamPolicy(), True)
+        await protection.aclose()
+
+    asyncio.run(run())
+    assert ("gov.test", "blocked", 1) in policies.recorded
+
+
+def test_policies_are_read_once_within_the_ttl(tmp_path: Path) -> None:
+    policies = Policies()
+    cache = PolicyCache(policies, 60)
+    for _ in range(5):
+        cache.lookup("gov.test", "b@gov.test")
+    assert policies.reads == 1
+    cache.clear()
+    cache.lookup("gov.test", "b@gov.test")
+    assert policies.reads == 2
+
+
+def test_submission_refuses_a_virus_only(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    async def run(reply: bytes) -> p.Reply | None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request.headers.get("Settings", ""))
+            return httpx.Response(200, content=reply)
+
+        client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+        protection = Protection(_settings(tmp_path), client, Policies(), None)
+        try:
+            return await protection.submission(b"Subject: x\r\n\r\nbody\r\n", REQUEST)
+        finally:
+            await protection.aclose()
+
+    assert asyncio.run(run(GTUBE)) is None  # GTUBE (a pre-filter rspamd runs anyway) is not a virus
+    virus = asyncio.run(run(_reply("reject", 0.0, {"CLAM_VIRUS": 0.0}, {"CLAM_VIRUS": ["Eicar-Test"]})))
+    assert virus is not None and (virus.code, virus.status) == (554, "5.7.1")
+    assert all(json.loads(s) == VIRUS_ONLY for s in seen)
+
+
+def test_the_tally_writes_in_batches_and_survives_a_store_error(tmp_path: Path) -> None:
+    from mailgothai.errors import StoreError
+
+    class Failing(Policies):
+        def record(self, domain: str, outcome: str, count: int = 1) -> None:
+            if domain == "down.test":
+                raise StoreError("SQL store: gone")
+            super().record(domain, outcome, count)
+
+    store = Failing()
+    tally = Tally(store, every=0.01)
+
+    async def run() -> None:
+        tally.add(["a.test", "a.test", "down.test"], "junk")
+        tally.add(["a.test"], "junk")
+        tally.add(["a.test"], "reject")
+        while tally._flushing is not None and not tally._flushing.done():
+            await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+    assert sorted(store.recorded) == [("a.test", "junk", 2), ("a.test", "reject", 1)]
