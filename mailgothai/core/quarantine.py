@@ -49,14 +49,19 @@ class Recipient:
     released_at: datetime | None = None
     released_by: str | None = None
 
+    @property
+    def domain(self) -> str:
+        """The domain the sender wrote to (whose admins see this recipient)."""
+        return self.original.rpartition("@")[2].lower()
+
 
 @dataclass(frozen=True)
 class Held:
-    """One quarantined message and its recipients."""
+    """One quarantined message and its recipients (as far as the reader may see them)."""
 
     id: str
     node: str  # the relay that keeps its file (settings.relay_hostname)
-    domain: str  # the recipients' domain, whose policy quarantined it
+    domain: str  # the domain whose policy quarantined it (its recipients' domains: Recipient.domain)
     sender: str
     subject: str
     score: float
@@ -65,6 +70,10 @@ class Held:
     received_at: datetime
     expires_at: datetime
     recipients: tuple[Recipient, ...] = field(default_factory=tuple)
+
+    def only(self, recipients: tuple[Recipient, ...]) -> Held:
+        return Held(self.id, self.node, self.domain, self.sender, self.subject, self.score, self.symbols,
+                    self.size, self.received_at, self.expires_at, recipients)
 
     @property
     def waiting(self) -> bool:
@@ -75,7 +84,7 @@ class Held:
         return {"id": self.id, "node": self.node, "domain": self.domain, "sender": self.sender or "<>",
                 "subject": self.subject, "score": self.score, "symbols": dict(self.symbols), "size": self.size,
                 "received_at": self.received_at.isoformat(), "expires_at": self.expires_at.isoformat(),
-                "recipients": [{"address": r.address, "original": r.original, "state": r.state.value,
+                "recipients": [{"address": r.address, "original": r.original, "id": r.id, "state": r.state.value,
                                 "released_at": r.released_at.isoformat() if r.released_at else None,
                                 "released_by": r.released_by} for r in self.recipients]}
 

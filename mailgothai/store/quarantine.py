@@ -36,7 +36,7 @@ CHUNK = 500
 
 class QuarantineMessageRow(Base):
     __tablename__ = "quarantine_messages"
-    __table_args__ = (Index("ix_quarantine_messages_domain_received", "domain", "received_at"),
+    __table_args__ = (Index("ix_quarantine_messages_received", "received_at"),
                       Index("ix_quarantine_messages_node_expires", "node", "expires_at"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -55,12 +55,14 @@ class QuarantineRecipientRow(Base):
     __tablename__ = "quarantine_recipients"
     __table_args__ = (Index("ix_quarantine_recipients_message", "message_id"),
                       Index("ix_quarantine_recipients_address", "address"),
+                      Index("ix_quarantine_recipients_domain", "domain", "message_id"),
                       Index("ix_quarantine_recipients_state", "state"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(ForeignKey("quarantine_messages.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320))
     original: Mapped[str] = mapped_column(String(320))
+    domain: Mapped[str] = mapped_column(String(253))  # the RCPT TO's domain: whose admins see it
     local: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(20))
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -98,7 +100,7 @@ class QuarantineIndex:
             session.flush()
             for r in held.recipients:
                 session.add(QuarantineRecipientRow(message_id=held.id, address=r.address, original=r.original,
-                                                   local=r.local, state=r.state.value))
+                                                   domain=r.domain, local=r.local, state=r.state.value))
 
     def requested(self, node: str) -> list[tuple[Held, Recipient]]:
         """The recipients of this node's messages asked to be released (state index first)."""
@@ -154,15 +156,16 @@ class QuarantineIndex:
     # ---- the services ------------------------------------------------------------------
     def page(self, *, domains: Sequence[str] | None = None, address: str | None = None,
              limit: int = 100, offset: int = 0) -> list[Held]:
-        """Newest first: the messages of these domains (None: every domain), or those with
-        `address` among their recipients (then only that recipient's row is in each)."""
+        """Newest first: the messages with a recipient in these domains (None: every
+        domain), or with `address` among their recipients; each with those recipients only."""
         with self._store.session() as session:
             query = select(QuarantineMessageRow)
             if address is not None:
                 query = query.where(QuarantineMessageRow.id.in_(
                     select(QuarantineRecipientRow.message_id).where(QuarantineRecipientRow.address == address)))
             if domains is not None:
-                query = query.where(QuarantineMessageRow.domain.in_(list(domains)))
+                query = query.where(QuarantineMessageRow.id.in_(
+                    select(QuarantineRecipientRow.message_id).where(QuarantineRecipientRow.domain.in_(list(domains)))))
             messages = session.scalars(query.order_by(QuarantineMessageRow.received_at.desc(),
                                                       QuarantineMessageRow.id).offset(offset).limit(limit)).all()
             by_id: dict[str, list[QuarantineRecipientRow]] = {m.id: [] for m in messages}
@@ -170,6 +173,8 @@ class QuarantineIndex:
                 recipients = select(QuarantineRecipientRow).where(QuarantineRecipientRow.message_id.in_(list(by_id)))
                 if address is not None:
                     recipients = recipients.where(QuarantineRecipientRow.address == address)
+                if domains is not None:
+                    recipients = recipients.where(QuarantineRecipientRow.domain.in_(list(domains)))
                 for r in session.scalars(recipients):
                     by_id[r.message_id].append(r)
             return [_held(m, by_id[m.id]) for m in messages]

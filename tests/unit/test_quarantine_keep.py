@@ -176,4 +176,8 @@ def test_listing_by_domain_and_by_recipient(quarantine: Quarantine) -> None:
     assert [h.id for h in index.page(domains=[])] == []
     [mine] = index.page(address="malee@a.go.th")
     assert mine.id == a and [r.address for r in mine.recipients] == ["malee@a.go.th"]
+    # one transaction may reach two domains of the same policy: each domain sees its own recipients
+    both = quarantine.keep(_envelope("somchai@a.go.th", "boss@b.go.th"), MESSAGE, SCAN, "a.go.th", 30)
+    [seen_by_b] = [h for h in index.page(domains=["b.go.th"]) if h.id == both]
+    assert [r.address for r in seen_by_b.recipients] == ["boss@b.go.th"]
 

@@ -31,8 +31,8 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine_messages")),
     )
-    # a domain's quarantine, newest first; a node's expired messages
-    op.create_index("ix_quarantine_messages_domain_received", "quarantine_messages", ["domain", "received_at"])
+    # newest first; a node's expired messages
+    op.create_index("ix_quarantine_messages_received", "quarantine_messages", ["received_at"])
     op.create_index("ix_quarantine_messages_node_expires", "quarantine_messages", ["node", "expires_at"])
     op.create_table(
         "quarantine_recipients",
@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=32), nullable=False),
         sa.Column("address", sa.String(length=320), nullable=False),
         sa.Column("original", sa.String(length=320), nullable=False),
+        sa.Column("domain", sa.String(length=253), nullable=False),
         sa.Column("local", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
@@ -51,15 +52,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_quarantine_recipients_message", "quarantine_recipients", ["message_id"])
     op.create_index("ix_quarantine_recipients_address", "quarantine_recipients", ["address"])
+    # a domain's quarantine: by its recipients' domains (one message may reach several)
+    op.create_index("ix_quarantine_recipients_domain", "quarantine_recipients", ["domain", "message_id"])
     # the relays' poll: what was asked to be released (few rows, if any, carry the state)
     op.create_index("ix_quarantine_recipients_state", "quarantine_recipients", ["state"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_quarantine_recipients_state", table_name="quarantine_recipients")
+    op.drop_index("ix_quarantine_recipients_domain", table_name="quarantine_recipients")
     op.drop_index("ix_quarantine_recipients_address", table_name="quarantine_recipients")
     op.drop_index("ix_quarantine_recipients_message", table_name="quarantine_recipients")
     op.drop_table("quarantine_recipients")
     op.drop_index("ix_quarantine_messages_node_expires", table_name="quarantine_messages")
-    op.drop_index("ix_quarantine_messages_domain_received", table_name="quarantine_messages")
+    op.drop_index("ix_quarantine_messages_received", table_name="quarantine_messages")
     op.drop_table("quarantine_messages")
