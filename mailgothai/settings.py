@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import os
 import socket
 import tomllib
@@ -98,7 +99,9 @@ class Settings:
     tls_cert_file: str = ""  # empty: DATA/tls/relay.crt, self-signed, made by `stack up`
     tls_key_file: str = ""
     relay_smarthost: str = ""  # "host:port" taking all remote mail; empty: the recipient domain's MX
-    relay_dns: str = "off"  # "system" (resolv.conf), "off" (every lookup fails at once), or resolver IPs
+    # "system" (resolv.conf), "off" (every lookup fails at once), or resolvers "IP" or
+    # "IP:PORT" ("[IPv6]:PORT"), comma-separated (relay_dns_servers); rspamd uses the same
+    relay_dns: str = "off"
     relay_dns_timeout: int = 3  # seconds for one DNS lookup
     relay_spool_dir: str = ""  # empty: DATA/spool
     relay_workers: int = 8  # concurrent delivery attempts
@@ -262,6 +265,11 @@ class Settings:
         return Path(self.quarantine_dir) if self.quarantine_dir else self.data_dir / "quarantine"
 
     @property
+    def relay_dns_servers(self) -> tuple[tuple[str, int], ...]:
+        """relay_dns's resolvers as (IP, port); empty for "system" and "off"."""
+        return dns_servers(self.relay_dns)
+
+    @property
     def clamav_database_path(self) -> Path:
         return Path(self.clamav_database_dir) if self.clamav_database_dir else self.data_dir / "clamav" / "db"
 
@@ -300,6 +308,31 @@ class Settings:
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def dns_servers(value: str) -> tuple[tuple[str, int], ...]:
+    """"IP", "IP:PORT", "[IPv6]:PORT" or a bare IPv6 address, comma-separated, as (IP, port);
+    "system", "off" and "" hold none."""
+    value = value.strip()
+    if value in ("", "off", "system"):
+        return ()
+    found: list[tuple[str, int]] = []
+    for entry in (e.strip() for e in value.split(",") if e.strip()):
+        host, port = entry, "53"
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else ("" if rest else "53")
+        elif entry.count(":") == 1:
+            host, port = entry.split(":")
+        try:
+            address = ipaddress.ip_address(host)
+            number = int(port) if port.isdigit() else -1
+        except ValueError:
+            number = -1
+        if number < 1 or number > 65535:
+            raise InvalidInput("relay_dns", Why.NOT_A_VALID_KIND(kind="DNS server (IP or IP:PORT)", value=entry))
+        found.append((str(address), number))
+    return tuple(found)
 
 
 def _coerce(name: str, value: Any) -> Any:

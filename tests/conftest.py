@@ -70,11 +70,14 @@ def stack_settings(data_dir: Path, **overrides: object) -> Settings:
         overrides["sql_url"] = pgcluster.cluster().new_database()
     # A source refused after failed logins stays refused longer than any test runs
     # (core/login_budget.py): no test depends on the machine's speed.
-    overrides = {"login_refusal_base": 3600, "login_refusal_max": 3600, **overrides}
+    # Inbound protection (rspamd, Redis, clamd) only for the tests that ask for it
+    # (protection=1): every other test's MX behaves as before, and no stack waits on them.
+    overrides = {"login_refusal_base": 3600, "login_refusal_max": 3600, "protection": 0, **overrides}
     return base.replace(ldap_port=free_port(), imap_port=free_port(), imaps_port=free_port(),
                         lmtp_port=free_port(), managesieve_port=free_port(),
                         smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                         web_port=free_port(), auth_policy_port=free_port(),
+                        rspamd_port=free_port(), rspamd_controller_port=free_port(), redis_port=free_port(),
                         auth_cache_ttl=60, **CHEAP_ARGON2, **overrides)
 
 

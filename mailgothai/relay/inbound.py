@@ -14,6 +14,7 @@ import dns.resolver
 
 from mailgothai.core import dkim as canon
 from mailgothai.dkim.table import KeyTable
+from mailgothai.relay.remote import nameservers
 
 log = logging.getLogger("mailgothai.relay")
 _TAG = re.compile(rb"(?:^|;)\s*([a-z]+)\s*=\s*([^;]*)", re.I)
@@ -57,7 +58,7 @@ class InboundChecker:
             configure = self._dns_mode == "system"
             self._resolver = dns.resolver.Resolver(configure=configure)
             if not configure:
-                self._resolver.nameservers = [s.strip() for s in self._dns_mode.split(",") if s.strip()]
+                self._resolver.nameservers = nameservers(self._dns_mode)
                 dns.resolver.default_resolver = self._resolver  # pyspf asks dnspython's default
             self._resolver.lifetime = self._resolver.timeout = dns_timeout
 
@@ -77,9 +78,10 @@ class InboundChecker:
         return b"".join(b"".join(r.strings) for r in answer)
 
     def check(self, message: bytes, client_ip: str, helo: str, mail_from: str,
-              parsed: canon.ParsedMessage | None = None) -> InboundVerdict:
+              parsed: canon.ParsedMessage | None = None, spf: bool = True) -> InboundVerdict:
         """Blocking (dkimpy, DNS): call from a worker thread. `parsed`: the message's
-        `canon.parse`, if the caller has it already."""
+        `canon.parse`, if the caller has it already. `spf` False: no SPF check (rspamd
+        makes it), the verdict's spf "none"."""
         parsed = parsed or canon.parse(message)
         signatures = [raw for name, raw in parsed.headers if name == b"dkim-signature"]
         results = []
@@ -88,7 +90,7 @@ class InboundChecker:
             domain = tags.get(b"d", b"").decode("ascii", "replace").lower()
             selector = tags.get(b"s", b"").decode("ascii", "replace").lower()
             results.append(DkimResult(domain, selector, self._verify(message, index)))
-        return InboundVerdict(tuple(results), self._spf(client_ip, helo, mail_from))
+        return InboundVerdict(tuple(results), self.spf(client_ip, helo, mail_from) if spf else "none")
 
     def _verify(self, message: bytes, index: int) -> str:
         try:
@@ -102,7 +104,8 @@ class InboundChecker:
             return "permerror"
         return "pass" if ok else "fail"
 
-    def _spf(self, client_ip: str, helo: str, mail_from: str) -> str:
+    def spf(self, client_ip: str, helo: str, mail_from: str) -> str:
+        """pyspf's result for the envelope sender (blocking: DNS)."""
         if self._resolver is None:
             return "temperror"  # relay_dns = off: nothing can be looked up
         import spf  # pyspf, on dnspython

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import aiosmtplib
 import dns.asyncresolver
 import dns.exception
+import dns.nameserver
 import dns.resolver
 
 from mailgothai.core.dkim import to_crlf
+from mailgothai.settings import dns_servers
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Resolver:
             configure = self.mode == "system"
             self._resolver = dns.asyncresolver.Resolver(configure=configure)
             if not configure:
-                self._resolver.nameservers = [s.strip() for s in self.mode.split(",") if s.strip()]
+                self._resolver.nameservers = nameservers(self.mode)
             self._resolver.lifetime = timeout
             self._resolver.timeout = timeout
 
@@ -70,6 +72,11 @@ class Resolver:
         except dns.exception.DNSException as exc:
             raise DnsUnavailable(f"TXT lookup for {name} failed: {exc}") from exc
         return [b"".join(r.strings) for r in answer]
+
+
+def nameservers(mode: str) -> list[str | dns.nameserver.Nameserver]:
+    """relay_dns's resolvers (settings.dns_servers: "IP" or "IP:PORT", comma-separated) for dnspython."""
+    return [dns.nameserver.Do53Nameserver(ip, port) for ip, port in dns_servers(mode)]
 
 
 class DnsUnavailable(Exception):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailgothai.settings import Secret, Settings, load_settings, save_settings
-from mailgothai.stack import dovecot, mailbox_migration, private, slapd, slapd_update, tls
+from mailgothai.stack import dovecot, mailbox_migration, private, protection, slapd, slapd_update, tls
 from mailgothai.stack.daemon import PythonService
 from mailgothai.stack.process import ProcessStatus, greeting, port_open, require_free
 from mailgothai.store import Store
@@ -61,6 +61,8 @@ class StackStatus:
             "web": f"{'https' if s.web_tls else 'http'}://{s.host}:{s.web_port}/",
             # Dovecot's (its secret stays in the settings file)
             "auth_policy": f"http://{s.host}:{s.auth_policy_port}/",
+            # inbound protection's (stack/protection.py): rspamd's scanner and controller, Redis, clamd's socket
+            **(protection.endpoints(s) if s.protection else {}),
             "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
             "running": self.running,
             "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},
@@ -117,10 +119,15 @@ def up(settings: Settings) -> StackStatus:
         migrate_mailboxes(settings)
         start_auth_policy(settings)
         dovecot.start(settings)
+        if settings.protection:  # the relay asks rspamd about every message from outside
+            protection.start(settings)
+        else:
+            protection.stop(settings)  # turned off since the last start
         start_relay(settings)
         start_web(settings)
     except Exception:
         RELAY.stop(settings)
+        protection.stop(settings)
         dovecot.stop(settings)
         AUTH_POLICY.stop(settings)
         for node in started:
@@ -174,6 +181,7 @@ def down(settings: Settings) -> StackStatus:
     # The relay first (it delivers into Dovecot), then Dovecot: it holds connections to the directory.
     WEB.stop(settings)
     RELAY.stop(settings)
+    protection.stop(settings)
     dovecot.stop(settings)
     AUTH_POLICY.stop(settings)
     for node in slapd.nodes(settings):
@@ -183,8 +191,9 @@ def down(settings: Settings) -> StackStatus:
 
 def status(settings: Settings) -> StackStatus:
     providers = tuple(slapd.status(settings, node) for node in slapd.nodes(settings))
+    scanning = protection.status(settings) if settings.protection else ()
     return StackStatus(settings, (*providers, AUTH_POLICY.status(settings), dovecot.status(settings),
-                                    RELAY.status(settings), WEB.status(settings)))
+                                    *scanning, RELAY.status(settings), WEB.status(settings)))
 
 
 def settings_for(data_dir: str | None, config: str | None) -> Settings:

@@ -38,6 +38,18 @@ BASE_SCRIPT = """\
 # Written by `mailgothai stack up`; other scripts of this directory run after it, in
 # file-name order. A script that files a message away ends the sequence.
 """
+# With inbound protection (settings.protection): a message the relay marked as spam
+# (X-Spam: Yes, over its domain's junk score) goes to the recipient's Junk folder, made if
+# missing; the user's own filters and out-of-office reply then do not run for it.
+JUNK_NAME = "10-mailgothai-junk"
+JUNK_SCRIPT = """\
+# MailGoThai: mail the relay marked as spam goes to Junk (written by `mailgothai stack up`
+# while settings.protection is 1).
+require ["fileinto", "mailbox"];
+if header :is "X-Spam" "Yes" {
+  fileinto :create "Junk";
+}
+"""
 _NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 
 
@@ -86,13 +98,18 @@ def install_before(settings: Settings, name: str, text: str) -> Path:
 
 
 def write_global(settings: Settings) -> None:
-    """At every start: the directory, and the stack's own first script (compiled)."""
+    """At every start: the directory, the stack's own first script and, with inbound
+    protection, the Junk one (compiled)."""
     directory = ensure_dirs(settings)
-    script = directory / f"{BASE_NAME}.sieve"
-    binary = directory / f"{BASE_NAME}.svbin"
-    current = script.read_text(encoding="utf-8") if script.is_file() else None
-    if current != BASE_SCRIPT or not binary.is_file() or binary.stat().st_mtime < script.stat().st_mtime:
-        install_before(settings, BASE_NAME, BASE_SCRIPT)
+    wanted = {BASE_NAME: BASE_SCRIPT, **({JUNK_NAME: JUNK_SCRIPT} if settings.protection else {})}
+    for name, text in wanted.items():
+        script = directory / f"{name}.sieve"
+        binary = directory / f"{name}.svbin"
+        current = script.read_text(encoding="utf-8") if script.is_file() else None
+        if current != text or not binary.is_file() or binary.stat().st_mtime < script.stat().st_mtime:
+            install_before(settings, name, text)
+    if not settings.protection:
+        remove_before(settings, JUNK_NAME)
     for path in directory.iterdir():  # a data dir copied or restored by root: modes again
         if path.suffix in (".sieve", ".svbin"):
             _share_with_mail_group(path, 0o640, settings)
