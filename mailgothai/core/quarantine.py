@@ -20,7 +20,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 
 SUBJECT_MAX = 255
 PREVIEW_MAX = 4000  # characters of the text shown
@@ -96,21 +95,38 @@ def release_queue_id(message_id: str, recipient_id: int) -> str:
     return f"{message_id}{recipient_id:010x}"
 
 
+SUBJECT = re.compile(rb"^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
 def subject_of(message: bytes) -> str:
-    """The Subject, decoded (RFC 2047), on one line, bounded to SUBJECT_MAX characters."""
-    head = _headers(message)
-    raw = head.get("Subject", "")
+    """The Subject, decoded (RFC 2047, or raw UTF-8 / TIS-620 bytes), on one line, bounded
+    to SUBJECT_MAX characters."""
+    head = re.split(rb"\r?\n\r?\n", message, maxsplit=1)[0]
+    found = SUBJECT.search(head)
+    if found is None:
+        return ""
+    raw = re.sub(rb"\r?\n(?=[ \t])", b"", found.group(1))
+    text = _text(raw)
     try:
-        text = str(email.header.make_header(email.header.decode_header(str(raw))))
+        text = str(email.header.make_header(email.header.decode_header(text)))
     except (ValueError, LookupError, UnicodeError):
-        text = str(raw)
+        pass
     return " ".join(text.split())[:SUBJECT_MAX]
 
 
-def _headers(message: bytes) -> EmailMessage:
-    head = re.split(rb"\r?\n\r?\n", message, maxsplit=1)[0]
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")
-    return parsed  # type: ignore[return-value]
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp874", "replace")  # Thai mail of older systems
+
+
+def _unescaped(value: str) -> str:
+    """A header value the email package read with 8-bit bytes as surrogates, as text."""
+    try:
+        return _text(value.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return value
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,7 @@ def preview(message: bytes, limit: int = PREVIEW_MAX) -> Preview:
     headers: list[tuple[str, str]] = []
     for name in SHOWN_HEADERS:
         for value in parsed.get_all(name, []):
-            headers.append((name, " ".join(str(value).split())[:1000]))
+            headers.append((name, " ".join(_unescaped(str(value)).split())[:1000]))
     text, attachments = "", []
     for part in parsed.walk():
         if part.is_multipart():
