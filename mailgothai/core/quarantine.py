@@ -164,6 +164,7 @@ def preview(message: bytes, limit: int = PREVIEW_MAX) -> Preview:
 
 class _Text(html.parser.HTMLParser):
     SKIP = frozenset({"script", "style", "head", "title"})
+    BLOCKS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -173,12 +174,14 @@ class _Text(html.parser.HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self._skipping += 1
-        elif tag in ("br", "p", "div", "tr", "li"):
+        elif tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP and self._skipping:
             self._skipping -= 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
