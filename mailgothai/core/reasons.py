@@ -299,6 +299,7 @@ class Why(enum.Enum):
     # inbound protection (core/spam.py)
     SCORE_NOT_ABOVE = N_("must be above %(other)s (%(limit)s), not %(value)s")
     NOT_ALLOWED_BY_OPERATOR = N_("the operator does not allow domains to change this")
+    NOT_A_SCORE = N_("must be a number or 'off', not %(value)s")
 
     def __call__(self, **params: str | int | Term | Reason) -> Reason:
         return Reason(self, params)

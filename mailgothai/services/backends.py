@@ -27,6 +27,7 @@ from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.mailstore.sieve import SieveScripts
 from mailgothai.mailstore.vacation import VacationScripts
+from mailgothai.rspamd_controller import RspamdController
 from mailgothai.running_relay import notify_relay
 from mailgothai.services import ports
 from mailgothai.settings import Settings
@@ -99,6 +100,39 @@ def _login_times(store: Store) -> ports.LoginTimes:
     return cast("ports.LoginTimes", OnFirstUse(make))
 
 
+def _spam_policies(store: Store) -> ports.SpamPolicies:
+    """The inbound protection tables over the store, made on first use (store/spam_policy.py)."""
+
+    def make() -> ports.SpamPolicies:
+        from mailgothai.store.spam_policy import SpamPolicies
+
+        return SpamPolicies(cast("OnFirstUse", store).made())
+
+    return cast("ports.SpamPolicies", OnFirstUse(make))
+
+
+def _quarantine(store: Store) -> ports.Quarantined:
+    """The quarantine's index over the store, made on first use (store/quarantine.py)."""
+
+    def make() -> ports.Quarantined:
+        from mailgothai.store.quarantine import QuarantineIndex
+
+        return QuarantineIndex(cast("OnFirstUse", store).made())
+
+    return cast("ports.Quarantined", OnFirstUse(make))
+
+
+def _held_messages(settings: Settings) -> ports.HeldMessages:
+    """The quarantine's files on this machine (the store package imports SQLAlchemy: on first use)."""
+
+    def make() -> ports.HeldMessages:
+        from mailgothai.store.quarantine_files import QuarantineFiles
+
+        return QuarantineFiles(settings.quarantine_path)
+
+    return cast("ports.HeldMessages", OnFirstUse(make))
+
+
 @dataclass
 class Backends:
     settings: Settings
@@ -118,6 +152,10 @@ class Backends:
     sieve_scripts: ports.SieveScripts | None = None  # users' Sieve scripts (issue 17: filters)
     vacation_scripts: ports.SieveScripts | None = None  # out-of-office scripts (mailstore/vacation.py)
     logins: ports.LoginTimes | None = None  # last logins (issue 17), SQL, made on first use
+    quarantine: ports.Quarantined | None = None  # the quarantine's index (issue 18), SQL, on first use
+    held_messages: ports.HeldMessages | None = None  # the quarantined messages kept on this machine
+    spam_learner: ports.SpamLearner | None = None  # rspamd's controller (learn spam / ham)
+    spam: ports.SpamPolicies | None = None  # spam policies and sender lists (issue 18), SQL, on first use
 
     @property
     def argon2(self) -> Argon2Params:
@@ -141,6 +179,9 @@ class Backends:
             sieve_scripts=SieveScripts(settings.dovecot_config),
             vacation_scripts=VacationScripts(settings.dovecot_config),
             logins=_login_times(store),
+            quarantine=_quarantine(store), held_messages=_held_messages(settings),
+            spam_learner=RspamdController.from_settings(settings),
+            spam=_spam_policies(store),
         )
 
     def acting_for(self, admin_login: str) -> Backends:

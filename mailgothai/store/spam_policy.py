@@ -11,7 +11,6 @@ already checked (services/spam_policy.py); this module only stores them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -35,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailgothai.core.spam import ListKind, PolicyBounds, SenderRule, SpamPolicy
+from mailgothai.core.spam_records import Changed, ListedRule
 from mailgothai.errors import AlreadyExists, StoreError
 from mailgothai.store.db import Store
 from mailgothai.store.models import Base
@@ -96,27 +96,6 @@ class ProtectionCountRow(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
-@dataclass(frozen=True)
-class ListedRule:
-    """A rule as listed: who added it and when."""
-
-    rule: SenderRule
-    created_at: datetime
-    created_by: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"owner": self.rule.owner, "kind": self.rule.kind.value, "pattern": self.rule.pattern,
-                "created_at": self.created_at.isoformat(), "created_by": self.created_by}
-
-
-@dataclass(frozen=True)
-class Changed:
-    """When a stored policy was last changed, and by whom."""
-
-    at: datetime
-    by: str
-
-
 def hour_of(at: datetime) -> int:
     return int(at.timestamp()) // HOUR
 
@@ -164,7 +143,9 @@ class SpamPolicies:
             return tuple(SenderRule(r.owner, ListKind(r.kind), r.pattern) for r in rows)
 
     def record(self, domain: str, outcome: str, count: int = 1, at: datetime | None = None) -> None:
-        """Add `count` to the domain's count of `outcome` for this hour (one upsert)."""
+        """Add `count` to the domain's count of `outcome` for this hour (one upsert).
+        `outcome`: a core.spam.Verdict value, or "blocked" (a sender on a block list);
+        core/spam_records.py groups them into the dashboard's columns."""
         params = {"domain": domain.lower(), "hour": hour_of(at or datetime.now(UTC)), "outcome": outcome[:16],
                   "count": count}
         try:

@@ -17,6 +17,10 @@ from mailgothai.web.i18n import N_
 FIELD_LABELS = {
     "junk_score": N_("Junk score"), "quarantine_score": N_("Quarantine score"), "reject_score": N_("Reject score"),
     "greylisting": N_("Greylisting"), "quarantine_days": N_("Days in quarantine"),
+    "lowest_score": N_("Lowest score a domain may set"), "highest_score": N_("Highest score a domain may set"),
+    "longest_quarantine_days": N_("Longest quarantine a domain may set (days)"),
+    "may_disable_greylisting": N_("Domains may turn greylisting off"),
+    "owner": N_("List of"), "kind": N_("List"), "pattern": N_("Sender address or domain"),
     "email": N_("Address"), "address": N_("Address"), "domain": N_("Domain"), "quota": N_("Quota"),
     "given_name": N_("Given name"), "surname": N_("Surname"), "display_name": N_("Display name"),
     "aliases": N_("Aliases"), "forward": N_("Forward to"), "to": N_("Delivers to"), "password": N_("Password"),
@@ -26,6 +30,7 @@ FIELD_LABELS = {
     "max_message_size": N_("Maximum message size"), "hourly_send_limit": N_("Hourly send limit"),
     "description": N_("Description"), "login": N_("Login"), "role": N_("Role"), "search": N_("Search"),
     "status": N_("Status"), "code": N_("Code"), "name": N_("Name"), "days": N_("Valid for (days)"),
+    "recipient": N_("Recipient"),
     "offset": N_("Offset"), "limit": N_("Page size"), "sort": N_("Sort"), "since": N_("From"),
     "until": N_("Until"), "actor": N_("Actor"), "action": N_("Action"), "totp": N_("Second factor"),
     "local_part": N_("Address"), "body": N_("Request body"), "file": N_("File"), "job": N_("Import job number"),
@@ -52,6 +57,7 @@ TERMS = (
     N_("pending"), N_("active"), N_("retiring"), N_("retired"),
     N_("validating"), N_("validated"), N_("applying"), N_("done"), N_("failed"),
     N_("account"), N_("alias"), N_("shared mailbox"),
+    N_("quarantined message"), N_("quarantined recipient"), N_("quarantined message content"),
 )
 
 
