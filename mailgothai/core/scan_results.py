@@ -35,6 +35,13 @@ def _clean(text: str, limit: int = 255) -> str:
     return "".join(c for c in text if c.isprintable() and c not in ";()\"\\" and not c.isspace())[:limit]
 
 
+def _option_domain(option: str) -> str:
+    """The domain an option of rspamd's DMARC symbols starts with ("example.org",
+    "example.org : query timed out")."""
+    words = option.split()
+    return words[0].partition(":")[0].lower().rstrip(".") if words else ""
+
+
 def dkim_signers(scan: Scan, symbol: str) -> list[tuple[str, str]]:
     """(domain, selector) of each signature rspamd put under `symbol` (its options are
     `domain:s=selector` or `domain:selector`; a selector may be missing)."""
@@ -56,7 +63,7 @@ def sender_authenticated(scan: Scan, sender: str) -> bool:
     if any(d == domain for d, _ in dkim_signers(scan, "R_DKIM_ALLOW")):
         return True
     dmarc = scan.options.get("DMARC_POLICY_ALLOW", ())
-    return bool(dmarc) and dmarc[0].strip().lower().rstrip(".") == domain
+    return bool(dmarc) and _option_domain(dmarc[0]) == domain
 
 
 def _first(scan: Scan, table: tuple[tuple[str, str], ...], default: str) -> tuple[str, str]:
@@ -79,7 +86,7 @@ def authentication_results(authserv_id: str, scan: Scan, mail_from: str) -> byte
     parts.append(f"spf={spf} smtp.mailfrom={_clean(mail_from, 320) or '<>'}" if _domain(mail_from) else f"spf={spf}")
     symbol, dmarc = _first(scan, DMARC_RESULTS, "none")
     found = scan.options.get(symbol, ()) if symbol else ()
-    from_domain = _clean(found[0].lower()) if found else ""
+    from_domain = _clean(_option_domain(found[0])) if found else ""
     parts.append(f"dmarc={dmarc} header.from={from_domain}" if from_domain else f"dmarc={dmarc}")
     return ("Authentication-Results: " + authserv_id + ";\r\n\t" + ";\r\n\t".join(parts) + "\r\n").encode()
 

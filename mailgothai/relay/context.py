@@ -15,6 +15,7 @@ from mailgothai.relay.auth import Authenticator
 from mailgothai.relay.delivery import DeliveryQueue, log_message
 from mailgothai.relay.inbound import InboundChecker
 from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.protection import Protection
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.routing import Router
@@ -41,6 +42,7 @@ class RelayContext:
     store: Store
     gateway: Gateway
     quarantine: Quarantine  # messages kept instead of delivered (issue 18; relay/quarantine.py)
+    protection: Protection | None = None  # rspamd and the spam policies (issue 18); None: protection = 0
 
     def sign(self, message: bytes, domain: str, parsed: ParsedMessage | None = None) -> bytes:
         """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or
@@ -67,5 +69,7 @@ class RelayContext:
     def close(self) -> None:
         if self.auth.recorder is not None:  # the last logins waiting are written before the store closes
             self.auth.recorder.stop()
+        if self.protection is not None:  # the counts waiting are written before the store closes
+            self.protection.tally.flush()
         self.gateway.close()
         self.store.close()

@@ -22,11 +22,15 @@ from mailgothai.core import policy as p
 from mailgothai.core import sieve_mail
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
+from mailgothai.core.scan_results import authentication_results, without_spam_headers
 from mailgothai.core.sender_headers import SenderField, read_sender_fields
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.auth import AuthUnavailable
 from mailgothai.relay.context import RelayContext
+from mailgothai.relay.inbound import InboundVerdict
 from mailgothai.relay.lookup import cached_or_thread
+from mailgothai.relay.protection import Inbound, SpamState
+from mailgothai.relay.rspamd import ScanRequest
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 
 log = logging.getLogger("mailgothai.relay")
@@ -45,6 +49,7 @@ class Transaction:
     counted: int = 0  # recipients added to auth_user's hourly counter and not yet sent
     counted_hour: int = 0
     sieve: bool = False  # Sieve mail for auth_user (core/sieve_mail.py)
+    spam: SpamState = field(default_factory=SpamState)  # inbound protection (relay/protection.py)
 
 
 def _tx(envelope: SmtpEnvelope) -> Transaction:
@@ -81,6 +86,13 @@ def _session_of(server: SMTP) -> Session:
 def _acts_for_sieve(session: Session) -> bool:
     """Logged in as the Sieve sender (stack/sieve_sendmail.py), not as the user itself."""
     return bool(session.authenticated) and bool(getattr(session, "mgt_sieve", False))
+
+
+def _lists_owner(rcpt: str, targets: tuple[Target, ...]) -> str:
+    """Whose own allow and block lists count for `rcpt`: its mailbox when it reaches one
+    local mailbox (an alias, an alias domain's address), else the address itself."""
+    local = [t.address for t in targets if t.local]
+    return local[0] if len(local) == 1 else rcpt
 
 
 def _size_param(options: list[str]) -> int:
@@ -262,6 +274,15 @@ class RelayHandler:
             too_big = p.check_size(size, domain.max_message_size)
             if too_big:
                 return str(too_big)
+        if tx.auth_user is None and domain is not None and self.ctx.protection is not None:
+            try:  # the recipient's spam policy and lists (issue 18)
+                refused = await self.ctx.protection.at_rcpt(tx.spam, tx.sender, domain.alias_of or domain.name,
+                                                            _lists_owner(rcpt, expansion.targets))
+            except MailGoThaiError as exc:
+                log.warning("RCPT TO %s: spam policy unavailable: %s", rcpt, exc)
+                return str(p.reply(p.R.TEMPORARY_FAILURE))
+            if refused:
+                return str(refused)
         if tx.auth_user is not None:
             refused = await self._count_recipient(tx)
             if refused:
@@ -354,14 +375,27 @@ class RelayHandler:
         parsed = canon.parse(data)
         fields = read_sender_fields(parsed.headers)
         own_id = self.ctx.settings.relay_hostname
+        queue_id = new_queue_id()
+        protection = self.ctx.protection
+        scanned: Inbound | None = None
         if tx.auth_user is None:
+            # the relay's own DKIM check stays (a hosted domain's mail must carry its signature);
+            # SPF is rspamd's when rspamd scans (pyspf would cost each message its lookups again)
             verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender,
-                                              parsed)
+                                              parsed, spf=protection is None)
             refused = await self._unauthenticated_claims(tx, fields, verdict.passed_domains())
             if refused:
                 return str(refused)
-            data = without_own_results(data, own_id)  # after the DKIM check, which saw the message as sent
-            added = verdict.header(own_id, tx.sender)
+            if protection is not None:  # rspamd sees the message as sent (its DKIM checks too)
+                scanned = await protection.inbound(data, self._scan_request(session, envelope, queue_id), tx.spam)
+                if scanned.reply is not None:
+                    return str(scanned.reply)
+            data = without_own_results(data, own_id)  # after the DKIM checks, which saw the message as sent
+            data = without_spam_headers(data)  # nobody outside may forge or hide the verdict
+            if scanned is None:
+                added = verdict.header(own_id, tx.sender)
+            else:
+                added = await self._results(scanned, verdict, session, tx) + scanned.headers
         else:
             # Sieve mail: a redirect keeps the original From:, signed for the user's domain
             refused = None if tx.sieve else p.decide_sender_fields(fields, tx.owned)
@@ -374,11 +408,22 @@ class RelayHandler:
                 signer = p.domain_of(tx.auth_user)
             else:
                 signer = p.domain_of(next(a for f in fields if f.header == "From:" for a in f.addresses))
+            if protection is not None and self.ctx.settings.scan_submission and not tx.sieve:
+                refused = await protection.submission(data, self._scan_request(session, envelope, queue_id))
+                if refused:
+                    return str(refused)
             added = self.ctx.sign(data, signer, parsed)
-        queue_id = new_queue_id()
         message = self._received(session, tx, queue_id) + added + data
         spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),
                            auth_user=tx.auth_user or "", client=ip)
+        if scanned is not None and scanned.keep and scanned.scan is not None and protection is not None:
+            try:  # kept, not delivered; durable before the 250
+                held = await protection.keep(spooled, message, scanned.scan, tx.spam)
+            except (OSError, MailGoThaiError) as exc:
+                log.error("DATA %s: quarantine write failed: %s", queue_id, exc)
+                return str(p.reply(p.R.TEMPORARY_FAILURE))
+            log.info("DATA %s: quarantined as %s (score %.2f)", queue_id, held, scanned.scan.score)
+            return str(p.reply(p.R.QUEUED, queue_id=queue_id))
         try:
             await asyncio.to_thread(self.ctx.spool.store, spooled, message)
         except OSError as exc:
@@ -403,6 +448,20 @@ class RelayHandler:
     def _hosted(self, names: frozenset[str]) -> frozenset[str]:
         """Directory reads (see `cached_or_thread`): those of `names` that are hosted here."""
         return frozenset(n for n in names if self.ctx.directory.domain(n) is not None)
+
+    def _scan_request(self, session: Session, envelope: SmtpEnvelope, queue_id: str) -> ScanRequest:
+        tx = _tx(envelope)
+        return ScanRequest(sender=tx.sender, recipients=list(envelope.rcpt_tos), ip=_client_ip(session),
+                           helo=session.host_name or "", user=tx.auth_user or "", queue_id=queue_id)
+
+    async def _results(self, scanned: Inbound, verdict: InboundVerdict, session: Session, tx: Transaction) -> bytes:
+        """Authentication-Results: rspamd's SPF, DKIM and DMARC when it scanned; unscanned,
+        the relay's own DKIM results and an SPF check of its own."""
+        own_id = self.ctx.settings.relay_hostname
+        if scanned.scan is not None:
+            return authentication_results(own_id, scanned.scan, tx.sender)
+        spf = await asyncio.to_thread(self.ctx.inbound.spf, _client_ip(session), session.host_name or "", tx.sender)
+        return InboundVerdict(verdict.dkim, spf).header(own_id, tx.sender)
 
     def _received(self, session: Session, tx: Transaction, queue_id: str) -> bytes:
         peer = _client_ip(session)

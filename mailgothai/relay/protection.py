@@ -7,7 +7,10 @@
   comes in the client's next transaction: one message, one decision).
 - DATA (unauthenticated): rspamd's scan (relay/rspamd.py) decided under that key
   (`core.spam.decide`) into a refusal, a quarantine, or the X-Spam fields and the
-  Authentication-Results of a delivered message. rspamd unreachable, hung or answering
+  Authentication-Results of a delivered message. For a domain without greylisting
+  rspamd's greylist module is switched off for the request (its Settings header): a
+  message it holds "too early" is not scanned further, so ignoring its GREYLIST would
+  deliver unscanned mail. rspamd unreachable, hung or answering
   nonsense: 451 4.7.1 within `rspamd_timeout` (never 250 and lose, never 5xx), or, with
   `rspamd_unavailable = "accept"`, delivered marked `X-Spam-Status: unscanned`.
 - DATA (authenticated, `scan_submission = 1`, not Sieve mail): scanned for viruses only
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections import Counter
@@ -53,6 +57,9 @@ BLOCKED = "blocked"  # the outcome counted for a sender on a block list (core/sp
 FLUSH_SECONDS = 2.0  # counts wait at most this long before they are written
 # only the antivirus runs on authenticated mail (rspamd's Settings header, per request)
 VIRUS_ONLY = {"symbols_enabled": sorted(VIRUS_SYMBOLS | {f"{s}_FAIL" for s in VIRUS_SYMBOLS})}
+# a domain without greylisting: rspamd's greylist module must not run at all, for a
+# message it holds "too early" is not scanned further (score 0, GREYLIST only)
+NO_GREYLISTING = {"symbols_disabled": ["GREYLIST_CHECK", "GREYLIST_SAVE"]}
 
 
 class PolicySource(Protocol):
@@ -197,6 +204,9 @@ class Protection:
 
     async def inbound(self, message: bytes, request: ScanRequest, state: SpamState) -> Inbound:
         """Scan and decide an unauthenticated message (its X-Spam fields already stripped)."""
+        key = state.key or PolicyKey(SpamPolicy(), False)
+        if not key.policy.greylisting:
+            request = dataclasses.replace(request, settings=NO_GREYLISTING)
         try:
             scan = await self._scan(message, request)
         except ScanUnavailable as exc:
@@ -206,7 +216,6 @@ class Protection:
                 return Inbound(headers=UNSCANNED)
             log.warning("DATA %s: refused 451 SCAN_DEFERRED: %s", request.queue_id, exc)
             return Inbound(reply=p.reply(p.R.SCAN_DEFERRED))
-        key = state.key or PolicyKey(SpamPolicy(), False)
         decision = decide(scan, key, sender_authenticated=sender_authenticated(scan, request.sender))
         verdict = decision.verdict
         if verdict is not Verdict.DELIVER and verdict is not Verdict.QUARANTINE:
@@ -238,7 +247,7 @@ class Protection:
         """Authenticated mail: refused only for a virus (554), or 451 when it cannot be
         scanned (unless rspamd_unavailable = accept)."""
         try:
-            scan = await self._scan(message, ScanRequest(**{**request.__dict__, "settings": VIRUS_ONLY}))
+            scan = await self._scan(message, dataclasses.replace(request, settings=VIRUS_ONLY))
         except ScanUnavailable as exc:
             if self.settings.rspamd_unavailable == "accept":
                 log.warning("DATA %s (%s): not scanned for viruses, accepted: %s", request.queue_id, request.user, exc)

@@ -76,6 +76,8 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
         picking.cancel()
         releasing.cancel()
         await ctx.queue.drain()
+        if ctx.protection is not None:
+            await ctx.protection.aclose()
         ctx.close()
         log.info("relay stopped")
 
@@ -84,6 +86,8 @@ async def _reload(ctx: RelayContext, pickup: SievePickup) -> None:
     ctx.directory.clear()  # an account deleted or renamed: its address is refused at once
     pickup.wake()  # a redirect waiting for the hourly limit: tried again (the limit may be raised)
     ctx.quarantine.wake()  # a release asked on this machine: spooled now
+    if ctx.protection is not None:
+        ctx.protection.clear()  # a domain's spam policy or lists changed: read afresh
     await asyncio.to_thread(ctx.keys.reload)
     await ctx.queue.rescan()
     log.info("reloaded on request: directory answers, DKIM keys and spool")

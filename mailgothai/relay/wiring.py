@@ -24,10 +24,12 @@ from mailgothai.relay.delivery import DeliveryQueue, QueuePolicy
 from mailgothai.relay.inbound import InboundChecker
 from mailgothai.relay.lmtp import LmtpPool
 from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.protection import Protection
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.quota import QuotaStatus
 from mailgothai.relay.remote import RemoteSender, Resolver
 from mailgothai.relay.routing import Router
+from mailgothai.relay.rspamd import RspamdClient
 from mailgothai.relay.spool import Spool, Target
 from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget, rules_from
@@ -37,6 +39,7 @@ from mailgothai.store.last_login import LastLogins
 from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
+from mailgothai.store.spam_policy import SpamPolicies
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -93,6 +96,11 @@ def build(settings: Settings) -> RelayContext:
                         grant_bytes=settings.relay_quota_grant_bytes, grant_seconds=settings.relay_quota_grant_seconds)
     queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost),
                           local_attempt_over=quota.settle)
+    quarantine = Quarantine(quarantine_files, QuarantineIndex(store), settings.relay_hostname)
+    protection = None
+    if settings.protection:  # rspamd on loopback, run by `stack up` (issue 18)
+        protection = Protection(settings, RspamdClient(settings.host, settings.rspamd_port, settings.rspamd_timeout),
+                                SpamPolicies(store), quarantine)
     ctx = RelayContext(
         settings=settings, directory=directory, router=router, quota=quota,
         counters=SendCounters(store), keys=keys,
@@ -100,7 +108,7 @@ def build(settings: Settings) -> RelayContext:
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
                            hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder),
         spool=spool, queue=queue, store=store, gateway=gateway,
-        quarantine=Quarantine(quarantine_files, QuarantineIndex(store), settings.relay_hostname),
+        quarantine=quarantine, protection=protection,
     )
     ctx_holder["ctx"] = ctx
     return ctx

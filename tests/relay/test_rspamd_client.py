@@ -14,7 +14,7 @@ import pytest
 
 from mailgothai.core import policy as p
 from mailgothai.core.spam import ListKind, PolicyKey, Scan, SenderRule, SpamPolicy
-from mailgothai.relay.protection import VIRUS_ONLY, PolicyCache, Protection, SpamState, Tally
+from mailgothai.relay.protection import NO_GREYLISTING, VIRUS_ONLY, PolicyCache, Protection, SpamState, Tally
 from mailgothai.relay.rspamd import RspamdClient, ScanRequest, ScanUnavailable, parse_reply
 from mailgothai.relay.spool import Envelope
 from mailgothai.settings import Settings, load_settings
@@ -386,3 +386,26 @@ def test_the_tally_writes_in_batches_and_survives_a_store_error(tmp_path: Path) 
 
     asyncio.run(run())
     assert sorted(store.recorded) == [("a.test", "junk", 2), ("a.test", "reject", 1)]
+
+
+def test_rspamds_greylisting_runs_only_for_a_domain_that_wants_it(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Settings"))
+        return httpx.Response(200, content=CLEAN)
+
+    policies = Policies({"off.test": SpamPolicy(greylisting=False), "on.test": SpamPolicy(greylisting=True)})
+    client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+    protection = Protection(_settings(tmp_path), client, policies, None)
+
+    async def run() -> None:
+        for domain in ("off.test", "on.test"):
+            state = SpamState()
+            await protection.at_rcpt(state, "a@example.org", domain, f"b@{domain}")
+            await protection.inbound(b"Subject: x\r\n\r\nbody\r\n", REQUEST, state)
+        await protection.aclose()
+
+    asyncio.run(run())
+    assert seen[0] is not None and json.loads(seen[0]) == NO_GREYLISTING
+    assert seen[1] is None

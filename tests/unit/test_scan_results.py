@@ -52,6 +52,12 @@ def test_dmarc_reject_and_spf_fail() -> None:
     assert "spf=fail smtp.mailfrom=x@bank.example" in field and "dmarc=fail header.from=bank.example" in field
 
 
+def test_dmarc_dns_failure_names_the_domain_only() -> None:
+    scan = Scan("no action", 0.0, symbols={"DMARC_DNSFAIL": 0.0},
+                options={"DMARC_DNSFAIL": ("signer.example : query timed out",)})  # as rspamd 3.4 gives it
+    assert authentication_results("mx", scan, "").decode().endswith("\tdmarc=temperror header.from=signer.example\r\n")
+
+
 def test_an_option_cannot_inject_into_the_field() -> None:
     scan = Scan("no action", 0.0, symbols={"R_DKIM_ALLOW": 0.0},
                 options={"R_DKIM_ALLOW": ("evil.example;\r\n dkim=pass header.d=gov.test:s=x",)})
