@@ -12,7 +12,7 @@ fi
 
 PACKAGES=(slapd ldap-utils dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved python3 python3-venv python3-dev
           gcc libffi-dev ca-certificates swaks postgresql libmail-dkim-perl
-          chromium chromium-driver fonts-thai-tlwg)
+          chromium chromium-driver fonts-thai-tlwg rspamd redis-server clamav-daemon)
 EXTRA_PACKAGES=(${MAILGOTHAI_EXTRA_PACKAGES:-})
 
 missing=()
@@ -21,8 +21,11 @@ for pkg in "${PACKAGES[@]}" "${EXTRA_PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
-  # The packages' postinst would start the system slapd (port 389) and Dovecot (143):
-  # this project runs its own instances, so forbid service starts during the install.
+  # The packages' postinst would start the system slapd (port 389) and Dovecot (143),
+  # rspamd (11332-11334), Redis (6379), clamd and freshclam (which would try to download
+  # signatures): this project runs its own instances, so forbid service starts during the
+  # install. (Each postinst starts its daemon through invoke-rc.d or deb-systemd-invoke,
+  # both of which obey policy-rc.d; freshclam's too.)
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d

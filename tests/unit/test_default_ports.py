@@ -66,7 +66,8 @@ def test_lists_hold_the_ports_the_issue_names() -> None:
 def test_every_default_port_is_one_a_browser_opens() -> None:
     ports = default_ports(Settings())
     # The test would prove nothing if a rename hid the ports from it.
-    assert {"web_port", "imap_port", "imaps_port", "smtp_port", "submission_port", "ldap_port"} <= set(ports)
+    assert {"web_port", "imap_port", "imaps_port", "smtp_port", "submission_port", "ldap_port",
+            "rspamd_port", "rspamd_controller_port", "redis_port"} <= set(ports)
     refused = {name: port for name, port in ports.items() if port and port in REFUSED_BY_BROWSERS}
     assert refused == {}, f"default ports that Chromium or Firefox refuse (ERR_UNSAFE_PORT): {refused}"
 
