@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from conftest import free_port, stack_data_dir, stack_settings
@@ -159,12 +160,17 @@ def spool_files(settings: Settings) -> set[str]:
 
 # ---- rspamd's verdicts ----------------------------------------------------------------------
 
-def test_gtube_over_the_mx_is_rejected(guarded: Guarded) -> None:
-    to = guarded.account(guarded.domain())
+def test_gtube_over_the_mx_is_rejected_and_counted(guarded: Guarded) -> None:
+    domain = guarded.domain()
+    to = guarded.account(domain)
+    since = datetime.now(UTC)
     code, text = refused_at_data(guarded.settings, to, message(SENDER, to, "offer", f"{GTUBE}\r\n"))
     assert code == 550 and text.startswith("5.7.1 Message rejected as spam")
     assert not any(folders(guarded.settings, to).values())
     assert f"from {SENDER}" in relay_log(guarded.settings) and "refused 550 reject" in relay_log(guarded.settings)
+    # the dashboard's count (written by the relay in batches, a few seconds later)
+    counted = wait_for(lambda: guarded.policies.counts([domain], since).get(domain), "the rejection to be counted")
+    assert counted == {"reject": 1}
 
 
 def test_gtube_is_quarantined_where_the_domain_rejects_nothing(guarded: Guarded) -> None:
@@ -223,9 +229,10 @@ def test_the_domains_scores_decide_the_outcome(guarded: Guarded) -> None:
     body = "Dear friend, CLICK HERE to claim your prize!!! Act now: http://prize.example/claim\r\n"
     for to in (plain, low):
         send_mx(guarded.settings, [to], message(SENDER, to, "YOU HAVE WON", body))
-    _, as_plain = wait_delivered(guarded.settings, plain)
-    _, as_junk = wait_delivered(guarded.settings, low)
+    plain_folder, as_plain = wait_delivered(guarded.settings, plain)
+    junk_folder, as_junk = wait_delivered(guarded.settings, low)
     assert fields(as_plain, "X-Spam") == ["No"] and fields(as_junk, "X-Spam") == ["Yes"]
+    assert (plain_folder, junk_folder) == ("INBOX", "Junk")  # the operator's Sieve script files spam away
     assert fields(as_plain, "X-Spam-Score") == fields(as_junk, "X-Spam-Score")
     assert fields(as_junk, "X-Spam-Symbols")
     assert len(fields(as_junk, "X-Spam-Symbols")[0]) <= 1000
