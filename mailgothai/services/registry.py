@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from mailgothai.services.last_login import LastLoginService
     from mailgothai.services.lifecycle import LifecycleService
     from mailgothai.services.purge import PurgeService
+    from mailgothai.services.quarantine import QuarantineService
     from mailgothai.services.shared import SharedMailboxService
+    from mailgothai.services.spam_policy import SpamPolicyService
     from mailgothai.services.vacation import VacationService
 
 
@@ -107,6 +109,18 @@ class Services:
         from mailgothai.services.shared import SharedMailboxService
 
         return SharedMailboxService(self.backends, self.actor)
+
+    @cached_property
+    def spam(self) -> SpamPolicyService:
+        from mailgothai.services.spam_policy import SpamPolicyService
+
+        return SpamPolicyService(self.backends, self.actor)
+
+    @cached_property
+    def quarantine(self) -> QuarantineService:
+        from mailgothai.services.quarantine import QuarantineService
+
+        return QuarantineService(self.backends, self.actor)
 
     @cached_property
     def vacation(self) -> VacationService:
