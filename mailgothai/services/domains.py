@@ -138,5 +138,7 @@ class DomainService(Service):
             self.b.domains.delete_alias(alias_domain.name)
             self.audit("alias_domain.delete", "alias_domain", alias_domain.name, domain.name, before=alias_domain)
         self.b.domains.delete(domain.name)
+        if self.b.spam is not None:  # its spam policy and lists go too (issue 18): a re-added name starts anew
+            self.b.spam.drop_domain(domain.name)
         self.audit("domain.delete", "domain", domain.name, domain.name, before=domain)
         self.b.doveadm.flush_all()

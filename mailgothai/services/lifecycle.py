@@ -99,6 +99,8 @@ class LifecycleService(Service):
         self.audit("account.delete", "account", account.email, account.domain, before=account, after=retained)
         if self.b.logins is not None and retained.mailbox_id:  # its last login goes with it (issue 17)
             self.b.logins.forget(retained.mailbox_id)
+        if self.b.spam is not None:  # and its allow and block lists (issue 18): a new holder inherits none
+            self.b.spam.drop_owner(account.email)
         return retained
 
     def _sizes(self, addresses: list[str]) -> dict[str, int]:
@@ -228,6 +230,8 @@ class LifecycleService(Service):
         self.audit("account.rename", "account", new, new_domain, before=before, after=after)
         if self.b.logins is not None and after.mailbox_id:  # the last login stays the account's (issue 17)
             self.b.logins.moved(after.mailbox_id, after.email, after.domain)
+        if self.b.spam is not None:  # its allow and block lists follow it (issue 18)
+            self.b.spam.move_owner(before.email, after.email)
         if not keep_old_as_alias:
             self._repoint_members(before.email, new)
         self._gone([before.email])

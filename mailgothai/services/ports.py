@@ -185,6 +185,9 @@ class SpamPolicies(Protocol):
     def rules_of(self, owner: str) -> list[ListedRule]: ...
     def add_rule(self, rule: SenderRule, by: str) -> ListedRule: ...  # AlreadyExists
     def remove_rule(self, rule: SenderRule) -> bool: ...
+    def drop_owner(self, owner: str) -> int: ...  # an account deleted: its lists go
+    def move_owner(self, old: str, new: str) -> int: ...  # an account renamed: its lists follow
+    def drop_domain(self, domain: str) -> None: ...  # a domain deleted: its policy and lists go
     def counts(self, domains: Sequence[str] | None, since: datetime) -> dict[str, dict[str, int]]: ...
 
 

@@ -27,7 +27,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -246,6 +248,23 @@ class SpamPolicies:
             result = cast(CursorResult[Any], session.execute(
                 delete(SenderRuleRow).where(SenderRuleRow.owner == owner.lower())))
             return int(result.rowcount)
+
+    def move_owner(self, old: str, new: str) -> int:
+        """A renamed account's rules follow it (a stale rule of the new address goes first)."""
+        with self._store.session() as session:
+            session.execute(delete(SenderRuleRow).where(SenderRuleRow.owner == new.lower()))
+            result = cast(CursorResult[Any], session.execute(
+                update(SenderRuleRow).where(SenderRuleRow.owner == old.lower()).values(owner=new.lower())))
+            return int(result.rowcount)
+
+    def drop_domain(self, domain: str) -> None:
+        """A deleted domain's policy and the rules of the domain and of its addresses."""
+        domain = domain.lower()
+        escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._store.session() as session:
+            session.execute(delete(SpamPolicyRow).where(SpamPolicyRow.domain == domain))
+            session.execute(delete(SenderRuleRow).where(or_(
+                SenderRuleRow.owner == domain, SenderRuleRow.owner.like("%@" + escaped, escape="\\"))))
 
     # ---- counts --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ adapter is store/spam_policy.py, tested on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -61,6 +62,23 @@ class FakeSpamPolicies:
         before = len(self.rules)
         self.rules = [r for r in self.rules if r.rule != rule]
         return len(self.rules) < before
+
+    def drop_owner(self, owner: str) -> int:
+        before = len(self.rules)
+        self.rules = [r for r in self.rules if r.rule.owner != owner.lower()]
+        return before - len(self.rules)
+
+    def move_owner(self, old: str, new: str) -> int:
+        self.drop_owner(new)
+        moved = [r for r in self.rules if r.rule.owner == old.lower()]
+        self.rules = [r for r in self.rules if r.rule.owner != old.lower()] + [
+            dataclasses.replace(r, rule=dataclasses.replace(r.rule, owner=new.lower())) for r in moved]
+        return len(moved)
+
+    def drop_domain(self, domain: str) -> None:
+        self.policies.pop(domain.lower(), None)
+        self.rules = [r for r in self.rules
+                      if r.rule.owner != domain.lower() and not r.rule.owner.endswith("@" + domain.lower())]
 
     def counts(self, domains: Sequence[str] | None, since: datetime) -> dict[str, dict[str, int]]:
         first = int(since.timestamp()) // 3600

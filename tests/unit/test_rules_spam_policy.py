@@ -209,3 +209,26 @@ def test_counts_of_the_last_24_hours_per_reachable_domain(world: FakeWorld) -> N
                                                          viruses=7)]
     assert [c.domain for c in as_operator(world).counts(now)] == [MINE, THEIRS]
     assert SpamPolicyService(world.backends, admin_of("quiet.test")).counts(now) == [DomainCounts("quiet.test")]
+
+
+def test_lists_follow_a_renamed_account_and_go_with_a_deleted_one_or_domain(world: FakeWorld) -> None:
+    from mailgothai.services.domains import DomainService
+    from mailgothai.services.lifecycle import LifecycleService
+
+    operator = as_operator(world)
+    operator.add_rule(f"somchai@{MINE}", "block", "ex-boss@elsewhere.example")
+    LifecycleService(world.backends, OPERATOR).rename(f"somchai@{MINE}", f"somchai.j@{MINE}")
+    assert store(world).rules_for(MINE, f"somchai.j@{MINE}") == (
+        SenderRule(f"somchai.j@{MINE}", ListKind.BLOCK, "ex-boss@elsewhere.example"),)
+    assert store(world).rules_for(MINE, f"somchai@{MINE}") == ()
+    LifecycleService(world.backends, OPERATOR).retire(world.backends.accounts.get(f"somchai.j@{MINE}"), None)
+    world.account(f"somchai.j@{MINE}")  # a new person on the address inherits no list
+    assert store(world).rules_for(MINE, f"somchai.j@{MINE}") == ()
+
+    operator.set(THEIRS, {"junk_score": "4"})
+    operator.add_rule(THEIRS, "allow", "partner.example")
+    operator.add_rule(f"somchai@{THEIRS}", "block", "x.example")
+    operator.add_rule(MINE, "block", "x.example")
+    DomainService(world.backends, OPERATOR).delete(THEIRS, force=True)
+    assert store(world).own_policy(THEIRS) is None
+    assert [r.rule.owner for r in store(world).rules] == [MINE]  # the other domain's stay

@@ -78,6 +78,13 @@ def test_rules_for_a_recipient_are_its_domains_and_its_own(policies: SpamPolicie
     assert policies.remove_rule(SenderRule("a.go.th", ListKind.ALLOW, "partner.example"))
     assert not policies.remove_rule(SenderRule("a.go.th", ListKind.ALLOW, "partner.example"))
     assert policies.drop_owner("somchai@a.go.th") == 1 and policies.rules_of("somchai@a.go.th") == []
+    policies.add_rule(SenderRule("malee@xa.go.th", ListKind.BLOCK, "x.example"), "operator")  # another domain
+    assert policies.move_owner("malee@a.go.th", "malee.s@a.go.th") == 1
+    assert [r.rule.owner for r in policies.rules_of("malee.s@a.go.th")] == ["malee.s@a.go.th"]
+    policies.set_policy("a.go.th", SpamPolicy(junk=4.0), "operator")
+    policies.drop_domain("a.go.th")
+    assert policies.own_policy("a.go.th") is None and policies.rules_for("a.go.th", "malee.s@a.go.th") == ()
+    assert {r.owner for r in policies.rules_for("b.go.th", "malee@xa.go.th")} == {"b.go.th", "malee@xa.go.th"}
 
 
 def test_counts_add_up_per_hour_and_only_the_asked_window_is_read(policies: SpamPolicies) -> None:
