@@ -379,23 +379,11 @@ class RelayHandler:
         protection = self.ctx.protection
         scanned: Inbound | None = None
         if tx.auth_user is None:
-            # the relay's own DKIM check stays (a hosted domain's mail must carry its signature);
-            # SPF is rspamd's when rspamd scans (pyspf would cost each message its lookups again)
-            verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, session.host_name or "", tx.sender,
-                                              parsed, spf=protection is None)
-            refused = await self._unauthenticated_claims(tx, fields, verdict.passed_domains())
+            refused, scanned, added = await self._inbound(session, envelope, data, parsed, fields, queue_id)
             if refused:
                 return str(refused)
-            if protection is not None:  # rspamd sees the message as sent (its DKIM checks too)
-                scanned = await protection.inbound(data, self._scan_request(session, envelope, queue_id), tx.spam)
-                if scanned.reply is not None:
-                    return str(scanned.reply)
             data = without_own_results(data, own_id)  # after the DKIM checks, which saw the message as sent
             data = without_spam_headers(data)  # nobody outside may forge or hide the verdict
-            if scanned is None:
-                added = verdict.header(own_id, tx.sender)
-            else:
-                added = await self._results(scanned, verdict, session, tx) + scanned.headers
         else:
             # Sieve mail: a redirect keeps the original From:, signed for the user's domain
             refused = None if tx.sieve else p.decide_sender_fields(fields, tx.owned)
@@ -435,6 +423,42 @@ class RelayHandler:
         self.ctx.log_accepted(spooled, len(message), self.listener)
         return str(p.reply(p.R.QUEUED, queue_id=queue_id))
 
+    async def _inbound(self, session: Session, envelope: SmtpEnvelope, data: bytes, parsed: canon.ParsedMessage,
+                       fields: tuple[SenderField, ...], queue_id: str) -> tuple[p.Reply | None, Inbound | None, bytes]:
+        """Mail without AUTH: the hosted-domain rule, then rspamd (protection = 1). The
+        refusal, if any; rspamd's verdict; the fields to add (Authentication-Results, X-Spam).
+
+        The relay's own DKIM check decides the hosted-domain rule. While rspamd scans (and
+        verifies DKIM and SPF for the Authentication-Results), it runs only for a message
+        that claims a hosted domain, and pyspf not at all: else every message's signatures
+        and SPF would be checked twice, with their DNS lookups."""
+        tx, protection, own_id = _tx(envelope), self.ctx.protection, self.ctx.settings.relay_hostname
+        ip, helo = _client_ip(session), session.host_name or ""
+        verdict = InboundVerdict((), "none")
+        claims_hosted = protection is None or tx.dkim_domain is not None
+        if not claims_hosted:
+            try:
+                claims_hosted = bool(await cached_or_thread(self._hosted, p.claimed_domains(fields)))
+            except MailGoThaiError as exc:
+                log.warning("DATA: directory unavailable: %s", exc)
+                return p.reply(p.R.TEMPORARY_FAILURE), None, b""
+        if claims_hosted:
+            verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, helo, tx.sender, parsed,
+                                              spf=protection is None)
+            refused = await self._unauthenticated_claims(tx, fields, verdict.passed_domains())
+        else:  # nothing hosted claimed: only unreadable sender fields are refused
+            refused = p.decide_unauthenticated_claims(None, fields, frozenset(), frozenset())
+        if refused or protection is None:
+            return refused, None, b"" if refused else verdict.header(own_id, tx.sender)
+        scanned = await protection.inbound(data, self._scan_request(session, envelope, queue_id), tx.spam)
+        if scanned.reply is not None:
+            return scanned.reply, scanned, b""
+        if scanned.scan is not None:
+            return None, scanned, authentication_results(own_id, scanned.scan, tx.sender) + scanned.headers
+        # unscanned (rspamd_unavailable = accept): the relay's own DKIM and SPF results
+        verdict = await asyncio.to_thread(self.ctx.inbound.check, data, ip, helo, tx.sender, parsed)
+        return None, scanned, verdict.header(own_id, tx.sender) + scanned.headers
+
     async def _unauthenticated_claims(self, tx: Transaction, fields: tuple[SenderField, ...],
                                       signers: frozenset[str]) -> p.Reply | None:
         names = p.claimed_domains(fields) | signers | ({tx.dkim_domain} if tx.dkim_domain else frozenset())
@@ -453,15 +477,6 @@ class RelayHandler:
         tx = _tx(envelope)
         return ScanRequest(sender=tx.sender, recipients=list(envelope.rcpt_tos), ip=_client_ip(session),
                            helo=session.host_name or "", user=tx.auth_user or "", queue_id=queue_id)
-
-    async def _results(self, scanned: Inbound, verdict: InboundVerdict, session: Session, tx: Transaction) -> bytes:
-        """Authentication-Results: rspamd's SPF, DKIM and DMARC when it scanned; unscanned,
-        the relay's own DKIM results and an SPF check of its own."""
-        own_id = self.ctx.settings.relay_hostname
-        if scanned.scan is not None:
-            return authentication_results(own_id, scanned.scan, tx.sender)
-        spf = await asyncio.to_thread(self.ctx.inbound.spf, _client_ip(session), session.host_name or "", tx.sender)
-        return InboundVerdict(verdict.dkim, spf).header(own_id, tx.sender)
 
     def _received(self, session: Session, tx: Transaction, queue_id: str) -> bytes:
         peer = _client_ip(session)

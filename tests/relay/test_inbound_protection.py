@@ -238,6 +238,16 @@ def test_the_domains_scores_decide_the_outcome(guarded: Guarded) -> None:
     assert len(fields(as_junk, "X-Spam-Symbols")[0]) <= 1000
 
 
+def test_a_hosted_domain_claimed_from_outside_without_its_signature_is_still_refused(guarded: Guarded) -> None:
+    """The relay's own rule (its DKIM check) stays with rspamd scanning."""
+    domain = guarded.domain()
+    to = guarded.account(domain)
+    forged = message(SENDER, to, "from your director", extra="").replace(
+        f"From: <{SENDER}>".encode(), f"From: Director <director@{domain}>".encode())
+    code, text = refused_at_data(guarded.settings, to, forged)
+    assert code == 550 and text.startswith("5.7.1") and domain in text and "From:" in text
+
+
 def test_one_transaction_carries_one_policy_and_a_block_list_refuses_at_rcpt(guarded: Guarded) -> None:
     default_a, default_b = guarded.account(guarded.domain()), guarded.account(guarded.domain())
     other = guarded.account(guarded.domain(SpamPolicy(junk=3.0, greylisting=False)))
