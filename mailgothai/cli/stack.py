@@ -34,7 +34,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _print(state: manager.StackStatus) -> None:
     data = state.as_dict()
     for key in ("data_dir", "ldap_uri", "imap", "imaps", "lmtp", "managesieve", "smtp", "submission", "smtps", "web",
-                "auth_policy"):
+                "auth_policy", "rspamd", "rspamd_controller", "redis", "clamd"):
         if key in data:
             print(f"{key:10} {data[key]}")
     for name, proc in data["processes"].items():

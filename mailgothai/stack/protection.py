@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 EICAR_SIGNATURE = f"MailGoThai.Test.EICAR:0:*:{EICAR.hex()}\n"
 DATABASE_SUFFIXES = (".cvd", ".cld", ".cud", ".ndb", ".hdb", ".hsb", ".mdb", ".msb", ".ldb", ".cdb", ".ndu")
-# rspamd modules that ask the Internet (lists, feeds, maps of rspamd.com) or keep state
+# rspamd modules that ask the Internet (DNS lists and SURBL: rbl; feeds, maps of rspamd.com) or keep state
 # no one here reads: off, so nothing leaves the machine and no scan waits on them.
-DISABLED_MODULES = ("rbl", "surbl", "fuzzy_check", "asn", "emails", "whitelist", "multimap", "url_redirector",
+DISABLED_MODULES = ("rbl", "fuzzy_check", "asn", "whitelist", "multimap", "url_redirector",
                     "neural", "ratelimit", "replies", "history_redis", "dkim_signing", "reputation",
                     "rspamd_update", "dcc", "spamassassin", "bimi", "mx_check")
 # Below any score a message gets: every unknown triplet is greylisted (deploy/rspamd/local.d/greylist.conf.in)
