@@ -1,0 +1,93 @@
+"""Teaching rspamd from the quarantine (issue 18) against the real rspamd, Redis and clamd
+(stack/protection.py), started for this module beside the session's stack on free ports:
+a kept message learned as spam through the service counts in rspamd's statistics, learning
+it again is no error, and a wrong controller password is the service's error, not a pass."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from conftest import free_port
+
+from mailgothai.core.models import Role
+from mailgothai.core.spam import Scan
+from mailgothai.relay.quarantine import Quarantine
+from mailgothai.relay.spool import Envelope, Target, new_queue_id
+from mailgothai.rspamd_controller import SpamLearningError
+from mailgothai.services.actor import Actor
+from mailgothai.services.registry import Services
+from mailgothai.settings import Secret, Settings
+from mailgothai.stack import protection
+from mailgothai.store.db import Store
+from mailgothai.store.quarantine import QuarantineIndex
+from mailgothai.store.quarantine_files import QuarantineFiles
+
+pytestmark = pytest.mark.sql
+
+OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")
+WORDS = ("lottery winner claim prize transfer account urgent verify bank password immediately "
+         "congratulations selected million reward deposit confirm details").split()
+
+
+@pytest.fixture(scope="module")
+def scanning(stack: Settings) -> Iterator[Settings]:
+    """rspamd, Redis and clamd of the session's data directory, on ports of their own (the
+    session's own, if its stack runs them already)."""
+    if stack.protection:
+        yield stack
+        return
+    settings = stack.replace(protection=1, rspamd_port=free_port(), rspamd_controller_port=free_port(),
+                             redis_port=free_port())
+    if len(str(settings.rspamd_password)) < 8:  # a stack made before protection: its passwords here
+        settings = settings.replace(rspamd_password=Secret(uuid.uuid4().hex),
+                                    redis_password=Secret(uuid.uuid4().hex))
+    protection.start(settings)
+    try:
+        yield settings
+    finally:
+        protection.stop(settings)
+
+
+def learned(settings: Settings) -> int:
+    request = urllib.request.Request(f"http://{settings.host}:{settings.rspamd_controller_port}/stat",
+                                     headers={"Password": str(settings.rspamd_password)})
+    with urllib.request.urlopen(request, timeout=20) as reply:  # noqa: S310 (loopback)
+        return int(json.load(reply)["learned"])
+
+
+def keep(settings: Settings, to: str) -> str:
+    body = " ".join(WORDS[(i * 7) % len(WORDS)] + str(i) for i in range(200))
+    data = (f"From: Prize <win@lottery.example>\r\nTo: {to}\r\nSubject: claim {uuid.uuid4().hex}\r\n"
+            f"Message-ID: <{uuid.uuid4().hex}@lottery.example>\r\n\r\n{body}\r\n").encode()
+    store = Store.open(settings.sql_url_effective)
+    try:
+        quarantine = Quarantine(QuarantineFiles(settings.quarantine_path), QuarantineIndex(store),
+                                settings.relay_hostname)
+        return quarantine.keep(Envelope(new_queue_id(), "win@lottery.example", (Target(to, to, True),), time.time()),
+                               data, Scan("no action", 10.0, {}), to.split("@")[1], 30)
+    finally:
+        store.close()
+
+
+def test_a_kept_message_learned_as_spam_counts_in_rspamd(scanning: Settings) -> None:
+    held_id = keep(scanning, f"somchai@l{uuid.uuid4().hex[:8]}.go.th")
+    before = learned(scanning)
+    with Services.open(scanning, OPERATOR) as services:
+        services.quarantine.learn(held_id, spam=True)
+        assert learned(scanning) == before + 1
+        services.quarantine.learn(held_id, spam=True)  # rspamd knows it already: no error, no count
+        assert learned(scanning) == before + 1
+        actions = [e.action for e in services.backends.audit.query(object_id=held_id)]
+    assert actions == ["quarantine.learn_spam", "quarantine.learn_spam"]
+
+
+def test_a_wrong_controller_password_is_an_error(scanning: Settings) -> None:
+    held_id = keep(scanning, f"malee@l{uuid.uuid4().hex[:8]}.go.th")
+    with Services.open(scanning.replace(rspamd_password=Secret("not-the-password")), OPERATOR) as services:
+        with pytest.raises(SpamLearningError):
+            services.quarantine.learn(held_id, spam=False)
