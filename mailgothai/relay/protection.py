@@ -189,6 +189,7 @@ class Protection:
         if state.key is None:
             state.key = key
         elif key != state.key:
+            log.info("RCPT %s: under another spam policy than the transaction's first: 452, next transaction", mailbox)
             return p.reply(p.R.OTHER_POLICY_NEXT)
         if domain not in state.domains:
             state.domains.append(domain)
