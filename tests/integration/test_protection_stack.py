@@ -208,6 +208,13 @@ def test_their_files_are_owner_only(protected: Settings) -> None:
     assert stat.S_IMODE((data / "clamav" / "clamd.sock").stat().st_mode) & 0o077 == 0
 
 
+def test_up_again_keeps_them(protected: Settings) -> None:
+    before = {p.name: p.pid for p in protection.status(protected)}
+    state = manager.up(protected)
+    assert {p.name: p.pid for p in state.processes if p.name in before} == before
+    assert all(p.running for p in state.processes)
+
+
 def test_down_stops_them(protected: Settings) -> None:
     pids = {p.name: p.pid for p in protection.status(protected)}
     assert all(pids.values())
