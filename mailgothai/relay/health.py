@@ -1,4 +1,5 @@
-"""The relay's health: its process, its listeners, Dovecot's LMTP, and the spool."""
+"""The relay's health: its process, its listeners, Dovecot's LMTP, rspamd (with
+protection = 1), and the spool."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailgothai.probes import greeting
+from mailgothai.relay.rspamd import ping
 from mailgothai.relay.spool import Spool
 from mailgothai.running_relay import running_pid
 from mailgothai.settings import Settings
@@ -38,6 +40,8 @@ def check(settings: Settings) -> Health:
     if settings.smtps_port:
         checks["smtps"] = _tls_greeting(settings.host, settings.smtps_port)
     checks["lmtp"] = greeting(settings.host, settings.lmtp_port, b"220")
+    if settings.protection:  # the relay refuses mail from outside (451) while rspamd cannot answer
+        checks["rspamd"] = ping(settings.host, settings.rspamd_port)
     return Health(checks, Spool(settings.spool_dir.resolve()).summary())
 
 

@@ -112,6 +112,21 @@ def parse_reply(body: bytes) -> Scan:
     return Scan(action=action, score=score, symbols=symbols, options=options, message=message)
 
 
+def ping(host: str, port: int, timeout: float = 2.0) -> bool:
+    """rspamd's normal worker answers `GET /ping` with "pong" (blocking; `relay health`)."""
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", "/ping")
+        reply = connection.getresponse()
+        return reply.status == 200 and reply.read(64).strip() == b"pong"
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 class RspamdClient:
     """Asks rspamd's normal worker at `host:port`; at most `timeout` seconds a message."""
 

@@ -22,6 +22,7 @@ from imapclient import IMAPClient
 from mailgothai.core.models import Role
 from mailgothai.core.quarantine import State
 from mailgothai.core.spam import ListKind, PolicyBounds, SenderRule, SpamPolicy
+from mailgothai.relay.health import check as relay_health
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -330,8 +331,11 @@ def test_rspamd_stopped_is_451_and_nothing_is_lost_then_accepted(guarded: Guarde
         assert (code, text) == (451, "4.7.1 Message could not be scanned now, try again later")
         assert spool_files(settings) == before  # refused: nothing kept to be delivered
         assert "refused 451 SCAN_DEFERRED" in relay_log(settings)
+        health = relay_health(settings)
+        assert health.checks["rspamd"] is False and not health.healthy  # what the operator's monitoring sees
     finally:
         protection.start(settings)
+    assert relay_health(settings).checks["rspamd"] is True
     assert send_mx(settings, [to], data) == {}  # the client's retry
     _, got = wait_delivered(settings, to)
     assert b"while rspamd is down" in got and fields(got, "X-Spam") == ["No"]
