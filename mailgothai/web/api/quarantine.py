@@ -40,10 +40,12 @@ def quarantine_delete(c: ApiCtx) -> Any:
 
 
 def quarantine_learn(c: ApiCtx) -> Any:
+    quarantine = c.services().quarantine
+    held = quarantine.get(c.path("id"))  # another domain's: not found, whatever the body says
     kind = c.text("as", required=True)
     if kind not in ("spam", "ham"):
         raise InvalidInput("as", Why.NOT_A_CHOICE(choices="spam, ham", value=repr(kind)))
-    c.services().quarantine.learn(c.path("id"), spam=kind == "spam")
+    quarantine.learn(held.id, spam=kind == "spam")
 
 
 def routes(ep: Callable[..., Route]) -> list[Route]:
