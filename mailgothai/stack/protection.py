@@ -25,6 +25,7 @@ from mailgothai.settings import Settings
 from mailgothai.stack import private
 from mailgothai.stack.process import (
     ProcessStatus,
+    children_of,
     is_running,
     port_open,
     read_pid,
@@ -262,7 +263,12 @@ def stop(settings: Settings) -> None:
     """rspamd, then clamd and Redis (whatever the protection setting: one turned off since runs no more)."""
     p = paths_for(settings)
     if rspamd_running(p):
-        stop_pid(read_pid(p.rspamd_pid), "rspamd: main process")
+        pid = read_pid(p.rspamd_pid)
+        assert pid is not None
+        workers = children_of(pid)
+        stop_pid(pid, "rspamd: main process")
+        for worker in workers:  # gone with their main process, unless it had to be killed
+            stop_pid(worker, "rspamd: ")
     stop_pid(read_pid(p.clamd_pid), str(p.clamd_conf))
     stop_pid(read_pid(p.redis_pid), str(p.redis_conf))
 

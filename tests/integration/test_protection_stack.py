@@ -20,6 +20,7 @@ import pytest
 
 from mailgothai.settings import Settings
 from mailgothai.stack import manager, protection
+from mailgothai.stack.process import children_of
 from tests.conftest import run_main, stack_data_dir, stack_settings
 from tests.dnsserver import DnsServer
 from tests.integration.conftest import MailClients
@@ -216,8 +217,11 @@ def test_up_again_keeps_them(protected: Settings) -> None:
 
 
 def test_down_stops_them(protected: Settings) -> None:
-    pids = {p.name: p.pid for p in protection.status(protected)}
+    pids: dict[str, int | None] = {p.name: p.pid for p in protection.status(protected)}
     assert all(pids.values())
+    workers = children_of(pids["rspamd"] or 0)  # its normal worker, controller, hs_helper
+    assert len(workers) >= 2
+    pids.update({f"rspamd worker {pid}": pid for pid in workers})
     state = manager.down(protected)
     assert not any(p.running for p in state.processes)
     for name, pid in pids.items():
