@@ -24,7 +24,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "admins": ("admin",), "dkim": ("dkim",), "relay": ("relay",), "queue": ("queue",),
     "imports": ("import", "import-domains", "export"), "deploy": ("deploy",), "web": ("serve",),
     "usage": ("usage",), "purge": ("purge",), "authpolicy": ("auth-policy",), "shared": ("shared",),
-    "vacation": ("vacation",), "filters": ("filter",),
+    "vacation": ("vacation",), "filters": ("filter",), "quarantine": ("quarantine",), "spam": ("spam",),
 }
 GLOBAL_OPTIONS = ("--data-dir", "--config")
 
