@@ -49,6 +49,8 @@ AREAS = (
     "mailgothai.web.routes.selfservice",
     "mailgothai.web.routes.filters",  # issue 17: mail filters (self-service and an account's)
     "mailgothai.web.routes.vacation",  # issue 17: out-of-office replies (self-service and an account's)
+    "mailgothai.web.routes.spam",  # issue 18: spam policies, allow and block lists (a domain's, a user's)
+    "mailgothai.web.routes.quarantine",  # issue 18: the quarantine (a domain's, and a mail user's own)
     "mailgothai.web.routes.autoconfig",
     "mailgothai.web.routes.health",
     "mailgothai.web.imports",  # issue 4: the CSV import pages

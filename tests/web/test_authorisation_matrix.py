@@ -6,6 +6,7 @@ routes; an API token never exceeds its admin's rights."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -13,9 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from mailgothai.core.models import Role
+from mailgothai.core.spam import Scan
+from mailgothai.relay.quarantine import Quarantine
+from mailgothai.relay.spool import Envelope, Target, new_queue_id
 from mailgothai.services.actor import Actor
 from mailgothai.services.registry import Services
 from mailgothai.store.models import AuditRecord
+from mailgothai.store.quarantine import QuarantineIndex
+from mailgothai.store.quarantine_files import QuarantineFiles
 from mailgothai.store.web_state import ApiToken
 from mailgothai.web.context import Access
 from tests.web.conftest import Client, Live, World, finished_import_of_b
@@ -23,6 +29,7 @@ from tests.web.conftest import Client, Live, World, finished_import_of_b
 pytestmark = pytest.mark.sql
 
 PARAM = re.compile(r"{(\w+)}")
+LISTED = "listed.example"  # on B's block list (issue 18)
 
 
 def all_routes(live: Live) -> list[tuple[str, str, Access]]:
@@ -45,13 +52,28 @@ def values_for(world: World, live: Live, target: str) -> dict[str, str]:
         with Services.open(live.settings, Actor("matrix", Role.SUPERADMIN, origin="test")) as svc:
             if not svc.domain_routing.alias_domains(world.b):
                 svc.domain_routing.add_alias_domain(alias_b, world.b)
+            if not svc.spam.rules(world.b):  # a block list entry of B (issue 18), made once
+                svc.spam.add_rule(world.b, "block", LISTED)
+            held_b = [h.id for h in svc.quarantine.listing(world.b)] or [quarantined(live, world.user_b)]
         return {"alias": alias_b, "name": alias_b,
                 "domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
                 "token_id": operator_token or "0" * 16, "lang": "th",
-                "job_id": str(finished_import_of_b(live.settings, world)), "mailbox_id": world.deleted_b}
+                "job_id": str(finished_import_of_b(live.settings, world)), "mailbox_id": world.deleted_b,
+                "kind": "block", "pattern": LISTED, "id": held_b[0]}
     return {"alias": f"alias-{world.a}", "name": f"alias-{world.a}",
             "domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
-            "token_id": "0" * 16, "lang": "th", "job_id": "0", "mailbox_id": world.deleted_a}
+            "token_id": "0" * 16, "lang": "th", "job_id": "0", "mailbox_id": world.deleted_a,
+            "kind": "block", "pattern": LISTED, "id": "0" * 22}
+
+
+def quarantined(live: Live, to: str) -> str:
+    """A message kept in the quarantine for `to` (issue 18), as the relay keeps it."""
+    store = live.state.backends.store
+    quarantine = Quarantine(QuarantineFiles(live.settings.quarantine_path), QuarantineIndex(store),
+                            live.settings.relay_hostname)
+    envelope = Envelope(new_queue_id(), "win@lottery.example", (Target(to, to, True),), time.time())
+    return quarantine.keep(envelope, b"Subject: prize\r\n\r\nclaim it\r\n", Scan("no action", 12.0),
+                           to.split("@")[1], 30)
 
 
 def fill(path: str, values: dict[str, str]) -> str:
@@ -70,7 +92,8 @@ def form_body(world: World) -> dict[str, str]:
             "domains": world.b, "role": "domain_admin", "as": f"intruder@{world.b}",
             "new_address": f"intruder@{world.b}",
             "keep_old_as_alias": "1", "reason": "intruder's hold", "retention_days": "0",
-            "catch_all": world.user_b, "alias_domain": "intruder.go.th"}
+            "catch_all": world.user_b, "alias_domain": "intruder.go.th",
+            "kind": "block", "pattern": LISTED, "junk_score": "1", "reject_score": "", "quarantine_days": "1"}
 
 
 UPLOADS = ("/api/v1/imports", "/api/v1/domain-imports")  # the body is a CSV file
@@ -107,6 +130,10 @@ def api_body(path: str, method: str, world: World) -> dict[str, Any] | bytes | N
         ("POST", "/api/v1/deleted/{mailbox_id}/hold"): {"reason": "intruder's hold"},
         ("POST", "/api/v1/domains/{domain}/hold"): {"reason": "intruder's hold"},
         ("POST", "/api/v1/purge"): {"dry_run": False},
+        ("PATCH", "/api/v1/domains/{domain}/spam-policy"): {"junk_score": 1, "reject_score": None},
+        ("POST", "/api/v1/domains/{domain}/sender-rules"): {"kind": "allow", "pattern": "intruder.example"},
+        ("POST", "/api/v1/accounts/{email}/sender-rules"): {"kind": "allow", "pattern": "intruder.example"},
+        ("PATCH", "/api/v1/spam/defaults"): {"junk_score": 1, "lowest_score": 0},
     }
     return bodies.get((method, path), {})
 
@@ -130,6 +157,9 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
             "deleted": svc.lifecycle.deleted(world.b),
             "alias_domains": svc.domain_routing.alias_domains(world.b),
             "shared": [listing.as_dict() for listing in svc.shared.for_domain(world.b)],
+            "spam_policy": svc.spam.show(world.b), "spam_defaults": svc.spam.defaults(),  # issue 18
+            "sender_rules": [svc.spam.rules(owner) for owner in (world.b, f"staff1@{world.b}", world.user_b)],
+            "quarantine": svc.quarantine.listing(world.b),
         }
     with live.state.backends.store.session() as session:
         data["audit_b"] = session.query(AuditRecord).filter(AuditRecord.domain == world.b).count()
@@ -139,7 +169,7 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
     return data
 
 
-DOMAIN_SCOPED = ("domain", "email", "address", "mailbox_id")
+DOMAIN_SCOPED = ("domain", "email", "address", "mailbox_id", "id")  # id: a quarantined message (issue 18)
 
 
 def test_every_route_declares_access(live: Live) -> None:

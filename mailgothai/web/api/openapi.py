@@ -9,6 +9,7 @@ from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
 from mailgothai.core.sieve_filters import MAX_RULES, MAX_TEXT, Action, Field
 from mailgothai.core.vacation import MAX_DAYS, MAX_MESSAGE, MAX_SUBJECT, MIN_DAYS
 from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
+from mailgothai.web.api import openapi_quarantine
 
 P = "/api/v1"
 STR = {"type": "string"}
@@ -344,6 +345,10 @@ def document() -> dict[str, Any]:
         f"{P}/export": {"get": _csv_op("the accounts of every domain the token may manage, streamed", [],
                                        "imports")},
     }
+    paths.update(openapi_quarantine.paths(_op, _body))  # issue 18: the quarantine
+    from mailgothai.web.api import spam_doc  # issue 18 (it imports this module's pieces)
+
+    paths.update(spam_doc.paths())
     for item in paths.values():  # bodies of POST actions without fields
         for method, op in item.items():
             if method == "post" and "requestBody" not in op:
@@ -474,6 +479,8 @@ def document() -> dict[str, Any]:
                 "row": INT, "domain": {"type": ["string", "null"]}, "column": {"type": ["string", "null"]},
                 "reason": STR}}}}},
     }
+    schemas.update(openapi_quarantine.SCHEMAS)
+    schemas.update(spam_doc.schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "MailGoThai admin API", "version": "1",

@@ -20,7 +20,9 @@ from mailgothai.services.listing import page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
+from mailgothai.web.api import quarantine as quarantine_api
 from mailgothai.web.api import shared as shared_api
+from mailgothai.web.api import spam as spam_api
 from mailgothai.web.api import vacation as vacation_api
 from mailgothai.web.api.common import ApiCtx, Handler, endpoint
 from mailgothai.web.api.openapi import document
@@ -517,6 +519,8 @@ def routes() -> list[Route]:
         ep(f"{P}/aliases/{{address}}/activate", alias_activate, "POST", body=f()),
         *shared_api.routes(ep),  # issue 17: shared role mailboxes
         *vacation_api.routes(ep),  # issue 17: out-of-office replies
+        *spam_api.routes(ep),  # issue 18: spam policies, allow and block lists, counts
+        *quarantine_api.routes(ep),  # issue 18: the quarantine
         ep(f"{P}/admins", admins_list, "GET"),
         ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
             "login", "role", "domains", "display_name", "password", "generate_password"})),
