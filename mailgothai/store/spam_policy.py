@@ -44,6 +44,7 @@ from mailgothai.store.times import aware
 
 DEFAULTS_ID = 1
 HOUR = 3600
+KEEP_HOURS = 48  # counts older than this are forgotten (the dashboard shows 24 hours)
 
 
 class SpamPolicyRow(Base):
@@ -125,6 +126,7 @@ class SpamPolicies:
         if dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"protection counts need SQLite or PostgreSQL, not {dialect}")
         self._count = self._count_statement(sqlite.insert if dialect == "sqlite" else postgresql.insert)
+        self._pruned_hour = -1  # the hour whose first record forgot the counts past KEEP_HOURS
 
     # ---- what the relay reads ----------------------------------------------------------
 
@@ -148,11 +150,14 @@ class SpamPolicies:
         """Add `count` to the domain's count of `outcome` for this hour (one upsert).
         `outcome`: a core.spam.Verdict value, or "blocked" (a sender on a block list);
         core/spam_records.py groups them into the dashboard's columns."""
-        params = {"domain": domain.lower(), "hour": hour_of(at or datetime.now(UTC)), "outcome": outcome[:16],
-                  "count": count}
+        hour = hour_of(at or datetime.now(UTC))
+        params = {"domain": domain.lower(), "hour": hour, "outcome": outcome[:16], "count": count}
         try:
             with self._store.engine.begin() as conn:
                 conn.execute(self._count, params)
+                if hour > self._pruned_hour:  # once an hour per process: the table keeps KEEP_HOURS
+                    self._pruned_hour = hour
+                    conn.execute(delete(ProtectionCountRow).where(ProtectionCountRow.hour < hour - KEEP_HOURS))
         except SQLAlchemyError as exc:
             raise StoreError(f"SQL store: {exc}") from exc
 

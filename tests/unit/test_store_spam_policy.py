@@ -103,6 +103,21 @@ def test_counts_add_up_per_hour_and_only_the_asked_window_is_read(policies: Spam
     assert policies.counts(["a.go.th"], now - timedelta(hours=31)) == {"a.go.th": {"reject": 3, "virus": 1}}
 
 
+def test_the_first_count_of_an_hour_forgets_counts_older_than_two_days(url: str) -> None:
+    store = Store.open(url)
+    store.migrate()
+    try:
+        old = datetime(2026, 12, 1, 10, tzinfo=UTC)
+        SpamPolicies(store).record("a.go.th", "junk", 5, at=old)  # another relay, days ago
+        relay = SpamPolicies(store)
+        relay.record("a.go.th", "junk", 1, at=old + timedelta(hours=48))  # 48 hours later: still kept
+        assert relay.counts(["a.go.th"], old) == {"a.go.th": {"junk": 6}}
+        relay.record("a.go.th", "junk", 1, at=old + timedelta(hours=49))
+        assert relay.counts(["a.go.th"], old) == {"a.go.th": {"junk": 2}}
+    finally:
+        store.close()
+
+
 def test_relays_sharing_the_store_lose_no_count(url: str) -> None:
     stores = [Store.open(url), Store.open(url)]
     stores[0].migrate()
