@@ -6,7 +6,8 @@ Who may do what: the operator anything core/spam.check_policy allows; a domain a
 own domains' policies within the operator's bounds and their lists and their users'
 lists (another domain is not found); a mail user (`of_user`, the web's self-service) only
 their own lists. The relay reads the same store (store/spam_policy.py: policy_of,
-rules_for, record). Every change leaves an audit record.
+rules_for, record; it keeps their answers a few seconds, and a relay running from this
+data directory reads afresh at once, told by SIGUSR1). Every change leaves an audit record.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class SpamPolicyService(Service):
         self.audit("spam.policy.set", "domain", current.domain, current.domain,
                    before=spam_input.policy_data(current.policy) if current.own else None,
                    after=spam_input.policy_data(policy))
+        self.b.tell_relay()
         return self.show(current.domain)
 
     def reset(self, domain: str) -> DomainPolicy:
@@ -113,6 +115,7 @@ class SpamPolicyService(Service):
         if self._store.drop_policy(current.domain):
             self.audit("spam.policy.reset", "domain", current.domain, current.domain,
                        before=spam_input.policy_data(current.policy))
+            self.b.tell_relay()
         return self.show(current.domain)
 
     # ---- the operator's defaults and bounds ----------------------------------------------
@@ -131,6 +134,7 @@ class SpamPolicyService(Service):
         after = Defaults(policy, bounds)
         self.audit("spam.defaults.set", "settings", "spam_defaults", None, before=before.as_dict(),
                    after=after.as_dict())
+        self.b.tell_relay()
         return after
 
     # ---- allow and block lists --------------------------------------------------------
@@ -159,6 +163,7 @@ class SpamPolicyService(Service):
             raise InvalidInput("pattern", Why.TOO_MANY_RULES(max=MAX_RULES))
         listed = self._store.add_rule(rule, self.actor.login)
         self.audit("spam.rule.add", "sender_rule", name, domain, after=_rule_data(rule))
+        self.b.tell_relay()
         return listed
 
     def remove_rule(self, owner: str, kind: object, pattern: object) -> None:
@@ -167,6 +172,7 @@ class SpamPolicyService(Service):
         if not self._store.remove_rule(rule):
             raise NotFound(f"{rule.kind.value} list entry", rule.pattern)
         self.audit("spam.rule.remove", "sender_rule", name, domain, before=_rule_data(rule))
+        self.b.tell_relay()
 
     # ---- the dashboard's counts ---------------------------------------------------------
     def counts(self, now: datetime | None = None) -> list[DomainCounts]:
