@@ -204,7 +204,7 @@ class Protection:
         return scan
 
     async def inbound(self, message: bytes, request: ScanRequest, state: SpamState) -> Inbound:
-        """Scan and decide an unauthenticated message (its X-Spam fields already stripped)."""
+        """Scan and decide an unauthenticated message (as sent: rspamd reads no X-Spam field)."""
         key = state.key or PolicyKey(SpamPolicy(), False)
         if not key.policy.greylisting:
             request = dataclasses.replace(request, settings=NO_GREYLISTING)
@@ -270,16 +270,3 @@ class Protection:
         await self.client.aclose()
         await asyncio.to_thread(self.tally.flush)
 
-
-class BuiltInPolicies:
-    """Every domain under SpamPolicy()'s defaults with no lists, counts nowhere (a relay
-    without the SQL store's policies, and unit tests)."""
-
-    def policy_of(self, domain: str) -> SpamPolicy:
-        return SpamPolicy()
-
-    def rules_for(self, domain: str, address: str) -> tuple[SenderRule, ...]:
-        return ()
-
-    def record(self, domain: str, outcome: str, count: int = 1) -> None:
-        return None
