@@ -94,7 +94,9 @@ def repair_modes(settings: Settings) -> None:
     paths = dovecot.paths_for(settings)
     # the operator's Sieve scripts (stack/sieve.py) are shared with the mail group
     # and so is the relay's pickup for Sieve mail (stack/sieve.py ensure_pickup)
-    changed = private.repair(settings.data_dir, traversed=(*mail.parents, paths.root, settings.spool_dir),
+    # and rspamd's workers pass through to their state and to clamd's socket (stack/protection.py)
+    changed = private.repair(settings.data_dir, traversed=(*mail.parents, paths.root, settings.spool_dir,
+                                                           *protection.traversed(settings)),
                              closed=(mail,), left_alone=(paths.base_dir, paths.sieve_dir,
                                                          settings.sieve_pickup_dir))
     if changed:

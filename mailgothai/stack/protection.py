@@ -3,8 +3,10 @@ Redis, clamd and rspamd on loopback, configured under DATA/redis, DATA/clamav an
 DATA/rspamd from deploy/{redis,clamav,rspamd}, logging to DATA/log; started before the
 relay (Redis and clamd before rspamd, which uses both), stopped after it, by PID.
 
-They run as the user of `stack up`, like slapd: as root, rspamd's workers need its
---insecure flag (they would otherwise refuse root).
+They run as the user of `stack up`, like slapd; but rspamd's workers, which parse every
+message from outside, never as root: under root they run as Debian's `_rspamd` (rspamd -u),
+which owns DATA/rspamd/db and DATA/rspamd/run, passes through DATA/rspamd and DATA/clamav
+(x only) and reaches clamd's socket by its group.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -23,6 +26,7 @@ from mailgothai.errors import StackError
 from mailgothai.paths import DEPLOY_DIR
 from mailgothai.settings import Settings
 from mailgothai.stack import private
+from mailgothai.stack.dovecot import grant_traversal
 from mailgothai.stack.process import (
     ProcessStatus,
     children_of,
@@ -50,6 +54,7 @@ DISABLED_MODULES = ("rbl", "fuzzy_check", "asn", "whitelist", "multimap", "url_r
                     "rspamd_update", "dcc", "spamassassin", "bimi", "mx_check")
 # Below any score a message gets: every unknown triplet is greylisted (deploy/rspamd/local.d/greylist.conf.in)
 GREYLIST_MIN_SCORE = -1000
+WORKER_USER = "_rspamd"  # made by Debian's rspamd package
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]{8,200}")
 
 
@@ -109,6 +114,32 @@ def paths_for(settings: Settings) -> Paths:
     return Paths(settings.data_dir.resolve())
 
 
+def traversed(settings: Settings) -> tuple[Path, ...]:
+    """The directories rspamd's workers pass through when the stack runs as root (x only)."""
+    p = paths_for(settings)
+    return (p.rspamd_dir, p.clamav_dir) if os.geteuid() == 0 else ()
+
+
+def _worker() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(WORKER_USER)
+    except KeyError as exc:
+        raise StackError(f"user {WORKER_USER} not found: rspamd's workers run as it under root "
+                         "(the Debian package rspamd makes it)") from exc
+
+
+def _hand_to_workers(p: Paths) -> None:
+    """Under root: rspamd's state directories are its workers', the way to them and to
+    clamd's socket open to them (search only)."""
+    worker = _worker()
+    for directory in (p.rspamd_dir / "db", p.rspamd_pid.parent):
+        for path in (directory, *directory.rglob("*")):
+            os.chown(path, worker.pw_uid, worker.pw_gid, follow_symlinks=False)
+    for directory in (p.rspamd_dir, p.clamav_dir):
+        os.chmod(directory, 0o711)
+    grant_traversal(p.rspamd_dir, worker.pw_uid, worker.pw_gid)
+
+
 def _secret(settings: Settings, name: str) -> str:
     value = str(getattr(settings, name))
     if not _SECRET.fullmatch(value):
@@ -159,9 +190,11 @@ def write_config(settings: Settings) -> Paths:
         "pid_file": p.redis_pid, "log_file": p.log_dir / "redis.log", "dir": p.redis_dir,
     }))
     seed_database(settings)
+    root = os.geteuid() == 0
     write_private(p.clamd_conf, render("clamav/clamd.conf.in", {
         "socket": p.clamd_socket, "pid_file": p.clamd_pid, "database": settings.clamav_database_path.resolve(),
         "tmp": p.clamav_dir / "tmp", "log_file": p.log_dir / "clamd.log",
+        "socket_access": f"LocalSocketMode 660\nLocalSocketGroup {WORKER_USER}" if root else "LocalSocketMode 600",
     }))
     values: dict[str, object] = {
         "host": settings.host, "port": settings.rspamd_port, "controller_port": settings.rspamd_controller_port,
@@ -186,6 +219,8 @@ def write_config(settings: Settings) -> Paths:
     for old in (*(p.rspamd_dir / "local.d").iterdir(), *(p.rspamd_dir / "override.d").iterdir()):
         if old not in wanted:  # a file an older version wrote
             old.unlink()
+    if os.geteuid() == 0:
+        _hand_to_workers(p)
     return p
 
 
@@ -200,7 +235,7 @@ def rspamd_argv(settings: Settings) -> list[str]:
     p = paths_for(settings)
     argv = [_binary("rspamd", "rspamd"), "-c", str(p.rspamd_conf), f"--var=LOCAL_CONFDIR={p.rspamd_dir}",
             f"--var=DBDIR={p.rspamd_dir / 'db'}", f"--var=RUNDIR={p.rspamd_pid.parent}", f"--var=LOGDIR={p.log_dir}"]
-    return [*argv, "--insecure"] if os.geteuid() == 0 else argv
+    return [*argv, "-u", WORKER_USER, "-g", WORKER_USER] if os.geteuid() == 0 else argv
 
 
 def rspamd_running(p: Paths) -> bool:
@@ -253,10 +288,10 @@ def start(settings: Settings) -> None:
         start_daemon(rspamd_argv(settings), p.log_dir / "rspamd.log", "rspamd")
         wait_until(lambda: rspamd_running(p) and rspamd_answers(settings.host, settings.rspamd_port)
                    and rspamd_answers(settings.host, settings.rspamd_controller_port), 60, "rspamd")
-    # clamd and rspamd make their PID files (and rspamd its caches) 0644 whatever the umask:
-    # owner-only again (their directories are 0700 in any case)
+    # clamd and rspamd make their PID files 0644 whatever the umask: owner-only again. (rspamd
+    # writes its caches in db/ 0644 too, while it runs: that directory is closed to others.)
     for directory in (p.redis_dir, p.clamav_dir, p.rspamd_dir):
-        private.repair(directory)
+        private.repair(directory, traversed=traversed(settings), left_alone=(p.rspamd_dir / "db",))
 
 
 def stop(settings: Settings) -> None:

@@ -6,7 +6,10 @@ files X-Spam: Yes into Junk; `stack down` stops them all."""
 from __future__ import annotations
 
 import base64
+import grp
 import json
+import os
+import pwd
 import stat
 import time
 import urllib.error
@@ -86,6 +89,17 @@ def test_status_lists_rspamd_redis_and_clamd_running(protected: Settings) -> Non
     assert Path(status["clamd"]).is_socket()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="as another user, rspamd runs as that user")
+def test_under_root_rspamd_parses_mail_as_its_own_user(protected: Settings) -> None:
+    rspamd = next(p for p in protection.status(protected) if p.name == "rspamd")
+    workers = children_of(rspamd.pid or 0)
+    assert workers
+    for pid in workers:
+        uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                       if line.startswith("Uid:")).split()[1])
+        assert pwd.getpwuid(uid).pw_name == "_rspamd"
+
+
 def test_gtube_is_rejected(protected: Settings) -> None:
     answer = check(protected, message("someone@sender.example", "test", GTUBE), "someone@sender.example")
     assert answer["action"] == "reject"
@@ -105,6 +119,16 @@ def test_an_eicar_attachment_is_a_virus(protected: Settings) -> None:
     only = check(protected, data, "someone@sender.example", User="someone@sender.example",
                  Settings=json.dumps({"symbols_enabled": ["CLAM_VIRUS"], "actions": {"greylist": None}}))
     assert (only["action"], set(only["symbols"])) == ("reject", {"CLAM_VIRUS"})
+
+
+def test_a_virus_in_a_part_with_no_file_name_is_found(protected: Settings) -> None:
+    body = ("--b\r\nContent-Type: text/plain\r\n\r\nHello.\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{base64.b64encode(EICAR).decode()}\r\n--b--")
+    data = message("someone@sender.example", "no name", body,
+                   'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n')
+    answer = check(protected, data, "someone@sender.example")
+    assert answer["action"] == "reject"
+    assert answer["symbols"]["CLAM_VIRUS"]["options"] == ["MailGoThai.Test.EICAR.UNOFFICIAL"]
 
 
 def test_no_score_alone_rejects_or_marks(protected: Settings) -> None:
@@ -199,14 +223,20 @@ def test_their_files_are_owner_only(protected: Settings) -> None:
         paths.extend(p for p in (data / top).rglob("*") if not p.is_socket())
         paths.append(data / top)
     assert {"rspamd.conf", "redis.conf", "clamd.conf", "mailgothai-eicar.ndb"} <= {p.name for p in paths}
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in paths if p.is_dir())
+    # under root, rspamd's workers (_rspamd) pass through these two (x only) to their state and clamd's socket
+    passed = {data / "rspamd", data / "clamav"} if os.geteuid() == 0 else set()
+    assert all(stat.S_IMODE(p.stat().st_mode) == (0o711 if p in passed else 0o700) for p in paths if p.is_dir())
     # rspamd writes the caches it makes while running 0644 whatever the umask: in its
     # 0700 directory, like everything here
     made_later = {p for p in paths if p.parent == data / "rspamd" / "db" and (".hs" in p.name or p.suffix == ".rrd")}
     loose = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths
-             if p.stat().st_mode & 0o077 and p not in made_later}
+             if p.stat().st_mode & 0o077 and p not in made_later | passed}
     assert loose == {}
-    assert stat.S_IMODE((data / "clamav" / "clamd.sock").stat().st_mode) & 0o077 == 0
+    # clamd's socket: its owner's, and under root also rspamd's workers' group
+    sock = (data / "clamav" / "clamd.sock").stat()
+    assert stat.S_IMODE(sock.st_mode) == (0o660 if passed else 0o600)
+    if passed:
+        assert grp.getgrgid(sock.st_gid).gr_name == "_rspamd"
 
 
 def test_up_again_keeps_them(protected: Settings) -> None:
