@@ -95,8 +95,12 @@ def test_a_domain_admin_sets_the_policy_from_the_domains_page(web_settings: Sett
     assert "changed" in shown and agency.admin in shown and 'name="reject_score" value="12.5"' in shown
     unticked = admin.post(f"/domains/{agency.domain}/spam", {**POLICY, "greylisting": ""})
     assert unticked.status_code == 303 and policy_of(web_settings, agency.domain).greylisting is False
+    summary = html.unescape(admin.get(f"/domains/{agency.domain}").text)  # the domain's own page says it
+    assert "Junk score 5 · Quarantine score off · Reject score 12.5 · greylisting off (the domain's own)" in " ".join(
+        summary.split())
     reset = admin.post(f"/domains/{agency.domain}/spam/reset")
     assert reset.status_code == 303 and policy_of(web_settings, agency.domain) == SpamPolicy()
+    assert "(the operator's default)" in html.unescape(admin.get(f"/domains/{agency.domain}").text)
 
 
 @pytest.mark.parametrize(("changes", "field", "english", "thai"), [
@@ -189,6 +193,9 @@ def test_the_spam_page_is_all_thai_in_thai(admin: Client, agency: Agency) -> Non
     page = admin.get(f"/domains/{agency.domain}/spam")
     assert page.status_code == 200 and '<html lang="th">' in page.text
     assert untranslated(page.text, "th") == []
+    domain_page = admin.get(f"/domains/{agency.domain}")
+    assert domain_page.status_code == 200 and "คะแนนย้ายเข้าโฟลเดอร์ขยะ 6" in domain_page.text
+    assert untranslated(domain_page.text, "th") == []
     dashboard = admin.get("/")
     assert dashboard.status_code == 200 and untranslated(dashboard.text, "th") == []
 

@@ -85,7 +85,8 @@ def domain_detail(ctx: Ctx) -> Response:
     if ctx.is_operator:
         candidates = [a for a in svc.admins.list() if a.role is Role.DOMAIN_ADMIN and domain.name not in a.domains]
     return ctx.render("domain.html", domain=domain, usage=totals, admins=admins, candidates=candidates,
-                      alias_domains=svc.domain_routing.alias_domains(domain.name))
+                      alias_domains=svc.domain_routing.alias_domains(domain.name),
+                      spam=svc.spam.show(domain.name))
 
 
 def domain_edit(ctx: Ctx) -> Response:
