@@ -46,6 +46,7 @@ from mailgothai.core.spam import (
     listed,
 )
 from mailgothai.errors import MailGoThaiError
+from mailgothai.relay.delivery import log_message
 from mailgothai.relay.lookup import TtlCache, cached_or_thread
 from mailgothai.relay.rspamd import RspamdClient, ScanRequest, ScanUnavailable
 from mailgothai.relay.spool import Envelope
@@ -156,6 +157,15 @@ def _printable(text: str, limit: int = 200) -> str:
     return "".join(c for c in text if c.isprintable() and c.isascii())[:limit]
 
 
+def _log_refused(request: ScanRequest, reply: p.Reply, outcome: str, detail: str, scan: Scan | None = None) -> None:
+    """One JSON line in the relay's message log, beside its `accepted` lines."""
+    top = sorted(((n, s) for n, s in scan.symbols.items() if s), key=lambda item: -item[1])[:10] if scan else []
+    log_message("refused", queue_id=request.queue_id, client=request.ip, sender=request.sender,
+                auth_user=request.user or None, recipients=list(request.recipients),
+                reply=f"{reply.code} {reply.status}", outcome=outcome, detail=detail[:200],
+                score=scan.score if scan else None, symbols=dict(top))
+
+
 REFUSALS = {
     Verdict.VIRUS: lambda d: p.reply(p.R.VIRUS_FOUND, virus=_printable(d.detail, 100) or "unknown"),
     Verdict.DMARC_REJECT: lambda d: p.reply(p.R.DMARC_REJECTED),
@@ -216,6 +226,7 @@ class Protection:
                             request.queue_id, exc)
                 return Inbound(headers=UNSCANNED)
             log.warning("DATA %s: refused 451 SCAN_DEFERRED: %s", request.queue_id, exc)
+            _log_refused(request, p.reply(p.R.SCAN_DEFERRED), "unscanned", str(exc))
             return Inbound(reply=p.reply(p.R.SCAN_DEFERRED))
         decision = decide(scan, key, sender_authenticated=sender_authenticated(scan, request.sender))
         verdict = decision.verdict
@@ -227,6 +238,7 @@ class Protection:
             log.info("DATA %s from %s (%s): refused %s %s (%s, score %.2f, rspamd %r)", request.queue_id,
                      request.sender or "<>", request.ip, reply.code, verdict.value, decision.detail or "-",
                      scan.score, scan.action)
+            _log_refused(request, reply, verdict.value, decision.detail, scan)
             return Inbound(reply=reply, scan=scan, decision=decision)
         if verdict is Verdict.QUARANTINE and self.keeper is None:
             log.warning("DATA %s: over the quarantine score but no quarantine here: filed as junk", request.queue_id)
@@ -259,7 +271,9 @@ class Protection:
         if virus is None:
             return None
         log.warning("DATA %s from %s (%s): refused 554 virus %s", request.queue_id, request.user, request.ip, virus)
-        return p.reply(p.R.VIRUS_FOUND, virus=_printable(virus, 100) or "unknown")
+        reply = p.reply(p.R.VIRUS_FOUND, virus=_printable(virus, 100) or "unknown")
+        _log_refused(request, reply, Verdict.VIRUS.value, virus, scan)
+        return reply
 
     # ---- the relay's life ---------------------------------------------------------------
     def clear(self) -> None:
