@@ -129,3 +129,12 @@ def test_the_api_holds_a_domain_admin_to_its_domains(live: Live, world: World) -
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "as"
     assert call("POST", f"/quarantine/{mine}/release", world.admin_a, json={}).json() == {"released": [world.user_a]}
     assert call("POST", f"/quarantine/{mine}/release", world.admin_a, json={}).json() == {"released": []}
+
+
+def test_the_list_pages_and_refuses_a_bad_offset(client: Client, live: Live, world: World) -> None:
+    keep(live.settings, world.user_a, "paged")
+    client.login_admin(world.admin_a)
+    assert "paged" in client.get(f"/domains/{world.a}/quarantine?offset=0").text
+    assert "paged" not in client.get(f"/domains/{world.a}/quarantine?offset=100000").text
+    refused = client.get(f"/domains/{world.a}/quarantine?offset=-1")
+    assert refused.status_code == 400 and "Offset" in refused.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mailgothai.services.listing import page_args
 from mailgothai.services.quarantine import QuarantineService
 from mailgothai.web.context import NOTICES, Access, Ctx, Handler, page
 from mailgothai.web.i18n import N_
@@ -20,6 +21,7 @@ NOTICES.update({
     "quarantine-learned-ham": N_("rspamd learned the message as not spam."),
 })
 ACTIONS = ("release", "delete", "learn-spam", "learn-ham")
+PAGE = 100
 STATE_LABELS = {"held": N_("held"), "release_requested": N_("being released"), "released": N_("released"),
                 "deleted": N_("deleted")}
 
@@ -35,12 +37,17 @@ def _act(service: QuarantineService, message_id: str, action: str) -> str:
 
 
 # ---- a domain's, for its admins --------------------------------------------------------
+def _offset(ctx: Ctx) -> int:
+    return page_args(ctx.arg("offset"), PAGE, PAGE)[0]
+
+
 def domain_quarantine(ctx: Ctx) -> Response:
     svc = ctx.services()
     domain = svc.domains.get(ctx.request.path_params["domain"])
-    return ctx.render("quarantine.html", held=svc.quarantine.listing(domain.name), domain=domain,
-                      base="/quarantine", own=False,
-                      state_labels=STATE_LABELS)
+    offset = _offset(ctx)
+    return ctx.render("quarantine.html", held=svc.quarantine.listing(domain.name, limit=PAGE, offset=offset),
+                      domain=domain, base="/quarantine", own=False, state_labels=STATE_LABELS, offset=offset,
+                      page=PAGE)
 
 
 def admin_message(ctx: Ctx) -> Response:
@@ -64,8 +71,9 @@ def _mine(ctx: Ctx) -> QuarantineService:
 
 
 def my_quarantine(ctx: Ctx) -> Response:
-    return ctx.render("quarantine.html", held=_mine(ctx).listing(), domain=None, base="/me/quarantine", own=True,
-                      state_labels=STATE_LABELS)
+    offset = _offset(ctx)
+    return ctx.render("quarantine.html", held=_mine(ctx).listing(limit=PAGE, offset=offset), domain=None,
+                      base="/me/quarantine", own=True, state_labels=STATE_LABELS, offset=offset, page=PAGE)
 
 
 def my_message(ctx: Ctx) -> Response:
