@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import time
@@ -46,6 +47,12 @@ def new_id() -> str:
     return f"{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
 
 
+def _finite(value: float) -> float:
+    """A number SQL and JSON keep (rspamd's own reject may come with no meaningful score)."""
+    number = float(value)
+    return number if math.isfinite(number) else 0.0
+
+
 class Quarantine:
     def __init__(self, files: QuarantineFiles, index: QuarantineIndex, node: str) -> None:
         self.files, self.index, self.node = files, index, node
@@ -62,8 +69,8 @@ class Quarantine:
         received = datetime.fromtimestamp(envelope.received_at or time.time(), UTC)
         held = Held(
             id=held_id, node=self.node, domain=domain.lower(), sender=envelope.sender[:320],
-            subject=subject_of(message), score=float(scan.score) if scan.score == scan.score else 0.0,
-            symbols={name: float(value) for name, value in scan.symbols.items()}, size=len(message),
+            subject=subject_of(message), score=_finite(scan.score),
+            symbols={name[:100]: _finite(value) for name, value in scan.symbols.items()}, size=len(message),
             received_at=received, expires_at=received + timedelta(days=days),
             recipients=tuple(Recipient(0, t.address, t.original, t.local) for t in envelope.targets),
         )

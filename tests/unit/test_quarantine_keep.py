@@ -181,3 +181,9 @@ def test_listing_by_domain_and_by_recipient(quarantine: Quarantine) -> None:
     [seen_by_b] = [h for h in index.page(domains=["b.go.th"]) if h.id == both]
     assert [r.address for r in seen_by_b.recipients] == ["boss@b.go.th"]
 
+
+
+def test_a_score_sql_and_json_cannot_keep_is_kept_as_zero(quarantine: Quarantine) -> None:
+    odd = Scan(action="reject", score=float("inf"), symbols={"GTUBE": float("nan"), "OK": 1.5})
+    held = quarantine.index.get(quarantine.keep(_envelope("somchai@a.go.th"), MESSAGE, odd, "a.go.th", 1))
+    assert held is not None and held.score == 0.0 and dict(held.symbols) == {"GTUBE": 0.0, "OK": 1.5}
