@@ -260,3 +260,28 @@ def test_the_api_keeps_a_domain_admin_to_its_domains(live: Live, agency: Agency,
     operator_token = world.tokens[world.operator]
     defaults = call("GET", "/spam/defaults", token=operator_token)
     assert defaults.status_code == 200 and defaults.json()["lowest_score"] == 3
+
+
+def test_the_operators_defaults_page_names_a_bad_bound(live: Live, world: World, web_settings: Settings) -> None:
+    from tests.web.test_i18n import untranslated
+
+    operator_client = Client(live)
+    try:
+        assert operator_client.login_admin(world.operator).status_code == 303
+        assert 'href="/spam/defaults"' in operator_client.get("/").text
+        page = operator_client.get("/spam/defaults")
+        assert page.status_code == 200 and 'name="lowest_score" value="3"' in page.text
+        form = {"junk_score": "6", "quarantine_score": "10", "reject_score": "15", "greylisting": "1",
+                "quarantine_days": "30", "lowest_score": "40", "highest_score": "20", "longest_quarantine_days": "90",
+                "may_disable_greylisting": "1"}
+        refused = operator_client.post("/spam/defaults", form)
+        assert refused.status_code == 400
+        assert "must be above lowest_score (40), not 20" in html.unescape(refused.text)
+        assert 'name="highest_score" value="20"' in refused.text
+        operator_client.http.cookies.set("mgt_lang", "th")
+        thai = operator_client.get("/spam/defaults")
+        assert untranslated(thai.text, "th") == []
+        with operator(web_settings) as svc:
+            assert svc.spam.defaults().bounds.highest_score == 50  # nothing stored
+    finally:
+        operator_client.close()
