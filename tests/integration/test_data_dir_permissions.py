@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from mailgothai.settings import load_settings
-from mailgothai.stack import manager
+from mailgothai.stack import manager, protection
 from tests.integration.test_stack_cli import PASSWORD, StackCli
 
 pytestmark = pytest.mark.integration
@@ -75,6 +75,9 @@ def test_data_dir_is_owner_only_after_up_import_mail_and_web(fresh_data_dir: Pat
         settings = load_settings(data_dir=fresh_data_dir, environ={})
         domain = "perms.go.th"
         run.ok("domain", "add", domain, "--description", "สิทธิ์ไฟล์")
+        # inbound protection is on (rspamd, Redis, clamd: their files are checked too); the
+        # mail below from an unknown sender must not wait for greylisting
+        run.ok("spam", "policy", "set", domain, "--no-greylisting")
         upload = tmp_path / "accounts.csv"
         users = [f"user{n}@{domain}" for n in range(3)]
         upload.write_text("email,given_name,password\r\n"
@@ -111,6 +114,9 @@ def test_data_dir_is_owner_only_after_up_import_mail_and_web(fresh_data_dir: Pat
         # through the spool and sieve-pickup/ (x only); no one else
         spool, pickup = settings.spool_dir.resolve(), settings.sieve_pickup_dir
         traversed |= {spool, pickup}
+        # rspamd's workers (under root, _rspamd) pass through to their state and clamd's socket
+        traversed |= set(protection.traversed(settings))
+        assert (root / "rspamd" / "rspamd.conf").is_file() and (root / "clamav" / "clamd.conf").is_file()
         bad = offenders(root, traversed, skip={dovecot_run, sieve_dir, pickup / "tmp", pickup / "new"})
         assert bad == [], "readable by group or others:\n" + "\n".join(bad)
         for path in (sieve_dir, *sieve_dir.rglob("*")):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 PASSWORD = "Stack-cycle-pw9"
 PORT_SETTINGS = ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port",
                  "web_port", "managesieve_port",
-                 "auth_policy_port")
+                 "auth_policy_port", "rspamd_port", "rspamd_controller_port", "redis_port")
 
 
 class StackCli:
