@@ -1,11 +1,15 @@
-"""Teaching rspamd from the quarantine (issue 18) against the real rspamd, Redis and clamd
-(stack/protection.py), started for this module beside the session's stack on free ports:
-a kept message learned as spam through the service counts in rspamd's statistics, learning
-it again is no error, and a wrong controller password is the service's error, not a pass."""
+"""The quarantine with the real rspamd, Redis and clamd (stack/protection.py), started for
+this module beside the session's stack on free ports (issue 18): GTUBE over the MX to a
+domain whose policy quarantines instead of rejecting is kept (250), listed, and released
+once into the INBOX with the kept bytes; a kept message learned as spam through the
+service counts in rspamd's statistics, learning it again is no error, and a wrong
+controller password is the service's error, not a pass."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import smtplib
 import time
 import urllib.request
 import uuid
@@ -15,7 +19,8 @@ import pytest
 from conftest import free_port
 
 from mailgothai.core.models import Role
-from mailgothai.core.spam import Scan
+from mailgothai.core.quarantine import State
+from mailgothai.core.spam import Scan, SpamPolicy
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 from mailgothai.rspamd_controller import SpamLearningError
@@ -26,10 +31,14 @@ from mailgothai.stack import protection
 from mailgothai.store.db import Store
 from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
+from mailgothai.store.spam_policy import SpamPolicies
+from relay.conftest import MailDomain, relay_with
+from relay.helpers import fetch_all, message, mx, wait_for, wait_for_messages
 
 pytestmark = pytest.mark.sql
 
 OPERATOR = Actor("test-operator", Role.SUPERADMIN, origin="test")
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 WORDS = ("lottery winner claim prize transfer account urgent verify bank password immediately "
          "congratulations selected million reward deposit confirm details").split()
 
@@ -91,3 +100,43 @@ def test_a_wrong_controller_password_is_an_error(scanning: Settings) -> None:
     with Services.open(scanning.replace(rspamd_password=Secret("not-the-password")), OPERATOR) as services:
         with pytest.raises(SpamLearningError):
             services.quarantine.learn(held_id, spam=False)
+
+
+def test_gtube_over_the_mx_is_kept_then_released_once(scanning: Settings, relay: Settings,
+                                                      mail_domain: MailDomain) -> None:
+    user = mail_domain.account("somchai")
+    store = Store.open(relay.sql_url_effective)
+    try:
+        SpamPolicies(store).set_policy(mail_domain.name, SpamPolicy(reject=None, greylisting=False), "test")
+    finally:
+        store.close()
+    sent = message("offers@sender.example", user, "a kept offer", f"{GTUBE}\r\n")
+    scanned = {name: getattr(scanning, name) for name in ("protection", "rspamd_port", "rspamd_controller_port",
+                                                          "redis_port", "rspamd_password", "redis_password")}
+    with relay_with(relay, **scanned) as protected:
+        with contextlib.closing(mx(protected)) as client:
+            assert client.sendmail("offers@sender.example", [user], sent) == {}  # 250: kept
+            with contextlib.suppress(smtplib.SMTPException):
+                client.quit()
+        services = mail_domain.services
+        [held] = services.quarantine.listing(mail_domain.name)
+        assert (held.sender, held.subject, held.recipients[0].address) == ("offers@sender.example",
+                                                                          "a kept offer", user)
+        kept = (protected.quarantine_path / held.id).read_bytes()
+        assert kept.endswith(sent) and fetch_all(protected, user) == []
+        assert services.quarantine.release(held.id) == [user]
+        assert services.quarantine.release(held.id) == []
+        [arrived] = wait_for_messages(protected, user)
+        assert arrived.endswith(kept)  # the kept bytes (with the relay's own fields), unchanged
+        wait_for(lambda: services.quarantine.get(held.id).recipients[0].state is State.RELEASED or None,
+                 "the release marked")
+        # nothing more comes: another release to the same mailbox arrives, alone
+        second = message("offers@sender.example", user, "second offer", f"{GTUBE}\r\n")
+        with contextlib.closing(mx(protected)) as client:
+            assert client.sendmail("offers@sender.example", [user], second) == {}
+            with contextlib.suppress(smtplib.SMTPException):
+                client.quit()
+        [other] = [h for h in services.quarantine.listing(mail_domain.name) if h.id != held.id]
+        services.quarantine.release(other.id)
+        everything = wait_for_messages(protected, user, 2)
+        assert len(everything) == 2 and sum(m.endswith(kept) for m in everything) == 1
