@@ -32,7 +32,7 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager
-from tests.conftest import CHEAP_ARGON2, stack_data_dir, stack_settings
+from tests.conftest import CHEAP_ARGON2, free_port, stack_data_dir, stack_settings
 from tests.integration.conftest import MailClients
 
 pytestmark = pytest.mark.integration
@@ -149,8 +149,10 @@ def copy_of(old_data_dir: OldDataDir) -> Iterator[Settings]:
         shutil.rmtree(old_data_dir.path)
         subprocess.run(["cp", "-a", str(pristine), str(old_data_dir.path)], check=True)
     # The previous version had no auth policy service: its settings file names no port for it.
+    # Nor rspamd and Redis (inbound protection, on by default now): free ports for them.
     settings = load_settings(data_dir=old_data_dir.path, environ={}).replace(
-        auth_policy_port=int(old_data_dir.env["MAILGOTHAI_AUTH_POLICY_PORT"]))
+        auth_policy_port=int(old_data_dir.env["MAILGOTHAI_AUTH_POLICY_PORT"]),
+        rspamd_port=free_port(), rspamd_controller_port=free_port(), redis_port=free_port())
     try:
         yield settings
     finally:
