@@ -213,7 +213,12 @@ def test_spam_marked_by_the_relay_goes_to_junk(protected: Settings) -> None:
     mail.deliver(email, message("c@sender.example", "agenda"))
     with mail.imap(email, PASSWORD) as imap:
         found = {name: imap.folder_status(name, ["MESSAGES"])[b"MESSAGES"] for _, _, name in imap.list_folders()}
+        subscribed = [name for _, _, name in imap.list_sub_folders()]
+        junk_flags = next(flags for flags, _, name in imap.list_folders() if name == "Junk")
     assert found == {"INBOX": 2, "Junk": 1}
+    # and mail clients show it as the junk folder, even those that list subscribed folders only
+    assert "Junk" in subscribed
+    assert b"\\Junk" in junk_flags
 
 
 def test_their_files_are_owner_only(protected: Settings) -> None:
