@@ -7,7 +7,8 @@ are kept here instead of delivered, and leave only when a person releases them.
   each recipient, held). If SQL fails the file goes and the error is raised (the relay
   answers 451: the sender tries again); a file whose rows never came is removed later.
 - `run` (a loop of the relay, beside the Sieve pickup's), every second and at SIGUSR1:
-  each recipient of this node's messages asked to be released is spooled with the queue
+  each recipient of this node's messages asked to be released is spooled (by the relay that
+  holds its file: relays sharing one `relay_hostname` each keep their own) with the queue
   id `core.quarantine.release_queue_id` (the message's bytes unchanged, its original
   envelope sender, that one target), then marked released. A relay that dies between
   the two finds, at its next start (`settle`, before the queue delivers anything), the id
@@ -59,6 +60,7 @@ class Quarantine:
         self._wake = asyncio.Event()
         self._swept = 0.0
         self._unmarked: set[str] = set()  # spooled by this process, not yet marked released
+        self._elsewhere: set[int] = set()  # recipients asked for whose file is not here (logged once)
 
     # ---- keeping (the DATA hook, in a worker thread) --------------------------------
     def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int) -> str:
@@ -148,8 +150,11 @@ class Quarantine:
 
     def _spool_one(self, spool: Spool, held: Held, recipient: Recipient) -> tuple[Envelope, bytes] | None:
         message = self.files.read(held.id)
-        if message is None:
-            log.error("quarantine %s: released for %s, but its file is gone", held.id, recipient.address)
+        if message is None:  # kept by another relay of the same name (each keeps its own files), or gone
+            if recipient.id not in self._elsewhere:
+                self._elsewhere.add(recipient.id)
+                log.warning("quarantine %s: released for %s, but its file is not here (another relay of this "
+                            "name keeps it, or it was removed)", held.id, recipient.address)
             return None
         target = Target(recipient.address, recipient.original, recipient.local)
         envelope = Envelope(release_queue_id(held.id, recipient.id), held.sender, (target,), time.time(),

@@ -187,3 +187,18 @@ def test_a_score_sql_and_json_cannot_keep_is_kept_as_zero(quarantine: Quarantine
     odd = Scan(action="reject", score=float("inf"), symbols={"GTUBE": float("nan"), "OK": 1.5})
     held = quarantine.index.get(quarantine.keep(_envelope("somchai@a.go.th"), MESSAGE, odd, "a.go.th", 1))
     assert held is not None and held.score == 0.0 and dict(held.symbols) == {"GTUBE": 0.0, "OK": 1.5}
+
+
+def test_relays_of_one_name_release_only_what_they_keep(quarantine: Quarantine, tmp_path: Path) -> None:
+    """Relays of a service share one relay_hostname (deploy/README): each keeps its own files,
+    and the one holding the message is the one that spools it, once."""
+    held_id = quarantine.keep(_envelope("somchai@a.go.th"), MESSAGE, SCAN, "a.go.th", 14)
+    rid = quarantine.index.get(held_id).recipients[0].id  # type: ignore[union-attr]
+    quarantine.index.move(held_id, [rid], State.RELEASE_REQUESTED, "admin")
+    twin = Quarantine(QuarantineFiles(tmp_path / "twin"), quarantine.index, quarantine.node)
+    twin_spool, spool = Spool(tmp_path / "twin-spool"), Spool(tmp_path / "spool")
+    twin_spool.prepare()
+    spool.prepare()
+    assert _release(twin, twin_spool, RecordingQueue()) == 0 and list(twin_spool.iter_ids()) == []
+    assert _release(quarantine, spool, RecordingQueue()) == 1
+    assert _release(twin, twin_spool, RecordingQueue()) == 0 and list(twin_spool.iter_ids()) == []
