@@ -161,7 +161,7 @@ def main() -> int:
     shutil.rmtree(data_dir, ignore_errors=True)
     ports = {f.name: free_port() for f in fields(Settings) if f.name.endswith("_port")}  # every listener
     settings = load_settings(data_dir=data_dir, environ={}).replace(
-        **(ports | {"smtps_port": 0}), auth_cache_ttl=3600, imap_upgrade_hashes=args.imap_upgrade_hashes)
+        **(ports | {"smtps_port": 0}), protection=0, auth_cache_ttl=3600, imap_upgrade_hashes=args.imap_upgrade_hashes)
     result: dict[str, object] = {"load_average_at_start": os.getloadavg(), "cpus": os.cpu_count()}
     if args.dataset:
         from bench.load_dataset import load_into

@@ -111,7 +111,7 @@ def run_mode(work: Path, providers: int, import_set: Path, ldapadd_set: Path) ->
     data_dir = work / f"stack-{providers}"
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = load_settings(data_dir=data_dir, environ={}).replace(
-        ldap_providers=providers, ldap_provider_ports=tuple(free_port() for _ in range(providers)),
+        protection=0, ldap_providers=providers, ldap_provider_ports=tuple(free_port() for _ in range(providers)),
         imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
         submission_port=free_port(),
         smtps_port=0, web_port=free_port(), auth_policy_port=free_port(), managesieve_port=free_port())

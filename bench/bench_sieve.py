@@ -159,7 +159,8 @@ def main() -> int:
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
     base = load_settings(data_dir=args.data_dir, environ={})
-    settings = base.replace(ldap_port=free_port(), imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(),
+    settings = base.replace(protection=0,  # measured without inbound protection (issue 18), as before
+                            ldap_port=free_port(), imap_port=free_port(), imaps_port=free_port(), lmtp_port=free_port(),
                             smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                             web_port=free_port(), auth_policy_port=free_port(), managesieve_port=free_port(),
                             relay_smarthost=f"127.0.0.1:{controller.port}",
