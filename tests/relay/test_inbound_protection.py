@@ -267,6 +267,22 @@ def test_a_hosted_domain_claimed_from_outside_without_its_signature_is_still_ref
     assert code == 550 and text.startswith("5.7.1") and domain in text and "From:" in text
 
 
+def test_an_alias_domain_takes_its_targets_policy_and_its_users_lists(guarded: Guarded) -> None:
+    """Mail to x@ALIAS is under the target domain's scores and x@TARGET's own block list."""
+    target = guarded.domain(SpamPolicy(junk=-50.0, quarantine=None, reject=None, greylisting=False))
+    user = guarded.account(target)
+    alias = f"a{uuid.uuid4().hex[:10]}.go.th"
+    guarded.services.domain_routing.add_alias_domain(alias, target)
+    as_alias = user.replace(f"@{target}", f"@{alias}")
+    send_mx(guarded.settings, [as_alias], message(SENDER, as_alias, "by its other name"))
+    _, got = wait_delivered(guarded.settings, user)
+    assert fields(got, "X-Spam") == ["Yes"]  # the target's junk score
+    guarded.policies.add_rule(SenderRule(user, ListKind.BLOCK, "sender.example"), "test")
+    refused = send_mx(guarded.settings, [as_alias, guarded.account(guarded.domain())],
+                      message(SENDER, as_alias, "again"))
+    assert refused[as_alias][0] == 550
+
+
 def test_one_transaction_carries_one_policy_and_a_block_list_refuses_at_rcpt(guarded: Guarded) -> None:
     default_a, default_b = guarded.account(guarded.domain()), guarded.account(guarded.domain())
     other = guarded.account(guarded.domain(SpamPolicy(junk=3.0, greylisting=False)))
