@@ -123,6 +123,12 @@ class Tally:
         await asyncio.sleep(self._every)
         await asyncio.to_thread(self.flush)
 
+    async def aclose(self) -> None:
+        """The timer stopped, what waits written (the relay stops)."""
+        if self._flushing is not None and not self._flushing.done():
+            self._flushing.cancel()
+        await asyncio.to_thread(self.flush)
+
     def flush(self) -> None:
         """Blocking: writes what waits; a count that cannot be written is logged and dropped."""
         with self._lock:
@@ -282,5 +288,5 @@ class Protection:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        await asyncio.to_thread(self.tally.flush)
+        await self.tally.aclose()
 

@@ -409,3 +409,15 @@ def test_rspamds_greylisting_runs_only_for_a_domain_that_wants_it(tmp_path: Path
     asyncio.run(run())
     assert seen[0] is not None and json.loads(seen[0]) == NO_GREYLISTING
     assert seen[1] is None
+
+
+def test_the_tally_writes_what_waits_when_the_relay_stops(tmp_path: Path) -> None:
+    store = Policies()
+    tally = Tally(store, every=3600)
+
+    async def run() -> None:
+        tally.add(["a.test"], "junk")
+        await tally.aclose()
+
+    asyncio.run(run())
+    assert store.recorded == [("a.test", "junk", 1)]
