@@ -56,10 +56,11 @@ class RelayContext:
             log.exception("DKIM signing for %s failed; sending unsigned", domain)
             return b""
 
-    def log_accepted(self, envelope: Envelope, size: int, listener: str) -> None:
+    def log_accepted(self, envelope: Envelope, size: int, listener: str, **scan: object) -> None:
+        """`scan`: rspamd's verdict on mail from outside (outcome, score), if it was asked."""
         log_message("accepted", queue_id=envelope.queue_id, listener=listener, client=envelope.client,
                     sender=envelope.sender, auth_user=envelope.auth_user or None, size=size,
-                    recipients=[t.address for t in envelope.targets])
+                    recipients=[t.address for t in envelope.targets], **scan)
 
     async def route_sender(self, sender: str) -> tuple[Target, ...]:
         """Where a bounce to `sender` goes (its mailbox, or remote)."""

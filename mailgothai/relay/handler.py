@@ -24,6 +24,7 @@ from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
 from mailgothai.core.scan_results import authentication_results, without_spam_headers
 from mailgothai.core.sender_headers import SenderField, read_sender_fields
+from mailgothai.core.spam import Verdict
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.auth import AuthUnavailable
 from mailgothai.relay.context import RelayContext
@@ -93,6 +94,16 @@ def _lists_owner(rcpt: str, targets: tuple[Target, ...]) -> str:
     local mailbox (an alias, an alias domain's address), else the address itself."""
     local = [t.address for t in targets if t.local]
     return local[0] if len(local) == 1 else rcpt
+
+
+def _verdict_fields(scanned: Inbound | None) -> dict[str, object]:
+    """rspamd's verdict for the `accepted` log line (nothing when it was not asked)."""
+    if scanned is None:
+        return {}
+    if scanned.scan is None or scanned.decision is None:
+        return {"spam": "unscanned"}
+    junk = scanned.decision.verdict is not Verdict.DELIVER
+    return {"spam": "junk" if junk else "deliver", "score": scanned.scan.score}
 
 
 def _size_param(options: list[str]) -> int:
@@ -420,7 +431,7 @@ class RelayHandler:
         tx.counted = 0  # sent: the recipients stay counted
         self.ctx.quota.hold(queue_id, [t.address for t in spooled.targets if t.local], len(message))
         self.ctx.queue.submit(spooled, message)
-        self.ctx.log_accepted(spooled, len(message), self.listener)
+        self.ctx.log_accepted(spooled, len(message), self.listener, **_verdict_fields(scanned))
         return str(p.reply(p.R.QUEUED, queue_id=queue_id))
 
     async def _inbound(self, session: Session, envelope: SmtpEnvelope, data: bytes, parsed: canon.ParsedMessage,

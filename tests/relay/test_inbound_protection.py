@@ -145,16 +145,20 @@ def relay_log(settings: Settings) -> str:
     return manager.RELAY.log_file(settings).read_text(errors="replace")
 
 
-def refused_lines(settings: Settings, recipient: str) -> list[dict[str, object]]:
-    """The relay's `refused` JSON lines of messages to `recipient`."""
+def logged(settings: Settings, event: str, recipient: str) -> list[dict[str, object]]:
+    """The relay's JSON lines of `event` for messages to `recipient`."""
     lines = []
     for line in relay_log(settings).splitlines():
-        start = line.find('{"event": "refused"')
+        start = line.find(json.dumps({"event": event})[:-1])  # '{"event": "accepted"'
         if start >= 0:
             entry = json.loads(line[start:])
             if recipient in entry["recipients"]:
                 lines.append(entry)
     return lines
+
+
+def refused_lines(settings: Settings, recipient: str) -> list[dict[str, object]]:
+    return logged(settings, "refused", recipient)
 
 
 def eicar_message(sender: str, to: str) -> bytes:
@@ -223,6 +227,8 @@ def test_a_clean_message_is_delivered_with_the_verdict_and_authentication_result
     assert len(results) == 1 and results[0].startswith(guarded.settings.relay_hostname + ";")
     assert "spf=" in results[0] and "dkim=" in results[0] and "dmarc=" in results[0]
     assert "smtp.mailfrom=" + SENDER in results[0]
+    [accepted] = logged(guarded.settings, "accepted", to)
+    assert accepted["spam"] == "deliver" and accepted["score"] == float(fields(data, "X-Spam-Score")[0])
 
 
 def test_forged_x_spam_fields_are_stripped(guarded: Guarded) -> None:
@@ -255,6 +261,7 @@ def test_the_domains_scores_decide_the_outcome(guarded: Guarded) -> None:
     assert fields(as_plain, "X-Spam-Score") == fields(as_junk, "X-Spam-Score")
     assert fields(as_junk, "X-Spam-Symbols")
     assert len(fields(as_junk, "X-Spam-Symbols")[0]) <= 1000
+    assert [e["spam"] for e in logged(guarded.settings, "accepted", low)] == ["junk"]
 
 
 def test_a_hosted_domain_claimed_from_outside_without_its_signature_is_still_refused(guarded: Guarded) -> None:
@@ -397,6 +404,7 @@ def test_accept_mode_delivers_marked_unscanned(guarded: Guarded) -> None:
         assert fields(got, "X-Spam-Status") == ["unscanned"] and fields(got, "X-Spam") == []
         assert fields(got, "Authentication-Results")[0].startswith(settings.relay_hostname)
         assert "accepted unscanned" in relay_log(settings)
+        assert [e["spam"] for e in logged(settings, "accepted", to)] == ["unscanned"]
 
 
 # ---- authenticated submission ----------------------------------------------------------------------
