@@ -70,6 +70,8 @@ class PolicySource(Protocol):
 
     def rules_for(self, domain: str, address: str) -> tuple[SenderRule, ...]: ...
 
+    def rule_owners(self, domain: str) -> frozenset[str]: ...
+
     def record(self, domain: str, outcome: str, count: int = 1) -> None: ...
 
 
@@ -147,16 +149,22 @@ class PolicyCache:
         self._source = source
         self._policies: TtlCache[str, SpamPolicy] = TtlCache(ttl)
         self._rules: TtlCache[tuple[str, str], tuple[SenderRule, ...]] = TtlCache(ttl)
+        self._owners: TtlCache[str, frozenset[str]] = TtlCache(ttl)
 
     def lookup(self, domain: str, mailbox: str) -> tuple[SpamPolicy, tuple[SenderRule, ...]]:
-        """Reads only (see `cached_or_thread`)."""
+        """Reads only (see `cached_or_thread`). Which of the domain's addresses have rules is
+        read once per domain: a mailbox of the domain with none of its own shares the
+        domain's rules, so mail to a new recipient costs no query."""
         policy = self._policies.get(domain, lambda: self._source.policy_of(domain))
-        rules = self._rules.get((domain, mailbox), lambda: self._source.rules_for(domain, mailbox))
+        owners = self._owners.get(domain, lambda: self._source.rule_owners(domain))
+        own = mailbox if mailbox in owners or not mailbox.endswith("@" + domain) else ""
+        rules = self._rules.get((domain, own), lambda: self._source.rules_for(domain, own))
         return policy, rules
 
     def clear(self) -> None:
         self._policies.clear()
         self._rules.clear()
+        self._owners.clear()
 
 
 def _printable(text: str, limit: int = 200) -> str:

@@ -146,6 +146,13 @@ class SpamPolicies:
                                    .order_by(SenderRuleRow.kind.desc(), SenderRuleRow.id)).all()
             return tuple(SenderRule(r.owner, ListKind(r.kind), r.pattern) for r in rows)
 
+    def rule_owners(self, domain: str) -> frozenset[str]:
+        """The owners with rules in `domain`: the domain itself and its addresses that have
+        any (one query per domain, so a relay reads no rules for the many that have none)."""
+        with self._store.session() as session:
+            return frozenset(session.scalars(select(SenderRuleRow.owner).distinct().where(
+                _in_domain(domain.lower()))).all())
+
     def record(self, domain: str, outcome: str, count: int = 1, at: datetime | None = None) -> None:
         """Add `count` to the domain's count of `outcome` for this hour (one upsert).
         `outcome`: a core.spam.Verdict value, or "blocked" (a sender on a block list);
@@ -265,11 +272,9 @@ class SpamPolicies:
     def drop_domain(self, domain: str) -> None:
         """A deleted domain's policy and the rules of the domain and of its addresses."""
         domain = domain.lower()
-        escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._store.session() as session:
             session.execute(delete(SpamPolicyRow).where(SpamPolicyRow.domain == domain))
-            session.execute(delete(SenderRuleRow).where(or_(
-                SenderRuleRow.owner == domain, SenderRuleRow.owner.like("%@" + escaped, escape="\\"))))
+            session.execute(delete(SenderRuleRow).where(_in_domain(domain)))
 
     # ---- counts --------------------------------------------------------------------------
 
@@ -294,3 +299,9 @@ class SpamPolicies:
             result = cast(CursorResult[Any], session.execute(
                 delete(ProtectionCountRow).where(ProtectionCountRow.hour < hour_of(before))))
             return int(result.rowcount)
+
+
+def _in_domain(domain: str) -> Any:
+    """Rules owned by `domain` or by one of its addresses (the name escaped for LIKE)."""
+    escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(SenderRuleRow.owner == domain, SenderRuleRow.owner.like("%@" + escaped, escape="\\"))

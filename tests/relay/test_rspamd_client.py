@@ -157,6 +157,7 @@ class Policies:
         self.policies = policies or {}
         self.rules = rules
         self.reads = 0
+        self.rule_reads = 0
         self.recorded: list[tuple[str, str, int]] = []
 
     def policy_of(self, domain: str) -> SpamPolicy:
@@ -164,7 +165,11 @@ class Policies:
         return self.policies.get(domain, SpamPolicy())
 
     def rules_for(self, domain: str, address: str) -> tuple[SenderRule, ...]:
+        self.rule_reads += 1
         return tuple(r for r in self.rules if r.owner in (domain, address))
+
+    def rule_owners(self, domain: str) -> frozenset[str]:
+        return frozenset(r.owner for r in self.rules if r.owner == domain or r.owner.endswith("@" + domain))
 
     def record(self, domain: str, outcome: str, count: int = 1) -> None:
         self.recorded.append((domain, outcome, count))
@@ -342,6 +347,18 @@ def test_policies_are_read_once_within_the_ttl(tmp_path: Path) -> None:
     cache.clear()
     cache.lookup("gov.test", "b@gov.test")
     assert policies.reads == 2
+
+
+def test_recipients_without_rules_of_their_own_share_their_domains_rules(tmp_path: Path) -> None:
+    mine = SenderRule("c@gov.test", ListKind.BLOCK, "spam.example")
+    domain = SenderRule("gov.test", ListKind.ALLOW, "partner.example")
+    policies = Policies(rules=(mine, domain))
+    cache = PolicyCache(policies, 60)
+    for n in range(20):  # twenty new recipients: the domain's rules, read once
+        assert cache.lookup("gov.test", f"new{n}@gov.test")[1] == (domain,)
+    assert policies.rule_reads == 1
+    assert set(cache.lookup("gov.test", "c@gov.test")[1]) == {mine, domain}
+    assert policies.rule_reads == 2
 
 
 def test_submission_refuses_a_virus_only(tmp_path: Path) -> None:

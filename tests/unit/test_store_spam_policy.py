@@ -79,6 +79,10 @@ def test_rules_for_a_recipient_are_its_domains_and_its_own(policies: SpamPolicie
     assert not policies.remove_rule(SenderRule("a.go.th", ListKind.ALLOW, "partner.example"))
     assert policies.drop_owner("somchai@a.go.th") == 1 and policies.rules_of("somchai@a.go.th") == []
     policies.add_rule(SenderRule("malee@xa.go.th", ListKind.BLOCK, "x.example"), "operator")  # another domain
+    policies.add_rule(SenderRule("b@xya.go.th", ListKind.BLOCK, "x.example"), "operator")
+    assert policies.rule_owners("a.go.th") == {"a.go.th", "malee@a.go.th"}
+    assert policies.rule_owners("xa.go.th") == {"malee@xa.go.th"}
+    assert policies.rule_owners("x_a.go.th") == frozenset()  # "_" is no LIKE wildcard here
     assert policies.move_owner("malee@a.go.th", "malee.s@a.go.th") == 1
     assert [r.rule.owner for r in policies.rules_of("malee.s@a.go.th")] == ["malee.s@a.go.th"]
     policies.set_policy("a.go.th", SpamPolicy(junk=4.0), "operator")
