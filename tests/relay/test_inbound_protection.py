@@ -8,7 +8,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import signal
 import smtplib
 import socket
@@ -24,7 +23,6 @@ from imapclient import IMAPClient
 from mailgothai.core.models import Role
 from mailgothai.core.quarantine import State
 from mailgothai.core.spam import ListKind, PolicyBounds, SenderRule, SpamPolicy
-from mailgothai.paths import DEPLOY_DIR
 from mailgothai.relay.health import check as relay_health
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
@@ -46,26 +44,6 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 # the same message goes to a domain of the default policy (junk at 6) and to one whose
 # junk score is far lower: rspamd scores it the same, the domains' policies differ
 SENDER = "someone@sender.example"
-
-
-def _rspamd_checks_loopback() -> bool:
-    """deploy/rspamd sets check_local for SPF, DKIM and DMARC (each module's file, or
-    rspamd's options): only then do they look at a loopback client, every test's."""
-    local = DEPLOY_DIR / "rspamd" / "local.d"
-
-    def says(*names: str) -> bool:
-        return any(re.search(r"^\s*check_local\s*=\s*true", (local / n).read_text(), re.M)
-                   for n in names if (local / n).is_file())
-
-    if says("options.inc.in", "options.inc"):
-        return True
-    return all(says(f"{m}.conf.in", f"{m}.conf") for m in ("spf", "dkim", "dmarc"))
-
-
-LOOPBACK_UNCHECKED = pytest.mark.xfail(
-    not _rspamd_checks_loopback(), strict=True,
-    reason="rspamd's spf, dkim and dmarc modules skip a loopback client (every test's) unless their "
-           "check_local is true, which deploy/rspamd does not set")
 
 
 @dataclass
@@ -328,7 +306,6 @@ def test_one_transaction_carries_one_policy_and_a_block_list_refuses_at_rcpt(gua
     wait_delivered(guarded.settings, other)
 
 
-@LOOPBACK_UNCHECKED
 def test_a_message_failing_its_domains_dmarc_reject_is_refused_550(guarded: Guarded, dns: DnsServer) -> None:
     """SPF allows only another address and nothing is signed: DMARC fails. p=reject is
     refused; the same failure under p=none is delivered, the failure recorded."""
@@ -345,7 +322,6 @@ def test_a_message_failing_its_domains_dmarc_reject_is_refused_550(guarded: Guar
     assert "spf=fail smtp.mailfrom=news@lax.example" in results and "dmarc=fail header.from=lax.example" in results
 
 
-@LOOPBACK_UNCHECKED
 def test_an_allowed_sender_counts_only_when_its_domain_is_authenticated(guarded: Guarded, dns: DnsServer) -> None:
     """Everything is junk for this domain, except mail from an allowed sender whose SPF
     passes; the same allow entry for a sender whose SPF fails gives no pass."""
