@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+from typing import Any, Self
 
+from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
 from mailgothai.services.backends import Backends
 
@@ -35,3 +36,17 @@ class Service:
             actor=self.actor.login, origin=self.actor.origin, action=action, object_type=object_type,
             object_id=object_id, domain=domain, before=snapshot(before), after=snapshot(after),
         )
+
+
+class SelfServable(Service):
+    """A service a mail user may be given too, for their own things only (the web's
+    self-service, `of_user`): then the actor administers no domain and `_self_email` is
+    that user's address, which the service's own checks compare with."""
+
+    def __init__(self, backends: Backends, actor: Actor, *, self_email: str | None = None) -> None:
+        super().__init__(backends, actor)
+        self._self_email = self_email.lower() if self_email else None
+
+    @classmethod
+    def of_user(cls, backends: Backends, email: str) -> Self:
+        return cls(backends, Actor(login=email, role=Role.DOMAIN_ADMIN, origin="web-self"), self_email=email)

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
 from mailgothai.core.models import Role
 from mailgothai.core.quarantine import MESSAGE_ID, Held, Preview, Recipient, State, preview
 from mailgothai.errors import MailGoThaiError, NotFound
 from mailgothai.services import ports
-from mailgothai.services.actor import Actor
-from mailgothai.services.backends import Backends
-from mailgothai.services.base import Service
+from mailgothai.services.base import SelfServable
 
 MAX_PAGE = 500
 
@@ -31,16 +28,7 @@ class Shown:
     preview: Preview | None  # None: the message's bytes are not on this machine (or gone)
 
 
-class QuarantineService(Service):
-    def __init__(self, backends: Backends, actor: Actor, *, self_email: str | None = None) -> None:
-        super().__init__(backends, actor)
-        self._self_email = self_email.lower() if self_email else None
-
-    @classmethod
-    def of_user(cls, backends: Backends, email: str) -> Self:
-        """A mail user's own quarantined mail (the web's self-service): nothing else."""
-        return cls(backends, Actor(login=email, role=Role.DOMAIN_ADMIN, origin="web-self"), self_email=email)
-
+class QuarantineService(SelfServable):
     @property
     def _index(self) -> ports.Quarantined:
         if self.b.quarantine is None:

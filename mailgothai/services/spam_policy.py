@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Self
 
 from mailgothai.core import spam_input
 from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
@@ -25,9 +24,7 @@ from mailgothai.core.spam import PolicyBounds, SenderRule, SpamPolicy, check_pol
 from mailgothai.core.spam_records import Changed, DomainCounts, ListedRule
 from mailgothai.errors import InvalidInput, MailGoThaiError, NotFound
 from mailgothai.services import ports
-from mailgothai.services.actor import Actor
-from mailgothai.services.backends import Backends
-from mailgothai.services.base import Service
+from mailgothai.services.base import SelfServable
 
 MAX_RULES = 500  # per owner, both lists together
 WINDOW_HOURS = 24
@@ -61,16 +58,7 @@ def _rule_data(rule: SenderRule) -> dict[str, object]:
     return {"owner": rule.owner, "kind": rule.kind.value, "pattern": rule.pattern}
 
 
-class SpamPolicyService(Service):
-    def __init__(self, backends: Backends, actor: Actor, *, self_email: str | None = None) -> None:
-        super().__init__(backends, actor)
-        self._self_email = self_email.lower() if self_email else None
-
-    @classmethod
-    def of_user(cls, backends: Backends, email: str) -> Self:
-        """A mail user acting on their own lists only (the web's self-service)."""
-        return cls(backends, Actor(login=email, role=Role.DOMAIN_ADMIN, origin="web-self"), self_email=email)
-
+class SpamPolicyService(SelfServable):
     @property
     def _store(self) -> ports.SpamPolicies:
         if self.b.spam is None:
