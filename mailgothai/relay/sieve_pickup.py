@@ -51,11 +51,12 @@ from mailgothai.core import policy as p
 from mailgothai.core import sieve_mail
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
+from mailgothai.durable import fsync_dir
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.context import RelayContext
 from mailgothai.relay.handler import MAX_RECIPIENTS, RelayHandler
 from mailgothai.relay.lookup import cached_or_thread
-from mailgothai.relay.spool import Envelope, Target, _fsync_dir
+from mailgothai.relay.spool import Envelope, Target
 
 log = logging.getLogger("mailgothai.relay")
 
@@ -165,7 +166,7 @@ class SievePickup:
                 (self.new / name).unlink(missing_ok=True)
                 settled += 1
         if settled:
-            _fsync_dir(self.new)
+            fsync_dir(self.new)
             log.info("Sieve pickup: %d file(s) already spooled before a stop, removed", settled)
         return settled
 
@@ -193,7 +194,7 @@ class SievePickup:
 
     def _done(self, name: str) -> None:
         (self.new / name).unlink(missing_ok=True)
-        _fsync_dir(self.new)
+        fsync_dir(self.new)
         self.waiting.pop(name, None)
 
     def _forget(self, name: str) -> None:

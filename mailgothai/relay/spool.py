@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailgothai.durable import fsync_dir, write_synced
+
 
 @dataclass(frozen=True)
 class Target:
@@ -88,27 +90,6 @@ def new_queue_id() -> str:
     return f"{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, chunks: tuple[bytes, ...]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -129,9 +110,9 @@ class Spool:
         """Write the message durably (file and directory fsynced). Blocking: call it
         from a worker thread."""
         tmp = self.tmp / envelope.queue_id
-        _write_synced(tmp, (envelope.to_json(), b"\n", message))
+        write_synced(tmp, (envelope.to_json(), b"\n", message))
         os.replace(tmp, self.msg_path(envelope.queue_id))
-        _fsync_dir(self.queue)
+        fsync_dir(self.queue)
 
     def load(self, queue_id: str) -> tuple[Envelope, bytes]:
         data = self.msg_path(queue_id).read_bytes()
@@ -203,7 +184,7 @@ class Spool:
     def save_state(self, queue_id: str, state: DeliveryState) -> None:
         path = self.state_path(queue_id)
         tmp = self.tmp / f"{queue_id}.state"
-        _write_synced(tmp, (state.to_json(),))
+        write_synced(tmp, (state.to_json(),))
         os.replace(tmp, path)
 
     def remove(self, queue_id: str) -> None:

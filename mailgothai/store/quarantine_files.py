@@ -10,14 +10,7 @@ import os
 from pathlib import Path
 
 from mailgothai.core.quarantine import MESSAGE_ID
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from mailgothai.durable import fsync_dir, write_synced
 
 
 class QuarantineFiles:
@@ -39,16 +32,9 @@ class QuarantineFiles:
         self.prepare()
         final = self.path(message_id)
         tmp = self.root / f".{message_id}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            view = memoryview(message)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(tmp, (message,), follow_links=False)
         os.replace(tmp, final)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def read(self, message_id: str) -> bytes | None:
         """The message, or None where this machine keeps no such file."""
