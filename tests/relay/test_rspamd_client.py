@@ -1,6 +1,6 @@
-"""relay/rspamd.py against local servers that misbehave (silent, garbage, errors), and
-relay/protection.py's decisions on rspamd's answers (httpx's MockTransport standing in
-for rspamd: the real one is in test_inbound_protection.py)."""
+"""relay/rspamd.py against local servers that misbehave (silent, garbage, errors) or read
+its requests, and relay/protection.py's decisions on rspamd's answers (a `send` that
+answers standing in for rspamd: the real one is in test_inbound_protection.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
+import h11
 import pytest
 
 from mailgothai.core import policy as p
 from mailgothai.core.spam import ListKind, PolicyKey, Scan, SenderRule, SpamPolicy
 from mailgothai.relay.protection import NO_GREYLISTING, VIRUS_ONLY, PolicyCache, Protection, SpamState, Tally
-from mailgothai.relay.rspamd import RspamdClient, ScanRequest, ScanUnavailable, parse_reply
+from mailgothai.relay.rspamd import RspamdClient, ScanRequest, ScanUnavailable, Send, parse_reply
 from mailgothai.relay.spool import Envelope
 from mailgothai.settings import Settings, load_settings
 
@@ -125,29 +125,105 @@ def test_refused_is_unavailable() -> None:
         asyncio.run(_check(closed[0]))
 
 
+class _Rspamd:
+    """A server that reads each request with h11, as rspamd would, and answers CLEAN;
+    `keep_alive`: on the same connection, as HTTP/1.1 allows."""
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        self.requests: list[tuple[h11.Request, bytes]] = []
+        self.connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self._answer(reader, writer)
+        finally:  # also when the test's loop ends first and cancels this
+            writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        http = h11.Connection(h11.SERVER)
+        request, body = None, b""
+        while True:
+            event = http.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                http.receive_data(data)
+            elif isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                assert request is not None
+                self.requests.append((request, body))
+                request, body = None, b""
+                close = [] if self.keep_alive else [(b"Connection", b"close")]
+                writer.write(http.send(h11.Response(status_code=200, headers=[
+                    (b"Content-Length", str(len(CLEAN)).encode()), *close])) + http.send(h11.Data(data=CLEAN))
+                    + http.send(h11.EndOfMessage()))
+                await writer.drain()
+                if not self.keep_alive:
+                    break
+                http.start_next_cycle()
+            else:
+                break
+
+
 def test_the_envelope_goes_in_rspamds_headers() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=CLEAN)
-
+    server = _Rspamd(keep_alive=False)
     request = ScanRequest(sender="a@example.org", recipients=["b@gov.test", "c@gov.test"], ip="192.0.2.1",
                           helo="evil\r\nIP: 127.0.0.1", user="u@gov.test", queue_id="Q1", settings=VIRUS_ONLY)
 
-    async def run() -> None:
-        client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
-        await client.check(b"Subject: x\r\n\r\nbody\r\n", request)
-        await client.aclose()
+    async def test(port: int) -> None:
+        client = RspamdClient("127.0.0.1", port, 5)
+        try:
+            scan = await client.check(b"Subject: x\r\n\r\nbody\r\n", request)
+        finally:
+            await client.aclose()
+        assert scan.action == "no action" and scan.score == 1.2
 
-    asyncio.run(run())
-    sent = seen[0]
-    assert sent.method == "POST" and sent.url.path == "/checkv2" and sent.content == b"Subject: x\r\n\r\nbody\r\n"
-    assert sent.headers.get_list("Rcpt") == ["b@gov.test", "c@gov.test"]
-    assert sent.headers.get_list("IP") == ["192.0.2.1"]  # the HELO could not add one
-    assert (sent.headers["From"], sent.headers["Helo"], sent.headers["User"], sent.headers["Queue-Id"]) == (
-        "a@example.org", "evilIP: 127.0.0.1", "u@gov.test", "Q1")
-    assert json.loads(sent.headers["Settings"]) == {"symbols_enabled": ["CLAM_VIRUS", "CLAM_VIRUS_FAIL"]}
+    _serve(server, test)
+    sent, body = server.requests[0]
+    headers: dict[bytes, list[bytes]] = {}
+    for name, value in sent.headers:
+        headers.setdefault(name.lower(), []).append(value)
+    assert sent.method == b"POST" and sent.target == b"/checkv2" and body == b"Subject: x\r\n\r\nbody\r\n"
+    assert headers[b"rcpt"] == [b"b@gov.test", b"c@gov.test"]
+    assert headers[b"ip"] == [b"192.0.2.1"]  # the HELO could not add one
+    assert [headers[n][0] for n in (b"from", b"helo", b"user", b"queue-id")] == [
+        b"a@example.org", b"evilIP: 127.0.0.1", b"u@gov.test", b"Q1"]
+    assert json.loads(headers[b"settings"][0]) == {"symbols_enabled": ["CLAM_VIRUS", "CLAM_VIRUS_FAIL"]}
+
+
+@pytest.mark.parametrize(("keep_alive", "connections"), [(True, 1), (False, 3)])
+def test_a_connection_rspamd_keeps_open_is_used_again(keep_alive: bool, connections: int) -> None:
+    server = _Rspamd(keep_alive=keep_alive)
+
+    async def test(port: int) -> None:
+        client = RspamdClient("127.0.0.1", port, 5)
+        try:
+            for _ in range(3):
+                assert (await client.check(b"Subject: x\r\n\r\nbody\r\n", REQUEST)).score == 1.2
+        finally:
+            await client.aclose()
+
+    _serve(server, test)
+    assert len(server.requests) == 3 and server.connections == connections
+
+
+def _answering(reply: bytes | int, seen: list[list[tuple[bytes, bytes]]] | None = None) -> Send:
+    """rspamd as a function: `reply` (a JSON body, or an HTTP status with no body)."""
+    async def send(body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+        if seen is not None:
+            seen.append(headers)
+        return (reply, b"") if isinstance(reply, int) else (200, reply)
+    return send
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    return next((v.decode() for n, v in headers if n == name), None)
 
 
 # ---- relay/protection.py on rspamd's answers ----------------------------------------------
@@ -190,12 +266,7 @@ def _settings(tmp_path: Path, **overrides: object) -> Settings:
 
 def _protection(tmp_path: Path, reply: bytes | int, policies: Policies | None = None,
                 keeper: Keeper | None = None, **settings: object) -> Protection:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if isinstance(reply, int):
-            return httpx.Response(reply)
-        return httpx.Response(200, content=reply)
-
-    client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+    client = RspamdClient("127.0.0.1", 1, 5, send=_answering(reply))
     return Protection(_settings(tmp_path, **settings), client, policies or Policies(), keeper)
 
 
@@ -362,14 +433,10 @@ def test_recipients_without_rules_of_their_own_share_their_domains_rules(tmp_pat
 
 
 def test_submission_refuses_a_virus_only(tmp_path: Path) -> None:
-    seen: list[str] = []
+    seen: list[list[tuple[bytes, bytes]]] = []
 
     async def run(reply: bytes) -> p.Reply | None:
-        def handler(request: httpx.Request) -> httpx.Response:
-            seen.append(request.headers.get("Settings", ""))
-            return httpx.Response(200, content=reply)
-
-        client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+        client = RspamdClient("127.0.0.1", 1, 5, send=_answering(reply, seen))
         protection = Protection(_settings(tmp_path), client, Policies(), None)
         try:
             return await protection.submission(b"Subject: x\r\n\r\nbody\r\n", REQUEST)
@@ -379,7 +446,7 @@ def test_submission_refuses_a_virus_only(tmp_path: Path) -> None:
     assert asyncio.run(run(GTUBE)) is None  # GTUBE (a pre-filter rspamd runs anyway) is not a virus
     virus = asyncio.run(run(_reply("reject", 0.0, {"CLAM_VIRUS": 0.0}, {"CLAM_VIRUS": ["Eicar-Test"]})))
     assert virus is not None and (virus.code, virus.status) == (554, "5.7.1")
-    assert all(json.loads(s) == VIRUS_ONLY for s in seen)
+    assert seen and all(json.loads(_header(h, b"Settings") or "null") == VIRUS_ONLY for h in seen)
 
 
 def test_the_tally_writes_in_batches_and_survives_a_store_error(tmp_path: Path) -> None:
@@ -406,14 +473,9 @@ def test_the_tally_writes_in_batches_and_survives_a_store_error(tmp_path: Path) 
 
 
 def test_rspamds_greylisting_runs_only_for_a_domain_that_wants_it(tmp_path: Path) -> None:
-    seen: list[str | None] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("Settings"))
-        return httpx.Response(200, content=CLEAN)
-
+    sent: list[list[tuple[bytes, bytes]]] = []
     policies = Policies({"off.test": SpamPolicy(greylisting=False), "on.test": SpamPolicy(greylisting=True)})
-    client = RspamdClient("127.0.0.1", 1, 5, transport=httpx.MockTransport(handler))
+    client = RspamdClient("127.0.0.1", 1, 5, send=_answering(CLEAN, sent))
     protection = Protection(_settings(tmp_path), client, policies, None)
 
     async def run() -> None:
@@ -424,6 +486,7 @@ def test_rspamds_greylisting_runs_only_for_a_domain_that_wants_it(tmp_path: Path
         await protection.aclose()
 
     asyncio.run(run())
+    seen = [_header(h, b"Settings") for h in sent]
     assert seen[0] is not None and json.loads(seen[0]) == NO_GREYLISTING
     assert seen[1] is None
 
