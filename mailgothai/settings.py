@@ -124,6 +124,9 @@ class Settings:
     relay_command_rate_per_ip: int = 200  # tokens a second
     relay_command_burst_per_ip: int = 2000
     relay_max_errors_per_connection: int = 20  # refused commands before 421 and close; 0 = no cap
+    # The relay's Prometheus text endpoint (relay/metrics.py), http://127.0.0.1:PORT/metrics,
+    # loopback only; 0 = off
+    relay_metrics_port: int = 10332
     # Inbound protection (issue 18): `stack up` runs rspamd (normal worker and controller),
     # Redis (its greylisting and learning) and clamd (rspamd's antivirus), all on loopback,
     # configured under DATA/rspamd, DATA/redis and DATA/clamav; the relay asks rspamd at the
@@ -171,6 +174,9 @@ class Settings:
     # Request bodies, capped while they stream (web/bodylimit.py; 413 past the cap):
     web_max_body: int = 262144  # bytes of a form or a JSON body (autodiscover: 16 KiB)
     web_max_upload: int = 268435456  # bytes of a CSV import upload (207,074 rows with hashes: ~40 MB)
+    # The web's /metrics (web/metrics.py) answers loopback clients, and anyone else who sends
+    # "Authorization: Bearer" with this token; made by `stack up`
+    metrics_token: Secret = Secret("")
     web_login_lockout: int = 900  # no longer used (issue 15: login_refusal_*); kept so older files load
     # One failure budget per account for web, SMTP AUTH and IMAP (core/login_budget.py):
     # after login_free_failures failures of one account from one source (IPv4 address,

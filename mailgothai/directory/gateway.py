@@ -62,6 +62,11 @@ class Gateway:
         """The provider this process sends its operations to now."""
         return self._pool.current_uri
 
+    @property
+    def failovers(self) -> int:
+        """How often this process moved to another provider (pool.py)."""
+        return self._pool.failovers
+
     def dedicated_connection(self, receive_timeout: int | None = None) -> ldap3.Connection:
         """A bound connection outside the pool, for state the server keeps across
         calls on one connection (sort/VLV contexts, see directory/vlv.py).

@@ -63,6 +63,7 @@ class ProviderPool:
         self.timeout = int(timeout)
         self.servers = [ldap3.Server(uri, connect_timeout=self.timeout, get_info=ldap3.NONE) for uri in uris]
         self.current = 0
+        self.failovers = 0  # moves to the next provider, for the relay's metrics
         self.idle: list[ldap3.Connection] = []
         self.pool_size = pool_size
         self.lock = threading.Lock()
@@ -86,6 +87,7 @@ class ProviderPool:
         with self.lock:
             if self.current == index:
                 self.current = (index + 1) % len(self.servers)
+                self.failovers += len(self.servers) > 1
                 stale, self.idle = self.idle, []
             else:
                 stale = []

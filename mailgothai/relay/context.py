@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailgothai.core.dkim import ParsedMessage
 from mailgothai.directory.gateway import Gateway
@@ -15,6 +15,7 @@ from mailgothai.relay.auth import Authenticator
 from mailgothai.relay.delivery import DeliveryQueue, log_message
 from mailgothai.relay.inbound import InboundChecker
 from mailgothai.relay.lookup import RelayDirectory
+from mailgothai.relay.metrics import RelayMetrics
 from mailgothai.relay.protection import Protection
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.quota import QuotaStatus
@@ -43,6 +44,7 @@ class RelayContext:
     gateway: Gateway
     quarantine: Quarantine  # messages kept instead of delivered (issue 18; relay/quarantine.py)
     protection: Protection | None = None  # rspamd and the spam policies (issue 18); None: protection = 0
+    metrics: RelayMetrics = field(default_factory=RelayMetrics)  # relay/metrics.py
 
     def sign(self, message: bytes, domain: str, parsed: ParsedMessage | None = None) -> bytes:
         """DKIM-Signature fields for mail from `domain`; b"" when it has no active key or
@@ -51,7 +53,9 @@ class RelayContext:
         if not keys:
             return b""
         try:
-            return sign(message, keys, parsed=parsed)
+            signed = sign(message, keys, parsed=parsed)
+            self.metrics.dkim_signatures.inc()
+            return signed
         except Exception:  # noqa: BLE001 - any signing failure leaves the mail unsigned
             log.exception("DKIM signing for %s failed; sending unsigned", domain)
             return b""

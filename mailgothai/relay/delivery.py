@@ -100,7 +100,9 @@ class DeliveryQueue:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(policy.workers)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.delivered = 0
+        self.delivered = 0  # recipients; these three are read by relay/metrics.py
+        self.deferred = 0
+        self.bounced = 0
 
     # ---- scheduling ------------------------------------------------------------
     def schedule(self, queue_id: str, when: float) -> None:
@@ -146,6 +148,10 @@ class DeliveryQueue:
     @property
     def pending(self) -> int:
         return len(self._when) + len(self._running)
+
+    def oldest_id(self) -> str | None:
+        """The queue id of the oldest message waiting or in flight (ids sort by time)."""
+        return min((*self._when, *self._running), default=None)
 
     async def run(self) -> None:
         while True:
@@ -233,8 +239,10 @@ class DeliveryQueue:
                 state.last_error.pop(target.address, None)
                 failed.append(FailedRecipient(target.original, target.address, str(outcome),
                                               expired=outcome.code < 500))
+                self.bounced += 1
             else:
                 state.last_error[target.address] = str(outcome)
+                self.deferred += 1
         if failed and may_bounce(envelope.sender, envelope.is_bounce):
             await self._bounce(envelope, message, failed, now)
         remaining = [t for t in envelope.targets if t.address not in state.done and t.address not in state.failed]

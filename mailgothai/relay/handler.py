@@ -30,6 +30,7 @@ from mailgothai.relay.auth import AuthUnavailable
 from mailgothai.relay.context import RelayContext
 from mailgothai.relay.inbound import InboundVerdict
 from mailgothai.relay.lookup import cached_or_thread
+from mailgothai.relay.metrics import answered
 from mailgothai.relay.protection import Inbound, SpamState
 from mailgothai.relay.rspamd import ScanRequest
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
@@ -184,9 +185,11 @@ class RelayHandler:
             outcome = await self.ctx.auth.verify(login, password, ip)
         except AuthUnavailable as exc:
             log.warning("AUTH: directory unavailable: %s", exc)
+            self.ctx.metrics.auth_refused(p.R.AUTH_UNAVAILABLE)
             return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_UNAVAILABLE)))
         if outcome.login is None:
             kind = p.R.AUTH_LOCKED if outcome.locked else p.R.AUTH_FAILED
+            self.ctx.metrics.auth_refused(kind)
             log.info("AUTH failed from %s (%s)", ip, "locked" if outcome.locked else "bad credentials")
             return AuthResult(success=False, handled=False, message=str(p.reply(kind)))
         return AuthResult(success=True, auth_data=outcome.login, message=str(p.reply(p.R.AUTH_OK)))
@@ -199,6 +202,7 @@ class RelayHandler:
         expected = str(self.ctx.settings.sieve_submit_secret).encode()
         if not expected or not hmac.compare_digest(secret, expected):
             log.warning("AUTH as the Sieve sender failed from %s: wrong secret", ip)
+            self.ctx.metrics.auth_refused(p.R.AUTH_FAILED)
             return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_FAILED)))
         try:
             user = normalize_address(user_raw.decode("utf-8", "strict"), "user")
@@ -215,6 +219,7 @@ class RelayHandler:
         return AuthResult(success=True, auth_data=user, message=str(p.reply(p.R.AUTH_OK)))
 
     # ---- MAIL FROM --------------------------------------------------------------------
+    @answered("mail")
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str,
                           options: list[str]) -> str:
         parsed = p.parse_envelope_address("" if address == "<>" else address, sender=True)
@@ -258,6 +263,7 @@ class RelayHandler:
         return owned, domain
 
     # ---- RCPT TO ------------------------------------------------------------------------
+    @answered("rcpt")
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str,
                           options: list[str]) -> str:
         tx = _tx(envelope)
@@ -365,6 +371,7 @@ class RelayHandler:
         task.add_done_callback(done)
 
     # ---- DATA -----------------------------------------------------------------------------
+    @answered("data")
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         tx = _tx(envelope)
         if not tx.targets:

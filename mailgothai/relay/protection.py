@@ -108,6 +108,7 @@ class Tally:
         self._source = source
         self._every = every
         self._pending: Counter[tuple[str, str]] = Counter()
+        self._totals: Counter[tuple[str, str]] = Counter()  # since the start (relay/metrics.py)
         self._lock = threading.Lock()
         self._flushing: asyncio.Task[None] | None = None
 
@@ -115,11 +116,17 @@ class Tally:
         with self._lock:
             for domain in dict.fromkeys(domains):
                 self._pending[(domain, outcome)] += 1
+                self._totals[(domain, outcome)] += 1
         if self._flushing is None or self._flushing.done():
             try:
                 self._flushing = asyncio.get_running_loop().create_task(self._later())
             except RuntimeError:  # no loop (a blocking caller): written at the next flush
                 pass
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """(domain, outcome) -> count since the relay started."""
+        with self._lock:
+            return dict(self._totals)
 
     async def _later(self) -> None:
         await asyncio.sleep(self._every)

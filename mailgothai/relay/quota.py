@@ -29,6 +29,7 @@ class QuotaStatus:
         self._pending: dict[str, int] = {}  # address -> bytes accepted here, not yet handed to Dovecot
         self._held: dict[tuple[str, str], int] = {}  # (queue id, address) -> bytes
         self._grants = RoomGrants(grant_bytes, grant_seconds, clock)
+        self.asked = 0  # questions sent to Dovecot (relay/metrics.py)
 
     async def _connect(self) -> _Conn:
         try:
@@ -56,6 +57,7 @@ class QuotaStatus:
         return await self._ask_room(address, size + pending)  # grants off, or little room: ask exactly
 
     async def _ask_room(self, address: str, size: int) -> bool:
+        self.asked += 1  # relay/metrics.py
         request = (f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={address}\n"
                    f"size={size}\n\n").encode()
         conn = self._idle.pop() if self._idle else None

@@ -54,6 +54,10 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
                              tls_context=None if implicit else tls, auth_require_tls=False, timeout=300)
 
         servers.append(await loop.create_server(factory, settings.host, port, ssl=tls if implicit else None))
+    ctx.metrics.watch(ctx)  # relay/metrics.py: the endpoint on 127.0.0.1:relay_metrics_port
+    if settings.relay_metrics_port:
+        metrics = await ctx.metrics.serve(settings.relay_metrics_port)
+        servers.extend([metrics] if metrics is not None else [])
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

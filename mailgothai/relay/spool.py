@@ -90,6 +90,14 @@ def new_queue_id() -> str:
     return f"{time.time_ns() // 1000:014x}{secrets.token_hex(4)}"
 
 
+def received_at(queue_id: str) -> float:
+    """When the message of `queue_id` was accepted (its id begins with the microseconds)."""
+    try:
+        return int(queue_id[:14], 16) / 1e6
+    except ValueError:
+        return time.time()
+
+
 class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root

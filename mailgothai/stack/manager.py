@@ -28,7 +28,7 @@ def ensure_secrets(settings: Settings) -> Settings:
     changes: dict[str, Secret] = {}
     for name in ("ldap_manager_password", "ldap_app_password", "ldap_mail_password", "ldap_replicator_password",
                  "web_secret_key", "auth_policy_secret", "sieve_submit_secret", "rspamd_password",
-                 "redis_password"):
+                 "redis_password", "metrics_token"):
         if not getattr(settings, name):
             changes[name] = Secret(secrets.token_urlsafe(24))
     return settings.replace(**changes) if changes else settings
@@ -63,10 +63,20 @@ class StackStatus:
             "auth_policy": f"http://{s.host}:{s.auth_policy_port}/",
             # inbound protection's (stack/protection.py): rspamd's scanner and controller, Redis, clamd's socket
             **(protection.endpoints(s) if s.protection else {}),
+            "metrics": metrics_urls(s),  # Prometheus text endpoints (relay/metrics.py, web/metrics.py)
             "sql_url": s.sql_url_effective if not s.sql_url else "(set by MAILGOTHAI_SQL_URL)",
             "running": self.running,
             "processes": {p.name: {"pid": p.pid, "running": p.running} for p in self.processes},
         }
+
+
+def metrics_urls(settings: Settings) -> dict[str, str]:
+    """Where Prometheus scrapes each process of the stack (loopback; the web's also with a token)."""
+    s = settings
+    urls = {"web": f"{'https' if s.web_tls else 'http'}://{s.host}:{s.web_port}/metrics"}
+    if s.relay_metrics_port:
+        urls["relay"] = f"http://127.0.0.1:{s.relay_metrics_port}/metrics"
+    return urls
 
 
 def prepare(settings: Settings) -> Settings:

@@ -1,0 +1,75 @@
+"""The relay's Prometheus endpoint (relay/metrics.py), scraped over HTTP from the running
+relay after real SMTP traffic and read with prometheus-client's own text parser: each
+counter moves by what the traffic did, labelled by the reply's kind."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mailgothai.settings import Settings
+from mailgothai.stack.manager import metrics_urls
+from relay.conftest import MailDomain
+from relay.helpers import PASSWORD, message, mx, reload_relay, submission, wait_for, wait_for_messages
+
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
+
+
+def scrape(settings: Settings) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """(sample name, labels) -> value, as Prometheus would read them."""
+    answer = httpx.get(metrics_urls(settings)["relay"], timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_counters_move_with_the_traffic(relay: Settings, mail_domain: MailDomain) -> None:
+    mail_domain.services.dkim.generate(mail_domain.name, "ed25519")
+    reload_relay(relay)
+    sender, reader = mail_domain.account("somchai"), mail_domain.account("malee")
+    before = scrape(relay)
+
+    with submission(relay, sender) as client:
+        assert client.sendmail(sender, [reader], message(sender, reader, "counted")) == {}
+    wait_for_messages(relay, reader)
+    with mx(relay) as client:
+        client.mail("someone@remote.test")
+        code, _ = client.rcpt(f"nobody@{mail_domain.name}")
+        assert code == 550
+    with submission(relay) as client:  # one AUTH (smtplib's login() tries PLAIN, then LOGIN)
+        wrong = base64.b64encode(f"\0{sender}\0{PASSWORD}-wrong".encode()).decode()
+        assert client.docmd("AUTH", "PLAIN " + wrong)[0] == 535
+
+    def delivery_counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+        now, name = scrape(relay), "mailgothai_relay_delivered_total"
+        return now if value(now, name) > value(before, name) else None
+
+    after = wait_for(delivery_counted, "the delivery counted")
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("mailgothai_relay_accepted_total", listener="submission") == 1
+    assert grew("mailgothai_relay_refused_total", listener="mx", stage="rcpt", reason="unknown_user") == 1
+    assert grew("mailgothai_relay_auth_failures_total", reason="auth_failed") == 1
+    assert grew("mailgothai_relay_dkim_signatures_total") == 1
+    assert grew("mailgothai_relay_delivered_total") >= 1
+    assert grew("mailgothai_relay_quota_questions_total") >= 1  # the new mailbox's room, asked of Dovecot
+    assert ("mailgothai_relay_queue_messages", frozenset()) in after
+    assert ("mailgothai_relay_queue_oldest_seconds", frozenset()) in after
+    assert ("mailgothai_relay_ldap_failovers_total", frozenset()) in after
+
+
+def test_only_the_metrics_path_is_served(relay: Settings) -> None:
+    base = metrics_urls(relay)["relay"].removesuffix("/metrics")
+    assert base.startswith("http://127.0.0.1:")
+    assert httpx.get(base + "/", timeout=30).status_code == 404
+    assert httpx.get(base + "/metrics?x=1", timeout=30).status_code == 200
