@@ -127,6 +127,9 @@ class Settings:
     # The relay's Prometheus text endpoint (relay/metrics.py), http://127.0.0.1:PORT/metrics,
     # loopback only; 0 = off
     relay_metrics_port: int = 10332
+    # Dovecot's own metrics (logins, IMAP commands, deliveries; deploy/dovecot/stats.conf.in)
+    # from its stats service, http://127.0.0.1:PORT/metrics (OpenMetrics); 0 = off
+    dovecot_metrics_port: int = 10333
     # Inbound protection (issue 18): `stack up` runs rspamd (normal worker and controller),
     # Redis (its greylisting and learning) and clamd (rspamd's antivirus), all on loopback,
     # configured under DATA/rspamd, DATA/redis and DATA/clamav; the relay asks rspamd at the

@@ -78,7 +78,8 @@ def stack_settings(data_dir: Path, **overrides: object) -> Settings:
                         smtp_port=free_port(), submission_port=free_port(), smtps_port=free_port(),
                         web_port=free_port(), auth_policy_port=free_port(),
                         rspamd_port=free_port(), rspamd_controller_port=free_port(), redis_port=free_port(),
-                        relay_metrics_port=free_port(), auth_cache_ttl=60, **CHEAP_ARGON2, **overrides)
+                        relay_metrics_port=free_port(), dovecot_metrics_port=free_port(),
+                        auth_cache_ttl=60, **CHEAP_ARGON2, **overrides)
 
 
 @contextlib.contextmanager

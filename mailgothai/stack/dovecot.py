@@ -156,6 +156,8 @@ def write_config(settings: Settings) -> DovecotPaths:
             "vacation_location": vacation.LOCATION,
             "shared_dict": shared_dict(settings),
             "global_acl": global_acl(settings),
+            "stats_service": render("dovecot/stats.conf.in", {"port": settings.dovecot_metrics_port})
+            if settings.dovecot_metrics_port else "",
         },
     )
     write_private(paths.config, conf)

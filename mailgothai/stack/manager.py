@@ -76,6 +76,8 @@ def metrics_urls(settings: Settings) -> dict[str, str]:
     urls = {"web": f"{'https' if s.web_tls else 'http'}://{s.host}:{s.web_port}/metrics"}
     if s.relay_metrics_port:
         urls["relay"] = f"http://127.0.0.1:{s.relay_metrics_port}/metrics"
+    if s.dovecot_metrics_port:
+        urls["dovecot"] = f"http://127.0.0.1:{s.dovecot_metrics_port}/metrics"
     return urls
 
 

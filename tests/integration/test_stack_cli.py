@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from mailgothai.settings import load_settings
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.integration
 PASSWORD = "Stack-cycle-pw9"
 PORT_SETTINGS = ("ldap_port", "imap_port", "imaps_port", "lmtp_port", "smtp_port", "submission_port", "smtps_port",
                  "web_port", "managesieve_port",
-                 "auth_policy_port", "rspamd_port", "rspamd_controller_port", "redis_port")
+                 "auth_policy_port", "rspamd_port", "rspamd_controller_port", "redis_port",
+                 "relay_metrics_port", "dovecot_metrics_port")
 
 
 class StackCli:
@@ -111,6 +113,11 @@ def test_up_down_up_keeps_everything_and_down_leaves_nothing(fresh_data_dir: Pat
             assert proc["running"] is True and isinstance(proc["pid"], int), name
             assert _alive(proc["pid"], Path(f"/proc/{proc['pid']}/cmdline").read_bytes()), name
         assert all(_listening(address) for address in _endpoints(status))
+        metrics = status["metrics"]  # Prometheus scrapes these (issue 19); from this host, no token needed
+        assert set(metrics) == {"relay", "web", "dovecot"}
+        assert metrics["relay"] == f"http://127.0.0.1:{run.first_env['MAILGOTHAI_RELAY_METRICS_PORT']}/metrics"
+        for name, url in metrics.items():
+            assert httpx.get(url, timeout=30).status_code == 200, name
 
         # `up` again while running: harmless, the same processes keep running.
         run.ok("stack", "up")

@@ -8,6 +8,9 @@ import base64
 
 import httpx
 import pytest
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 from mailgothai.settings import Settings
@@ -73,3 +76,26 @@ def test_only_the_metrics_path_is_served(relay: Settings) -> None:
     assert base.startswith("http://127.0.0.1:")
     assert httpx.get(base + "/", timeout=30).status_code == 404
     assert httpx.get(base + "/metrics?x=1", timeout=30).status_code == 200
+
+
+def test_dovecot_serves_its_own_metrics(relay: Settings, mail_domain: MailDomain) -> None:
+    """deploy/dovecot/stats.conf.in: Dovecot's stats service on loopback, OpenMetrics text."""
+    sender, reader = mail_domain.account("somsak"), mail_domain.account("wipa")
+    with submission(relay, sender) as client:
+        assert client.sendmail(sender, [reader], message(sender, reader, "seen by dovecot")) == {}
+    wait_for_messages(relay, reader)  # delivered over LMTP, then an IMAP login that succeeds
+    with IMAPClient(relay.host, port=relay.imap_port, ssl=False, timeout=30) as imap, pytest.raises(LoginError):
+        imap.login(reader, PASSWORD + "-wrong")
+
+    def counted() -> dict[str, float] | None:
+        answer = httpx.get(metrics_urls(relay)["dovecot"], timeout=30)
+        assert answer.status_code == 200, answer.text
+        totals: dict[str, float] = {}
+        for family in openmetrics_families(answer.text):
+            for sample in family.samples:  # labelled samples (imap_command's reply states) summed
+                totals[sample.name] = totals.get(sample.name, 0) + sample.value
+        wanted = ("dovecot_auth_success_total", "dovecot_auth_failure_total", "dovecot_mail_delivery_total")
+        return totals if all(totals.get(name, 0) >= 1 for name in wanted) else None
+
+    totals = wait_for(counted, "Dovecot's counts of the login, the failed login and the delivery")
+    assert totals.get("dovecot_imap_command_total", 0) >= 1, totals
