@@ -7,7 +7,6 @@ from datetime import datetime
 
 from mailgothai.cli.common import add_json
 from mailgothai.cli.output import plain, print_json, print_rows
-from mailgothai.running_relay import notify_relay
 from mailgothai.services.dkim import record_of
 from mailgothai.services.registry import Services
 from mailgothai.store.relay_state import DkimKey
@@ -77,27 +76,23 @@ def cmd_list(args: argparse.Namespace, services: Services) -> int:
 
 def cmd_generate(args: argparse.Namespace, services: Services) -> int:
     _show_new(services.dkim.generate(args.domain, args.algorithm, args.selector), args.json)
-    notify_relay(services.backends.settings)
     return 0
 
 
 def cmd_rotate(args: argparse.Namespace, services: Services) -> int:
     _show_new(services.dkim.rotate(args.domain, args.algorithm, args.selector, args.switch_after), args.json)
-    notify_relay(services.backends.settings)
     return 0
 
 
 def cmd_activate(args: argparse.Namespace, services: Services) -> int:
     key = services.dkim.activate(args.domain, args.selector)
     print(f"{key.selector} now signs for {key.domain}; the key it replaced is retiring")
-    notify_relay(services.backends.settings)
     return 0
 
 
 def cmd_retire(args: argparse.Namespace, services: Services) -> int:
     key = services.dkim.retire(args.domain, args.selector)
     print(f"{key.selector} of {key.domain} retired; its DNS record may be removed")
-    notify_relay(services.backends.settings)
     return 0
 
 

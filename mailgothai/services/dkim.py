@@ -12,7 +12,9 @@ still verifies) → `retired` (private key deleted; the record may be removed).
 - on the switch the old key becomes `retiring` with `retire_after`; `retire` (or the
   relay, once that time has passed) retires it and deletes its private key.
 
-Operators reach every domain, domain admins only their own (others: NotFound).
+Operators reach every domain, domain admins only their own (others: NotFound). Each
+change is audited and a relay running from this data directory is told to reload its
+keys at once (the CLI, the web and the API all come through here).
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ class DkimService(Service):
         after = self.get(domain, selector)
         self.audit("dkim.activate", "dkim_key", f"{key.selector}._domainkey.{key.domain}", key.domain,
                    before=key, after=after)
+        self.b.tell_relay()
         return after
 
     def retire(self, domain: str, selector: str) -> DkimKey:
@@ -150,6 +153,7 @@ class DkimService(Service):
         after = self.get(domain, selector)
         self.audit("dkim.retire", "dkim_key", f"{key.selector}._domainkey.{key.domain}", key.domain,
                    before=key, after=after)
+        self.b.tell_relay()
         return after
 
     def _create(self, domain: str, algorithm: str, selector: str, state: KeyState, now: datetime,
@@ -165,4 +169,5 @@ class DkimService(Service):
             self._files.remove(domain, selector)
             raise
         self.audit(action, "dkim_key", f"{selector}._domainkey.{domain}", domain, after=key)
+        self.b.tell_relay()
         return key

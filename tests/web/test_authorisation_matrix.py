@@ -55,15 +55,16 @@ def values_for(world: World, live: Live, target: str) -> dict[str, str]:
             if not svc.spam.rules(world.b):  # a block list entry of B (issue 18), made once
                 svc.spam.add_rule(world.b, "block", LISTED)
             held_b = [h.id for h in svc.quarantine.listing(world.b)] or [quarantined(live, world.user_b)]
+            keys_b = svc.dkim.list(world.b) or [svc.dkim.generate(world.b)]  # a DKIM key of B (issue 19), made once
         return {"alias": alias_b, "name": alias_b,
                 "domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
                 "token_id": operator_token or "0" * 16, "lang": "th",
                 "job_id": str(finished_import_of_b(live.settings, world)), "mailbox_id": world.deleted_b,
-                "kind": "block", "pattern": LISTED, "id": held_b[0]}
+                "kind": "block", "pattern": LISTED, "id": held_b[0], "selector": keys_b[0].selector}
     return {"alias": f"alias-{world.a}", "name": f"alias-{world.a}",
             "domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
             "token_id": "0" * 16, "lang": "th", "job_id": "0", "mailbox_id": world.deleted_a,
-            "kind": "block", "pattern": LISTED, "id": "0" * 22}
+            "kind": "block", "pattern": LISTED, "id": "0" * 22, "selector": "none"}
 
 
 def quarantined(live: Live, to: str) -> str:
@@ -160,6 +161,7 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
             "spam_policy": svc.spam.show(world.b), "spam_defaults": svc.spam.defaults(),  # issue 18
             "sender_rules": [svc.spam.rules(owner) for owner in (world.b, f"staff1@{world.b}", world.user_b)],
             "quarantine": svc.quarantine.listing(world.b),
+            "dkim": svc.dkim.list(world.b),  # issue 19
         }
     with live.state.backends.store.session() as session:
         data["audit_b"] = session.query(AuditRecord).filter(AuditRecord.domain == world.b).count()

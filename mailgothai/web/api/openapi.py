@@ -349,6 +349,9 @@ def document() -> dict[str, Any]:
     from mailgothai.web.api import spam_doc  # issue 18 (it imports this module's pieces)
 
     paths.update(spam_doc.paths())
+    from mailgothai.web.api import dkim_doc  # issue 19 (it imports this module's pieces too)
+
+    paths.update(dkim_doc.paths())
     for item in paths.values():  # bodies of POST actions without fields
         for method, op in item.items():
             if method == "post" and "requestBody" not in op:
@@ -481,11 +484,12 @@ def document() -> dict[str, Any]:
     }
     schemas.update(openapi_quarantine.SCHEMAS)
     schemas.update(spam_doc.schemas())
+    schemas.update(dkim_doc.schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "MailGoThai admin API", "version": "1",
                  "description": "Domains, accounts, aliases, deleted accounts (restore, handover), legal holds, "
-                                "the purge, administrators, CSV import and export, audit log and "
+                                "the purge, administrators, CSV import and export, DKIM keys, audit log and "
                                 "API tokens. Every call "
                                 "carries an API token (Authorization: Bearer mgt_…) and acts with the rights of the "
                                 "administrator who made it: a domain administrator's token gets 404 outside its "

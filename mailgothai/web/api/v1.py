@@ -20,6 +20,7 @@ from mailgothai.services.listing import page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
+from mailgothai.web.api import dkim as dkim_api
 from mailgothai.web.api import quarantine as quarantine_api
 from mailgothai.web.api import shared as shared_api
 from mailgothai.web.api import spam as spam_api
@@ -521,6 +522,7 @@ def routes() -> list[Route]:
         *vacation_api.routes(ep),  # issue 17: out-of-office replies
         *spam_api.routes(ep),  # issue 18: spam policies, allow and block lists, counts
         *quarantine_api.routes(ep),  # issue 18: the quarantine
+        *dkim_api.routes(ep),  # issue 19: a domain's DKIM keys
         ep(f"{P}/admins", admins_list, "GET"),
         ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
             "login", "role", "domains", "display_name", "password", "generate_password"})),
