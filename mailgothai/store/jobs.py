@@ -244,6 +244,12 @@ class JobStore:
         with self._store.session() as s:
             return [_job(j) for j in s.scalars(query).all()]
 
+    def by_state(self) -> dict[str, int]:
+        """state -> number of import jobs (the web's metrics)."""
+        query = select(ImportJob.state, func.count()).group_by(ImportJob.state)
+        with self._store.session() as s:
+            return {state: int(n) for state, n in s.execute(query).all()}
+
     # ---- rows -------------------------------------------------------------------
     def clear_rows(self, job_id: int) -> None:
         with self._store.session() as s:

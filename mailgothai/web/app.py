@@ -21,9 +21,11 @@ from starlette.staticfiles import StaticFiles
 
 from mailgothai.paths import PROJECT_ROOT
 from mailgothai.settings import Settings
+from mailgothai.store.jobs import JobStore
 from mailgothai.web.bodylimit import BodyCaps, BodyLimit
 from mailgothai.web.context import Access
 from mailgothai.web.i18n import load_translations
+from mailgothai.web.metrics import RequestMetrics, WebMetrics
 from mailgothai.web.security import SecurityHeaders
 from mailgothai.web.state import WebState
 
@@ -37,6 +39,7 @@ AREAS = (
     "mailgothai.web.routes.dashboard",
     "mailgothai.web.routes.domains",
     "mailgothai.web.routes.domain_routing",  # issue 17: a domain's catch-all and alias domains
+    "mailgothai.web.routes.dkim",  # issue 19: a domain's DKIM keys
     "mailgothai.web.routes.accounts",
     "mailgothai.web.routes.aliases",
     "mailgothai.web.routes.shared",  # issue 17: shared role mailboxes (saraban@)
@@ -53,6 +56,7 @@ AREAS = (
     "mailgothai.web.routes.quarantine",  # issue 18: the quarantine (a domain's, and a mail user's own)
     "mailgothai.web.routes.autoconfig",
     "mailgothai.web.routes.health",
+    "mailgothai.web.metrics",  # issue 19: GET /metrics (loopback, or the metrics token)
     "mailgothai.web.imports",  # issue 4: the CSV import pages
     "mailgothai.web.api.v1",
     "mailgothai.web.api.transfer",  # issue 4: import and export over the API
@@ -97,9 +101,12 @@ def create_app(settings: Settings, *, background: bool = True) -> Starlette:
         finally:
             state.close()
 
+    metrics = WebMetrics(str(settings.metrics_token), JobStore(state.backends.store).by_state)
     app = Starlette(routes=collect_routes(), lifespan=lifespan,
-                    middleware=[Middleware(SecurityHeaders, https=bool(settings.web_https)),
+                    middleware=[Middleware(RequestMetrics, metrics=metrics),
+                                Middleware(SecurityHeaders, https=bool(settings.web_https)),
                                 Middleware(BodyLimit, caps=BodyCaps.from_settings(settings),
                                            translations=translations)])
     app.state.web = state
+    app.state.metrics = metrics
     return app
