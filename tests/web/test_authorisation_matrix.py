@@ -224,7 +224,8 @@ def test_the_same_domain_admin_does_reach_its_own_domain(client: Client, live: L
     a = values_for(world, live, "a")
     for path in ("/domains/{domain}", "/domains/{domain}/accounts", "/domains/{domain}/aliases",
                  "/accounts/{email}", "/accounts/{email}/edit", "/domains/{domain}/accounts/new",
-                 "/domains/{domain}/deleted", "/deleted/{mailbox_id}", "/accounts/{email}/rename"):
+                 "/domains/{domain}/deleted", "/deleted/{mailbox_id}", "/accounts/{email}/rename",
+                 "/domains/{domain}/dkim"):
         assert client.get(fill(path, a)).status_code == 200, path
     r = httpx.get(live.url + f"/api/v1/domains/{world.a}/accounts",
                   headers={"Authorization": f"Bearer {world.tokens[world.admin_a]}"})
