@@ -35,6 +35,7 @@ from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.spam_policy import SpamPolicies
 from relay.conftest import FakeRemote, relay_with
 from relay.helpers import PASSWORD, message, mx, submission, wait_for
+from relay.test_metrics import scrape, value
 from tests.dnsserver import DnsServer
 
 pytestmark = pytest.mark.integration
@@ -192,6 +193,10 @@ def test_gtube_over_the_mx_is_rejected_and_counted(guarded: Guarded) -> None:
     # the dashboard's count (written by the relay in batches, a few seconds later)
     counted = wait_for(lambda: guarded.policies.counts([domain], since).get(domain), "the rejection to be counted")
     assert counted == {"reject": 1}
+    # and Prometheus's (relay/metrics.py), counted at once, by domain and by the reply's kind
+    scraped = scrape(guarded.settings)
+    assert value(scraped, "mailgothai_relay_protection_total", domain=domain, outcome="reject") == 1
+    assert value(scraped, "mailgothai_relay_refused_total", listener="mx", stage="data", reason="spam_rejected") >= 1
 
 
 def test_gtube_is_quarantined_where_the_domain_rejects_nothing(guarded: Guarded) -> None:
