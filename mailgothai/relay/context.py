@@ -54,11 +54,11 @@ class RelayContext:
             return b""
         try:
             signed = sign(message, keys, parsed=parsed)
-            self.metrics.dkim_signatures.inc()
-            return signed
         except Exception:  # noqa: BLE001 - any signing failure leaves the mail unsigned
             log.exception("DKIM signing for %s failed; sending unsigned", domain)
             return b""
+        self.metrics.dkim_signatures.inc()
+        return signed
 
     def log_accepted(self, envelope: Envelope, size: int, listener: str, **scan: object) -> None:
         """`scan`: rspamd's verdict on mail from outside (outcome, score), if it was asked."""

@@ -252,13 +252,16 @@ def test_a_signing_failure_leaves_the_mail_unsigned_not_dropped() -> None:
     from types import SimpleNamespace
 
     from mailgothai.relay.context import RelayContext
+    from mailgothai.relay.metrics import RelayMetrics
 
+    metrics = RelayMetrics()
     broken = SigningKey("h.go.th", "sel", "rsa", None)  # type: ignore[arg-type]
-    ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [broken]))
+    ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [broken]), metrics=metrics)
     assert RelayContext.sign(ctx, b"From: a@h.go.th\r\n\r\nbody\r\n", "h.go.th") == b""  # type: ignore[arg-type]
     ok = SigningKey("h.go.th", "sel", "rsa", generate("rsa").load())
-    ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [ok]))
+    ctx = SimpleNamespace(keys=SimpleNamespace(signing_keys=lambda domain: [ok]), metrics=metrics)
     assert RelayContext.sign(ctx, b"From: a@h.go.th\r\n\r\nbody\r\n", "h.go.th").startswith(b"DKIM-Signature:")  # type: ignore[arg-type]
+    assert metrics.registry.get_sample_value("mailgothai_relay_dkim_signatures_total") == 1  # not the failed one
 
 
 def test_without_dns_remote_mail_waits_in_the_queue_instead_of_failing() -> None:
