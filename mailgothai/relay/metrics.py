@@ -94,7 +94,7 @@ class RelayMetrics:
                 status, body, ctype = b"404 Not Found", b"not found\n", b"text/plain"
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
                          + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
-                         + (body if words[0] != b"HEAD" else b""))
+                         + (b"" if words[:1] == [b"HEAD"] else body))
             await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             pass

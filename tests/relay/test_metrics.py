@@ -5,6 +5,7 @@ counter moves by what the traffic did, labelled by the reply's kind."""
 from __future__ import annotations
 
 import base64
+import socket
 
 import httpx
 import pytest
@@ -76,6 +77,12 @@ def test_only_the_metrics_path_is_served(relay: Settings) -> None:
     assert base.startswith("http://127.0.0.1:")
     assert httpx.get(base + "/", timeout=30).status_code == 404
     assert httpx.get(base + "/metrics?x=1", timeout=30).status_code == 200
+    port = int(base.rpartition(":")[2])
+    for garbage in (b"\r\n\r\n", b"POST /metrics HTTP/1.1\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+            raw.sendall(garbage)
+            assert raw.recv(100).startswith(b"HTTP/1.1 404 ")
+    assert httpx.head(base + "/metrics", timeout=30).status_code == 200
 
 
 def test_dovecot_serves_its_own_metrics(relay: Settings, mail_domain: MailDomain) -> None:
