@@ -33,9 +33,8 @@ def exported() -> set[str]:
     web.requests.labels("/login", "GET", "200").inc()
     web.latency.labels("/login").observe(0.01)
     web.import_jobs.labels("done").set(0)
-    names = {sample.name for registry in (relay.registry, web.registry)
-             for family in text_string_to_metric_families(generate_latest(registry).decode())
-             for sample in family.samples}
+    names = {sample.name for text in (relay.text(), generate_latest(web.registry))
+             for family in text_string_to_metric_families(text.decode()) for sample in family.samples}
     stats = (DEPLOY / "dovecot" / "stats.conf.in").read_text()
     for metric in re.findall(r"^metric (\w+) \{", stats, re.MULTILINE):
         names |= {f"dovecot_{metric}_total", f"dovecot_{metric}_duration_seconds_total"}
