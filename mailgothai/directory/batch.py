@@ -32,6 +32,7 @@ keeps the connection open through End Transaction, whatever happens to this proc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 
 import ldap3
@@ -45,6 +46,13 @@ TXN_START = "1.3.6.1.1.21.1"
 TXN_SPECIFICATION = "1.3.6.1.1.21.2"
 TXN_END = "1.3.6.1.1.21.3"
 # txnEndReq ::= SEQUENCE { commit BOOLEAN DEFAULT TRUE, identifier OCTET STRING } (identifier "")
+# slapd 2.5.13 answers each operation of a transaction from the thread that queued it, then
+# that thread leaves the operation; an End Transaction arriving in that window runs and frees
+# the queued operations under it, and slapd dies (a segfault at do_add+0x6a9, seen in CI
+# runs; tests/integration/test_txn_settle.py made it within a few hundred transactions of 40
+# adds, under load). Waiting this long after the last answer lets those threads leave first:
+# none in 2,000 transactions with 1 ms, so 5 ms, against ~12 ms a transaction of 40 adds.
+SETTLE_BEFORE_END = 0.005
 COMMIT = b"\x30\x02\x04\x00"
 ABORT = b"\x30\x05\x01\x01\x00\x04\x00"
 
@@ -157,6 +165,7 @@ def add_all(conn: ldap3.Connection, entries: Sequence[Request],
         _send(conn, b"".join(requests))
         queued = _receive(conn, set(ids))
         refused = next((k for k, i in enumerate(ids) if queued[i].code != SUCCESS), None)
+        time.sleep(SETTLE_BEFORE_END)
         if keeper is not None:
             keeper.ending(token)
         ended = _end(conn, next_id(), ABORT if refused is not None else COMMIT)
