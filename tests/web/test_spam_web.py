@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mailgothai.core.models import Role
-from mailgothai.core.spam import ListKind, SenderRule, SpamPolicy
+from mailgothai.core.spam import ListKind, PolicyBounds, SenderRule, SpamPolicy
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -39,6 +39,21 @@ class Agency:
 
 def operator(settings: Settings) -> contextlib.AbstractContextManager[Services]:
     return Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test"))
+
+
+@pytest.fixture(autouse=True)
+def built_in_defaults(web_settings: Settings) -> Iterator[None]:
+    """The operator's default policy and bounds as built in, whatever an earlier test of the
+    session left (the API's property-based test sets them at random); put back after."""
+    with operator(web_settings) as svc:
+        store = svc.backends.spam
+        assert store is not None
+        before = store.defaults()
+        store.set_defaults(SpamPolicy(), PolicyBounds(), "test-setup")
+    yield
+    with operator(web_settings) as svc:
+        assert svc.backends.spam is not None
+        svc.backends.spam.set_defaults(*before, "test-setup")
 
 
 @pytest.fixture
