@@ -134,7 +134,10 @@ def _hand_to_workers(p: Paths) -> None:
     worker = _worker()
     for directory in (p.rspamd_dir / "db", p.rspamd_pid.parent):
         for path in (directory, *directory.rglob("*")):
-            os.chown(path, worker.pw_uid, worker.pw_gid, follow_symlinks=False)
+            try:
+                os.chown(path, worker.pw_uid, worker.pw_gid, follow_symlinks=False)
+            except FileNotFoundError:  # a running rspamd's temporary file, renamed since it was listed
+                continue
     for directory in (p.rspamd_dir, p.clamav_dir):
         os.chmod(directory, 0o711)
     grant_traversal(p.rspamd_dir, worker.pw_uid, worker.pw_gid)
