@@ -47,30 +47,29 @@ HOUR = 3600
 KEEP_HOURS = 48  # counts older than this are forgotten (the dashboard shows 24 hours)
 
 
-class SpamPolicyRow(Base):
+class _PolicyColumns:
+    """A SpamPolicy's columns (NULL score: that outcome off), and who changed it when: a
+    domain's own row and the operator's default row alike."""
+
+    junk_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quarantine_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reject_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    greylisting: Mapped[bool] = mapped_column(Boolean)
+    quarantine_days: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_by: Mapped[str] = mapped_column(String(255))
+
+
+class SpamPolicyRow(_PolicyColumns, Base):
     __tablename__ = "spam_policies"
 
     domain: Mapped[str] = mapped_column(String(253), primary_key=True)
-    junk_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    quarantine_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reject_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    greylisting: Mapped[bool] = mapped_column(Boolean)
-    quarantine_days: Mapped[int] = mapped_column(Integer)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    changed_by: Mapped[str] = mapped_column(String(255))
 
 
-class SpamDefaultsRow(Base):
+class SpamDefaultsRow(_PolicyColumns, Base):
     __tablename__ = "spam_defaults"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    junk_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    quarantine_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reject_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    greylisting: Mapped[bool] = mapped_column(Boolean)
-    quarantine_days: Mapped[int] = mapped_column(Integer)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    changed_by: Mapped[str] = mapped_column(String(255))
     lowest_score: Mapped[float] = mapped_column(Float)
     highest_score: Mapped[float] = mapped_column(Float)
     longest_quarantine_days: Mapped[int] = mapped_column(Integer)
