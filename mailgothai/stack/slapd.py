@@ -34,11 +34,15 @@ SYSTEM_SCHEMA_DIR = Path("/etc/ldap/schema")
 DB_MAX_SIZE = 16 * 1024**3  # sparse: the map only reserves address space
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """The path of one of OpenLDAP's programs (slapd, slapadd, slapcat, slaptest)."""
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if not found:
         raise StackError(f"{name} not found: install the Debian packages slapd and ldap-utils")
     return found
+
+
+_tool = tool  # the name before backups needed it outside this module
 
 
 @dataclass(frozen=True)
@@ -158,10 +162,11 @@ def config_ldif(settings: Settings, paths: SlapdPaths, manager_pw_hash: str,
     )
 
 
-def initialise(settings: Settings, node: int = 1) -> bool:
+def initialise(settings: Settings, node: int = 1, skeleton: bool = True) -> bool:
     """Create cn=config (and, on node 1, the directory skeleton) if the data dir is new.
 
     Further providers start empty and receive everything from node 1 by replication.
+    skeleton=False: node 1 starts empty too (a restore loads its entries with slapadd).
     Returns True if it created them, False if an existing directory is reused as is.
     """
     paths = paths_for(settings, node)
@@ -179,7 +184,7 @@ def initialise(settings: Settings, node: int = 1) -> bool:
     config = config_ldif(settings, paths, hash_password(settings.ldap_manager_password, params), replication)
     config_file = paths.root / "config.ldif"
     write_private(config_file, config)
-    run_tool([_tool("slapadd"), "-n0", "-F", str(staging), "-l", str(config_file)], what="slapadd of cn=config")
+    run_tool([tool("slapadd"), "-n0", "-F", str(staging), "-l", str(config_file)], what="slapadd of cn=config")
     base = render(
         "slapd/base.ldif.in",
         {
@@ -194,14 +199,14 @@ def initialise(settings: Settings, node: int = 1) -> bool:
             "replicator_pw_hash": hash_password(settings.ldap_replicator_password, params),
         },
     )
-    if node == 1:
+    if node == 1 and skeleton:
         base_file = paths.root / "base.ldif"
         write_private(base_file, base)
         # -w writes the contextCSN, so providers that start empty know what they miss.
-        run_tool([_tool("slapadd"), "-q", "-w", "-n1", "-F", str(staging), "-l", str(base_file)],
+        run_tool([tool("slapadd"), "-q", "-w", "-n1", "-F", str(staging), "-l", str(base_file)],
                  what="slapadd of the base")
         base_file.unlink()
-    run_tool([_tool("slaptest"), "-F", str(staging), "-u"], what="slaptest")
+    run_tool([tool("slaptest"), "-F", str(staging), "-u"], what="slaptest")
     os.replace(staging, paths.config_dir)  # the config appears whole or not at all
     return True
 
@@ -225,7 +230,7 @@ def start(settings: Settings, node: int = 1) -> int:
     paths.pid_file.unlink(missing_ok=True)
     port = port_of(settings, node)
     require_free(settings.host, port)
-    start_daemon([_tool("slapd"), "-F", str(paths.config_dir), "-h", listen_urls(settings, node)], paths.log,
+    start_daemon([tool("slapd"), "-F", str(paths.config_dir), "-h", listen_urls(settings, node)], paths.log,
                  "slapd" if node == 1 else f"slapd{node}")
     wait_until(lambda: read_pid(paths.pid_file) is not None, 20, "slapd to write its PID file")
     wait_until(lambda: answers(settings.host, port), 20, f"slapd on {settings.host}:{port}")
@@ -265,5 +270,5 @@ def load_offline(settings: Settings, ldif_file: Path) -> None:
     if status(settings).running:
         raise StackError("stop slapd first: offline loading needs the database to itself")
     paths = paths_for(settings)
-    run_tool([_tool("slapadd"), "-q", "-n1", "-F", str(paths.config_dir), "-l", str(ldif_file)],
+    run_tool([tool("slapadd"), "-q", "-n1", "-F", str(paths.config_dir), "-l", str(ldif_file)],
              what="slapadd of " + ldif_file.name)
