@@ -186,6 +186,31 @@ class Why(enum.Enum):
     NO_KEY_TO_ROTATE = N_("%(domain)s has no active %(algorithm)s key to rotate; generate one")
     KEY_NOT_PENDING = N_("%(selector)s is %(state)s, not pending")
     KEY_NOT_RETIRABLE = N_("%(selector)s is %(state)s: only a replaced or pending key can be retired")
+    # DNS records of a domain and what DNS answered (core/dns_records.py, services/dns_check.py)
+    DNS_HOST_IS_AN_ADDRESS = N_("must be a host name, not an IP address: %(value)s")
+    DNS_NO_SUCH_NAME = N_("%(name)s does not exist in DNS")
+    DNS_NOT_PUBLISHED = N_("no %(type)s record at %(name)s")
+    DNS_NOT_ASKED = N_("could not ask DNS: %(detail)s")
+    DNS_MANY_RECORDS = N_("%(count)s %(kind)s records where there must be one: receivers take none of them")
+    DNS_NULL_MX = N_("a null MX record: it says the domain receives no mail")
+    DNS_MX_ELSEWHERE = N_("mail for the domain goes to %(host)s, which is not one of this service's hosts "
+                          "(%(expected)s)")
+    DNS_MX_MISSING = N_("no MX record points at %(host)s")
+    DNS_SPF_ALLOWS_ALL = N_("%(term)s at the end lets any server send mail as the domain")
+    DNS_SPF_NO_ALL = N_("no 'all' at the end: mail from other servers is not refused")
+    DNS_SPF_NOT_AUTHORISING = N_("%(mechanism)s is missing: the mail this service sends is not authorised")
+    DNS_DKIM_NO_KEY = N_("the record holds no key ('p=')")
+    DNS_DKIM_REVOKED = N_("the record revokes the key (an empty 'p=')")
+    DNS_DKIM_OTHER_KEY = N_("the published key is not the key of selector %(selector)s")
+    DNS_DMARC_NO_POLICY = N_("no policy ('p=')")
+    DNS_DMARC_BAD_POLICY = N_("the policy %(value)s is none of 'none', 'quarantine', 'reject'")
+    DNS_DMARC_MONITOR_ONLY = N_("the policy 'none' only watches: forged mail is still delivered "
+                                "(expected %(expected)s)")
+    DNS_REPORTS_ELSEWHERE = N_("reports do not go to %(address)s")
+    DNS_MTA_STS_OLD_ID = N_("the policy id is %(found)s, not %(expected)s: senders keep an older policy")
+    DNS_POINTS_ELSEWHERE = N_("points at %(found)s, not at %(expected)s")
+    DNS_ADDRESSES_ELSEWHERE = N_("its addresses (%(found)s) are not those of %(expected)s")
+    DNS_SRV_ELSEWHERE = N_("says %(found)s, not port %(port)s at %(host)s")
     # deleted accounts, restore, handover, rename, legal holds
     NOT_A_MAILBOX_ID = N_("not a mailbox id: %(value)s (expected 8-4-4-4-12 hex digits)")
     DAYS_OUT_OF_RANGE = N_("must be between 0 and %(max)s days, not %(value)s")
@@ -300,6 +325,30 @@ class Why(enum.Enum):
     SCORE_NOT_ABOVE = N_("must be above %(other)s (%(limit)s), not %(value)s")
     NOT_ALLOWED_BY_OPERATOR = N_("the operator does not allow domains to change this")
     NOT_A_SCORE = N_("must be a number or 'off', not %(value)s")
+    # password policies (core/password_policy.py, issue 20)
+    PASSWORD_NO_LOWER = N_("needs a lower-case letter")
+    PASSWORD_NO_UPPER = N_("needs an upper-case letter")
+    PASSWORD_NO_DIGIT = N_("needs a digit")
+    PASSWORD_NO_OTHER = N_("needs a character that is not a Latin letter or a digit (e.g. ! or a Thai letter)")
+    PASSWORD_FEW_CLASSES = N_(
+        "needs at least %(n)s kinds of character (lower case, upper case, digits, others); it has %(found)s")
+    PASSWORD_PERSONAL = N_("must not contain the account's address or name (%(part)s)")
+    PASSWORD_TOO_GUESSABLE = N_(
+        "too easy to guess (strength %(score)s of 4, at least %(min)s needed): make it longer, "
+        "or add words that do not belong together")
+    POLICY_BELOW_FLOOR = N_("cannot be below the operator's minimum, %(floor)s")
+    POLICY_CLASSES_BELOW_FLOOR = N_("must include the classes the operator requires: %(classes)s")
+    POLICY_FLOOR_FORBIDS_PERSONAL = N_("the operator's minimum forbids names and addresses in passwords")
+    # backups and restores (stack/backup.py, stack/restore.py, issue 19)
+    BACKUP_OUT_EXISTS = N_("%(path)s already exists: a backup is written into a new directory")
+    BACKUP_PARTIAL_EXISTS = N_(
+        "%(path)s is left from a backup that stopped (or is one still running): remove it first")
+    BACKUP_UNUSABLE = N_("%(path)s is not a complete, intact backup: %(problems)s")
+    RESTORE_TARGET_NOT_EMPTY = N_(
+        "%(path)s exists and is not empty: a backup is restored into a new data directory")
+    RESTORE_SQL_KIND = N_("the backup holds a %(kind)s store, but the settings name %(target)s")
+    RESTORE_SQL_NOT_EMPTY = N_("the database %(database)s already has tables: a backup is restored into an empty one")
+    RESTORE_NEEDS_DATA_DIR = N_("name the new data directory to restore into with --data-dir")
 
     def __call__(self, **params: str | int | Term | Reason) -> Reason:
         return Reason(self, params)

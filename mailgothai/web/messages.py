@@ -20,6 +20,9 @@ FIELD_LABELS = {
     "lowest_score": N_("Lowest score a domain may set"), "highest_score": N_("Highest score a domain may set"),
     "longest_quarantine_days": N_("Longest quarantine a domain may set (days)"),
     "may_disable_greylisting": N_("Domains may turn greylisting off"),
+    "min_length": N_("Minimum length"), "required_classes": N_("Required kinds of character"),
+    "min_classes": N_("Kinds of character at least"), "forbid_personal": N_("No names or addresses"),
+    "min_strength": N_("Minimum strength (zxcvbn, 0-4)"),
     "owner": N_("List of"), "kind": N_("List"), "pattern": N_("Sender address or domain"),
     "email": N_("Address"), "address": N_("Address"), "domain": N_("Domain"), "quota": N_("Quota"),
     "given_name": N_("Given name"), "surname": N_("Surname"), "display_name": N_("Display name"),
@@ -50,6 +53,16 @@ FIELD_LABELS = {
     # out-of-office replies (issue 17)
     "subject": N_("Subject"), "message": N_("Message"), "start": N_("First day"), "end": N_("Last day"),
     "reply_days": N_("Reply to each sender once every (days)"),
+    # DNS records (issue 19): the settings they follow, and `dns check`'s options
+    "mx_hosts": N_("MX hosts"), "relay_hostname": N_("The relay's host name"),
+    "mail_hostname": N_("Mail host name"), "web_hostname": N_("Web host name"),
+    "spf_mechanisms": N_("SPF mechanisms"), "dmarc_policy": N_("DMARC policy"),
+    "dmarc_report_address": N_("DMARC report address"), "tlsrpt_address": N_("TLS report address"),
+    "mta_sts_mode": N_("MTA-STS mode"), "dns_check_resolver": N_("DNS resolver for checks"),
+    "resolver": N_("DNS resolver"), "parallel": N_("Domains checked at once"),
+    # backups (issue 19): "since" is the earlier backup of an incremental one
+    "out": N_("Backup directory"), "backup": N_("Backup directory"), "data_dir": N_("Data directory"),
+    "sql_url": N_("SQL database"),
 }
 # Our own words that reasons carry as Terms (core/reasons.py), marked here for the catalogue:
 # DKIM key states, import job states, and what holds an address.

@@ -38,7 +38,8 @@ KEPT = {"ASCII", "IDNA", "UTF", "CSV", "cp874", "TIS", "XML", "YYYY", "MM", "DD"
         "host", "port", "JSON", "generate_password", "true", "superadmin", "domain_admin", "rsa", "ed25519",
         "mailgothai", "stack", "up", "queue", "list", "all", "domain", "force", "resume", "encoding",
         "FILE", "JOB", "Sieve", "utf-8-sig", "cp1252", "UTF-8", "TIS-620", "YYYY-MM-DD", "YYYY-MM-DDTHH", "false",
-        "utf-8", "read", "write", "send-as", "send"}  # send-as etc.: the rights words of a shared mailbox
+        "utf-8", "read", "write", "send-as", "send",  # send-as etc.: the rights words of a shared mailbox
+        "DNS", "MX", "SPF", "DMARC", "MTA-STS", "TLS"}  # names of protocols (issue 19: a domain's DNS records)
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 
 
