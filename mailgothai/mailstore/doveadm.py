@@ -114,6 +114,11 @@ class Doveadm:
                 return QuotaUsage(int(record["value"]) * 1024, None if limit in ("-", "") else int(limit) * 1024)
         raise MailStoreError(f"doveadm quota get: no STORAGE row in {out!r}")
 
+    def recalc_quota(self, user: str) -> None:
+        """Count the user's mailbox again (after files were put into its Maildir directly:
+        Dovecot finds them and the quota counts them now, not at the next login)."""
+        self._run("quota", "recalc", "-u", user)
+
     def quota_many(self, users: Iterable[str]) -> dict[str, int]:
         """Storage use in bytes of many users with one doveadm process (`-F` user list);
         users Dovecot does not know are left out."""

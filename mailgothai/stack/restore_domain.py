@@ -1,0 +1,338 @@
+"""`mailgothai restore DIR --domain D`: one agency's accounts, aliases and mail put back
+into the running service from a backup (what agencies ask for after deleting things).
+
+The backup is checked first (`backup_manifest.verify`: the manifest's checksum, every
+file's size and SHA-256): a damaged or incomplete backup is refused before anything
+changes. The domain must be in the backup and hosted now (a deleted domain is added again
+by an operator first: its limits are the operator's decision, and its accounts still in
+retention come back with this restore).
+
+A mailbox belongs to its account (its entryUUID), never to its address, so each account
+of the domain in the backup is found in the running directory by its mailbox id:
+- **live** (perhaps renamed since): its attributes stay as they are now (a password or
+  quota the agency changed since is never overwritten); the mail it lost comes back;
+- **deleted, in retention** (`ou=retained`): restored as `account restore` does (the
+  lifecycle service: the entry moves back with its password, quota, aliases, status;
+  room taken in the domain; audit `account.restore`), then the mail it lost comes back;
+  one whose purge has begun is skipped;
+- **gone** (purged): added again from the backup with all its attributes and its own
+  entryUUID (directory/recreate.py: the rootdn under Relax Rules), after room is taken in
+  the domain, then its whole mailbox is copied back; audit `account.recreate`.
+An account is skipped, with the reason in the summary, when its address now belongs to
+another entry (another account, with another mailbox, or an alias): the old mail never
+reaches the new holder. Mail put back is each message of the backup the mailbox does not
+hold, by Maildir unique name across all its folders (mailstore/merge.py), so a second
+run puts back nothing; audit `mailbox.restore` with the count. Aliases of the domain
+that are gone come back if their address is free (audit `alias.restore`); existing ones
+are left as they are now. Before any change, every account to restore is checked against
+the domain's limits (accounts, quota pool) in order, with the core rule: a refusal names
+the account and nothing is changed. Shared role mailboxes are not restored here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.limits import check_account_fits
+from mailgothai.core.models import Account, Alias, Domain, Role
+from mailgothai.core.reasons import Why
+from mailgothai.directory.accounts import to_account
+from mailgothai.directory.aliases import to_alias
+from mailgothai.directory.domains import to_domain
+from mailgothai.directory.entries import Entry
+from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.ldif_reader import read_entries
+from mailgothai.directory.recreate import add_keeping_identity, entry_values, holder_of_id
+from mailgothai.errors import InvalidInput, LimitExceeded, MailGoThaiError, NotFound, PermissionDenied
+from mailgothai.mailstore import merge
+from mailgothai.mailstore.doveadm import Doveadm
+from mailgothai.mailstore.mailboxes import Mailboxes
+from mailgothai.services.backends import Backends
+from mailgothai.services.base import Service
+from mailgothai.services.lifecycle import LifecycleService
+from mailgothai.services.registry import Services
+from mailgothai.stack import backup_manifest
+
+
+class BackupRefused(MailGoThaiError):
+    """The backup did not pass its checks; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class AccountOutcome:
+    address: str  # as in the backup
+    mailbox_id: str
+    action: str  # recreated | undeleted | kept | skipped
+    messages: int = 0  # put back (or, in a dry run, that would be)
+    note: str = ""  # why it was skipped; renamed to; aliases left out
+
+
+@dataclass(frozen=True)
+class AliasOutcome:
+    address: str
+    action: str  # restored | kept | skipped
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DomainRestore:
+    domain: str
+    backup: Path
+    created: str  # when the backup was taken
+    dry_run: bool
+    accounts: tuple[AccountOutcome, ...]
+    aliases: tuple[AliasOutcome, ...]
+    shared_left: int  # shared mailboxes in the backup (not restored here)
+
+    def count(self, action: str) -> int:
+        return sum(1 for a in self.accounts if a.action == action)
+
+    @property
+    def messages(self) -> int:
+        return sum(a.messages for a in self.accounts)
+
+
+@dataclass(frozen=True)
+class _InBackup:
+    domain: Domain
+    accounts: tuple[Entry, ...]
+    aliases: tuple[Entry, ...]
+    shared: int
+
+
+@dataclass(frozen=True)
+class _Step:
+    entry: Entry
+    account: Account  # as in the backup
+    action: str
+    note: str = ""
+    retained_ref: str = ""  # undeleted: its mailbox id
+    live_address: str = ""  # the address it has now (kept, undeleted)
+    aliases: tuple[str, ...] = ()  # recreated: the aliases it gets back
+
+
+class _Audit(Service):
+    pass
+
+
+def check_backup(backup: Path) -> backup_manifest.Manifest:
+    """The backup's manifest, once every check of `backup verify` passed."""
+    checked = backup_manifest.verify(backup)
+    if not checked.ok or checked.manifest is None:
+        raise BackupRefused(f"backup {backup} refused, nothing changed: " + "; ".join(checked.problems[:5])
+                            + (f" (and {len(checked.problems) - 5} more)" if len(checked.problems) > 5 else ""))
+    return checked.manifest
+
+
+def read_domain(backup: Path, domain: str) -> _InBackup:
+    """The domain's entries in the backup's directory (one pass over data.ldif)."""
+    marker = f"domainname={domain},ou=domains,"
+    found: Entry | None = None
+    accounts: list[Entry] = []
+    aliases: list[Entry] = []
+    shared = 0
+    for entry in read_entries(backup / backup_manifest.DATA_LDIF, lambda dn: marker in dn.lower()):
+        classes = {c.lower() for c in entry.all("objectClass")}
+        if entry.dn.lower().startswith(marker):
+            if "mgtdomain" in classes:
+                found = entry
+        elif "mgtaccount" in classes:
+            accounts.append(entry)
+        elif "mgtalias" in classes:
+            aliases.append(entry)
+        elif "mgtsharedmailbox" in classes:
+            shared += 1
+    if found is None:
+        raise NotFound("domain in the backup", domain)
+    return _InBackup(to_domain(found), tuple(accounts), tuple(aliases), shared)
+
+
+def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bool = False) -> DomainRestore:
+    if services.actor.role is not Role.SUPERADMIN:
+        raise PermissionDenied()
+    domain = normalize_domain(domain)
+    manifest = check_backup(backup)
+    saved = read_domain(backup, domain)
+    b = services.backends
+    live_domain = b.domains.find(domain)
+    if live_domain is None:
+        raise InvalidInput("domain", Why.DOMAIN_GONE(domain=domain))
+    mail_copy = Mailboxes(backup / backup_manifest.MAIL_DIR)
+    steps = [_plan(b, entry) for entry in saved.accounts]
+    _check_limits(live_domain, steps)
+    restorer = _Restorer(services, mail_copy, manifest, dry_run)
+    outcomes = tuple(restorer.account(step) for step in steps)
+    alias_outcomes = tuple(restorer.alias(to_alias(entry)) for entry in saved.aliases)
+    restorer.finish()
+    return DomainRestore(domain, backup, manifest.created, dry_run, outcomes, alias_outcomes, saved.shared)
+
+
+def _plan(b: Backends, entry: Entry) -> _Step:
+    account = to_account(entry)
+    mailbox_id = account.mailbox_id
+    if not mailbox_id:
+        return _Step(entry, account, "skipped", "no entryUUID in the backup")
+    live = b.accounts.find_by_id(mailbox_id)
+    if live is not None:
+        note = f"now {live.email}" if live.email.lower() != account.email.lower() else ""
+        return _Step(entry, account, "kept", note, live_address=live.email)
+    holder = b.aliases.holder_of(account.email)
+    if holder:
+        other = b.accounts.find(account.email) if holder == "account" else None
+        whose = f" (mailbox {other.mailbox_id})" if other is not None and other.mailbox_id else ""
+        return _Step(entry, account, "skipped",
+                     f"the address now belongs to another {holder}{whose}; its old mail was not put there")
+    retained = b.retained.by_id(mailbox_id)
+    if retained is not None:
+        if retained.purging:
+            return _Step(entry, account, "skipped", "deleted, and its purge has begun: run again once it is done")
+        return _Step(entry, account, "undeleted", retained_ref=mailbox_id, live_address=account.email)
+    elsewhere = holder_of_id(b.gateway, b.layout.base, mailbox_id)
+    if elsewhere is not None:
+        return _Step(entry, account, "skipped", f"its mailbox id is held by another entry ({elsewhere})")
+    kept = tuple(a for a in account.aliases if not b.aliases.holder_of(a))
+    dropped = [a for a in account.aliases if a not in kept]
+    note = f"aliases now used elsewhere left out: {', '.join(dropped)}" if dropped else ""
+    return _Step(entry, account, "recreated", note, live_address=account.email, aliases=kept)
+
+
+def _check_limits(domain: Domain, steps: list[_Step]) -> None:
+    """Every account that will take room, in order, against the domain's limits (the core
+    rule): the first that does not fit is named, and nothing has changed yet."""
+    current = domain
+    for step in steps:
+        if step.action not in ("recreated", "undeleted"):
+            continue
+        quota = step.account.quota
+        try:
+            check_account_fits(current, quota)
+        except LimitExceeded as exc:
+            raise LimitExceeded("domain", Why.ITEM_REFUSED(item=step.account.email, reason=exc.why)) from None
+        current = replace(current, account_count=current.account_count + 1,
+                          quota_allocated=current.quota_allocated + quota)
+
+
+class _Restorer:
+    def __init__(self, services: Services, mail_copy: Mailboxes, manifest: backup_manifest.Manifest,
+                 dry_run: bool) -> None:
+        self.services = services
+        self.b = services.backends
+        self.mail_copy = mail_copy
+        self.manifest = manifest
+        self.dry_run = dry_run
+        self.recorder = _Audit(self.b, services.actor)
+        self.writer = merge.MaildirWriter(self.b.mailboxes.root)
+        self.doveadm = Doveadm(self.b.settings.dovecot_config)
+        self.touched: list[str] = []  # addresses whose mailbox changed
+        self._manager: Gateway | None = None
+
+    @property
+    def manager(self) -> Gateway:
+        if self._manager is None:
+            s = self.b.settings
+            self._manager = Gateway(s.ldap_uri_list[:1], s.ldap_manager_dn, s.ldap_manager_password,
+                                    timeout=s.ldap_timeout)
+        return self._manager
+
+    # ---- accounts ---------------------------------------------------------------------
+    def account(self, step: _Step) -> AccountOutcome:
+        mailbox_id = step.account.mailbox_id
+        if step.action == "skipped":
+            return AccountOutcome(step.account.email, mailbox_id, "skipped", 0, step.note)
+        source = self.mail_copy.maildir(mailbox_id)
+        live = self.b.mailboxes.maildir(mailbox_id)
+        wanted = merge.missing(source, live)
+        if self.dry_run:
+            return AccountOutcome(step.account.email, mailbox_id, step.action, len(wanted), step.note)
+        if step.action == "undeleted":
+            LifecycleService(self.b, self.services.actor).restore(step.retained_ref)
+        elif step.action == "recreated":
+            self._recreate(step)
+        done = self.writer.put_back(source, live, wanted, self._mtime) if wanted else 0
+        if done:
+            self.touched.append(step.live_address)
+            self.recorder.audit("mailbox.restore", "account", step.live_address, step.account.domain,
+                                after={"mailbox_id": mailbox_id, "messages": done, "backup": self.manifest.created})
+        return AccountOutcome(step.account.email, mailbox_id, step.action, done, step.note)
+
+    def _recreate(self, step: _Step) -> None:
+        account = dataclasses.replace(step.account, aliases=step.aliases)
+        values = entry_values(step.entry)
+        values["mgtaliasaddress"] = [a.encode("utf-8") for a in step.aliases]
+        if not step.aliases:
+            del values["mgtaliasaddress"]
+        domain = account.domain
+        self.b.domains.adjust_usage(domain, 1, account.quota,
+                                    check=lambda current: check_account_fits(current, account.quota))
+        try:
+            add_keeping_identity(self.manager, self.b.layout.account(account.email), values)
+        except BaseException:
+            self.b.domains.adjust_usage(domain, -1, -account.quota)
+            raise
+        self.recorder.audit("account.recreate", "account", account.email, domain, after={
+            **(_public(account)), "mailbox_id": account.mailbox_id, "backup": self.manifest.created})
+        self.b.doveadm.flush_auth_cache([account.email])
+
+    def _mtime(self, path: Path) -> int | None:
+        try:
+            rel = path.relative_to(self.mail_copy.root.parent).as_posix()
+        except ValueError:
+            return None
+        record = self.manifest.files.get(rel)
+        return record.mtime_ns if record is not None else None
+
+    # ---- aliases ----------------------------------------------------------------------
+    def alias(self, alias: Alias) -> AliasOutcome:
+        holder = self.b.aliases.holder_of(alias.address)
+        if holder == "alias":  # as it is now: its members may have changed since, on purpose
+            return AliasOutcome(alias.address, "kept")
+        if holder:
+            return AliasOutcome(alias.address, "skipped", f"the address now belongs to an {holder}")
+        if not self.dry_run:
+            self.b.aliases.create(alias)
+            self.recorder.audit("alias.restore", "alias", alias.address, alias.domain,
+                                after={**_public(alias), "backup": self.manifest.created})
+        return AliasOutcome(alias.address, "restored")
+
+    def finish(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+        if self.dry_run:
+            return
+        for address in self.touched:  # Dovecot counts the mail put back (quota) now
+            try:
+                self.doveadm.recalc_quota(address)
+            except MailGoThaiError:
+                pass  # counted at its next look at the folders
+        self.b.tell_relay()
+
+
+def _public(value: Account | Alias) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, item in dataclasses.asdict(value).items():
+        out[key] = getattr(item, "value", item)
+    return out
+
+
+def outcome_lines(report: DomainRestore) -> Iterator[str]:
+    """The summary, a line each, as the CLI prints it."""
+    would = "would be " if report.dry_run else ""
+    for a in report.accounts:
+        what = {"recreated": f"{would}added again from the backup", "undeleted": f"{would}undeleted from retention",
+                "kept": "exists", "skipped": "skipped"}[a.action]
+        mail = f", {a.messages} message(s) {would}put back" if a.action != "skipped" else ""
+        note = f" ({a.note})" if a.note else ""
+        yield f"{a.address}: {what}{mail}{note}"
+    for al in report.aliases:
+        what = {"restored": f"{would}restored", "kept": "exists", "skipped": "skipped"}[al.action]
+        yield f"alias {al.address}: {what}" + (f" ({al.note})" if al.note else "")
+    if report.shared_left:
+        yield f"{report.shared_left} shared mailbox(es) in the backup: not restored by this command"
+    yield (f"domain {report.domain} from the backup of {report.created}: {report.count('recreated')} account(s) "
+           f"{would}added again, {report.count('undeleted')} {would}undeleted, {report.messages} message(s) "
+           f"{would}put back, {sum(1 for al in report.aliases if al.action == 'restored')} alias(es) {would}restored, "
+           f"{report.count('skipped')} account(s) skipped")
