@@ -200,6 +200,23 @@ class Settings:
     # from its pickup directory, SPOOL/sieve-pickup, without SMTP (relay/sieve_pickup.py).
     sieve_submission: str = ""
     mail_hostname: str = ""  # the name mail clients connect to (autoconfig); empty: host
+    # The DNS records each domain publishes (core/dns_records.py; `mailgothai dns show|check`, the
+    # domain's DNS page). MX hosts by preference (10, 20, ...); empty: relay_hostname.
+    mx_hosts: tuple[str, ...] = ()
+    # the admin web's public name: mta-sts., autoconfig. and autodiscover.DOMAIN are CNAMEs to it;
+    # empty: mail_hostname (when a name), else relay_hostname
+    web_hostname: str = ""
+    spf_mechanisms: tuple[str, ...] = ("mx",)  # SPF before -all: "mx" (the MX hosts send too), "ip4:...", "include:..."
+    dmarc_policy: str = "quarantine"  # p= of the DMARC record: none, quarantine, reject
+    dmarc_report_address: str = ""  # DMARC aggregate reports (rua=mailto:); empty: none asked for
+    tlsrpt_address: str = ""  # TLS-RPT reports; empty: dmarc_report_address; both empty: no TLS-RPT record
+    # MTA-STS policy mode: "testing" (senders report, still deliver) until the MX hosts' certificate is
+    # one senders trust (not the stack's self-signed one); then "enforce"
+    mta_sts_mode: str = "testing"
+    mta_sts_max_age: int = 604800  # seconds senders keep the policy
+    # whom `dns check` asks: "system" (resolv.conf) or resolvers "IP", "IP:PORT", comma-separated
+    dns_check_resolver: str = "system"
+    dns_check_timeout: int = 5  # seconds for one question
     quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
     # Last logins (issue 17) are written in batches: every last_login_flush seconds, or
     # sooner once last_login_batch logins wait; a crash loses at most the last interval's.

@@ -1,5 +1,6 @@
-"""A DNS server on loopback for tests (dnslib): answers the A, MX and TXT records a test
-sets (SPF, DKIM keys, DMARC policies) and nothing else, so no lookup leaves the machine.
+"""A DNS server on loopback for tests (dnslib): answers the A, AAAA, MX, TXT, CNAME and SRV
+records a test sets (SPF, DKIM keys, DMARC policies, a domain's other records) and nothing
+else, so no lookup leaves the machine.
 
     with DnsServer.running() as dns:            # UDP and TCP on 127.0.0.1:dns.port
         dns.set("example.org", "TXT", "v=spf1 ip4:192.0.2.10 -all")
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from dnslib import MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
+from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SRV, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
 from tests.conftest import free_port
@@ -82,7 +83,8 @@ class DnsServer:
                 s.server.server_close()
 
     def set(self, name: str, kind: str, *values: str) -> None:
-        """Replace `name`'s records of `kind` (A, MX "PREFERENCE HOST", TXT) with `values`."""
+        """Replace `name`'s records of `kind` (A, AAAA, MX "PREFERENCE HOST", TXT, CNAME "HOST",
+        SRV "PRIORITY WEIGHT PORT HOST") with `values`. A CNAME is answered to its own type only."""
         rdata: list[Any] = []
         for value in values:
             if kind == "A":
@@ -92,6 +94,13 @@ class DnsServer:
                 rdata.append(MX(_name(host), int(preference)))
             elif kind == "TXT":
                 rdata.append(TXT(_txt_chunks(value)))
+            elif kind == "AAAA":
+                rdata.append(AAAA(value))
+            elif kind == "CNAME":
+                rdata.append(CNAME(_name(value)))
+            elif kind == "SRV":
+                priority, weight, port, host = value.split()
+                rdata.append(SRV(int(priority), int(weight), int(port), _name(host)))
             else:
                 raise ValueError(f"record type not served: {kind}")
         with self._records.lock:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mailgothai.services.admins import AdminService
     from mailgothai.services.aliases import AliasService
     from mailgothai.services.dkim import DkimService
+    from mailgothai.services.dns_check import DnsCheckService
     from mailgothai.services.domain_routing import DomainRoutingService
     from mailgothai.services.domains import DomainService
     from mailgothai.services.filters import Filters
@@ -79,6 +80,12 @@ class Services:
         from mailgothai.services.dkim import DkimService
 
         return DkimService(self.backends, self.actor)
+
+    @cached_property
+    def dns(self) -> DnsCheckService:
+        from mailgothai.services.dns_check import DnsCheckService
+
+        return DnsCheckService(self.backends, self.actor)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:

@@ -13,7 +13,7 @@ import mailgothai
 
 LAYERS: list[set[str]] = [
     {"core", "errors", "settings", "paths"},
-    {"directory", "store", "dkim", "mailstore", "probes", "running_relay", "rspamd_controller", "durable"},
+    {"directory", "store", "dkim", "mailstore", "probes", "running_relay", "rspamd_controller", "durable", "dnsquery"},
     {"services"},
     {"web", "relay", "stack", "authpolicy", "datagen"},
     {"cli"},
