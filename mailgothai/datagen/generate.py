@@ -151,8 +151,12 @@ class _Passwords:
             self.pool = ["{ARGON2}" + hasher.hash(pool_password(i)) for i in range(HASH_POOL)]
 
     def plain(self) -> str:
+        """A password that meets any domain's password policy the tests set up (issue 20):
+        lower and upper case, digits and others; random letters in pairs between dashes,
+        so no name or local part of three letters or more can turn up in it by chance."""
         alphabet = string.ascii_letters + string.digits
-        return "".join(self.rng.choice(alphabet) for _ in range(11)) + self.rng.choice("!#%*?_") + "7q"
+        drawn = "".join(self.rng.choice(alphabet) for _ in range(11))
+        return "-".join(drawn[i:i + 2] for i in range(0, 11, 2)) + self.rng.choice("!#%*?_") + "7qZ"
 
     def next(self) -> str:
         mode = self.mode

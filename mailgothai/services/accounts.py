@@ -16,6 +16,7 @@ from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
 from mailgothai.services.domain_routing import login_names
 from mailgothai.services.lifecycle import LifecycleService
+from mailgothai.services.password_policy import person_of, policy_for
 from mailgothai.services.passwords import PasswordInput, resolve_password, upgrade_at_login
 
 
@@ -62,7 +63,8 @@ class AccountService(Service):
             display_name=check_text(display_name, "display_name"),
             aliases=self._aliases(email, aliases), forwards=_addresses(forwards, "forward"),
         )
-        password_hash, generated = resolve_password(password, self.b.argon2)
+        password_hash, generated = resolve_password(password, self.b.argon2, policy=policy_for(self.b, domain.name),
+                                                    person=person_of(account))
         holder = self.b.aliases.holder_of(email)
         if holder:
             raise AlreadyExists("address", email, f"in use by an {holder}")
@@ -126,7 +128,8 @@ class AccountService(Service):
     def set_password(self, email: str, password: PasswordInput) -> str | None:
         """Change the password; returns the generated one, if asked to generate."""
         account = self.get(email)
-        password_hash, generated = resolve_password(password, self.b.argon2)
+        password_hash, generated = resolve_password(password, self.b.argon2, policy=policy_for(self.b, account.domain),
+                                                    person=person_of(account))
         self.b.accounts.set_password_hash(account.email, password_hash)
         self.audit("account.password", "account", account.email, account.domain)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))

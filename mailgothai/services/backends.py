@@ -111,6 +111,17 @@ def _spam_policies(store: Store) -> ports.SpamPolicies:
     return cast("ports.SpamPolicies", OnFirstUse(make))
 
 
+def _password_policies(store: Store) -> ports.PasswordPolicies:
+    """The password policies over the store, made on first use (store/password_policy.py)."""
+
+    def make() -> ports.PasswordPolicies:
+        from mailgothai.store.password_policy import PasswordPolicies
+
+        return PasswordPolicies(cast("OnFirstUse", store).made())
+
+    return cast("ports.PasswordPolicies", OnFirstUse(make))
+
+
 def _quarantine(store: Store) -> ports.Quarantined:
     """The quarantine's index over the store, made on first use (store/quarantine.py)."""
 
@@ -156,6 +167,8 @@ class Backends:
     held_messages: ports.HeldMessages | None = None  # the quarantined messages kept on this machine
     spam_learner: ports.SpamLearner | None = None  # rspamd's controller (learn spam / ham)
     spam: ports.SpamPolicies | None = None  # spam policies and sender lists (issue 18), SQL, on first use
+    # password policies (issue 20), SQL, on first use; None: the built-in floor (core/password_policy.py)
+    password_policies: ports.PasswordPolicies | None = None
 
     @property
     def argon2(self) -> Argon2Params:
@@ -182,6 +195,7 @@ class Backends:
             quarantine=_quarantine(store), held_messages=_held_messages(settings),
             spam_learner=RspamdController.from_settings(settings),
             spam=_spam_policies(store),
+            password_policies=_password_policies(store),
         )
 
     def acting_for(self, admin_login: str) -> Backends:

@@ -31,13 +31,14 @@ from mailgothai.core.csvimport import PasswordKind, apply_changes, stored_or_pla
 from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
-from mailgothai.core.passwords import generate_password
+from mailgothai.core.password_policy import generate_for
 from mailgothai.core.reasons import Why
 from mailgothai.directory.holders import in_use
 from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded, NotFound, TransactionRefused
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
 from mailgothai.services.import_files import PasswordCells, PasswordJournal
+from mailgothai.services.password_policy import person_of, policy_for
 from mailgothai.store.jobs import JobStore, Outcome, RowRecord, RowState
 
 CHUNK = 256
@@ -192,8 +193,8 @@ class Applier:
             if kind is PasswordKind.HASH:
                 item.password_hash = value
                 continue
-            if kind is PasswordKind.GENERATE:
-                item.generated = value = generate_password()
+            if kind is PasswordKind.GENERATE:  # drawn to meet the domain's password policy
+                item.generated = value = generate_for(policy_for(self.b, item.account.domain), person_of(item.account))
             to_hash.append((item, value))
         for start in range(0, len(to_hash), HASHES_PER_TASK):
             group = to_hash[start:start + HASHES_PER_TASK]

@@ -35,6 +35,7 @@ from mailgothai.errors import InvalidInput
 from mailgothai.services.import_apply import account_to_json, changes_to_json
 from mailgothai.services.import_files import job_lock, open_checked
 from mailgothai.services.import_jobs import ImportJobs, JobSummary, Meter, ProgressFn
+from mailgothai.services.password_policy import policy_for
 from mailgothai.store.jobs import JobState, RowState, reason_data
 
 LOOKUP_BATCH = 250  # rows checked against the directory per search
@@ -69,7 +70,7 @@ class ImportValidation(ImportJobs):
                 header = map_header(header_cells, ACCOUNT_COLUMNS, ("email",), ACCOUNT_SYNONYMS)
                 self.jobs.update(job_id, encoding=fmt.encoding, delimiter=fmt.delimiter,
                                  unknown_columns=list(header.unknown))
-                planner = Planner(self._managed_domains())
+                planner = Planner(self._managed_domains(), password_policy=lambda d: policy_for(self.b, d))
                 known, preloaded = self._preload(stream, fmt, planner.domains)
                 stream.seek(0)
                 header_cells, records = read_records(stream, fmt)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from mailgothai.core.password_policy import PasswordPolicy, Person, generate_for, require
 from mailgothai.core.passwords import (
     Argon2Params,
     check_password_policy,
@@ -33,20 +34,25 @@ class PasswordInput:
         return f"PasswordInput(generate={self.generate})"
 
 
-def resolve_password(password: PasswordInput, params: Argon2Params, *,
-                     allow_hash: bool = True) -> tuple[str, str | None]:
-    """(hash to store, generated plain password or None)."""
+def resolve_password(password: PasswordInput, params: Argon2Params, *, allow_hash: bool = True,
+                     policy: PasswordPolicy | None = None, person: Person | None = None) -> tuple[str, str | None]:
+    """(hash to store, generated plain password or None). With a `policy` (a mail user's
+    domain's, services/password_policy.py), a plain password must meet it for `person`,
+    and a generated one is drawn to meet it; a stored hash cannot be checked."""
     given = [password.plain is not None, password.stored_hash is not None, password.generate]
     if sum(given) != 1 or (password.stored_hash is not None and not allow_hash):
         choices = "a password, a password hash, or generate" if allow_hash else "a password or generate"
         raise InvalidInput("password", Why.EXACTLY_ONE_OF(choices=choices))
     if password.generate:
-        plain = generate_password()
+        plain = generate_password() if policy is None else generate_for(policy, person)
         return hash_password(plain, params), plain
     if password.stored_hash is not None:
         return validate_stored_hash(password.stored_hash), None
     assert password.plain is not None
-    check_password_policy(password.plain)
+    if policy is None:
+        check_password_policy(password.plain)
+    else:
+        require(password.plain, policy, person)
     return hash_password(password.plain, params), None
 
 

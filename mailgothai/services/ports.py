@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mailgothai.core.last_login import LastLogin, Owner
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, DomainLimits, RetainedAccount, Status
+from mailgothai.core.password_policy import PasswordPolicy
 from mailgothai.core.quarantine import Held, State
 from mailgothai.core.shared import Member, Right, SharedMailbox
 from mailgothai.core.spam import PolicyBounds, SenderRule, SpamPolicy
@@ -189,6 +190,18 @@ class SpamPolicies(Protocol):
     def move_owner(self, old: str, new: str) -> int: ...  # an account renamed: its lists follow
     def drop_domain(self, domain: str) -> None: ...  # a domain deleted: its policy and lists go
     def counts(self, domains: Sequence[str] | None, since: datetime) -> dict[str, dict[str, int]]: ...
+
+
+class PasswordPolicies(Protocol):
+    """Password policies (issue 20; store/password_policy.py): the operator's floor and
+    each domain's own, stricter policy. `effective` is asked at every password set."""
+
+    def effective(self, domain: str) -> PasswordPolicy: ...
+    def floor(self) -> tuple[PasswordPolicy, Changed | None]: ...
+    def set_floor(self, policy: PasswordPolicy, by: str) -> None: ...
+    def own_policy(self, domain: str) -> tuple[PasswordPolicy, Changed] | None: ...
+    def set_policy(self, domain: str, policy: PasswordPolicy, by: str) -> None: ...
+    def drop_policy(self, domain: str) -> bool: ...
 
 
 class Quarantined(Protocol):

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailgothai.core.models import Account
-from mailgothai.core.passwords import check_password_policy, hash_password
+from mailgothai.core.passwords import hash_password
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.backends import Backends
 from mailgothai.services.domain_routing import login_names
+from mailgothai.services.password_policy import require_strong
 from mailgothai.services.usage import Reading, UsageRefresher
 
 
@@ -41,9 +42,9 @@ class SelfService:
             raise InvalidInput("new_password_repeat", Why.PASSWORDS_DIFFER())
         if new == current:
             raise InvalidInput("new_password", Why.SAME_PASSWORD())
-        check_password_policy(new, "new_password")
-        self.b.accounts.set_password_hash(self.email, hash_password(new, self.b.argon2))
         account = self.b.accounts.get(self.email)
+        require_strong(self.b, new, account, "new_password")
+        self.b.accounts.set_password_hash(self.email, hash_password(new, self.b.argon2))
         self.b.audit.record(actor=self.email, origin="web-self", action="account.password", object_type="account",
                             object_id=self.email, domain=account.domain)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [self.email]))

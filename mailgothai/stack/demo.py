@@ -43,10 +43,10 @@ def seed(settings: Settings) -> list[DemoLogin]:
             services.domains.add(name, description=description, max_accounts=max_accounts,
                                  quota_pool=pool, default_quota=default_quota)
         for email, given, surname, display in PEOPLE:
-            password = "Demo-" + secrets.token_urlsafe(9)
-            services.accounts.add(email, PasswordInput(plain=password), given_name=given, surname=surname,
-                                  display_name=display)
-            created.append(DemoLogin(email, password, "imap"))
+            new = services.accounts.add(email, PasswordInput(generate=True), given_name=given, surname=surname,
+                                        display_name=display)  # drawn to meet the domain's password policy
+            assert new.generated_password is not None
+            created.append(DemoLogin(email, new.generated_password, "imap"))
         services.aliases.add("helpdesk@demo-moph.go.th", (PEOPLE[0][0], PEOPLE[1][0]))
         admin_password = "Admin-" + secrets.token_urlsafe(9)
         services.admins.add("operator", Role.SUPERADMIN, PasswordInput(plain=admin_password),

@@ -18,10 +18,11 @@ from mailgothai.settings import Settings
 from mailgothai.store.db import Store
 from tests.fakes.directory import FakeAccounts, FakeAdmins, FakeAliases, FakeDirectory, FakeDomains, FakeRetained
 from tests.fakes.mailserver import FakeMailServer
+from tests.fakes.password_policy import FakePasswordPolicies
 from tests.fakes.spam import FakeSpamPolicies
 from tests.fakes.store import FakeAuditLog, FakeSnapshots
 
-PASSWORD = "correct horse 9"
+PASSWORD = "Correct horse 9"  # meets the built-in floor (core/password_policy.py)
 OPERATOR = Actor("operator", Role.SUPERADMIN, origin="test")
 
 
@@ -88,6 +89,6 @@ def fake_backends(data_dir: Path) -> FakeWorld:
         admins=FakeAdmins(directory), retained=FakeRetained(directory), layout=Layout("dc=example,dc=test"),
         store=cast(Store, NotAPort("store")),
         audit=audit, snapshots=snapshots, doveadm=mail, mailboxes=Mailboxes(data_dir / "mailboxes"),
-        spam=FakeSpamPolicies(),
+        spam=FakeSpamPolicies(), password_policies=FakePasswordPolicies(),
     )
     return FakeWorld(backends, directory, audit, snapshots, mail)

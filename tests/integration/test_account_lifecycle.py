@@ -26,8 +26,8 @@ from tests.integration.conftest import AuditProbe, MailClients
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
-OLD = "Old-holder-pass-1"
-NEW = "New-holder-pass-2"
+OLD = "Old-keys-pw-1x"
+NEW = "New-keys-pw-2y"
 
 
 def _message(subject: str) -> bytes:

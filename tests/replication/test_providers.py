@@ -126,7 +126,7 @@ def test_a_write_on_one_provider_is_read_on_the_other_within_two_seconds(pair: S
 def test_with_provider_a_stopped_cli_services_and_imap_keep_working_and_a_catches_up(pair: Settings) -> None:
     domain = new_domain(pair)
     with Services.open(pair, OPERATOR) as services:
-        services.accounts.add(f"before@{domain}", PasswordInput(plain="Before-pass-1"))
+        services.accounts.add(f"before@{domain}", PasswordInput(plain="Suspend-me-pw-1"))
     assert eventually(lambda: context_csn(pair, 1) == context_csn(pair, 2))
 
     slapd.stop(pair, 1)
@@ -134,19 +134,19 @@ def test_with_provider_a_stopped_cli_services_and_imap_keep_working_and_a_catche
         assert not slapd.status(pair, 1).running
         # The services, as the web, the CLI and the importer use them, on both URIs.
         with Services.open(pair, OPERATOR) as services:
-            services.accounts.add(f"during@{domain}", PasswordInput(plain="During-pass-1"),
+            services.accounts.add(f"during@{domain}", PasswordInput(plain="Outage-time-pw-1"),
                                   given_name="ระหว่าง")
             services.accounts.set_status(f"before@{domain}", Status.DISABLED)
             assert services.backends.gateway.current_uri.endswith(str(slapd.port_of(pair, 2)))
         # The CLI, a separate process reading the settings file (both providers in it).
         cli = Cli(pair)
-        done = cli("account", "add", f"cli@{domain}", "--password-stdin", stdin="Cli-pass-12\n")
+        done = cli("account", "add", f"cli@{domain}", "--password-stdin", stdin="Command-line-pw-12\n")
         assert done.returncode == 0, done.stderr
         listed = cli("account", "list", domain)
         assert f"during@{domain}" in listed.stdout and f"cli@{domain}" in listed.stdout
         # IMAP logins: Dovecot lists both URIs.
-        assert imap_login(pair, f"during@{domain}", "During-pass-1")
-        assert not imap_login(pair, f"before@{domain}", "Before-pass-1")  # suspended on B
+        assert imap_login(pair, f"during@{domain}", "Outage-time-pw-1")
+        assert not imap_login(pair, f"before@{domain}", "Suspend-me-pw-1")  # suspended on B
     finally:
         slapd.start(pair, 1)
 
@@ -194,7 +194,7 @@ def test_a_hung_provider_is_left_for_the_other_within_seconds(pair: Settings) ->
         os.kill(pid, signal.SIGSTOP)
         try:
             started = time.monotonic()
-            services.accounts.add(f"hung@{domain}", PasswordInput(plain="Hung-pass-123"))
+            services.accounts.add(f"hung@{domain}", PasswordInput(plain="Stuck-node-pw-123"))
             moved_after = time.monotonic() - started
             assert services.accounts.get(f"hung@{domain}").email == f"hung@{domain}"
             assert services.backends.gateway.current_uri.endswith(str(slapd.port_of(pair, 2)))
@@ -255,7 +255,7 @@ def test_with_provider_a_stopped_the_web_an_import_and_the_relay_keep_working(
     domain = new_domain(pair)
     operator = f"op-{uuid.uuid4().hex[:8]}"
     with Services.open(pair, OPERATOR) as services:
-        services.accounts.add(f"reader@{domain}", PasswordInput(plain="Reader-pass-1"))
+        services.accounts.add(f"reader@{domain}", PasswordInput(plain="Listing-pw-1z"))
         services.admins.add(operator, Role.SUPERADMIN, PasswordInput(plain="Operator-pass-1"))
         token = TokenService(services.backends, Actor(operator, Role.SUPERADMIN, origin="test")).create("t").token
     assert eventually(lambda: context_csn(pair, 1) == context_csn(pair, 2))

@@ -109,7 +109,7 @@ def test_a_deleted_account_logs_in_nowhere_and_frees_its_addresses(world: FakeWo
     assert world.backends.aliases.holder_of(SOMCHAI) is None
     assert world.backends.aliases.holder_of(f"somchai.j@{DOMAIN}") is None
     # the address may be given to someone new, with a mailbox of its own
-    new = world.account(SOMCHAI, password="another password")
+    new = world.account(SOMCHAI, password="Another password 2")
     assert new.mailbox_id != lifecycle(world).deleted(DOMAIN)[0].mailbox_id
     assert world.audit.actions() == ["account.delete", "account.create"]
 
@@ -139,13 +139,13 @@ def test_a_restore_drops_the_aliases_someone_took_meanwhile(world: FakeWorld) ->
 
 def test_a_restore_to_a_taken_address_is_refused_but_another_may_be_given(world: FakeWorld) -> None:
     retained = accounts(world).delete(SOMCHAI)
-    world.account(SOMCHAI, password="another password")
+    world.account(SOMCHAI, password="Another password 2")
     with pytest.raises(AlreadyExists):
         lifecycle(world).restore(retained.mailbox_id)
     restored = lifecycle(world).restore(retained.mailbox_id, as_address=f"somchai.old@{DOMAIN}")
     assert restored.account.mailbox_id == retained.mailbox_id
     assert logs_in(world, f"somchai.old@{DOMAIN}")
-    assert logs_in(world, SOMCHAI, "another password")
+    assert logs_in(world, SOMCHAI, "Another password 2")
 
 
 def test_a_restore_stays_in_the_accounts_domain(world: FakeWorld) -> None:

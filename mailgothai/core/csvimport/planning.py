@@ -8,20 +8,25 @@ hosted domains, and the planner decides row by row, in file order:
   held by another entry (an alias, or another account's alias);
 - an existing account is updated with the cells given (unchanged if they match);
 - the domain's limits are checked on counters that include the rows planned before,
-  so the rows that would overflow a limit are refused and the rest fit.
+  so the rows that would overflow a limit are refused and the rest fit;
+- a new account's plain password must meet its domain's password policy (given by the
+  service: `password_policy`), with the row's address and names; a stored hash from an
+  older system cannot be checked and passes, and a blank cell is generated to meet it at
+  apply time. (An existing account's password is not changed by an import.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.csvimport.rows import ParsedRow, PasswordKind, RowResult
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Domain, Status
+from mailgothai.core.password_policy import PasswordPolicy, Person, problems
 from mailgothai.core.reasons import Reason, Term, Why
 from mailgothai.errors import LimitExceeded
 
@@ -79,8 +84,10 @@ def apply_changes(account: Account, changes: Mapping[str, object]) -> Account:
 class Planner:
     """Row-by-row decisions for one file. `domains`: the hosted domains the actor manages."""
 
-    def __init__(self, domains: Mapping[str, Domain]) -> None:
+    def __init__(self, domains: Mapping[str, Domain],
+                 password_policy: Callable[[str], PasswordPolicy] | None = None) -> None:
         self.domains = dict(domains)
+        self._password_policy = password_policy  # a domain's policy; None: the form only (rows.py)
         self._usage = {name: (d.account_count, d.quota_allocated) for name, d in self.domains.items()}
         self._emails: dict[str, int] = {}  # address of a row -> first row with it (accepted or not)
         self._planned: dict[str, int] = {}  # address of an accepted row -> its row
@@ -110,6 +117,11 @@ class Planner:
         problem = self._check_aliases(parsed, holders, existing)
         if problem is not None:
             return bad("aliases", problem)
+        if existing is None and parsed.plain_password is not None and self._password_policy is not None:
+            person = Person(email, parsed.given_name or "", parsed.surname or "", parsed.display_name or "")
+            weak = problems(parsed.plain_password, self._password_policy(domain.name), person)
+            if weak:
+                return bad("password", weak[0])
         try:
             planned = self._create(parsed, domain) if existing is None else self._update(parsed, domain, existing)
         except LimitExceeded as exc:

@@ -9,7 +9,7 @@ gets the default, an existing one keeps its value.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
 from mailgothai.core.csvimport.cells import unguard
@@ -59,6 +59,8 @@ class ParsedRow:
     status: Status | None = None
     aliases: tuple[str, ...] | None = None
     forwards: tuple[str, ...] | None = None
+    # PLAIN: the password as written, for the domain's policy (planning.py); never shown
+    plain_password: str | None = field(default=None, repr=False, compare=False)
 
 
 def password_kind(cell: str, column: str = "password") -> PasswordKind:
@@ -105,9 +107,11 @@ def parse_account_row(record: Record, header: Header) -> ParsedRow | RowResult:
         status = _given(cell("status"))
         aliases = _given(cell("aliases"))
         forward = _given(cell("forward"))
+        password = cell("password") or ""
+        kind = password_kind(password)
         parsed = ParsedRow(
             row=record.row, email=email, domain=split_address(email)[1],
-            password=password_kind(cell("password") or ""),
+            password=kind, plain_password=password if kind is PasswordKind.PLAIN else None,
             quota=None if quota is None else parse_size(quota, "quota"),
             status=None if status is None else Status.parse(status, "status"),
             aliases=None if aliases is None else parse_address_list(aliases, "aliases"),
