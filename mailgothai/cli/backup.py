@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from mailgothai.cli import restore_domain
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings
@@ -31,10 +32,12 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     verify.set_defaults(handler=cmd_verify, needs_services=False)
 
     restore_parser = groups.add_parser(
-        "restore", help="restore a backup: a whole new service (--data-dir NEW)",
+        "restore", help="restore a backup: a whole new service (--data-dir NEW), or one domain into the "
+                        "running service (--domain D)",
         description="With --data-dir NEW (new or empty): the whole service, ready for "
                     "`mailgothai --data-dir NEW stack up`.")
     restore_parser.add_argument("dir", metavar="DIR", help="the backup")
+    restore_domain.add_options(restore_parser)
     restore_parser.set_defaults(handler=cmd_restore, needs_services=False)
 
 
@@ -78,6 +81,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    if args.domain:  # one domain back into the running service (cli/restore_domain.py)
+        return restore_domain.cmd_restore_domain(args, settings)
     if args.data_dir is None and "MAILGOTHAI_DATA_DIR" not in os.environ:
         raise InvalidInput("data_dir", Why.RESTORE_NEEDS_DATA_DIR())
     result = restore.restore_full(Path(args.dir), settings, progress=_progress(args))

@@ -180,17 +180,16 @@ def _plan(b: Backends, entry: Entry) -> _Step:
     if live is not None:
         note = f"now {live.email}" if live.email.lower() != account.email.lower() else ""
         return _Step(entry, account, "kept", note, live_address=live.email)
-    holder = b.aliases.holder_of(account.email)
-    if holder:
-        other = b.accounts.find(account.email) if holder == "account" else None
-        whose = f" (mailbox {other.mailbox_id})" if other is not None and other.mailbox_id else ""
-        return _Step(entry, account, "skipped",
-                     f"the address now belongs to another {holder}{whose}; its old mail was not put there")
     retained = b.retained.by_id(mailbox_id)
+    address = retained.email if retained is not None else account.email  # deleted under another name?
+    taken = _taken(b, address)
+    if taken:
+        return _Step(entry, account, "skipped", taken)
     if retained is not None:
         if retained.purging:
             return _Step(entry, account, "skipped", "deleted, and its purge has begun: run again once it is done")
-        return _Step(entry, account, "undeleted", retained_ref=mailbox_id, live_address=account.email)
+        note = f"deleted as {address}" if address.lower() != account.email.lower() else ""
+        return _Step(entry, account, "undeleted", note, retained_ref=mailbox_id, live_address=address)
     elsewhere = holder_of_id(b.gateway, b.layout.base, mailbox_id)
     if elsewhere is not None:
         return _Step(entry, account, "skipped", f"its mailbox id is held by another entry ({elsewhere})")
@@ -198,6 +197,16 @@ def _plan(b: Backends, entry: Entry) -> _Step:
     dropped = [a for a in account.aliases if a not in kept]
     note = f"aliases now used elsewhere left out: {', '.join(dropped)}" if dropped else ""
     return _Step(entry, account, "recreated", note, live_address=account.email, aliases=kept)
+
+
+def _taken(b: Backends, address: str) -> str:
+    """Why `address` cannot be given back: another entry holds it now ("" if free)."""
+    holder = b.aliases.holder_of(address)
+    if not holder:
+        return ""
+    other = b.accounts.find(address) if holder == "account" else None
+    whose = f" (mailbox {other.mailbox_id})" if other is not None and other.mailbox_id else ""
+    return f"{address} now belongs to another {holder}{whose}; the old mail was not put there"
 
 
 def _check_limits(domain: Domain, steps: list[_Step]) -> None:
