@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.sql import Select
 
 from mailgothai.store.db import Store
@@ -73,6 +73,30 @@ class AuditLog:
                 object_type=object_type, object_id=object_id, domain=domain,
                 before=clean(before), after=clean(after),
             ))
+
+    def record_many(self, records: Iterable[dict[str, Any]], *, before_commit: Callable[[], None] = lambda: None,
+                    batch: int = 5000) -> int:
+        """Write many records (dicts with record()'s keywords) in one transaction, committed
+        only if `before_commit` returns (if it raises, none is). Returns how many."""
+        table: Table = AuditRecord.__table__  # type: ignore[assignment]
+        at = datetime.now(UTC)
+        count = 0
+        rows: list[dict[str, Any]] = []
+        with self._store.session() as session:
+            for r in records:
+                rows.append({"at": at, "actor": r["actor"], "origin": r["origin"], "action": r["action"],
+                             "object_type": r["object_type"], "object_id": r["object_id"],
+                             "domain": r.get("domain"), "before": clean(r.get("before")),
+                             "after": clean(r.get("after"))})
+                if len(rows) >= batch:
+                    session.execute(insert(table), rows)
+                    count += len(rows)
+                    rows.clear()
+            if rows:
+                session.execute(insert(table), rows)
+                count += len(rows)
+            before_commit()
+        return count
 
     @staticmethod
     def _filtered(query: Select[Any], *, domain: str | None = None, actor: str | None = None,
