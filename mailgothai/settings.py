@@ -204,7 +204,7 @@ class Settings:
     # domain's DNS page). MX hosts by preference (10, 20, ...); empty: relay_hostname.
     mx_hosts: tuple[str, ...] = ()
     # the admin web's public name: mta-sts., autoconfig. and autodiscover.DOMAIN are CNAMEs to it;
-    # empty: mail_hostname (when a name), else relay_hostname
+    # empty: mail_hostname (when a name), else the first MX host
     web_hostname: str = ""
     spf_mechanisms: tuple[str, ...] = ("mx",)  # SPF before -all: "mx" (the MX hosts send too), "ip4:...", "include:..."
     dmarc_policy: str = "quarantine"  # p= of the DMARC record: none, quarantine, reject

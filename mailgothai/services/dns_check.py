@@ -58,10 +58,13 @@ def _is_address(text: str) -> bool:
 def publishing_of(settings: Settings) -> Publishing:
     """The operator's choices, validated (an error names the setting to change)."""
     s = settings
-    mail_from = "mail_hostname" if s.mail_hostname and not _is_address(s.mail_hostname) else "relay_hostname"
-    mail_host = s.mail_hostname if mail_from == "mail_hostname" else s.relay_hostname
+    mx_hosts = s.mx_hosts or (s.relay_hostname,)
+    if s.mail_hostname and not _is_address(s.mail_hostname):
+        mail_from, mail_host = "mail_hostname", s.mail_hostname
+    else:  # the first MX host runs the relay, and Dovecot beside it
+        mail_from, mail_host = ("mx_hosts" if s.mx_hosts else "relay_hostname"), mx_hosts[0]
     return publishing(
-        mx_hosts=s.mx_hosts or (s.relay_hostname,), mail_host=mail_host, web_host=s.web_hostname or mail_host,
+        mx_hosts=mx_hosts, mail_host=mail_host, web_host=s.web_hostname or mail_host,
         spf_mechanisms=s.spf_mechanisms, dmarc_policy=s.dmarc_policy, dmarc_reports=s.dmarc_report_address,
         tlsrpt_reports=s.tlsrpt_address or s.dmarc_report_address, mta_sts_mode=s.mta_sts_mode,
         mta_sts_max_age=s.mta_sts_max_age, imaps_port=s.imaps_port, submissions_port=s.smtps_port,

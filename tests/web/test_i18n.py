@@ -26,7 +26,9 @@ pytestmark = pytest.mark.sql
 ALLOWED_LATIN = {"MailGoThai", "DKIM", "TOTP", "API", "JSON", "CSV", "Dovecot", "slapd", "FreeOTP", "Google",
                  "Authenticator", "GiB", "MiB", "KiB", "TiB", "PiB", "B", "K", "M", "G", "T", "api", "v1",
                  "health", "moph", "go", "th", "account.create", "e.g", "YYYY", "MM", "DD", "DDTHH", "moph.go.th", "v",
-                 "Archive", "rspamd"}  # Archive: the name of the IMAP folder a handover fills; rspamd: a product
+                 "Archive", "rspamd",  # Archive: the name of the IMAP folder a handover fills; rspamd: a product
+                 # names of protocols and mail programs (issue 19: a domain's DNS records)
+                 "DNS", "MX", "SPF", "DMARC", "MTA", "STS", "TLS", "Thunderbird", "Outlook"}
 LATIN = re.compile(r"[A-Za-z][A-Za-z.]*")
 THAI = re.compile(r"[\u0E00-\u0E7F]")
 ATTRS = ("placeholder", "title", "aria-label", "alt")
