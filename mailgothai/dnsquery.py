@@ -41,7 +41,12 @@ class DnsAsker:
 
     def __init__(self, resolver: str, timeout: float) -> None:
         mode = resolver.strip() or "system"
-        self._resolver = dns.asyncresolver.Resolver(configure=mode == "system")
+        self._unusable = ""
+        try:
+            self._resolver = dns.asyncresolver.Resolver(configure=mode == "system")
+        except (dns.exception.DNSException, OSError) as exc:  # no resolv.conf, or nothing in it
+            self._resolver = dns.asyncresolver.Resolver(configure=False)
+            self._unusable = f"no system resolver: {exc}"
         if mode != "system":
             self._resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in dns_servers(mode)]
         self._resolver.timeout = timeout
@@ -55,6 +60,8 @@ class DnsAsker:
         return await self._asked[key]
 
     async def _ask(self, name: str, rdtype: str) -> Answer:
+        if self._unusable:
+            return Answer(failed=self._unusable)
         try:
             answer = await self._resolver.resolve(name, rdtype, search=False)
         except dns.resolver.NXDOMAIN:
