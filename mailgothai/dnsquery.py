@@ -49,7 +49,8 @@ class DnsAsker:
             self._unusable = f"no system resolver: {exc}"
         if mode != "system":
             self._resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in dns_servers(mode)]
-        self._resolver.timeout = timeout
+        # a lost UDP datagram is asked again (up to three tries) within the question's time
+        self._resolver.timeout = max(0.5, timeout / 3)
         self._resolver.lifetime = timeout
         self._asked: dict[tuple[str, str], asyncio.Task[Answer]] = {}
 
