@@ -39,8 +39,6 @@ def publish(server: DnsServer, item: DomainRecords, wrong: bool) -> None:
     grouped: dict[tuple[str, str], list[str]] = {}
     for r in item.records:
         value = r.value
-        if r.type == "MX" or r.type in ("CNAME", "SRV"):
-            value = r.value
         if wrong and r.purpose.value == "dmarc":
             value = "v=DMARC1; p=none"
         grouped.setdefault((r.name, r.type), []).append(value)
