@@ -40,6 +40,7 @@ AREAS = (
     "mailgothai.web.routes.domains",
     "mailgothai.web.routes.domain_routing",  # issue 17: a domain's catch-all and alias domains
     "mailgothai.web.routes.dkim",  # issue 19: a domain's DKIM keys
+    "mailgothai.web.routes.dns",  # issue 19: a domain's DNS records and their check
     "mailgothai.web.routes.accounts",
     "mailgothai.web.routes.aliases",
     "mailgothai.web.routes.shared",  # issue 17: shared role mailboxes (saraban@)
@@ -53,8 +54,10 @@ AREAS = (
     "mailgothai.web.routes.filters",  # issue 17: mail filters (self-service and an account's)
     "mailgothai.web.routes.vacation",  # issue 17: out-of-office replies (self-service and an account's)
     "mailgothai.web.routes.spam",  # issue 18: spam policies, allow and block lists (a domain's, a user's)
+    "mailgothai.web.routes.password_policy",  # issue 20: a domain's password policy, the operator's floor
     "mailgothai.web.routes.quarantine",  # issue 18: the quarantine (a domain's, and a mail user's own)
     "mailgothai.web.routes.autoconfig",
+    "mailgothai.web.routes.mta_sts",  # issue 19: /.well-known/mta-sts.txt for mta-sts.DOMAIN
     "mailgothai.web.routes.health",
     "mailgothai.web.metrics",  # issue 19: GET /metrics (loopback, or the metrics token)
     "mailgothai.web.imports",  # issue 4: the CSV import pages
