@@ -2,14 +2,15 @@
 
     python bench/load_dataset.py --data-dir bench/out/stack --dataset bench/data/full
 
-Converts the rows to LDIF with the directory layer's own entry mapping (so the entries
-are exactly those `account add` writes, domain counters included), then loads them
-offline with `slapadd -q` and starts the stack. This is the bulk path for a first load;
-the online importer is issue 4's.
+Loads the rows with the product's offline first load (`mailgothai load`,
+stack/offline_load.py: the import's checks, the directory layer's own entry mapping,
+`slapadd -q`, audit records), then starts the stack. The online importer is issue 4's.
 
 Passwords: `{ARGON2}`/`{SSHA}`… values are stored as given (generate the set with
-`--passwords hashed`); plain or blank ones get one argon2id hash of BENCH_PASSWORD,
-since hashing 207,074 passwords would take ~40 minutes and is not what this measures.
+`--passwords hashed`); plain ones are hashed and blank ones generated (in the load's
+owner-only result file), as `load` does: ~85 argon2id hashes a second on two cores, so a
+full set of plain passwords takes ~40 minutes. `read_domains`/`read_accounts` stay for
+the benches that build their own LDIF (bench_import, bench_ldap_transactions).
 """
 
 from __future__ import annotations
@@ -18,22 +19,15 @@ import argparse
 import csv
 import json
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, parse_address_list, split_address
 from mailgothai.core.models import Account, Domain, DomainLimits, Status
-from mailgothai.core.passwords import Argon2Params, has_scheme_prefix, hash_password, validate_stored_hash
+from mailgothai.core.passwords import has_scheme_prefix, validate_stored_hash
 from mailgothai.core.quota import parse_size
-from mailgothai.directory import accounts as account_entries
-from mailgothai.directory import domains as domain_entries
-from mailgothai.directory.entries import unit_entry
-from mailgothai.directory.layout import Layout
-from mailgothai.directory.ldif import entry_ldif
 from mailgothai.errors import InvalidInput
 from mailgothai.settings import Settings, load_settings
-from mailgothai.stack import manager, slapd
+from mailgothai.stack import manager, offline_load
 
 BENCH_PASSWORD = "Bench-password-1"
 
@@ -85,42 +79,21 @@ def main() -> int:
 
 
 def load_into(settings: Settings, dataset: Path) -> dict[str, object]:
-    """Load the set offline into the (prepared) stack of `settings`, then start the stack."""
-    layout = Layout(settings.ldap_base)
-    fallback = hash_password(BENCH_PASSWORD, Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib,
-                                                          settings.argon2_parallelism))
-    started = time.monotonic()
-    domains = read_domains(dataset / "domains.csv")
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for account, _ in read_accounts(dataset / "accounts.csv", domains, fallback):
-        counts[account.domain][0] += 1
-        counts[account.domain][1] += account.quota
-
-    ldif = settings.data_dir / "load.ldif"
-    entries = 0
-    with open(ldif, "w", encoding="ascii") as out:
-        for domain in domains.values():
-            count, allocated = counts[domain.name]
-            full = Domain(domain.name, domain.description, domain.status, domain.limits, count, allocated)
-            dn = layout.domain(domain.name)
-            out.write(entry_ldif(domain_entries.domain_entry(dn, full)))
-            for ou in domain_entries.CONTAINERS:
-                out.write(entry_ldif(unit_entry(f"ou={ou},{dn}")))
-            entries += 3
-        for account, password_hash in read_accounts(dataset / "accounts.csv", domains, fallback):
-            out.write(entry_ldif(account_entries.account_entry(layout.account(account.email), account, password_hash)))
-            entries += 1
-    converted = time.monotonic() - started
-
+    """Load the set offline into the (prepared, stopped) stack of `settings` with the
+    product's own `mailgothai load` path (stack/offline_load.py), then start the stack."""
     manager.down(settings)
-    started = time.monotonic()
-    slapd.load_offline(settings, ldif)
-    loaded = time.monotonic() - started
-    ldif.unlink()
+    outcome = offline_load.load(settings, dataset / "accounts.csv", dataset / "domains.csv", actor="bench",
+                                origin="bench")
+    if not outcome.loaded:
+        bad = outcome.plan.bad[:5] + outcome.plan.domain_bad[:5]
+        raise SystemExit(f"{outcome.plan.bad_count} bad rows, nothing loaded: "
+                         + "; ".join(f"row {r.row} {r.column}: {r.reason}" for r in bad))
     manager.up(settings)
-    return {"entries": entries, "domains": len(domains), "accounts": sum(c[0] for c in counts.values()),
-            "convert_s": round(converted, 1), "slapadd_s": round(loaded, 1),
-            "password_for_plain_rows": BENCH_PASSWORD}
+    plan = outcome.plan
+    return {"entries": len(plan.rows) + 3 * len(plan.domains), "domains": len(plan.domains),
+            "accounts": len(plan.rows), "generated_passwords": outcome.generated,
+            "result_file": str(outcome.result_file or ""),
+            **{name: round(value, 1) for name, value in outcome.timings.items()}}
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{outcome.load_id}: loaded {len(plan.rows)} accounts in {len(plan.domains)} domains "
           f"({outcome.hashed - outcome.generated} passwords hashed, {outcome.generated} generated, "
           f"{len(plan.rows) - outcome.hashed} stored hashes kept)" + (f"; {len(bad)} bad rows left out" if bad else ""))
+    print("timings: " + ", ".join(f"{name[:-2]} {value:.1f} s" for name, value in outcome.timings.items()),
+          file=sys.stderr)
     if outcome.result_file is not None:
         result = outcome.result_file
         if args.result is not None:

@@ -117,6 +117,11 @@ def repair_modes(settings: Settings) -> None:
 
 def up(settings: Settings) -> StackStatus:
     settings = prepare(settings)
+    from mailgothai.stack import offline_load  # here: it uses this module
+
+    settled = offline_load.recover(settings)  # a `mailgothai load` killed half-way, before slapd opens its db
+    if settled:
+        log.warning("%s", settled)
     started: list[int] = []
     try:
         schema_gained: set[str] = set()
