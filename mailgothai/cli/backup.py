@@ -37,6 +37,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="With --data-dir NEW (new or empty): the whole service, ready for "
                     "`mailgothai --data-dir NEW stack up`.")
     restore_parser.add_argument("dir", metavar="DIR", help="the backup")
+    restore_parser.add_argument("--quiet", action="store_true", help="print only the result")
     restore_domain.add_options(restore_parser)
     restore_parser.set_defaults(handler=cmd_restore, needs_services=False)
 
