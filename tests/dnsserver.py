@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import dns.rdatatype
+import dns.zone
 from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SRV, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
@@ -106,6 +108,17 @@ class DnsServer:
         with self._records.lock:
             kept = [r for r in self._records.records.get(_name(name), []) if r[0] != kind]
             self._records.records[_name(name)] = kept + [(kind, r) for r in rdata]
+
+    def publish_zone(self, text: str, origin: str) -> None:
+        """Serve every record of a zone file (`mailgothai dns show --zone`) as it is."""
+        zone = dns.zone.from_text(text, origin=origin.rstrip(".") + ".", check_origin=False)
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for name, _ttl, rdata in zone.iterate_rdatas():
+            kind = dns.rdatatype.to_text(rdata.rdtype)
+            value = b"".join(rdata.strings).decode() if kind == "TXT" else rdata.to_text()
+            grouped.setdefault((name.derelativize(zone.origin).to_text(), kind), []).append(value)
+        for (name, kind), values in grouped.items():
+            self.set(name, kind, *values)
 
     def clear(self, name: str) -> None:
         with self._records.lock:

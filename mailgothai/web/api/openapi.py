@@ -352,6 +352,12 @@ def document() -> dict[str, Any]:
     from mailgothai.web.api import dkim_doc  # issue 19 (it imports this module's pieces too)
 
     paths.update(dkim_doc.paths())
+    from mailgothai.web.api import password_policy_doc  # issue 20 (it imports this module's pieces too)
+
+    paths.update(password_policy_doc.paths())
+    from mailgothai.web.api import dns_doc  # issue 19: a domain's DNS records and their check
+
+    paths.update(dns_doc.paths())
     for item in paths.values():  # bodies of POST actions without fields
         for method, op in item.items():
             if method == "post" and "requestBody" not in op:
@@ -485,12 +491,14 @@ def document() -> dict[str, Any]:
     schemas.update(openapi_quarantine.SCHEMAS)
     schemas.update(spam_doc.schemas())
     schemas.update(dkim_doc.schemas())
+    schemas.update(password_policy_doc.schemas())
+    schemas.update(dns_doc.schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "MailGoThai admin API", "version": "1",
                  "description": "Domains, accounts, aliases, deleted accounts (restore, handover), legal holds, "
-                                "the purge, administrators, CSV import and export, DKIM keys, audit log and "
-                                "API tokens. Every call "
+                                "the purge, administrators, CSV import and export, DKIM keys, DNS records, audit log "
+                                "and API tokens. Every call "
                                 "carries an API token (Authorization: Bearer mgt_…) and acts with the rights of the "
                                 "administrator who made it: a domain administrator's token gets 404 outside its "
                                 "domains. Errors are RFC 9457 problem details naming the field and the reason."},

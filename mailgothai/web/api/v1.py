@@ -21,6 +21,8 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
 from mailgothai.web.api import dkim as dkim_api
+from mailgothai.web.api import dns as dns_api
+from mailgothai.web.api import password_policy as password_policy_api
 from mailgothai.web.api import quarantine as quarantine_api
 from mailgothai.web.api import shared as shared_api
 from mailgothai.web.api import spam as spam_api
@@ -523,6 +525,8 @@ def routes() -> list[Route]:
         *spam_api.routes(ep),  # issue 18: spam policies, allow and block lists, counts
         *quarantine_api.routes(ep),  # issue 18: the quarantine
         *dkim_api.routes(ep),  # issue 19: a domain's DKIM keys
+        *password_policy_api.routes(ep),  # issue 20: password policies
+        *dns_api.routes(ep),  # issue 19: a domain's DNS records and their check
         ep(f"{P}/admins", admins_list, "GET"),
         ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
             "login", "role", "domains", "display_name", "password", "generate_password"})),
