@@ -141,8 +141,13 @@ class Why(enum.Enum):
     TOTP_ALREADY_ON = N_("a second factor is already set up; turn it off first")
     TOTP_NOT_STARTED = N_("no second factor is being set up; start again")
     TOTP_WRONG = N_("the code is not right (or was already used); try the next one")
+    APP_PASSWORD_NAME = N_("a name of 1 to %(max)s characters: the device or program that uses it")
+    TOO_MANY_APP_PASSWORDS = N_("at most %(max)s app passwords; revoke one first")
     PASSWORDS_DIFFER = N_("the two new passwords differ")
     NOT_CURRENT_PASSWORD = N_("is not your current password")
+    RECOVERY_ADDRESS_HOSTED = N_(
+        "%(domain)s is hosted here: a recovery address must be outside this service, where you can read mail "
+        "when you cannot log in here")
     SAME_PASSWORD = N_("is the same as the current one")
     NOT_A_TIME = N_("not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): %(value)s")
     NOT_A_RECORD = N_("must be a record number")

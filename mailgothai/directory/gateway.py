@@ -13,6 +13,8 @@ from typing import Literal, TypeVar
 import ldap3
 from ldap3.core import exceptions as lx
 
+from mailgothai.core.app_passwords import parse as parse_app_password
+from mailgothai.core.passwords import UnsupportedScheme, verify_password
 from mailgothai.directory import batch
 from mailgothai.directory.entries import Entry, NewEntry, encode_values, from_ldap3
 from mailgothai.directory.pool import ProviderPool
@@ -227,14 +229,30 @@ class Gateway:
         """Bound as dn with its password, replace its hash from an older system with
         new_hash and drop the mark (mgtPasswordUpgrade) in one modify, which the ACLs let
         an entry make only while the mark is there. False if the bind fails or the mark
-        is gone (upgraded meanwhile, or an admin set a new password)."""
+        is gone (upgraded meanwhile, or an admin set a new password).
+
+        The entry's app passwords (issue 20: more values of userPassword, listed in
+        mgtAppPassword, which this gateway's identity reads) stay; and if `password` is one
+        of them (the bind took it), nothing is replaced: it is not the main password."""
+        entry = self.read(dn, ("mgtAppPassword",))
+        apps = [app.hash for app in map(parse_app_password, entry.all("mgtAppPassword") if entry else ()) if app]
+        if any(_verifies(password, stored) for stored in apps):
+            return False
+
         def upgrade(conn: ldap3.Connection) -> bool:
             return bool(conn.modify(dn, {
                 "mgtPasswordUpgrade": [(ldap3.MODIFY_DELETE, ["TRUE"])],
-                "userPassword": [(ldap3.MODIFY_REPLACE, [new_hash])],
+                "userPassword": [(ldap3.MODIFY_REPLACE, [new_hash, *apps])],
             }))
         return self._as_self(dn, password, upgrade)
 
     def _as_self(self, dn: str, password: str, then: Callable[[ldap3.Connection], bool]) -> bool:
         """Bind as dn with password on a connection of its own; then(conn) if that worked."""
         return self._pool.bind_as(dn, password, then)
+
+
+def _verifies(password: str, stored: str) -> bool:
+    try:
+        return verify_password(password, stored)
+    except UnsupportedScheme:
+        return False

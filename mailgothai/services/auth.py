@@ -116,7 +116,9 @@ class Authenticator:
             domain = self.b.domains.find(account.domain)
             if domain is None or domain.status is not Status.ACTIVE:
                 return LoginOutcome(False, address)
-            if not self.b.accounts.check_password(account.email, password):
+            from mailgothai.services.second_factor import check_main_password
+
+            if not check_main_password(self.b, account.email, password):  # never an app password
                 return LoginOutcome(False, address)
             self._upgrade(account.email, password)
             return LoginOutcome(True, account.email)

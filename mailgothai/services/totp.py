@@ -1,4 +1,5 @@
-"""TOTP second factor for administrators (RFC 6238 through pyotp).
+"""TOTP second factor for administrators (RFC 6238 through pyotp), and for mail users
+(services/second_factor.py, with their own table).
 
 Optional per admin; the setting `web_require_totp` makes it compulsory (an admin
 without one enrols at the next login). The secret is kept in SQL encrypted with
@@ -55,8 +56,9 @@ def _code(text: str) -> str:
 
 
 class TotpService:
-    def __init__(self, store: Store, secret_key: str, clock: Clock = utcnow) -> None:
-        self._records = TotpRecords(store)
+    def __init__(self, store: Store, secret_key: str, clock: Clock = utcnow,
+                 records: TotpRecords | None = None) -> None:
+        self._records = records or TotpRecords(store)  # admins'; mail users' (services/second_factor.py)
         self._secret_key = secret_key
         self._clock = clock
 

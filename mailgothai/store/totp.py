@@ -1,5 +1,6 @@
-"""Administrators' TOTP secrets in SQL (table `admin_totp`, migration 0003), sealed by
-services/totp.py before they get here. `use_step` is the replay guard: a time step is
+"""TOTP secrets in SQL, sealed by services/totp.py before they get here: administrators'
+(table `admin_totp`, migration 0003) and mail users' (`user_totp`, migration 0011, the
+same columns keyed by the address: store/second_factor.py). `use_step` is the replay guard: a time step is
 taken at most once, and only one later than the last taken, in one conditional update."""
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from sqlalchemy import CursorResult, update
 from mailgothai.store.db import Store
 from mailgothai.store.web_state import AdminTotp
 
+Model = Any  # AdminTotp, or second_factor.UserTotp: the same columns, the key named differently
+
 
 @dataclass(frozen=True)
 class TotpRecord:
@@ -23,22 +26,24 @@ class TotpRecord:
 
 
 class TotpRecords:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, model: Model = AdminTotp) -> None:
         self._store = store
+        self._model = model
+        self._key = "admin_login" if model is AdminTotp else "login"
 
     def get(self, login: str) -> TotpRecord | None:
         with self._store.session() as session:
-            row = session.get(AdminTotp, login)
-            return TotpRecord(row.admin_login, row.secret_encrypted, row.enabled, row.last_step) if row else None
+            row = session.get(self._model, login)
+            return TotpRecord(login, row.secret_encrypted, row.enabled, row.last_step) if row else None
 
     def put_pending(self, login: str, sealed: bytes, at: datetime) -> bool:
         """A new secret, not yet in force, replacing a pending one; False (nothing written)
         if one is already in force."""
         with self._store.session() as session:
-            row = session.get(AdminTotp, login)
+            row = session.get(self._model, login)
             if row is None:
-                session.add(AdminTotp(admin_login=login, secret_encrypted=sealed, enabled=False, last_step=0,
-                                      created_at=at))
+                session.add(self._model(**{self._key: login}, secret_encrypted=sealed, enabled=False, last_step=0,
+                                        created_at=at))
                 return True
             if row.enabled:
                 return False
@@ -51,14 +56,15 @@ class TotpRecords:
         values: dict[str, object] = {"last_step": step}
         if enable:
             values["enabled"] = True
-        query = update(AdminTotp).where(AdminTotp.admin_login == login, AdminTotp.last_step < step).values(values)
+        model = self._model
+        query = update(model).where(getattr(model, self._key) == login, model.last_step < step).values(values)
         with self._store.session() as session:
             done = cast(CursorResult[Any], session.execute(query))
             return bool(done.rowcount)
 
     def remove(self, login: str) -> bool:
         with self._store.session() as session:
-            row = session.get(AdminTotp, login)
+            row = session.get(self._model, login)
             if row is None:
                 return False
             session.delete(row)

@@ -51,6 +51,8 @@ AREAS = (
     "mailgothai.web.routes.security_settings",
     "mailgothai.web.routes.audit",
     "mailgothai.web.routes.selfservice",
+    "mailgothai.web.routes.user_security",  # issue 20: app passwords, a mail user's second factor
+    "mailgothai.web.routes.password_reset",  # issue 20: forgotten passwords, a user's recovery address
     "mailgothai.web.routes.filters",  # issue 17: mail filters (self-service and an account's)
     "mailgothai.web.routes.vacation",  # issue 17: out-of-office replies (self-service and an account's)
     "mailgothai.web.routes.spam",  # issue 18: spam policies, allow and block lists (a domain's, a user's)

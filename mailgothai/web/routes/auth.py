@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailgothai.errors import InvalidInput
+from mailgothai.services.second_factor import has_second_factor, second_step
 from mailgothai.web.context import (
     NOTICES,
     SESSION_COOKIE,
@@ -25,6 +26,9 @@ NOTICES.update({
     "logged-out": N_("You are logged out."),
     "totp-on": N_("The second factor is on. You will be asked for a code at every login."),
 })
+
+
+USER_PENDING = "user-2fa"  # a mail user's password was right; the second factor is still due
 
 
 def safe_next(target: str, default: str = "/") -> str:
@@ -146,7 +150,37 @@ def user_login(ctx: Ctx) -> Response:
     if not outcome.ok:
         form.general_error = ctx.gettext("The address or the password is not right.")
         return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=True)
+    if has_second_factor(ctx.state.backends, outcome.login):  # issue 20: the code before any page
+        _start_session(ctx, USER_PENDING, outcome.login, "totp")
+        return ctx.redirect("/mail/login/totp")
     _start_session(ctx, "user", outcome.login, "ok")
+    return ctx.redirect("/me")
+
+
+def user_totp_login(ctx: Ctx) -> Response:
+    """A mail user with a second factor, after the password: a code from the app or one of
+    the recovery codes (each once). Only then a user session; the login budget counts
+    wrong codes as it counts wrong passwords."""
+    session = ctx.session
+    if session is None or session.kind != USER_PENDING:
+        return ctx.redirect("/mail/login")
+    form = Form(N_("Second factor"), [Field("code", N_("Code from your authenticator app"),
+                                             autocomplete="one-time-code", required=True,
+                                             help=N_("Or one of your recovery codes"))], N_("Continue"))
+    if ctx.request.method == "GET":
+        return ctx.render("form.html", form=form)
+    login, ip = session.login, client_ip(ctx.request)
+    auth = ctx.state.auth
+    wait = auth.locked_for(login, ip)
+    if wait:
+        form.general_error = _locked_message(ctx, wait)
+        return ctx.render("form.html", 429, form=form)
+    if not second_step(ctx.state.backends, login, ctx.field("code")):
+        auth.budget.failed(login, ip)
+        form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
+        return ctx.render("form.html", 401, form=form)
+    auth.budget.succeeded(login, ip)
+    _start_session(ctx, "user", login, "ok")
     return ctx.redirect("/me")
 
 
@@ -174,6 +208,7 @@ def routes() -> list[Route]:
         page("/login/totp", totp_login, Access.PENDING, ("GET", "POST")),
         page("/login/totp/enrol", totp_enrol, Access.PENDING, ("GET", "POST")),
         page("/mail/login", user_login, Access.PUBLIC, ("GET", "POST")),
+        page("/mail/login/totp", user_totp_login, Access.PUBLIC, ("GET", "POST")),
         page("/logout", logout, Access.PUBLIC, ("POST",)),
         page("/lang/{lang}", switch_language, Access.PUBLIC),
     ]

@@ -1,0 +1,102 @@
+"""Mail users' second factor and app passwords in SQL (migration 0011): each user's TOTP
+secret (`user_totp`, read and written by store/totp.py's TotpRecords), the recovery codes
+(only the SHA-256 of each; a code is taken once, in one conditional update) and the last
+use of each app password (the passwords themselves are in the directory)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import BigInteger, Boolean, CursorResult, DateTime, LargeBinary, String, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailgothai.store.db import Store
+from mailgothai.store.models import Base
+from mailgothai.store.times import aware
+
+
+class UserTotp(Base):
+    """A mail user's TOTP secret, encrypted with the web's key; `enabled` once confirmed."""
+
+    __tablename__ = "user_totp"
+
+    login: Mapped[str] = mapped_column(String(320), primary_key=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    login: Mapped[str] = mapped_column(String(320), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AppPasswordUse(Base):
+    __tablename__ = "app_password_uses"
+
+    login: Mapped[str] = mapped_column(String(320), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    protocol: Mapped[str] = mapped_column(String(8))
+    remote: Mapped[str] = mapped_column(String(64))
+
+
+class RecoveryCodes:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def replace(self, login: str, code_hashes: Sequence[str]) -> None:
+        """The user's codes are these now (the old ones, used or not, are gone)."""
+        with self._store.session() as session:
+            session.execute(delete(RecoveryCode).where(RecoveryCode.login == login))
+            session.add_all(RecoveryCode(login=login, code_hash=h, used_at=None) for h in code_hashes)
+
+    def use(self, login: str, code_hash: str, at: datetime) -> bool:
+        """Take an unused code; False if there is none such (wrong, or used already)."""
+        query = (update(RecoveryCode).where(RecoveryCode.login == login, RecoveryCode.code_hash == code_hash,
+                                            RecoveryCode.used_at.is_(None)).values(used_at=at))
+        with self._store.session() as session:
+            return bool(cast(CursorResult[Any], session.execute(query)).rowcount)
+
+    def left(self, login: str) -> int:
+        with self._store.session() as session:
+            rows = session.scalars(select(RecoveryCode).where(RecoveryCode.login == login,
+                                                              RecoveryCode.used_at.is_(None))).all()
+            return len(rows)
+
+    def remove(self, login: str) -> None:
+        with self._store.session() as session:
+            session.execute(delete(RecoveryCode).where(RecoveryCode.login == login))
+
+
+class AppPasswordUses:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record(self, uses: Sequence[tuple[str, str, datetime, str, str]]) -> None:
+        """(login, app id, when, protocol, remote) each; an older time never replaces a newer one."""
+        with self._store.session() as session:
+            for login, app_id, at, protocol, remote in uses:
+                row = session.get(AppPasswordUse, (login, app_id))
+                if row is None:
+                    session.add(AppPasswordUse(login=login, app_id=app_id, used_at=at, protocol=protocol,
+                                               remote=remote[:64]))
+                elif aware(row.used_at) < at:
+                    row.used_at, row.protocol, row.remote = at, protocol, remote[:64]
+
+    def of(self, login: str) -> dict[str, tuple[datetime, str, str]]:
+        """app id -> (last use, protocol, remote)."""
+        with self._store.session() as session:
+            rows = session.scalars(select(AppPasswordUse).where(AppPasswordUse.login == login)).all()
+            return {r.app_id: (aware(r.used_at), r.protocol, r.remote) for r in rows}
+
+    def forget(self, login: str, app_id: str) -> None:
+        with self._store.session() as session:
+            session.execute(delete(AppPasswordUse).where(AppPasswordUse.login == login,
+                                                         AppPasswordUse.app_id == app_id))

@@ -1,0 +1,178 @@
+"""App passwords and a mail user's second factor (issue 20), as the user meets them: made
+in the web self-service, they open IMAP (Dovecot, binding to slapd) and SMTP AUTH (the
+relay) but never the web; revoked, they stop at once (the revocation flushes Dovecot's
+auth cache; the relay's cache keys on the entry's entryCSN). With TOTP on, the web asks
+for a code (or a recovery code, each once) and the main password no longer opens IMAP
+or SMTP, while the app password still does."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+from web.conftest import Client, Live, serve
+
+from mailgothai.settings import Settings
+from relay.conftest import MailDomain
+from relay.helpers import PASSWORD, submission
+
+pytestmark = pytest.mark.integration
+
+SECRET = re.compile(r'<code id="secret-value">([^<]+)</code>')
+CODES = re.compile(r"<li><code translate=\"no\">([a-z0-9-]+)</code></li>")
+
+
+@pytest.fixture(scope="module")
+def web(relay: Settings) -> Iterator[Live]:
+    yield from serve(relay.replace(web_secret_key="app-password-tests"))
+
+
+@pytest.fixture
+def browser(web: Live) -> Iterator[Client]:
+    client = Client(web)
+    yield client
+    client.close()
+
+
+def imap_ok(settings: Settings, user: str, password: str) -> bool:
+    client = IMAPClient(settings.host, port=settings.imap_port, ssl=False, timeout=30)
+    try:
+        client.login(user, password)
+    except LoginError:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+    return True
+
+
+def smtp_ok(settings: Settings, user: str, password: str) -> bool:
+    with submission(settings) as client:
+        try:
+            return client.login(user, password)[0] == 235
+        except smtplib.SMTPAuthenticationError:
+            return False
+
+
+def web_ok(web: Live, user: str, password: str) -> bool:
+    client = Client(web)
+    try:
+        answer = client.login_user(user, password)
+        return answer.status_code == 303 and answer.headers["location"] == "/me"
+    finally:
+        client.close()
+
+
+def make_app_password(browser: Client, name: str) -> str:
+    browser.get("/me/security")
+    page = browser.post("/me/app-passwords", {"name": name})
+    assert page.status_code == 200, page.text
+    found = SECRET.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def app_id_of(browser: Client, name: str) -> str:
+    page = browser.get("/me/security").text
+    row = re.search(rf'<td translate="no">{re.escape(name)}</td>.*?/me/app-passwords/([0-9a-f]+)/revoke', page, re.S)
+    assert row, page
+    return row.group(1)
+
+
+def test_an_app_password_opens_imap_and_smtp_never_the_web_and_revoked_stops_at_once(
+        relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("apppw")
+    assert browser.login_user(user, PASSWORD).headers["location"] == "/me"
+    app = make_app_password(browser, "โทรศัพท์ของฉัน")
+    assert re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", app)
+    assert "โทรศัพท์ของฉัน" in browser.get("/me/security").text
+    assert app not in browser.get("/me/security").text, "shown once only"
+
+    assert imap_ok(relay, user, app)
+    assert smtp_ok(relay, user, app)
+    assert not web_ok(web, user, app), "an app password never opens the web"
+    assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD), "the main password still works"
+    assert web_ok(web, user, PASSWORD)
+
+    # a second one, revoked: the first keeps working; both are cached by Dovecot and the relay now
+    other = make_app_password(browser, "laptop-tb")
+    assert imap_ok(relay, user, other) and smtp_ok(relay, user, other)
+    browser.get("/me/security")
+    gone = browser.post(f"/me/app-passwords/{app_id_of(browser, 'laptop-tb')}/revoke")
+    assert gone.status_code == 303, gone.text
+    assert "laptop-tb" not in browser.get("/me/security").text
+    assert not imap_ok(relay, user, other), "revocation flushes Dovecot's auth cache: refused at once"
+    assert not smtp_ok(relay, user, other), "the relay's cache keys on entryCSN: refused at once"
+    assert imap_ok(relay, user, app) and smtp_ok(relay, user, app)
+    assert imap_ok(relay, user, PASSWORD)
+
+
+def test_totp_for_a_mail_user_with_recovery_codes_and_the_main_password_kept_from_mail_clients(
+        relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("totp")
+    browser.login_user(user, PASSWORD)
+    app = make_app_password(browser, "phone")
+    assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD)  # cached by both now
+
+    browser.get("/me/security")
+    assert browser.post("/me/totp/begin").status_code == 303
+    page = browser.get("/me/security").text
+    uri = re.search(r'<code translate="no">(otpauth://[^<]+)</code>', page)
+    assert uri, page
+    secret = parse_qs(urlsplit(uri.group(1).replace("&amp;", "&")).query)["secret"][0]
+    totp = pyotp.TOTP(secret)
+    wrong = browser.post("/me/totp/confirm", {"current_password": app, "code": totp.now()})
+    assert wrong.status_code == 400, "the current password, not an app password, turns it on"
+    shown = browser.post("/me/totp/confirm", {"current_password": PASSWORD, "code": totp.now()})
+    assert shown.status_code == 200, shown.text
+    codes = CODES.findall(shown.text)
+    assert len(codes) == 10
+
+    # the main password no longer opens IMAP or SMTP (cached logins flushed); the app password does
+    assert not imap_ok(relay, user, PASSWORD)
+    assert not smtp_ok(relay, user, PASSWORD)
+    assert imap_ok(relay, user, app) and smtp_ok(relay, user, app)
+
+    # the web: the password, then a code
+    person = Client(web)
+    try:
+        first = person.login_user(user, PASSWORD)
+        assert first.headers["location"] == "/mail/login/totp"
+        assert person.get("/me").status_code == 303, "no page before the second factor"
+        person.get("/mail/login/totp")
+        assert person.post("/mail/login/totp", {"code": "000000"}).status_code == 401
+        step = int(time.time() // 30) + 1  # the next time step: the one used to turn it on is spent
+        done = person.post("/mail/login/totp", {"code": totp.at(step * 30)})
+        assert done.headers["location"] == "/me"
+        assert person.get("/me").status_code == 200
+    finally:
+        person.close()
+    assert not web_ok(web, user, app), "an app password still never opens the web"
+
+    # a recovery code, once
+    for attempt, expected in ((codes[0], "/me"), (codes[0], None)):
+        person = Client(web)
+        try:
+            person.login_user(user, PASSWORD)
+            person.get("/mail/login/totp")
+            answer = person.post("/mail/login/totp", {"code": attempt.upper()})
+            if expected:
+                assert answer.headers["location"] == expected
+            else:
+                assert answer.status_code == 401, "a recovery code works once"
+        finally:
+            person.close()
+
+    # turned off: the main password opens mail clients again
+    browser.get("/me/security")
+    assert browser.post("/me/totp/disable", {"current_password": PASSWORD}).status_code == 303
+    assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD)
+    assert web_ok(web, user, PASSWORD)
