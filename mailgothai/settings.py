@@ -81,6 +81,8 @@ class Settings:
     # 1: an IMAP login upgrades an imported hash (Dovecot's post-login script, a few ms on
     # every IMAP login); 0 once no account carries mgtPasswordUpgrade any more.
     imap_upgrade_hashes: int = 1
+    # 1: Dovecot refuses an account that must change its password (issue 20; 0 only to measure)
+    imap_password_checks: int = 1
 
     # relay (`mailgothai relay`); production: smtp 25, submission 587, smtps 465
     smtp_port: int = 10025  # MX listener: unauthenticated mail for hosted recipients only
@@ -174,6 +176,14 @@ class Settings:
     web_session_idle: int = 1800  # seconds without a request before a session ends
     web_session_max: int = 43200  # seconds after login a session ends whatever happens
     web_require_totp: int = 0  # 1: every admin must use a TOTP second factor (enrols at next login)
+    # The web's address as its users reach it (e.g. https://mail.example.go.th), for links in
+    # mail (password reset); empty: no reset or confirmation mail can be sent
+    web_public_url: str = ""
+    # Self-service password reset (issue 20): a link works once, for this many seconds; an
+    # address may ask for this many reset mails an hour, a client (IP, IPv6 /64) make this many requests
+    password_reset_lifetime: int = 1800
+    password_reset_per_address: int = 3
+    password_reset_per_ip: int = 20
     # Request bodies, capped while they stream (web/bodylimit.py; 413 past the cap):
     web_max_body: int = 262144  # bytes of a form or a JSON body (autodiscover: 16 KiB)
     web_max_upload: int = 268435456  # bytes of a CSV import upload (207,074 rows with hashes: ~40 MB)
@@ -217,6 +227,10 @@ class Settings:
     # whom `dns check` asks: "system" (resolv.conf) or resolvers "IP", "IP:PORT", comma-separated
     dns_check_resolver: str = "system"
     dns_check_timeout: int = 5  # seconds for one question
+    # Where a user changes the password (issue 20): IMAP, SMTP AUTH and the expiry warnings
+    # name it; empty: /me under web_public_url, else on web_hostname (else mail_hostname, else
+    # host) and web_port
+    password_change_url: str = ""
     quota_snapshot_ttl: int = 900  # seconds a Dovecot usage reading is shown before it is refreshed
     # Last logins (issue 17) are written in batches: every last_login_flush seconds, or
     # sooner once last_login_batch logins wait; a crash loses at most the last interval's.
@@ -239,6 +253,15 @@ class Settings:
     def argon2(self) -> Argon2Params:
         """The cost of every hash the project writes."""
         return Argon2Params(self.argon2_time_cost, self.argon2_memory_kib, self.argon2_parallelism)
+
+    @property
+    def password_change_url_effective(self) -> str:
+        if self.password_change_url:
+            return self.password_change_url
+        if self.web_public_url:
+            return self.web_public_url.rstrip("/") + "/me"
+        scheme = "https" if self.web_tls or self.web_https else "http"
+        return f"{scheme}://{self.web_hostname or self.mail_hostname or self.host}:{self.web_port}/me"
 
     @property
     def ldap_replicator_dn(self) -> str:

@@ -62,6 +62,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     passwd = commands.add_parser("passwd", help="set an account's password")
     passwd.add_argument("email")
     add_password_options(passwd)
+    passwd.add_argument("--no-must-change", dest="must_change", action="store_false",
+                        help="the user need not change it at the next login (by default an admin's new password "
+                             "must be changed before IMAP and SMTP let the user in)")
     passwd.set_defaults(handler=cmd_passwd)
 
     for name, status in (("suspend", Status.DISABLED), ("activate", Status.ACTIVE)):
@@ -192,7 +195,7 @@ def cmd_set(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace, services: Services) -> int:
-    generated = services.accounts.set_password(args.email, password_input(args))
+    generated = services.accounts.set_password(args.email, password_input(args), must_change=args.must_change)
     print(f"password of {args.email} changed")
     announce_password(generated, args.email)
     return 0

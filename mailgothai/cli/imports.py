@@ -39,6 +39,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     imp.add_argument("--resume", type=int, metavar="JOB", help="go on with an interrupted or dry-run job")
     imp.add_argument("--result", type=Path, help="also copy the result file (generated passwords) here")
     imp.add_argument("--encoding", metavar="NAME", help=ENCODING_HELP)
+    imp.add_argument("--must-change", action="store_true",
+                     help="every account the import creates changes its password at first login (IMAP, SMTP, web)")
     imp.set_defaults(handler=cmd_import)
 
     dom = groups.add_parser("import-domains", help="add or update domains from a CSV file (operators)")
@@ -127,7 +129,8 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
                 raise InvalidInput("encoding", Why.RESUME_KEEPS_ENCODING())
             summary = service.resume(args.resume, show)
         else:
-            summary = service.run_file(args.file, dry_run=args.dry_run, progress=show, encoding=args.encoding)
+            summary = service.run_file(args.file, dry_run=args.dry_run, progress=show, encoding=args.encoding,
+                                       must_change=args.must_change)
     _print_summary(summary)
     _write_report(service, summary, args.report, services.backends.settings.data_dir)
     result = service.result_file(summary.job.id)

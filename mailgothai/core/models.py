@@ -78,6 +78,10 @@ class Account:
     # of what an account's equality compares, nor of bulk reads.
     mailbox_id: str = field(default="", compare=False)
     hold_reason: str = field(default="", compare=False)  # a legal hold: its mail is never purged
+    # Passwords over time (issue 20), read with a single account; written at creation
+    # (the directory stamps the time of a new password when none is given).
+    must_change_password: bool = field(default=False, compare=False)
+    password_changed_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

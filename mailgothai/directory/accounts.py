@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from mailgothai.core.models import Account, Status
 from mailgothai.directory import escaping as f
+from mailgothai.directory.app_passwords import password_change
 from mailgothai.directory.entries import Entry, NewEntry, new_entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
-from mailgothai.directory.passwords import password_attributes, upgrade_legacy_hash
+from mailgothai.directory.passwords import (
+    CHANGED_AT,
+    MUST_CHANGE,
+    account_password_attributes,
+    ldap_stamp,
+    parse_stamp,
+    upgrade_legacy_hash,
+)
 from mailgothai.errors import AlreadyExists, NotFound
 
 ATTRS = ("mail", "domainName", "mgtStatus", "mgtQuota", "givenName", "sn", "displayName",
@@ -19,7 +28,7 @@ ATTRS = ("mail", "domainName", "mgtStatus", "mgtQuota", "givenName", "sn", "disp
 # slapd keeps no index for it (deploy/slapd/config.ldif.in).
 NAME_ATTRS = ("givenName", "sn", "cn")
 # One account read alone also gets its mailbox's identity (entryUUID) and its hold.
-ONE_ATTRS = (*ATTRS, "entryUUID", "mgtHoldReason")
+ONE_ATTRS = (*ATTRS, "entryUUID", "mgtHoldReason", CHANGED_AT, MUST_CHANGE)
 
 
 def person_values(account: Account) -> dict[str, object]:
@@ -42,7 +51,7 @@ def account_attributes(account: Account, password_hash: str) -> dict[str, object
         "mgtQuota": account.quota,
         "mgtAliasAddress": list(account.aliases),
         "mgtForwardAddress": list(account.forwards),
-        **password_attributes(password_hash),
+        **account_password_attributes(password_hash, account.password_changed_at, account.must_change_password),
         **person_values(account),
     }
 
@@ -78,7 +87,9 @@ def account_fields(entry: Entry) -> AccountFields:
 def to_account(entry: Entry) -> Account:
     # A blank surname is stored as the address itself (see person_values).
     return Account(*account_fields(entry), mailbox_id=entry.first("entryUUID"),
-                   hold_reason=entry.first("mgtHoldReason"))
+                   hold_reason=entry.first("mgtHoldReason"),
+                   must_change_password=entry.first(MUST_CHANGE).upper() == "TRUE",
+                   password_changed_at=parse_stamp(entry.first(CHANGED_AT)))
 
 
 def name_filter(text: str) -> str:
@@ -132,11 +143,35 @@ class AccountDirectory:
         except NotFound:
             raise NotFound("account", account.email) from None
 
-    def set_password_hash(self, email: str, password_hash: str) -> None:
+    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False) -> None:
         try:
-            self._gw.replace(self._layout.account(email), password_attributes(password_hash))
+            dn = self._layout.account(email)  # app passwords stay; with the second factor on, web only (issue 20)
+            self._gw.replace(dn, password_change(self._gw, dn, account_password_attributes(password_hash,
+                                                                                           must_change=must_change)))
         except NotFound:
             raise NotFound("account", email) from None
+
+    def set_must_change(self, email: str, must_change: bool) -> None:
+        try:
+            self._gw.replace(self._layout.account(email), {MUST_CHANGE: "TRUE" if must_change else None})
+        except NotFound:
+            raise NotFound("account", email) from None
+
+    def stamp_password_time(self, email: str, at: datetime) -> None:
+        """Start the clock of a password set before issue 20 (no time stored)."""
+        try:
+            self._gw.replace(self._layout.account(email), {CHANGED_AT: ldap_stamp(at)})
+        except NotFound:
+            raise NotFound("account", email) from None
+
+    def password_ages(self, domain: str, before: datetime) -> Iterator[tuple[str, datetime | None, bool]]:
+        """(address, set at, marked) of the domain's accounts whose password was set at or
+        before `before`, or has no time (made before issue 20)."""
+        search = f.all_of(f.eq("domainName", domain), f.any_of(
+            f"({CHANGED_AT}<={f.value(ldap_stamp(before))})", f"(!{f.present(CHANGED_AT)})"))
+        for entry in self._gw.iter_paged(self._layout.users(domain), search, ("mail", CHANGED_AT, MUST_CHANGE)):
+            yield (entry.first("mail"), parse_stamp(entry.first(CHANGED_AT)),
+                   entry.first(MUST_CHANGE).upper() == "TRUE")
 
     def set_hold(self, email: str, reason: str) -> None:
         """Put the account on legal hold ("" lifts it)."""

@@ -16,6 +16,7 @@ from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.base import Service
 from mailgothai.services.domain_routing import login_names
 from mailgothai.services.lifecycle import LifecycleService
+from mailgothai.services.password_lifecycle import lifecycle_for
 from mailgothai.services.password_policy import person_of, policy_for
 from mailgothai.services.passwords import PasswordInput, resolve_password, upgrade_at_login
 
@@ -65,6 +66,8 @@ class AccountService(Service):
         )
         password_hash, generated = resolve_password(password, self.b.argon2, policy=policy_for(self.b, domain.name),
                                                     person=person_of(account))
+        if lifecycle_for(self.b, domain.name).must_change_new(generated is not None):
+            account = dataclasses.replace(account, must_change_password=True)
         holder = self.b.aliases.holder_of(email)
         if holder:
             raise AlreadyExists("address", email, f"in use by an {holder}")
@@ -125,14 +128,17 @@ class AccountService(Service):
             self.b.doveadm.kick([before.email])
         return after
 
-    def set_password(self, email: str, password: PasswordInput) -> str | None:
-        """Change the password; returns the generated one, if asked to generate."""
+    def set_password(self, email: str, password: PasswordInput, *, must_change: bool = True) -> str | None:
+        """An admin's reset: returns the generated password, if asked to generate. The user
+        must change it at the next login (issue 20) unless must_change is False."""
         account = self.get(email)
         password_hash, generated = resolve_password(password, self.b.argon2, policy=policy_for(self.b, account.domain),
                                                     person=person_of(account))
-        self.b.accounts.set_password_hash(account.email, password_hash)
-        self.audit("account.password", "account", account.email, account.domain)
+        self.b.accounts.set_password_hash(account.email, password_hash, must_change=must_change)
+        self.audit("account.password", "account", account.email, account.domain,
+                   after={"change_at_next_login": must_change})
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
+        self.b.tell_relay()  # this node's relay reads the entry again: the mark applies to SMTP AUTH at once
         return generated
 
     def upgrade_legacy_hash(self, email: str, password: str) -> bool:

@@ -122,6 +122,17 @@ def _password_policies(store: Store) -> ports.PasswordPolicies:
     return cast("ports.PasswordPolicies", OnFirstUse(make))
 
 
+def _password_lifecycles(store: Store) -> ports.PasswordLifecycles:
+    """Passwords over time over the store, made on first use (store/password_lifecycle.py)."""
+
+    def make() -> ports.PasswordLifecycles:
+        from mailgothai.store.password_lifecycle import PasswordLifecycles
+
+        return PasswordLifecycles(cast("OnFirstUse", store).made())
+
+    return cast("ports.PasswordLifecycles", OnFirstUse(make))
+
+
 def _quarantine(store: Store) -> ports.Quarantined:
     """The quarantine's index over the store, made on first use (store/quarantine.py)."""
 
@@ -169,6 +180,8 @@ class Backends:
     spam: ports.SpamPolicies | None = None  # spam policies and sender lists (issue 18), SQL, on first use
     # password policies (issue 20), SQL, on first use; None: the built-in floor (core/password_policy.py)
     password_policies: ports.PasswordPolicies | None = None
+    # change at next login and expiry per domain (issue 20), SQL, on first use; None: the defaults
+    password_lifecycle: ports.PasswordLifecycles | None = None
 
     @property
     def argon2(self) -> Argon2Params:
@@ -196,6 +209,7 @@ class Backends:
             spam_learner=RspamdController.from_settings(settings),
             spam=_spam_policies(store),
             password_policies=_password_policies(store),
+            password_lifecycle=_password_lifecycles(store),
         )
 
     def acting_for(self, admin_login: str) -> Backends:

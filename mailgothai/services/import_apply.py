@@ -17,6 +17,7 @@ reservation or a quota change may have been made without its account write.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import multiprocessing
 import os
@@ -31,6 +32,7 @@ from mailgothai.core.csvimport import PasswordKind, apply_changes, stored_or_pla
 from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
+from mailgothai.core.password_lifecycle import Lifecycle
 from mailgothai.core.password_policy import generate_for
 from mailgothai.core.reasons import Why
 from mailgothai.directory.holders import in_use
@@ -38,6 +40,7 @@ from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
 from mailgothai.services.import_files import PasswordCells, PasswordJournal
+from mailgothai.services.password_lifecycle import lifecycle_for
 from mailgothai.services.password_policy import person_of, policy_for
 from mailgothai.store.jobs import JobStore, Outcome, RowRecord, RowState
 
@@ -98,8 +101,10 @@ class Stats:
 class Applier:
     def __init__(self, backends: Backends, jobs: JobStore, job_id: int, *, actor: str, origin: str,
                  journal: PasswordJournal, on_chunk: Callable[[int], None] | None = None,
-                 writers: int = 4, hash_workers: int | None = None) -> None:
+                 writers: int = 4, hash_workers: int | None = None, must_change: bool = False) -> None:
         self.b = backends
+        self.must_change = must_change  # the job's "change at next login" (issue 20)
+        self._lifecycles: dict[str, Lifecycle] = {}  # each domain's, read once per job
         self.jobs = jobs
         self.job_id = job_id
         self.actor = actor
@@ -110,6 +115,11 @@ class Applier:
         self.hash_workers = hash_workers or os.cpu_count() or 1
         self._per_row: set[str] = set()  # domains whose bulk reservation failed: reserve row by row
         self._pool: ProcessPoolExecutor | None = None
+
+    def _lifecycle(self, domain: str) -> Lifecycle:
+        if domain not in self._lifecycles:
+            self._lifecycles[domain] = lifecycle_for(self.b, domain)
+        return self._lifecycles[domain]
 
     # ---- audit -----------------------------------------------------------------
     def _audit(self, action: str, account: Account, before: Account | None = None) -> dict[str, Any]:
@@ -190,6 +200,8 @@ class Applier:
         for item in creates:
             item.account = account_from_json(item.record.data["account"])
             kind, value = stored_or_plain(values.get(item.record.row, ""))
+            if self.must_change or self._lifecycle(item.account.domain).must_change_new(kind is PasswordKind.GENERATE):
+                item.account = dataclasses.replace(item.account, must_change_password=True)
             if kind is PasswordKind.HASH:
                 item.password_hash = value
                 continue

@@ -157,7 +157,7 @@ class ImportJobs(Service):
         return self.jobs.recent(None if self.actor.role is Role.SUPERADMIN else self.actor.login, limit)
 
     def start_job(self, path: Path, *, file_name: str | None = None, dry_run: bool = False,
-                  keep_copy: bool = False, encoding: str | None = None) -> JobRecord:
+                  keep_copy: bool = False, encoding: str | None = None, must_change: bool = False) -> JobRecord:
         """Register an import of `path`. keep_copy (web uploads): the job keeps its own copy,
         deleted when the job is done; otherwise the job refers to `path`, which must not change.
         encoding: a name the operator gave (`charsets.encoding_named`), used instead of
@@ -171,6 +171,8 @@ class ImportJobs(Service):
                                file_sha256=sha256_of(path), dry_run=dry_run)
         if codec is not None:
             self.jobs.update(job.id, encoding=codec)
+        if must_change:  # issue 20: every account the job creates changes its password at first login
+            self.jobs.update(job.id, must_change_password=True)
         if keep_copy:
             copy = keep_upload(path, self._folder(job.id))
             self.jobs.update(job.id, file_path=str(copy))

@@ -73,7 +73,7 @@ class ImportService(ImportValidation, DomainImports):
             meter.add(n)
 
         applier = Applier(self.b, self.jobs, job_id, actor=job.actor, origin=job.origin, journal=journal,
-                          on_chunk=on_chunk)
+                          on_chunk=on_chunk, must_change=job.must_change_password)
         try:
             with open_checked(Path(job.file_path), job.file_sha256) as stream:
                 fmt = FileFormat(job.encoding, job.delimiter)
@@ -102,9 +102,9 @@ class ImportService(ImportValidation, DomainImports):
         return self.apply(job_id, progress)
 
     def run_file(self, path: Path, *, dry_run: bool = False, progress: ProgressFn | None = None,
-                 encoding: str | None = None) -> JobSummary:
+                 encoding: str | None = None, must_change: bool = False) -> JobSummary:
         """The CLI's one step: start, validate, and (unless dry_run) apply."""
-        job = self.start_job(path, dry_run=dry_run, encoding=encoding)
+        job = self.start_job(path, dry_run=dry_run, encoding=encoding, must_change=must_change)
         summary = self.validate(job.id, progress)
         if dry_run:
             return summary

@@ -87,6 +87,8 @@ class ImportJob(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_apply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # issue 20 (migration 0010): every account the job creates must change its password at first login
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ImportRow(Base):
@@ -129,6 +131,7 @@ class JobRecord:
     started_apply_at: datetime | None
     finished_at: datetime | None
     error_why: Reason | None = None  # the reason of `error` ("field: reason"), when a file was refused whole
+    must_change_password: bool = False  # "change at next login" for every account it creates (issue 20)
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ def _job(row: ImportJob) -> JobRecord:
         row.file_sha256, row.encoding, row.delimiter, tuple(row.unknown_columns or ()), row.total_rows,
         row.validated_rows, row.dry_run, row.result_path, row.error, _utc(row.created_at),  # type: ignore[arg-type]
         _utc(row.updated_at), _utc(row.started_apply_at), _utc(row.finished_at),  # type: ignore[arg-type]
-        _stored_reason(row.error_data),
+        _stored_reason(row.error_data), bool(row.must_change_password),
     )
 
 

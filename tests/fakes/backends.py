@@ -18,7 +18,7 @@ from mailgothai.settings import Settings
 from mailgothai.store.db import Store
 from tests.fakes.directory import FakeAccounts, FakeAdmins, FakeAliases, FakeDirectory, FakeDomains, FakeRetained
 from tests.fakes.mailserver import FakeMailServer
-from tests.fakes.password_policy import FakePasswordPolicies
+from tests.fakes.password_policy import FakePasswordLifecycles, FakePasswordPolicies
 from tests.fakes.spam import FakeSpamPolicies
 from tests.fakes.store import FakeAuditLog, FakeSnapshots
 
@@ -89,6 +89,6 @@ def fake_backends(data_dir: Path) -> FakeWorld:
         admins=FakeAdmins(directory), retained=FakeRetained(directory), layout=Layout("dc=example,dc=test"),
         store=cast(Store, NotAPort("store")),
         audit=audit, snapshots=snapshots, doveadm=mail, mailboxes=Mailboxes(data_dir / "mailboxes"),
-        spam=FakeSpamPolicies(), password_policies=FakePasswordPolicies(),
+        spam=FakeSpamPolicies(), password_policies=FakePasswordPolicies(), password_lifecycle=FakePasswordLifecycles(),
     )
     return FakeWorld(backends, directory, audit, snapshots, mail)

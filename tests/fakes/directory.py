@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mailgothai.core.addresses import split_address
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, DomainLimits, RetainedAccount, Status
@@ -131,7 +131,8 @@ class FakeAccounts:
         if _key(account.email) in self.d.accounts or _key(account.email) in self.d.aliases:
             raise AlreadyExists("entry", account.email)
         mailbox_id = str(uuid.uuid4())
-        self.d.accounts[_key(account.email)] = dataclasses.replace(account, mailbox_id=mailbox_id)
+        self.d.accounts[_key(account.email)] = dataclasses.replace(
+            account, mailbox_id=mailbox_id, password_changed_at=account.password_changed_at or datetime.now(UTC))
         self.d.hashes[mailbox_id] = password_hash
 
     def create_all(self, new: Sequence[tuple[Account, str]]) -> None:
@@ -153,10 +154,26 @@ class FakeAccounts:
     def save(self, account: Account) -> None:
         current = self.get(account.email)
         self.d.accounts[_key(account.email)] = dataclasses.replace(
-            account, mailbox_id=current.mailbox_id, hold_reason=current.hold_reason)
+            account, mailbox_id=current.mailbox_id, hold_reason=current.hold_reason,
+            must_change_password=current.must_change_password, password_changed_at=current.password_changed_at)
 
-    def set_password_hash(self, email: str, password_hash: str) -> None:
-        self.d.hashes[self.get(email).mailbox_id] = password_hash
+    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False) -> None:
+        account = self.get(email)
+        self.d.hashes[account.mailbox_id] = password_hash
+        self.d.accounts[_key(email)] = dataclasses.replace(account, must_change_password=must_change,
+                                                           password_changed_at=datetime.now(UTC))
+
+    def set_must_change(self, email: str, must_change: bool) -> None:
+        self.d.accounts[_key(email)] = dataclasses.replace(self.get(email), must_change_password=must_change)
+
+    def stamp_password_time(self, email: str, at: datetime) -> None:
+        self.d.accounts[_key(email)] = dataclasses.replace(self.get(email), password_changed_at=at)
+
+    def password_ages(self, domain: str, before: datetime) -> Iterator[tuple[str, datetime | None, bool]]:
+        for account in sorted(self.d.accounts.values(), key=lambda a: a.email):
+            at = account.password_changed_at
+            if account.domain == domain and (at is None or at <= before):
+                yield account.email, at, account.must_change_password
 
     def set_hold(self, email: str, reason: str) -> None:
         account = self.get(email)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from mailgothai.core.password_lifecycle import Lifecycle
 from mailgothai.core.password_policy import PasswordPolicy, strictest
 from mailgothai.core.spam_records import Changed
 
@@ -32,3 +33,39 @@ class FakePasswordPolicies:
 
     def drop_policy(self, domain: str) -> bool:
         return self.policies.pop(domain.lower(), None) is not None
+
+
+class FakePasswordLifecycles:
+    """Passwords over time in memory (port services/ports.PasswordLifecycles; the real
+    adapter is store/password_lifecycle.py)."""
+
+    def __init__(self) -> None:
+        self.settings: dict[str, tuple[Lifecycle, Changed]] = {}
+        self.warnings: dict[tuple[str, datetime], datetime] = {}
+
+    def get(self, domain: str) -> tuple[Lifecycle, Changed | None]:
+        return self.settings.get(domain.lower(), (Lifecycle(), None))
+
+    def set(self, domain: str, lifecycle: Lifecycle, at: datetime, by: str) -> None:
+        self.settings[domain.lower()] = (lifecycle, Changed(at, by))
+
+    def with_expiry(self) -> dict[str, Lifecycle]:
+        return {d: lc for d, (lc, _) in self.settings.items() if lc.max_age_days is not None}
+
+    def drop_domain(self, domain: str) -> None:
+        self.settings.pop(domain.lower(), None)
+
+    def claim_warning(self, email: str, expires_at: datetime, at: datetime) -> bool:
+        if (email.lower(), expires_at) in self.warnings:
+            return False
+        self.warnings[(email.lower(), expires_at)] = at
+        return True
+
+    def release_warning(self, email: str, expires_at: datetime) -> None:
+        self.warnings.pop((email.lower(), expires_at), None)
+
+    def forget_warnings(self, before: datetime) -> int:
+        old = [key for key in self.warnings if key[1] < before]
+        for key in old:
+            del self.warnings[key]
+        return len(old)

@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "password_lifecycle",
         sa.Column("domain", sa.String(length=253), nullable=False),
+        sa.Column("must_change_generated", sa.Boolean(), nullable=False),
         sa.Column("must_change_on_create", sa.Boolean(), nullable=False),
         sa.Column("max_age_days", sa.Integer(), nullable=True),  # None: passwords never expire
         sa.Column("warn_days", sa.Integer(), nullable=False),
@@ -34,8 +35,12 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("email", "expires_at", name=op.f("pk_password_expiry_warnings")),
     )
+    with op.batch_alter_table("import_jobs") as batch:
+        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("import_jobs") as batch:
+        batch.drop_column("must_change_password")
     op.drop_table("password_expiry_warnings")
     op.drop_table("password_lifecycle")
