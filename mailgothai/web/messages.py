@@ -29,6 +29,7 @@ FIELD_LABELS = {
     "aliases": N_("Aliases"), "forward": N_("Forward to"), "to": N_("Delivers to"), "password": N_("Password"),
     "new_password": N_("New password"), "new_password_repeat": N_("New password again"),
     "current_password": N_("Current password"), "max_accounts": N_("Maximum accounts"),
+    "recovery_address": N_("Recovery address"),  # issue 20: self-service reset
     "quota_pool": N_("Quota pool"), "default_quota": N_("Default quota"),
     "max_message_size": N_("Maximum message size"), "hourly_send_limit": N_("Hourly send limit"),
     "description": N_("Description"), "login": N_("Login"), "role": N_("Role"), "search": N_("Search"),

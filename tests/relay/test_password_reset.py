@@ -1,0 +1,300 @@
+"""Self-service password reset (issue 20) through the real web, relay, slapd and Dovecot:
+a mail user sets a recovery address outside the service and confirms it by the link mailed
+to it; a reset link goes out through the relay (DKIM-signed for the user's domain) to the
+test's "remote" smarthost, works once, and the new password then logs in over IMAP, SMTP
+and the web; a used or expired link is refused; a known and an unknown address get the
+same page and status, and only the known one gets mail; requests are throttled per
+address and per client; the store keeps only the SHA-256 of a token."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import imaplib
+import re
+import smtplib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from mailgothai.core import password_reset as pr
+from mailgothai.services.password_reset import (
+    LinkRefused,
+    PasswordResetService,
+    RecoveryService,
+    ResetConfig,
+    confirm_recovery,
+)
+from mailgothai.services.registry import Services
+from mailgothai.settings import Settings
+from mailgothai.store.password_resets import ResetTokenRow
+from relay.conftest import FakeRemote, MailDomain
+from relay.helpers import PASSWORD, dns_records, perl_verify, reload_relay, submission, wait_for
+from tests.web.conftest import Client, Live, serve
+
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
+
+PUBLIC_URL = "https://mail.example.go.th"
+NEW_PASSWORD = "Ladprao-Station-77"
+PER_ADDRESS, PER_IP = 2, 6
+
+
+@pytest.fixture(scope="module")
+def web(relay: Settings) -> Iterator[Live]:
+    settings = relay.replace(web_secret_key="reset-tests-secret", web_public_url=PUBLIC_URL,
+                             password_reset_per_address=PER_ADDRESS, password_reset_per_ip=PER_IP)
+    yield from serve(settings)
+
+
+@pytest.fixture
+def signed_domain(mail_domain: MailDomain, relay: Settings) -> MailDomain:
+    mail_domain.services.dkim.generate(mail_domain.name, "rsa")
+    reload_relay(relay)
+    return mail_domain
+
+
+class Person(Client):
+    """A browser of its own, from an address of its own (uvicorn believes X-Forwarded-For
+    from loopback), so each test's requests count for its own client in the throttle."""
+
+    made: list[Person] = []
+
+    def __init__(self, live: Live, ip: str | None = None) -> None:
+        super().__init__(live)
+        self.http.headers["X-Forwarded-For"] = ip or f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"
+        Person.made.append(self)
+
+
+@pytest.fixture(autouse=True)
+def _close_people() -> Iterator[None]:
+    yield
+    while Person.made:
+        Person.made.pop().close()
+
+
+def outside_address() -> str:
+    return f"home-{uuid.uuid4().hex[:10]}@outside.example"
+
+
+def link_in(message: bytes, path: str) -> str:
+    body = email.message_from_bytes(message, policy=email.policy.default).get_body()
+    assert body is not None
+    found = re.search(re.escape(PUBLIC_URL + path) + r"/([A-Za-z0-9_-]{43})\b", body.get_content())
+    assert found, body.get_content()
+    return found.group(1)
+
+
+def set_and_confirm_recovery(web: Live, remote: FakeRemote, user: str) -> str:
+    """Through the pages, as the user would: the address, its confirmation link, the button."""
+    address = outside_address()
+    person = Person(web)
+    person.login_user(user, PASSWORD)
+    person.get("/me/recovery")
+    r = person.post("/me/recovery", {"recovery_address": address, "current_password": PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == "/me/recovery?notice=recovery-sent"
+    assert "Waiting for confirmation:" in person.get("/me/recovery").text
+    [mail] = wait_for(lambda: remote.messages_for(address), "the confirmation mail at the remote")
+    token = link_in(mail, "/mail/recovery/confirm")
+    stranger = Person(web)  # the link is opened in the mail program's browser: no session
+    page = stranger.get(f"/mail/recovery/confirm/{token}")
+    assert page.status_code == 200 and "Confirm your recovery address" in page.text
+    assert "Confirmed:" not in person.get("/me/recovery").text  # opening the page confirms nothing
+    r = stranger.post(f"/mail/recovery/confirm/{token}")
+    assert r.status_code == 303 and r.headers["location"] == "/mail/login?notice=recovery-confirmed"
+    shown = person.get("/me/recovery").text
+    assert "Confirmed:" in shown and address in shown
+    assert stranger.post(f"/mail/recovery/confirm/{token}").status_code == 410  # once
+    return address
+
+
+def ask_for_reset(person: Person, address: str) -> httpx.Response:
+    person.get("/mail/forgot")
+    return person.post("/mail/forgot", {"email": address})
+
+
+def imap_login(settings: Settings, user: str, password: str) -> bool:
+    with imaplib.IMAP4(settings.host, settings.imap_port) as imap:
+        try:
+            imap.login(user, password)
+        except imaplib.IMAP4.error:
+            return False
+        return True
+
+
+def smtp_login(settings: Settings, user: str, password: str) -> bool:
+    with submission(settings) as client:
+        try:
+            client.login(user, password)
+        except smtplib.SMTPAuthenticationError:
+            return False
+        return True
+
+
+def test_a_reset_link_goes_out_signed_works_once_and_the_new_password_works_everywhere(
+        web: Live, relay: Settings, signed_domain: MailDomain, remote: FakeRemote, tmp_path: Path) -> None:
+    user = signed_domain.account("somchai")
+    recovery = set_and_confirm_recovery(web, remote, user)
+
+    person = Person(web)
+    assert "/mail/forgot" in person.get("/mail/login").text  # the login page leads to it
+    r = ask_for_reset(person, user)
+    assert r.status_code == 200 and "Check your mail" in r.text
+    [mail] = wait_for(lambda: [m for m in remote.messages_for(recovery) if b"/mail/reset/" in m],
+                      "the reset mail at the remote")
+    sender = next(s for s, rcpts, data in remote.received if data == mail)
+    assert sender in ("", "<>")  # system mail: no bounce comes back
+    parsed = email.message_from_bytes(mail, policy=email.policy.default)
+    assert parsed["From"] == f"no-reply@{signed_domain.name}" and "Reset your password" in parsed["Subject"]
+    assert "ตั้งรหัสผ่านใหม่" in parsed["Subject"]  # Thai and English
+    perl = perl_verify(mail, dns_records(signed_domain.services, signed_domain.name), tmp_path)
+    assert perl.overall == "pass", perl.lines
+    token = link_in(mail, "/mail/reset")
+
+    form = person.get(f"/mail/reset/{token}")
+    assert form.status_code == 200 and user in form.text
+    weak = person.post(f"/mail/reset/{token}", {"new_password": "password", "new_password_repeat": "password"})
+    assert weak.status_code == 400 and "needs an upper-case letter" in weak.text  # the domain's policy
+    assert imap_login(relay, user, PASSWORD)  # nothing changed yet
+    done = person.post(f"/mail/reset/{token}", {"new_password": NEW_PASSWORD, "new_password_repeat": NEW_PASSWORD})
+    assert done.status_code == 303 and done.headers["location"] == "/mail/login?notice=password-reset"
+
+    assert imap_login(relay, user, NEW_PASSWORD) and not imap_login(relay, user, PASSWORD)
+    assert smtp_login(relay, user, NEW_PASSWORD) and not smtp_login(relay, user, PASSWORD)
+    web_login = Person(web).login_user(user, NEW_PASSWORD)
+    assert web_login.status_code == 303 and web_login.headers["location"] == "/me"
+
+    again = person.get(f"/mail/reset/{token}")  # used: refused, and it changes nothing
+    assert again.status_code == 410 and "This link does not work" in again.text
+    assert person.post(f"/mail/reset/{token}", {"new_password": "Other-Pass-word-9",
+                                                "new_password_repeat": "Other-Pass-word-9"}).status_code == 410
+    assert imap_login(relay, user, NEW_PASSWORD)
+
+    # the store holds the token's SHA-256 and never the token itself
+    with web.state.backends.store.session() as session:
+        rows = session.scalars(select(ResetTokenRow)).all()
+        stored = [(r.token_hash, r.purpose, r.mailbox_id, r.address, str(r.created_at), str(r.expires_at),
+                   str(r.used_at)) for r in rows]
+    assert any(row[0] == hashlib.sha256(token.encode()).hexdigest() and row[1] == "reset" for row in stored)
+    assert not any(token in value for row in stored for value in row)
+
+
+def test_a_known_and_an_unknown_address_get_the_same_answer_and_only_the_known_gets_mail(
+        web: Live, signed_domain: MailDomain, remote: FakeRemote) -> None:
+    known = signed_domain.account("malee")
+    recovery = set_and_confirm_recovery(web, remote, known)
+    without_recovery = signed_domain.account("nodee")
+    before = len(remote.received)
+    person = Person(web)
+    answers = [ask_for_reset(person, address) for address in
+               (f"nobody@{signed_domain.name}", "someone@not-hosted.example", without_recovery, known)]
+    assert {r.status_code for r in answers} == {200}
+    assert len({r.text for r in answers}) == 1  # the same page, byte for byte
+    assert len({tuple(sorted((k, v) for k, v in r.headers.items() if k not in ("date", "server-timing")))
+                for r in answers}) == 1
+    wait_for(lambda: [m for m in remote.messages_for(recovery) if b"/mail/reset/" in m], "the known's reset mail")
+    # Only the known address's mail left: nothing for the others went out, and none was sent in
+    # their name (the relay takes the web's system mail only for an active account).
+    assert [rcpts for _, rcpts, _ in remote.received[before:]] == [[recovery]]
+    audit = signed_domain.services.backends.audit.query(action="account.password_reset.sent",
+                                                        domain=signed_domain.name)
+    assert [e.object_id for e in audit] == [known]
+
+
+def test_requests_are_throttled_per_address_and_per_client(web: Live, signed_domain: MailDomain,
+                                                           remote: FakeRemote) -> None:
+    user = signed_domain.account("wichai")
+    recovery = set_and_confirm_recovery(web, remote, user)
+    person = Person(web)
+    answers = [ask_for_reset(person, user) for _ in range(PER_ADDRESS + 1)]
+    assert [r.status_code for r in answers] == [200] * (PER_ADDRESS + 1)
+    assert len({r.text for r in answers}) == 1  # the address over its limit answers the same
+    wait_for(lambda: len([m for m in remote.messages_for(recovery) if b"/mail/reset/" in m]) >= PER_ADDRESS,
+             "the first reset mails")
+    another = ask_for_reset(Person(web), user)  # from elsewhere: the address's own limit holds
+    assert another.status_code == 200
+    # the requests over the limit were answered before their background work; a fresh link
+    # sent now (another address) arrives after anything they could have sent
+    other = signed_domain.account("kanya")
+    other_recovery = set_and_confirm_recovery(web, remote, other)
+    ask_for_reset(Person(web), other)
+    wait_for(lambda: [m for m in remote.messages_for(other_recovery) if b"/mail/reset/" in m], "the other's mail")
+    assert len([m for m in remote.messages_for(recovery) if b"/mail/reset/" in m]) == PER_ADDRESS
+
+    client = Person(web)  # one client asking for many addresses (known or not) is refused after PER_IP
+    codes = [ask_for_reset(client, f"guess{n}@{signed_domain.name}").status_code for n in range(PER_IP)]
+    assert codes == [200] * PER_IP
+    refused = ask_for_reset(client, user)
+    assert refused.status_code == 429 and "Too many requests" in refused.text
+    assert ask_for_reset(Person(web), f"guess0@{signed_domain.name}").status_code == 200  # others still may
+
+
+def test_a_recovery_address_is_outside_the_service_and_needs_the_current_password(
+        web: Live, signed_domain: MailDomain, remote: FakeRemote) -> None:
+    user = signed_domain.account("prasert")
+    person = Person(web)
+    person.login_user(user, PASSWORD)
+    person.get("/me/recovery")
+    for address in (f"other@{signed_domain.name}", user):
+        r = person.post("/me/recovery", {"recovery_address": address, "current_password": PASSWORD})
+        assert r.status_code == 400 and "is hosted here" in r.text
+    r = person.post("/me/recovery", {"recovery_address": outside_address(), "current_password": "not-mine"})
+    assert r.status_code == 400 and "is not your current password" in r.text
+    assert "No recovery address is set." in person.get("/me/recovery").text
+    person.http.cookies.set("mgt_lang", "th")
+    r = person.post("/me/recovery", {"recovery_address": f"x@{signed_domain.name}", "current_password": PASSWORD})
+    assert "อยู่ในระบบนี้" in r.text  # the reason in Thai
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str], bytes]] = []
+
+    def send(self, account: str, recipients: list[str], message: bytes) -> None:
+        self.sent.append((account, recipients, message))
+
+
+def test_a_link_is_refused_once_expired(services: Services, relay: Settings, mail_domain: MailDomain) -> None:
+    """The clock moved, not waited for: the service with an injected clock, on the real
+    directory and SQL store."""
+    user = mail_domain.account("expiring")
+    now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    config = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0))
+    outbox = Outbox()
+    RecoveryService(services.backends, user, config, outbox, clock=lambda: now).set(outside_address(), PASSWORD)
+    confirm_recovery(services.backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), clock=lambda: now)
+    assert PasswordResetService(services.backends, config, outbox, clock=lambda: now).send_reset(user)
+    token = link_in(outbox.sent[-1][2], "/mail/reset")
+
+    def at(moment: datetime) -> PasswordResetService:
+        return PasswordResetService(services.backends, config, outbox, clock=lambda: moment)
+
+    assert at(now + timedelta(seconds=1799)).check_link(token).email == user
+    for late in (now + timedelta(seconds=1800), now + timedelta(days=1)):
+        with pytest.raises(LinkRefused):
+            at(late).check_link(token)
+        with pytest.raises(LinkRefused):
+            at(late).reset(token, NEW_PASSWORD, NEW_PASSWORD)
+    assert imap_login(relay, user, PASSWORD)  # the old password still works
+    assert at(now + timedelta(seconds=60)).reset(token, NEW_PASSWORD, NEW_PASSWORD).email == user
+    assert imap_login(relay, user, NEW_PASSWORD)
+
+
+def test_the_reset_pages_are_in_thai(web: Live, signed_domain: MailDomain) -> None:
+    from tests.web.test_i18n import untranslated
+
+    user = signed_domain.account("thai")
+    person = Person(web)
+    person.http.cookies.set("mgt_lang", "th")
+    pages = {path: person.get(path).text for path in ("/mail/login", "/mail/forgot", "/mail/reset/" + "x" * 43,
+                                                      "/mail/recovery/confirm/" + "y" * 43)}
+    pages["sent"] = ask_for_reset(person, f"nobody@{signed_domain.name}").text
+    person.login_user(user, PASSWORD)
+    pages["/me"] = person.get("/me").text
+    pages["/me/recovery"] = person.get("/me/recovery").text
+    assert {path: untranslated(html, "th") for path, html in pages.items() if untranslated(html, "th")} == {}
