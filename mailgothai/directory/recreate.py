@@ -10,13 +10,17 @@ same entryUUID, so the caller must make sure no entry holds it (`holder_of_id`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ldap3
 from ldap3.core import exceptions as lx
 
+from mailgothai.directory import batch
 from mailgothai.directory import escaping as f
 from mailgothai.directory.entries import Attrs, Entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.results import map_error
+from mailgothai.errors import DirectoryUnreachable, NoAnswer
 
 RELAX_RULES_OID = "1.3.6.1.4.1.4203.666.5.12"
 
@@ -44,6 +48,21 @@ def add_keeping_identity(manager: Gateway, dn: str, values: Attrs) -> None:
             conn.add(dn, classes, rest, controls=[(RELAX_RULES_OID, True, None)])
         except lx.LDAPException as exc:
             raise map_error(exc, dn) from exc
+    manager.call(operation)
+
+
+def add_all_keeping_identity(manager: Gateway, entries: Sequence[tuple[str, Attrs]]) -> None:
+    """Several such adds in one LDAP transaction (directory/batch.py): all or none, one
+    commit (one wait for the disk) for all of them. Raises TransactionRefused naming the
+    refused one, DirectoryUnreachable when the outcome is unknown."""
+    requests = [(dn, {name: [v.decode("utf-8") for v in vals] for name, vals in values.items()})
+                for dn, values in entries]
+
+    def operation(conn: ldap3.Connection) -> None:
+        try:
+            batch.add_all(conn, requests, [(RELAX_RULES_OID, True, None)])
+        except NoAnswer as exc:
+            raise DirectoryUnreachable(str(exc)) from exc
     manager.call(operation)
 
 

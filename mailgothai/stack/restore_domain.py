@@ -43,11 +43,18 @@ from mailgothai.core.reasons import Why
 from mailgothai.directory.accounts import to_account
 from mailgothai.directory.aliases import to_alias
 from mailgothai.directory.domains import to_domain
-from mailgothai.directory.entries import Entry
+from mailgothai.directory.entries import Attrs, Entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.ldif_reader import read_entries
-from mailgothai.directory.recreate import add_keeping_identity, entry_values, holder_of_id
-from mailgothai.errors import InvalidInput, LimitExceeded, MailGoThaiError, NotFound, PermissionDenied
+from mailgothai.directory.recreate import add_all_keeping_identity, add_keeping_identity, entry_values, holder_of_id
+from mailgothai.errors import (
+    InvalidInput,
+    LimitExceeded,
+    MailGoThaiError,
+    NotFound,
+    PermissionDenied,
+    TransactionRefused,
+)
 from mailgothai.mailstore import merge
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
@@ -56,6 +63,9 @@ from mailgothai.services.base import Service
 from mailgothai.services.lifecycle import LifecycleService
 from mailgothai.services.registry import Services
 from mailgothai.stack import backup_manifest
+
+FLUSH_BATCH = 500
+RECREATE_BATCH = 256  # accounts added in one LDAP transaction (one commit, one wait for the disk)
 
 
 class BackupRefused(MailGoThaiError):
@@ -165,6 +175,10 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     steps = [_plan(b, entry) for entry in saved.accounts]
     _check_limits(live_domain, steps)
     restorer = _Restorer(services, mail_copy, manifest, dry_run)
+    if not dry_run:  # the accounts to add again, in transactions of RECREATE_BATCH, before any mail
+        recreate = [step for step in steps if step.action == "recreated"]
+        for start in range(0, len(recreate), RECREATE_BATCH):
+            restorer.recreate(recreate[start:start + RECREATE_BATCH])
     outcomes = tuple(restorer.account(step) for step in steps)
     alias_outcomes = tuple(restorer.alias(to_alias(entry)) for entry in saved.aliases)
     restorer.finish()
@@ -237,6 +251,7 @@ class _Restorer:
         self.writer = merge.MaildirWriter(self.b.mailboxes.root)
         self.doveadm = Doveadm(self.b.settings.dovecot_config)
         self.touched: list[str] = []  # addresses whose mailbox changed
+        self.recreated: list[str] = []  # addresses added again (Dovecot may have cached "unknown")
         self._manager: Gateway | None = None
 
     @property
@@ -259,8 +274,6 @@ class _Restorer:
             return AccountOutcome(step.account.email, mailbox_id, step.action, len(wanted), step.note)
         if step.action == "undeleted":
             LifecycleService(self.b, self.services.actor).restore(step.retained_ref)
-        elif step.action == "recreated":
-            self._recreate(step)
         done = self.writer.put_back(source, live, wanted, self._mtime) if wanted else 0
         if done:
             self.touched.append(step.live_address)
@@ -268,23 +281,54 @@ class _Restorer:
                                 after={"mailbox_id": mailbox_id, "messages": done, "backup": self.manifest.created})
         return AccountOutcome(step.account.email, mailbox_id, step.action, done, step.note)
 
-    def _recreate(self, step: _Step) -> None:
-        account = dataclasses.replace(step.account, aliases=step.aliases)
-        values = entry_values(step.entry)
-        values["mgtaliasaddress"] = [a.encode("utf-8") for a in step.aliases]
-        if not step.aliases:
-            del values["mgtaliasaddress"]
-        domain = account.domain
-        self.b.domains.adjust_usage(domain, 1, account.quota,
-                                    check=lambda current: check_account_fits(current, account.quota))
+    def recreate(self, steps: list[_Step]) -> None:
+        """Add these accounts again in one LDAP transaction, after taking room for all of
+        them in the domain at once (the core rule, on the counters as they are then). If
+        slapd refuses the transaction (something changed since the plan), the room is given
+        back and each is added alone, so the one that fails is the one named."""
+        if not steps:
+            return
+        domain = steps[0].account.domain
+        quota = sum(step.account.quota for step in steps)
+        self.b.domains.adjust_usage(domain, len(steps), quota,
+                                    check=lambda current: check_account_fits(current, quota, len(steps)))
         try:
-            add_keeping_identity(self.manager, self.b.layout.account(account.email), values)
+            add_all_keeping_identity(self.manager, [self._new_entry(step) for step in steps])
+        except TransactionRefused:
+            self.b.domains.adjust_usage(domain, -len(steps), -quota)
+            for step in steps:
+                self._recreate_one(step)
+            return
         except BaseException:
-            self.b.domains.adjust_usage(domain, -1, -account.quota)
+            self.b.domains.adjust_usage(domain, -len(steps), -quota)
             raise
-        self.recorder.audit("account.recreate", "account", account.email, domain, after={
+        for step in steps:
+            self._recreated(step)
+
+    def _recreate_one(self, step: _Step) -> None:
+        quota = step.account.quota
+        self.b.domains.adjust_usage(step.account.domain, 1, quota,
+                                    check=lambda current: check_account_fits(current, quota))
+        try:
+            add_keeping_identity(self.manager, *self._new_entry(step))
+        except BaseException:
+            self.b.domains.adjust_usage(step.account.domain, -1, -quota)
+            raise
+        self._recreated(step)
+
+    def _new_entry(self, step: _Step) -> tuple[str, Attrs]:
+        """The account's entry as in the backup, with its entryUUID, less the aliases another
+        entry holds now."""
+        values = entry_values(step.entry, drop=frozenset({"mgtaliasaddress"}))
+        if step.aliases:
+            values["mgtaliasaddress"] = [a.encode("utf-8") for a in step.aliases]
+        return self.b.layout.account(step.account.email), values
+
+    def _recreated(self, step: _Step) -> None:
+        account = dataclasses.replace(step.account, aliases=step.aliases)
+        self.recorder.audit("account.recreate", "account", account.email, account.domain, after={
             **(_public(account)), "mailbox_id": account.mailbox_id, "backup": self.manifest.created})
-        self.b.doveadm.flush_auth_cache([account.email])
+        self.recreated.append(account.email)
 
     def _mtime(self, path: Path) -> int | None:
         try:
@@ -312,6 +356,8 @@ class _Restorer:
             self._manager.close()
         if self.dry_run:
             return
+        for start in range(0, len(self.recreated), FLUSH_BATCH):  # one doveadm call per batch, not per account
+            self.b.doveadm.flush_auth_cache(self.recreated[start:start + FLUSH_BATCH])
         for address in self.touched:  # Dovecot counts the mail put back (quota) now
             try:
                 self.doveadm.recalc_quota(address)
