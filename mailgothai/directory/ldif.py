@@ -14,7 +14,8 @@ def _is_safe(value: str) -> bool:
         return True
     if value[0] in _SAFE_INIT_EXCLUDED or value[-1] == " ":
         return False
-    return all(32 <= ord(ch) < 127 for ch in value)
+    # printable ASCII, 32-126 (as all(32 <= ord(ch) < 127), without a Python step per character)
+    return value.isascii() and value.isprintable()
 
 
 def _line(name: str, value: str) -> str:

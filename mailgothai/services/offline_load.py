@@ -52,7 +52,7 @@ from mailgothai.core.csvimport.charsets import encoding_named
 from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.models import Account, Domain, DomainLimits
 from mailgothai.core.password_policy import PasswordPolicy, Person, generate_for
-from mailgothai.core.passwords import Argon2Params, validate_stored_hash
+from mailgothai.core.passwords import SCHEMES, Argon2Params, validate_stored_hash
 from mailgothai.core.reasons import Why
 from mailgothai.core.text import check_text
 from mailgothai.directory import accounts as account_entries
@@ -105,10 +105,16 @@ class LoadPlan:
         return counts
 
 
+def _require_file(path: Path, field: str) -> None:
+    if not path.is_file():
+        raise InvalidInput(field, Why.NO_SUCH_FILE(path=str(path)))
+
+
 def read_domains(path: Path, encoding: str | None = None) -> DomainFile:
     """The domains file, each row checked as `import-domains` checks it; a domain named
     twice is refused on its later row."""
     out = DomainFile()
+    _require_file(path, "file")
     with open(path, "rb") as stream:
         fmt = detect_format(stream, encoding_named(encoding) if encoding else None)
         header_cells, records = read_records(stream, fmt)
@@ -155,6 +161,7 @@ def plan_load(accounts: Path, domains: DomainFile, encoding: str | None = None,
     rows: list[LoadRow] = []
     bad: list[RowResult] = []
     blank = total = 0
+    _require_file(accounts, "file")
     with open(accounts, "rb") as stream:
         fmt = detect_format(stream, encoding_named(encoding) if encoding else None)
         header_cells, records = read_records(stream, fmt)
@@ -173,19 +180,29 @@ def plan_load(accounts: Path, domains: DomainFile, encoding: str | None = None,
                     continue
                 cell = record.cells[password_at] if password_at is not None else ""
                 kind = parsed.password
-                password = (validate_stored_hash(cell) if kind is PasswordKind.HASH
+                password = (_stored_form(cell) if kind is PasswordKind.HASH
                             else cell if kind is PasswordKind.PLAIN else "")
                 rows.append(LoadRow(record.row, result.account, kind, password))
             else:
                 bad.append(parsed)
-    final = {name: dataclasses.replace(domain, account_count=0, quota_allocated=0)
-             for name, domain in domains.domains.items()}
+    count: dict[str, int] = dict.fromkeys(domains.domains, 0)
+    allocated: dict[str, int] = dict.fromkeys(domains.domains, 0)
     for row in rows:
-        domain = final[row.account.domain]
-        final[row.account.domain] = dataclasses.replace(
-            domain, account_count=domain.account_count + 1,
-            quota_allocated=domain.quota_allocated + row.account.quota)
+        count[row.account.domain] += 1
+        allocated[row.account.domain] += row.account.quota
+    final = {name: dataclasses.replace(domain, account_count=count[name], quota_allocated=allocated[name])
+             for name, domain in domains.domains.items()}
     return LoadPlan(final, rows, bad, list(domains.bad), total, blank, header.unknown, fmt.encoding)
+
+
+_STORED_PREFIXES = tuple("{" + scheme + "}" for scheme in SCHEMES)
+
+
+def _stored_form(cell: str) -> str:
+    """The stored form of a hash the row's check accepted: the cell itself when its
+    prefix is already the stored one (the usual case), else as validate_stored_hash gives it."""
+    value = cell.strip()
+    return value if value.startswith(_STORED_PREFIXES) else validate_stored_hash(cell)
 
 
 @dataclass(frozen=True)
