@@ -19,6 +19,7 @@ token could otherwise suspend or delete the session's shared test world."""
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,28 @@ def run(app: Any, cfg: SchemathesisConfig, path: str = "/api/v1/openapi.json") -
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             outcome.errors.append(str(getattr(event, "value", None) or getattr(event, "exception", event)))
     return outcome
+
+
+@pytest.fixture(autouse=True)
+def password_policies_put_back(web_settings, world: World) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The run sets the operator's password floor and the world's domains' policies at
+    random (issue 20): put back what was there, or every later test that sets a password
+    could meet a floor of 64 characters."""
+    with Services.open(web_settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        store = svc.backends.password_policies
+        assert store is not None
+        floor = store.floor()[0]
+        own = {name: store.own_policy(name) for name in (world.a, world.b)}
+    yield
+    with Services.open(web_settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        store = svc.backends.password_policies
+        assert store is not None
+        store.set_floor(floor, "test-setup")
+        for name, policy in own.items():
+            if policy is None:
+                store.drop_policy(name)
+            else:
+                store.set_policy(name, policy[0], "test-setup")
 
 
 def test_the_api_answers_as_its_document_says(web_settings, world: World) -> None:  # type: ignore[no-untyped-def]
