@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from mailgothai.core import password_reset as pr
@@ -178,6 +178,8 @@ class PasswordResetService(_Base):
             return False
 
     def _send_reset(self, address: str, quiet: bool) -> bool:
+        # links expired a day ago are of no more use, not even to say "expired"
+        self.resets.forget_before(self.clock() - timedelta(seconds=pr.CONFIRM_LIFETIME))
         account = self.b.accounts.find(address)
         if account is None or account.status is not Status.ACTIVE or not account.mailbox_id:
             return False

@@ -259,7 +259,8 @@ class Outbox:
         self.sent.append((account, recipients, message))
 
 
-def test_a_link_is_refused_once_expired(services: Services, relay: Settings, mail_domain: MailDomain) -> None:
+def test_a_link_is_refused_once_expired_and_a_reset_ends_change_at_next_login(
+        services: Services, relay: Settings, mail_domain: MailDomain) -> None:
     """The clock moved, not waited for: the service with an injected clock, on the real
     directory and SQL store."""
     user = mail_domain.account("expiring")
@@ -281,8 +282,15 @@ def test_a_link_is_refused_once_expired(services: Services, relay: Settings, mai
         with pytest.raises(LinkRefused):
             at(late).reset(token, NEW_PASSWORD, NEW_PASSWORD)
     assert imap_login(relay, user, PASSWORD)  # the old password still works
+    services.backends.accounts.set_must_change(user, True)  # "change at next login" (issue 20)
     assert at(now + timedelta(seconds=60)).reset(token, NEW_PASSWORD, NEW_PASSWORD).email == user
+    assert not services.accounts.get(user).must_change_password  # the new password is the change
     assert imap_login(relay, user, NEW_PASSWORD)
+    with services.backends.store.session() as session:
+        assert session.get(ResetTokenRow, pr.token_hash(token)) is not None
+    assert at(now + timedelta(days=2)).send_reset(user)  # a later request forgets links a day past expiry
+    with services.backends.store.session() as session:
+        assert session.get(ResetTokenRow, pr.token_hash(token)) is None
 
 
 def test_the_reset_pages_are_in_thai(web: Live, signed_domain: MailDomain) -> None:
