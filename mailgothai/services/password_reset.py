@@ -112,12 +112,13 @@ class RecoveryService(_Base):
         account = self._account()
         now = self.clock()
         token = pr.new_token()
+        url = self._link(CONFIRM_PATH, token)  # before anything is stored
         self.resets.set_recovery(account.mailbox_id, address, now)
         self.resets.add_token(pr.token_hash(token), pr.CONFIRM, account.mailbox_id, address, now, pr.CONFIRM_LIFETIME)
         self.b.audit.record(actor=self.email, origin="web-self", action="account.recovery_address.set",
                             object_type="account", object_id=self.email, domain=account.domain,
                             after={"recovery_address": address})
-        message = pr.confirm_mail(account=account.email, to=address, url=self._link(CONFIRM_PATH, token), now=now)
+        message = pr.confirm_mail(account=account.email, to=address, url=url, now=now)
         self.mailer.send(account.email, [address], message)
         return address
 

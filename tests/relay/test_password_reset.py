@@ -306,3 +306,12 @@ def test_the_reset_pages_are_in_thai(web: Live, signed_domain: MailDomain) -> No
     pages["/me"] = person.get("/me").text
     pages["/me/recovery"] = person.get("/me/recovery").text
     assert {path: untranslated(html, "th") for path, html in pages.items() if untranslated(html, "th")} == {}
+
+
+def test_without_a_public_url_the_pages_say_a_reset_is_not_available(relay: Settings) -> None:
+    for live in serve(relay.replace(web_secret_key="reset-tests-secret", web_public_url="")):
+        person = Person(live)
+        assert "/mail/forgot" not in person.get("/mail/login").text
+        page = person.get("/mail/forgot")
+        assert page.status_code == 503 and "Passwords cannot be reset here" in page.text
+        assert person.post("/mail/forgot", {"email": "somchai@moph.go.th"}).status_code == 503

@@ -61,6 +61,10 @@ def _forgot_form() -> Form:
 
 
 def forgot(ctx: Ctx) -> Response:
+    if not ctx.state.settings.web_public_url:  # no link could be sent: say so, for everyone alike
+        return ctx.render("error.html", 503, title=ctx.gettext("Forgot your password?"),
+                          message=ctx.gettext("Passwords cannot be reset here. Ask your agency's mail "
+                                              "administrator to set a new one."))
     form = _forgot_form()
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form)
