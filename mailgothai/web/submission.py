@@ -45,8 +45,12 @@ class RelaySubmission:
         return f"RelaySubmission({self.host}:{self.port})"
 
     def _pinned(self) -> str:
+        """The SHA-256 of the relay's own certificate: the first of the file (a chain file
+        holds the intermediates after it)."""
         pem = self._cert_path.read_text(encoding="ascii")
-        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+        start = pem.index(ssl.PEM_HEADER)
+        end = pem.index(ssl.PEM_FOOTER, start) + len(ssl.PEM_FOOTER)
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem[start:end])).hexdigest()
 
     def send(self, account: str, recipients: list[str], message: bytes) -> None:
         if not self._secret:

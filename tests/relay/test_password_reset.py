@@ -315,3 +315,42 @@ def test_without_a_public_url_the_pages_say_a_reset_is_not_available(relay: Sett
         page = person.get("/mail/forgot")
         assert page.status_code == 503 and "Passwords cannot be reset here" in page.text
         assert person.post("/mail/forgot", {"email": "somchai@moph.go.th"}).status_code == 503
+
+
+def _certificate(name: str) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_web_sends_the_secret_only_to_the_relays_certificate(relay: Settings, mail_domain: MailDomain,
+                                                                 tmp_path: Path) -> None:
+    import ssl
+
+    from mailgothai.web.submission import RelaySubmission, SubmissionFailed
+
+    user = mail_domain.account("pinned")
+    chain = tmp_path / "chain.pem"  # the relay's own certificate first, then an "intermediate"
+    chain.write_bytes(relay.tls_cert_path.read_bytes() + _certificate("intermediate.example"))
+    own = relay.tls_cert_path.read_text()
+    expected = hashlib.sha256(ssl.PEM_cert_to_DER_cert(own[own.index(ssl.PEM_HEADER):])).hexdigest()
+    assert RelaySubmission(relay.replace(tls_cert_file=str(chain)))._pinned() == expected
+    message = pr.confirm_mail(account=user, to="x@outside.example", url=PUBLIC_URL, now=datetime.now(UTC))
+    RelaySubmission(relay.replace(tls_cert_file=str(chain))).send(user, ["pinned@outside.example"], message)
+
+    other = tmp_path / "other.pem"
+    other.write_bytes(_certificate("impostor.example"))
+    with pytest.raises(SubmissionFailed, match="not the stack's"):  # (with the secret sent, it would go out)
+        RelaySubmission(relay.replace(tls_cert_file=str(other))).send(user, ["x@outside.example"], message)
+    with pytest.raises(SubmissionFailed, match="refused the login"):  # a wrong secret, for the record
+        RelaySubmission(relay.replace(sieve_submit_secret="not-the-secret")).send(user, ["x@outside.example"],
+                                                                                   message)
