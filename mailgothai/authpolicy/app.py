@@ -20,15 +20,19 @@ from mailgothai.errors import MailGoThaiError
 from mailgothai.services.login_budget import LoginBudget
 
 if TYPE_CHECKING:
+    from mailgothai.services.app_use import AppUseRecorder
     from mailgothai.services.last_login import LoginRecorder
 
 MAX_BODY = 16384
 log = logging.getLogger("mailgothai.authpolicy")
 
 
-def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None = None) -> Starlette:
+def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None = None,
+               app_uses: AppUseRecorder | None = None) -> Starlette:
     """`recorder`: a successful login reported is an IMAP (or POP3) login of the account
-    (services/last_login.py), kept in memory and written in batches."""
+    (services/last_login.py), kept in memory and written in batches. `app_uses`: and, if
+    its password's fingerprint is one of the account's app passwords, that one's last use
+    (services/app_use.py, written in batches too)."""
     expected = secret.encode()
 
     def decide(request: PolicyRequest) -> dict[str, object]:
@@ -38,6 +42,8 @@ def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None 
             protocol = mail_client_protocol(request.protocol)
             if recorder is not None and protocol is not None:
                 recorder.record(request.login, protocol, request.remote)
+            if app_uses is not None and protocol is not None and request.pwhash:
+                app_uses.record(request.user or request.login, request.pwhash, protocol, request.remote)
             budget.succeeded(request.login, request.remote)
         elif not request.policy_reject:  # a refusal of ours is not another failure
             budget.failed(request.login, request.remote)

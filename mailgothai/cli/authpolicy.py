@@ -16,17 +16,22 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from functools import partial
+
     import uvicorn
 
     from mailgothai.authpolicy.app import create_app
+    from mailgothai.directory.app_passwords import apps_of_logins
     from mailgothai.directory.gateway import Gateway
     from mailgothai.directory.layout import Layout
     from mailgothai.directory.login_owners import LoginOwners
     from mailgothai.errors import StackError
+    from mailgothai.services.app_use import AppUseRecorder
     from mailgothai.services.last_login import LoginRecorder
     from mailgothai.services.login_budget import LoginBudget, rules_from
     from mailgothai.store import Store
     from mailgothai.store.last_login import LastLogins
+    from mailgothai.store.second_factor import AppPasswordUses
 
     if not settings.auth_policy_secret:
         raise StackError("auth_policy_secret is not set: `mailgothai stack up` makes one")
@@ -38,11 +43,17 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     recorder = LoginRecorder(LastLogins(store), LoginOwners(gateway, Layout(settings.ldap_base)).resolve,
                              every=settings.last_login_flush, batch=settings.last_login_batch)
     recorder.start()
+    # Which app password each login took (issue 20): its last use, matched the same way.
+    app_uses = AppUseRecorder(AppPasswordUses(store), partial(apps_of_logins, gateway, Layout(settings.ldap_base)),
+                              every=settings.last_login_flush)
+    app_uses.start()
     try:
-        app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret), recorder)
+        app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret), recorder,
+                         app_uses)
         uvicorn.run(app, host=settings.host, port=settings.auth_policy_port, log_level="warning",
                     server_header=False, access_log=False)
     finally:
+        app_uses.stop()
         recorder.stop()
         gateway.close()
         store.close()

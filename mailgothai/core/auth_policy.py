@@ -32,6 +32,8 @@ class PolicyRequest:
     protocol: str = ""
     success: bool = False  # report only
     policy_reject: bool = False  # report only: the failure was this policy's refusal, not a password
+    pwhash: str = ""  # the fingerprint of the password (issue 20: which app password; core/app_passwords.py)
+    user: str = ""  # the account's name after the passdb
 
 
 def _text(data: dict[str, Any], name: str, required: bool) -> str:
@@ -56,7 +58,8 @@ def parse_request(command: str, body: bytes) -> PolicyRequest:
     if command == "report" and not isinstance(success, bool):
         raise PolicyRequestError("success: must be true or false")
     return PolicyRequest(command, _text(data, "login", True)[:320], _text(data, "remote", True)[:64],
-                         _text(data, "protocol", False)[:32], success is True, reject is True)
+                         _text(data, "protocol", False)[:32], success is True, reject is True,
+                         _text(data, "pwhash", False)[:64], _text(data, "user", False)[:320])
 
 
 def answer(verdict: Verdict) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from relay.helpers import PASSWORD, submission
 pytestmark = pytest.mark.integration
 
 SECRET = re.compile(r'<code id="secret-value">([^<]+)</code>')
+NEW_PASSWORD = "Another-Relay-pass-7"
+NEGATIVE_TTL = 10
 CODES = re.compile(r"<li><code translate=\"no\">([a-z0-9-]+)</code></li>")
 
 
@@ -87,6 +89,19 @@ def app_id_of(browser: Client, name: str) -> str:
     return row.group(1)
 
 
+def last_use(browser: Client, name: str) -> str:
+    """The "last used" cell of the app password's row, once the recorder has written it
+    (every last_login_flush seconds)."""
+    for _ in range(120):
+        page = browser.get("/me/security").text
+        row = re.search(rf'<td translate="no">{re.escape(name)}</td>\s*<td>[^<]*</td>\s*<td>(.*?)</td>', page, re.S)
+        assert row, page
+        if "(" in row.group(1):
+            return re.sub(r"<[^>]+>", "", row.group(1)).split("(", 1)[1]
+        time.sleep(0.5)
+    raise AssertionError(f"no last use shown for {name}")
+
+
 def test_an_app_password_opens_imap_and_smtp_never_the_web_and_revoked_stops_at_once(
         relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
     user = mail_domain.account("apppw")
@@ -97,6 +112,7 @@ def test_an_app_password_opens_imap_and_smtp_never_the_web_and_revoked_stops_at_
     assert app not in browser.get("/me/security").text, "shown once only"
 
     assert imap_ok(relay, user, app)
+    assert last_use(browser, "โทรศัพท์ของฉัน").startswith("IMAP"), "Dovecot's report names the app password"
     assert smtp_ok(relay, user, app)
     assert not web_ok(web, user, app), "an app password never opens the web"
     assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD), "the main password still works"
@@ -113,6 +129,24 @@ def test_an_app_password_opens_imap_and_smtp_never_the_web_and_revoked_stops_at_
     assert not smtp_ok(relay, user, other), "the relay's cache keys on entryCSN: refused at once"
     assert imap_ok(relay, user, app) and smtp_ok(relay, user, app)
     assert imap_ok(relay, user, PASSWORD)
+
+    # the self-service's "current password" is the main one; a new main password keeps the app passwords
+    browser.get("/me")
+    refused = browser.post("/me/password", {"current_password": app, "new_password": NEW_PASSWORD,
+                                            "new_password_repeat": NEW_PASSWORD})
+    assert refused.status_code == 400 and "is not your current password" in refused.text
+    changed = browser.post("/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD,
+                                            "new_password_repeat": NEW_PASSWORD})
+    assert changed.status_code == 303, changed.text
+    assert imap_ok(relay, user, NEW_PASSWORD)
+    assert imap_ok(relay, user, app) and smtp_ok(relay, user, app), "app passwords outlive a password change"
+    assert not imap_ok(relay, user, PASSWORD)
+    # Dovecot's auth cache keeps one password per account: after a failed login it answers a
+    # password other than the cached one from the cache (refused) until auth_cache_negative_ttl
+    # (10 s, deploy/dovecot/dovecot.conf.in) has passed, then asks slapd again
+    assert not imap_ok(relay, user, NEW_PASSWORD), "answered from Dovecot's cache (it holds the app password)"
+    time.sleep(NEGATIVE_TTL + 1)
+    assert imap_ok(relay, user, NEW_PASSWORD)
 
 
 def test_totp_for_a_mail_user_with_recovery_codes_and_the_main_password_kept_from_mail_clients(
@@ -171,8 +205,22 @@ def test_totp_for_a_mail_user_with_recovery_codes_and_the_main_password_kept_fro
         finally:
             person.close()
 
+    # a new main password with TOTP on: the web's only, as the old one was
+    browser.get("/me")
+    changed = browser.post("/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD,
+                                            "new_password_repeat": NEW_PASSWORD})
+    assert changed.status_code == 303, changed.text
+    assert not imap_ok(relay, user, NEW_PASSWORD) and not smtp_ok(relay, user, NEW_PASSWORD)
+    assert imap_ok(relay, user, app) and smtp_ok(relay, user, app)
+    person = Client(web)
+    try:
+        assert person.login_user(user, NEW_PASSWORD).headers["location"] == "/mail/login/totp"
+    finally:
+        person.close()
+
     # turned off: the main password opens mail clients again
     browser.get("/me/security")
-    assert browser.post("/me/totp/disable", {"current_password": PASSWORD}).status_code == 303
-    assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD)
-    assert web_ok(web, user, PASSWORD)
+    assert browser.post("/me/totp/disable", {"current_password": NEW_PASSWORD}).status_code == 303
+    assert imap_ok(relay, user, NEW_PASSWORD) and smtp_ok(relay, user, NEW_PASSWORD)
+    assert web_ok(web, user, NEW_PASSWORD)
+    assert imap_ok(relay, user, app), "and the app passwords stay"
