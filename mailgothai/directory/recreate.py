@@ -5,7 +5,8 @@ the Relax Rules control (1.3.6.1.4.1.4203.666.5.12) by an identity with `manage`
 only the rootdn here. Checked on slapd 2.5.13: the rootdn's add with the control keeps the
 given entryUUID; the application's DN is refused; without the control even the rootdn is
 refused ("no user modification allowed"). slapd does NOT refuse a second entry with the
-same entryUUID, so the caller must make sure no entry holds it (`holder_of_id`).
+same entryUUID, so the caller must make sure no entry holds it (stack/restore_domain.py
+looks for every id in the whole tree first).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import ldap3
 from ldap3.core import exceptions as lx
 
 from mailgothai.directory import batch
-from mailgothai.directory import escaping as f
 from mailgothai.directory.entries import Attrs, Entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.results import map_error
@@ -64,9 +64,3 @@ def add_all_keeping_identity(manager: Gateway, entries: Sequence[tuple[str, Attr
         except NoAnswer as exc:
             raise DirectoryUnreachable(str(exc)) from exc
     manager.call(operation)
-
-
-def holder_of_id(gateway: Gateway, base: str, mailbox_id: str) -> str | None:
-    """The DN of an entry anywhere under base (live or retained) with this entryUUID."""
-    found = gateway.search(base, f.eq("entryUUID", mailbox_id), ("1.1",), limit=1)
-    return found[0].dn if found else None

@@ -37,16 +37,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailgothai.core.addresses import normalize_domain
+from mailgothai.core.csvimport.planning import Holder
 from mailgothai.core.limits import check_account_fits
-from mailgothai.core.models import Account, Alias, Domain, Role
+from mailgothai.core.models import Account, Alias, Domain, RetainedAccount, Role
 from mailgothai.core.reasons import Why
 from mailgothai.directory.accounts import to_account
 from mailgothai.directory.aliases import to_alias
 from mailgothai.directory.domains import to_domain
 from mailgothai.directory.entries import Attrs, Entry
 from mailgothai.directory.gateway import Gateway
+from mailgothai.directory.holders import holders_of
 from mailgothai.directory.ldif_reader import read_entries
-from mailgothai.directory.recreate import add_all_keeping_identity, add_keeping_identity, entry_values, holder_of_id
+from mailgothai.directory.recreate import add_all_keeping_identity, add_keeping_identity, entry_values
 from mailgothai.errors import (
     InvalidInput,
     LimitExceeded,
@@ -172,7 +174,8 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     if live_domain is None:
         raise InvalidInput("domain", Why.DOMAIN_GONE(domain=domain))
     mail_copy = Mailboxes(backup / backup_manifest.MAIL_DIR)
-    steps = [_plan(b, entry) for entry in saved.accounts]
+    now = _look(b, domain, [to_account(entry) for entry in saved.accounts])
+    steps = [_plan(b, now, entry) for entry in saved.accounts]
     _check_limits(live_domain, steps)
     restorer = _Restorer(services, mail_copy, manifest, dry_run)
     if not dry_run:  # the accounts to add again, in transactions of RECREATE_BATCH, before any mail
@@ -185,18 +188,59 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     return DomainRestore(domain, backup, manifest.created, dry_run, outcomes, alias_outcomes, saved.shared)
 
 
-def _plan(b: Backends, entry: Entry) -> _Step:
+ID_BATCH = 200  # mailbox ids asked for in one search (an OR of equality terms, entryUUID is indexed)
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """What the running directory holds now, for every account of the backup, read in bulk
+    (a handful of searches per few hundred accounts, not several per account)."""
+
+    by_id: dict[str, Entry]  # mailbox id -> the entry that has it (live, retained, anything)
+    retained: dict[str, RetainedAccount]  # mailbox id -> the domain's deleted accounts
+    holders: dict[str, Holder]  # address (lower case) -> what holds it now
+
+
+def _look(b: Backends, domain: str, accounts: list[Account]) -> _Directory:
+    ids = [a.mailbox_id.lower() for a in accounts if a.mailbox_id]
+    by_id: dict[str, Entry] = {}
+    for start in range(0, len(ids), ID_BATCH):
+        for entry in b.gateway.search_equal(b.layout.base, "entryUUID", ids[start:start + ID_BATCH],
+                                            ("entryUUID", "mail", "objectClass")):
+            by_id[entry.first("entryUUID").lower()] = entry
+    retained = {r.mailbox_id.lower(): r for r in b.retained.iter_domain(domain)}
+    for mailbox_id in ids:  # deleted under another domain's address (renamed first): by its id
+        held = by_id.get(mailbox_id)
+        if held is not None and mailbox_id not in retained and _under(held.dn, b.layout.retained):
+            found = b.retained.by_id(mailbox_id)
+            if found is not None:
+                retained[mailbox_id] = found
+    addresses = [x for a in accounts for x in (a.email, *a.aliases)]
+    addresses += [r.email for r in retained.values()]
+    holders = holders_of(b.gateway, b.layout, [a.lower() for a in addresses])
+    return _Directory(by_id, retained, holders)
+
+
+def _under(dn: str, base: str) -> bool:
+    return dn.lower().endswith("," + base.lower())
+
+
+def _plan(b: Backends, now: _Directory, entry: Entry) -> _Step:
     account = to_account(entry)
-    mailbox_id = account.mailbox_id
+    mailbox_id = account.mailbox_id.lower()
     if not mailbox_id:
         return _Step(entry, account, "skipped", "no entryUUID in the backup")
-    live = b.accounts.find_by_id(mailbox_id)
-    if live is not None:
-        note = f"now {live.email}" if live.email.lower() != account.email.lower() else ""
-        return _Step(entry, account, "kept", note, live_address=live.email)
-    retained = b.retained.by_id(mailbox_id)
+    holder = now.by_id.get(mailbox_id)
+    if holder is not None and _under(holder.dn, b.layout.domains) and \
+            "mgtaccount" in {c.lower() for c in holder.all("objectClass")}:
+        live = holder.first("mail")
+        note = f"now {live}" if live.lower() != account.email.lower() else ""
+        return _Step(entry, account, "kept", note, live_address=live)
+    retained = now.retained.get(mailbox_id)
+    if holder is not None and retained is None:
+        return _Step(entry, account, "skipped", f"its mailbox id is held by another entry ({holder.dn})")
     address = retained.email if retained is not None else account.email  # deleted under another name?
-    taken = _taken(b, address)
+    taken = _taken(b, now, address)
     if taken:
         return _Step(entry, account, "skipped", taken)
     if retained is not None:
@@ -204,23 +248,20 @@ def _plan(b: Backends, entry: Entry) -> _Step:
             return _Step(entry, account, "skipped", "deleted, and its purge has begun: run again once it is done")
         note = f"deleted as {address}" if address.lower() != account.email.lower() else ""
         return _Step(entry, account, "undeleted", note, retained_ref=mailbox_id, live_address=address)
-    elsewhere = holder_of_id(b.gateway, b.layout.base, mailbox_id)
-    if elsewhere is not None:
-        return _Step(entry, account, "skipped", f"its mailbox id is held by another entry ({elsewhere})")
-    kept = tuple(a for a in account.aliases if not b.aliases.holder_of(a))
+    kept = tuple(a for a in account.aliases if a.lower() not in now.holders)
     dropped = [a for a in account.aliases if a not in kept]
     note = f"aliases now used elsewhere left out: {', '.join(dropped)}" if dropped else ""
     return _Step(entry, account, "recreated", note, live_address=account.email, aliases=kept)
 
 
-def _taken(b: Backends, address: str) -> str:
+def _taken(b: Backends, now: _Directory, address: str) -> str:
     """Why `address` cannot be given back: another entry holds it now ("" if free)."""
-    holder = b.aliases.holder_of(address)
-    if not holder:
+    holder = now.holders.get(address.lower())
+    if holder is None:
         return ""
-    other = b.accounts.find(address) if holder == "account" else None
+    other = b.accounts.find(address) if holder.kind == "account" else None  # rare: read alone
     whose = f" (mailbox {other.mailbox_id})" if other is not None and other.mailbox_id else ""
-    return f"{address} now belongs to another {holder}{whose}; the old mail was not put there"
+    return f"{address} now belongs to another {holder.kind}{whose}; the old mail was not put there"
 
 
 def _check_limits(domain: Domain, steps: list[_Step]) -> None:
