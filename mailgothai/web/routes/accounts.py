@@ -74,7 +74,7 @@ def _account_form(title: str, values: dict[str, str], new: bool, domain: str) ->
         fields += [Field("password_mode", N_("Password"), "select", value=values.get("password_mode", "generate"),
                          options=PASSWORD_MODES),
                    Field("password", N_("New password"), "password", autocomplete="new-password",
-                         help=N_("At least 8 characters; used only if you chose to set it")),
+                         help=N_("It must meet the domain's password policy; used only if you chose to set it")),
                    Field("status", N_("Status"), "select", value="active",
                          options=(("active", N_("active")), ("disabled", N_("suspended"))))]
     return Form(title, fields, N_("Create account") if new else N_("Save"), cancel=f"/domains/{domain}/accounts")
