@@ -50,6 +50,8 @@ def cmd_show(args: argparse.Namespace, services: Services) -> int:
         for r in found.records:
             note = "   (in the zone of the report address's domain)" if r.elsewhere else ""
             print(f"{r.name:<{width}}  {r.type:<5}  {r.value}{note}")
+        print(f"\nThe MTA-STS policy served at https://mta-sts.{found.domain}/.well-known/mta-sts.txt:")
+        print(found.mta_sts_policy.replace("\r\n", "\n"), end="")
     return 0
 
 

@@ -79,6 +79,7 @@ def publishing_of(settings: Settings) -> Publishing:
 class DomainRecords:
     domain: str
     records: tuple[Record, ...]
+    mta_sts_policy: str = ""  # what the web serves at https://mta-sts.DOMAIN/.well-known/mta-sts.txt
 
     @property
     def zone(self) -> str:
@@ -86,7 +87,7 @@ class DomainRecords:
 
     def as_data(self) -> dict[str, Any]:
         """For JSON (the CLI's --json, the API)."""
-        return {"domain": self.domain, "zone": self.zone,
+        return {"domain": self.domain, "zone": self.zone, "mta_sts_policy": self.mta_sts_policy,
                 "records": [{"purpose": r.purpose.value, "name": r.name, "type": r.type, "value": r.value,
                              "zone_line": r.zone_line, "elsewhere": r.elsewhere,
                              **({"strings": split_txt(r.value)} if r.type == "TXT" else {})} for r in self.records]}
@@ -146,8 +147,8 @@ class DnsCheckService(Service):
 
     def records(self, domain: str) -> DomainRecords:
         name = self._domain(domain)
-        keys = DkimKeyRecords(self.b.store).for_domain(name)
-        return DomainRecords(name, tuple(records(name, self.publishing(), _dkim_pairs(keys))))
+        keys, pub = DkimKeyRecords(self.b.store).for_domain(name), self.publishing()
+        return DomainRecords(name, tuple(records(name, pub, _dkim_pairs(keys))), mta_sts_policy(pub))
 
     def check(self, domain: str, resolver: str | None = None) -> DomainCheck:
         """Ask DNS for the domain's records and judge each: ok, missing, wrong, or unknown

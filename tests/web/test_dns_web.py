@@ -183,6 +183,8 @@ def test_the_api_gives_the_records_and_the_check(dns_live: Live, agencies: Agenc
         assert by_purpose["dmarc"]["value"] == "v=DMARC1; p=quarantine; rua=mailto:dmarc@mailgothai.go.th"
         assert all(len(s) <= 255 for s in by_purpose["dkim"]["strings"])
         assert "".join(by_purpose["dkim"]["strings"]) == by_purpose["dkim"]["value"]
+        served = httpx.get(dns_live.url + "/.well-known/mta-sts.txt", headers={"Host": f"mta-sts.{agencies.mine}"})
+        assert body["mta_sts_policy"] == served.text == POLICY
         publish_zone(dns_server, body["zone"], agencies.mine)
         dns_server.set(agencies.mine, "MX", "10 mx1.mailgothai.go.th", "20 mx.old-provider.example")
         checked = api.post(f"/api/v1/domains/{agencies.mine}/dns/check")

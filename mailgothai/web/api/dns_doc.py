@@ -28,7 +28,9 @@ def paths() -> dict[str, Any]:
 
 def schemas() -> dict[str, Any]:
     return {
-        "DnsRecords": {"type": "object", "required": ["domain", "zone", "records"], "properties": {
+        "DnsRecords": {"type": "object", "required": ["domain", "zone", "mta_sts_policy", "records"], "properties": {
+            "mta_sts_policy": {**STR, "description": "the policy served at "
+                                                     "https://mta-sts.DOMAIN/.well-known/mta-sts.txt"},
             "domain": STR, "zone": {**STR, "description": "the records as a zone file (no SOA: they go into the "
                                                           "domain's zone)"},
             "records": {"type": "array", "items": {"type": "object",
