@@ -25,6 +25,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "imports": ("import", "import-domains", "export"), "deploy": ("deploy",), "web": ("serve",),
     "usage": ("usage",), "purge": ("purge",), "authpolicy": ("auth-policy",), "shared": ("shared",),
     "vacation": ("vacation",), "filters": ("filter",), "quarantine": ("quarantine",), "spam": ("spam",),
+    "password_policy": ("password-policy",),
+    "password_lifecycle": ("password-lifecycle", "password-expiry"),
+    "backup": ("backup", "restore"),
+    "dns": ("dns",),
+    "load": ("load",),
 }
 GLOBAL_OPTIONS = ("--data-dir", "--config")
 

@@ -7,6 +7,7 @@ import enum
 import json
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from mailgothai.core.quota import format_size
@@ -23,6 +24,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, datetime):  # e.g. an account's password_changed_at (issue 20)
+        return value.isoformat()
     return value
 
 

@@ -50,6 +50,7 @@ class R(enum.Enum):
     AUTH_NEEDS_TLS = "auth_needs_tls"
     AUTH_FAILED = "auth_failed"
     AUTH_LOCKED = "auth_locked"
+    AUTH_MUST_CHANGE = "auth_must_change"
     AUTH_UNAVAILABLE = "auth_unavailable"
     AUTH_BAD_BASE64 = "auth_bad_base64"
     AUTH_BAD_PLAIN = "auth_bad_plain"
@@ -99,6 +100,9 @@ REPLIES: dict[R, Reply] = {
     R.AUTH_NEEDS_TLS: Reply(538, "5.7.11", "Encryption required: use STARTTLS first"),
     R.AUTH_FAILED: Reply(535, "5.7.8", "Authentication credentials invalid"),
     R.AUTH_LOCKED: Reply(454, "4.7.0", "Too many failed logins, try again later"),
+    # The right password, but it must be changed first (issue 20): the text says where
+    # (core/password_lifecycle.change_required_text).
+    R.AUTH_MUST_CHANGE: Reply(535, "5.7.8", "{text}"),
     R.AUTH_UNAVAILABLE: Reply(454, "4.7.0", "Temporary authentication failure"),
     R.AUTH_BAD_BASE64: Reply(501, "5.5.2", "Can't decode base64"),
     R.AUTH_BAD_PLAIN: Reply(501, "5.5.2", "Can't split auth value"),

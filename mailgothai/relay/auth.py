@@ -27,14 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailgothai.core.addresses import normalize_address
+from mailgothai.core.app_passwords import fingerprint
 from mailgothai.core.login_budget import Verdict
 from mailgothai.directory.gateway import Gateway
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.lookup import RelayDirectory, cached_or_thread
+from mailgothai.services.app_use import AppUseRecorder
 from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget
 
 log = logging.getLogger("mailgothai.relay")
+
+
+MUST_CHANGE_FIRST = "\0must-change"  # _check's answer for the right password of a marked account
 
 
 class AuthUnavailable(Exception):
@@ -45,14 +50,19 @@ class AuthUnavailable(Exception):
 class AuthOutcome:
     login: str | None  # the normalized address on success
     locked: bool = False  # refused without checking: too many failures of this account from this source
+    must_change: bool = False  # the right password, but it must be changed first (issue 20)
 
 
 class Authenticator:
     def __init__(self, directory: RelayDirectory, gateway: Gateway, ttl: float, budget: LoginBudget,
                  clock: Callable[[], float] = time.monotonic, hasher: Callable[[str], str] | None = None,
-                 recorder: LoginRecorder | None = None) -> None:
+                 recorder: LoginRecorder | None = None, app_uses: AppUseRecorder | None = None,
+                 nonce: str = "") -> None:
         self._directory = directory
         self.recorder = recorder  # each accepted AUTH is the account's last SMTP login (issue 17)
+        # and, if its password is an app password, that one's last use (issue 20: by its fingerprint)
+        self.app_uses = app_uses
+        self._nonce = nonce
         self._gateway = gateway
         self._hasher = hasher  # upgrades a hash from an older system at login; None: never
         self._ttl = ttl
@@ -89,7 +99,7 @@ class Authenticator:
             if hit is not None and hit[0] > now:
                 if await asyncio.to_thread(self._standing, login) == hit[1]:
                     await self._report_success(account_key, client_ip, verdict)
-                    self._record(login, client_ip)
+                    self._record(login, client_ip, password)
                     return AuthOutcome(login)
                 self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
         if verdict.delay:
@@ -98,6 +108,10 @@ class Authenticator:
         if login is not None and password:
             version = await asyncio.to_thread(self._check, login, password)
         now = self._clock()
+        if version == MUST_CHANGE_FIRST:  # never cached: the change rewrites the entry anyway
+            assert login is not None
+            await self._report_success(account_key, client_ip, verdict)
+            return AuthOutcome(None, must_change=True)
         if version is None:
             try:
                 await asyncio.to_thread(self._budget.failed, account_key, client_ip)
@@ -106,7 +120,7 @@ class Authenticator:
             return AuthOutcome(None)
         assert login is not None
         await self._report_success(account_key, client_ip, verdict)
-        self._record(login, client_ip)
+        self._record(login, client_ip, password)
         if not version and not self._warned:
             self._warned = True
             log.warning("AUTH cache off: entryCSN is not readable as the mail server (slapd ACL older than "
@@ -117,10 +131,13 @@ class Authenticator:
             self._cache[self._cache_key(login, password)] = (now + self._ttl, version)
         return AuthOutcome(login)
 
-    def _record(self, login: str, client_ip: str) -> None:
-        """In memory only: the recorder writes in batches (services/last_login.py)."""
+    def _record(self, login: str, client_ip: str, password: bytes) -> None:
+        """In memory only: the recorders write in batches (services/last_login.py, app_use.py)."""
         if self.recorder is not None:
             self.recorder.record(login, "smtp", client_ip)
+        if self.app_uses is not None:
+            self.app_uses.record(login, fingerprint(self._nonce, login, password.decode("utf-8", "replace")),
+                                 "smtp", client_ip)
 
     async def _report_success(self, account: str, client_ip: str, before: Verdict) -> None:
         """Clears this source's failures of the account: nothing to do (no SQL, no thread)
@@ -161,9 +178,22 @@ class Authenticator:
             return None
         except MailGoThaiError as exc:
             raise AuthUnavailable(str(exc)) from exc
-        if ok and self._hasher is not None:
+        if not ok:
+            return None
+        if self._must_change(login):
+            return MUST_CHANGE_FIRST
+        if self._hasher is not None:
             self._upgrade(login, dn, plain, self._hasher)
-        return version if ok else None
+        return version
+
+    def _must_change(self, login: str) -> bool:
+        """The entry the lookup read (the same read as _standing's) is marked: change at
+        next login, or expired (issue 20)."""
+        try:
+            entry = self._directory.address(login)
+        except MailGoThaiError as exc:
+            raise AuthUnavailable(str(exc)) from exc
+        return entry is not None and entry.must_change
 
     def _upgrade(self, login: str, dn: str, plain: str, hasher: Callable[[str], str]) -> None:
         """A hash from an older system (marked in the entry the lookup read) becomes

@@ -22,6 +22,7 @@ from mailgothai.core import policy as p
 from mailgothai.core import sieve_mail
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
+from mailgothai.core.password_lifecycle import change_required_text
 from mailgothai.core.scan_results import authentication_results, without_spam_headers
 from mailgothai.core.sender_headers import SenderField, read_sender_fields
 from mailgothai.core.spam import Verdict
@@ -187,6 +188,12 @@ class RelayHandler:
             log.warning("AUTH: directory unavailable: %s", exc)
             self.ctx.metrics.auth_refused(p.R.AUTH_UNAVAILABLE)
             return AuthResult(success=False, handled=False, message=str(p.reply(p.R.AUTH_UNAVAILABLE)))
+        if outcome.must_change:  # the right password, which must be changed first (issue 20)
+            self.ctx.metrics.auth_refused(p.R.AUTH_MUST_CHANGE)
+            log.info("AUTH refused from %s: the password must be changed first", ip)
+            reply = p.reply(p.R.AUTH_MUST_CHANGE,
+                            text=change_required_text(self.ctx.settings.password_change_url_effective))
+            return AuthResult(success=False, handled=False, message=str(reply))
         if outcome.login is None:
             kind = p.R.AUTH_LOCKED if outcome.locked else p.R.AUTH_FAILED
             self.ctx.metrics.auth_refused(kind)

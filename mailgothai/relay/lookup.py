@@ -22,7 +22,7 @@ from mailgothai.directory import escaping as f
 from mailgothai.directory.entries import Entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
-from mailgothai.directory.passwords import LEGACY_MARK, is_marked
+from mailgothai.directory.passwords import LEGACY_MARK, MUST_CHANGE, is_marked
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -47,7 +47,7 @@ async def cached_or_thread(func: Callable[..., R], *args: Any) -> R:
 
 
 ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
-               LEGACY_MARK, "entryCSN", "mgtSharedAccess")
+               LEGACY_MARK, "entryCSN", "mgtSharedAccess", MUST_CHANGE)
 DOMAIN_ATTRS = ("objectClass", "domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtCatchAll",
                 "mgtAliasDomainTarget")
 
@@ -76,6 +76,7 @@ class AddressEntry:
     legacy_password: bool = False  # its hash is from an older system: upgraded at the next AUTH
     shared: bool = False  # a shared role mailbox (issue 17): delivered to like a mailbox, nobody logs in as it
     send_as: tuple[str, ...] = ()  # ids of the shared mailboxes this account may send as (core/shared.py)
+    must_change: bool = False  # its password must be changed first (issue 20): AUTH refused
 
 
 class TtlCache(Generic[K, V]):
@@ -117,7 +118,8 @@ def _entry(e: Entry) -> AddressEntry:
                         version=e.first("entryCSN"),
                         legacy_password=is_marked(e), shared="mgtsharedmailbox" in classes,
                         send_as=tuple(sid for sid, rights in parse_access(e.first("mgtSharedAccess")).items()
-                                      if Right.SEND_AS in rights))
+                                      if Right.SEND_AS in rights),
+                        must_change=e.first(MUST_CHANGE).upper() == "TRUE")
 
 
 class RelayDirectory:

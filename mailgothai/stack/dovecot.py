@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from mailgothai.core.auth_policy import HEADER
+from mailgothai.core.password_lifecycle import change_required_text
+from mailgothai.directory.passwords import MUST_CHANGE
 from mailgothai.errors import StackError
 from mailgothai.mailstore import vacation
 from mailgothai.mailstore.paths import DovecotPaths as DovecotPaths
@@ -114,6 +116,7 @@ def write_config(settings: Settings) -> DovecotPaths:
     )
     upgrade = settings.imap_upgrade_hashes
     values = {"upgrade_attrs": UPGRADE_ATTRS if upgrade else "", "mailbox_root": mail,
+              "must_change_attrs": must_change_attrs(settings) if settings.imap_password_checks else "",
               "mail_uid": settings.mail_uid, "mail_gid": settings.mail_gid}
     for name in LDAP_FILES:
         write_private(paths.root / f"{name}.conf.ext", common + render(f"dovecot/{name}.conf.in", values))
@@ -164,6 +167,20 @@ def write_config(settings: Settings) -> DovecotPaths:
     sieve.write_global(settings)  # compiled with the configuration just written
     sieve.write_sendmail(settings, cert)
     return paths
+
+
+def must_change_attrs(settings: Settings) -> str:
+    """passdb fields refusing an account marked mgtMustChangePassword (issue 20) with the
+    text saying where to change the password: the attribute (TRUE, or absent) becomes
+    nologin; the reason is given always, and Dovecot sends it only with nologin's refusal
+    (checked: a wrong password gets the usual answer). (Inside a %{if} conditional Dovecot
+    2.3 cut the text at its first colon.) The text may hold no comma (pass_attrs is a
+    comma-separated list) nor ; { }; % is doubled."""
+    text = change_required_text(settings.password_change_url_effective)
+    if any(c in text for c in ",;{}"):
+        raise StackError(f"password_change_url may hold no comma, semicolon or brace: {text!r}")
+    text = text.replace("%", "%%")
+    return f", {MUST_CHANGE}=nologin, =reason={text}"
 
 
 def auth_policy_config(settings: Settings) -> str:

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +40,7 @@ from mailgothai.services.audit import AuditQueryService
 from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardService
 from mailgothai.services.listing import ListingService
+from mailgothai.services.password_lifecycle import must_change_now
 from mailgothai.services.registry import Services
 from mailgothai.services.sessions import SessionInfo
 from mailgothai.services.tokens import TokenService
@@ -206,6 +208,15 @@ def load_session(ctx: Ctx) -> None:
             ctx.session = None
 
 
+MUST_CHANGE_PAGES = ("/me", "/me/password")  # all a user who must change the password reaches (issue 20)
+
+
+def must_change(ctx: Ctx) -> bool:
+    """The logged-in mail user must change the password first (marked, or expired)."""
+    account = ctx.state.backends.accounts.find(ctx.user_email)
+    return account is not None and must_change_now(ctx.state.backends, account, datetime.now(UTC))
+
+
 def check_access(ctx: Ctx, access: Access) -> None:
     request = ctx.request
     if access is Access.PUBLIC:
@@ -218,6 +229,8 @@ def check_access(ctx: Ctx, access: Access) -> None:
     if access is Access.USER:
         if session is None or session.kind != "user":
             raise Denied(_login_redirect(request, user=True))
+        if request.url.path not in MUST_CHANGE_PAGES and must_change(ctx):
+            raise Denied(ctx.redirect("/me", "must-change"))
         return
     if session is None or session.kind != "admin" or ctx.admin is None:
         if session is not None and session.kind == "user":

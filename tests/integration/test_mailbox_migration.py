@@ -185,7 +185,7 @@ def _check_upgraded(settings: Settings, old: OldDataDir) -> None:
         assert [(r.email, r.deleted_by.startswith("upgrade")) for r in kept] == [(ORPHAN, True)]
         assert kept[0].size and kept[0].size > 0
         services.lifecycle.restore(ORPHAN)
-        services.accounts.set_password(ORPHAN, PasswordInput(plain=PASSWORD))
+        services.accounts.set_password(ORPHAN, PasswordInput(plain=PASSWORD), must_change=False)
     with mail.imap(ORPHAN, PASSWORD) as client:
         assert client.select_folder("INBOX")[b"EXISTS"] == 1
 

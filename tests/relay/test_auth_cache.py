@@ -57,7 +57,7 @@ def test_the_mail_server_reads_an_accounts_entry_csn_and_nothing_more(relay: Set
 
     before = read()
     assert before["entryCSN"] and not before.get("userPassword")
-    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD))
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     after = read()
     assert after["entryCSN"] != before["entryCSN"] and not after.get("userPassword")
     conn.modify(dn, {"entryCSN": [(ldap3.MODIFY_REPLACE, [before["entryCSN"][0]])]})
@@ -70,7 +70,7 @@ def test_after_a_password_change_the_old_password_is_refused_and_the_new_one_wor
         relay: Settings, mail_domain: MailDomain) -> None:
     user = mail_domain.account("leaked")
     assert [login(relay, user, PASSWORD) for _ in range(3)] == [235] * 3  # checked once, then cached
-    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD))
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     assert login(relay, user, PASSWORD) == 535
     assert login(relay, user, NEW_PASSWORD) == 235
     assert sends(relay, user, NEW_PASSWORD)
@@ -103,7 +103,7 @@ def test_two_relays_refuse_the_old_password_within_the_lookup_cache_time(
     user = mail_domain.account("two-relays")
     for settings in two_relays:
         assert [login(settings, user, PASSWORD) for _ in range(2)] == [235, 235]
-    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD))
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     time.sleep(TTL + 1)  # what each relay read of the entry before the change has expired
     for settings in two_relays:
         assert login(settings, user, PASSWORD) == 535

@@ -7,11 +7,12 @@ from starlette.routing import Route
 
 from mailgothai.errors import MailGoThaiError
 from mailgothai.services.selfservice import SelfService
-from mailgothai.web.context import NOTICES, Access, Ctx, page
+from mailgothai.web.context import NOTICES, Access, Ctx, must_change, page
 from mailgothai.web.forms import Field, Form
 from mailgothai.web.i18n import N_
 
 NOTICES["own-password"] = N_("Your password was changed. Use the new one in your mail programs too.")
+NOTICES["must-change"] = N_("Your password must be changed before you can read or send mail. Choose a new one here.")
 
 
 def _form() -> Form:
@@ -24,6 +25,8 @@ def _form() -> Form:
 
 
 def me(ctx: Ctx) -> Response:
+    if ctx.arg("notice") != "must-change" and must_change(ctx):  # issue 20: say why only this page opens
+        return ctx.redirect("/me", "must-change")
     box = SelfService(ctx.state.backends, ctx.user_email, ctx.state.refresher).mailbox()
     return ctx.render("me.html", box=box, form=_form())
 
@@ -37,6 +40,9 @@ def change_password(ctx: Ctx) -> Response:
         return ctx.render("me.html", 400, box=service.mailbox(), form=_form().fail(exc, ctx.gettext))
     assert ctx.session is not None
     ctx.state.sessions.end_all("user", ctx.user_email, keep=ctx.session.token)
+    # The user's own change stamps the time and removes a "change at next login" mark (issue 20):
+    # this node's relay reads the entry again, so SMTP AUTH takes the new password at once.
+    ctx.state.backends.tell_relay()
     return ctx.redirect("/me", "own-password")
 
 
