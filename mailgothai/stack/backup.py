@@ -44,6 +44,7 @@ from mailgothai.stack.process import run_tool
 log = logging.getLogger(__name__)
 MESSAGE_DIRS = ("cur", "new")
 SKIPPED_MAIL_DIRS = (".purging",)  # mailboxes being purged (services/purge.py)
+LOCK_SUFFIX = ".lock"  # Dovecot's dotlocks (dovecot-uidlist.lock while it delivers or syncs)
 
 
 def sql_kind(url: str) -> str:
@@ -185,6 +186,8 @@ class _MailCopier:
             if rel == fmt.MAIL_DIR and name in SKIPPED_MAIL_DIRS:
                 continue
             if is_maildir and name in (*MESSAGE_DIRS, "tmp"):
+                continue
+            if name.endswith(LOCK_SUFFIX):  # a restored dotlock would stall Dovecot until it is stale
                 continue
             if entry.is_symlink():
                 target = os.readlink(entry.path)

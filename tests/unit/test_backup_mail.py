@@ -64,12 +64,13 @@ def test_a_message_renamed_after_the_listing_is_copied_under_its_new_name(tmp_pa
     assert record.sha256 == fmt.sha256_file(out / "mail/ab/abcd-1234/Maildir/cur/111.M1P1.host,S=5:2,S")
 
 
-def test_a_message_seen_in_new_and_in_cur_is_taken_once_and_tmp_never(tmp_path: Path) -> None:
+def test_a_message_seen_in_new_and_in_cur_is_taken_once_and_tmp_and_locks_never(tmp_path: Path) -> None:
     folder = maildir(tmp_path / "mailboxes")
     # the link Dovecot's move leaves for a moment: the same message under both names
     (folder / "new" / "333.M3P3.host").write_bytes(b"third")
     os.link(folder / "new" / "333.M3P3.host", folder / "cur" / "333.M3P3.host:2,")
     (folder / "tmp" / "444.M4P4.host").write_bytes(b"being delivered")
+    (folder / "dovecot-uidlist.lock").write_bytes(b"")  # Dovecot delivering: restored, it would stall SELECT
     sent = folder / ".Sent"
     for sub in ("cur", "new", "tmp"):
         (sent / sub).mkdir(parents=True)
