@@ -17,6 +17,13 @@ flushed (cold: slapd verifies the argon2id hash each time) and the same users ag
 `--seconds` (warm). Variants are interleaved, their order rotated each round; the figure
 is the median of `--rounds`, and the ratios TLS / plain are taken within the run.
 
+With `--compare-password-checks`, each variant is measured twice in every round: with
+issue 20's check in Dovecot's passdb (mgtMustChangePassword -> nologin with its reason,
+`imap_password_checks = 1`, the default) and without it (`= 0`), Dovecot's configuration
+rewritten and reloaded between them, their order rotated; the ratio on / off is taken
+within the run (none of the measured users is marked: the check's cost is one more
+attribute read and mapped per lookup, which is what every login pays).
+
 Plain IMAP is from 127.0.0.1 to 127.0.0.1, which Dovecot counts as secured (this host);
 from anywhere else it refuses a password before TLS (`disable_plaintext_auth`).
 """
@@ -47,7 +54,7 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings, load_settings
-from mailgothai.stack import manager
+from mailgothai.stack import dovecot, manager
 
 PASSWORD = "Bench-login-pass-1"
 DOMAIN = "logins.bench.go.th"
@@ -152,6 +159,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="of " + ",".join(VARIANTS))
+    ap.add_argument("--compare-password-checks", action="store_true",
+                    help="each variant with and without issue 20's passdb check (imap_password_checks 1 / 0)")
     ap.add_argument("--imap-upgrade-hashes", type=int, choices=(0, 1), default=1,
                     help="0: without Dovecot's post-login script (the setting imap_upgrade_hashes)")
     args = ap.parse_args()
@@ -174,15 +183,26 @@ def main() -> int:
     try:
         logins = dataset_accounts(args.dataset, args.users) if args.dataset else own_accounts(settings, args.users)
         flush = ["doveadm", "-c", str(settings.dovecot_config), "auth", "cache", "flush"]
-        cold: dict[str, list[float]] = {v: [] for v in variants}
-        warm: dict[str, list[float]] = {v: [] for v in variants}
+        checks = (1, 0) if args.compare_password_checks else (settings.imap_password_checks,)
+        runs = [(v, c) for v in variants for c in checks]
+        name = {(v, c): f"{v}+checks" if c and len(checks) > 1 else f"{v}-checks" if len(checks) > 1 else v
+                for v, c in runs}
+        cold: dict[str, list[float]] = {name[r]: [] for r in runs}
+        warm: dict[str, list[float]] = {name[r]: [] for r in runs}
         result["load_average_at_measuring"] = os.getloadavg()
+        current = settings.imap_password_checks
         for n in range(args.rounds):
-            order = variants[n % len(variants):] + variants[:n % len(variants)]
-            for variant in order:
+            order = runs[n % len(runs):] + runs[:n % len(runs)]
+            for variant, check in order:
+                if check != current:  # issue 20's passdb check on or off: Dovecot rewritten and reloaded
+                    dovecot.write_config(settings.replace(imap_password_checks=check))
+                    subprocess.run(["doveadm", "-c", str(settings.dovecot_config), "reload"], check=True,
+                                   capture_output=True)
+                    time.sleep(2)  # the auth process restarts with the new passdb
+                    current = check
                 subprocess.run(flush, check=True, capture_output=True)  # cold: the next logins go to slapd
-                cold[variant].append(measure(settings, variant, logins, args.clients, 0))
-                warm[variant].append(measure(settings, variant, logins, args.clients, args.seconds))
+                cold[name[(variant, check)]].append(measure(settings, variant, logins, args.clients, 0))
+                warm[name[(variant, check)]].append(measure(settings, variant, logins, args.clients, args.seconds))
         result["load_average_at_end"] = os.getloadavg()
 
         def median(runs: dict[str, list[float]]) -> dict[str, float]:
@@ -198,7 +218,11 @@ def main() -> int:
             "warm_logins_per_s": {v: [round(x, 1) for x in r] for v, r in warm.items()},
             "cold_median": cold_median, "warm_median": warm_median,
         })
-        if "plain" in variants:
+        if len(checks) > 1:
+            result["ratio_checks_on_to_off"] = {
+                v: {"cold": round(cold_median[f"{v}+checks"] / cold_median[f"{v}-checks"], 3),
+                    "warm": round(warm_median[f"{v}+checks"] / warm_median[f"{v}-checks"], 3)} for v in variants}
+        elif "plain" in variants:
             result["ratio_to_plain"] = {
                 v: {"cold": round(cold_median[v] / cold_median["plain"], 3),
                     "warm": round(warm_median[v] / warm_median["plain"], 3)}
