@@ -20,6 +20,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from web.conftest import Client, Live, serve
 
+from mailgothai.core.models import Role
+from mailgothai.services.passwords import PasswordInput
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain
 from relay.helpers import PASSWORD, submission
@@ -89,14 +91,14 @@ def app_id_of(browser: Client, name: str) -> str:
     return row.group(1)
 
 
-def last_use(browser: Client, name: str) -> str:
+def last_use(browser: Client, name: str, protocol: str = "") -> str:
     """The "last used" cell of the app password's row, once the recorder has written it
     (every last_login_flush seconds)."""
     for _ in range(120):
         page = browser.get("/me/security").text
         row = re.search(rf'<td translate="no">{re.escape(name)}</td>\s*<td>[^<]*</td>\s*<td>(.*?)</td>', page, re.S)
         assert row, page
-        if "(" in row.group(1):
+        if "(" in row.group(1) and protocol in row.group(1):
             return re.sub(r"<[^>]+>", "", row.group(1)).split("(", 1)[1]
         time.sleep(0.5)
     raise AssertionError(f"no last use shown for {name}")
@@ -224,3 +226,47 @@ def test_totp_for_a_mail_user_with_recovery_codes_and_the_main_password_kept_fro
     assert imap_ok(relay, user, NEW_PASSWORD) and smtp_ok(relay, user, NEW_PASSWORD)
     assert web_ok(web, user, NEW_PASSWORD)
     assert imap_ok(relay, user, app), "and the app passwords stay"
+
+
+def test_the_admins_of_the_domain_list_and_revoke_app_passwords_and_turn_off_a_lost_second_factor(
+        relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("lostphone")
+    browser.login_user(user, PASSWORD)
+    app = make_app_password(browser, "old phone")
+    browser.get("/me/security")
+    browser.post("/me/totp/begin")
+    uri = re.search(r'<code translate="no">(otpauth://[^<]+)</code>', browser.get("/me/security").text)
+    assert uri
+    secret = parse_qs(urlsplit(uri.group(1).replace("&amp;", "&")).query)["secret"][0]
+    assert browser.post("/me/totp/confirm", {"current_password": PASSWORD,
+                                             "code": pyotp.TOTP(secret).now()}).status_code == 200
+    # (a refused SMTP AUTH counts twice in the login budget: smtplib tries PLAIN, then LOGIN)
+    assert not smtp_ok(relay, user, PASSWORD) and imap_ok(relay, user, app)
+
+    services = mail_domain.services
+    tag = mail_domain.name.split(".")[0]
+    other = services.domains.add(f"other-{mail_domain.name}").name
+    for login, domain in ((f"da-{tag}", mail_domain.name), (f"xa-{tag}", other)):
+        services.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(domain,))
+    stranger = Client(web)
+    try:
+        assert stranger.login_admin(f"xa-{tag}", PASSWORD).headers["location"] == "/"
+        assert stranger.get(f"/accounts/{user}/security").status_code in (403, 404), "another domain's admin"
+    finally:
+        stranger.close()
+
+    admin = Client(web)
+    try:
+        admin.login_admin(f"da-{tag}", PASSWORD)
+        page = admin.get(f"/accounts/{user}/security")
+        assert page.status_code == 200 and "old phone" in page.text and app not in page.text
+        app_id = re.search(rf"/accounts/{re.escape(user)}/app-passwords/([0-9a-f]+)/revoke", page.text)
+        assert app_id, page.text
+        assert admin.post(f"/accounts/{user}/app-passwords/{app_id.group(1)}/revoke").status_code == 303
+        assert not imap_ok(relay, user, app) and not smtp_ok(relay, user, app), "revoked by the domain's admin"
+        admin.get(f"/accounts/{user}/security")
+        assert admin.post(f"/accounts/{user}/totp/reset").status_code == 303
+    finally:
+        admin.close()
+    assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD), "the main password is back"
+    assert web_ok(web, user, PASSWORD), "and the web asks for no code"

@@ -1,6 +1,7 @@
 """A mail user's security page (issue 20): app passwords for mail clients (made, shown
 once, listed with their last use, revoked) and the second factor for the web (TOTP, with
-recovery codes). The rules are services/second_factor.py's."""
+recovery codes); and an account's, for its admins (list and revoke its app passwords,
+turn off its second factor: a lost phone). The rules are services/second_factor.py's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailgothai.errors import MailGoThaiError
-from mailgothai.services.second_factor import UserSecurity
+from mailgothai.services.second_factor import AppPasswordAdmin, UserSecurity, has_second_factor
 from mailgothai.web.context import NOTICES, Access, Ctx, page
 from mailgothai.web.i18n import N_
 from mailgothai.web.messages import describe_error
@@ -16,6 +17,8 @@ from mailgothai.web.routes.auth import qr_svg
 
 NOTICES["app-password-revoked"] = N_("The app password was revoked: mail programs using it can no longer log in.")
 NOTICES["totp-off"] = N_("The second factor is off. Your password opens mail programs again.")
+NOTICES["totp-reset"] = N_(
+    "The second factor of this account is off: its password opens the web and mail programs again.")
 
 
 def _security(ctx: Ctx, status: int = 200, **values: object) -> Response:
@@ -79,8 +82,39 @@ def new_recovery_codes(ctx: Ctx) -> Response:
 
 
 
+def _admin(ctx: Ctx) -> AppPasswordAdmin:
+    services = ctx.services()
+    return AppPasswordAdmin(services.backends, services.actor)
+
+
+def account_security(ctx: Ctx, status: int = 200, error: str = "") -> Response:
+    email = ctx.request.path_params["email"]
+    admin = _admin(ctx)
+    apps = admin.list(email)  # NotFound, or PermissionDenied outside the admin's domains
+    return ctx.render("account_security.html", status, email=email.lower(), apps=apps,
+                      totp_on=has_second_factor(admin.b, email.lower()), error=error)
+
+
+def account_revoke(ctx: Ctx) -> Response:
+    email = ctx.request.path_params["email"]
+    try:
+        _admin(ctx).revoke(email, ctx.request.path_params["app_id"])
+    except MailGoThaiError as exc:
+        return account_security(ctx, 404, describe_error(exc, ctx.gettext))
+    return ctx.redirect(f"/accounts/{email}/security", "app-password-revoked")
+
+
+def account_totp_reset(ctx: Ctx) -> Response:
+    email = ctx.request.path_params["email"]
+    _admin(ctx).reset_second_factor(email)
+    return ctx.redirect(f"/accounts/{email}/security", "totp-reset")
+
+
 def routes() -> list[Route]:
     return [
+        page("/accounts/{email}/security", account_security, Access.ADMIN),
+        page("/accounts/{email}/app-passwords/{app_id}/revoke", account_revoke, Access.ADMIN, ("POST",)),
+        page("/accounts/{email}/totp/reset", account_totp_reset, Access.ADMIN, ("POST",)),
         page("/me/security", security, Access.USER),
         page("/me/app-passwords", create_app_password, Access.USER, ("POST",)),
         page("/me/app-passwords/{app_id}/revoke", revoke_app_password, Access.USER, ("POST",)),
