@@ -99,6 +99,7 @@ class DomainRestore:
     accounts: tuple[AccountOutcome, ...]
     aliases: tuple[AliasOutcome, ...]
     shared_left: int  # shared mailboxes in the backup (not restored here)
+    mail_included: bool = True  # False: the backup was taken with --no-mail (no mail comes back)
 
     def count(self, action: str) -> int:
         return sum(1 for a in self.accounts if a.action == action)
@@ -185,7 +186,15 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     outcomes = tuple(restorer.account(step) for step in steps)
     alias_outcomes = tuple(restorer.alias(to_alias(entry)) for entry in saved.aliases)
     restorer.finish()
-    return DomainRestore(domain, backup, manifest.created, dry_run, outcomes, alias_outcomes, saved.shared)
+    report = DomainRestore(domain, backup, manifest.created, dry_run, outcomes, alias_outcomes, saved.shared,
+                         manifest.mail_included)
+    if not dry_run:  # one record of the whole restore, beside one per change
+        restorer.recorder.audit("domain.restore", "domain", domain, domain, after={
+            "backup": str(backup), "created": manifest.created, "recreated": report.count("recreated"),
+            "undeleted": report.count("undeleted"), "messages": report.messages,
+            "aliases": sum(1 for a in alias_outcomes if a.action == "restored"),
+            "skipped": [f"{a.address}: {a.note}" for a in outcomes if a.action == "skipped"]})
+    return report
 
 
 ID_BATCH = 200  # mailbox ids asked for in one search (an OR of equality terms, entryUUID is indexed)
@@ -426,6 +435,8 @@ def outcome_lines(report: DomainRestore) -> Iterator[str]:
     for al in report.aliases:
         what = {"restored": f"{would}restored", "kept": "exists", "skipped": "skipped"}[al.action]
         yield f"alias {al.address}: {what}" + (f" ({al.note})" if al.note else "")
+    if not report.mail_included:
+        yield "the backup holds no mail (taken with --no-mail): accounts only, no message put back"
     if report.shared_left:
         yield f"{report.shared_left} shared mailbox(es) in the backup: not restored by this command"
     yield (f"domain {report.domain} from the backup of {report.created}: {report.count('recreated')} account(s) "
