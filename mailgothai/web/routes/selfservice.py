@@ -19,7 +19,7 @@ def _form() -> Form:
     return Form(N_("Change your password"), [
         Field("current_password", N_("Current password"), "password", autocomplete="current-password", required=True),
         Field("new_password", N_("New password"), "password", autocomplete="new-password", required=True,
-              help=N_("At least 8 characters")),
+              help=N_("It must meet your domain's password policy; if it does not, this page says why")),
         Field("new_password_repeat", N_("New password again"), "password", autocomplete="new-password", required=True),
     ], N_("Change password"), action="/me/password")
 
