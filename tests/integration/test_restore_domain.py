@@ -23,7 +23,7 @@ from mailgothai.stack.restore_domain import BackupRefused, restore_domain
 from tests.conftest import Cli
 from tests.integration.conftest import AuditProbe, MailClients
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 PASSWORDS = {"alice": "Rt5-first-secret-1", "bob": "Rt5-second-secret-2", "carol": "Rt5-third-secret-3",
              "erin": "Rt5-fourth-secret-4", "oscar": "Rt5-fifth-secret-5"}
