@@ -354,3 +354,35 @@ def test_the_web_sends_the_secret_only_to_the_relays_certificate(relay: Settings
     with pytest.raises(SubmissionFailed, match="refused the login"):  # a wrong secret, for the record
         RelaySubmission(relay.replace(sieve_submit_secret="not-the-secret")).send(user, ["x@outside.example"],
                                                                                    message)
+
+
+def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
+        web: Live, relay: Settings, mail_domain: MailDomain) -> None:
+    """With TOTP on, the main password opens the web only (with the code) and mail programs
+    need app passwords: a reset link must not give IMAP the new main password."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import pyotp
+
+    from mailgothai.services.second_factor import UserSecurity
+
+    user = mail_domain.account("twofactor")
+    backends = mail_domain.services.backends
+    security = UserSecurity(backends, user)
+    secret = parse_qs(urlsplit(security.start_totp()).query)["secret"][0]
+    security.enable_totp(PASSWORD, pyotp.TOTP(secret).now())
+    config = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0))
+    outbox = Outbox()
+    RecoveryService(backends, user, config, outbox).set(outside_address(), PASSWORD)
+    confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"))
+    assert PasswordResetService(backends, config, outbox).send_reset(user)
+    token = link_in(outbox.sent[-1][2], "/mail/reset")
+
+    person = Person(web)
+    person.get(f"/mail/reset/{token}")
+    done = person.post(f"/mail/reset/{token}", {"new_password": NEW_PASSWORD, "new_password_repeat": NEW_PASSWORD})
+    assert done.status_code == 303
+    assert not imap_login(relay, user, NEW_PASSWORD) and not imap_login(relay, user, PASSWORD)
+    assert not smtp_login(relay, user, NEW_PASSWORD)
+    login = Person(web).login_user(user, NEW_PASSWORD)
+    assert login.status_code == 303 and login.headers["location"] == "/mail/login/totp"  # the code still asked
