@@ -74,6 +74,8 @@ class RelayContext:
     def close(self) -> None:
         if self.auth.recorder is not None:  # the last logins waiting are written before the store closes
             self.auth.recorder.stop()
+        if self.auth.app_uses is not None:
+            self.auth.app_uses.stop()
         if self.protection is not None:  # the counts waiting are written before the store closes
             self.protection.tally.flush()
         self.gateway.close()

@@ -64,6 +64,8 @@ async def serve(settings: Settings, ready_file: str | None = None) -> None:
     loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(_reload(ctx, pickup)))
     if ctx.auth.recorder is not None:
         ctx.auth.recorder.start()  # its own thread; ctx.close() writes what waits
+    if ctx.auth.app_uses is not None:
+        ctx.auth.app_uses.start()  # the same, for the app passwords' last uses (issue 20)
     worker = asyncio.create_task(ctx.queue.run())
     maintenance = asyncio.create_task(_maintain(ctx))
     picking = asyncio.create_task(pickup.run())

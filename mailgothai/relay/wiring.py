@@ -5,12 +5,14 @@ and TLS context, put together in one RelayContext (context.py)."""
 from __future__ import annotations
 
 import ssl
+from functools import partial
 from typing import Any
 
 from sqlalchemy import event
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.passwords import hash_password
+from mailgothai.directory.app_passwords import apps_of_logins
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.login_owners import LoginOwners
@@ -31,14 +33,17 @@ from mailgothai.relay.remote import RemoteSender, Resolver
 from mailgothai.relay.routing import Router
 from mailgothai.relay.rspamd import RspamdClient
 from mailgothai.relay.spool import Spool, Target
+from mailgothai.services.app_use import AppUseRecorder
 from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget, rules_from
+from mailgothai.services.second_factor import policy_nonce
 from mailgothai.settings import Settings
 from mailgothai.store import Store
 from mailgothai.store.last_login import LastLogins
 from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
 from mailgothai.store.relay_state import DkimKeyRecords, SendCounters
+from mailgothai.store.second_factor import AppPasswordUses
 from mailgothai.store.spam_policy import SpamPolicies
 
 
@@ -88,6 +93,9 @@ def build(settings: Settings) -> RelayContext:
     # Accepted AUTHs are the accounts' last SMTP logins, written in batches (issue 17).
     recorder = LoginRecorder(LastLogins(store), LoginOwners(gateway, Layout(settings.ldap_base)).resolve,
                              every=settings.last_login_flush, batch=settings.last_login_batch)
+    # and which app password each took: its last use (issue 20), matched the same way
+    app_uses = AppUseRecorder(AppPasswordUses(store), partial(apps_of_logins, gateway, Layout(settings.ldap_base)),
+                              every=settings.last_login_flush)
 
     async def route_sender(sender: str) -> tuple[Target, ...]:
         return await ctx_holder["ctx"].route_sender(sender)
@@ -106,7 +114,8 @@ def build(settings: Settings) -> RelayContext:
         counters=SendCounters(store), keys=keys,
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
-                           hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder),
+                           hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder,
+                           app_uses=app_uses, nonce=policy_nonce(str(settings.auth_policy_secret))),
         spool=spool, queue=queue, store=store, gateway=gateway,
         quarantine=quarantine, protection=protection,
     )

@@ -116,6 +116,7 @@ def test_an_app_password_opens_imap_and_smtp_never_the_web_and_revoked_stops_at_
     assert imap_ok(relay, user, app)
     assert last_use(browser, "โทรศัพท์ของฉัน").startswith("IMAP"), "Dovecot's report names the app password"
     assert smtp_ok(relay, user, app)
+    assert last_use(browser, "โทรศัพท์ของฉัน", "SMTP").startswith("SMTP"), "the relay tells which app password"
     assert not web_ok(web, user, app), "an app password never opens the web"
     assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD), "the main password still works"
     assert web_ok(web, user, PASSWORD)
