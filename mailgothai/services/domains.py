@@ -140,5 +140,7 @@ class DomainService(Service):
         self.b.domains.delete(domain.name)
         if self.b.spam is not None:  # its spam policy and lists go too (issue 18): a re-added name starts anew
             self.b.spam.drop_domain(domain.name)
+        if self.b.password_policies is not None:  # and its password policy (issue 20)
+            self.b.password_policies.drop_policy(domain.name)
         self.audit("domain.delete", "domain", domain.name, domain.name, before=domain)
         self.b.doveadm.flush_all()

@@ -144,7 +144,12 @@ def test_a_stored_hash_cannot_be_checked_and_is_taken(world: FakeWorld) -> None:
     assert world.backends.accounts.check_password(SOMCHAI, "weak")
 
 
-def test_the_self_service_change_refuses_a_weak_password_with_its_reason(world: FakeWorld) -> None:
+def test_the_self_service_change_refuses_a_weak_password_with_its_reason(world: FakeWorld,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The current password is checked by services/second_factor.py through the directory's
+    # application connection, which the fakes do not have: here the fake directory checks it.
+    monkeypatch.setattr("mailgothai.services.selfservice.check_main_password",
+                        lambda backends, email, password: backends.accounts.check_password(email, password))
     me = SelfService(world.backends, SOMCHAI, cast(UsageRefresher, None))
     error = refused(me.change_password, PASSWORD, "somchai-Pass-1", "somchai-Pass-1")
     assert (error.field, error.why.code) == ("new_password", "password_personal")
@@ -153,3 +158,13 @@ def test_the_self_service_change_refuses_a_weak_password_with_its_reason(world: 
     assert world.audit.entries == []
     me.change_password(PASSWORD, "Tr4vel-lamp-Oboe", "Tr4vel-lamp-Oboe")
     assert world.backends.accounts.check_password(SOMCHAI, "Tr4vel-lamp-Oboe")
+
+
+def test_a_deleted_domain_s_policy_goes_with_it(world: FakeWorld) -> None:
+    from mailgothai.services.domains import DomainService
+
+    PasswordPolicyService(world.backends, OPERATOR).set(THEIRS, {"min_length": 30})
+    DomainService(world.backends, OPERATOR).delete(THEIRS)
+    assert store(world).own_policy(THEIRS) is None
+    world.add_domain(THEIRS)  # the name added again starts from the floor
+    assert PasswordPolicyService(world.backends, OPERATOR).show(THEIRS).policy == PasswordPolicy()
