@@ -16,6 +16,7 @@ import pytest
 from mailgothai.core.models import Role
 from mailgothai.core.quota import parse_size
 from mailgothai.datagen import Spec, generate
+from mailgothai.errors import StackError
 from mailgothai.services.actor import Actor
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
@@ -262,3 +263,24 @@ def test_the_import_rules_hold_limits_password_policy_and_files(stopped: Setting
     done = run_main(["--data-dir", str(stopped.data_dir), "load", str(tmp_path / "missing.csv"),
                      "--domains", str(data.domains)])
     assert done.returncode == 2 and "no such file" in done.stderr, done.stderr
+
+
+def test_a_slapadd_failure_half_way_leaves_nothing(stopped: Settings, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """slapadd refusing an entry after it has written others: the old database is back,
+    no audit record is committed, and the generated passwords' file is gone."""
+    data = _dataset(tmp_path / "set", accounts=20, passwords="blank")
+    before = _directory(stopped)
+    real = offline_load.ldif_chunks
+
+    def then_a_bad_entry(*args: object, **kwargs: object) -> Iterator[str]:
+        yield from real(*args, **kwargs)  # type: ignore[arg-type]
+        yield "dn: cn=broken,o=nowhere\nobjectClass: noSuchClass\ncn: broken\n\n"
+
+    monkeypatch.setattr(offline_load, "ldif_chunks", then_a_bad_entry)
+    with pytest.raises(StackError, match="slapadd failed"):
+        offline_load.load(stopped, data.accounts, data.domains, actor="test")
+    assert _directory(stopped) == before
+    assert not slapd.paths_for(stopped).db_dir.with_name(offline_load.BACKUP).exists()
+    assert AuditProbe(stopped).count() == 0
+    assert list((stopped.data_dir / "loads").rglob("result.csv")) == []
