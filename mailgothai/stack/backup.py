@@ -39,6 +39,7 @@ from mailgothai.settings import Settings
 from mailgothai.stack import backup_manifest as fmt
 from mailgothai.stack import slapd
 from mailgothai.stack.backup_manifest import FileRecord, Manifest
+from mailgothai.stack.private import UMASK
 from mailgothai.stack.process import run_tool
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,28 @@ def libpq_url(url: str) -> str:
     """SQLAlchemy's postgresql+DRIVER:// URL as libpq's tools (pg_dump, pg_restore) take it."""
     scheme, sep, rest = url.partition("://")
     return "postgresql://" + rest if sep else url
+
+
+def pg_conninfo(url: str) -> tuple[str, str | None]:
+    """(libpq URL without the password, the password): the password goes to PGPASSWORD,
+    never on a command line, which every local user can read in /proc."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    password = None if parsed.password is None else str(parsed.password)
+    return libpq_url(parsed._replace(password=None).render_as_string(hide_password=False)), password
+
+
+def run_pg_tool(args: list[str], url: str, what: str) -> None:
+    """Run pg_dump or pg_restore on the database `url` names."""
+    conninfo, password = pg_conninfo(url)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    done = subprocess.run([*args, "--dbname", conninfo], capture_output=True, text=True, check=False, env=env,
+                          umask=UMASK)
+    if done.returncode != 0:
+        raise StackError(f"{what} failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
 
 
 def pg_tool(name: str) -> str:
@@ -364,8 +387,7 @@ def take_backup(settings: Settings, out: Path, since: Path | None = None, mail: 
             if audit is not None:
                 manifest.counts["audit_records"] = audit
         else:
-            run_tool([pg_tool("pg_dump"), "-Fc", "--no-owner", "-f", str(partial / fmt.PGDUMP_FILE), libpq_url(url)],
-                     what="pg_dump")
+            run_pg_tool([pg_tool("pg_dump"), "-Fc", "--no-owner", "-f", str(partial / fmt.PGDUMP_FILE)], url, "pg_dump")
         w.add_written(manifest.sql_file)
         progress("keys, certificate, settings")
         if settings.config_file.is_file():

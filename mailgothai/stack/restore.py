@@ -31,7 +31,7 @@ from mailgothai.errors import InvalidInput, StackError
 from mailgothai.settings import Settings, load_settings, save_settings
 from mailgothai.stack import backup_manifest as fmt
 from mailgothai.stack import slapd
-from mailgothai.stack.backup import libpq_url, pg_tool, sql_kind
+from mailgothai.stack.backup import pg_tool, run_pg_tool, sql_kind
 from mailgothai.stack.backup_manifest import Manifest
 from mailgothai.stack.process import run_tool
 
@@ -104,9 +104,8 @@ def restore_full(backup: Path, target: Settings, progress: Callable[[str], None]
         _copy_tree(backup / fmt.MAIL_DIR, settings.mailbox_root_path, keep_mtime=True, owner=owner)
         if manifest.sql == "postgresql":
             progress("SQL store (pg_restore)")
-            run_tool([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--single-transaction",
-                      "--exit-on-error", "-d", libpq_url(target.sql_url), str(backup / fmt.PGDUMP_FILE)],
-                     what="pg_restore")
+            run_pg_tool([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--single-transaction",
+                         "--exit-on-error", str(backup / fmt.PGDUMP_FILE)], target.sql_url, "pg_restore")
     except BaseException:
         if existed:
             for child in new.iterdir():

@@ -1,6 +1,7 @@
 """The mail part of a backup (stack/backup.py) on real Maildir folders, when Dovecot renames
 or expunges a message between the listing and its copy: the message is found again by
-its base name, or recorded as gone; a message in both new/ and cur/ is taken once."""
+its base name, or recorded as gone; a message in both new/ and cur/ is taken once. And how
+pg_dump and pg_restore get the database's password (not on their command line)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,12 @@ def test_a_message_seen_in_new_and_in_cur_is_taken_once_and_tmp_and_locks_never(
         "mail/ab/abcd-1234/Maildir/dovecot-uidlist",
     ]
     assert manifest.gone == []
+
+
+def test_pg_tools_get_the_password_apart_from_their_command_line() -> None:
+    from mailgothai.stack.backup import pg_conninfo
+
+    assert pg_conninfo("postgresql+psycopg://mg:s3cr%40t@db.example:5432/mail?sslmode=require") == (
+        "postgresql://mg@db.example:5432/mail?sslmode=require", "s3cr@t")
+    assert pg_conninfo("postgresql+psycopg://postgres@127.0.0.1:5433/x") == ("postgresql://postgres@127.0.0.1:5433/x",
+                                                                            None)
