@@ -179,7 +179,8 @@ def _upload(ctx: Ctx, upload: UploadFile | None) -> Response:
             shutil.copyfileobj(upload.file, out)
         service = _service(ctx)
         job = service.start_job(Path(name), file_name=Path(upload.filename).name[:200], keep_copy=True,
-                                encoding=ctx.form.get("encoding") or None)
+                                encoding=ctx.form.get("encoding") or None,
+                                must_change=ctx.form.get("must_change") == "1")  # issue 20
     finally:
         Path(name).unlink(missing_ok=True)
     start_in_background(ctx.state.settings, ctx.actor, job.id, "validate")

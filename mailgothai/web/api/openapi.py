@@ -133,6 +133,11 @@ PASSWORD_RESET = {"required": True, "content": {"application/json": {"schema": {
     "oneOf": [{"required": ["password"], "properties": {"generate_password": {"const": False}}},
               {"required": ["generate_password"], "properties": {"generate_password": {"const": True}},
                "not": {"required": ["password"]}}]}}}}
+# An account's reset (issue 20): the user changes the new password at the next login unless must_change is false.
+ACCOUNT_PASSWORD_RESET = {"required": True, "content": {"application/json": {"schema": {
+    **PASSWORD_RESET["content"]["application/json"]["schema"],  # type: ignore[index]
+    "properties": {**PASSWORD, "must_change": {**BOOL, "description": "the user must change it at the next "
+                                               "login before IMAP and SMTP let them in (default true)"}}}}}}
 LIST_Q = {"type": "string", "maxLength": 320, "pattern": f"^{NO_CONTROL}*$",
           "description": "start of a name: no control characters; empty: all"}
 SEARCH = {"type": "string", "minLength": 1, "maxLength": 320, "pattern": f"^{NO_CONTROL}*[^\\s\\u0000-\\u001f"
@@ -259,7 +264,7 @@ def document() -> dict[str, Any]:
         f"{P}/accounts/{{email}}/suspend": {"post": _op("suspend an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/activate": {"post": _op("activate an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/password": {"post": _op("set or generate a new password", "GeneratedPassword",
-                                                          [EMAIL], PASSWORD_RESET, tag="accounts")},
+                                                          [EMAIL], ACCOUNT_PASSWORD_RESET, tag="accounts")},
         f"{P}/search": {"get": _op("accounts in every domain the token may see, by address or name prefix",
                                    "AccountList", [{**_query("q", SEARCH), "required": True}, PAGING[1]],
                                    tag="accounts")},
@@ -320,7 +325,10 @@ def document() -> dict[str, Any]:
                         [_query("file_name", STR, "the file's name, for the job list"),
                          _query("encoding", STR, "the file's encoding (utf-8, cp874/tis-620, cp1252, latin-1, "
                                                  "iso-8859-15); default: UTF-8 or Thai cp874 detected, anything "
-                                                 "else refused")], CSV_BODY, status="202",
+                                                 "else refused"),
+                         _query("must_change", {"type": "string", "enum": ["true", "false"]},
+                                "true: every account the import creates must change its password at first "
+                                "login (issue 20); default false")], CSV_BODY, status="202",
                         tag="imports"),
         },
         f"{P}/imports/{{job_id}}": {"get": _op("an import job: state and counts", "ImportJob", [JOB_ID],

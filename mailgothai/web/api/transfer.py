@@ -150,8 +150,12 @@ def import_upload(c: ApiCtx, path: Path) -> Any:
     name = (c.query("file_name") or "upload.csv").strip()
     if len(name) > 200 or any(ord(ch) < 32 for ch in name) or "/" in name or "\\" in name:
         raise InvalidInput("file_name", Why.NOT_A_FILE_NAME())
+    must_change = c.query("must_change", "false")  # issue 20: "change at next login" for the whole job
+    if must_change not in ("true", "false"):
+        raise InvalidInput("must_change", Why.NOT_A_BOOLEAN())
     service = _imports(c)
-    job = service.start_job(path, file_name=name, keep_copy=True, encoding=c.query("encoding") or None)
+    job = service.start_job(path, file_name=name, keep_copy=True, encoding=c.query("encoding") or None,
+                            must_change=must_change == "true")
     start_in_background(c.state.settings, c.actor, job.id, "validate")
     return _job(service, job.id)
 

@@ -350,7 +350,11 @@ def account_filters_save(c: ApiCtx) -> Any:
 
 
 def account_password(c: ApiCtx) -> Any:
-    generated = c.services().accounts.set_password(c.path("email"), _password(c, generate_by_default=False))
+    must_change = c.body.get("must_change", True)  # issue 20: an admin's reset is changed at the next login
+    if not isinstance(must_change, bool):
+        raise InvalidInput("must_change", Why.NOT_A_BOOLEAN())
+    generated = c.services().accounts.set_password(c.path("email"), _password(c, generate_by_default=False),
+                                                   must_change=must_change)
     return {"generated_password": generated}
 
 
@@ -502,7 +506,7 @@ def routes() -> list[Route]:
         ep(f"{P}/accounts/{{email}}/suspend", account_suspend, "POST", body=f()),
         ep(f"{P}/accounts/{{email}}/activate", account_activate, "POST", body=f()),
         ep(f"{P}/accounts/{{email}}/password", account_password, "POST",
-           body=f({"password", "generate_password"})),
+           body=f({"password", "generate_password", "must_change"})),
         ep(f"{P}/accounts/{{email}}/rename", account_rename, "POST", body=f({"new_address", "keep_old_as_alias"})),
         ep(f"{P}/accounts/{{email}}/hold", account_hold, "POST", body=f({"reason"})),
         ep(f"{P}/accounts/{{email}}/filters", account_filters, "GET"),
