@@ -67,6 +67,7 @@ from mailgothai.services.registry import Services
 from mailgothai.stack import backup_manifest
 
 FLUSH_BATCH = 500
+ID_BATCH = 200  # mailbox ids asked for in one search (an OR of equality terms, entryUUID is indexed)
 RECREATE_BATCH = 256  # accounts added in one LDAP transaction (one commit, one wait for the disk)
 
 
@@ -195,9 +196,6 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
             "aliases": sum(1 for a in alias_outcomes if a.action == "restored"),
             "skipped": [f"{a.address}: {a.note}" for a in outcomes if a.action == "skipped"]})
     return report
-
-
-ID_BATCH = 200  # mailbox ids asked for in one search (an OR of equality terms, entryUUID is indexed)
 
 
 @dataclass(frozen=True)

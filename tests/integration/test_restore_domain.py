@@ -209,3 +209,20 @@ def test_only_operators_restore(stack: Settings, agency: str, tmp_path: Path) ->
     admin = Actor(f"adm-{agency}", Role.DOMAIN_ADMIN, domains=frozenset({agency}), origin="test")
     with Services.open(stack, admin) as as_admin, pytest.raises(PermissionDenied):
         restore_domain(as_admin, tmp_path / "nowhere", agency)
+
+
+def test_mail_follows_the_account_renamed_since(services: Services, agency: str, mail: MailClients,
+                                                stack: Settings, tmp_path: Path) -> None:
+    old, new, password = f"somsri@{agency}", f"somsri.k@{agency}", "Rt5-renamed-secret-9"
+    _add(services, mail, old, password, "before the rename", "kept after it")
+    before = _mail(mail, old, password)
+    backup = tmp_path / "backup"
+    take_backup(stack, backup)
+    services.lifecycle.rename(old, new)
+    _expunge(mail, new, password, "before the rename")
+
+    report = restore_domain(services, backup, agency)
+    (outcome,) = report.accounts
+    assert (outcome.action, outcome.messages, outcome.note) == ("kept", 1, f"now {new}")
+    assert _mail(mail, new, password) == before  # back in the account's own mailbox
+    assert services.backends.accounts.find(old) is None  # the old address is not made a second account
