@@ -5,7 +5,8 @@ In this order, each part consistent in itself while the service writes:
   (one mdb read transaction each: a snapshot, whatever slapd does meanwhile);
 - the SQL store: SQLite's online backup API (a snapshot of the file, retried by SQLite
   while writers commit) or `pg_dump -Fc` (one snapshot);
-- DKIM keys, the TLS certificate and key, the settings file, the quarantine's files;
+- DKIM keys, the TLS certificate and key, the settings file, the quarantine's files, the
+  import jobs' files (uploads, results);
 - the mail: the mailbox root's tree. A Maildir message file never changes its bytes (only
   its name's flags and new/ -> cur/), so with `--since EARLIER` a message whose folder, base
   name, size and mtime are those of a file in EARLIER's manifest is hard-linked from
@@ -399,6 +400,7 @@ def take_backup(settings: Settings, out: Path, since: Path | None = None, mail: 
             w.copy(settings.tls_cert_path, fmt.TLS_CERT)
             w.copy(settings.tls_key_path, fmt.TLS_KEY)
         w.copy_tree(settings.quarantine_path.resolve(), fmt.QUARANTINE_DIR)
+        w.copy_tree((settings.data_dir / "imports").resolve(), fmt.IMPORTS_DIR)
         copier = _MailCopier(w, since.absolute() if since is not None else None, previous)
         if mail:
             progress("mail")

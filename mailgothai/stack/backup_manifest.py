@@ -6,7 +6,8 @@
     DIR/manifest.sha256  the SHA-256 of manifest.json (as `sha256sum` writes it)
     DIR/directory/config.ldif, data.ldif   slapcat -n0 (cn=config, for reference) and -n1
     DIR/sql/mailgothai.sqlite3 | mailgothai.pgdump
-    DIR/files/settings/mailgothai.toml, files/dkim/..., files/tls/relay.{crt,key}, files/quarantine/...
+    DIR/files/settings/mailgothai.toml, files/dkim/..., files/tls/relay.{crt,key}, files/quarantine/...,
+        files/imports/JOB/...
     DIR/mail/...         the mailbox root's tree (XX/ENTRYUUID/Maildir/...)
 
 This module reads, writes and checks that format; `stack/backup.py` takes a backup,
@@ -43,6 +44,7 @@ TLS_DIR = "files/tls"
 TLS_CERT = "files/tls/relay.crt"
 TLS_KEY = "files/tls/relay.key"
 QUARANTINE_DIR = "files/quarantine"
+IMPORTS_DIR = "files/imports"  # import jobs' uploads and result files (DATA/imports/JOB)
 MAIL_DIR = "mail"
 PARTIAL_SUFFIX = ".partial"
 CHUNK = 1 << 20

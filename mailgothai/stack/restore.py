@@ -11,7 +11,7 @@ be empty: nothing is changed otherwise. Then, into NEW:
   mailbox (MAILBOXES/XX/ENTRYUUID) belongs to its account again;
 - the SQL store: the SQLite file copied, or `pg_restore` into the database
   MAILGOTHAI_SQL_URL names, which must have no tables (last, in one transaction);
-- the DKIM keys, the certificate, the quarantine's files and the mail (mtimes kept: a
+- the DKIM keys, the certificate, the quarantine's and import jobs' files and the mail (mtimes kept: a
   Maildir message's mtime is its arrival date), owned by the mail user.
 A failure half-way removes what was written into NEW. Then `mailgothai --data-dir NEW
 stack up` starts the service (and brings the directory's configuration up to date).
@@ -99,6 +99,7 @@ def restore_full(backup: Path, target: Settings, progress: Callable[[str], None]
         if (backup / fmt.TLS_CERT).is_file():
             _copy_tree(backup / fmt.TLS_DIR, settings.tls_cert_path.parent)
         _copy_tree(backup / fmt.QUARANTINE_DIR, settings.quarantine_path)
+        _copy_tree(backup / fmt.IMPORTS_DIR, settings.data_dir / "imports")
         progress("mail")
         owner = (settings.mail_uid, settings.mail_gid) if os.geteuid() == 0 else None
         _copy_tree(backup / fmt.MAIL_DIR, settings.mailbox_root_path, keep_mtime=True, owner=owner)

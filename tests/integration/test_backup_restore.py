@@ -60,7 +60,7 @@ def mailgothai(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 @pytest.fixture(scope="module")
 def source() -> Iterator[Source]:
-    """A stack with one agency: three accounts, a DKIM key, mail in two mailboxes."""
+    """A stack with one agency: four accounts (one imported), a DKIM key, mail in two mailboxes."""
     root = Path(tempfile.mkdtemp(prefix="mailgothai-backups-"))
     with stack_data_dir("backup-source") as data_dir:
         settings = manager.up(stack_settings(data_dir)).settings
@@ -73,6 +73,11 @@ def source() -> Iterator[Source]:
                 svc.aliases.add(f"team@{domain}", (f"alice@{domain}", f"bob@{domain}"))
                 svc.dkim.generate(domain)
             src = Source(settings, domain, root)
+            rows = root / "dave.csv"  # an import job: its files under DATA/imports are backed up too
+            rows.write_text("email,given_name,surname,display_name,password,quota,status,aliases,forward\n"
+                            f"dave@{domain},Dave,Daveson,Dave Daveson,{PASSWORD},,active,,\n")
+            imported = mailgothai("--data-dir", str(data_dir), "import", str(rows))
+            assert imported.returncode == 0, imported.stderr
             with submission(settings, src.address("alice")) as client:
                 client.sendmail(src.address("alice"), [src.address("bob")],
                                 message(src.address("alice"), src.address("bob"), "before the backup"))
@@ -184,7 +189,7 @@ def test_a_backup_taken_during_traffic_restores_a_working_service(source: Source
     with restored_stack(during_traffic) as new:
         assert new.data_dir != src.data_dir
         # the same accounts, with the same mailbox ids
-        assert accounts(new) == accounts(src) and len(accounts(new)) == 3
+        assert accounts(new) == accounts(src) and len(accounts(new)) == 4
         # a password logs in over IMAP, and bob's message has the same bytes
         with IMAPClient(new.host, port=new.imap_port, ssl=False, timeout=30) as imap:
             imap.login(alice, PASSWORD)
@@ -207,7 +212,9 @@ def test_a_backup_taken_during_traffic_restores_a_working_service(source: Source
         assert dkimpy_verify(signed, published, 0)
         # the same audit records (mail makes none)
         assert audit_rows(new) == audit_rows(src)
-        assert len(audit_rows(new)) >= 6
+        assert len(audit_rows(new)) >= 7
+        # the import job's files (its upload and result)
+        assert _tree(new.data_dir / "imports") == _tree(src.data_dir / "imports") != {}
 
 
 def test_backup_files_are_owner_only_and_verify_passes(source: Source, during_traffic: Path) -> None:
@@ -275,7 +282,7 @@ def test_verify_refuses_a_changed_a_missing_and_an_extra_file_and_a_changed_mani
 
     manifest = _copy(during_traffic, "manifest")
     text = (manifest / "manifest.json").read_text()
-    (manifest / "manifest.json").write_text(text.replace('"accounts": 3', '"accounts": 4'))
+    (manifest / "manifest.json").write_text(text.replace('"accounts": 4', '"accounts": 5'))
     done = mailgothai("backup", "verify", str(manifest))
     assert done.returncode == 1 and "manifest.json does not match manifest.sha256" in done.stderr
 
