@@ -1,9 +1,9 @@
-"""`mailgothai load ACCOUNTS.csv --domains DOMAINS.csv`: the offline first load of a whole
+"""`mailgothai load ACCOUNTS.csv [--domains DOMAINS.csv]`: the offline first load of a whole
 service, with the service stopped (stack/offline_load.py).
 
 Exits 0 when loaded; 3 when rows are bad (listed: row, column, reason; nothing loaded,
 unless --skip-bad); 2 for an unusable file; 1 when slapd runs, the directory already
-holds domains or accounts, or slapadd fails (nothing changed).
+holds accounts, or slapadd fails (nothing changed).
 """
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     cmd = groups.add_parser(
         "load", help="first load of a whole service from CSV files, offline (slapadd), with the service stopped",
         description="Check the files as `import --dry-run` does, then load them with slapadd -q into a directory "
-                    "that holds no domain or account yet, all or nothing, with audit records. The service "
+                    "that holds no account yet (its domains, e.g. from import-domains, are used), all or nothing, "
+                    "with audit records. The service "
                     "(slapd) must be stopped. Plain passwords are hashed with argon2id (one process per core, "
                     "~85 a second on two cores): a file of stored hashes loads much faster.")
     cmd.add_argument("file", type=Path, help="accounts CSV in the import format (email,given_name,surname,"
                                              "display_name,password,quota,status,aliases,forward)")
-    cmd.add_argument("--domains", type=Path, required=True,
+    cmd.add_argument("--domains", type=Path,
                      help="domains CSV in the import-domains format (domain,description,max_accounts,quota,"
-                          "default_quota): every domain the accounts need")
+                          "default_quota): the domains the accounts need that the directory does not hold yet")
     cmd.add_argument("--skip-bad", action="store_true",
                      help="load the good rows and leave out the bad ones (default: any bad row stops the load)")
     cmd.add_argument("--report", type=Path, help="write the bad rows here (file,row,email,column,reason)")

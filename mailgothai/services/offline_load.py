@@ -1,10 +1,13 @@
 """The offline first load (`mailgothai load`), its checks and its entries: the importer's
 own rules, with no directory to ask. `stack/offline_load.py` runs it against slapadd.
 
-- **Domains** come from a domains file in the `import-domains` format (domain,
-  description, max_accounts, quota, default_quota, max_message_size, hourly_send_limit),
-  each row checked by the same rules as `import-domains` (`build_limits`): the load is
-  the first load of a service, into a directory that holds no domain or account yet.
+- **Domains** are those the directory already holds (added online, e.g. by
+  `import-domains`, with no account yet) and those of a domains file in the
+  `import-domains` format (domain, description, max_accounts, quota, default_quota,
+  max_message_size, hourly_send_limit), each row checked by `import-domains`' rules
+  (`build_limits`); a file row naming a domain the directory holds is refused. The load
+  is the first load of a service's accounts: the directory holds no account, alias, alias
+  domain or shared mailbox yet.
 - **Accounts**: every row read and checked as `import --dry-run` does (the same
   `core/csvimport` reading, `parse_account_row` and `Planner`: duplicates, aliases,
   hosted domains, each domain's maximum accounts and quota pool on counters that include
@@ -12,12 +15,13 @@ own rules, with no directory to ask. `stack/offline_load.py` runs it against sla
 - **Entries**: the directory layer's own mapping (`domains.domain_entry`,
   `accounts.account_entry`, `ldif.entry_ldif`), so a loaded account is exactly the entry
   `account add` and `import` write, password-upgrade mark included; each domain entry
-  carries its final counters (accounts, allocated quota).
+  carries its final counters (accounts, allocated quota): a new one as written here, one
+  the directory holds rewritten by stack/offline_load.py.
 - **Passwords**: a stored hash (`{ARGON2}`, `{SSHA}`...) as given; a plain one hashed
   with argon2id; a blank one generated, then hashed. Hashing runs in one process per core
   (`core/csvimport/hashing.py`, as the importer's), ~85 a second on two cores with
   OWASP's cost: a file of plain passwords is slow to load, a file of hashes is not.
-- **Audit**: what `import` writes: `domain.create` per domain, `account.create` per
+- **Audit**: what `import` writes: `domain.create` per new domain, `account.create` per
   account; and one `directory.load` record with the counts (`audit_records`).
 """
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +64,7 @@ from mailgothai.directory import domains as domain_entries
 from mailgothai.directory.entries import unit_entry
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.ldif import entry_ldif
-from mailgothai.errors import InvalidInput
+from mailgothai.errors import AlreadyExists, InvalidInput
 from mailgothai.services.domains import MAX_DESCRIPTION, build_limits
 
 HASHES_PER_TASK = 64
@@ -77,7 +81,8 @@ class LoadRow:
 
 @dataclass
 class DomainFile:
-    domains: dict[str, Domain] = field(default_factory=dict)  # by name, in file order
+    domains: dict[str, Domain] = field(default_factory=dict)  # the directory's, then the file's new ones
+    new: list[str] = field(default_factory=list)  # the file's, in file order: entries to write
     bad: list[RowResult] = field(default_factory=list)
     rows: int = 0
     unknown_columns: tuple[str, ...] = ()
@@ -86,6 +91,7 @@ class DomainFile:
 @dataclass
 class LoadPlan:
     domains: dict[str, Domain]  # every domain of the load, with its counters after the load
+    new_domains: list[str]  # those the load adds (the others are in the directory already)
     rows: list[LoadRow]  # the accounts, in file order
     bad: list[RowResult]  # the accounts file's bad rows
     domain_bad: list[RowResult]  # the domains file's
@@ -110,10 +116,14 @@ def _require_file(path: Path, field: str) -> None:
         raise InvalidInput(field, Why.NO_SUCH_FILE(path=str(path)))
 
 
-def read_domains(path: Path, encoding: str | None = None) -> DomainFile:
+def read_domains(path: Path | None, encoding: str | None = None,
+                 existing: Mapping[str, Domain] | None = None) -> DomainFile:
     """The domains file, each row checked as `import-domains` checks it; a domain named
-    twice is refused on its later row."""
-    out = DomainFile()
+    twice is refused on its later row, one the directory holds (`existing`, with no
+    account yet) on its row. No file: the directory's domains only."""
+    out = DomainFile(domains=dict(existing or {}))
+    if path is None:
+        return out
     _require_file(path, "file")
     with open(path, "rb") as stream:
         fmt = detect_format(stream, encoding_named(encoding) if encoding else None)
@@ -144,8 +154,12 @@ def read_domains(path: Path, encoding: str | None = None) -> DomainFile:
             if name in first:
                 out.bad.append(RowResult(record.row, False, "domain", Why.ROW_DUPLICATE(row=first[name]), written))
                 continue
+            if name in out.domains:
+                out.bad.append(RowResult(record.row, False, "domain", AlreadyExists("domain", name).why, written))
+                continue
             first[name] = record.row
             out.domains[name] = domain
+            out.new.append(name)
     return out
 
 
@@ -192,7 +206,8 @@ def plan_load(accounts: Path, domains: DomainFile, encoding: str | None = None,
         allocated[row.account.domain] += row.account.quota
     final = {name: dataclasses.replace(domain, account_count=count[name], quota_allocated=allocated[name])
              for name, domain in domains.domains.items()}
-    return LoadPlan(final, rows, bad, list(domains.bad), total, blank, header.unknown, fmt.encoding)
+    return LoadPlan(final, list(domains.new), rows, bad, list(domains.bad), total, blank, header.unknown,
+                    fmt.encoding)
 
 
 _STORED_PREFIXES = tuple("{" + scheme + "}" for scheme in SCHEMES)
@@ -247,10 +262,11 @@ def hash_passwords(plan: LoadPlan, params: Argon2Params, workers: int | None = N
 
 
 def ldif_chunks(plan: LoadPlan, layout: Layout, hashes: list[str]) -> Iterator[str]:
-    """The load as LDIF, parents first: each domain with its counters and its two
+    """The load as LDIF, parents first: each new domain with its counters and its two
     containers, then every account in file order; a few thousand entries per string."""
     batch: list[str] = []
-    for domain in plan.domains.values():
+    for name in plan.new_domains:
+        domain = plan.domains[name]
         dn = layout.domain(domain.name)
         batch.append(entry_ldif(domain_entries.domain_entry(dn, domain)))
         batch.extend(entry_ldif(unit_entry(f"ou={ou},{dn}")) for ou in domain_entries.CONTAINERS)
@@ -284,7 +300,8 @@ def audit_records(plan: LoadPlan, *, actor: str, origin: str, load_id: str,
                   summary: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The import's records (`domain.create`, `account.create`), then the load's own
     (`directory.load`, object id the load's id, with its counts)."""
-    for domain in plan.domains.values():
+    for name in plan.new_domains:
+        domain = plan.domains[name]
         yield {"actor": actor, "origin": origin, "action": "domain.create", "object_type": "domain",
                "object_id": domain.name, "domain": domain.name, "before": None, "after": _domain_after(domain)}
     for row in plan.rows:

@@ -5,13 +5,16 @@
 2. The files are checked as `import --dry-run` checks them (`services/offline_load.py`);
    with any bad row nothing is changed (unless `skip_bad`: the good rows are loaded).
 3. The data directory is prepared as `stack up` would (a fresh one gets its cn=config and
-   base), and its directory must hold no domain, alias domain, account or alias yet
-   (`slapcat`): the load is a service's first. Adding to a service is `import`'s.
+   base), and its directory must hold no account, alias, alias domain or shared mailbox
+   yet (`slapcat`): the load is a service's first. Domains it holds (e.g. from
+   `import-domains`) are the load's too, their counters rewritten. Adding accounts to a
+   service is `import`'s.
 4. Passwords hashed (plain and generated; one process per core); generated ones written,
    fsynced, to `DATA/loads/ID/result.csv` (owner-only) before anything is loaded.
 5. All or nothing: the database directory `DATA/slapd/db` is moved to `db.before-load`
-   (with the load's id in it), a new `db` gets a copy of its file, and `slapadd -q` reads
-   the LDIF from a pipe as it is written. Meanwhile the audit records are inserted in one
+   (with the load's id in it), and a new `db` gets, through a pipe into `slapadd -q`, the
+   old entries as slapcat gives them (entryUUIDs kept; domain counters rewritten), then
+   the load's LDIF as it is written. Meanwhile the audit records are inserted in one
    SQL transaction, committed only once slapadd has succeeded; then the old database is
    removed. On any failure the new `db` is removed and the old one put back. A load killed
    half-way is settled by the next `load` (`recover`): if the SQL store holds the load's
@@ -21,7 +24,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import os
@@ -36,7 +41,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailgothai.core.csvimport import guard
+from mailgothai.core.models import Domain
 from mailgothai.core.password_policy import PasswordPolicy
+from mailgothai.directory.domains import to_domain
+from mailgothai.directory.entries import Entry
 from mailgothai.directory.layout import Layout
 from mailgothai.errors import StackError, StoreError
 from mailgothai.probes import port_open
@@ -59,10 +67,12 @@ BACKUP = "db.before-load"
 LOAD_ID_FILE = "LOAD-ID"
 LOADS = "loads"
 RESULT_HEADER = ("row", "email", "outcome", "column", "reason", "password")
-# Objects a first load must not find (ou=domains holds domains, alias domains and below
-# them accounts, aliases and shared mailboxes; deleted accounts are in ou=retained).
-EXISTING_FILTER = ("(|(objectClass=mgtDomain)(objectClass=mgtAliasDomain)(objectClass=mgtAccount)"
-                   "(objectClass=mgtAlias)(objectClass=mgtSharedMailbox))")
+# Objects a first load must not find (below ou=domains: accounts, aliases, shared
+# mailboxes, and alias domains beside the domains; deleted accounts are in ou=retained).
+# Domains with none of these are the load's too.
+EXISTING_FILTER = ("(|(objectClass=mgtAliasDomain)(objectClass=mgtAccount)(objectClass=mgtAlias)"
+                   "(objectClass=mgtSharedMailbox))")
+DOMAIN_FILTER = "(objectClass=mgtDomain)"
 
 Progress = Callable[[str], None]
 
@@ -125,13 +135,59 @@ def recover(settings: Settings) -> str | None:
     return f"load {load_id or '?'} had not completed: the database as it was before it is back"
 
 
-def existing_objects(settings: Settings) -> int:
-    """How many domains, alias domains, accounts, aliases and shared mailboxes the
-    (stopped) directory holds, read with slapcat."""
+def _slapcat(settings: Settings, *more: str) -> str:
+    """slapcat of the directory (unfolded lines), or "" for a data dir with no directory yet."""
     paths = slapd.paths_for(settings)
-    out = run_tool([slapd._tool("slapcat"), "-n1", "-F", str(paths.config_dir), "-a", EXISTING_FILTER],
-                   what="slapcat")
-    return sum(1 for line in out.splitlines() if line.startswith("dn:") or line.startswith("dn::"))
+    if not (paths.config_dir / "cn=config.ldif").exists():
+        return ""
+    return run_tool([slapd._tool("slapcat"), "-n1", "-F", str(paths.config_dir), "-o", "ldif-wrap=no", *more],
+                    what="slapcat")
+
+
+def _records(text: str) -> list[str]:
+    return [record for record in text.split("\n\n") if record.strip()]
+
+
+def _entry(record: str) -> Entry:
+    """One unfolded slapcat record as an Entry (raw values by lower-cased name)."""
+    dn = ""
+    attrs: dict[str, list[bytes]] = {}
+    for line in record.strip().split("\n"):
+        name, _, value = line.partition(":")
+        raw = base64.b64decode(value[1:].strip()) if value.startswith(":") else value[1:].encode("utf-8")
+        if name.lower() == "dn":
+            dn = raw.decode("utf-8")
+        else:
+            attrs.setdefault(name.lower(), []).append(raw)
+    return Entry(dn, attrs)
+
+
+def existing_objects(settings: Settings) -> int:
+    """How many accounts, aliases, alias domains and shared mailboxes the (stopped)
+    directory holds, read with slapcat."""
+    return len(_records(_slapcat(settings, "-a", EXISTING_FILTER)))
+
+
+def existing_domains(settings: Settings) -> dict[str, Domain]:
+    """The domains the (stopped) directory holds, read with slapcat."""
+    domains = (to_domain(_entry(record)) for record in _records(_slapcat(settings, "-a", DOMAIN_FILTER)))
+    return {domain.name: domain for domain in domains}
+
+
+def _with_counters(base: str, plan: LoadPlan) -> str:
+    """The directory's entries as slapcat gave them, each domain of the load that it
+    holds with the counters the load gives it (every other line as it was)."""
+    out = []
+    for record in _records(base):
+        lines = record.strip().split("\n")
+        if "objectClass: mgtDomain" in lines:
+            name = next((line[len("domainName: "):] for line in lines if line.startswith("domainName: ")), "")
+            domain = plan.domains.get(name.lower())
+            if domain is not None:
+                lines = [line for line in lines if not line.startswith(("mgtAccountCount:", "mgtQuotaAllocated:"))]
+                lines += [f"mgtAccountCount: {domain.account_count}", f"mgtQuotaAllocated: {domain.quota_allocated}"]
+        out.append("\n".join(lines) + "\n\n")
+    return "".join(out)
 
 
 class _PolicyReader:
@@ -279,15 +335,22 @@ def _slapadd(settings: Settings, chunks: Any, keep_ldif: Path | None) -> None:
         raise StackError(f"slapadd failed (exit {code}): " + " / ".join(lines))
 
 
-def load(settings: Settings, accounts: Path, domains: Path, *, actor: str, origin: str = "cli",
+def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str, origin: str = "cli",
          skip_bad: bool = False, encoding: str | None = None, keep_ldif: Path | None = None,
          progress: Progress | None = None, hash_workers: int | None = None) -> LoadOutcome:
     """Load `accounts` (with the domains of `domains`) into the stopped stack of `settings`.
     Returns with `loaded` False, having changed nothing, when a row is bad (and not skip_bad)."""
     say = progress or (lambda text: None)
     refuse_while_running(settings)
+    message = recover(settings)  # first: the directory as it was before a load killed half-way
+    if message:
+        say(message)
     t0 = time.monotonic()
-    domain_file = read_domains(domains, encoding)
+    # The directory's domains hold no account (else the load is refused below): their
+    # counters start at zero whatever their entries say.
+    held = {name: dataclasses.replace(d, account_count=0, quota_allocated=0)
+            for name, d in existing_domains(settings).items()}
+    domain_file = read_domains(domains, encoding, held)
     policies = _PolicyReader(settings)
     try:
         plan = plan_load(accounts, domain_file, encoding, policies.effective)
@@ -303,14 +366,13 @@ def load(settings: Settings, accounts: Path, domains: Path, *, actor: str, origi
         return outcome
 
     settings = manager.prepare(settings)
-    message = recover(settings)
-    if message:
-        say(message)
     found = existing_objects(settings)
     if found:
-        raise StackError(f"the directory already holds {found} domains, accounts or aliases: load is the first "
-                         "load of a service, into a directory with none (add to a service with `mailgothai import`); "
-                         "nothing was changed")
+        raise StackError(f"the directory already holds {found} accounts, aliases, alias domains or shared mailboxes: "
+                         "load is the first load of a service's accounts, into a directory with none (add to a "
+                         "service with `mailgothai import`); nothing was changed")
+    if set(existing_domains(settings)) != set(plan.domains) - set(plan.new_domains):
+        raise StackError("the directory's domains changed while the files were checked; nothing was changed")
 
     t1 = time.monotonic()
     try:
@@ -328,9 +390,11 @@ def load(settings: Settings, accounts: Path, domains: Path, *, actor: str, origi
         outcome.result_file = folder / "result.csv"
         _write_result(outcome.result_file, plan, hashed.generated)
 
-    summary = {"accounts_file": accounts.name, "accounts_sha256": _sha256(accounts), "domains_file": domains.name,
-               "domains_sha256": _sha256(domains), "rows": plan.total_rows, "accounts": len(plan.rows),
-               "domains": len(plan.domains), "bad_rows_skipped": plan.bad_count,
+    summary = {"accounts_file": accounts.name, "accounts_sha256": _sha256(accounts),
+               "domains_file": domains.name if domains else None,
+               "domains_sha256": _sha256(domains) if domains else None,
+               "rows": plan.total_rows, "accounts": len(plan.rows), "domains": len(plan.domains),
+               "new_domains": len(plan.new_domains), "bad_rows_skipped": plan.bad_count,
                "passwords": {"kept": len(plan.rows) - hashed.hashed, "hashed": hashed.hashed - len(hashed.generated),
                              "generated": len(hashed.generated)}}
     db, backup = _db(settings)
@@ -338,8 +402,7 @@ def load(settings: Settings, accounts: Path, domains: Path, *, actor: str, origi
     # What the directory holds now (its base, service accounts, admins: no domain, no
     # account), as slapcat gives it (entryUUIDs and CSNs included), goes first into the
     # new database. Not a copy of data.mdb: that file is as large as the map (sparse).
-    base = run_tool([slapd._tool("slapcat"), "-n1", "-F", str(slapd.paths_for(settings).config_dir)],
-                    what="slapcat")
+    base = _with_counters(_slapcat(settings), plan)
     os.replace(db, backup)
     try:
         (backup / LOAD_ID_FILE).write_text(load_id + "\n", encoding="utf-8")
@@ -352,7 +415,7 @@ def load(settings: Settings, accounts: Path, domains: Path, *, actor: str, origi
                                                   summary=summary))
     writer.start()
     try:
-        _slapadd(settings, itertools.chain((base.strip() + "\n\n",) if base.strip() else (),
+        _slapadd(settings, itertools.chain((base,) if base else (),
                                            ldif_chunks(plan, Layout(settings.ldap_base), hashed.hashes)),
                  keep_ldif)
         outcome.timings["slapadd_s"] = time.monotonic() - t2

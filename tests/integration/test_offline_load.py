@@ -192,12 +192,13 @@ def test_bad_rows_refused_with_their_reasons_nothing_changed(stopped: Settings, 
     # --skip-bad loads the others; then the directory is no longer empty: a second load is refused
     code, out, err = load(stopped, data, "--skip-bad")
     assert code == 3 and "loaded 30 accounts in 3 domains (" in out and "; 6 bad rows left out" in out, out + err
-    assert existing_objects(stopped) == 33
+    assert existing_objects(stopped) == 30
     loaded = _directory(stopped)
     code, out, err = load(stopped, data)
-    assert code == 3  # the same bad rows first
+    assert code == 3  # the same bad rows first, and now the domains the directory holds
+    assert "domains row 2: domain: domain already exists: " in err, err
     code, out, err = load(stopped, data, "--skip-bad")
-    assert code == 1 and "already holds 33 domains, accounts or aliases" in err, out + err
+    assert code == 1 and "already holds 30 accounts, aliases, alias domains or shared mailboxes" in err, out + err
     assert _directory(stopped) == loaded
 
 
@@ -217,7 +218,7 @@ def test_a_load_killed_half_way_is_undone_by_the_next(stopped: Settings, tmp_pat
     assert not backup.exists()
     after = _directory(stopped)
     assert after.startswith(before.split("\n\n")[0])  # the same base entry, same entryUUID
-    assert existing_objects(stopped) == 13
+    assert existing_objects(stopped) == 10
 
 
 def test_stack_up_settles_a_load_killed_half_way_first(stopped: Settings) -> None:
@@ -284,3 +285,33 @@ def test_a_slapadd_failure_half_way_leaves_nothing(stopped: Settings, tmp_path: 
     assert not slapd.paths_for(stopped).db_dir.with_name(offline_load.BACKUP).exists()
     assert AuditProbe(stopped).count() == 0
     assert list((stopped.data_dir / "loads").rglob("result.csv")) == []
+
+
+def test_domains_the_directory_holds_take_the_load_with_their_counters(stopped: Settings, tmp_path: Path) -> None:
+    """Domains added online (import-domains) and then the service stopped: `load` without
+    --domains puts the accounts into them; each domain entry keeps its identity and gets
+    the counters of its accounts; no second domain.create."""
+    data = _dataset(tmp_path / "set", accounts=15, passwords="hashed")
+    state = manager.up(stopped)
+    try:
+        done = run_main(["--data-dir", str(stopped.data_dir), "import-domains", str(data.domains)])
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        manager.down(state.settings)
+    held = offline_load.existing_domains(stopped)
+    uuids = {name: _entry_uuid(stopped, name) for name in held}
+    done = run_main(["--data-dir", str(stopped.data_dir), "load", str(data.accounts)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = offline_load.existing_domains(stopped)
+    expected = _expected_counters(data, {n: d.limits.default_quota for n, d in after.items()})
+    assert {n: (d.account_count, d.quota_allocated) for n, d in after.items()} == expected
+    assert {name: _entry_uuid(stopped, name) for name in after} == uuids
+    assert {n: d.limits for n, d in after.items()} == {n: d.limits for n, d in held.items()}
+    assert existing_objects(stopped) == 15
+    assert AuditProbe(stopped).count(action="domain.create") == 3  # import-domains' own, none more
+
+
+def _entry_uuid(settings: Settings, domain: str) -> str:
+    text = run_tool([slapd._tool("slapcat"), "-n1", "-F", str(slapd.paths_for(settings).config_dir),
+                     "-a", f"(&(objectClass=mgtDomain)(domainName={domain}))"])
+    return next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("entryUUID: "))
