@@ -36,6 +36,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     cmd.add_argument("--domains", type=Path,
                      help="domains CSV in the import-domains format (domain,description,max_accounts,quota,"
                           "default_quota): the domains the accounts need that the directory does not hold yet")
+    cmd.add_argument("--dry-run", action="store_true",
+                     help="check both files (and that slapd is stopped) and change nothing")
     cmd.add_argument("--skip-bad", action="store_true",
                      help="load the good rows and leave out the bad ones (default: any bad row stops the load)")
     cmd.add_argument("--report", type=Path, help="write the bad rows here (file,row,email,column,reason)")
@@ -63,7 +65,7 @@ def _report(path: Path | None, bad: list[tuple[str, RowResult]]) -> None:
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     outcome = offline_load.load(
-        settings, args.file, args.domains, actor=cli_operator().login, skip_bad=args.skip_bad,
+        settings, args.file, args.domains, actor=cli_operator().login, skip_bad=args.skip_bad, dry_run=args.dry_run,
         encoding=args.encoding, keep_ldif=args.keep_ldif, progress=lambda text: print(text, file=sys.stderr))
     plan = outcome.plan
     if plan.unknown_columns:
@@ -75,6 +77,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         if bad:
             print(f"{len(bad)} bad rows: nothing loaded (fix them, or load the others with --skip-bad)")
             return EXIT_REJECTED
+        if args.dry_run:
+            print(f"dry run: {len(plan.rows)} accounts in {len(plan.domains)} domains would be loaded; nothing changed")
+            return 0
         print("nothing to load")
         return 0
     print(f"{outcome.load_id}: loaded {len(plan.rows)} accounts in {len(plan.domains)} domains "

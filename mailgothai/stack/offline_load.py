@@ -336,10 +336,11 @@ def _slapadd(settings: Settings, chunks: Any, keep_ldif: Path | None) -> None:
 
 
 def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str, origin: str = "cli",
-         skip_bad: bool = False, encoding: str | None = None, keep_ldif: Path | None = None,
+         skip_bad: bool = False, dry_run: bool = False, encoding: str | None = None, keep_ldif: Path | None = None,
          progress: Progress | None = None, hash_workers: int | None = None) -> LoadOutcome:
     """Load `accounts` (with the domains of `domains`) into the stopped stack of `settings`.
-    Returns with `loaded` False, having changed nothing, when a row is bad (and not skip_bad)."""
+    Returns with `loaded` False, having changed nothing, when a row is bad (and not skip_bad)
+    or with dry_run (the files checked only)."""
     say = progress or (lambda text: None)
     refuse_while_running(settings)
     message = recover(settings)  # first: the directory as it was before a load killed half-way
@@ -361,7 +362,7 @@ def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str
     outcome.timings["check_s"] = time.monotonic() - t0
     say(f"checked {plan.total_rows} rows: {len(plan.rows)} accounts in {len(plan.domains)} domains, "
         f"{plan.bad_count} bad rows")
-    if (plan.bad_count and not skip_bad) or (not plan.rows and not plan.domains):
+    if dry_run or (plan.bad_count and not skip_bad) or (not plan.rows and not plan.domains):
         policies.close()
         return outcome
 

@@ -261,6 +261,15 @@ def test_the_import_rules_hold_limits_password_policy_and_files(stopped: Setting
     assert lines[2].startswith("accounts row 6: quota: ")
     assert existing_objects(stopped) == 0
 
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "domains.csv").write_bytes((tmp_path / "domains.csv").read_bytes())
+    (good / "accounts.csv").write_text("email,password\na@small.example,Str0ng-Pass-word!x\n")
+    before = _directory(stopped)
+    code, out, err = load(stopped, DataSet(good), "--dry-run")
+    assert code == 0 and "dry run: 1 accounts in 2 domains would be loaded; nothing changed" in out, out + err
+    assert _directory(stopped) == before and AuditProbe(stopped).count() == 0
+
     done = run_main(["--data-dir", str(stopped.data_dir), "load", str(tmp_path / "missing.csv"),
                      "--domains", str(data.domains)])
     assert done.returncode == 2 and "no such file" in done.stderr, done.stderr
