@@ -35,7 +35,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "restore", help="restore a backup: a whole new service (--data-dir NEW), or one domain into the "
                         "running service (--domain D)",
         description="With --data-dir NEW (new or empty): the whole service, ready for "
-                    "`mailgothai --data-dir NEW stack up`.")
+                    "`mailgothai --data-dir NEW stack up`; MAILGOTHAI_* variables (e.g. other ports) "
+                    "override the backup's settings and are written into NEW's.")
     restore_parser.add_argument("dir", metavar="DIR", help="the backup")
     restore_parser.add_argument("--quiet", action="store_true", help="print only the result")
     restore_domain.add_options(restore_parser)

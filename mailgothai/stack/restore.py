@@ -4,7 +4,8 @@ The backup is verified first (every check of `backup verify`), and NEW must not 
 be empty: nothing is changed otherwise. Then, into NEW:
 - the settings: the backup's settings file with data_dir NEW; the mailbox root, the spool,
   the quarantine and the TLS files are NEW's own (a restore never writes where the old
-  service kept anything);
+  service kept anything); MAILGOTHAI_* variables override the backup's values (e.g. other
+  ports: several providers' cn=config names each other's) and are written into NEW's file;
 - the directory: a fresh cn=config made by this version's own code for NEW's paths
   (`slapd.initialise`; the backup's config.ldif names the old paths and is kept for
   reference only), then `slapadd -q` of data.ldif, which keeps every entryUUID: each

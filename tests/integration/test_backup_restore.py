@@ -30,7 +30,7 @@ from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
-from mailgothai.settings import Settings, load_settings, save_settings
+from mailgothai.settings import Settings, load_settings
 from mailgothai.stack import manager
 from tests import pgcluster
 
@@ -163,18 +163,26 @@ def restore_env() -> dict[str, str]:
     return {"MAILGOTHAI_SQL_URL": pgcluster.cluster().new_database()} if pgcluster.wanted() else {}
 
 
+def new_ports(data_dir: Path, **more: object) -> dict[str, str]:
+    """MAILGOTHAI_* variables giving a restore ports of its own (the source still runs here):
+    a restore takes them over the backup's settings and writes them into NEW's."""
+    fresh = stack_settings(data_dir, sql_url="sqlite://")
+    values: dict[str, object] = {name: getattr(fresh, name) for name in PORTS} | more
+    return {f"MAILGOTHAI_{name.upper()}": ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+            for name, v in values.items()}
+
+
 @contextlib.contextmanager
 def restored_stack(backup: Path) -> Iterator[Settings]:
-    """`restore BACKUP --data-dir NEW`, new ports (the source still runs here), `stack up`."""
+    """`restore BACKUP --data-dir NEW` with new ports, then `stack up`."""
     with stack_data_dir("restored") as new:
-        done = mailgothai("restore", str(backup), "--data-dir", str(new), env=restore_env())
+        ports = new_ports(new)
+        done = mailgothai("restore", str(backup), "--data-dir", str(new), env=restore_env() | ports)
         assert done.returncode == 0, done.stderr
         assert f"mailgothai --data-dir {new} stack up" in done.stdout
-        restored = load_settings(data_dir=new, environ={})
-        fresh = stack_settings(new, sql_url=restored.sql_url)
-        save_settings(restored.replace(**{name: getattr(fresh, name) for name in PORTS}))
-        up = mailgothai("--data-dir", str(new), "stack", "up")
         settings = load_settings(data_dir=new, environ={})
+        assert settings.imap_port == int(ports["MAILGOTHAI_IMAP_PORT"])
+        up = mailgothai("--data-dir", str(new), "stack", "up")
         try:
             assert up.returncode == 0, up.stderr
             yield settings
