@@ -38,6 +38,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                           "default_quota): the domains the accounts need that the directory does not hold yet")
     cmd.add_argument("--dry-run", action="store_true",
                      help="check both files (and that slapd is stopped) and change nothing")
+    cmd.add_argument("--must-change", action="store_true",
+                     help="mark every account \"change at next login\" (as import --must-change); without it, as "
+                          "each domain's password lifecycle says (by default: accounts whose password is generated)")
     cmd.add_argument("--skip-bad", action="store_true",
                      help="load the good rows and leave out the bad ones (default: any bad row stops the load)")
     cmd.add_argument("--report", type=Path, help="write the bad rows here (file,row,email,column,reason)")
@@ -66,6 +69,7 @@ def _report(path: Path | None, bad: list[tuple[str, RowResult]]) -> None:
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     outcome = offline_load.load(
         settings, args.file, args.domains, actor=cli_operator().login, skip_bad=args.skip_bad, dry_run=args.dry_run,
+        must_change=args.must_change,
         encoding=args.encoding, keep_ldif=args.keep_ldif, progress=lambda text: print(text, file=sys.stderr))
     plan = outcome.plan
     if plan.unknown_columns:
@@ -84,7 +88,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"{outcome.load_id}: loaded {len(plan.rows)} accounts in {len(plan.domains)} domains "
           f"({outcome.hashed - outcome.generated} passwords hashed, {outcome.generated} generated, "
-          f"{len(plan.rows) - outcome.hashed} stored hashes kept)" + (f"; {len(bad)} bad rows left out" if bad else ""))
+          f"{len(plan.rows) - outcome.hashed} stored hashes kept; {outcome.must_change} to change their password at "
+          "next login)" + (f"; {len(bad)} bad rows left out" if bad else ""))
     print("timings: " + ", ".join(f"{name[:-2]} {value:.1f} s" for name, value in outcome.timings.items()),
           file=sys.stderr)
     if outcome.result_file is not None:

@@ -21,6 +21,8 @@ own rules, with no directory to ask. `stack/offline_load.py` runs it against sla
   with argon2id; a blank one generated, then hashed. Hashing runs in one process per core
   (`core/csvimport/hashing.py`, as the importer's), ~85 a second on two cores with
   OWASP's cost: a file of plain passwords is slow to load, a file of hashes is not.
+- **Change at next login**: marked as the importer marks new accounts (`mark_must_change`:
+  the domain's lifecycle, or every account with `--must-change`).
 - **Audit**: what `import` writes: `domain.create` per new domain, `account.create` per
   account; and one `directory.load` record with the counts (`audit_records`).
 """
@@ -55,6 +57,7 @@ from mailgothai.core.csvimport.cells import unguard
 from mailgothai.core.csvimport.charsets import encoding_named
 from mailgothai.core.csvimport.hashing import hash_many
 from mailgothai.core.models import Account, Domain, DomainLimits
+from mailgothai.core.password_lifecycle import Lifecycle
 from mailgothai.core.password_policy import PasswordPolicy, Person, generate_for
 from mailgothai.core.passwords import SCHEMES, Argon2Params, validate_stored_hash
 from mailgothai.core.reasons import Why
@@ -261,6 +264,23 @@ def hash_passwords(plan: LoadPlan, params: Argon2Params, workers: int | None = N
     return Hashed(hashes, generated, len(todo))
 
 
+def mark_must_change(plan: LoadPlan, lifecycle_of: Callable[[str], Lifecycle], every: bool = False) -> int:
+    """"Change at next login" as the importer marks new accounts: every one with `every`
+    (import's --must-change), else by its domain's lifecycle (a generated password, by
+    default; every new account, if the domain says so). Returns how many are marked."""
+    lifecycles: dict[str, Lifecycle] = {}
+    marked = 0
+    for position, row in enumerate(plan.rows):
+        domain = row.account.domain
+        if domain not in lifecycles:
+            lifecycles[domain] = lifecycle_of(domain)
+        if every or lifecycles[domain].must_change_new(row.kind is PasswordKind.GENERATE):
+            plan.rows[position] = dataclasses.replace(
+                row, account=dataclasses.replace(row.account, must_change_password=True))
+            marked += 1
+    return marked
+
+
 def ldif_chunks(plan: LoadPlan, layout: Layout, hashes: list[str]) -> Iterator[str]:
     """The load as LDIF, parents first: each new domain with its counters and its two
     containers, then every account in file order; a few thousand entries per string."""
@@ -287,7 +307,8 @@ def _account_after(account: Account) -> dict[str, Any]:
     return {"email": account.email, "domain": account.domain, "quota": account.quota,
             "status": account.status.value, "given_name": account.given_name, "surname": account.surname,
             "display_name": account.display_name, "aliases": list(account.aliases),
-            "forwards": list(account.forwards), "mailbox_id": "", "hold_reason": ""}
+            "forwards": list(account.forwards), "mailbox_id": "", "hold_reason": "",
+            "must_change_password": account.must_change_password, "password_changed_at": None}
 
 
 def _domain_after(domain: Domain) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from typing import IO, Any
 
 from mailgothai.core.csvimport import guard
 from mailgothai.core.models import Domain
+from mailgothai.core.password_lifecycle import Lifecycle
 from mailgothai.core.password_policy import PasswordPolicy
 from mailgothai.directory.domains import to_domain
 from mailgothai.directory.entries import Entry
@@ -53,6 +54,7 @@ from mailgothai.services.offline_load import (
     audit_records,
     hash_passwords,
     ldif_chunks,
+    mark_must_change,
     plan_load,
     read_domains,
 )
@@ -61,6 +63,7 @@ from mailgothai.stack import manager, slapd
 from mailgothai.stack.private import UMASK
 from mailgothai.stack.process import run_tool
 from mailgothai.store import AuditLog, Store
+from mailgothai.store.password_lifecycle import PasswordLifecycles
 from mailgothai.store.password_policy import PasswordPolicies
 
 BACKUP = "db.before-load"
@@ -84,6 +87,7 @@ class LoadOutcome:
     loaded: bool = False
     hashed: int = 0
     generated: int = 0
+    must_change: int = 0  # accounts marked "change at next login"
     result_file: Path | None = None
     folder: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -191,17 +195,20 @@ def _with_counters(base: str, plan: LoadPlan) -> str:
 
 
 class _PolicyReader:
-    """Each domain's password policy as the import reads it (store/password_policy.py),
-    from the SQL store if it exists yet; a data directory with none (a fresh one) has
-    only the built-in floor, and the checks create nothing."""
+    """Each domain's password policy and password lifecycle as the import reads them
+    (store/password_policy.py, store/password_lifecycle.py), from the SQL store if it
+    exists yet; a data directory with none (a fresh one) has only the built-in ones, and
+    the checks create nothing."""
 
     def __init__(self, settings: Settings) -> None:
         self._store: Store | None = None
         self._policies: PasswordPolicies | None = None
+        self._lifecycles: PasswordLifecycles | None = None
         fresh = not settings.sql_url and not (settings.data_dir / "mailgothai.sqlite3").exists()
         if not fresh:
             self._store = Store.open(settings.sql_url_effective)
             self._policies = PasswordPolicies(self._store)
+            self._lifecycles = PasswordLifecycles(self._store)
 
     def effective(self, domain: str) -> PasswordPolicy:
         if self._policies is None:
@@ -211,11 +218,20 @@ class _PolicyReader:
         except StoreError:  # a store made before the policies (migration 0009): the floor
             return PasswordPolicy()
 
+    def lifecycle(self, domain: str) -> Lifecycle:
+        if self._lifecycles is None:
+            return Lifecycle()
+        try:
+            return self._lifecycles.get(domain)[0]
+        except StoreError:  # a store made before the lifecycles (migration 0010): the defaults
+            return Lifecycle()
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
             self._policies = None
+            self._lifecycles = None
 
 
 def _new_load_id() -> str:
@@ -336,7 +352,8 @@ def _slapadd(settings: Settings, chunks: Any, keep_ldif: Path | None) -> None:
 
 
 def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str, origin: str = "cli",
-         skip_bad: bool = False, dry_run: bool = False, encoding: str | None = None, keep_ldif: Path | None = None,
+         skip_bad: bool = False, dry_run: bool = False, must_change: bool = False, encoding: str | None = None,
+         keep_ldif: Path | None = None,
          progress: Progress | None = None, hash_workers: int | None = None) -> LoadOutcome:
     """Load `accounts` (with the domains of `domains`) into the stopped stack of `settings`.
     Returns with `loaded` False, having changed nothing, when a row is bad (and not skip_bad)
@@ -377,6 +394,7 @@ def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str
 
     t1 = time.monotonic()
     try:
+        outcome.must_change = mark_must_change(plan, policies.lifecycle, must_change)
         hashed = hash_passwords(plan, settings.argon2, hash_workers,
                                 lambda done, total: say(f"hashed {done}/{total} passwords") if done == total else None,
                                 policies.effective)
@@ -396,6 +414,7 @@ def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str
                "domains_sha256": _sha256(domains) if domains else None,
                "rows": plan.total_rows, "accounts": len(plan.rows), "domains": len(plan.domains),
                "new_domains": len(plan.new_domains), "bad_rows_skipped": plan.bad_count,
+               "must_change_password": outcome.must_change,
                "passwords": {"kept": len(plan.rows) - hashed.hashed, "hashed": hashed.hashed - len(hashed.generated),
                              "generated": len(hashed.generated)}}
     db, backup = _db(settings)

@@ -3,7 +3,9 @@ real slapd, Dovecot and SQL store of a stack of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import imaplib
 import os
 import stat
 from collections import Counter
@@ -113,22 +115,43 @@ def test_loaded_accounts_are_there_with_their_domain_counters(loaded: Loaded) ->
             assert account.mailbox_id  # slapadd gave it its entryUUID: the mailbox's identity
 
 
-def test_a_plain_and_a_generated_password_log_in_over_imap(loaded: Loaded) -> None:
+def _imap_refusal(settings: Settings, user: str, password: str) -> str:
+    """The server's text refusing a LOGIN ("" if it logged in)."""
+    client = imaplib.IMAP4(settings.host, settings.imap_port, timeout=30)
+    try:
+        client.login(user, password)
+    except imaplib.IMAP4.error as exc:
+        return str(exc)
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+    return ""
+
+
+def test_passwords_log_in_over_imap_and_generated_ones_must_change(loaded: Loaded) -> None:
     mail = MailClients(loaded.settings)
     active = [r for r in loaded.data.rows() if r["status"] in ("", "active")]
     plain = next(r for r in active if r["password"] and not r["password"].startswith("{"))
     assert mail.can_login(plain["email"], plain["password"])
     assert not mail.can_login(plain["email"], plain["password"] + "x")
+    # Dovecot makes the mailbox at first delivery and login, as for any new account
+    mail.deliver(plain["email"], b"Subject: hello\r\n\r\nafter the load\r\n")
+    with mail.imap(plain["email"], plain["password"]) as client:
+        assert client.select_folder("INBOX")[b"EXISTS"] == 1
+
     with open(loaded.result, newline="", encoding="utf-8-sig") as fh:
         generated = list(csv.DictReader(fh))
     blank = [r for r in loaded.data.rows() if not r["password"]]
     assert sorted(g["email"] for g in generated) == sorted(r["email"].lower() for r in blank)
+    # as the importer does by the domain's default: a generated password is changed at first login
     first = next(g for g in generated if g["email"] in {r["email"].lower() for r in active})
-    assert mail.can_login(first["email"], first["password"])
-    # Dovecot makes the mailbox at first delivery and login, as for any new account
-    mail.deliver(first["email"], b"Subject: hello\r\n\r\nafter the load\r\n")
-    with mail.imap(first["email"], first["password"]) as client:
-        assert client.select_folder("INBOX")[b"EXISTS"] == 1
+    refusal = _imap_refusal(loaded.settings, first["email"], first["password"])
+    assert "Password change required" in refusal, refusal  # said for the right password only
+    assert "Password change required" not in _imap_refusal(loaded.settings, first["email"], "Not-it-1x")
+    with Services.open(loaded.settings, Actor("test", Role.SUPERADMIN, origin="test")) as svc:
+        for row in loaded.data.rows():
+            account = svc.backends.accounts.find(row["email"].lower())
+            assert account is not None and account.must_change_password == (not row["password"]), row["email"]
 
 
 def test_generated_passwords_file_is_owner_only(loaded: Loaded) -> None:
@@ -309,14 +332,17 @@ def test_domains_the_directory_holds_take_the_load_with_their_counters(stopped: 
         manager.down(state.settings)
     held = offline_load.existing_domains(stopped)
     uuids = {name: _entry_uuid(stopped, name) for name in held}
-    done = run_main(["--data-dir", str(stopped.data_dir), "load", str(data.accounts)])
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_main(["--data-dir", str(stopped.data_dir), "load", str(data.accounts), "--must-change"])
+    assert done.returncode == 0 and "15 to change their password at next login" in done.stdout, done.stdout
     after = offline_load.existing_domains(stopped)
     expected = _expected_counters(data, {n: d.limits.default_quota for n, d in after.items()})
     assert {n: (d.account_count, d.quota_allocated) for n, d in after.items()} == expected
     assert {name: _entry_uuid(stopped, name) for name in after} == uuids
     assert {n: d.limits for n, d in after.items()} == {n: d.limits for n, d in held.items()}
     assert existing_objects(stopped) == 15
+    marked = run_tool([slapd._tool("slapcat"), "-n1", "-F", str(slapd.paths_for(stopped).config_dir),
+                       "-a", "(mgtMustChangePassword=TRUE)"])
+    assert marked.count("\ndn: ") + marked.startswith("dn: ") == 15  # --must-change: every one
     assert AuditProbe(stopped).count(action="domain.create") == 3  # import-domains' own, none more
 
 
