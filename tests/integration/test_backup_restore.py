@@ -51,11 +51,14 @@ class Source:
         return f"{local}@{self.domain}"
 
 
-def mailgothai(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def mailgothai(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+               ) -> subprocess.CompletedProcess[str]:
     """The real command, as an operator runs it (MAILGOTHAI_* only as given)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILGOTHAI_")}
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, (str(Path(__file__).resolve().parents[2]),
+                                                        clean.get("PYTHONPATH"))))
     return subprocess.run([sys.executable, "-m", "mailgothai.cli.main", *args], capture_output=True, text=True,
-                          env={**clean, **(env or {})}, timeout=600, check=False)
+                          env={**clean, **(env or {})}, timeout=600, check=False, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -322,6 +325,13 @@ def test_restore_refuses_an_incomplete_backup_and_an_existing_data_dir_changing_
     assert f"data_dir: {source.settings.data_dir} exists and is not empty" in done.stderr
     assert _tree(source.settings.data_dir / "slapd" / "slapd.d") == before
     assert source.settings.config_file.read_bytes() == settings_before
+
+    # no --data-dir: refused, not restored into the default ./var
+    elsewhere = source.root / "cwd"
+    elsewhere.mkdir()
+    done = mailgothai("restore", str(during_traffic), cwd=elsewhere, env=restore_env())
+    assert done.returncode == 2 and "data_dir: name the new data directory" in done.stderr
+    assert list(elsewhere.iterdir()) == []
 
     out = mailgothai("--data-dir", str(source.settings.data_dir), "backup", "--out", str(during_traffic))
     assert out.returncode == 2 and "already exists" in out.stderr
