@@ -30,6 +30,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "backup": ("backup", "restore"),
     "dns": ("dns",),
     "load": ("load",),
+    "app_passwords": ("app-password", "second-factor"),  # issue 20
 }
 GLOBAL_OPTIONS = ("--data-dir", "--config")
 

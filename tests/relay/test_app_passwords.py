@@ -8,6 +8,7 @@ or SMTP, while the app password still does."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import smtplib
 import time
@@ -22,9 +23,11 @@ from web.conftest import Client, Live, serve
 
 from mailgothai.core.models import Role
 from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.second_factor import UserSecurity
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain
 from relay.helpers import PASSWORD, submission
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.integration
 
@@ -271,3 +274,28 @@ def test_the_admins_of_the_domain_list_and_revoke_app_passwords_and_turn_off_a_l
         admin.close()
     assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD), "the main password is back"
     assert web_ok(web, user, PASSWORD), "and the web asks for no code"
+
+
+def test_the_operator_lists_and_revokes_a_users_app_passwords_from_the_command_line(
+        relay: Settings, cli: Cli, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("cli")
+    security = UserSecurity(mail_domain.services.backends, user)
+    kept, kept_secret = security.create_app_password("tablet")
+    gone, gone_secret = security.create_app_password("old laptop")
+    assert imap_ok(relay, user, gone_secret)
+
+    shown = cli("app-password", "list", user, "--json")
+    assert shown.returncode == 0, shown.stderr
+    listed = json.loads(shown.stdout)
+    assert [a["name"] for a in listed["app_passwords"]] == ["tablet", "old laptop"]
+    assert listed["second_factor"] is False
+    assert gone_secret not in shown.stdout and gone.hash not in shown.stdout, "neither the password nor its hash"
+
+    done = cli("app-password", "revoke", user, gone.id)
+    assert done.returncode == 0 and gone.id in done.stdout, done.stderr
+    assert not imap_ok(relay, user, gone_secret), "refused at once"
+    assert imap_ok(relay, user, kept_secret)
+    missing = cli("app-password", "revoke", user, gone.id)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    assert "no second factor" in cli("second-factor", "reset", user).stdout
+    assert kept.id in cli("app-password", "list", user).stdout
