@@ -383,17 +383,18 @@ def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str
         policies.close()
         return outcome
 
-    settings = manager.prepare(settings)
-    found = existing_objects(settings)
-    if found:
-        raise StackError(f"the directory already holds {found} accounts, aliases, alias domains or shared mailboxes: "
-                         "load is the first load of a service's accounts, into a directory with none (add to a "
-                         "service with `mailgothai import`); nothing was changed")
-    if set(existing_domains(settings)) != set(plan.domains) - set(plan.new_domains):
-        raise StackError("the directory's domains changed while the files were checked; nothing was changed")
-
     t1 = time.monotonic()
     try:
+        settings = manager.prepare(settings)
+        found = existing_objects(settings)
+        if found:
+            raise StackError(f"the directory already holds {found} accounts, aliases, alias domains or shared "
+                             "mailboxes: load is the first load of a service's accounts, into a directory with none "
+                             "(add to a service with `mailgothai import`); nothing was changed")
+        if set(existing_domains(settings)) != set(plan.domains) - set(plan.new_domains):
+            raise StackError("the directory's domains changed while the files were checked; nothing was changed")
+        outcome.timings["prepare_s"] = time.monotonic() - t1
+        t1 = time.monotonic()
         outcome.must_change = mark_must_change(plan, policies.lifecycle, must_change)
         hashed = hash_passwords(plan, settings.argon2, hash_workers,
                                 lambda done, total: say(f"hashed {done}/{total} passwords") if done == total else None,
@@ -419,9 +420,10 @@ def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str
                              "generated": len(hashed.generated)}}
     db, backup = _db(settings)
     t2 = time.monotonic()
-    # What the directory holds now (its base, service accounts, admins: no domain, no
-    # account), as slapcat gives it (entryUUIDs and CSNs included), goes first into the
-    # new database. Not a copy of data.mdb: that file is as large as the map (sparse).
+    # What the directory holds now (its base, service accounts, admins, domains with no
+    # account), as slapcat gives it (entryUUIDs and CSNs included; the domains' counters
+    # rewritten), goes first into the new database. Not a copy of data.mdb: that file is
+    # as large as the map (sparse).
     base = _with_counters(_slapcat(settings), plan)
     os.replace(db, backup)
     try:
@@ -430,6 +432,8 @@ def load(settings: Settings, accounts: Path, domains: Path | None, *, actor: str
     except BaseException:
         shutil.rmtree(db, ignore_errors=True)
         os.replace(backup, db)
+        if outcome.result_file is not None:
+            outcome.result_file.unlink(missing_ok=True)
         raise
     writer = _AuditWriter(settings, audit_records(plan, actor=actor, origin=origin, load_id=load_id,
                                                   summary=summary))
