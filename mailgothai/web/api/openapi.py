@@ -366,6 +366,9 @@ def document() -> dict[str, Any]:
     from mailgothai.web.api import dns_doc  # issue 19: a domain's DNS records and their check
 
     paths.update(dns_doc.paths())
+    from mailgothai.web.api import app_passwords_doc  # issue 20: a user's app passwords, second factor
+
+    paths.update(app_passwords_doc.paths())
     for item in paths.values():  # bodies of POST actions without fields
         for method, op in item.items():
             if method == "post" and "requestBody" not in op:
@@ -501,6 +504,9 @@ def document() -> dict[str, Any]:
     schemas.update(dkim_doc.schemas())
     schemas.update(password_policy_doc.schemas())
     schemas.update(dns_doc.schemas())
+    from mailgothai.web.api import app_passwords_doc
+
+    schemas.update(app_passwords_doc.schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "MailGoThai admin API", "version": "1",

@@ -20,6 +20,7 @@ from mailgothai.services.listing import page_args
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.tokens import TokenInfo
 from mailgothai.services.usage import DomainTotal, Reading
+from mailgothai.web.api import app_passwords as app_passwords_api
 from mailgothai.web.api import dkim as dkim_api
 from mailgothai.web.api import dns as dns_api
 from mailgothai.web.api import password_policy as password_policy_api
@@ -530,6 +531,7 @@ def routes() -> list[Route]:
         *quarantine_api.routes(ep),  # issue 18: the quarantine
         *dkim_api.routes(ep),  # issue 19: a domain's DKIM keys
         *password_policy_api.routes(ep),  # issue 20: password policies
+        *app_passwords_api.routes(ep),  # issue 20: a user's app passwords and second factor
         *dns_api.routes(ep),  # issue 19: a domain's DNS records and their check
         ep(f"{P}/admins", admins_list, "GET"),
         ep(f"{P}/admins", admin_create, "POST", status=201, body=f({
