@@ -128,10 +128,15 @@ class UserSecurity:
     # ---- second factor -------------------------------------------------------------------
 
     def totp_enabled(self) -> bool:
-        return self.totp.enabled(self.email)
+        return has_second_factor(self.b, self.email)
 
     def start_totp(self) -> str:
-        """The otpauth:// URI of a new (pending) secret, or the pending one's."""
+        """The otpauth:// URI of a new (pending) secret, or the pending one's. A secret on
+        in SQL for an entry that is not marked (another account's at this address, since
+        deleted) is dropped first."""
+        if self.totp.enabled(self.email) and not self.totp_enabled():
+            self.totp.disable(self.email)
+            self.codes.remove(self.email)
         return self.totp.pending_uri(self.email) or self.totp.begin(self.email)
 
     def enable_totp(self, current_password: str, code: str) -> list[str]:
@@ -169,7 +174,7 @@ class UserSecurity:
 
 def second_step(backends: Backends, email: str, text: str, clock: Clock = utcnow) -> bool:
     """At web login: a TOTP code (6 digits) or one unused recovery code, which is then used up."""
-    if not user_totp(backends, clock).enabled(email):
+    if not has_second_factor(backends, email):
         return False
     digits = "".join(text.split())
     if len(digits) == 6 and digits.isdigit():
@@ -179,7 +184,12 @@ def second_step(backends: Backends, email: str, text: str, clock: Clock = utcnow
 
 
 def has_second_factor(backends: Backends, email: str) -> bool:
-    return user_totp(backends).enabled(email)
+    """On in SQL (the secret) and in the account's entry (mgtSecondFactor): a secret left
+    in SQL by a deleted account does not follow its address to a new account (the entry is
+    new and unmarked); a restored account has both again."""
+    if not user_totp(backends).enabled(email):
+        return False
+    return AppPasswordDirectory(backends.gateway.as_application(), backends.layout).second_factor(email)
 
 
 def turn_off(backends: Backends, email: str) -> None:

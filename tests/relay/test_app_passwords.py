@@ -299,3 +299,22 @@ def test_the_operator_lists_and_revokes_a_users_app_passwords_from_the_command_l
     assert missing.returncode == 1 and "not found" in missing.stderr
     assert "no second factor" in cli("second-factor", "reset", user).stdout
     assert kept.id in cli("app-password", "list", user).stdout
+
+
+def test_a_new_account_at_a_deleted_ones_address_does_not_inherit_its_second_factor(
+        relay: Settings, web: Live, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("reused")
+    services = mail_domain.services
+    security = UserSecurity(services.backends, user)
+    secret = parse_qs(urlsplit(security.start_totp()).query)["secret"][0]
+    security.enable_totp(PASSWORD, pyotp.TOTP(secret).now())
+    assert not imap_ok(relay, user, PASSWORD)
+
+    services.accounts.delete(user)
+    services.accounts.add(user, PasswordInput(plain=PASSWORD))
+    assert web_ok(web, user, PASSWORD), "no code asked: the secret was the deleted account's"
+    assert imap_ok(relay, user, PASSWORD) and smtp_ok(relay, user, PASSWORD)
+    again = UserSecurity(services.backends, user)
+    assert not again.totp_enabled()
+    uri = again.start_totp()  # the new user may set up a second factor of its own
+    assert parse_qs(urlsplit(uri).query)["secret"][0] != secret
