@@ -11,7 +11,8 @@
 
 Every change that may leave a login cached flushes Dovecot's auth cache for the account
 (and kicks its IMAP sessions on a revocation); the relay's AUTH cache keys on the entry's
-entryCSN, which every one of these changes moves, so it checks again at once.
+entryCSN, which every one of these changes moves: this machine's relay is told to read the
+entry again now (SIGUSR1), relays elsewhere within relay_lookup_cache_ttl.
 """
 
 from __future__ import annotations
@@ -99,11 +100,9 @@ class UserSecurity:
         self.b.audit.record(actor=self.email, origin="web-self", action=action, object_type="account",
                             object_id=object_id, domain=self.email.rpartition("@")[2])
 
-    def _flush(self, kick: bool = False) -> None:
-        names = login_names(self.b, [self.email])
-        self.b.doveadm.flush_auth_cache(names)
-        if kick:
-            self.b.doveadm.kick([self.email])
+    def _flush(self) -> None:
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [self.email]))
+        self.b.tell_relay()  # this machine's relay reads the entry again now; others within their lookup TTL
 
     # ---- app passwords -----------------------------------------------------------------
 
@@ -222,6 +221,7 @@ def revoke(backends: Backends, email: str, app_id: str, actor: str, origin: str)
                           object_id=f"{email} {app.id} {app.name}", domain=email.rpartition("@")[2])
     backends.doveadm.flush_auth_cache(login_names(backends, [email]))
     backends.doveadm.kick([email])  # sessions opened with it end now (the others log in again)
+    backends.tell_relay()  # this machine's relay reads the entry (its new entryCSN) again now
     return app
 
 
@@ -251,4 +251,5 @@ class AppPasswordAdmin(Service):
         turn_off(self.b, address)
         self.audit("account.totp_reset", "account", address, address.rpartition("@")[2])
         self.b.doveadm.flush_auth_cache(login_names(self.b, [address]))
+        self.b.tell_relay()
         return True

@@ -25,7 +25,7 @@ from mailgothai.core.models import Role
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
 from mailgothai.settings import Settings
-from relay.conftest import MailDomain
+from relay.conftest import MailDomain, relay_with
 from relay.helpers import PASSWORD, submission
 from tests.conftest import Cli
 
@@ -318,3 +318,15 @@ def test_a_new_account_at_a_deleted_ones_address_does_not_inherit_its_second_fac
     assert not again.totp_enabled()
     uri = again.start_totp()  # the new user may set up a second factor of its own
     assert parse_qs(urlsplit(uri).query)["secret"][0] != secret
+
+
+def test_the_relay_refuses_a_revoked_app_password_at_once_even_with_its_lookup_cache_on(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    with relay_with(relay, relay_lookup_cache_ttl=3600) as cached:
+        user = mail_domain.account("cachedrelay")
+        security = UserSecurity(mail_domain.services.backends, user)
+        app, secret = security.create_app_password("phone")
+        assert smtp_ok(cached, user, secret) and smtp_ok(cached, user, secret)  # the second from its caches
+        security.revoke_app_password(app.id)
+        assert not smtp_ok(cached, user, secret), "told to read the entry again: refused at once"
+        assert smtp_ok(cached, user, PASSWORD)
