@@ -22,12 +22,15 @@ from imapclient.exceptions import LoginError
 from web.conftest import Client, Live, serve
 
 from mailgothai.core.models import Role
+from mailgothai.core.passwords import make_ssha
+from mailgothai.directory.layout import Layout
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with
 from relay.helpers import PASSWORD, submission
 from tests.conftest import Cli
+from tests.integration.conftest import argon2id_of, stored
 
 pytestmark = pytest.mark.integration
 
@@ -330,3 +333,19 @@ def test_the_relay_refuses_a_revoked_app_password_at_once_even_with_its_lookup_c
         security.revoke_app_password(app.id)
         assert not smtp_ok(cached, user, secret), "told to read the entry again: refused at once"
         assert smtp_ok(cached, user, PASSWORD)
+
+
+def test_an_app_password_never_replaces_a_legacy_main_hash_and_the_upgrade_keeps_the_apps(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    user = f"legacy-apps@{mail_domain.name}"
+    legacy = make_ssha(PASSWORD)
+    mail_domain.services.accounts.add(user, PasswordInput(stored_hash=legacy))
+    app, secret = UserSecurity(mail_domain.services.backends, user).create_app_password("phone")
+    dn = Layout(relay.ldap_base).account(user)
+
+    assert smtp_ok(relay, user, secret)  # the relay's upgrade at AUTH must not take the app password as the main
+    assert stored(relay, dn) == (legacy, "TRUE")
+    assert smtp_ok(relay, user, PASSWORD)  # the main one: upgraded, the app password kept
+    main_hash, mark = stored(relay, dn)
+    assert mark is None and main_hash.startswith(argon2id_of(relay))
+    assert imap_ok(relay, user, secret) and imap_ok(relay, user, PASSWORD)
