@@ -56,13 +56,15 @@ def folders(maildir: Path) -> list[str]:
 
 
 def messages(maildir: Path) -> Iterator[Message]:
+    """Every message file (regular files only: a symbolic link in a copy is never followed
+    into someone's mailbox)."""
     for folder in folders(maildir):
         for sub in MESSAGE_DIRS:
             directory = maildir / folder / sub
             if not directory.is_dir():
                 continue
             for entry in os.scandir(directory):
-                if entry.is_file() and not entry.name.startswith("."):
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
                     yield Message(folder, sub, entry.name)
 
 

@@ -194,6 +194,13 @@ def test_a_damaged_backup_and_a_full_domain_are_refused_and_nothing_changes(
 
     data[-3] ^= 0x20
     message.write_bytes(bytes(data))
+    planted = message.parent / f"{message.name.partition(':')[0]}0:2,S"  # a message no backup wrote
+    planted.write_bytes(b"Subject: planted\r\n\r\nnot from this service\r\n")
+    with pytest.raises(BackupRefused, match="nothing changed.*not in the manifest"):
+        restore_domain(services, backup, agency)
+    assert _state(services, mail, agency) == unchanged
+    planted.unlink()
+
     (backup / "directory" / "data.ldif").unlink()  # an incomplete backup
     with pytest.raises(BackupRefused, match="data.ldif: missing"):
         restore_domain(services, backup, agency)
