@@ -142,5 +142,7 @@ class DomainService(Service):
             self.b.spam.drop_domain(domain.name)
         if self.b.password_policies is not None:  # and its password policy (issue 20)
             self.b.password_policies.drop_policy(domain.name)
+        if self.b.password_lifecycle is not None:  # and its change-at-login and expiry settings (issue 20)
+            self.b.password_lifecycle.drop_domain(domain.name)
         self.audit("domain.delete", "domain", domain.name, domain.name, before=domain)
         self.b.doveadm.flush_all()

@@ -124,3 +124,12 @@ def test_a_failed_warning_is_tried_again(world: FakeWorld) -> None:
     assert PasswordExpiry(world.backends, down).run(NOW + timedelta(days=20)).failed == [user]
     sent: list[str] = []
     assert PasswordExpiry(world.backends, lambda e, m: sent.append(e)).run(NOW + timedelta(days=20)).warned == [user]
+
+
+def test_a_deleted_domain_takes_its_settings_along(world: FakeWorld) -> None:
+    from mailgothai.services.domains import DomainService
+
+    PasswordLifecycleService(world.backends, OPERATOR).set(THEIRS, {"max_age_days": "30"}, NOW)
+    DomainService(world.backends, OPERATOR).delete(THEIRS)
+    world.add_domain(THEIRS)  # the name added again starts with the defaults
+    assert PasswordLifecycleService(world.backends, OPERATOR).show(THEIRS).lifecycle == Lifecycle()
