@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
+import json
 import smtplib
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -222,3 +225,26 @@ def test_expiry_warns_once_through_the_relay_then_marks_the_expired_password(sta
     assert_refused_everywhere(settings, user, FIRST)
 
 
+
+
+def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailgothai.cli.main", "--data-dir", str(settings.data_dir), *args],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_the_commands_the_operator_and_the_timer_run(stack: Settings) -> None:
+    settings = stack
+    domain = new_domain(settings)
+    user = f"somsak@{domain}"
+    with Services.open(settings, OPERATOR) as svc:
+        svc.accounts.add(user, PasswordInput(plain=FIRST))
+    bad = run_cli(settings, "password-lifecycle", "set", "--domain", domain, "--max-age-days", "soon")
+    assert bad.returncode == 2 and "max_age_days" in bad.stderr
+    done = run_cli(settings, "password-lifecycle", "set", "--domain", domain, "--max-age-days", "60", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["max_age_days"] == 60
+    later = (datetime.now(UTC) + timedelta(days=61)).isoformat()
+    ran = run_cli(settings, "password-expiry", "run", "--now", later, "--json")
+    assert ran.returncode == 0, ran.stderr
+    assert user in json.loads(ran.stdout)["marked"]
+    assert marked(settings, user)
+    assert "Password change required" in imap_login(settings, user, FIRST)
