@@ -18,7 +18,9 @@ from mailgothai.core.spam import Scan
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 from mailgothai.services.actor import Actor
+from mailgothai.services.password_policy import PasswordPolicyService
 from mailgothai.services.registry import Services
+from mailgothai.services.second_factor import UserSecurity, has_second_factor
 from mailgothai.store.models import AuditRecord
 from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
@@ -56,15 +58,19 @@ def values_for(world: World, live: Live, target: str) -> dict[str, str]:
                 svc.spam.add_rule(world.b, "block", LISTED)
             held_b = [h.id for h in svc.quarantine.listing(world.b)] or [quarantined(live, world.user_b)]
             keys_b = svc.dkim.list(world.b) or [svc.dkim.generate(world.b)]  # a DKIM key of B (issue 19), made once
+        own_apps = UserSecurity(live.state.backends, f"staff1@{world.b}")  # an app password of B's user (issue 20)
+        apps_b = [v.app for v in own_apps.app_passwords()] or [own_apps.create_app_password("matrix phone")[0]]
         return {"alias": alias_b, "name": alias_b,
                 "domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
                 "token_id": operator_token or "0" * 16, "lang": "th",
                 "job_id": str(finished_import_of_b(live.settings, world)), "mailbox_id": world.deleted_b,
-                "kind": "block", "pattern": LISTED, "id": held_b[0], "selector": keys_b[0].selector}
+                "kind": "block", "pattern": LISTED, "id": held_b[0], "selector": keys_b[0].selector,
+                "app_id": apps_b[0].id}
     return {"alias": f"alias-{world.a}", "name": f"alias-{world.a}",
             "domain": world.a, "email": world.user_a, "address": f"nobody@{world.a}", "login": world.admin_a,
             "token_id": "0" * 16, "lang": "th", "job_id": "0", "mailbox_id": world.deleted_a,
-            "kind": "block", "pattern": LISTED, "id": "0" * 22, "selector": "none"}
+            "kind": "block", "pattern": LISTED, "id": "0" * 22, "selector": "none",
+            "app_id": "0" * 8}
 
 
 def quarantined(live: Live, to: str) -> str:
@@ -162,6 +168,9 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
             "sender_rules": [svc.spam.rules(owner) for owner in (world.b, f"staff1@{world.b}", world.user_b)],
             "quarantine": svc.quarantine.listing(world.b),
             "dkim": svc.dkim.list(world.b),  # issue 19
+            "password_policy": PasswordPolicyService(svc.backends, svc.actor).show(world.b),  # issue 20
+            "app_passwords": [view.app for view in UserSecurity(svc.backends, f"staff1@{world.b}").app_passwords()],
+            "second_factor": has_second_factor(svc.backends, f"staff1@{world.b}"),
         }
     with live.state.backends.store.session() as session:
         data["audit_b"] = session.query(AuditRecord).filter(AuditRecord.domain == world.b).count()
