@@ -53,6 +53,7 @@ from mailgothai.errors import (
     InvalidInput,
     LimitExceeded,
     MailGoThaiError,
+    MailStoreError,
     NotFound,
     PermissionDenied,
     TransactionRefused,
@@ -225,6 +226,8 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     live_domain = b.domains.find(domain)
     if live_domain is None:
         raise InvalidInput("domain", Why.DOMAIN_GONE(domain=domain))
+    if manifest.mail_included and not b.mailboxes.root.is_dir():  # before any change, as the handover does
+        raise MailStoreError("the mail store is not on this machine: run the restore on the Dovecot node")
     mail_copy = Mailboxes(backup / backup_manifest.MAIL_DIR)
     now = _look(b, domain, [to_account(entry) for entry in saved.accounts])
     steps = [_plan(b, now, entry) for entry in saved.accounts]
