@@ -90,7 +90,7 @@ def _int(value: object, name: str, *, none_ok: bool) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise InvalidInput(name, Why.NOT_A_CHOICE(choices="a whole number of days", value=str(value))) from None
+        raise InvalidInput(name, Why.NOT_WHOLE_DAYS(value=str(value))) from None
 
 
 def lifecycle_with(current: Lifecycle, changes: Mapping[str, object]) -> Lifecycle:

@@ -1,10 +1,12 @@
 """The OpenAPI entries of password policies (issue 20): the operator's floor and a
-domain's own, stricter policy. Merged into the document by openapi.py."""
+domain's own, stricter policy; a domain's password lifecycle (change at first login,
+maximum age, warning lead). Merged into the document by openapi.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.core.password_lifecycle import MAX_AGE_DAYS, MAX_WARN_DAYS
 from mailgothai.core.password_policy import CLASS_ORDER, MAX_MIN_LENGTH
 from mailgothai.core.passwords import MIN_LENGTH
 from mailgothai.web.api.openapi import BOOL, DOMAIN, NULLABLE_STR, STR, P, _body, _op
@@ -25,6 +27,17 @@ FIELDS = {
                      "description": "lowest zxcvbn score (0-4) of the password's first 72 characters; 0: none"},
 }
 CHANGED = {"changed_at": NULLABLE_STR, "changed_by": NULLABLE_STR}
+LIFECYCLE = {
+    "must_change_generated": {**BOOL, "description": "a new account whose password was generated must change it "
+                                                     "at its first login (default true)"},
+    "must_change_on_create": {**BOOL, "description": "every new account must change its password at its first "
+                                                     "login (default false)"},
+    "max_age_days": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_AGE_DAYS,
+                     "description": "a password older than this many days must be changed; null or 0: never "
+                                    "(the default); read back as null"},
+    "warn_days": {"type": "integer", "minimum": 0, "maximum": MAX_WARN_DAYS,
+                  "description": "a warning goes out by mail this many days before a password expires (14)"},
+}
 
 
 def paths() -> dict[str, Any]:
@@ -39,6 +52,11 @@ def paths() -> dict[str, Any]:
         f"{P}/password-policy": {
             "get": _op("the operator's floor under every domain's password policy", "PasswordFloor", tag=TAG),
             "patch": _op("change the fields given (operator)", "PasswordFloor", body=_body(FIELDS), tag=TAG)},
+        f"{P}/domains/{{domain}}/password-lifecycle": {
+            "get": _op("the domain's change at first login, maximum password age and warning lead",
+                       "DomainPasswordLifecycle", [DOMAIN], tag=TAG),
+            "patch": _op("change the fields given (the others stay); a bad value is 400 naming the field",
+                         "DomainPasswordLifecycle", [DOMAIN], _body(LIFECYCLE), tag=TAG)},
     }
 
 
@@ -49,4 +67,6 @@ def schemas() -> dict[str, Any]:
             "domain": STR, **FIELDS, "own": {**BOOL, "description": "false: the operator's floor"}, **CHANGED,
             "floor": {**floor, "description": "the operator's floor it cannot go below"}}},
         "PasswordFloor": {"type": "object", "required": list(FIELDS), "properties": {**FIELDS, **CHANGED}},
+        "DomainPasswordLifecycle": {"type": "object", "required": ["domain", *LIFECYCLE, *CHANGED],
+                                    "properties": {"domain": STR, **LIFECYCLE, **CHANGED}},
     }

@@ -4,6 +4,7 @@ activate, reset password, rename, delete (into retention: web/routes/retained.py
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -149,13 +150,20 @@ def account_password(ctx: Ctx) -> Response:
     form = Form(N_("Reset the password"), [
         Field("password_mode", N_("Password"), "select", value="generate", options=PASSWORD_MODES),
         Field("password", N_("New password"), "password", autocomplete="new-password"),
+        Field("must_change", N_("The user must change it at next login"), "checkbox", value="1",
+              help=N_("Until then the account cannot read or send mail; untick it for a password the user "
+                      "keeps.")),
     ], N_("Reset password"), cancel=f"/accounts/{account.email}")
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject=account.email)
+    must_change = bool(ctx.field("must_change"))  # issue 20: an unticked checkbox is not sent
     try:
-        generated = svc.accounts.set_password(account.email, _password_input(ctx))
+        generated = svc.accounts.set_password(account.email, _password_input(ctx), must_change=must_change)
     except MailGoThaiError as exc:
-        return ctx.render("form.html", 400, form=form.filled(ctx.form).fail(exc, ctx.gettext), subject=account.email)
+        form = form.filled(ctx.form).fail(exc, ctx.gettext)
+        form.fields = [dataclasses.replace(f, value="1" if must_change else "") if f.name == "must_change" else f
+                       for f in form.fields]
+        return ctx.render("form.html", 400, form=form, subject=account.email)
     if generated:
         return ctx.render("shown_once.html", title=ctx.gettext("The new password"), secret=generated,
                           back=f"/accounts/{account.email}")
