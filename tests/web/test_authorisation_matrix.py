@@ -18,6 +18,7 @@ from mailgothai.core.spam import Scan
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 from mailgothai.services.actor import Actor
+from mailgothai.services.password_lifecycle import PasswordLifecycleService
 from mailgothai.services.password_policy import PasswordPolicyService
 from mailgothai.services.registry import Services
 from mailgothai.services.second_factor import UserSecurity, has_second_factor
@@ -100,7 +101,8 @@ def form_body(world: World) -> dict[str, str]:
             "new_address": f"intruder@{world.b}",
             "keep_old_as_alias": "1", "reason": "intruder's hold", "retention_days": "0",
             "catch_all": world.user_b, "alias_domain": "intruder.go.th",
-            "kind": "block", "pattern": LISTED, "junk_score": "1", "reject_score": "", "quarantine_days": "1"}
+            "kind": "block", "pattern": LISTED, "junk_score": "1", "reject_score": "", "quarantine_days": "1",
+            "must_change_on_create": "1", "max_age_days": "1", "warn_days": "0"}
 
 
 UPLOADS = ("/api/v1/imports", "/api/v1/domain-imports")  # the body is a CSV file
@@ -141,6 +143,8 @@ def api_body(path: str, method: str, world: World) -> dict[str, Any] | bytes | N
         ("POST", "/api/v1/domains/{domain}/sender-rules"): {"kind": "allow", "pattern": "intruder.example"},
         ("POST", "/api/v1/accounts/{email}/sender-rules"): {"kind": "allow", "pattern": "intruder.example"},
         ("PATCH", "/api/v1/spam/defaults"): {"junk_score": 1, "lowest_score": 0},
+        ("PATCH", "/api/v1/domains/{domain}/password-lifecycle"): {"must_change_on_create": True,
+                                                                  "max_age_days": 1, "warn_days": 0},
     }
     return bodies.get((method, path), {})
 
@@ -169,6 +173,7 @@ def snapshot(live: Live, world: World) -> dict[str, Any]:
             "quarantine": svc.quarantine.listing(world.b),
             "dkim": svc.dkim.list(world.b),  # issue 19
             "password_policy": PasswordPolicyService(svc.backends, svc.actor).show(world.b),  # issue 20
+            "password_lifecycle": PasswordLifecycleService(svc.backends, svc.actor).show(world.b),
             "app_passwords": [view.app for view in UserSecurity(svc.backends, f"staff1@{world.b}").app_passwords()],
             "second_factor": has_second_factor(svc.backends, f"staff1@{world.b}"),
         }
