@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
+from mailgothai.services.password_lifecycle import PasswordLifecycleService
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
@@ -39,9 +41,13 @@ def seed(settings: Settings) -> list[DemoLogin]:
     with Services.open(settings, actor) as services:
         if services.backends.domains.find(DOMAINS[0][0]) is not None:
             return created
+        lifecycle = PasswordLifecycleService(services.backends, services.actor)
         for name, description, max_accounts, pool, default_quota in DOMAINS:
             services.domains.add(name, description=description, max_accounts=max_accounts,
                                  quota_pool=pool, default_quota=default_quota)
+            # The logins printed below are for trying the service at once from a mail client;
+            # a real agency keeps "change a generated password at first login" (issue 20).
+            lifecycle.set(name, {"must_change_generated": False}, datetime.now(UTC))
         for email, given, surname, display in PEOPLE:
             new = services.accounts.add(email, PasswordInput(generate=True), given_name=given, surname=surname,
                                         display_name=display)  # drawn to meet the domain's password policy

@@ -87,7 +87,7 @@ def test_sender_decisions() -> None:
 def test_every_reply_in_the_table_renders_on_one_line() -> None:
     for kind, reply in p.REPLIES.items():
         rendered = str(p.reply(kind, address="a\r\nb@c", limit=1, reason="r", domain="d", queue_id="q",
-                               header="From:", sender="s\r\n@x", detail=": d", virus="v"))
+                               header="From:", sender="s\r\n@x", detail=": d", virus="v", text="change it\r\nat x"))
         assert "\r" not in rendered and "\n" not in rendered
         assert rendered.startswith(f"{reply.code} {reply.status} ")
         assert reply.status[0] == str(reply.code)[0]
