@@ -27,6 +27,13 @@ from datetime import UTC, datetime
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 
+
+def policy_nonce(secret: str) -> str:
+    """Dovecot's auth_policy_hash_nonce for the stack's auth policy secret: the stack writes it
+    into Dovecot's configuration, and the fingerprints below are keyed with it."""
+    return hmac.new(secret.encode(), b"dovecot auth_policy_hash_nonce", hashlib.sha256).hexdigest()
+
+
 MAX_APP_PASSWORDS = 10  # a failed bind makes slapd try every value of userPassword: keep it short
 MAX_NAME = 64
 FINGERPRINT_BITS = 32

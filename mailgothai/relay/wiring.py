@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event
 
 from mailgothai.core.addresses import normalize_address
+from mailgothai.core.app_passwords import policy_nonce
 from mailgothai.core.passwords import hash_password
 from mailgothai.directory.app_passwords import apps_of_logins
 from mailgothai.directory.gateway import Gateway
@@ -36,7 +37,6 @@ from mailgothai.relay.spool import Spool, Target
 from mailgothai.services.app_use import AppUseRecorder
 from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget, rules_from
-from mailgothai.services.second_factor import policy_nonce
 from mailgothai.settings import Settings
 from mailgothai.store import Store
 from mailgothai.store.last_login import LastLogins

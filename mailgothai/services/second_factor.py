@@ -17,8 +17,6 @@ entry again now (SIGUSR1), relays elsewhere within relay_lookup_cache_ttl.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,13 +36,8 @@ from mailgothai.store.second_factor import AppPasswordUses, RecoveryCodes, UserT
 from mailgothai.store.totp import TotpRecords
 
 
-def policy_nonce(secret: str) -> str:
-    """Dovecot's auth_policy_hash_nonce for the stack's auth policy secret (stack/dovecot.py)."""
-    return hmac.new(secret.encode(), b"dovecot auth_policy_hash_nonce", hashlib.sha256).hexdigest()
-
-
 def nonce_of(backends: Backends) -> str:
-    return policy_nonce(str(backends.settings.auth_policy_secret))
+    return core.policy_nonce(str(backends.settings.auth_policy_secret))
 
 
 @dataclass(frozen=True)

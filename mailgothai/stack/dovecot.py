@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import shutil
 import stat
 import sys
 from pathlib import Path
 
+from mailgothai.core.app_passwords import policy_nonce
 from mailgothai.core.auth_policy import HEADER
 from mailgothai.core.password_lifecycle import change_required_text
 from mailgothai.directory.passwords import MUST_CHANGE
@@ -188,10 +187,9 @@ def auth_policy_config(settings: Settings) -> str:
     secret = str(settings.auth_policy_secret)
     if not secret:
         return ""
-    nonce = hmac.new(secret.encode(), b"dovecot auth_policy_hash_nonce", hashlib.sha256).hexdigest()
     return render("dovecot/auth-policy.conf.in", {
         "url": f"http://{settings.host}:{settings.auth_policy_port}/", "header": HEADER, "secret": secret,
-        "nonce": nonce,
+        "nonce": policy_nonce(secret),
     })
 
 

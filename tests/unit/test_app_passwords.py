@@ -51,7 +51,7 @@ def test_secrets_and_recovery_codes() -> None:
 
 
 def test_the_nonce_is_the_one_dovecot_is_given(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from mailgothai.services.second_factor import policy_nonce
+    from mailgothai.core.app_passwords import policy_nonce
     from mailgothai.settings import load_settings
     from mailgothai.stack.dovecot import auth_policy_config
 
