@@ -14,13 +14,13 @@ stack's secret on behalf of the user, envelope sender <>)."""
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 
 from mailgothai.cli.common import add_json
 from mailgothai.cli.output import print_json
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
+from mailgothai.relay_submission import RelaySubmission
 from mailgothai.services.password_lifecycle import DomainLifecycle, PasswordExpiry, PasswordLifecycleService, Send
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
@@ -80,15 +80,12 @@ def cmd_set(args: argparse.Namespace, services: Services) -> int:
 
 
 def relay_sender(settings: Settings) -> Send:
-    """Sends a message to an account through the relay's submission, as Sieve mail goes
-    (the same settings file and client: stack/sieve.py, stack/sieve_sendmail.py)."""
-    from mailgothai.stack import sieve, sieve_sendmail
+    """Sends a warning to an account through the relay's submission, as the web's system
+    mail goes (relay_submission.py: the Sieve system login, the relay's certificate pinned)."""
+    submission = RelaySubmission(settings)
 
     def send(email: str, message: bytes) -> None:
-        values = json.loads(sieve.sendmail_config(settings).read_text(encoding="utf-8"))
-        if not settings.sieve_submission:  # the relay shares this data dir: its submission on this host
-            values["host"], values["port"] = settings.host, str(settings.submission_port)
-        sieve_sendmail._send(values, email, "", [email], message)
+        submission.send(email, [email], message)
 
     return send
 

@@ -21,7 +21,7 @@ new password is written as the user's own change is (`set_password_hash` without
 must_change), which also ends "change at next login" (issue 20's other part).
 
 Mail leaves through the relay as the account's own system mail (a `Mailer`; the web's is
-web/submission.py): DKIM-signed for its domain, counted in its hourly limit.
+relay_submission.py): DKIM-signed for its domain, counted in its hourly limit.
 """
 
 from __future__ import annotations

@@ -338,7 +338,7 @@ def test_the_web_sends_the_secret_only_to_the_relays_certificate(relay: Settings
                                                                  tmp_path: Path) -> None:
     import ssl
 
-    from mailgothai.web.submission import RelaySubmission, SubmissionFailed
+    from mailgothai.relay_submission import RelaySubmission, SubmissionFailed
 
     user = mail_domain.account("pinned")
     chain = tmp_path / "chain.pem"  # the relay's own certificate first, then an "intermediate"

@@ -13,7 +13,8 @@ import mailgothai
 
 LAYERS: list[set[str]] = [
     {"core", "errors", "settings", "paths"},
-    {"directory", "store", "dkim", "mailstore", "probes", "running_relay", "rspamd_controller", "durable", "dnsquery"},
+    {"directory", "store", "dkim", "mailstore", "probes", "running_relay", "rspamd_controller", "durable", "dnsquery",
+     "relay_submission"},
     {"services"},
     {"web", "relay", "stack", "authpolicy", "datagen"},
     {"cli"},

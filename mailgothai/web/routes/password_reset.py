@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from mailgothai.core import password_reset as pr
 from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.relay_submission import RelaySubmission
 from mailgothai.services.password_reset import (
     LinkRefused,
     PasswordResetService,
@@ -28,7 +29,6 @@ from mailgothai.services.password_reset import (
 from mailgothai.web.context import NOTICES, Access, Ctx, client_ip, page
 from mailgothai.web.forms import Field, Form
 from mailgothai.web.i18n import N_
-from mailgothai.web.submission import RelaySubmission
 
 # the lookups and mails of reset requests, after their answers (two at a time; the SMTP
 # client's timeout bounds each)

@@ -1,13 +1,13 @@
-"""The web's system mail (password reset links, recovery address confirmations) handed to
-the relay the way Dovecot's Sieve mail is when the relay is elsewhere
+"""System mail — the web's password reset links and recovery address confirmations, the
+expiry job's warnings (issue 20) — handed to the relay the way Dovecot's Sieve mail is when the relay is elsewhere
 (stack/sieve_sendmail.py): the submission listener over STARTTLS, AUTH PLAIN with the
 Sieve system login (core/sieve_mail.SIEVE_LOGIN and the stack-made `sieve_submit_secret`)
 and the account as the authorization identity. The relay then takes the message as that
 account's own: only for an active account, envelope sender <>, DKIM-signed for its
 domain, counted in its hourly limit, queued and retried like any other mail.
 
-The web holds the directory's application password already (it sets passwords); the
-secret gives it nothing more than sending mail in a user's name. The relay's certificate
+The web and the CLI hold the directory's application password already (they set
+passwords); the secret gives them nothing more than sending mail in a user's name. The relay's certificate
 is pinned (the stack's, `tls_cert_file`): the secret is never sent to anything else that
 took the port.
 """
@@ -24,7 +24,7 @@ from mailgothai.core.sieve_mail import SIEVE_LOGIN
 from mailgothai.errors import MailGoThaiError
 from mailgothai.settings import Settings
 
-HELO = "web.localhost"
+HELO = "system.localhost"
 
 
 class SubmissionFailed(MailGoThaiError):
