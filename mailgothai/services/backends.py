@@ -133,6 +133,18 @@ def _password_lifecycles(store: Store) -> ports.PasswordLifecycles:
     return cast("ports.PasswordLifecycles", OnFirstUse(make))
 
 
+def _account_secrets(store: Store) -> ports.AccountSecrets:
+    """Users' second factors and recovery addresses over the store, made on first use
+    (store/second_factor.py)."""
+
+    def make() -> ports.AccountSecrets:
+        from mailgothai.store.second_factor import AccountSecrets
+
+        return AccountSecrets(cast("OnFirstUse", store).made())
+
+    return cast("ports.AccountSecrets", OnFirstUse(make))
+
+
 def _quarantine(store: Store) -> ports.Quarantined:
     """The quarantine's index over the store, made on first use (store/quarantine.py)."""
 
@@ -182,6 +194,8 @@ class Backends:
     password_policies: ports.PasswordPolicies | None = None
     # change at next login and expiry per domain (issue 20), SQL, on first use; None: the defaults
     password_lifecycle: ports.PasswordLifecycles | None = None
+    # a user's second factor and recovery address (issue 20), SQL, on first use
+    account_secrets: ports.AccountSecrets | None = None
 
     @property
     def argon2(self) -> Argon2Params:
@@ -210,6 +224,7 @@ class Backends:
             spam=_spam_policies(store),
             password_policies=_password_policies(store),
             password_lifecycle=_password_lifecycles(store),
+            account_secrets=_account_secrets(store),
         )
 
     def acting_for(self, admin_login: str) -> Backends:

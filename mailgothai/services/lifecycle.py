@@ -16,6 +16,7 @@ from mailgothai.core.limits import check_account_fits
 from mailgothai.core.models import Account, Alias, Domain, RetainedAccount, Role
 from mailgothai.core.reasons import Why
 from mailgothai.core.retention import DEFAULT_RETENTION_DAYS, handover_folder, looks_like_mailbox_id, purge_date
+from mailgothai.core.totp_box import resealer
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, MailStoreError, NotFound
 from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
@@ -232,6 +233,9 @@ class LifecycleService(Service):
             self.b.logins.moved(after.mailbox_id, after.email, after.domain)
         if self.b.spam is not None:  # its allow and block lists follow it (issue 18)
             self.b.spam.move_owner(before.email, after.email)
+        if self.b.account_secrets is not None:  # and its second factor (issue 20): a rename never drops it
+            self.b.account_secrets.move_login(before.email, after.email,
+                                              resealer(str(self.b.settings.web_secret_key), before.email, after.email))
         if not keep_old_as_alias:
             self._repoint_members(before.email, new)
         self._gone([before.email])

@@ -178,6 +178,16 @@ class LoginTimes(Protocol):
     def set_seen(self, mailbox_id: str, owner: Owner, login: LastLogin | None) -> None: ...
 
 
+class AccountSecrets(Protocol):
+    """What a mail user keeps in SQL about its logins (issue 20): the TOTP secret, recovery
+    codes and app passwords' last uses by login address; the recovery address and reset
+    links by mailbox id."""
+
+    # an account renamed: they follow it; `reseal` turns a TOTP secret sealed for `old` into one for `new`
+    def move_login(self, old: str, new: str, reseal: Callable[[bytes], bytes]) -> None: ...
+    def forget_mailbox(self, mailbox_id: str) -> None: ...  # an account purged: its recovery goes
+
+
 class SpamPolicies(Protocol):
     """Inbound protection (issue 18; store/spam_policy.py): each domain's spam policy, the
     operator's default and bounds, allow and block lists, the hourly counts. The relay

@@ -74,6 +74,8 @@ class PurgeService(Service):
         self.b.mailboxes.remove(retained.mailbox_id)
         # Recorded before the entry goes: a kill in between gives a second record, never none.
         self.audit("account.purge", "account", retained.email, retained.domain, before=retained)
+        if self.b.account_secrets is not None:  # its recovery address (outside the service) goes with it
+            self.b.account_secrets.forget_mailbox(retained.mailbox_id)
         self.b.retained.delete(retained)
         log.info("purged %s (mailbox %s, deleted %s)", retained.email, retained.mailbox_id,
                  retained.deleted_at.isoformat())

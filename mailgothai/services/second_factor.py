@@ -176,11 +176,12 @@ def second_step(backends: Backends, email: str, text: str, clock: Clock = utcnow
 
 
 def has_second_factor(backends: Backends, email: str) -> bool:
-    """On in SQL (the secret) and in the account's entry (mgtSecondFactor): a secret left
-    in SQL by a deleted account does not follow its address to a new account (the entry is
-    new and unmarked); a restored account has both again."""
-    if not user_totp(backends).enabled(email):
-        return False
+    """On when the account's entry says so (mgtSecondFactor, which moves with the entry).
+    A secret left in SQL by a deleted account does not follow its address to a new account
+    (the entry is new and unmarked). A marked entry whose secret is not here (a rename
+    killed before its secret followed it, a purged account's entry restored) stays on:
+    the web asks for a code nothing answers until an admin turns the second factor off,
+    never a login with the password alone."""
     return AppPasswordDirectory(backends.gateway.as_application(), backends.layout).second_factor(email)
 
 

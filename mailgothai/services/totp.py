@@ -9,15 +9,11 @@ the same code cannot be used twice.
 
 from __future__ import annotations
 
-import hashlib
-import os
-
 import pyotp
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mailgothai.core.reasons import Why
-from mailgothai.errors import InvalidInput, StoreError
+from mailgothai.core.totp_box import TotpBox
+from mailgothai.errors import InvalidInput
 from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
@@ -26,26 +22,6 @@ from mailgothai.store.totp import TotpRecord, TotpRecords
 
 ISSUER = "MailGoThai"
 VALID_WINDOW = 1  # one 30 s step either side: clocks drift
-
-
-class TotpBox:
-    """Encrypts and decrypts TOTP secrets; bound to the admin's login (associated data)."""
-
-    def __init__(self, secret_key: str) -> None:
-        if not secret_key:
-            raise StoreError("web_secret_key is not set: TOTP secrets cannot be stored "
-                             "(`stack up` sets it; or set MAILGOTHAI_WEB_SECRET_KEY)")
-        self._aead = AESGCM(hashlib.sha256(b"mailgothai-totp\0" + secret_key.encode("utf-8")).digest())
-
-    def seal(self, login: str, secret: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, secret.encode("ascii"), login.encode("utf-8"))
-
-    def open(self, login: str, sealed: bytes) -> str:
-        try:
-            return self._aead.decrypt(sealed[:12], sealed[12:], login.encode("utf-8")).decode("ascii")
-        except (InvalidTag, ValueError) as exc:
-            raise StoreError(f"the TOTP secret of {login} cannot be decrypted (web_secret_key changed?)") from exc
 
 
 def _code(text: str) -> str:

@@ -5,7 +5,7 @@ use of each app password (the passwords themselves are in the directory)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -100,3 +100,39 @@ class AppPasswordUses:
         with self._store.session() as session:
             session.execute(delete(AppPasswordUse).where(AppPasswordUse.login == login,
                                                          AppPasswordUse.app_id == app_id))
+
+
+class AccountSecrets:
+    """The adapter (port services/ports.AccountSecrets)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def move_login(self, old: str, new: str, reseal: Callable[[bytes], bytes]) -> None:
+        """The TOTP secret (resealed: its login is the cipher's associated data), recovery
+        codes and app passwords' last uses of `old` are `new`'s, in one transaction;
+        whatever a former holder of `new` left there goes first (its entry is gone: nothing
+        of it may reach the renamed account)."""
+        if old == new:
+            return
+        with self._store.session() as session:
+            for model in (UserTotp, RecoveryCode, AppPasswordUse):
+                session.execute(delete(model).where(model.login == new))
+            session.flush()
+            totp = session.get(UserTotp, old)
+            if totp is not None:
+                sealed = reseal(totp.secret_encrypted)
+                session.delete(totp)
+                session.flush()
+                session.add(UserTotp(login=new, secret_encrypted=sealed, enabled=totp.enabled,
+                                     last_step=totp.last_step, created_at=totp.created_at))
+            for model in (RecoveryCode, AppPasswordUse):
+                session.execute(update(model).where(model.login == old).values(login=new))
+
+    def forget_mailbox(self, mailbox_id: str) -> None:
+        """The recovery address and every reset or confirmation link of a purged account."""
+        from mailgothai.store.password_resets import RecoveryAddressRow, ResetTokenRow
+
+        with self._store.session() as session:
+            session.execute(delete(RecoveryAddressRow).where(RecoveryAddressRow.mailbox_id == mailbox_id))
+            session.execute(delete(ResetTokenRow).where(ResetTokenRow.mailbox_id == mailbox_id))

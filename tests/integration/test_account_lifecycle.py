@@ -22,6 +22,7 @@ from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.purge import PurgeService
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
+from mailgothai.store.password_resets import PasswordResets, Recovery
 from tests.integration.conftest import AuditProbe, MailClients
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
@@ -195,6 +196,33 @@ def test_the_purge_removes_expired_mailboxes_and_keeps_held_ones(stack: Settings
     assert not boxes.exists(kept[held].mailbox_id)
     assert boxes.exists(kept[in_held_domain].mailbox_id)
     services.holds.release_domain(held_domain)
+
+
+def test_the_purge_forgets_the_recovery_address_and_reset_links_a_restore_would_have_kept(
+        services: Services) -> None:
+    """A recovery address is outside the service (issue 20): kept while the account may be
+    restored, gone with its purge."""
+    domain = f"rc{uuid.uuid4().hex[:10]}.go.th"
+    services.domains.add(domain, retention_days="7")
+    resets = PasswordResets(services.backends.store)
+    now = datetime.now(UTC)
+    ids = {}
+    for name in ("leaving", "restored"):
+        address = f"{name}-{uuid.uuid4().hex[:6]}@{domain}"
+        services.accounts.add(address, PasswordInput(plain=OLD))
+        ids[name] = services.accounts.get(address).mailbox_id
+        resets.set_recovery(ids[name], f"{name}@example.org", now)
+        resets.add_token(f"{name:0<64}", "reset", ids[name], f"{name}@example.org", now, 3600)
+        services.accounts.delete(address)
+    services.lifecycle.restore(ids["restored"])
+
+    operator = Actor("purge-test", Role.SUPERADMIN, origin="test")
+    PurgeService(services.backends, operator, clock=lambda: now + timedelta(days=10)).run()
+    assert services.backends.retained.by_id(ids["leaving"]) is None
+    assert resets.recovery(ids["leaving"]) is None
+    assert resets.valid(f"{'leaving':0<64}", "reset", now) is None
+    assert resets.recovery(ids["restored"]) == Recovery("restored@example.org", None)
+    assert resets.valid(f"{'restored':0<64}", "reset", now) is not None
 
 
 def test_a_purge_killed_half_way_is_finished_by_the_next(services: Services, domain: str,

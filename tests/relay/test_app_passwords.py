@@ -24,6 +24,8 @@ from web.conftest import Client, Live, serve
 from mailgothai.core.models import Role
 from mailgothai.core.passwords import make_ssha
 from mailgothai.directory.layout import Layout
+from mailgothai.services.actor import Actor
+from mailgothai.services.lifecycle import LifecycleService
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
 from mailgothai.settings import Settings
@@ -36,6 +38,7 @@ pytestmark = pytest.mark.integration
 
 SECRET = re.compile(r'<code id="secret-value">([^<]+)</code>')
 NEW_PASSWORD = "Another-Relay-pass-7"
+OPERATOR = Actor("app-password-tests", Role.SUPERADMIN, origin="test")
 NEGATIVE_TTL = 10
 CODES = re.compile(r"<li><code translate=\"no\">([a-z0-9-]+)</code></li>")
 
@@ -321,6 +324,74 @@ def test_a_new_account_at_a_deleted_ones_address_does_not_inherit_its_second_fac
     assert not again.totp_enabled()
     uri = again.start_totp()  # the new user may set up a second factor of its own
     assert parse_qs(urlsplit(uri).query)["secret"][0] != secret
+
+
+def _totp_on(web: Live, user: str) -> tuple[pyotp.TOTP, list[str]]:
+    """TOTP turned on as the web would (its web_secret_key seals the secret)."""
+    security = UserSecurity(web.state.backends, user)
+    totp = pyotp.TOTP(parse_qs(urlsplit(security.start_totp()).query)["secret"][0])
+    return totp, security.enable_totp(PASSWORD, totp.now())
+
+
+def _web_second_step(web: Live, user: str, code: str) -> tuple[str, int]:
+    """(where the password sends the browser, what the code step answers)."""
+    person = Client(web)
+    try:
+        first = person.login_user(user, PASSWORD)
+        if first.headers.get("location") != "/mail/login/totp":
+            return first.headers.get("location", ""), first.status_code
+        person.get("/mail/login/totp")
+        return "/mail/login/totp", person.post("/mail/login/totp", {"code": code}).status_code
+    finally:
+        person.close()
+
+
+def test_a_renamed_account_keeps_its_second_factor_and_never_gets_a_former_holders(
+        relay: Settings, web: Live, mail_domain: MailDomain) -> None:
+    services = mail_domain.services
+    user = mail_domain.account("before-rename")
+    totp, codes = _totp_on(web, user)
+    new = f"after-rename@{mail_domain.name}"
+    former = mail_domain.account("after-rename")  # the new address's former holder, with a second factor
+    former_totp, former_codes = _totp_on(web, former)
+    services.accounts.delete(former)
+
+    LifecycleService(web.state.backends, OPERATOR).rename(user, new)  # the web's backends: its key reseals
+    step = int(time.time() // 30) + 1  # the step used to turn it on is spent
+    where, _ = _web_second_step(web, new, "000000")
+    assert where == "/mail/login/totp", "renamed, the password alone must not open the web"
+    assert _web_second_step(web, new, former_totp.at(step * 30)) == ("/mail/login/totp", 401)
+    assert _web_second_step(web, new, former_codes[0]) == ("/mail/login/totp", 401)
+    assert _web_second_step(web, new, totp.at(step * 30)) == ("/mail/login/totp", 303)
+    assert _web_second_step(web, new, codes[1]) == ("/mail/login/totp", 303)
+    assert UserSecurity(web.state.backends, new).recovery_codes_left() == 9
+    assert not imap_ok(relay, new, PASSWORD), "the main password still opens the web only"
+
+
+def test_a_marked_account_whose_secret_is_missing_asks_for_a_code_until_an_admin_turns_it_off(
+        relay: Settings, web: Live, mail_domain: MailDomain) -> None:
+    """As after a rename killed before its secret followed it: never the password alone."""
+    services = mail_domain.services
+    user = mail_domain.account("lost-secret")
+    totp, codes = _totp_on(web, user)
+    security = UserSecurity(web.state.backends, user)
+    security.totp.disable(user)  # the SQL side gone, the entry still marked
+    security.codes.remove(user)
+
+    step = int(time.time() // 30) + 1
+    assert _web_second_step(web, user, totp.at(step * 30)) == ("/mail/login/totp", 401)
+    assert _web_second_step(web, user, codes[0]) == ("/mail/login/totp", 401)
+    admin_login = f"lost-{mail_domain.name.split('.')[0]}"
+    services.admins.add(admin_login, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(mail_domain.name,))
+    admin = Client(web)
+    try:
+        admin.login_admin(admin_login, PASSWORD)
+        admin.get(f"/accounts/{user}/security")
+        assert admin.post(f"/accounts/{user}/totp/reset").status_code == 303
+    finally:
+        admin.close()
+    assert web_ok(web, user, PASSWORD)
+    assert imap_ok(relay, user, PASSWORD)
 
 
 def test_the_relay_refuses_a_revoked_app_password_at_once_even_with_its_lookup_cache_on(
