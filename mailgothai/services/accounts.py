@@ -139,6 +139,8 @@ class AccountService(Service):
                    after={"change_at_next_login": must_change})
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
         self.b.tell_relay()  # this node's relay reads the entry again: the mark applies to SMTP AUTH at once
+        if self.b.account_secrets is not None:  # a reset after a break-in: whoever is logged in is out
+            self.b.account_secrets.end_web_sessions(account.email)
         return generated
 
     def upgrade_legacy_hash(self, email: str, password: str) -> bool:

@@ -186,6 +186,7 @@ class AccountSecrets(Protocol):
     # an account renamed: they follow it; `reseal` turns a TOTP secret sealed for `old` into one for `new`
     def move_login(self, old: str, new: str, reseal: Callable[[bytes], bytes]) -> None: ...
     def forget_mailbox(self, mailbox_id: str) -> None: ...  # an account purged: its recovery goes
+    def end_web_sessions(self, login: str) -> None: ...  # an admin reset its password: logged out everywhere
 
 
 class SpamPolicies(Protocol):

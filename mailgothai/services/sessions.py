@@ -31,6 +31,7 @@ class SessionInfo:
     csrf_token: str
     stage: str  # "ok" | "totp" (second factor due) | "enrol" (TOTP set-up due)
     created_at: datetime
+    subject: str = ""  # a mail user's: the account's mailbox id at login (its address may change hands)
 
 
 class SessionStore:
@@ -40,12 +41,12 @@ class SessionStore:
         self.max_age = timedelta(seconds=max_age)
         self._clock = clock
 
-    def create(self, kind: str, login: str, ip: str, stage: str = "ok") -> SessionInfo:
+    def create(self, kind: str, login: str, ip: str, stage: str = "ok", subject: str = "") -> SessionInfo:
         now = self._clock()
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         self._records.add(SessionRecord(token_hash(token), kind, login, csrf, stage, created_at=now,
-                                        last_seen_at=now, expires_at=now + self.max_age, ip=ip))
-        return SessionInfo(token, kind, login, csrf, stage, now)
+                                        last_seen_at=now, expires_at=now + self.max_age, ip=ip, subject=subject))
+        return SessionInfo(token, kind, login, csrf, stage, now, subject)
 
     def load(self, token: str) -> SessionInfo | None:
         """The live session for a cookie token, or None (unknown, idle too long, expired)."""
@@ -61,7 +62,7 @@ class SessionStore:
             return None
         if now - row.last_seen_at > TOUCH_EVERY:
             self._records.touch(key, now)
-        return SessionInfo(token, row.kind, row.login, row.csrf_token, row.stage, row.created_at)
+        return SessionInfo(token, row.kind, row.login, row.csrf_token, row.stage, row.created_at, row.subject)
 
     def set_stage(self, token: str, stage: str) -> SessionInfo | None:
         """Move a session on (second factor done) under a new token: no fixation."""
@@ -73,8 +74,8 @@ class SessionStore:
         now = self._clock()
         self._records.add(SessionRecord(token_hash(new_token), old.kind, old.login, csrf, stage,
                                         created_at=old.created_at, last_seen_at=now,
-                                        expires_at=old.created_at + self.max_age))
-        return SessionInfo(new_token, old.kind, old.login, csrf, stage, old.created_at)
+                                        expires_at=old.created_at + self.max_age, subject=old.subject))
+        return SessionInfo(new_token, old.kind, old.login, csrf, stage, old.created_at, old.subject)
 
     def end(self, token: str) -> None:
         self._records.remove(token_hash(token))

@@ -136,3 +136,12 @@ class AccountSecrets:
         with self._store.session() as session:
             session.execute(delete(RecoveryAddressRow).where(RecoveryAddressRow.mailbox_id == mailbox_id))
             session.execute(delete(ResetTokenRow).where(ResetTokenRow.mailbox_id == mailbox_id))
+
+    def end_web_sessions(self, login: str) -> None:
+        """Every web session of the mail user `login` (the self-service's, and one waiting
+        for its second factor)."""
+        from mailgothai.store.web_state import WebSession
+
+        with self._store.session() as session:
+            session.execute(delete(WebSession).where(WebSession.kind.in_(("user", "user-2fa")),
+                                                     WebSession.login == login))

@@ -26,6 +26,7 @@ class SessionRecord:
     last_seen_at: datetime
     expires_at: datetime
     ip: str = ""
+    subject: str = ""  # a mail user's mailbox id
 
 
 class SessionRecords:
@@ -37,7 +38,7 @@ class SessionRecords:
             session.add(WebSession(token_hash=record.token_hash, kind=record.kind, login=record.login,
                                    csrf_token=record.csrf_token, created_at=record.created_at,
                                    last_seen_at=record.last_seen_at, expires_at=record.expires_at,
-                                   stage=record.stage, ip=record.ip[:64]))
+                                   stage=record.stage, ip=record.ip[:64], subject=record.subject))
 
     def get(self, token_hash: str) -> SessionRecord | None:
         with self._store.session() as session:
@@ -45,7 +46,8 @@ class SessionRecords:
             if row is None:
                 return None
             return SessionRecord(row.token_hash, row.kind, row.login, row.csrf_token, row.stage,
-                                 aware(row.created_at), aware(row.last_seen_at), aware(row.expires_at), row.ip)
+                                 aware(row.created_at), aware(row.last_seen_at), aware(row.expires_at), row.ip,
+                                 row.subject or "")
 
     def touch(self, token_hash: str, at: datetime) -> None:
         with self._store.session() as session:

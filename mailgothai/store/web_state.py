@@ -26,6 +26,8 @@ class WebSession(Base):
     # "password": password checked, second factor (or its enrolment) still due; "ok": fully in
     stage: Mapped[str] = mapped_column(String(16))
     ip: Mapped[str] = mapped_column(String(64))
+    # a mail user's: the account's mailbox id at login (migration 0013); "" for admins
+    subject: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ApiToken(Base):

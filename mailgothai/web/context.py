@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mailgothai.core.models import Admin, Role
+from mailgothai.core.models import Account, Admin, Role, Status
 from mailgothai.errors import (
     AlreadyExists,
     BackendError,
@@ -53,6 +53,8 @@ from mailgothai.web.statuses import status_of
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "mgt_session"
+USER_PENDING = "user-2fa"  # a mail user's password was right; the second factor is still due
+USER_KINDS = ("user", USER_PENDING)
 PRELOGIN_COOKIE = "mgt_pre"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 256 * 1024
@@ -79,6 +81,7 @@ class Ctx:
     lang: str
     session: SessionInfo | None = None
     admin: Admin | None = None
+    user_account: Account | None = None  # a mail user's, read once per request (load_session)
     form: Mapping[str, Any] = field(default_factory=dict)
     set_cookies: list[tuple[str, str, int | None]] = field(default_factory=list)
     prelogin: str = ""
@@ -206,6 +209,20 @@ def load_session(ctx: Ctx) -> None:
         if ctx.admin is None:  # suspended or deleted since login
             ctx.state.sessions.end(token)
             ctx.session = None
+    elif ctx.session is not None and ctx.session.kind in USER_KINDS:
+        ctx.user_account = _still_theirs(ctx.state.backends, ctx.session)
+        if ctx.user_account is None:  # deleted, renamed or suspended since login
+            ctx.state.sessions.end(token)
+            ctx.session = None
+
+
+def _still_theirs(backends: Backends, session: SessionInfo) -> Account | None:
+    """The account a mail user's session was opened for, if it still holds the address and
+    is active: an address that changed hands never carries a session to its new holder."""
+    account = backends.accounts.find(session.login)
+    if account is None or not session.subject or account.mailbox_id != session.subject:
+        return None
+    return account if account.status is Status.ACTIVE else None
 
 
 MUST_CHANGE_PAGES = ("/me", "/me/password")  # all a user who must change the password reaches (issue 20)
@@ -213,7 +230,7 @@ MUST_CHANGE_PAGES = ("/me", "/me/password")  # all a user who must change the pa
 
 def must_change(ctx: Ctx) -> bool:
     """The logged-in mail user must change the password first (marked, or expired)."""
-    account = ctx.state.backends.accounts.find(ctx.user_email)
+    account = ctx.user_account
     return account is not None and must_change_now(ctx.state.backends, account, datetime.now(UTC))
 
 

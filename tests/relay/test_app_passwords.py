@@ -21,7 +21,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from web.conftest import Client, Live, serve
 
-from mailgothai.core.models import Role
+from mailgothai.core.models import Role, Status
 from mailgothai.core.passwords import make_ssha
 from mailgothai.directory.layout import Layout
 from mailgothai.services.actor import Actor
@@ -392,6 +392,44 @@ def test_a_marked_account_whose_secret_is_missing_asks_for_a_code_until_an_admin
         admin.close()
     assert web_ok(web, user, PASSWORD)
     assert imap_ok(relay, user, PASSWORD)
+
+
+def test_a_web_session_ends_with_its_account_and_never_passes_to_a_new_holder_of_the_address(
+        relay: Settings, web: Live, mail_domain: MailDomain) -> None:
+    """director@ changes hands: the old holder's open self-service session must not become
+    the new holder's (it could make an app password and read the new holder's mail)."""
+    services = mail_domain.services
+    user = mail_domain.account("director")
+    old = Client(web)
+    renamed = Client(web)
+    suspended = Client(web)
+    try:
+        assert old.login_user(user, PASSWORD).headers["location"] == "/me"
+        services.accounts.delete(user)
+        services.accounts.add(user, PasswordInput(plain=NEW_PASSWORD))
+        assert old.get("/me").headers.get("location", "").startswith("/mail/login")
+        made = old.post("/me/app-passwords", {"name": "mine now"})
+        assert made.status_code in (303, 403) and not SECRET.search(made.text)
+        assert UserSecurity(services.backends, user).app_passwords() == []
+        assert web_ok(web, user, NEW_PASSWORD), "the new holder logs in as usual"
+
+        other = mail_domain.account("renamed-later")
+        assert renamed.login_user(other, PASSWORD).headers["location"] == "/me"
+        LifecycleService(services.backends, OPERATOR).rename(other, f"renamed-now@{mail_domain.name}")
+        assert renamed.get("/me").headers.get("location", "").startswith("/mail/login")
+
+        reset = mail_domain.account("reset-later")  # an admin's reset after a break-in logs everyone out
+        assert renamed.login_user(reset, PASSWORD).headers["location"] == "/me"
+        services.accounts.set_password(reset, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+        assert renamed.get("/me").headers.get("location", "").startswith("/mail/login")
+
+        third = mail_domain.account("disabled-later")
+        assert suspended.login_user(third, PASSWORD).headers["location"] == "/me"
+        services.accounts.set_status(third, Status.DISABLED)
+        assert suspended.get("/me").headers.get("location", "").startswith("/mail/login")
+    finally:
+        for client in (old, renamed, suspended):
+            client.close()
 
 
 def test_the_relay_refuses_a_revoked_app_password_at_once_even_with_its_lookup_cache_on(

@@ -14,6 +14,7 @@ from mailgothai.services.second_factor import has_second_factor, second_step
 from mailgothai.web.context import (
     NOTICES,
     SESSION_COOKIE,
+    USER_PENDING,
     Access,
     Ctx,
     client_ip,
@@ -28,7 +29,6 @@ NOTICES.update({
 })
 
 
-USER_PENDING = "user-2fa"  # a mail user's password was right; the second factor is still due
 
 
 def safe_next(target: str, default: str = "/") -> str:
@@ -50,11 +50,11 @@ def _login_form(user: bool) -> Form:
     return Form(N_("Administrator login"), fields, N_("Log in"))
 
 
-def _start_session(ctx: Ctx, kind: str, login: str, stage: str) -> None:
+def _start_session(ctx: Ctx, kind: str, login: str, stage: str, subject: str = "") -> None:
     old = ctx.request.cookies.get(SESSION_COOKIE)
     if old:
         ctx.state.sessions.end(old)
-    session = ctx.state.sessions.create(kind, login, client_ip(ctx.request), stage)
+    session = ctx.state.sessions.create(kind, login, client_ip(ctx.request), stage, subject)
     ctx.session = session
     ctx.set_cookies.append((SESSION_COOKIE, session.token, None))
 
@@ -150,10 +150,15 @@ def user_login(ctx: Ctx) -> Response:
     if not outcome.ok:
         form.general_error = ctx.gettext("The address or the password is not right.")
         return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=True)
+    account = ctx.state.backends.accounts.find(outcome.login)
+    if account is None or not account.mailbox_id:  # gone since its password was checked
+        form.general_error = ctx.gettext("The address or the password is not right.")
+        return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=True)
+    # the session is the account's (its mailbox id), never the address's (web/context.py)
     if has_second_factor(ctx.state.backends, outcome.login):  # issue 20: the code before any page
-        _start_session(ctx, USER_PENDING, outcome.login, "totp")
+        _start_session(ctx, USER_PENDING, outcome.login, "totp", account.mailbox_id)
         return ctx.redirect("/mail/login/totp")
-    _start_session(ctx, "user", outcome.login, "ok")
+    _start_session(ctx, "user", outcome.login, "ok", account.mailbox_id)
     return ctx.redirect("/me")
 
 
@@ -180,7 +185,7 @@ def user_totp_login(ctx: Ctx) -> Response:
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
         return ctx.render("form.html", 401, form=form)
     auth.budget.succeeded(login, ip)
-    _start_session(ctx, "user", login, "ok")
+    _start_session(ctx, "user", login, "ok", session.subject)
     return ctx.redirect("/me")
 
 
