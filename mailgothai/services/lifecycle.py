@@ -102,6 +102,8 @@ class LifecycleService(Service):
             self.b.logins.forget(retained.mailbox_id)
         if self.b.spam is not None:  # and its allow and block lists (issue 18): a new holder inherits none
             self.b.spam.drop_owner(account.email)
+        if self.b.quarantine is not None:  # and its quarantined mail: never a new holder's to list or release
+            self.b.quarantine.drop_address(account.email)
         return retained
 
     def _sizes(self, addresses: list[str]) -> dict[str, int]:
@@ -233,6 +235,8 @@ class LifecycleService(Service):
             self.b.logins.moved(after.mailbox_id, after.email, after.domain)
         if self.b.spam is not None:  # its allow and block lists follow it (issue 18)
             self.b.spam.move_owner(before.email, after.email)
+        if self.b.quarantine is not None:  # its quarantined mail, to list and release at the new address
+            self.b.quarantine.move_address(before.email, after.email)
         if self.b.account_secrets is not None:  # and its second factor (issue 20): a rename never drops it
             self.b.account_secrets.move_login(before.email, after.email,
                                               resealer(str(self.b.settings.web_secret_key), before.email, after.email))

@@ -188,6 +188,21 @@ class QuarantineIndex:
                                          .where(QuarantineRecipientRow.message_id == message_id)).all()
             return _held(row, recipients)
 
+    def drop_address(self, address: str) -> int:
+        """Every recipient row of `address` (held, released or deleted): the messages are
+        no longer anyone's there (a held one's file goes at the relay's next sweep)."""
+        with self._store.session() as session:
+            result = session.execute(delete(QuarantineRecipientRow).where(QuarantineRecipientRow.address == address))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def move_address(self, old: str, new: str) -> int:
+        """The recipient rows of `old` are `new`'s (the mailbox a release delivers to; the
+        RCPT TO the sender wrote, and so whose admins see them, stays)."""
+        with self._store.session() as session:
+            result = session.execute(update(QuarantineRecipientRow).where(QuarantineRecipientRow.address == old)
+                                     .values(address=new))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def move(self, message_id: str, recipient_ids: Sequence[int], to: State, by: str) -> list[int]:
         """Held recipients to `to` (release_requested or deleted), each by a conditional
         UPDATE: returns those this call moved (a recipient moved already is left alone)."""

@@ -52,6 +52,23 @@ class FakeQuarantine:
         return moved
 
 
+    def drop_address(self, address: str) -> int:
+        gone = 0
+        for held_id, held in list(self.messages.items()):
+            rows = tuple(r for r in held.recipients if r.address != address)
+            gone += len(held.recipients) - len(rows)
+            self.messages[held_id] = held.only(rows)
+        return gone
+
+    def move_address(self, old: str, new: str) -> int:
+        moved = 0
+        for held_id, held in list(self.messages.items()):
+            rows = tuple(replace(r, address=new) if r.address == old else r for r in held.recipients)
+            moved += sum(r.address == old for r in held.recipients)
+            self.messages[held_id] = held.only(rows)
+        return moved
+
+
 class FakeHeldMessages:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}

@@ -13,6 +13,9 @@ import pytest
 from mailgothai.core.spam import Scan
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.quarantine import QuarantineService
+from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.store.db import Store
 from mailgothai.store.quarantine import QuarantineIndex
@@ -67,3 +70,26 @@ def test_bad_input_and_missing_messages(cli: Cli) -> None:
     missing = cli("quarantine", "release", "0" * 22)
     assert missing.returncode == 1 and "quarantined message not found" in missing.stderr
     assert cli("quarantine", "learn", "0" * 22).returncode == 2  # --spam or --ham is required
+
+
+def test_an_address_given_to_someone_else_lists_none_of_the_old_holders_quarantine(
+        cli: Cli, stack: Settings, services: Services) -> None:
+    """Deleted, the account's quarantined mail goes with it; renamed, it follows (the SQL
+    store's side of services/lifecycle.py, on SQLite and PostgreSQL)."""
+    domain = f"q{uuid.uuid4().hex[:8]}.go.th"
+    services.domains.add(domain)
+    director, clerk = f"director@{domain}", f"clerk@{domain}"
+    for address in (director, clerk):
+        services.accounts.add(address, PasswordInput(plain="Quarantine-pass-1"))
+    gone, moving = keep(stack, director, "for the old director"), keep(stack, clerk, "for the clerk")
+
+    services.accounts.delete(director)
+    services.accounts.add(director, PasswordInput(plain="Quarantine-pass-2"))
+    assert QuarantineService.of_user(services.backends, director).listing() == []
+    assert gone not in cli("quarantine", "list", domain).stdout
+
+    services.lifecycle.rename(clerk, f"registrar@{domain}")
+    assert QuarantineService.of_user(services.backends, clerk).listing() == []
+    mine = QuarantineService.of_user(services.backends, f"registrar@{domain}")
+    assert [h.id for h in mine.listing()] == [moving]
+    assert mine.release(moving) == [f"registrar@{domain}"]

@@ -13,6 +13,7 @@ import pytest
 from mailgothai.core.quarantine import Held, Recipient, State
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.quarantine import QuarantineService
+from mailgothai.services.registry import Services
 from tests.fakes import OPERATOR, admin_of, fake_backends
 from tests.fakes.quarantine import FakeHeldMessages, FakeLearner, FakeQuarantine
 from tests.fakes.store import FakeAuditLog
@@ -147,3 +148,28 @@ def test_teaching_rspamd_sends_the_kept_bytes(world: World) -> None:
 def test_an_id_not_of_the_quarantines_form_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         world.service().show("../../etc/passwd")
+
+
+def test_a_deleted_accounts_quarantine_never_reaches_a_new_holder_of_the_address_and_a_rename_takes_it(
+        tmp_path: Path) -> None:
+    fakes = fake_backends(tmp_path)
+    index, files = FakeQuarantine(), FakeHeldMessages()
+    fakes.backends = dataclasses.replace(fakes.backends, quarantine=index, held_messages=files)
+    world = World(index, files, FakeLearner(), fakes.backends, fakes.audit)
+    fakes.add_domain("a.go.th")
+    for local in ("director", "clerk", "neighbour"):
+        fakes.account(f"{local}@a.go.th")
+    old = world.keep("director@a.go.th", "neighbour@a.go.th", minutes=1)
+    moving = world.keep("clerk@a.go.th", minutes=2)
+
+    services = Services(fakes.backends, OPERATOR)
+    services.accounts.delete("director@a.go.th")
+    fakes.account("director@a.go.th")  # someone else, at the same address
+    assert world.user("director@a.go.th").listing() == []
+    with pytest.raises(NotFound):
+        world.user("director@a.go.th").release(old.id)
+    assert [h.id for h in world.user("neighbour@a.go.th").listing()] == [old.id], "the others' rows stay"
+
+    services.lifecycle.rename("clerk@a.go.th", "registrar@a.go.th")
+    assert world.user("clerk@a.go.th").listing() == []
+    assert world.user("registrar@a.go.th").release(moving.id) == ["registrar@a.go.th"]
