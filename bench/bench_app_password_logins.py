@@ -50,7 +50,7 @@ def accounts(settings: Settings, users: int, apps: int) -> dict[str, list[Login]
         last: dict[str, str] = {}
         for user in holders:
             for n in range(apps):
-                last[user] = UserSecurity(services.backends, user).create_app_password(f"device {n}")[1]
+                last[user] = UserSecurity(services.backends, user).create_app_password(f"device {n}", PASSWORD)[1]
     return {"main": [(u, PASSWORD) for u in plain], "main+apps": [(u, PASSWORD) for u in holders],
             "app": [(u, last[u]) for u in holders]}
 

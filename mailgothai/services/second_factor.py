@@ -102,9 +102,13 @@ class UserSecurity:
     def app_passwords(self) -> list[AppPasswordView]:
         return views(self.b, self.email, self.directory.list(self.email))
 
-    def create_app_password(self, name: str) -> tuple[AppPassword, str]:
-        """A new app password: (its record, the password itself, to show once)."""
+    def create_app_password(self, name: str, current_password: str) -> tuple[AppPassword, str]:
+        """A new app password: (its record, the password itself, to show once). Asks for the
+        current (main) password: a stolen web session alone cannot mint a lasting way into
+        the mailbox that outlives a password change."""
         name = core.check_name(name)
+        if not check_main_password(self.b, self.email, current_password):
+            raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         if len(self.directory.list(self.email)) >= core.MAX_APP_PASSWORDS:
             raise LimitExceeded("name", Why.TOO_MANY_APP_PASSWORDS(max=core.MAX_APP_PASSWORDS))
         secret = core.new_secret()

@@ -86,7 +86,7 @@ def web_ok(web: Live, user: str, password: str) -> bool:
 
 def make_app_password(browser: Client, name: str) -> str:
     browser.get("/me/security")
-    page = browser.post("/me/app-passwords", {"name": name})
+    page = browser.post("/me/app-passwords", {"name": name, "current_password": PASSWORD})
     assert page.status_code == 200, page.text
     found = SECRET.search(page.text)
     assert found, page.text
@@ -238,6 +238,21 @@ def test_totp_for_a_mail_user_with_recovery_codes_and_the_main_password_kept_fro
     assert imap_ok(relay, user, app), "and the app passwords stay"
 
 
+def test_a_session_alone_cannot_make_an_app_password(relay: Settings, browser: Client,
+                                                     mail_domain: MailDomain) -> None:
+    """Someone at an unlocked computer (or with a stolen cookie) must not leave with a way
+    into the mailbox that outlives the owner's next password change."""
+    user = mail_domain.account("unlocked")
+    browser.login_user(user, PASSWORD)
+    app = make_app_password(browser, "laptop")
+    browser.get("/me/security")
+    for current in ("", "Not-the-password-1", app):
+        refused = browser.post("/me/app-passwords", {"name": "mine now", "current_password": current})
+        assert refused.status_code == 400 and not SECRET.search(refused.text)
+        assert "current password" in refused.text.lower()
+    assert [v.app.name for v in UserSecurity(mail_domain.services.backends, user).app_passwords()] == ["laptop"]
+
+
 def test_the_admins_of_the_domain_list_and_revoke_app_passwords_and_turn_off_a_lost_second_factor(
         relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
     user = mail_domain.account("lostphone")
@@ -286,8 +301,8 @@ def test_the_operator_lists_and_revokes_a_users_app_passwords_from_the_command_l
         relay: Settings, cli: Cli, mail_domain: MailDomain) -> None:
     user = mail_domain.account("cli")
     security = UserSecurity(mail_domain.services.backends, user)
-    kept, kept_secret = security.create_app_password("tablet")
-    gone, gone_secret = security.create_app_password("old laptop")
+    kept, kept_secret = security.create_app_password("tablet", PASSWORD)
+    gone, gone_secret = security.create_app_password("old laptop", PASSWORD)
     assert imap_ok(relay, user, gone_secret)
 
     shown = cli("app-password", "list", user, "--json")
@@ -437,7 +452,7 @@ def test_the_relay_refuses_a_revoked_app_password_at_once_even_with_its_lookup_c
     with relay_with(relay, relay_lookup_cache_ttl=3600) as cached:
         user = mail_domain.account("cachedrelay")
         security = UserSecurity(mail_domain.services.backends, user)
-        app, secret = security.create_app_password("phone")
+        app, secret = security.create_app_password("phone", PASSWORD)
         assert smtp_ok(cached, user, secret) and smtp_ok(cached, user, secret)  # the second from its caches
         security.revoke_app_password(app.id)
         assert not smtp_ok(cached, user, secret), "told to read the entry again: refused at once"
@@ -449,7 +464,7 @@ def test_an_app_password_never_replaces_a_legacy_main_hash_and_the_upgrade_keeps
     user = f"legacy-apps@{mail_domain.name}"
     legacy = make_ssha(PASSWORD)
     mail_domain.services.accounts.add(user, PasswordInput(stored_hash=legacy))
-    app, secret = UserSecurity(mail_domain.services.backends, user).create_app_password("phone")
+    app, secret = UserSecurity(mail_domain.services.backends, user).create_app_password("phone", PASSWORD)
     dn = Layout(relay.ldap_base).account(user)
 
     assert smtp_ok(relay, user, secret)  # the relay's upgrade at AUTH must not take the app password as the main

@@ -28,7 +28,7 @@ def test_app_passwords_over_the_api(live: Live, world: World) -> None:
     user = f"api-{uuid.uuid4().hex[:6]}@{world.a}"
     with Services.open(live.settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
         svc.accounts.add(user, PasswordInput(plain=PASSWORD))
-        app, secret = UserSecurity(svc.backends, user).create_app_password("มือถือ")
+        app, secret = UserSecurity(svc.backends, user).create_app_password("มือถือ", PASSWORD)
     admin_a, operator = world.tokens[world.admin_a], world.tokens[world.operator]
 
     shown = call(live, admin_a, "GET", f"/accounts/{user}/app-passwords")

@@ -27,7 +27,7 @@ from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
 from mailgothai.store.web_state import ApiToken
 from mailgothai.web.context import Access
-from tests.web.conftest import Client, Live, World, finished_import_of_b
+from tests.web.conftest import PASSWORD, Client, Live, World, finished_import_of_b
 
 pytestmark = pytest.mark.sql
 
@@ -60,7 +60,8 @@ def values_for(world: World, live: Live, target: str) -> dict[str, str]:
             held_b = [h.id for h in svc.quarantine.listing(world.b)] or [quarantined(live, world.user_b)]
             keys_b = svc.dkim.list(world.b) or [svc.dkim.generate(world.b)]  # a DKIM key of B (issue 19), made once
         own_apps = UserSecurity(live.state.backends, f"staff1@{world.b}")  # an app password of B's user (issue 20)
-        apps_b = [v.app for v in own_apps.app_passwords()] or [own_apps.create_app_password("matrix phone")[0]]
+        apps_b = ([v.app for v in own_apps.app_passwords()]
+                  or [own_apps.create_app_password("matrix phone", PASSWORD)[0]])
         return {"alias": alias_b, "name": alias_b,
                 "domain": world.b, "email": f"staff1@{world.b}", "address": world.alias_b, "login": world.operator,
                 "token_id": operator_token or "0" * 16, "lang": "th",

@@ -36,7 +36,8 @@ def security(ctx: Ctx) -> Response:
 
 def create_app_password(ctx: Ctx) -> Response:
     try:
-        app, secret = UserSecurity(ctx.state.backends, ctx.user_email).create_app_password(ctx.field("name"))
+        app, secret = UserSecurity(ctx.state.backends, ctx.user_email).create_app_password(
+            ctx.field("name"), ctx.field("current_password"))
     except MailGoThaiError as exc:
         return _security(ctx, 400, error=describe_error(exc, ctx.gettext))
     return ctx.render("shown_once.html", title=ctx.gettext("App password for %(name)s") % {"name": app.name},
