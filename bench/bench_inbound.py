@@ -109,13 +109,17 @@ async def send_all(port: int, boxes: dict[str, Path], concurrency: int) -> dict[
 
 
 def delivered(boxes: dict[str, Path], pending: set[str]) -> None:
+    """In the INBOX or in Junk: now and then rspamd scores a message's random attachment as
+    a mislabelled executable (MIME_BAD_EXTENSION) and the operator's Sieve files it there,
+    on both paths."""
     for address in list(pending):
-        new = boxes[address] / "new"
-        try:
-            if any(True for _ in os.scandir(new)):
-                pending.discard(address)
-        except FileNotFoundError:
-            pass
+        for new in (boxes[address] / "new", boxes[address] / ".Junk" / "new"):
+            try:
+                if any(True for _ in os.scandir(new)):
+                    pending.discard(address)
+                    break
+            except FileNotFoundError:
+                pass
 
 
 def phase(kind: str, port: int, boxes: dict[str, Path], concurrency: int, labels: dict[int, str],
