@@ -13,7 +13,10 @@ from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
 from mailgothai.services.passwords import PasswordInput, resolve_password
+from mailgothai.services.sessions import token_hash
 from mailgothai.services.tokens import TokenService
+from mailgothai.store.totp import TotpRecords
+from mailgothai.store.web_sessions import SessionRecords
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
@@ -74,24 +77,34 @@ class AdminService(Service):
             self.audit("admin.update", "admin", after.login, None, before=before, after=after)
         if after.status is not Status.ACTIVE:
             self._end_tokens(after.login, "suspended")
+            self._end_sessions(after.login)
         return after
 
     def delete(self, login: str) -> None:
+        """Gone, with everything that let it in: API tokens, web sessions and its second
+        factor's secret (a later admin of that login gets none of them)."""
         admin = self.get(login)
         self.b.admins.delete(admin.login)
         self.audit("admin.delete", "admin", admin.login, None, before=admin)
-        self._end_tokens(admin.login, "deleted")  # a later admin of that login gets none of them
+        self._end_tokens(admin.login, "deleted")
+        self._end_sessions(admin.login)
+        TotpRecords(self.b.store).remove(admin.login)
 
-    def set_password(self, login: str, password: PasswordInput, *, keep_token: str = "") -> str | None:
-        """A new password; the admin's API tokens end with the old one. An admin changing
-        its own password keeps `keep_token` (the id of the token it is using, if any), as
-        its web session is kept; its other tokens end."""
+    def set_password(self, login: str, password: PasswordInput, *, keep_token: str = "",
+                     keep_session: str = "") -> str | None:
+        """A new password; the admin's API tokens and web sessions end with the old one. An
+        admin changing its own password keeps `keep_token` (the id of the token it is using,
+        if any) and `keep_session` (the token of its web session); the others end."""
         admin = self.get(login)
         password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
         self.b.admins.set_password_hash(admin.login, password_hash)
         self.audit("admin.password", "admin", admin.login, None)
         self._end_tokens(admin.login, "password reset", keep=keep_token)
+        self._end_sessions(admin.login, keep=keep_session if admin.login == self.actor.login else "")
         return generated
 
     def _end_tokens(self, login: str, reason: str, keep: str = "") -> None:
         TokenService(self.b, self.actor).revoke_all_of(login, reason, keep)
+
+    def _end_sessions(self, login: str, keep: str = "") -> None:
+        SessionRecords(self.b.store).remove_all_of("admin", login, token_hash(keep) if keep else "")

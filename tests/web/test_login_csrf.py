@@ -7,6 +7,7 @@ import pytest
 
 from mailgothai.core.models import Role, Status
 from mailgothai.services.actor import Actor
+from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.store.models import AuditRecord
 from tests.web.conftest import PASSWORD, Client, Live, World
@@ -133,3 +134,32 @@ def test_mail_user_self_service(client: Client, live: Live, world: World) -> Non
                                          "new_password_repeat": PASSWORD})
     assert again.status_code == 303
     assert client.get("/domains").status_code == 404  # a user reaches nothing admin-only
+
+
+def test_an_admin_deleted_or_reset_anywhere_is_logged_out_and_a_new_admin_of_the_login_inherits_nothing(
+        live: Live, world: World) -> None:
+    """Through the services (as the CLI and the API call them), not only the web's own pages:
+    the sessions end, and the deleted admin's second factor does not greet a new admin made
+    with the same login (a role login such as admin-moph changing hands)."""
+    login = "rotating-admin"
+    operator = Actor("session-tests", Role.SUPERADMIN, origin="cli")
+    with Services.open(live.settings, operator) as svc:
+        svc.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(world.a,))
+        live.state.totp.begin(login)  # a second factor waiting for its code: a secret in SQL
+        first = Client(live)
+        reset = Client(live)
+        try:
+            assert first.login_admin(login).headers["location"] != "/login"
+            assert first.get("/").status_code == 200
+            svc.admins.set_password(login, PasswordInput(plain="Another-admin-pass-2"))
+            assert first.get("/").headers.get("location", "").startswith("/login"), "reset: logged out"
+
+            assert reset.login_admin(login, "Another-admin-pass-2").headers["location"] != "/login"
+            svc.admins.delete(login)
+            svc.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(world.b,))
+            assert reset.get("/").headers.get("location", "").startswith("/login"), "deleted: logged out"
+            assert live.state.totp.pending_uri(login) is None, "the deleted admin's secret went with it"
+        finally:
+            first.close()
+            reset.close()
+            svc.admins.delete(login)

@@ -424,7 +424,6 @@ def admin_update(c: ApiCtx) -> Any:
 
 def admin_delete(c: ApiCtx) -> Any:
     c.services().admins.delete(c.path("login"))
-    c.state.sessions.end_all("admin", c.path("login").strip().lower())
 
 
 def admin_password(c: ApiCtx) -> Any:

@@ -81,8 +81,6 @@ def admin_edit(ctx: Ctx) -> Response:
                           status=Status.parse(ctx.field("status", "active")))
     except MailGoThaiError as exc:
         return ctx.render("form.html", 400, form=form.filled(ctx.form).fail(exc, ctx.gettext), subject=admin.login)
-    if ctx.field("status") == "disabled":
-        ctx.state.sessions.end_all("admin", admin.login)
     return ctx.redirect("/admins", "admin-saved")
 
 
@@ -99,10 +97,10 @@ def admin_password(ctx: Ctx) -> Response:
     password = PasswordInput(plain=ctx.field("password")) if ctx.field("password_mode") == "set" \
         else PasswordInput(generate=True)
     try:
-        generated = svc.admins.set_password(admin.login, password)
+        generated = svc.admins.set_password(admin.login, password,
+                                            keep_session=ctx.session.token if ctx.session else "")
     except MailGoThaiError as exc:
         return ctx.render("form.html", 400, form=form.filled(ctx.form).fail(exc, ctx.gettext), subject=admin.login)
-    ctx.state.sessions.end_all("admin", admin.login, keep=ctx.session.token if ctx.session else "")
     if generated:
         return ctx.render("shown_once.html", title=ctx.gettext("The new password"), secret=generated, back="/admins")
     return ctx.redirect("/admins", "admin-saved")
@@ -121,9 +119,7 @@ def admin_delete(ctx: Ctx) -> Response:
                 intro=N_("The administrator can no longer log in; its API tokens stop working."))
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject=admin.login)
-    svc.admins.delete(admin.login)
-    ctx.state.sessions.end_all("admin", admin.login)
-    ctx.state.totp.disable(admin.login)
+    svc.admins.delete(admin.login)  # its sessions, tokens and second factor end with it
     return ctx.redirect("/admins", "admin-deleted")
 
 
