@@ -21,6 +21,9 @@ from mailgothai.errors import InvalidInput, MailStoreError, NotFound
 
 # doveadm's exit codes (sysexits): the user or the script is not there; a script that
 # does not compile (EX_DATAERR).
+# where a user's own scripts live in its home (dovecot.conf.in: sieve = file:~/sieve;active=~/.dovecot.sieve)
+HOME_DIR = "sieve"
+HOME_ACTIVE = ".dovecot.sieve"
 _EX_DATAERR = 65
 _EX_NOUSER = 67
 _EX_NOTFOUND = 68

@@ -15,11 +15,13 @@ import subprocess
 
 from mailgothai.mailstore.sieve import SieveScripts
 
-STORAGE = "~/mailgothai-vacation"
+HOME_DIR = "mailgothai-vacation"  # in the account's home
+HOME_ACTIVE = ".mailgothai-vacation.active"
+STORAGE = f"~/{HOME_DIR}"
 SCRIPT = "vacation"
 # Dovecot's sieve_before2: the script's file in that storage (nothing there: nothing runs)
 LOCATION = f"file:{STORAGE}/{SCRIPT}.sieve"
-_OVERRIDE = f"plugin/sieve=file:{STORAGE};active=~/.mailgothai-vacation.active"
+_OVERRIDE = f"plugin/sieve=file:{STORAGE};active=~/{HOME_ACTIVE}"
 
 
 class VacationScripts(SieveScripts):

@@ -17,7 +17,8 @@ of the domain in the backup is found in the running directory by its mailbox id:
   one whose purge has begun is skipped;
 - **gone** (purged): added again from the backup with all its attributes and its own
   entryUUID (directory/recreate.py: the rootdn under Relax Rules), after room is taken in
-  the domain, then its whole mailbox is copied back; audit `account.recreate`.
+  the domain, then its whole mailbox is copied back; audit `account.recreate`; its Sieve
+  scripts (filters, out-of-office) come back through doveadm; audit `account.sieve_restore`.
 An account is skipped, with the reason in the summary, when its address now belongs to
 another entry (another account, with another mailbox, or an alias): the old mail never
 reaches the new holder. Mail put back is each message of the backup the mailbox does not
@@ -32,6 +33,7 @@ the account and nothing is changed. Shared role mailboxes are not restored here.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,7 +60,7 @@ from mailgothai.errors import (
     PermissionDenied,
     TransactionRefused,
 )
-from mailgothai.mailstore import merge
+from mailgothai.mailstore import merge, sieve, vacation
 from mailgothai.mailstore.doveadm import Doveadm
 from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.services.backends import Backends
@@ -353,6 +355,7 @@ class _Restorer:
         self.doveadm = Doveadm(self.b.settings.dovecot_config)
         self.touched: list[str] = []  # addresses whose mailbox changed
         self.recreated: list[str] = []  # addresses added again (Dovecot may have cached "unknown")
+        self.recreated_homes: list[tuple[str, str]] = []  # (address, mailbox id): their Sieve scripts come back
         self._manager: Gateway | None = None
 
     @property
@@ -430,6 +433,7 @@ class _Restorer:
         self.recorder.audit("account.recreate", "account", account.email, account.domain, after={
             **(_public(account)), "mailbox_id": account.mailbox_id, "backup": self.manifest.created})
         self.recreated.append(account.email)
+        self.recreated_homes.append((account.email, account.mailbox_id))
 
     def _mtime(self, path: Path) -> int | None:
         try:
@@ -452,6 +456,34 @@ class _Restorer:
                                 after={**_public(alias), "backup": self.manifest.created})
         return AliasOutcome(alias.address, "restored")
 
+    def scripts(self, address: str, mailbox_id: str) -> None:
+        """An account added again gets back the Sieve scripts its home held in the backup
+        (its filters, ManageSieve scripts, the active one; its out-of-office reply), through
+        doveadm as Dovecot stores them. A script that no longer compiles is left out and
+        named in the audit record, the rest still come back."""
+        home = self.mail_copy.home(mailbox_id)
+        put: list[str] = []
+        refused: list[str] = []
+        for scripts, folder, active_link in ((self.b.sieve_scripts, sieve.HOME_DIR, sieve.HOME_ACTIVE),
+                                             (self.b.vacation_scripts, vacation.HOME_DIR, vacation.HOME_ACTIVE)):
+            source = home / folder
+            if scripts is None or not source.is_dir() or source.is_symlink():
+                continue
+            for file in sorted(source.glob("*.sieve")):
+                if file.is_symlink() or not file.is_file():
+                    continue
+                try:
+                    scripts.put(address, file.stem, file.read_text("utf-8"))
+                    put.append(f"{folder}/{file.name}")
+                except (MailGoThaiError, UnicodeDecodeError, OSError) as exc:
+                    refused.append(f"{folder}/{file.name}: {exc}")
+            active = _link_target(home / active_link, source)
+            if active is not None and f"{folder}/{active}.sieve" in put:
+                scripts.activate(address, active)
+        if put or refused:
+            self.recorder.audit("account.sieve_restore", "account", address, address.rpartition("@")[2],
+                                after={"scripts": put, "left_out": refused, "backup": self.manifest.created})
+
     def finish(self) -> None:
         if self._manager is not None:
             self._manager.close()
@@ -459,12 +491,25 @@ class _Restorer:
             return
         for start in range(0, len(self.recreated), FLUSH_BATCH):  # one doveadm call per batch, not per account
             self.b.doveadm.flush_auth_cache(self.recreated[start:start + FLUSH_BATCH])
+        for address, mailbox_id in self.recreated_homes:  # after the flush: doveadm finds them
+            self.scripts(address, mailbox_id)
         for address in self.touched:  # Dovecot counts the mail put back (quota) now
             try:
                 self.doveadm.recalc_quota(address)
             except MailGoThaiError:
                 pass  # counted at its next look at the folders
         self.b.tell_relay()
+
+
+def _link_target(link: Path, folder: Path) -> str | None:
+    """The script name an "active" symlink of a backed-up home points at, if it points at a
+    script of `folder` by a plain relative path (nothing else is followed)."""
+    if not link.is_symlink():
+        return None
+    target = Path(os.readlink(link))
+    if target.is_absolute() or ".." in target.parts or target.parent.name != folder.name:
+        return None
+    return target.stem if target.suffix == ".sieve" else None
 
 
 def _public(value: Account | Alias) -> dict[str, object]:

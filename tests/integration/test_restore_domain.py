@@ -89,6 +89,9 @@ def test_one_agency_gets_its_accounts_and_mail_back(services: Services, agency: 
     _add(services, mail, a["erin"], PASSWORDS["erin"], "erin letter", "erin memo")
     _add(services, mail, oscar, PASSWORDS["oscar"], "oscar one", "oscar two")
     services.aliases.add(f"staff@{agency}", (a["alice"], a["bob"]))
+    erin_filters = services.filters.save(a["erin"], [
+        {"field": "subject", "contains": "ประชุม", "action": "move", "folder": "Meetings"}])
+    erin_away = services.vacation.set(a["erin"], subject="ลาพักร้อน", message="กลับวันจันทร์ครับ")
     before = {name: _mail(mail, address, PASSWORDS[name]) for name, address in a.items()}
     oscar_before = _mail(mail, oscar, PASSWORDS["oscar"])
     ids = {name: services.backends.accounts.get(address).mailbox_id for name, address in a.items()}
@@ -131,6 +134,11 @@ def test_one_agency_gets_its_accounts_and_mail_back(services: Services, agency: 
         assert _mail(mail, a[name], PASSWORDS[name]) == before[name], name
     erin = services.backends.accounts.get(a["erin"])
     assert erin.mailbox_id == ids["erin"] and erin.display_name == "เจ้าหน้าที่"
+    # and erin's filters and out-of-office reply, in effect as before
+    filters_now = services.filters.show(a["erin"])
+    assert filters_now.rules == erin_filters.rules and filters_now.in_effect
+    assert services.vacation.show(a["erin"]).vacation == erin_away.vacation
+    assert audit.count(action="account.sieve_restore", object_id=a["erin"]) == 1
     assert services.aliases.get(f"staff@{agency}").members == (a["alice"], a["bob"])
     # The new holder of carol's address got none of the old mail, and kept its password.
     assert _mail(mail, a["carol"], new_carol) == {}
