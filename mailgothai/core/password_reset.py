@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
+from mailgothai.core.thai_time import minute_text
 from mailgothai.core.throttle import client_key
 
 TOKEN_BYTES = 32
@@ -126,4 +127,40 @@ def confirm_mail(*, account: str, to: str, url: str, now: datetime) -> bytes:
     )
     return _message(sender=f"no-reply@{domain}", to=to,
                     subject=f"ยืนยันที่อยู่สำหรับกู้คืนรหัสผ่าน / Confirm your recovery address: {account}",
+                    body=body, now=now, domain=domain)
+
+
+def recovery_notice_mail(*, account: str, recovery: str, now: datetime) -> bytes:
+    """To the account itself once a recovery address is confirmed: whoever holds that
+    address can set the account's password from now on, so the owner must hear of it."""
+    domain = account.rpartition("@")[2]
+    when = minute_text(now)
+    body = (
+        f"เมื่อ {when} (เวลาประเทศไทย) มีการยืนยันที่อยู่ {recovery} เป็นที่อยู่สำหรับกู้คืนรหัสผ่านของบัญชี {account}\n"
+        "ผู้ที่ใช้ที่อยู่นั้นได้ จะตั้งรหัสผ่านใหม่ของบัญชีนี้ได้\n"
+        "ถ้าไม่ใช่คุณ ให้เปลี่ยนรหัสผ่านและลบที่อยู่นี้ในหน้าตั้งค่าของกล่องจดหมาย หรือแจ้งผู้ดูแลระบบของหน่วยงาน\n\n"
+        "-----\n\n"
+        f"At {when} (Thailand time) {recovery} was confirmed as the recovery address of the mail account {account}.\n"
+        "Whoever can read mail there can now set this account's password.\n"
+        "If it was not you, change your password and remove that address in your mailbox's settings, "
+        "or tell your agency's mail administrator.\n"
+    )
+    return _message(sender=f"no-reply@{domain}", to=account,
+                    subject=f"มีที่อยู่กู้คืนรหัสผ่านใหม่ / A new recovery address: {account}",
+                    body=body, now=now, domain=domain)
+
+
+def reset_notice_mail(*, account: str, now: datetime) -> bytes:
+    """To the account itself after its password was set through a reset link."""
+    domain = account.rpartition("@")[2]
+    when = minute_text(now)
+    body = (
+        f"เมื่อ {when} (เวลาประเทศไทย) รหัสผ่านของบัญชี {account} ถูกตั้งใหม่ผ่านลิงก์กู้คืนรหัสผ่าน\n"
+        "ถ้าไม่ใช่คุณ ให้แจ้งผู้ดูแลระบบของหน่วยงานทันที\n\n"
+        "-----\n\n"
+        f"At {when} (Thailand time) the password of the mail account {account} was set through a reset link.\n"
+        "If it was not you, tell your agency's mail administrator at once.\n"
+    )
+    return _message(sender=f"no-reply@{domain}", to=account,
+                    subject=f"รหัสผ่านถูกตั้งใหม่ / Your password was reset: {account}",
                     body=body, now=now, domain=domain)

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -29,6 +29,7 @@ from mailgothai.core.models import Account
 from mailgothai.core.password_lifecycle import Lifecycle, change_required_text
 from mailgothai.core.reasons import Why
 from mailgothai.core.spam_records import Changed
+from mailgothai.core.thai_time import minute_text
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services import ports
 from mailgothai.services.backends import Backends
@@ -36,7 +37,6 @@ from mailgothai.services.base import Service
 from mailgothai.services.domain_routing import login_names
 
 log = logging.getLogger(__name__)
-ICT = timezone(timedelta(hours=7))  # the warning names the expiry in Thailand's time
 FIELDS = ("must_change_generated", "must_change_on_create", "max_age_days", "warn_days")
 Send = Callable[[str, bytes], None]  # (the account's address, the message): through the relay
 
@@ -145,7 +145,7 @@ class ExpiryReport:
 def warning_message(email: str, expires_at: datetime, url: str, now: datetime) -> bytes:
     """The warning: from the domain's postmaster, in Thai and English."""
     domain = email.rpartition("@")[2]
-    local = expires_at.astimezone(ICT).strftime("%Y-%m-%d %H:%M")
+    local = minute_text(expires_at)  # the warning names the expiry in Thailand's time
     message = EmailMessage()
     message["From"] = f"postmaster@{domain}"
     message["To"] = email

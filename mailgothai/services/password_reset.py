@@ -131,9 +131,10 @@ class RecoveryService(_Base):
         return removed
 
 
-def confirm_recovery(backends: Backends, token: str, clock: Clock = utcnow) -> str:
-    """The owner of a recovery address opened its link: the address is confirmed; the
-    account's address. LinkRefused if the link does not work (any more)."""
+def confirm_recovery(backends: Backends, token: str, mailer: Mailer, clock: Clock = utcnow) -> str:
+    """The owner of a recovery address opened its link: the address is confirmed, and the
+    account itself is told (whoever reads that address can set its password from now on);
+    the account's address. LinkRefused if the link does not work (any more)."""
     resets = PasswordResets(backends.store)
     now = clock()
     used = resets.use(pr.token_hash(token), pr.CONFIRM, now) if pr.plausible_token(token) else None
@@ -143,7 +144,17 @@ def confirm_recovery(backends: Backends, token: str, clock: Clock = utcnow) -> s
     backends.audit.record(actor=account.email, origin="web-self", action="account.recovery_address.confirm",
                           object_type="account", object_id=account.email, domain=account.domain,
                           after={"recovery_address": used.address})
+    notify(mailer, account.email, pr.recovery_notice_mail(account=account.email, recovery=used.address, now=now))
     return account.email
+
+
+def notify(mailer: Mailer, account: str, message: bytes) -> None:
+    """A notice to the account's own mailbox. The change it reports stands either way: a
+    relay that cannot take it now is logged, not shown to the person as a failure."""
+    try:
+        mailer.send(account, [account], message)
+    except MailGoThaiError as exc:
+        log.warning("notice to %s not sent: %s", account, exc)
 
 
 @dataclass(frozen=True)
@@ -235,5 +246,6 @@ class PasswordResetService(_Base):
                             object_type="account", object_id=account.email, domain=account.domain,
                             after={"by": "reset link"})
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
+        notify(self.mailer, account.email, pr.reset_notice_mail(account=account.email, now=now))
         return account
 

@@ -12,20 +12,14 @@ hourly limit: stack/sieve_sendmail.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from mailgothai.core.models import Account
+from mailgothai.core.thai_time import today_in_thailand
 from mailgothai.core.vacation import Vacation, check_vacation, read_script, render_script
 from mailgothai.mailstore.vacation import SCRIPT
 from mailgothai.services.one_account import OneAccountService, configured
 from mailgothai.services.ports import SieveScripts
-
-THAILAND = ZoneInfo("Asia/Bangkok")
-
-
-def today_in_thailand() -> date:
-    return datetime.now(THAILAND).date()
 
 
 @dataclass(frozen=True)

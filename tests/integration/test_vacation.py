@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from mailgothai.core.models import Role
+from mailgothai.core.thai_time import today_in_thailand
 from mailgothai.core.vacation import MAX_MESSAGE
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.mailstore.paths import paths_for
 from mailgothai.services.actor import Actor
 from mailgothai.services.backends import Backends
-from mailgothai.services.vacation import VacationService, today_in_thailand
+from mailgothai.services.vacation import VacationService
 from mailgothai.settings import Settings
 from tests.conftest import Cli
 

@@ -127,6 +127,19 @@ def imap_login(settings: Settings, user: str, password: str) -> bool:
         return True
 
 
+def inbox_subjects(settings: Settings, user: str, password: str) -> list[str]:
+    with imaplib.IMAP4(settings.host, settings.imap_port) as imap:
+        imap.login(user, password)
+        imap.select("INBOX", readonly=True)
+        _, found = imap.search(None, "ALL")
+        subjects = []
+        for number in found[0].split():
+            _, data = imap.fetch(number, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            header = email.message_from_bytes(data[0][1], policy=email.policy.default)  # type: ignore[index]
+            subjects.append(str(header["Subject"]))
+        return subjects
+
+
 def smtp_login(settings: Settings, user: str, password: str) -> bool:
     with submission(settings) as client:
         try:
@@ -140,6 +153,10 @@ def test_a_reset_link_goes_out_signed_works_once_and_the_new_password_works_ever
         web: Live, relay: Settings, signed_domain: MailDomain, remote: FakeRemote, tmp_path: Path) -> None:
     user = signed_domain.account("somchai")
     recovery = set_and_confirm_recovery(web, remote, user)
+    # the account itself hears that someone outside can now reset its password
+    [notice] = wait_for(lambda: [t for t in inbox_subjects(relay, user, PASSWORD) if "recovery address" in t],
+                        "the notice of the new recovery address in the account's INBOX")
+    assert "มีที่อยู่กู้คืนรหัสผ่านใหม่" in notice
 
     person = Person(web)
     assert "/mail/forgot" in person.get("/mail/login").text  # the login page leads to it
@@ -166,6 +183,8 @@ def test_a_reset_link_goes_out_signed_works_once_and_the_new_password_works_ever
 
     assert imap_login(relay, user, NEW_PASSWORD) and not imap_login(relay, user, PASSWORD)
     assert smtp_login(relay, user, NEW_PASSWORD) and not smtp_login(relay, user, PASSWORD)
+    wait_for(lambda: [t for t in inbox_subjects(relay, user, NEW_PASSWORD) if "Your password was reset" in t],
+             "the notice of the reset in the account's INBOX")
     web_login = Person(web).login_user(user, NEW_PASSWORD)
     assert web_login.status_code == 303 and web_login.headers["location"] == "/me"
 
@@ -270,7 +289,10 @@ def test_a_link_is_refused_once_expired_and_a_reset_ends_change_at_next_login(
     config = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0))
     outbox = Outbox()
     RecoveryService(services.backends, user, config, outbox, clock=lambda: now).set(outside_address(), PASSWORD)
-    confirm_recovery(services.backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), clock=lambda: now)
+    confirm_recovery(services.backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), outbox,
+                     clock=lambda: now)
+    notice = email.message_from_bytes(outbox.sent[-1][2], policy=email.policy.default)
+    assert outbox.sent[-1][:2] == (user, [user]) and "A new recovery address" in str(notice["Subject"])
     assert PasswordResetService(services.backends, config, outbox, clock=lambda: now).send_reset(user)
     token = link_in(outbox.sent[-1][2], "/mail/reset")
 
@@ -376,7 +398,7 @@ def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
     config = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0))
     outbox = Outbox()
     RecoveryService(backends, user, config, outbox).set(outside_address(), PASSWORD)
-    confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"))
+    confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), outbox)
     assert PasswordResetService(backends, config, outbox).send_reset(user)
     token = link_in(outbox.sent[-1][2], "/mail/reset")
 

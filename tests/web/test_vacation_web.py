@@ -15,10 +15,11 @@ import httpx
 import pytest
 
 from mailgothai.core.models import Role
+from mailgothai.core.thai_time import today_in_thailand
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
-from mailgothai.services.vacation import VacationService, today_in_thailand
+from mailgothai.services.vacation import VacationService
 from mailgothai.settings import Settings
 from tests.web.conftest import PASSWORD, Client, Live, World
 

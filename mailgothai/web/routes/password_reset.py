@@ -121,7 +121,7 @@ def confirm(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form)
     try:
-        confirm_recovery(ctx.state.backends, token)
+        confirm_recovery(ctx.state.backends, token, RelaySubmission(ctx.state.settings))
     except LinkRefused:
         return _link_refused(ctx)
     return ctx.redirect("/mail/login", "recovery-confirmed")
