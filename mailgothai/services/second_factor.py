@@ -147,7 +147,7 @@ class UserSecurity:
         except MailGoThaiError:
             self.totp.disable(self.email)
             raise
-        codes = self.new_recovery_codes()
+        codes = self._fresh_codes()
         self._audit("account.totp_on", self.email)
         self._flush()
         return codes
@@ -159,7 +159,14 @@ class UserSecurity:
         self._audit("account.totp_off", self.email)
         self._flush()
 
-    def new_recovery_codes(self) -> list[str]:
+    def new_recovery_codes(self, current_password: str) -> list[str]:
+        """Ten new codes in place of the old ones, for the user who knows the password (a
+        session alone cannot take a fresh way past the second factor)."""
+        if not check_main_password(self.b, self.email, current_password):
+            raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
+        return self._fresh_codes()
+
+    def _fresh_codes(self) -> list[str]:
         codes = core.new_recovery_codes()
         self.codes.replace(self.email, [h for h in map(core.recovery_code_hash, codes) if h])
         return codes

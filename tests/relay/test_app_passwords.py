@@ -253,6 +253,28 @@ def test_a_session_alone_cannot_make_an_app_password(relay: Settings, browser: C
     assert [v.app.name for v in UserSecurity(mail_domain.services.backends, user).app_passwords()] == ["laptop"]
 
 
+def test_new_recovery_codes_need_the_current_password(web: Live, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("fresh-codes")
+    totp, codes = _totp_on(web, user)
+    person = Client(web)
+    try:
+        person.login_user(user, PASSWORD)
+        person.get("/mail/login/totp")
+        step = int(time.time() // 30) + 1
+        assert person.post("/mail/login/totp", {"code": totp.at(step * 30)}).headers["location"] == "/me"
+        person.get("/me/security")
+        for current in ("", "Not-the-password-1"):
+            refused = person.post("/me/recovery-codes", {"current_password": current})
+            assert refused.status_code == 400 and not CODES.findall(refused.text)
+        assert UserSecurity(web.state.backends, user).recovery_codes_left() == 10
+        fresh = person.post("/me/recovery-codes", {"current_password": PASSWORD})
+        assert fresh.status_code == 200 and len(CODES.findall(fresh.text)) == 10
+    finally:
+        person.close()
+    assert _web_second_step(web, user, codes[0]) == ("/mail/login/totp", 401), "the old codes are gone"
+    assert _web_second_step(web, user, CODES.findall(fresh.text)[0]) == ("/mail/login/totp", 303)
+
+
 def test_the_admins_of_the_domain_list_and_revoke_app_passwords_and_turn_off_a_lost_second_factor(
         relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
     user = mail_domain.account("lostphone")

@@ -78,7 +78,11 @@ def new_recovery_codes(ctx: Ctx) -> Response:
     service = UserSecurity(ctx.state.backends, ctx.user_email)
     if not service.totp_enabled():
         return ctx.redirect("/me/security")
-    return ctx.render("recovery_codes.html", codes=service.new_recovery_codes(), turned_on=False)
+    try:
+        codes = service.new_recovery_codes(ctx.field("current_password"))
+    except MailGoThaiError as exc:
+        return _security(ctx, 400, error=describe_error(exc, ctx.gettext))
+    return ctx.render("recovery_codes.html", codes=codes, turned_on=False)
 
 
 
