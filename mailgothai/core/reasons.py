@@ -271,6 +271,7 @@ class Why(enum.Enum):
     ROW_WIDTH = N_(
         "the row has %(cells)s cells but the header has %(width)s (a line break or delimiter outside quotes?)")
     FORWARD_TO_ITSELF = N_("an account may not forward to itself")
+    FORWARD_NEEDS_PASSWORD = N_("forwarding to a new address needs your current password")
     DOMAIN_UNHOSTED = N_("domain %(domain)s is not hosted here")
     ALIAS_IS_ROW_ADDRESS = N_("%(address)s is the address of row %(row)s")
     ALIAS_IN_OTHER_ROW = N_("%(address)s is already an alias in row %(row)s")

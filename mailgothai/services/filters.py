@@ -15,10 +15,11 @@ The web never destroys a script it did not write:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailgothai.core.reasons import Why
-from mailgothai.core.sieve_filters import SCRIPT_NAME, Rule, check_rules, compile_rules, read_script
+from mailgothai.core.sieve_filters import SCRIPT_NAME, Action, Rule, check_rules, compile_rules, read_script
 from mailgothai.errors import InvalidInput
 from mailgothai.services.one_account import OneAccountService, configured
 from mailgothai.services.ports import SieveScripts
@@ -69,14 +70,23 @@ class Filters(OneAccountService):
     def show(self, email: str) -> FilterState:
         return self._state(self._account(email).email)
 
-    def save(self, email: str, rules_data: object, *, use_instead_of_own: bool = False) -> FilterState:
+    def save(self, email: str, rules_data: object, *, use_instead_of_own: bool = False,
+             current_password: str = "") -> FilterState:
         """Check the rules, write them as the web's script and make it active if that
-        destroys nothing (see the module's text). Nothing is stored on an error."""
+        destroys nothing (see the module's text). Nothing is stored on an error. A mail
+        user's own save that forwards to an address no rule forwarded to before needs the
+        current password: a stolen session alone must not set up a quiet copy of the mail
+        to someone else (an admin of the domain acts under its own rights)."""
         account = self._account(email)
         rules = check_rules(rules_data, own_address=account.email)
         before = self._state(account.email)
         if before.edited_by_hand:
             raise InvalidInput("rules", Why.FILTERS_EDITED_BY_HAND(name=repr(SCRIPT_NAME)))
+        if self._self_email is not None and _new_forwards(before.rules, rules):
+            from mailgothai.services.second_factor import check_main_password  # the SQL store on first use
+
+            if not check_main_password(self.b, account.email, current_password):
+                raise InvalidInput("current_password", Why.FORWARD_NEEDS_PASSWORD())
         self._scripts.put(account.email, SCRIPT_NAME, compile_rules(rules), field="rules")
         if before.active is None or (before.other_active and use_instead_of_own):
             self._scripts.activate(account.email, SCRIPT_NAME)
@@ -86,3 +96,11 @@ class Filters(OneAccountService):
                             before={"rules": [r.as_data() for r in before.rules], "active_script": before.active},
                             after={"rules": [r.as_data() for r in after.rules], "active_script": after.active})
         return after
+
+
+def _new_forwards(before: Sequence[Rule], after: Sequence[Rule]) -> set[str]:
+    """The addresses `after` forwards to that `before` did not."""
+    def targets(rules: Sequence[Rule]) -> set[str]:
+        return {r.address.lower() for r in rules if r.action is Action.FORWARD}
+
+    return targets(after) - targets(before)

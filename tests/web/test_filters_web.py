@@ -166,3 +166,30 @@ def test_the_page_needs_its_csrf_token_and_reads_in_thai(web_settings: Settings,
     page = user.get("/me/filters")
     assert "กฎกรองอีเมล" in page.text and "กฎเหล่านี้มีผลอยู่" in page.text
     assert untranslated(page.text, "th") == []
+
+
+def test_forwarding_to_a_new_address_needs_the_current_password(web_settings: Settings, user: Client,
+                                                                 mailbox: str, world: World) -> None:
+    """A session alone (an unlocked computer) must not set up a quiet copy of the mail to
+    someone else; an admin of the domain, under its own rights, needs no user's password."""
+    scripts = SieveScripts(web_settings.dovecot_config)
+    forward = rows(("subject", "invoice", "forward", "collector@example.org"))
+    for current in ({}, {"current_password": "Not-the-password-1"}):
+        user.get("/me/filters")
+        refused = user.post("/me/filters", forward | current)
+        assert refused.status_code == 400
+        assert "forwarding to a new address needs your current password" in html.unescape(refused.text)
+        assert scripts.list(mailbox) == []  # nothing stored
+    user.get("/me/filters")
+    saved = user.post("/me/filters", forward | {"current_password": PASSWORD})
+    assert saved.status_code == 303
+    user.get("/me/filters")  # the same forward kept, another rule added: no password asked
+    again = user.post("/me/filters", rows(("subject", "invoice", "forward", "collector@example.org"),
+                                          ("sender", "boss", "move", "Boss")))
+    assert again.status_code == 303
+    assert "collector@example.org" in (scripts.get(mailbox, "mailgothai") or "")
+    with Services.open(web_settings, Actor(world.admin_a, Role.DOMAIN_ADMIN, frozenset({world.a}),
+                                           origin="web")) as svc:
+        state = svc.filters.save(mailbox, [{"field": "sender", "contains": "x", "action": "forward",
+                                            "address": "archive@example.org"}])
+    assert [r.address for r in state.rules] == ["archive@example.org"]

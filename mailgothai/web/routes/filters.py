@@ -86,7 +86,8 @@ def _save(ctx: Ctx, service: Filters, email: str, base: str, back: str) -> Respo
     rows, rules, row_of = _submitted(ctx)
     use_instead = ctx.field("use_instead") == "1"
     try:
-        state = service.save(email, rules, use_instead_of_own=use_instead)
+        state = service.save(email, rules, use_instead_of_own=use_instead,
+                             current_password=ctx.field("current_password"))
     except InvalidInput as exc:  # other errors: the error pages (web/context.py)
         sheet = Sheet(rows, use_instead=use_instead)
         at = _AT.fullmatch(exc.field)
