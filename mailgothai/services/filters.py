@@ -83,9 +83,9 @@ class Filters(OneAccountService):
         if before.edited_by_hand:
             raise InvalidInput("rules", Why.FILTERS_EDITED_BY_HAND(name=repr(SCRIPT_NAME)))
         if self._self_email is not None and _new_forwards(before.rules, rules):
-            from mailgothai.services.second_factor import check_main_password  # the SQL store on first use
+            from mailgothai.services.second_factor import check_current_password  # the SQL store on first use
 
-            if not check_main_password(self.b, account.email, current_password):
+            if not check_current_password(self.b, account.email, current_password):
                 raise InvalidInput("current_password", Why.FORWARD_NEEDS_PASSWORD())
         self._scripts.put(account.email, SCRIPT_NAME, compile_rules(rules), field="rules")
         if before.active is None or (before.other_active and use_instead_of_own):

@@ -41,7 +41,7 @@ from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.backends import Backends
 from mailgothai.services.domain_routing import login_names
 from mailgothai.services.password_policy import require_strong
-from mailgothai.services.second_factor import check_main_password
+from mailgothai.services.second_factor import check_current_password
 from mailgothai.store.password_resets import PasswordResets, Recovery
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class RecoveryService(_Base):
         _, domain = split_address(address)
         if self.b.domains.find(domain) is not None or self.b.domains.find_alias(domain) is not None:
             raise InvalidInput("recovery_address", Why.RECOVERY_ADDRESS_HOSTED(domain=domain))
-        if not check_main_password(self.b, self.email, current_password):  # never an app password
+        if not check_current_password(self.b, self.email, current_password):  # never an app password
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         account = self._account()
         now = self.clock()

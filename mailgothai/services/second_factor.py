@@ -17,6 +17,8 @@ entry again now (SIGUSR1), relays elsewhere within relay_lookup_cache_ttl.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +33,7 @@ from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import Service
 from mailgothai.services.domain_routing import login_names
+from mailgothai.services.login_budget import LoginBudget, rules_from
 from mailgothai.services.totp import TotpService
 from mailgothai.store.second_factor import AppPasswordUses, RecoveryCodes, UserTotp
 from mailgothai.store.totp import TotpRecords
@@ -63,6 +66,31 @@ def check_main_password(backends: Backends, email: str, password: str) -> bool:
     if not backends.accounts.check_password(email, password):
         return False
     return not any(_verifies(password, app.hash) for app in directory.list(email))
+
+
+SELF_SERVICE_SOURCE = "self-service"  # the budget's source for passwords asked again of a logged-in user
+
+
+def check_current_password(backends: Backends, email: str, password: str) -> bool:
+    """The logged-in user's own password, asked again before a change that could let
+    someone keep a way in (an app password, a forward, recovery codes, a new password or
+    recovery address, the second factor off). Counted in the account's login budget as a
+    login is (services/login_budget.py), under a source of its own: after a few wrong ones
+    the check is refused for a while, so a stolen session cannot try passwords faster than
+    the login form would let it."""
+    budget = LoginBudget(backends.store, rules_from(backends.settings))
+    source = f"{SELF_SERVICE_SOURCE}:{email}"
+    verdict = budget.check(email, source)
+    if verdict.refused:
+        raise InvalidInput("current_password",
+                           Why.CURRENT_PASSWORD_REFUSED(minutes=max(1, math.ceil(verdict.refuse_for / 60))))
+    if verdict.delay:
+        time.sleep(verdict.delay)
+    if check_main_password(backends, email, password):
+        budget.succeeded(email, source)
+        return True
+    budget.failed(email, source)
+    return False
 
 
 def _verifies(password: str, stored: str) -> bool:
@@ -107,7 +135,7 @@ class UserSecurity:
         current (main) password: a stolen web session alone cannot mint a lasting way into
         the mailbox that outlives a password change."""
         name = core.check_name(name)
-        if not check_main_password(self.b, self.email, current_password):
+        if not check_current_password(self.b, self.email, current_password):
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         if len(self.directory.list(self.email)) >= core.MAX_APP_PASSWORDS:
             raise LimitExceeded("name", Why.TOO_MANY_APP_PASSWORDS(max=core.MAX_APP_PASSWORDS))
@@ -138,7 +166,7 @@ class UserSecurity:
     def enable_totp(self, current_password: str, code: str) -> list[str]:
         """Turn the pending secret on (its code and the current password checked); the main
         password then opens the web only. Returns the recovery codes, to show once."""
-        if not check_main_password(self.b, self.email, current_password):
+        if not check_current_password(self.b, self.email, current_password):
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         self.totp.confirm(self.email, code)
         try:
@@ -153,7 +181,7 @@ class UserSecurity:
         return codes
 
     def disable_totp(self, current_password: str) -> None:
-        if not check_main_password(self.b, self.email, current_password):
+        if not check_current_password(self.b, self.email, current_password):
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         turn_off(self.b, self.email)
         self._audit("account.totp_off", self.email)
@@ -162,7 +190,7 @@ class UserSecurity:
     def new_recovery_codes(self, current_password: str) -> list[str]:
         """Ten new codes in place of the old ones, for the user who knows the password (a
         session alone cannot take a fresh way past the second factor)."""
-        if not check_main_password(self.b, self.email, current_password):
+        if not check_current_password(self.b, self.email, current_password):
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         return self._fresh_codes()
 

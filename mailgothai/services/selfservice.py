@@ -12,7 +12,7 @@ from mailgothai.errors import InvalidInput
 from mailgothai.services.backends import Backends
 from mailgothai.services.domain_routing import login_names
 from mailgothai.services.password_policy import require_strong
-from mailgothai.services.second_factor import check_main_password
+from mailgothai.services.second_factor import check_current_password
 from mailgothai.services.usage import Reading, UsageRefresher
 
 
@@ -37,7 +37,7 @@ class SelfService:
         return MyMailbox(account, self.refresher.snapshots.readings([account.email]).get(account.email))
 
     def change_password(self, current: str, new: str, repeat: str) -> None:
-        if not check_main_password(self.b, self.email, current):  # never an app password (issue 20)
+        if not check_current_password(self.b, self.email, current):  # never an app password (issue 20)
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         if new != repeat:
             raise InvalidInput("new_password_repeat", Why.PASSWORDS_DIFFER())

@@ -275,6 +275,24 @@ def test_new_recovery_codes_need_the_current_password(web: Live, mail_domain: Ma
     assert _web_second_step(web, user, CODES.findall(fresh.text)[0]) == ("/mail/login/totp", 303)
 
 
+def test_a_session_cannot_try_passwords_faster_than_the_login_form(relay: Settings, browser: Client,
+                                                                   mail_domain: MailDomain) -> None:
+    """The password asked again of a logged-in user counts in the account's login budget:
+    after login_free_failures wrong ones the check is refused for a while, even the right
+    password; the owner's mail clients elsewhere are not locked out."""
+    user = mail_domain.account("guessed")
+    browser.login_user(user, PASSWORD)
+    for n in range(relay.login_free_failures):
+        browser.get("/me/security")
+        wrong = browser.post("/me/app-passwords", {"name": f"try {n}", "current_password": f"Guess-number-{n}x"})
+        assert wrong.status_code == 400 and "not your current password" in wrong.text
+    browser.get("/me/security")
+    refused = browser.post("/me/app-passwords", {"name": "right one", "current_password": PASSWORD})
+    assert refused.status_code == 400 and "too many wrong passwords" in refused.text and not SECRET.search(refused.text)
+    assert UserSecurity(mail_domain.services.backends, user).app_passwords() == []
+    assert imap_ok(relay, user, PASSWORD), "the owner's mail client still logs in"
+
+
 def test_the_admins_of_the_domain_list_and_revoke_app_passwords_and_turn_off_a_lost_second_factor(
         relay: Settings, web: Live, browser: Client, mail_domain: MailDomain) -> None:
     user = mail_domain.account("lostphone")

@@ -146,9 +146,9 @@ def test_a_stored_hash_cannot_be_checked_and_is_taken(world: FakeWorld) -> None:
 
 def test_the_self_service_change_refuses_a_weak_password_with_its_reason(world: FakeWorld,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # The current password is checked by services/second_factor.py through the directory's
-    # application connection, which the fakes do not have: here the fake directory checks it.
-    monkeypatch.setattr("mailgothai.services.selfservice.check_main_password",
+    # The current password is checked by services/second_factor.py (the login budget in SQL,
+    # the directory's application connection), which the fakes do not have: the fake directory checks it.
+    monkeypatch.setattr("mailgothai.services.selfservice.check_current_password",
                         lambda backends, email, password: backends.accounts.check_password(email, password))
     me = SelfService(world.backends, SOMCHAI, cast(UsageRefresher, None))
     error = refused(me.change_password, PASSWORD, "somchai-Pass-1", "somchai-Pass-1")
