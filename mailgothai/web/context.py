@@ -218,11 +218,15 @@ def load_session(ctx: Ctx) -> None:
 
 def _still_theirs(backends: Backends, session: SessionInfo) -> Account | None:
     """The account a mail user's session was opened for, if it still holds the address and
-    is active: an address that changed hands never carries a session to its new holder."""
+    it and its domain are active (as a login asks): an address that changed hands never
+    carries a session to its new holder, and a suspended agency's users are out."""
     account = backends.accounts.find(session.login)
     if account is None or not session.subject or account.mailbox_id != session.subject:
         return None
-    return account if account.status is Status.ACTIVE else None
+    if account.status is not Status.ACTIVE:
+        return None
+    domain = backends.domains.find(account.domain)
+    return account if domain is not None and domain.status is Status.ACTIVE else None
 
 
 MUST_CHANGE_PAGES = ("/me", "/me/password")  # all a user who must change the password reaches (issue 20)

@@ -482,6 +482,13 @@ def test_a_web_session_ends_with_its_account_and_never_passes_to_a_new_holder_of
         assert suspended.login_user(third, PASSWORD).headers["location"] == "/me"
         services.accounts.set_status(third, Status.DISABLED)
         assert suspended.get("/me").headers.get("location", "").startswith("/mail/login")
+
+        agency = services.domains.add(f"agency-{mail_domain.name}").name  # a whole agency suspended
+        staff = f"staff@{agency}"
+        services.accounts.add(staff, PasswordInput(plain=PASSWORD))
+        assert suspended.login_user(staff, PASSWORD).headers["location"] == "/me"
+        services.domains.set_status(agency, Status.DISABLED)
+        assert suspended.get("/me").headers.get("location", "").startswith("/mail/login")
     finally:
         for client in (old, renamed, suspended):
             client.close()
