@@ -12,7 +12,7 @@ import pytest
 from mailgothai.services.filters import Filters
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain
-from relay.helpers import fetch_all, message, mx, wait_for, wait_for_messages
+from relay.helpers import PASSWORD, fetch_all, message, mx, wait_for, wait_for_messages
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 URGENT = "=?UTF-8?B?4LiU4LmI4Lin4LiZ4LiX4Li14LmI4Liq4Li44LiU?="  # ด่วนที่สุด, MIME-encoded
@@ -23,7 +23,8 @@ def test_a_forward_rule_sends_a_copy_out_through_the_relay_and_keeps_one(
     user = mail_domain.account("director")
     target = f"director-phone-{uuid.uuid4().hex[:8]}@remote.example"
     state = Filters.of_user(mail_domain.services.backends, user).save(user, [
-        {"field": "subject", "contains": "ด่วนที่สุด", "action": "forward", "address": target}])
+        {"field": "subject", "contains": "ด่วนที่สุด", "action": "forward", "address": target}],
+        current_password=PASSWORD)  # a new forward asks for the user's password (issue 20)
     assert state.in_effect
 
     outsider = "ministry@outside.example"
