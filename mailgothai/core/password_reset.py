@@ -92,75 +92,66 @@ def _minutes(seconds: int) -> int:
     return max(1, seconds // 60)
 
 
-def reset_mail(*, account: str, to: str, url: str, lifetime: int, now: datetime) -> bytes:
-    """The mail with a reset link, from no-reply@ the account's domain (signed with its key)."""
+def _system_mail(*, account: str, to: str, subject: str, thai: str, english: str, now: datetime) -> bytes:
+    """A mail from no-reply@ the account's domain (signed with its key): the Thai text, then
+    the English one."""
     domain = account.rpartition("@")[2]
+    return _message(sender=f"no-reply@{domain}", to=to, subject=f"{subject}: {account}",
+                    body=f"{thai}\n-----\n\n{english}", now=now, domain=domain)
+
+
+def reset_mail(*, account: str, to: str, url: str, lifetime: int, now: datetime) -> bytes:
+    """The mail with a reset link, to the confirmed recovery address."""
     minutes = _minutes(lifetime)
-    body = (
-        f"มีผู้ขอตั้งรหัสผ่านใหม่ของบัญชีอีเมล {account}\n"
-        f"ถ้าเป็นคุณ เปิดลิงก์นี้ภายใน {minutes} นาทีเพื่อตั้งรหัสผ่านใหม่ (ใช้ได้ครั้งเดียว):\n\n"
-        f"{url}\n\n"
-        "ถ้าคุณไม่ได้ขอ ไม่ต้องทำอะไร รหัสผ่านเดิมยังใช้ได้ตามเดิม\n\n"
-        "-----\n\n"
-        f"Someone asked to set a new password for the mail account {account}.\n"
-        f"If it was you, open this link within {minutes} minutes to set a new password (it works once):\n\n"
-        f"{url}\n\n"
-        "If it was not you, do nothing: your password stays as it is.\n"
-    )
-    return _message(sender=f"no-reply@{domain}", to=to, subject=f"ตั้งรหัสผ่านใหม่ / Reset your password: {account}",
-                    body=body, now=now, domain=domain)
+    return _system_mail(
+        account=account, to=to, subject="ตั้งรหัสผ่านใหม่ / Reset your password", now=now,
+        thai=(f"มีผู้ขอตั้งรหัสผ่านใหม่ของบัญชีอีเมล {account}\n"
+              f"ถ้าเป็นคุณ เปิดลิงก์นี้ภายใน {minutes} นาทีเพื่อตั้งรหัสผ่านใหม่ (ใช้ได้ครั้งเดียว):\n\n"
+              f"{url}\n\n"
+              "ถ้าคุณไม่ได้ขอ ไม่ต้องทำอะไร รหัสผ่านเดิมยังใช้ได้ตามเดิม\n"),
+        english=(f"Someone asked to set a new password for the mail account {account}.\n"
+                 f"If it was you, open this link within {minutes} minutes to set a new password (it works once):\n\n"
+                 f"{url}\n\n"
+                 "If it was not you, do nothing: your password stays as it is.\n"))
 
 
 def confirm_mail(*, account: str, to: str, url: str, now: datetime) -> bytes:
     """The mail that asks the owner of a new recovery address to confirm it."""
-    domain = account.rpartition("@")[2]
-    body = (
-        f"บัญชีอีเมล {account} ขอใช้ที่อยู่นี้ ({to}) เป็นที่อยู่สำหรับกู้คืนรหัสผ่าน\n"
-        "ถ้าเป็นคุณ เปิดลิงก์นี้ภายใน 24 ชั่วโมงเพื่อยืนยัน:\n\n"
-        f"{url}\n\n"
-        "ถ้าคุณไม่ได้ขอ ไม่ต้องทำอะไร ที่อยู่นี้จะไม่ถูกใช้\n\n"
-        "-----\n\n"
-        f"The mail account {account} asks to use this address ({to}) to recover its password.\n"
-        "If it was you, open this link within 24 hours to confirm it:\n\n"
-        f"{url}\n\n"
-        "If it was not you, do nothing: this address will not be used.\n"
-    )
-    return _message(sender=f"no-reply@{domain}", to=to,
-                    subject=f"ยืนยันที่อยู่สำหรับกู้คืนรหัสผ่าน / Confirm your recovery address: {account}",
-                    body=body, now=now, domain=domain)
+    return _system_mail(
+        account=account, to=to, subject="ยืนยันที่อยู่สำหรับกู้คืนรหัสผ่าน / Confirm your recovery address", now=now,
+        thai=(f"บัญชีอีเมล {account} ขอใช้ที่อยู่นี้ ({to}) เป็นที่อยู่สำหรับกู้คืนรหัสผ่าน\n"
+              "ถ้าเป็นคุณ เปิดลิงก์นี้ภายใน 24 ชั่วโมงเพื่อยืนยัน:\n\n"
+              f"{url}\n\n"
+              "ถ้าคุณไม่ได้ขอ ไม่ต้องทำอะไร ที่อยู่นี้จะไม่ถูกใช้\n"),
+        english=(f"The mail account {account} asks to use this address ({to}) to recover its password.\n"
+                 "If it was you, open this link within 24 hours to confirm it:\n\n"
+                 f"{url}\n\n"
+                 "If it was not you, do nothing: this address will not be used.\n"))
 
 
 def recovery_notice_mail(*, account: str, recovery: str, now: datetime) -> bytes:
     """To the account itself once a recovery address is confirmed: whoever holds that
     address can set the account's password from now on, so the owner must hear of it."""
-    domain = account.rpartition("@")[2]
     when = minute_text(now)
-    body = (
-        f"เมื่อ {when} (เวลาประเทศไทย) มีการยืนยันที่อยู่ {recovery} เป็นที่อยู่สำหรับกู้คืนรหัสผ่านของบัญชี {account}\n"
-        "ผู้ที่ใช้ที่อยู่นั้นได้ จะตั้งรหัสผ่านใหม่ของบัญชีนี้ได้\n"
-        "ถ้าไม่ใช่คุณ ให้เปลี่ยนรหัสผ่านและลบที่อยู่นี้ในหน้าตั้งค่าของกล่องจดหมาย หรือแจ้งผู้ดูแลระบบของหน่วยงาน\n\n"
-        "-----\n\n"
-        f"At {when} (Thailand time) {recovery} was confirmed as the recovery address of the mail account {account}.\n"
-        "Whoever can read mail there can now set this account's password.\n"
-        "If it was not you, change your password and remove that address in your mailbox's settings, "
-        "or tell your agency's mail administrator.\n"
-    )
-    return _message(sender=f"no-reply@{domain}", to=account,
-                    subject=f"มีที่อยู่กู้คืนรหัสผ่านใหม่ / A new recovery address: {account}",
-                    body=body, now=now, domain=domain)
+    return _system_mail(
+        account=account, to=account, subject="มีที่อยู่กู้คืนรหัสผ่านใหม่ / A new recovery address", now=now,
+        thai=(f"เมื่อ {when} (เวลาประเทศไทย) มีการยืนยันที่อยู่ {recovery} เป็นที่อยู่สำหรับกู้คืนรหัสผ่านของบัญชี {account}\n"
+              "ผู้ที่ใช้ที่อยู่นั้นได้ จะตั้งรหัสผ่านใหม่ของบัญชีนี้ได้\n"
+              "ถ้าไม่ใช่คุณ ให้เปลี่ยนรหัสผ่านและลบที่อยู่นี้ในหน้าตั้งค่าของกล่องจดหมาย หรือแจ้งผู้ดูแลระบบของหน่วยงาน\n"),
+        english=(f"At {when} (Thailand time) {recovery} was confirmed as the recovery address of the mail account "
+                 f"{account}.\n"
+                 "Whoever can read mail there can now set this account's password.\n"
+                 "If it was not you, change your password and remove that address in your mailbox's settings, "
+                 "or tell your agency's mail administrator.\n"))
 
 
 def reset_notice_mail(*, account: str, now: datetime) -> bytes:
     """To the account itself after its password was set through a reset link."""
-    domain = account.rpartition("@")[2]
     when = minute_text(now)
-    body = (
-        f"เมื่อ {when} (เวลาประเทศไทย) รหัสผ่านของบัญชี {account} ถูกตั้งใหม่ผ่านลิงก์กู้คืนรหัสผ่าน\n"
-        "ถ้าไม่ใช่คุณ ให้แจ้งผู้ดูแลระบบของหน่วยงานทันที\n\n"
-        "-----\n\n"
-        f"At {when} (Thailand time) the password of the mail account {account} was set through a reset link.\n"
-        "If it was not you, tell your agency's mail administrator at once.\n"
-    )
-    return _message(sender=f"no-reply@{domain}", to=account,
-                    subject=f"รหัสผ่านถูกตั้งใหม่ / Your password was reset: {account}",
-                    body=body, now=now, domain=domain)
+    return _system_mail(
+        account=account, to=account, subject="รหัสผ่านถูกตั้งใหม่ / Your password was reset", now=now,
+        thai=(f"เมื่อ {when} (เวลาประเทศไทย) รหัสผ่านของบัญชี {account} ถูกตั้งใหม่ผ่านลิงก์กู้คืนรหัสผ่าน\n"
+              "ถ้าไม่ใช่คุณ ให้แจ้งผู้ดูแลระบบของหน่วยงานทันที\n"),
+        english=(f"At {when} (Thailand time) the password of the mail account {account} was set through a reset "
+                 "link.\n"
+                 "If it was not you, tell your agency's mail administrator at once.\n"))
