@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mailgothai.core.addresses import normalize_address
-from mailgothai.core.models import Admin, Status
+from mailgothai.core.models import Account, Admin, Status
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.backends import Backends
 from mailgothai.services.last_login import LoginRecorder
@@ -40,6 +40,7 @@ class LoginOutcome:
     login: str = ""
     admin: Admin | None = None
     locked_for: int = 0
+    mailbox_id: str = ""  # a mail user's: whose session this login opens (the account, not the address)
 
 
 class Authenticator:
@@ -110,23 +111,35 @@ class Authenticator:
                 address = f"{local}@{alias.target}"
 
         def check() -> LoginOutcome:
-            account = self.b.accounts.find(address) if "@" in address else None
-            if account is None or account.status is not Status.ACTIVE or not password:
-                return LoginOutcome(False, address)
-            domain = self.b.domains.find(account.domain)
-            if domain is None or domain.status is not Status.ACTIVE:
+            account = self._active_account(address) if "@" in address and password else None
+            if account is None or not account.mailbox_id:
                 return LoginOutcome(False, address)
             from mailgothai.services.second_factor import check_main_password
 
             if not check_main_password(self.b, account.email, password):  # never an app password
                 return LoginOutcome(False, address)
             self._upgrade(account.email, password)
-            return LoginOutcome(True, account.email)
+            return LoginOutcome(True, account.email, mailbox_id=account.mailbox_id)
 
         outcome = self._attempt(address, ip, check)
         if outcome.ok and self.recorder is not None:
             self.recorder.record(outcome.login, "web", ip)  # in memory; written in batches
         return outcome
+
+    def _active_account(self, address: str) -> Account | None:
+        """The account at `address` if it and its domain are active (what a login needs)."""
+        account = self.b.accounts.find(address)
+        if account is None or account.status is not Status.ACTIVE:
+            return None
+        domain = self.b.domains.find(account.domain)
+        return account if domain is not None and domain.status is Status.ACTIVE else None
+
+    def session_account(self, login: str, mailbox_id: str) -> Account | None:
+        """The account a mail user's session was opened for (its mailbox id), if it still
+        holds the address and it and its domain are active: an address that changed hands
+        never carries a session to its new holder, and a suspended agency's users are out."""
+        account = self._active_account(login) if mailbox_id else None
+        return account if account is not None and account.mailbox_id == mailbox_id else None
 
     def current_admin(self, login: str) -> Admin | None:
         """The admin as the directory has it now (rights change, suspension apply at once)."""

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mailgothai.core.models import Account, Admin, Role, Status
+from mailgothai.core.models import Account, Admin, Role
 from mailgothai.errors import (
     AlreadyExists,
     BackendError,
@@ -210,23 +210,10 @@ def load_session(ctx: Ctx) -> None:
             ctx.state.sessions.end(token)
             ctx.session = None
     elif ctx.session is not None and ctx.session.kind in USER_KINDS:
-        ctx.user_account = _still_theirs(ctx.state.backends, ctx.session)
+        ctx.user_account = ctx.state.auth.session_account(ctx.session.login, ctx.session.subject)
         if ctx.user_account is None:  # deleted, renamed or suspended since login
             ctx.state.sessions.end(token)
             ctx.session = None
-
-
-def _still_theirs(backends: Backends, session: SessionInfo) -> Account | None:
-    """The account a mail user's session was opened for, if it still holds the address and
-    it and its domain are active (as a login asks): an address that changed hands never
-    carries a session to its new holder, and a suspended agency's users are out."""
-    account = backends.accounts.find(session.login)
-    if account is None or not session.subject or account.mailbox_id != session.subject:
-        return None
-    if account.status is not Status.ACTIVE:
-        return None
-    domain = backends.domains.find(account.domain)
-    return account if domain is not None and domain.status is Status.ACTIVE else None
 
 
 MUST_CHANGE_PAGES = ("/me", "/me/password")  # all a user who must change the password reaches (issue 20)

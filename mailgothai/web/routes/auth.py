@@ -150,15 +150,11 @@ def user_login(ctx: Ctx) -> Response:
     if not outcome.ok:
         form.general_error = ctx.gettext("The address or the password is not right.")
         return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=True)
-    account = ctx.state.backends.accounts.find(outcome.login)
-    if account is None or not account.mailbox_id:  # gone since its password was checked
-        form.general_error = ctx.gettext("The address or the password is not right.")
-        return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=True)
-    # the session is the account's (its mailbox id), never the address's (web/context.py)
+    # the session is the account's (its mailbox id), never the address's (AuthService.session_account)
     if has_second_factor(ctx.state.backends, outcome.login):  # issue 20: the code before any page
-        _start_session(ctx, USER_PENDING, outcome.login, "totp", account.mailbox_id)
+        _start_session(ctx, USER_PENDING, outcome.login, "totp", outcome.mailbox_id)
         return ctx.redirect("/mail/login/totp")
-    _start_session(ctx, "user", outcome.login, "ok", account.mailbox_id)
+    _start_session(ctx, "user", outcome.login, "ok", outcome.mailbox_id)
     return ctx.redirect("/me")
 
 
