@@ -35,7 +35,7 @@ from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.stack import manager
 from tests.conftest import stack_data_dir, stack_settings
-from tests.relay.helpers import tls_client_context
+from tests.relay.helpers import inbox_subjects, tls_client_context
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
@@ -172,23 +172,6 @@ def test_an_import_with_change_at_next_login_marks_every_account_it_creates(stac
         assert summary.created == 3, summary
     assert all(marked(settings, u) for u in users)
     assert_refused_everywhere(settings, users[0], FIRST)
-
-
-def inbox_subjects(settings: Settings, user: str, password: str) -> list[str]:
-    client = imaplib.IMAP4(settings.host, settings.imap_port, timeout=60)
-    try:
-        client.starttls(ssl_context=tls_client_context())
-        client.login(user, password)
-        client.select("INBOX", readonly=True)
-        _, data = client.search(None, "ALL")
-        subjects = []
-        for number in data[0].split():
-            _, parts = client.fetch(number, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-            subjects.append(bytes(parts[0][1]).decode("utf-8", "replace"))  # type: ignore[index]
-        return subjects
-    finally:
-        with contextlib.suppress(Exception):
-            client.logout()
 
 
 def test_expiry_warns_once_through_the_relay_then_marks_the_expired_password(stack: Settings) -> None:

@@ -3,6 +3,9 @@ and the independent DKIM verifiers (Perl Mail::DKIM, dkimpy)."""
 
 from __future__ import annotations
 
+import contextlib
+import email
+import email.policy
 import smtplib
 import ssl
 import subprocess
@@ -145,3 +148,19 @@ def dns_records(services: object, domain: str) -> dict[str, str]:
 
     keys = services.dkim.list(domain)  # type: ignore[attr-defined]
     return {record_of(k).name: record_of(k).text for k in keys}
+
+
+def inbox_subjects(settings: Settings, user: str, password: str) -> list[str]:
+    """The subjects in the user's INBOX, decoded (RFC 2047), over IMAP with STARTTLS."""
+    client = IMAPClient(settings.host, port=settings.imap_port, ssl=False, timeout=60)
+    try:
+        client.starttls(tls_client_context())
+        client.login(user, password)
+        client.select_folder("INBOX", readonly=True)
+        fetched = client.fetch(client.search("ALL"), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+        headers = (email.message_from_bytes(v[b"BODY[HEADER.FIELDS (SUBJECT)]"], policy=email.policy.default)
+                   for v in fetched.values())
+        return [str(h["Subject"]) for h in headers]
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()

@@ -35,7 +35,7 @@ from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.store.password_resets import ResetTokenRow
 from relay.conftest import FakeRemote, MailDomain
-from relay.helpers import PASSWORD, dns_records, perl_verify, reload_relay, submission, wait_for
+from relay.helpers import PASSWORD, dns_records, inbox_subjects, perl_verify, reload_relay, submission, wait_for
 from tests.web.conftest import Client, Live, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
@@ -125,19 +125,6 @@ def imap_login(settings: Settings, user: str, password: str) -> bool:
         except imaplib.IMAP4.error:
             return False
         return True
-
-
-def inbox_subjects(settings: Settings, user: str, password: str) -> list[str]:
-    with imaplib.IMAP4(settings.host, settings.imap_port) as imap:
-        imap.login(user, password)
-        imap.select("INBOX", readonly=True)
-        _, found = imap.search(None, "ALL")
-        subjects = []
-        for number in found[0].split():
-            _, data = imap.fetch(number, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-            header = email.message_from_bytes(data[0][1], policy=email.policy.default)  # type: ignore[index]
-            subjects.append(str(header["Subject"]))
-        return subjects
 
 
 def smtp_login(settings: Settings, user: str, password: str) -> bool:
