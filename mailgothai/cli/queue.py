@@ -93,15 +93,15 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
         from mailgothai.errors import InvalidInput
 
         raise InvalidInput("queue_id", Why.QUEUE_ID_OR_ALL())
-    ids = list(spool.iter_ids()) if args.all else [_checked_id(args.queue_id)]
-    for qid in ids:
-        if not spool.msg_path(qid).exists():
+    if args.all:  # a message the relay finishes while this runs is simply no longer there
+        scheduled = sum(1 for qid in list(spool.iter_ids()) if spool.retry_now(qid))
+    else:
+        qid = _checked_id(args.queue_id)
+        if not spool.retry_now(qid):
             raise NotFound("queued message", qid)
-        state = spool.state(qid)
-        state.next_try = 0.0
-        spool.save_state(qid, state)
+        scheduled = 1
     told = notify_relay(settings)
-    print(f"{len(ids)} message(s) scheduled for delivery now: "
+    print(f"{scheduled} message(s) scheduled for delivery now: "
           + ("the relay was told" if told else "no relay runs for this data directory; it takes them at its start"))
     return 0
 

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 
 from mailgothai.core.dsn import FailedRecipient, build_dsn
 from mailgothai.core.policy import POSTMASTER, may_bounce, retry_delay
+from mailgothai.errors import DirectoryError
 from mailgothai.relay.lmtp import LmtpError, LmtpPool, LmtpReply
 from mailgothai.relay.remote import RemoteSender
 from mailgothai.relay.spool import HELD_FOR_POSTMASTER, DeliveryState, Envelope, Spool, Target, new_queue_id
 
 log = logging.getLogger("mailgothai.relay")
 FRESH_BYTES = 64 * 1024 * 1024  # messages kept in memory for their first attempt
+# A local target's mailbox is looked up again by its id before delivery once its message
+# is this old (seconds): by then its address may have changed hands (see _deliver_local).
+RECHECK_AFTER = 1.0
 msglog = logging.getLogger("mailgothai.relay.messages")
 
 
@@ -83,8 +87,10 @@ class Journal:
 class DeliveryQueue:
     def __init__(self, spool: Spool, lmtp: LmtpPool, remote: RemoteSender, policy: QueuePolicy,
                  route_sender: Callable[[str], Awaitable[tuple[Target, ...]]], smarthost: bool,
-                 local_attempt_over: Callable[[str, list[str]], None] | None = None) -> None:
+                 local_attempt_over: Callable[[str, list[str]], None] | None = None,
+                 mailbox_address: Callable[[str], Awaitable[str | None]] | None = None) -> None:
         self._spool = spool
+        self._mailbox_address = mailbox_address  # mailbox id -> its address now (None: gone)
         self._local_attempt_over = local_attempt_over  # (queue id, addresses): see QuotaStatus.settle
         self._lmtp = lmtp
         self._remote = remote
@@ -224,7 +230,8 @@ class DeliveryQueue:
             progress_files = True
             journal.delivered(addresses)
 
-        outcomes = await self._deliver(queue_id, envelope, message, pending, delivered, journal)
+        recheck = fresh is None or started - envelope.received_at >= RECHECK_AFTER
+        outcomes = await self._deliver(queue_id, envelope, message, pending, delivered, journal, recheck)
         now = time.time()
         state.attempts += 1
         expired = now - envelope.received_at >= self._policy.lifetime
@@ -261,13 +268,14 @@ class DeliveryQueue:
         return state.next_try
 
     async def _deliver(self, queue_id: str, envelope: Envelope, message: bytes, pending: list[Target],
-                       delivered: Callable[[list[str]], None], journal: Journal) -> dict[str, Outcome]:
+                       delivered: Callable[[list[str]], None], journal: Journal,
+                       recheck: bool = True) -> dict[str, Outcome]:
         """Every pending target once; each success goes to `delivered` the moment it is
         known (recorded in the spool), so a kill afterwards does not deliver it again —
         the duplicate window is the time between the destination storing the message
         and the relay reading its reply, and the journal shows who is in it."""
         groups: dict[str, list[str]] = {}
-        local = [t.address for t in pending if t.local]
+        local = [t for t in pending if t.local]
         held = [t for t in pending if t.address == HELD_FOR_POSTMASTER]
         for t in pending:
             if not t.local and t.address != HELD_FOR_POSTMASTER:
@@ -277,7 +285,7 @@ class DeliveryQueue:
         if held:
             jobs.append(self._hand_to_postmaster(envelope, message, held[0], delivered))
         if local:
-            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message, delivered, journal))
+            jobs.append(self._deliver_local(queue_id, envelope.sender, local, message, delivered, journal, recheck))
         jobs.extend(self._deliver_remote(envelope.sender, rcpts, message, delivered, journal)
                     for rcpts in groups.values())
         outcomes: dict[str, Outcome] = {}
@@ -295,7 +303,7 @@ class DeliveryQueue:
         if not targets or any(t.address == HELD_FOR_POSTMASTER for t in targets):
             return {held.address: Outcome(451, "4.3.0 no postmaster address is set yet (relay_postmaster); "
                                                "kept in the queue")}
-        retargeted = tuple(Target(t.address, held.original, t.local) for t in targets)
+        retargeted = tuple(Target(t.address, held.original, t.local, t.mailbox) for t in targets)
         handed = Envelope(new_queue_id(), envelope.sender, retargeted, time.time(), auth_user=envelope.auth_user,
                           client=envelope.client)
         await asyncio.to_thread(self._spool.store, handed, message)
@@ -305,29 +313,53 @@ class DeliveryQueue:
         delivered([held.address])
         return {held.address: Outcome(250, f"2.0.0 queued for the postmaster address as {handed.queue_id}")}
 
-    async def _deliver_local(self, queue_id: str, sender: str, rcpts: list[str], message: bytes,
-                             delivered: Callable[[list[str]], None], journal: Journal) -> dict[str, Outcome]:
+    async def _deliver_local(self, queue_id: str, sender: str, targets: list[Target], message: bytes,
+                             delivered: Callable[[list[str]], None], journal: Journal,
+                             recheck: bool) -> dict[str, Outcome]:
         """One LMTP transaction per recipient, up to `relay_lmtp_connections` at once: each
         recipient's 250 is recorded before its connection takes the next recipient, so a
         kill can catch at most one delivery per connection unrecorded (Dovecot answers a
         transaction's recipients only after storing them all: several recipients in one
-        transaction would all be delivered again)."""
-        def replied(rcpt: str, reply: LmtpReply) -> None:
-            if reply.code // 100 == 2:
-                delivered([rcpt])
-            else:
-                journal.refused([rcpt])
+        transaction would all be delivered again).
 
-        async def one(rcpt: str) -> Outcome:
+        Mail belongs to the account it was accepted for, never to the address: a message
+        that waited (`recheck`: from the spool, or older than RECHECK_AFTER) goes to where
+        its target's mailbox is now — its new address after a rename, a 550 bounce once
+        the account is deleted — never to whoever holds the old address since. A first
+        attempt straight after acceptance delivers as routed at RCPT."""
+        rcpts = [t.address for t in targets]
+
+        def replied(target: Target, reply: LmtpReply) -> None:
+            if reply.code // 100 == 2:
+                delivered([target.address])
+            else:
+                journal.refused([target.address])
+
+        async def one(target: Target) -> Outcome:
+            rcpt = target.address
+            if recheck and target.mailbox and self._mailbox_address is not None:
+                try:
+                    now_at = await self._mailbox_address(target.mailbox)
+                except DirectoryError as exc:
+                    return Outcome(451, f"4.4.3 the mailbox could not be looked up: {exc}")
+                if now_at is None:
+                    journal.refused([target.address])
+                    log_message("mailbox-gone", queue_id=queue_id, recipient=target.address, mailbox=target.mailbox)
+                    return Outcome(550, "5.1.1 the mailbox this message was accepted for no longer exists")
+                if now_at != rcpt:
+                    log_message("mailbox-moved", queue_id=queue_id, recipient=target.address, now=now_at,
+                                mailbox=target.mailbox)
+                    rcpt = now_at
             try:
-                replies = await self._lmtp.deliver(sender, [rcpt], message, on_data=journal.handed,
-                                                   on_reply=replied)
+                replies = await self._lmtp.deliver(sender, [rcpt], message,
+                                                   on_data=lambda _: journal.handed([target.address]),
+                                                   on_reply=lambda _, reply: replied(target, reply))
             except LmtpError as exc:
                 return Outcome(451, f"4.4.1 {exc}")
             return Outcome(replies[rcpt].code, replies[rcpt].text)
 
         try:
-            outcomes = await asyncio.gather(*(one(r) for r in rcpts))
+            outcomes = await asyncio.gather(*(one(t) for t in targets))
         finally:
             if self._local_attempt_over is not None:
                 self._local_attempt_over(queue_id, rcpts)

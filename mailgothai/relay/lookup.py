@@ -47,7 +47,7 @@ async def cached_or_thread(func: Callable[..., R], *args: Any) -> R:
 
 
 ENTRY_ATTRS = ("objectClass", "mail", "mgtStatus", "mgtQuota", "mgtAliasAddress", "mgtForwardAddress", "mgtMember",
-               LEGACY_MARK, "entryCSN", "mgtSharedAccess", MUST_CHANGE)
+               LEGACY_MARK, "entryCSN", "mgtSharedAccess", MUST_CHANGE, "entryUUID")
 DOMAIN_ATTRS = ("objectClass", "domainName", "mgtStatus", "mgtMaxMessageSize", "mgtHourlySendLimit", "mgtCatchAll",
                 "mgtAliasDomainTarget")
 
@@ -77,6 +77,7 @@ class AddressEntry:
     shared: bool = False  # a shared role mailbox (issue 17): delivered to like a mailbox, nobody logs in as it
     send_as: tuple[str, ...] = ()  # ids of the shared mailboxes this account may send as (core/shared.py)
     must_change: bool = False  # its password must be changed first (issue 20): AUTH refused
+    mailbox_id: str = ""  # a mailbox's identity (entryUUID): what its mail belongs to
 
 
 class TtlCache(Generic[K, V]):
@@ -119,7 +120,8 @@ def _entry(e: Entry) -> AddressEntry:
                         legacy_password=is_marked(e), shared="mgtsharedmailbox" in classes,
                         send_as=tuple(sid for sid, rights in parse_access(e.first("mgtSharedAccess")).items()
                                       if Right.SEND_AS in rights),
-                        must_change=e.first(MUST_CHANGE).upper() == "TRUE")
+                        must_change=e.first(MUST_CHANGE).upper() == "TRUE",
+                        mailbox_id=e.first("entryUUID") if kind == "mailbox" else "")
 
 
 class RelayDirectory:
@@ -209,6 +211,21 @@ class RelayDirectory:
             local, _, name = address.rpartition("@")
             out.extend(f"{local}@{alias}" for alias in self.alias_domains(name))
         return tuple(out)
+
+    def mailbox_id_of(self, address: str) -> str:
+        """The mailbox id of the mailbox whose own address this is now, read afresh; "" if
+        no mailbox has it."""
+        entry = self._read_address(address)
+        return entry.mailbox_id if entry is not None and entry.kind == "mailbox" and entry.address == address else ""
+
+    def mailbox_address(self, mailbox_id: str) -> str | None:
+        """The address the live mailbox (account or shared mailbox) with this id has now,
+        or None when there is none (deleted, purged). Read afresh, never cached: it decides
+        whose mailbox a queued message goes to. entryUUID is equality-indexed."""
+        flt = f.all_of(f.any_of(f.eq("objectClass", "mgtAccount"), f.eq("objectClass", "mgtSharedMailbox")),
+                       f.eq("entryUUID", mailbox_id))
+        found = self._gw.search(self._layout.domains, flt, ("mail",), limit=2)
+        return found[0].first("mail").lower() if found else None
 
     def account_dn(self, address: str) -> str:
         return self._layout.account(address)

@@ -25,6 +25,7 @@ import math
 import os
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from mailgothai.core.quarantine import Held, Recipient, release_queue_id, subject_of
@@ -55,8 +56,12 @@ def _finite(value: float) -> float:
 
 
 class Quarantine:
-    def __init__(self, files: QuarantineFiles, index: QuarantineIndex, node: str) -> None:
+    def __init__(self, files: QuarantineFiles, index: QuarantineIndex, node: str,
+                 mailbox_of: Callable[[str], str] | None = None) -> None:
         self.files, self.index, self.node = files, index, node
+        # a local address -> the mailbox id holding it now ("" if none): a release is bound to
+        # that mailbox, so a delivery that has to wait never reaches a later holder (delivery.py)
+        self._mailbox_of = mailbox_of
         self._wake = asyncio.Event()
         self._swept = 0.0
         self._unmarked: set[str] = set()  # spooled by this process, not yet marked released
@@ -156,7 +161,8 @@ class Quarantine:
                 log.warning("quarantine %s: released for %s, but its file is not here (another relay of this "
                             "name keeps it, or it was removed)", held.id, recipient.address)
             return None
-        target = Target(recipient.address, recipient.original, recipient.local)
+        mailbox = self._mailbox_of(recipient.address) if recipient.local and self._mailbox_of else ""
+        target = Target(recipient.address, recipient.original, recipient.local, mailbox)
         envelope = Envelope(release_queue_id(held.id, recipient.id), held.sender, (target,), time.time(),
                             client=LISTENER)
         spool.store(envelope, message)

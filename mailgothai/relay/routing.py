@@ -108,7 +108,7 @@ class Router:
     def _collect(self, entry: AddressEntry, original: str, out: dict[str, Target], versions: dict[str, str],
                  seen: set[str], depth: int) -> None:
         if entry.kind == "mailbox":
-            out.setdefault(entry.address, Target(entry.address, original, local=True))
+            out.setdefault(entry.address, Target(entry.address, original, local=True, mailbox=entry.mailbox_id))
             versions.setdefault(entry.address, entry.version)
             nexts = entry.forwards
         else:

@@ -38,6 +38,10 @@ class Target:
     address: str  # where it goes (a mailbox's primary address, or a remote address)
     original: str  # the RCPT TO it came from (for the DSN)
     local: bool
+    # a local target's mailbox id (its account's entryUUID) when the message was accepted:
+    # mail belongs to that account, wherever its address goes later (delivery.py); "" for
+    # remote targets and messages spooled before this was recorded
+    mailbox: str = ""
 
 
 # The target of postmaster mail while no postmaster address is set anywhere (routing.py):
@@ -58,7 +62,8 @@ class Envelope:
 
     def to_json(self) -> bytes:
         data = {"queue_id": self.queue_id, "sender": self.sender,
-                "targets": [{"address": t.address, "original": t.original, "local": t.local} for t in self.targets],
+                "targets": [{"address": t.address, "original": t.original, "local": t.local, "mailbox": t.mailbox}
+                            for t in self.targets],
                 "received_at": self.received_at, "auth_user": self.auth_user, "client": self.client,
                 "is_bounce": self.is_bounce}  # what asdict() gives, built directly (once per message)
         return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
@@ -214,6 +219,19 @@ class Spool:
             elif path.suffix in (".state", ".done") and not self.msg_path(path.stem).exists():
                 path.unlink(missing_ok=True)
         return sorted(ids)
+
+    def retry_now(self, queue_id: str) -> bool:
+        """Make a queued message due now (`queue retry`). False when it is not in the queue
+        (delivered or deleted meanwhile): then no progress file is left behind for it."""
+        if not self.msg_path(queue_id).exists():
+            return False
+        state = self.state(queue_id)
+        state.next_try = 0.0
+        self.save_state(queue_id, state)
+        if not self.msg_path(queue_id).exists():  # the relay finished it in between
+            self.state_path(queue_id).unlink(missing_ok=True)
+            return False
+        return True
 
     def iter_ids(self) -> Iterator[str]:
         if not self.queue.is_dir():

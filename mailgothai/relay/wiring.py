@@ -4,6 +4,7 @@ and TLS context, put together in one RelayContext (context.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from functools import partial
 from typing import Any
@@ -102,9 +103,13 @@ def build(settings: Settings) -> RelayContext:
 
     quota = QuotaStatus(dovecot_paths(settings).base_dir / "quota-status",
                         grant_bytes=settings.relay_quota_grant_bytes, grant_seconds=settings.relay_quota_grant_seconds)
+    async def mailbox_address(mailbox_id: str) -> str | None:
+        return await asyncio.to_thread(directory.mailbox_address, mailbox_id)
+
     queue = DeliveryQueue(spool, lmtp, remote, policy, route_sender, smarthost=bool(settings.relay_smarthost),
-                          local_attempt_over=quota.settle)
-    quarantine = Quarantine(quarantine_files, QuarantineIndex(store), settings.relay_hostname)
+                          local_attempt_over=quota.settle, mailbox_address=mailbox_address)
+    quarantine = Quarantine(quarantine_files, QuarantineIndex(store), settings.relay_hostname,
+                            mailbox_of=directory.mailbox_id_of)
     protection = None
     if settings.protection:  # rspamd on loopback, run by `stack up` (issue 18)
         protection = Protection(settings, RspamdClient(settings.host, settings.rspamd_port, settings.rspamd_timeout),

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from conftest import free_port
 
 from mailgothai.core.quarantine import State, release_queue_id
 from mailgothai.core.spam import Scan
@@ -27,7 +28,7 @@ from mailgothai.stack import manager
 from mailgothai.store.db import Store
 from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
-from relay.conftest import MailDomain
+from relay.conftest import FakeRemote, MailDomain, relay_with
 from relay.helpers import fetch_all, wait_for, wait_for_messages
 
 pytestmark = pytest.mark.sql
@@ -125,3 +126,24 @@ def test_a_relay_killed_between_spooling_and_marking_delivers_once(
     barrier(relay, services, quarantine, user)
     assert delivered(relay, user, data) == 1
     assert services.quarantine.get(held_id).recipients[0].state is State.RELEASED
+
+
+def test_a_release_waiting_in_the_queue_never_reaches_a_later_holder_of_the_address(
+        relay: Settings, mail_domain: MailDomain, services: Services, quarantine: Quarantine,
+        remote: FakeRemote) -> None:
+    """Released while Dovecot is away, the message waits in the queue; meanwhile the account
+    is deleted and its address given to someone else: it bounces to its sender, and the
+    new holder never gets it."""
+    user = mail_domain.account("released-then-gone")
+    held_id, data = keep(quarantine, user, "kept for the old holder")
+    with relay_with(relay, lmtp_port=free_port()) as away:
+        assert services.quarantine.release(held_id) == [user]
+        wait_for(lambda: [r.state for r in services.quarantine.get(held_id).recipients] == [State.RELEASED] or None,
+                 "the release in the queue")
+        assert any((away.spool_dir / "queue").glob("*.msg"))
+        services.accounts.delete(user)
+        mail_domain.account("released-then-gone")  # the new holder
+    [dsn] = wait_for(lambda: remote.messages_for("win@lottery.example") or None, "the bounce to the sender")
+    assert f"Final-Recipient: rfc822; {user}".encode() in dsn and b"Status: 5.1.1" in dsn
+    barrier(relay, services, quarantine, user)  # the new holder's first message has arrived ...
+    assert delivered(relay, user, data) == 0  # ... and the old holder's is not there

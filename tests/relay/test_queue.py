@@ -121,3 +121,49 @@ def test_the_spool_counts_recorded_deliveries_and_drops_them_with_the_message(tm
     spool.record_delivered(other, ["a@h.go.th"])
     spool.msg_path(other).unlink()
     assert spool.recover() == [] and list(spool.queue.iterdir()) == []
+
+
+def test_a_spooled_target_keeps_its_mailbox_id_and_older_spool_files_still_load(tmp_path: Path) -> None:
+    """The mailbox a local target was accepted for is on disk with the message (the
+    delivery after a restart goes to that mailbox); a message spooled by a version that
+    did not record it loads with none."""
+    from mailgothai.relay.spool import Envelope, Spool, Target, new_queue_id
+
+    spool = Spool(tmp_path / "spool")
+    spool.prepare()
+    target = Target("a@h.go.th", "alias@h.go.th", local=True, mailbox="0f6c3a52-1d0e-4c7b-9c55-6b1f3c1c2a10")
+    queue_id = new_queue_id()
+    spool.store(Envelope(queue_id, "s@h.go.th", (target,), 0.0), b"x\r\n")
+    assert spool.load(queue_id)[0].targets == (target,)
+    older = b'{"queue_id":"q","sender":"","targets":[{"address":"a@h.go.th","original":"a@h.go.th","local":true}],' \
+            b'"received_at":0.0,"auth_user":"","client":"","is_bounce":false}'
+    assert Envelope.from_json(older).targets == (Target("a@h.go.th", "a@h.go.th", local=True, mailbox=""),)
+
+
+def test_retry_all_skips_a_message_delivered_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`queue retry --all` lists the queue, then reschedules each message: one the relay
+    delivers (and removes) in between is no longer there — not an error, and no progress
+    file is left for it; asked for by its id, it is "not found"."""
+    import argparse
+
+    from mailgothai.cli.queue import cmd_retry
+    from mailgothai.errors import NotFound
+    from mailgothai.relay.spool import Envelope, Spool, Target, new_queue_id
+
+    settings = Settings(data_dir=tmp_path)
+    spool = Spool(settings.spool_dir.resolve())
+    spool.prepare()
+    target = (Target("a@h.go.th", "a@h.go.th", local=True),)
+    waiting, delivered = new_queue_id(), new_queue_id()
+    for qid in (waiting, delivered):
+        spool.store(Envelope(qid, "s@h.go.th", target, 0.0), b"x\r\n")
+    listed = list(spool.iter_ids())
+    spool.remove(delivered)  # the relay finished it after the listing
+    monkeypatch.setattr(Spool, "iter_ids", lambda self: iter(listed))
+    assert cmd_retry(argparse.Namespace(all=True, queue_id=None), settings) == 0
+    assert capsys.readouterr().out.startswith("1 message(s) scheduled for delivery now")
+    assert spool.state(waiting).next_try == 0.0
+    assert not spool.state_path(delivered).exists()
+    with pytest.raises(NotFound):
+        cmd_retry(argparse.Namespace(all=False, queue_id=delivered), settings)
