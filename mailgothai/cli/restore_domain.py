@@ -32,7 +32,9 @@ def cmd_restore_domain(args: argparse.Namespace, settings: Settings) -> int:
                     "accounts": [{"address": a.address, "mailbox_id": a.mailbox_id, "action": a.action,
                                   "messages": a.messages, "note": a.note} for a in report.accounts],
                     "aliases": [{"address": a.address, "action": a.action, "note": a.note} for a in report.aliases],
-                    "shared_mailboxes_not_restored": report.shared_left, "mail_included": report.mail_included})
+                    "shared_mailboxes": [{"address": s.address, "mailbox_id": s.mailbox_id, "action": s.action,
+                                          "messages": s.messages, "note": s.note} for s in report.shared],
+                    "mail_included": report.mail_included})
         return 0
     for line in outcome_lines(report):
         print(line)

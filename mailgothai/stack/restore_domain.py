@@ -27,7 +27,18 @@ run puts back nothing; audit `mailbox.restore` with the count. Aliases of the do
 that are gone come back if their address is free (audit `alias.restore`); existing ones
 are left as they are now. Before any change, every account to restore is checked against
 the domain's limits (accounts, quota pool) in order, with the core rule: a refusal names
-the account and nothing is changed. Shared role mailboxes are not restored here.
+the account and nothing is changed.
+
+Shared role mailboxes (saraban@) the same way, by their mailbox id: a live one gets back
+the mail it lost (audit `mailbox.restore`); a removed one (a shared mailbox is removed only
+once empty, but it may have held mail when the backup was taken) is added again with its
+own entryUUID, room taken in the domain's quota pool, its mail put back and its folders
+shared again (Dovecot's ACLs for its member groups); audit `shared.recreate`. Its members
+are the accounts whose entries name it: those added again from the backup are members as
+they were; a live account keeps its rights as they are now (this restore never grants a
+live account anything), and the summary names who was a member in the backup and is not
+now, for the domain's admin to add again. One whose address now belongs to another entry
+is skipped.
 """
 
 from __future__ import annotations
@@ -43,15 +54,18 @@ from mailgothai.core.csvimport.planning import Holder
 from mailgothai.core.limits import check_account_fits
 from mailgothai.core.models import Account, Alias, Domain, RetainedAccount, Role
 from mailgothai.core.reasons import Why
+from mailgothai.core.shared import ACL_LETTERS, SharedMailbox, group, parse_access
 from mailgothai.directory.accounts import to_account
 from mailgothai.directory.aliases import to_alias
 from mailgothai.directory.domains import to_domain
-from mailgothai.directory.entries import Attrs, Entry
+from mailgothai.directory.entries import Attrs, Entry, unit_entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.holders import holders_of
 from mailgothai.directory.ldif_reader import read_entries
 from mailgothai.directory.recreate import add_all_keeping_identity, add_keeping_identity, entry_values
+from mailgothai.directory.shared import shared_container, shared_dn, to_shared
 from mailgothai.errors import (
+    AlreadyExists,
     InvalidInput,
     LimitExceeded,
     MailGoThaiError,
@@ -88,6 +102,15 @@ class AccountOutcome:
 
 
 @dataclass(frozen=True)
+class SharedOutcome:
+    address: str  # as in the backup
+    mailbox_id: str
+    action: str  # recreated | kept | skipped
+    messages: int = 0
+    note: str = ""  # why it was skipped; members of the backup who are not members now
+
+
+@dataclass(frozen=True)
 class AliasOutcome:
     address: str
     action: str  # restored | kept | skipped
@@ -102,7 +125,7 @@ class DomainRestore:
     dry_run: bool
     accounts: tuple[AccountOutcome, ...]
     aliases: tuple[AliasOutcome, ...]
-    shared_left: int  # shared mailboxes in the backup (not restored here)
+    shared: tuple[SharedOutcome, ...]
     mail_included: bool = True  # False: the backup was taken with --no-mail (no mail comes back)
 
     def count(self, action: str) -> int:
@@ -110,7 +133,7 @@ class DomainRestore:
 
     @property
     def messages(self) -> int:
-        return sum(a.messages for a in self.accounts)
+        return sum(a.messages for a in self.accounts) + sum(s.messages for s in self.shared)
 
 
 @dataclass(frozen=True)
@@ -118,7 +141,7 @@ class _InBackup:
     domain: Domain
     accounts: tuple[Entry, ...]
     aliases: tuple[Entry, ...]
-    shared: int
+    shared: tuple[Entry, ...]
 
 
 @dataclass(frozen=True)
@@ -199,7 +222,7 @@ def read_domain(backup: Path, domain: str) -> _InBackup:
     found: Entry | None = None
     accounts: list[Entry] = []
     aliases: list[Entry] = []
-    shared = 0
+    shared: list[Entry] = []
     for entry in read_entries(backup / backup_manifest.DATA_LDIF, lambda dn: marker in dn.lower()):
         classes = {c.lower() for c in entry.all("objectClass")}
         if entry.dn.lower().startswith(marker):
@@ -210,10 +233,10 @@ def read_domain(backup: Path, domain: str) -> _InBackup:
         elif "mgtalias" in classes:
             aliases.append(entry)
         elif "mgtsharedmailbox" in classes:
-            shared += 1
+            shared.append(entry)
     if found is None:
         raise NotFound("domain in the backup", domain)
-    return _InBackup(to_domain(found), tuple(accounts), tuple(aliases), shared)
+    return _InBackup(to_domain(found), tuple(accounts), tuple(aliases), tuple(shared))
 
 
 def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bool = False) -> DomainRestore:
@@ -222,8 +245,9 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     domain = normalize_domain(domain)
     manifest = check_backup(backup)
     saved = read_domain(backup, domain)
-    check_mail(backup, manifest, [to_account(entry).mailbox_id.lower() for entry in saved.accounts
-                                  if to_account(entry).mailbox_id])
+    shared_saved = [to_shared(entry) for entry in saved.shared]
+    ids = [to_account(entry).mailbox_id.lower() for entry in saved.accounts if to_account(entry).mailbox_id]
+    check_mail(backup, manifest, ids + [s.mailbox_id for s in shared_saved if s.mailbox_id])
     b = services.backends
     live_domain = b.domains.find(domain)
     if live_domain is None:
@@ -231,9 +255,10 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
     if manifest.mail_included and not b.mailboxes.root.is_dir():  # before any change, as the handover does
         raise MailStoreError("the mail store is not on this machine: run the restore on the Dovecot node")
     mail_copy = Mailboxes(backup / backup_manifest.MAIL_DIR)
-    now = _look(b, domain, [to_account(entry) for entry in saved.accounts])
+    now = _look(b, domain, [to_account(entry) for entry in saved.accounts], shared_saved)
     steps = [_plan(b, now, entry) for entry in saved.accounts]
-    _check_limits(live_domain, steps)
+    shared_steps = [_plan_shared(b, now, entry) for entry in saved.shared]
+    _check_limits(live_domain, steps, shared_steps)
     restorer = _Restorer(services, mail_copy, manifest, dry_run)
     if not dry_run:  # the accounts to add again, in transactions of RECREATE_BATCH, before any mail
         recreate = [step for step in steps if step.action == "recreated"]
@@ -241,15 +266,21 @@ def restore_domain(services: Services, backup: Path, domain: str, *, dry_run: bo
             restorer.recreate(recreate[start:start + RECREATE_BATCH])
     outcomes = tuple(restorer.account(step) for step in steps)
     alias_outcomes = tuple(restorer.alias(to_alias(entry)) for entry in saved.aliases)
+    shared_outcomes = [restorer.shared(step) for step in shared_steps]
     restorer.finish()
-    report = DomainRestore(domain, backup, manifest.created, dry_run, outcomes, alias_outcomes, saved.shared,
-                         manifest.mail_included)
+    members = _backup_members(saved.accounts)
+    coming_back = {step.account.email.lower() for step in steps if step.action == "recreated"}
+    shared_outcomes = [_with_missing_members(b, o, members, coming_back) for o in shared_outcomes]
+    report = DomainRestore(domain, backup, manifest.created, dry_run, outcomes, alias_outcomes,
+                           tuple(shared_outcomes), manifest.mail_included)
     if not dry_run:  # one record of the whole restore, beside one per change
         restorer.recorder.audit("domain.restore", "domain", domain, domain, after={
             "backup": str(backup), "created": manifest.created, "recreated": report.count("recreated"),
             "undeleted": report.count("undeleted"), "messages": report.messages,
             "aliases": sum(1 for a in alias_outcomes if a.action == "restored"),
-            "skipped": [f"{a.address}: {a.note}" for a in outcomes if a.action == "skipped"]})
+            "shared_recreated": sum(1 for o in shared_outcomes if o.action == "recreated"),
+            "skipped": [f"{a.address}: {a.note}" for a in outcomes if a.action == "skipped"]
+            + [f"{o.address}: {o.note}" for o in shared_outcomes if o.action == "skipped"]})
     return report
 
 
@@ -263,8 +294,9 @@ class _Directory:
     holders: dict[str, Holder]  # address (lower case) -> what holds it now
 
 
-def _look(b: Backends, domain: str, accounts: list[Account]) -> _Directory:
+def _look(b: Backends, domain: str, accounts: list[Account], shared: list[SharedMailbox]) -> _Directory:
     ids = [a.mailbox_id.lower() for a in accounts if a.mailbox_id]
+    ids += [s.mailbox_id for s in shared if s.mailbox_id]
     by_id: dict[str, Entry] = {}
     for start in range(0, len(ids), ID_BATCH):
         for entry in b.gateway.search_equal(b.layout.base, "entryUUID", ids[start:start + ID_BATCH],
@@ -279,6 +311,7 @@ def _look(b: Backends, domain: str, accounts: list[Account]) -> _Directory:
                 retained[mailbox_id] = found
     addresses = [x for a in accounts for x in (a.email, *a.aliases)]
     addresses += [r.email for r in retained.values()]
+    addresses += [s.address for s in shared]
     holders = holders_of(b.gateway, b.layout, [a.lower() for a in addresses])
     return _Directory(by_id, retained, holders)
 
@@ -316,6 +349,54 @@ def _plan(b: Backends, now: _Directory, entry: Entry) -> _Step:
     return _Step(entry, account, "recreated", note, live_address=account.email, aliases=kept)
 
 
+@dataclass(frozen=True)
+class _SharedStep:
+    entry: Entry
+    shared: SharedMailbox  # as in the backup
+    action: str  # recreated | kept | skipped
+    note: str = ""
+
+
+def _plan_shared(b: Backends, now: _Directory, entry: Entry) -> _SharedStep:
+    shared = to_shared(entry)
+    if not shared.mailbox_id:
+        return _SharedStep(entry, shared, "skipped", "no entryUUID in the backup")
+    holder = now.by_id.get(shared.mailbox_id)
+    if holder is not None:
+        if _under(holder.dn, b.layout.domains) and \
+                "mgtsharedmailbox" in {c.lower() for c in holder.all("objectClass")}:
+            return _SharedStep(entry, replace(shared, address=holder.first("mail").lower()), "kept")
+        return _SharedStep(entry, shared, "skipped", f"its mailbox id is held by another entry ({holder.dn})")
+    taken = _taken(b, now, shared.address)
+    return _SharedStep(entry, shared, "skipped", taken) if taken else _SharedStep(entry, shared, "recreated")
+
+
+def _backup_members(accounts: tuple[Entry, ...]) -> dict[str, list[str]]:
+    """Shared mailbox id -> the addresses of the backup's accounts that were its members."""
+    out: dict[str, list[str]] = {}
+    for entry in accounts:
+        for shared_id, rights in parse_access(entry.first("mgtSharedAccess")).items():
+            if rights:
+                out.setdefault(shared_id, []).append(entry.first("mail").lower())
+    return out
+
+
+def _with_missing_members(b: Backends, outcome: SharedOutcome, members: dict[str, list[str]],
+                          coming_back: set[str]) -> SharedOutcome:
+    """The outcome, its note naming who was a member in the backup and is not one now
+    (accounts added again from the backup are members as they were: `coming_back`)."""
+    was = sorted(members.get(outcome.mailbox_id, []))
+    if outcome.action == "skipped" or not was or b.shared is None:
+        return outcome
+    live = b.shared.find(outcome.address)
+    now = {m.email for m in b.shared.members(live)} if live is not None else set()
+    missing = [m for m in was if m not in now and m not in coming_back]
+    if not missing:
+        return outcome
+    return replace(outcome, note=f"members in the backup who are not members now (add them again): "
+                                 f"{', '.join(missing)}")
+
+
 def _taken(b: Backends, now: _Directory, address: str) -> str:
     """Why `address` cannot be given back: another entry holds it now ("" if free)."""
     holder = now.holders.get(address.lower())
@@ -326,19 +407,20 @@ def _taken(b: Backends, now: _Directory, address: str) -> str:
     return f"{address} now belongs to another {holder.kind}{whose}; the old mail was not put there"
 
 
-def _check_limits(domain: Domain, steps: list[_Step]) -> None:
-    """Every account that will take room, in order, against the domain's limits (the core
-    rule): the first that does not fit is named, and nothing has changed yet."""
+def _check_limits(domain: Domain, steps: list[_Step], shared: list[_SharedStep]) -> None:
+    """Every account, then every shared mailbox, that will take room, in order, against the
+    domain's limits (the core rule): the first that does not fit is named, and nothing has
+    changed yet."""
+    taking = [(step.account.email, step.account.quota, 1) for step in steps
+              if step.action in ("recreated", "undeleted")]
+    taking += [(step.shared.address, step.shared.quota, 0) for step in shared if step.action == "recreated"]
     current = domain
-    for step in steps:
-        if step.action not in ("recreated", "undeleted"):
-            continue
-        quota = step.account.quota
+    for item, quota, accounts in taking:
         try:
-            check_account_fits(current, quota)
+            check_account_fits(current, quota, accounts)
         except LimitExceeded as exc:
-            raise LimitExceeded("domain", Why.ITEM_REFUSED(item=step.account.email, reason=exc.why)) from None
-        current = replace(current, account_count=current.account_count + 1,
+            raise LimitExceeded("domain", Why.ITEM_REFUSED(item=item, reason=exc.why)) from None
+        current = replace(current, account_count=current.account_count + accounts,
                           quota_allocated=current.quota_allocated + quota)
 
 
@@ -356,6 +438,7 @@ class _Restorer:
         self.touched: list[str] = []  # addresses whose mailbox changed
         self.recreated: list[str] = []  # addresses added again (Dovecot may have cached "unknown")
         self.recreated_homes: list[tuple[str, str]] = []  # (address, mailbox id): their Sieve scripts come back
+        self.recreated_shared: list[SharedMailbox] = []  # their folders are shared again
         self._manager: Gateway | None = None
 
     @property
@@ -443,6 +526,48 @@ class _Restorer:
         record = self.manifest.files.get(rel)
         return record.mtime_ns if record is not None else None
 
+    # ---- shared mailboxes ---------------------------------------------------------------
+    def shared(self, step: _SharedStep) -> SharedOutcome:
+        shared = step.shared
+        if step.action == "skipped":
+            return SharedOutcome(shared.address, shared.mailbox_id, "skipped", 0, step.note)
+        source = self.mail_copy.maildir(shared.mailbox_id)
+        live = self.b.mailboxes.maildir(shared.mailbox_id)
+        wanted = merge.missing(source, live)
+        if self.dry_run:
+            return SharedOutcome(shared.address, shared.mailbox_id, step.action, len(wanted))
+        if step.action == "recreated":
+            self._recreate_shared(step)
+        done = self.writer.put_back(source, live, wanted, self._mtime) if wanted else 0
+        if done:
+            self.touched.append(shared.address)
+            self.recorder.audit("mailbox.restore", "shared_mailbox", shared.address, shared.domain,
+                                after={"mailbox_id": shared.mailbox_id, "messages": done,
+                                       "backup": self.manifest.created})
+        return SharedOutcome(shared.address, shared.mailbox_id, step.action, done)
+
+    def _recreate_shared(self, step: _SharedStep) -> None:
+        """The entry as in the backup, with its entryUUID, after room in the quota pool."""
+        shared = step.shared
+        container = shared_container(self.b.layout, shared.domain)
+        if self.b.gateway.read(container, ("ou",)) is None:
+            try:
+                self.b.gateway.add(unit_entry(container))
+            except AlreadyExists:
+                pass  # made meanwhile
+        self.b.domains.adjust_usage(shared.domain, 0, shared.quota,
+                                    check=lambda current: check_account_fits(current, shared.quota, 0))
+        try:
+            add_keeping_identity(self.manager, shared_dn(self.b.layout, shared.address), entry_values(step.entry))
+        except BaseException:
+            self.b.domains.adjust_usage(shared.domain, 0, -shared.quota)
+            raise
+        self.recorder.audit("shared.create", "shared_mailbox", shared.address, shared.domain, after={
+            "address": shared.address, "name": shared.name, "quota": shared.quota,
+            "mailbox_id": shared.mailbox_id, "backup": self.manifest.created})
+        self.recreated.append(shared.address)
+        self.recreated_shared.append(shared)
+
     # ---- aliases ----------------------------------------------------------------------
     def alias(self, alias: Alias) -> AliasOutcome:
         holder = self.b.aliases.holder_of(alias.address)
@@ -493,6 +618,9 @@ class _Restorer:
             self.b.doveadm.flush_auth_cache(self.recreated[start:start + FLUSH_BATCH])
         for address, mailbox_id in self.recreated_homes:  # after the flush: doveadm finds them
             self.scripts(address, mailbox_id)
+        for shared in self.recreated_shared:  # its member groups' rights on its folders, as `shared add` gives
+            self.b.doveadm.share_mailbox(shared.address, {
+                f"group={group(shared.mailbox_id, right)}": letters for right, letters in ACL_LETTERS.items()})
         for address in self.touched:  # Dovecot counts the mail put back (quota) now
             try:
                 self.doveadm.recalc_quota(address)
@@ -533,9 +661,12 @@ def outcome_lines(report: DomainRestore) -> Iterator[str]:
         yield f"alias {al.address}: {what}" + (f" ({al.note})" if al.note else "")
     if not report.mail_included:
         yield "the backup holds no mail (taken with --no-mail): accounts only, no message put back"
-    if report.shared_left:
-        yield f"{report.shared_left} shared mailbox(es) in the backup: not restored by this command"
+    for sh in report.shared:
+        what = {"recreated": f"{would}added again from the backup", "kept": "exists", "skipped": "skipped"}[sh.action]
+        mail = f", {sh.messages} message(s) {would}put back" if sh.action != "skipped" else ""
+        yield f"shared mailbox {sh.address}: {what}{mail}" + (f" ({sh.note})" if sh.note else "")
     yield (f"domain {report.domain} from the backup of {report.created}: {report.count('recreated')} account(s) "
            f"{would}added again, {report.count('undeleted')} {would}undeleted, {report.messages} message(s) "
            f"{would}put back, {sum(1 for al in report.aliases if al.action == 'restored')} alias(es) {would}restored, "
+           f"{sum(1 for sh in report.shared if sh.action == 'recreated')} shared mailbox(es) {would}added again, "
            f"{report.count('skipped')} account(s) skipped")

@@ -49,9 +49,9 @@ def _mail(mail: MailClients, user: str, password: str, folder: str = "INBOX") ->
     return out
 
 
-def _expunge(mail: MailClients, user: str, password: str, *subjects: str) -> None:
+def _expunge(mail: MailClients, user: str, password: str, *subjects: str, folder: str = "INBOX") -> None:
     with mail.imap(user, password) as client:
-        client.select_folder("INBOX")
+        client.select_folder(folder)
         for subject in subjects:
             ids = client.search(["SUBJECT", subject])
             assert ids, subject
@@ -158,7 +158,8 @@ def test_one_agency_gets_its_accounts_and_mail_back(services: Services, agency: 
     assert again.returncode == 0, again.stderr
     assert f"{a['bob']}: exists, 0 message(s) put back" in again.stdout.splitlines()
     assert again.stdout.splitlines()[-1].endswith(
-        "0 account(s) added again, 0 undeleted, 0 message(s) put back, 0 alias(es) restored, 1 account(s) skipped")
+        "0 account(s) added again, 0 undeleted, 0 message(s) put back, 0 alias(es) restored, "
+        "0 shared mailbox(es) added again, 1 account(s) skipped")
     assert _mail(mail, a["bob"], PASSWORDS["bob"]) == before["bob"]
     assert audit.count(action="mailbox.restore", object_id=a["bob"]) == 1
     assert audit.count(action="domain.restore", object_id=agency) == 2
@@ -241,3 +242,72 @@ def test_mail_follows_the_account_renamed_since(services: Services, agency: str,
     assert (outcome.action, outcome.messages, outcome.note) == ("kept", 1, f"now {new}")
     assert _mail(mail, new, password) == before  # back in the account's own mailbox
     assert services.backends.accounts.find(old) is None  # the old address is not made a second account
+
+
+
+def test_shared_mailboxes_come_back_with_their_mail_and_no_live_account_gains_access(
+        services: Services, agency: str, mail: MailClients, stack: Settings, audit: AuditProbe,
+        cli: Cli, tmp_path: Path) -> None:
+    clerk, boss, password = f"clerk@{agency}", f"boss@{agency}", "Rt5-shared-secret-10"
+    _add(services, mail, clerk, password)
+    _add(services, mail, boss, password)
+    saraban, archive, old = f"saraban@{agency}", f"archive@{agency}", f"old-desk@{agency}"
+    for address in (saraban, archive, old):
+        services.shared.add(address, name="สารบรรณ")
+    services.shared.add_member(saraban, clerk, "read,write")
+    services.shared.add_member(saraban, boss, "read")
+    services.shared.add_member(archive, clerk, "read,write")
+    services.shared.add_member(old, clerk, "read,write")
+    for subject in ("circular 1", "circular 2"):
+        mail.deliver(saraban, _message(subject))
+    for subject in ("archive 1", "archive 2", "archive 3"):
+        mail.deliver(archive, _message(subject))
+    mail.deliver(old, _message("old desk letter"))
+    saraban_before = _mail(mail, boss, password, f"Shared/{saraban}")
+    archive_before = _mail(mail, clerk, password, f"Shared/{archive}")
+    assert sorted(saraban_before) == ["circular 1", "circular 2"]
+    saraban_id = services.shared.get(saraban).mailbox_id
+    backup = tmp_path / "backup"
+    take_backup(stack, backup)
+
+    # Since: saraban@ emptied and removed (its members lost it); two archive letters
+    # expunged; old-desk@ emptied, removed, and its address given to a new account.
+    _expunge(mail, clerk, password, *saraban_before, folder=f"Shared/{saraban}")
+    services.shared.remove(saraban)
+    _expunge(mail, clerk, password, "archive 1", "archive 3", folder=f"Shared/{archive}")
+    _expunge(mail, clerk, password, "old desk letter", folder=f"Shared/{old}")
+    services.shared.remove(old)
+    newcomer = "Rt5-newcomer-secret-11"
+    services.accounts.add(old, PasswordInput(plain=newcomer))
+
+    dry = cli("restore", str(backup), "--domain", agency, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    planned = {o["address"]: (o["action"], o["messages"]) for o in json.loads(dry.stdout)["shared_mailboxes"]}
+    assert planned == {saraban: ("recreated", 2), archive: ("kept", 2), old: ("skipped", 0)}
+    assert services.backends.shared is not None and services.backends.shared.find(saraban) is None
+
+    allocated = services.domains.get(agency).quota_allocated
+    report = restore_domain(services, backup, agency)
+    by_address = {o.address: o for o in report.shared}
+    assert "another account" in by_address[old].note
+    # saraban@ is back as the same mailbox, its room taken again in the domain's pool ...
+    back = services.shared.get(saraban)
+    assert back.mailbox_id == saraban_id and back.name == "สารบรรณ"
+    assert services.domains.get(agency).quota_allocated == allocated + services.domains.get(agency).limits.default_quota
+    # ... but the live accounts that were its members did not get their rights back by themselves
+    assert by_address[saraban].note.endswith(f"(add them again): {boss}, {clerk}")
+    with mail.imap(boss, password) as client:
+        assert not [name for _, _, name in client.list_folders() if name.startswith("Shared/")]
+    services.shared.add_member(saraban, boss, "read")  # the agency's admin adds them again
+    assert _mail(mail, boss, password, f"Shared/{saraban}") == saraban_before  # byte for byte
+    assert _mail(mail, clerk, password, f"Shared/{archive}") == archive_before
+    # the new holder of old-desk@'s address got none of the old desk's mail
+    assert _mail(mail, old, newcomer) == {}
+    assert audit.count(action="shared.create", object_id=saraban) == 2  # made, then added back
+    assert audit.count(action="mailbox.restore", object_id=archive) == 1
+    assert services.backends.doveadm.quota(saraban).used_bytes > 0
+
+    again = restore_domain(services, backup, agency)  # nothing more the second time
+    assert {o.address: (o.action, o.messages) for o in again.shared} == {
+        saraban: ("kept", 0), archive: ("kept", 0), old: ("skipped", 0)}
+    assert _mail(mail, clerk, password, f"Shared/{archive}") == archive_before
