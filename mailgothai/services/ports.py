@@ -186,7 +186,8 @@ class AccountSecrets(Protocol):
     # an account renamed: they follow it; `reseal` turns a TOTP secret sealed for `old` into one for `new`
     def move_login(self, old: str, new: str, reseal: Callable[[bytes], bytes]) -> None: ...
     def forget_mailbox(self, mailbox_id: str) -> None: ...  # an account purged: its recovery goes
-    def end_web_sessions(self, login: str) -> None: ...  # an admin reset its password: logged out everywhere
+    # its password changed or reset: logged out everywhere (but the session `keep_hash`, the changer's own)
+    def end_web_sessions(self, login: str, keep_hash: str = "") -> None: ...
 
 
 class SpamPolicies(Protocol):

@@ -13,6 +13,7 @@ from mailgothai.services.backends import Backends
 from mailgothai.services.domain_routing import login_names
 from mailgothai.services.password_policy import require_strong
 from mailgothai.services.second_factor import check_current_password
+from mailgothai.services.sessions import token_hash
 from mailgothai.services.usage import Reading, UsageRefresher
 
 
@@ -36,7 +37,9 @@ class SelfService:
             pass
         return MyMailbox(account, self.refresher.snapshots.readings([account.email]).get(account.email))
 
-    def change_password(self, current: str, new: str, repeat: str) -> None:
+    def change_password(self, current: str, new: str, repeat: str, keep_session: str = "") -> None:
+        """The user's own change; every other web session of the account ends (also one
+        waiting for its second factor), but `keep_session` (the token of the changer's)."""
         if not check_current_password(self.b, self.email, current):  # never an app password (issue 20)
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
         if new != repeat:
@@ -49,3 +52,5 @@ class SelfService:
         self.b.audit.record(actor=self.email, origin="web-self", action="account.password", object_type="account",
                             object_id=self.email, domain=account.domain)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [self.email]))
+        if self.b.account_secrets is not None:
+            self.b.account_secrets.end_web_sessions(self.email, token_hash(keep_session) if keep_session else "")

@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Boolean, CursorResult, DateTime, LargeBinary, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mailgothai.core.web_sessions import USER_KINDS
 from mailgothai.store.db import Store
 from mailgothai.store.models import Base
 from mailgothai.store.times import aware
@@ -137,11 +138,13 @@ class AccountSecrets:
             session.execute(delete(RecoveryAddressRow).where(RecoveryAddressRow.mailbox_id == mailbox_id))
             session.execute(delete(ResetTokenRow).where(ResetTokenRow.mailbox_id == mailbox_id))
 
-    def end_web_sessions(self, login: str) -> None:
+    def end_web_sessions(self, login: str, keep_hash: str = "") -> None:
         """Every web session of the mail user `login` (the self-service's, and one waiting
-        for its second factor)."""
+        for its second factor), except the one whose token hashes to `keep_hash`."""
         from mailgothai.store.web_state import WebSession
 
         with self._store.session() as session:
-            session.execute(delete(WebSession).where(WebSession.kind.in_(("user", "user-2fa")),
-                                                     WebSession.login == login))
+            query = delete(WebSession).where(WebSession.kind.in_(USER_KINDS), WebSession.login == login)
+            if keep_hash:
+                query = query.where(WebSession.token_hash != keep_hash)
+            session.execute(query)

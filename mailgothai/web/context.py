@@ -27,6 +27,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from mailgothai.core.models import Account, Admin, Role
+from mailgothai.core.web_sessions import USER as USER_SESSION
+from mailgothai.core.web_sessions import USER_KINDS
 from mailgothai.errors import (
     AlreadyExists,
     BackendError,
@@ -53,8 +55,6 @@ from mailgothai.web.statuses import status_of
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "mgt_session"
-USER_PENDING = "user-2fa"  # a mail user's password was right; the second factor is still due
-USER_KINDS = ("user", USER_PENDING)
 PRELOGIN_COOKIE = "mgt_pre"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 256 * 1024
@@ -99,7 +99,7 @@ class Ctx:
 
     @property
     def user_email(self) -> str:
-        assert self.session is not None and self.session.kind == "user"
+        assert self.session is not None and self.session.kind == USER_SESSION
         return self.session.login
 
     def services(self) -> Services:
@@ -235,13 +235,13 @@ def check_access(ctx: Ctx, access: Access) -> None:
             raise Denied(_login_redirect(request))
         return
     if access is Access.USER:
-        if session is None or session.kind != "user":
+        if session is None or session.kind != USER_SESSION:
             raise Denied(_login_redirect(request, user=True))
         if request.url.path not in MUST_CHANGE_PAGES and must_change(ctx):
             raise Denied(ctx.redirect("/me", "must-change"))
         return
     if session is None or session.kind != "admin" or ctx.admin is None:
-        if session is not None and session.kind == "user":
+        if session is not None and session.kind == USER_SESSION:
             raise Denied(ctx.render("error.html", 404, title=ctx.gettext("Not found"),
                                     message=ctx.gettext("There is no such page.")))
         if session is not None and session.kind == "admin" and session.stage != "ok":

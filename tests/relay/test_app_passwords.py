@@ -449,6 +449,33 @@ def test_a_marked_account_whose_secret_is_missing_asks_for_a_code_until_an_admin
     assert imap_ok(relay, user, PASSWORD)
 
 
+def test_a_password_change_ends_every_other_session_also_one_waiting_for_its_code(
+        relay: Settings, web: Live, mail_domain: MailDomain) -> None:
+    """Someone with the old password (and a way to the codes) waits at the code step; the
+    owner, logged in with a recovery code, changes the password: that session must end
+    (the owner's own goes on)."""
+    user = mail_domain.account("pending-code")
+    totp, codes = _totp_on(web, user)
+    intruder, owner = Client(web), Client(web)
+    try:
+        assert intruder.login_user(user, PASSWORD).headers["location"] == "/mail/login/totp"
+        intruder.get("/mail/login/totp")
+        assert owner.login_user(user, PASSWORD).headers["location"] == "/mail/login/totp"
+        owner.get("/mail/login/totp")
+        assert owner.post("/mail/login/totp", {"code": codes[0]}).headers["location"] == "/me"
+        owner.get("/me")
+        changed = owner.post("/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD,
+                                              "new_password_repeat": NEW_PASSWORD})
+        assert changed.status_code == 303, changed.text
+        assert owner.get("/me").status_code == 200
+        step = int(time.time() // 30) + 1
+        assert intruder.post("/mail/login/totp", {"code": totp.at(step * 30)}).headers.get("location") != "/me"
+        assert intruder.get("/me").headers.get("location", "").startswith("/mail/login")
+    finally:
+        intruder.close()
+        owner.close()
+
+
 def test_a_web_session_ends_with_its_account_and_never_passes_to_a_new_holder_of_the_address(
         relay: Settings, web: Live, mail_domain: MailDomain) -> None:
     """director@ changes hands: the old holder's open self-service session must not become

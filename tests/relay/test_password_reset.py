@@ -379,7 +379,7 @@ def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
 
     user = mail_domain.account("twofactor")
     backends = mail_domain.services.backends
-    security = UserSecurity(backends, user)
+    security = UserSecurity(web.state.backends, user)  # sealed with the web's key: its code step works
     secret = parse_qs(urlsplit(security.start_totp()).query)["secret"][0]
     security.enable_totp(PASSWORD, pyotp.TOTP(secret).now())
     config = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0))
@@ -388,6 +388,9 @@ def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
     confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), outbox)
     assert PasswordResetService(backends, config, outbox).send_reset(user)
     token = link_in(outbox.sent[-1][2], "/mail/reset")
+    intruder = Person(web)  # has the old password, and is at the code step
+    assert intruder.login_user(user, PASSWORD).headers["location"] == "/mail/login/totp"
+    intruder.get("/mail/login/totp")
 
     person = Person(web)
     person.get(f"/mail/reset/{token}")
@@ -397,3 +400,9 @@ def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
     assert not smtp_login(relay, user, NEW_PASSWORD)
     login = Person(web).login_user(user, NEW_PASSWORD)
     assert login.status_code == 303 and login.headers["location"] == "/mail/login/totp"  # the code still asked
+    # the session the old password opened ends with the reset: its code step leads nowhere
+    import time
+
+    code = pyotp.TOTP(secret).at((int(time.time() // 30) + 1) * 30)
+    assert intruder.post("/mail/login/totp", {"code": code}).headers.get("location") != "/me"
+    assert intruder.get("/me").headers.get("location", "").startswith("/mail/login")

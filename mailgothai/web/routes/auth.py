@@ -9,12 +9,12 @@ import segno
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mailgothai.core.web_sessions import USER, USER_PENDING
 from mailgothai.errors import InvalidInput
 from mailgothai.services.second_factor import has_second_factor, second_step
 from mailgothai.web.context import (
     NOTICES,
     SESSION_COOKIE,
-    USER_PENDING,
     Access,
     Ctx,
     client_ip,
@@ -154,7 +154,7 @@ def user_login(ctx: Ctx) -> Response:
     if has_second_factor(ctx.state.backends, outcome.login):  # issue 20: the code before any page
         _start_session(ctx, USER_PENDING, outcome.login, "totp", outcome.mailbox_id)
         return ctx.redirect("/mail/login/totp")
-    _start_session(ctx, "user", outcome.login, "ok", outcome.mailbox_id)
+    _start_session(ctx, USER, outcome.login, "ok", outcome.mailbox_id)
     return ctx.redirect("/me")
 
 
@@ -181,7 +181,7 @@ def user_totp_login(ctx: Ctx) -> Response:
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
         return ctx.render("form.html", 401, form=form)
     auth.budget.succeeded(login, ip)
-    _start_session(ctx, "user", login, "ok", session.subject)
+    _start_session(ctx, USER, login, "ok", session.subject)
     return ctx.redirect("/me")
 
 
@@ -190,7 +190,7 @@ def logout(ctx: Ctx) -> Response:
     if token:
         ctx.state.sessions.end(token)
     ctx.set_cookies.append((SESSION_COOKIE, "", 0))
-    user = ctx.session is not None and ctx.session.kind == "user"
+    user = ctx.session is not None and ctx.session.kind == USER
     return ctx.redirect("/mail/login" if user else "/login", "logged-out")
 
 

@@ -110,7 +110,6 @@ def reset(ctx: Ctx) -> Response:
         return _link_refused(ctx)
     except MailGoThaiError as exc:
         return ctx.render("form.html", 400, form=form.fail(exc, ctx.gettext), subject=account.email)
-    ctx.state.sessions.end_all("user", account.email)  # whoever was logged in with the old one
     return ctx.redirect("/mail/login", "password-reset")
 
 

@@ -34,12 +34,11 @@ def me(ctx: Ctx) -> Response:
 def change_password(ctx: Ctx) -> Response:
     service = SelfService(ctx.state.backends, ctx.user_email, ctx.state.refresher)
     try:
+        assert ctx.session is not None
         service.change_password(ctx.field("current_password"), ctx.field("new_password"),
-                                ctx.field("new_password_repeat"))
+                                ctx.field("new_password_repeat"), keep_session=ctx.session.token)
     except MailGoThaiError as exc:
         return ctx.render("me.html", 400, box=service.mailbox(), form=_form().fail(exc, ctx.gettext))
-    assert ctx.session is not None
-    ctx.state.sessions.end_all("user", ctx.user_email, keep=ctx.session.token)
     # The user's own change stamps the time and removes a "change at next login" mark (issue 20):
     # this node's relay reads the entry again, so SMTP AUTH takes the new password at once.
     ctx.state.backends.tell_relay()
