@@ -104,6 +104,8 @@ class LifecycleService(Service):
             self.b.spam.drop_owner(account.email)
         if self.b.quarantine is not None:  # and its quarantined mail: never a new holder's to list or release
             self.b.quarantine.drop_address(account.email)
+        if self.b.password_lifecycle is not None:  # its expiry warnings: a new holder gets its own
+            self.b.password_lifecycle.drop_warnings(account.email)
         return retained
 
     def _sizes(self, addresses: list[str]) -> dict[str, int]:
@@ -237,6 +239,8 @@ class LifecycleService(Service):
             self.b.spam.move_owner(before.email, after.email)
         if self.b.quarantine is not None:  # its quarantined mail, to list and release at the new address
             self.b.quarantine.move_address(before.email, after.email)
+        if self.b.password_lifecycle is not None:  # a password expiry warning is not sent again
+            self.b.password_lifecycle.move_warnings(before.email, after.email)
         if self.b.account_secrets is not None:  # and its second factor (issue 20): a rename never drops it
             self.b.account_secrets.move_login(before.email, after.email,
                                               resealer(str(self.b.settings.web_secret_key), before.email, after.email))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, delete, select
+from sqlalchemy import Boolean, DateTime, Integer, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -94,6 +94,18 @@ class PasswordLifecycles:
         with self._store.session() as session:
             session.execute(delete(ExpiryWarningRow).where(ExpiryWarningRow.email == email.lower(),
                                                            ExpiryWarningRow.expires_at == expires_at))
+
+    def move_warnings(self, old: str, new: str) -> None:
+        """The renamed account's warnings follow it: the next run does not warn it again
+        for the same expiry (a former holder's rows at the new address are dropped first)."""
+        with self._store.session() as session:
+            session.execute(delete(ExpiryWarningRow).where(ExpiryWarningRow.email == new.lower()))
+            session.execute(update(ExpiryWarningRow).where(ExpiryWarningRow.email == old.lower())
+                            .values(email=new.lower()))
+
+    def drop_warnings(self, email: str) -> None:
+        with self._store.session() as session:
+            session.execute(delete(ExpiryWarningRow).where(ExpiryWarningRow.email == email.lower()))
 
     def forget_warnings(self, before: datetime) -> int:
         """Warnings of expiry times long past (housekeeping)."""

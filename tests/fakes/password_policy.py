@@ -64,6 +64,15 @@ class FakePasswordLifecycles:
     def release_warning(self, email: str, expires_at: datetime) -> None:
         self.warnings.pop((email.lower(), expires_at), None)
 
+    def move_warnings(self, old: str, new: str) -> None:
+        self.drop_warnings(new)
+        for email, expires in [key for key in self.warnings if key[0] == old.lower()]:
+            self.warnings[(new.lower(), expires)] = self.warnings.pop((email, expires))
+
+    def drop_warnings(self, email: str) -> None:
+        for key in [key for key in self.warnings if key[0] == email.lower()]:
+            del self.warnings[key]
+
     def forget_warnings(self, before: datetime) -> int:
         old = [key for key in self.warnings if key[1] < before]
         for key in old:

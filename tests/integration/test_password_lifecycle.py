@@ -215,6 +215,27 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
+def test_a_renamed_account_is_not_warned_twice_for_the_same_expiry(stack: Settings) -> None:
+    from mailgothai.services.lifecycle import LifecycleService
+
+    domain = new_domain(stack)
+    user, renamed = f"pranee@{domain}", f"pranee.s@{domain}"
+    sent: list[str] = []
+    with Services.open(stack, OPERATOR) as svc:
+        svc.accounts.add(user, PasswordInput(plain=FIRST))
+        PasswordLifecycleService(svc.backends, svc.actor).set(domain, {"max_age_days": "30", "warn_days": "7"},
+                                                              datetime.now(UTC))
+        job = PasswordExpiry(svc.backends, lambda email, message: sent.append(email))
+        now = datetime.now(UTC)
+        assert job.run(now + timedelta(days=25)).warned == [user]
+        LifecycleService(svc.backends, svc.actor).rename(user, renamed)
+        assert renamed not in job.run(now + timedelta(days=26)).warned
+        svc.accounts.delete(renamed)  # a newcomer at the address is warned for its own password
+        svc.accounts.add(renamed, PasswordInput(plain=FIRST))
+        assert job.run(now + timedelta(days=26)).warned == [renamed]
+    assert sent == [user, renamed]
+
+
 def test_the_commands_the_operator_and_the_timer_run(stack: Settings) -> None:
     settings = stack
     domain = new_domain(settings)

@@ -112,6 +112,26 @@ def test_the_expiry_job_warns_once_then_marks_and_the_web_sees_the_age_at_once(w
     assert job.run(NOW + timedelta(days=31)).marked == []  # already marked
 
 
+def test_a_warning_follows_a_rename_and_never_passes_to_a_new_holder(world: FakeWorld) -> None:
+    from mailgothai.services.lifecycle import LifecycleService
+
+    sent: list[str] = []
+    job = PasswordExpiry(world.backends, lambda email, message: sent.append(email))
+    user, renamed = f"pranee@{MINE}", f"pranee.s@{MINE}"
+    AccountService(world.backends, OPERATOR).add(user, PasswordInput(plain=CHOSEN))
+    world.backends.accounts.stamp_password_time(user, NOW)
+    PasswordLifecycleService(world.backends, OPERATOR).set(MINE, {"max_age_days": "30", "warn_days": "7"}, NOW)
+    assert job.run(NOW + timedelta(days=24)).warned == [user]
+    LifecycleService(world.backends, OPERATOR).rename(user, renamed)
+    assert job.run(NOW + timedelta(days=25)).warned == []  # the same expiry: warned once, whatever its address
+    # deleted, and a newcomer takes the address the same moment: it is warned for its own password
+    AccountService(world.backends, OPERATOR).delete(renamed)
+    AccountService(world.backends, OPERATOR).add(renamed, PasswordInput(plain=CHOSEN))
+    world.backends.accounts.stamp_password_time(renamed, NOW)
+    assert job.run(NOW + timedelta(days=26)).warned == [renamed]
+    assert sent == [user, renamed]
+
+
 def test_a_failed_warning_is_tried_again(world: FakeWorld) -> None:
     user = f"somsri@{MINE}"
     AccountService(world.backends, OPERATOR).add(user, PasswordInput(plain=CHOSEN))
