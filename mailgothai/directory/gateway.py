@@ -181,9 +181,15 @@ class Gateway:
                      attributes: Sequence[str]) -> list[Entry]:
         """Entries below base whose `attribute` equals one of `values`: one search, its
         filter encoded straight to BER (directory/batch.py), for lookups of many values."""
+        return self.search_any(base, [(attribute, value) for value in values], attributes)
+
+    def search_any(self, base: str, terms: Sequence[tuple[str, str]], attributes: Sequence[str]) -> list[Entry]:
+        """Entries below base for which one of `terms` (attribute, value) holds, the search
+        encoded and its entries decoded by wire.py: the relay's lookup of each new
+        recipient, where ldap3's general encoder and decoder cost more than the rest."""
         def operation(conn: ldap3.Connection) -> list[Entry]:
             try:
-                found = batch.search_equal(conn, base, attribute, values, attributes, self._controls or ())
+                found = batch.search_any(conn, base, terms, attributes, self._controls or ())
             except NoAnswer as exc:
                 raise DirectoryUnreachable(str(exc)) from exc
             return [Entry(dn, attrs) for dn, attrs in found]

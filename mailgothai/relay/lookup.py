@@ -177,8 +177,8 @@ class RelayDirectory:
 
     def _read_address(self, address: str) -> AddressEntry | None:
         domain = split_address(address)[1]
-        flt = f.any_of(f.eq("mail", address), f.eq("mgtAliasAddress", address))
-        entries = self._gw.search(self._layout.domain(domain), flt, ENTRY_ATTRS, limit=2)
+        entries = self._gw.search_any(self._layout.domain(domain), (("mail", address), ("mgtAliasAddress", address)),
+                                      ENTRY_ATTRS)
         return _entry(entries[0]) if entries else None
 
     def owned_addresses(self, login: str) -> frozenset[str]:

@@ -45,3 +45,15 @@ def test_a_renamed_account_old_address_is_refused_unless_kept(relay: Settings, m
         assert _rcpt(client, f"after@{mail_domain.name}")[0] == 250
         services.lifecycle.rename(f"after@{mail_domain.name}", f"later@{mail_domain.name}", keep_old_as_alias=True)
         assert _rcpt(client, f"after@{mail_domain.name}")[0] == 250
+
+
+def test_an_address_made_of_filter_characters_is_only_itself(relay: Settings, mail_domain: MailDomain) -> None:
+    """The recipient lookup sends the address as a value, never as filter text: '*' (valid
+    in a local part) matches no account (an escape sequence is refused earlier, as syntax)."""
+    mail_domain.account("somchai")
+    with mx(relay) as outside:
+        for address in (f"*@{mail_domain.name}", f"s*@{mail_domain.name}"):
+            code, text = _rcpt(outside, address)
+            assert (code, text[:5]) == (550, b"5.1.1"), (address, text)
+        assert _rcpt(outside, f"\\2a@{mail_domain.name}")[0] == 553
+        assert _rcpt(outside, f"somchai@{mail_domain.name}")[0] == 250
