@@ -24,7 +24,9 @@ log = logging.getLogger("mailgothai.relay")
 FRESH_BYTES = 64 * 1024 * 1024  # messages kept in memory for their first attempt
 # A local target's mailbox is looked up again by its id before delivery once its message
 # is this old (seconds): by then its address may have changed hands (see _deliver_local).
-RECHECK_AFTER = 1.0
+# Shorter than the relay's own lookup cache (relay_lookup_cache_ttl, 10 s), whose answers
+# decide at RCPT; a queue that lags under load does not pay a lookup per message for it.
+RECHECK_AFTER = 5.0
 msglog = logging.getLogger("mailgothai.relay.messages")
 
 

@@ -222,10 +222,10 @@ class RelayDirectory:
         """The address the live mailbox (account or shared mailbox) with this id has now,
         or None when there is none (deleted, purged). Read afresh, never cached: it decides
         whose mailbox a queued message goes to. entryUUID is equality-indexed."""
-        flt = f.all_of(f.any_of(f.eq("objectClass", "mgtAccount"), f.eq("objectClass", "mgtSharedMailbox")),
-                       f.eq("entryUUID", mailbox_id))
-        found = self._gw.search(self._layout.domains, flt, ("mail",), limit=2)
-        return found[0].first("mail").lower() if found else None
+        for entry in self._gw.search_any(self._layout.domains, (("entryUUID", mailbox_id),), ("mail", "objectClass")):
+            if {c.lower() for c in entry.all("objectClass")} & {"mgtaccount", "mgtsharedmailbox"}:
+                return entry.first("mail").lower()
+        return None
 
     def account_dn(self, address: str) -> str:
         return self._layout.account(address)
