@@ -58,6 +58,11 @@ def group(shared_id: str, right: Right) -> str:
     return f"shared-{shared_id.lower()}-{right.value}"
 
 
+def member_acl(shared_id: str) -> dict[str, str]:
+    """The ACL a shared mailbox's INBOX gives its member groups (Dovecot identifiers -> letters)."""
+    return {f"group={group(shared_id, right)}": letters for right, letters in ACL_LETTERS.items()}
+
+
 def parse_access(value: str) -> dict[str, frozenset[Right]]:
     """An account's mgtSharedAccess -> {shared mailbox id: rights}; unknown parts ignored."""
     found: dict[str, set[Right]] = {}

@@ -19,7 +19,7 @@ from mailgothai.core.addresses import normalize_address, normalize_domain, split
 from mailgothai.core.limits import check_account_fits
 from mailgothai.core.quota import parse_size
 from mailgothai.core.reasons import Why
-from mailgothai.core.shared import ACL_LETTERS, Member, Right, SharedMailbox, group, parse_rights
+from mailgothai.core.shared import Member, Right, SharedMailbox, member_acl, parse_rights
 from mailgothai.core.text import check_text
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError
 from mailgothai.services import ports
@@ -85,8 +85,7 @@ class SharedMailboxService(Service):
         self.b.doveadm.flush_auth_cache([address])
         if self.b.doveadm.available:
             try:  # its folders' ACLs name its groups; without them nobody could reach it: undo
-                self.b.doveadm.share_mailbox(address, {
-                    f"group={group(shared.mailbox_id, right)}": letters for right, letters in ACL_LETTERS.items()})
+                self.b.doveadm.share_mailbox(address, member_acl(shared.mailbox_id))
             except BaseException:
                 self._dir.delete(address)
                 self.b.domains.adjust_usage(domain.name, 0, -size)
@@ -132,7 +131,7 @@ class SharedMailboxService(Service):
         for member in members:
             self._dir.set_rights(member.email, shared, frozenset())
         if self.b.doveadm.available:
-            groups = [f"group={group(shared.mailbox_id, right)}" for right in ACL_LETTERS]
+            groups = list(member_acl(shared.mailbox_id))
             self.b.doveadm.unshare_mailbox(shared.address, groups)
         self._dir.delete(shared.address)
         self.b.domains.adjust_usage(shared.domain, 0, -shared.quota)

@@ -54,7 +54,7 @@ from mailgothai.core.csvimport.planning import Holder
 from mailgothai.core.limits import check_account_fits
 from mailgothai.core.models import Account, Alias, Domain, RetainedAccount, Role
 from mailgothai.core.reasons import Why
-from mailgothai.core.shared import ACL_LETTERS, SharedMailbox, group, parse_access
+from mailgothai.core.shared import SharedMailbox, member_acl, parse_access
 from mailgothai.directory.accounts import to_account
 from mailgothai.directory.aliases import to_alias
 from mailgothai.directory.domains import to_domain
@@ -619,8 +619,7 @@ class _Restorer:
         for address, mailbox_id in self.recreated_homes:  # after the flush: doveadm finds them
             self.scripts(address, mailbox_id)
         for shared in self.recreated_shared:  # its member groups' rights on its folders, as `shared add` gives
-            self.b.doveadm.share_mailbox(shared.address, {
-                f"group={group(shared.mailbox_id, right)}": letters for right, letters in ACL_LETTERS.items()})
+            self.b.doveadm.share_mailbox(shared.address, member_acl(shared.mailbox_id))
         for address in self.touched:  # Dovecot counts the mail put back (quota) now
             try:
                 self.doveadm.recalc_quota(address)
