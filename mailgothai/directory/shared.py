@@ -34,6 +34,16 @@ def shared_container(layout: Layout, domain: str) -> str:
     return f.dn("ou=shared", layout.domain(domain))
 
 
+def ensure_shared_container(gateway: Gateway, layout: Layout, domain: str) -> None:
+    """The domain's ou=shared, added the first time a shared mailbox needs it."""
+    container = shared_container(layout, domain)
+    if gateway.read(container, ("ou",)) is None:
+        try:
+            gateway.add(unit_entry(container))
+        except AlreadyExists:
+            pass  # made meanwhile
+
+
 def to_shared(entry: Entry) -> SharedMailbox:
     return SharedMailbox(address=entry.first("mail").lower(), domain=entry.first("domainName").lower(),
                          name=entry.first("description"), quota=entry.integer("mgtQuota"),
@@ -48,12 +58,7 @@ class SharedDirectory:
     def create(self, shared: SharedMailbox) -> SharedMailbox:
         """Add the entry (and the domain's ou=shared, the first time); returns it as
         stored, with its mailbox id."""
-        container = shared_container(self._layout, shared.domain)
-        if self._gw.read(container, ("ou",)) is None:
-            try:
-                self._gw.add(unit_entry(container))
-            except AlreadyExists:
-                pass  # made meanwhile
+        ensure_shared_container(self._gw, self._layout, shared.domain)
         entry = new_entry(shared_dn(self._layout, shared.address), (CLASS,), {
             "mail": shared.address, "domainName": shared.domain, "mgtStatus": shared.status.value,
             "mgtQuota": shared.quota, "description": shared.name or None})

@@ -58,14 +58,13 @@ from mailgothai.core.shared import SharedMailbox, member_acl, parse_access
 from mailgothai.directory.accounts import to_account
 from mailgothai.directory.aliases import to_alias
 from mailgothai.directory.domains import to_domain
-from mailgothai.directory.entries import Attrs, Entry, unit_entry
+from mailgothai.directory.entries import Attrs, Entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.holders import holders_of
 from mailgothai.directory.ldif_reader import read_entries
 from mailgothai.directory.recreate import add_all_keeping_identity, add_keeping_identity, entry_values
-from mailgothai.directory.shared import shared_container, shared_dn, to_shared
+from mailgothai.directory.shared import ensure_shared_container, shared_dn, to_shared
 from mailgothai.errors import (
-    AlreadyExists,
     InvalidInput,
     LimitExceeded,
     MailGoThaiError,
@@ -549,12 +548,7 @@ class _Restorer:
     def _recreate_shared(self, step: _SharedStep) -> None:
         """The entry as in the backup, with its entryUUID, after room in the quota pool."""
         shared = step.shared
-        container = shared_container(self.b.layout, shared.domain)
-        if self.b.gateway.read(container, ("ou",)) is None:
-            try:
-                self.b.gateway.add(unit_entry(container))
-            except AlreadyExists:
-                pass  # made meanwhile
+        ensure_shared_container(self.b.gateway, self.b.layout, shared.domain)
         self.b.domains.adjust_usage(shared.domain, 0, shared.quota,
                                     check=lambda current: check_account_fits(current, shared.quota, 0))
         try:
