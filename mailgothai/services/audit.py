@@ -5,7 +5,7 @@ domain admin the records of its own domains only (a filter on another domain is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.models import Role
@@ -16,6 +16,13 @@ from mailgothai.services.base import Service
 from mailgothai.store.audit import AuditEntry
 
 MAX_PAGE = 200
+# The days a time filter may name: every record is later than the first, and the last
+# leaves room for any zone's offset (a bound is turned into UTC, as the log keeps its
+# times). Checked with a day to spare, so that either day in any zone is accepted.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9999, 12, 30)
+_LOWEST = datetime.combine(EARLIEST - timedelta(days=1), time(), UTC)
+_HIGHEST = datetime.combine(LATEST + timedelta(days=1), time.max, UTC)
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,14 @@ def parse_filter(*, domain: str = "", actor: str = "", action: str = "", since: 
             value = datetime.fromisoformat(text)
         except ValueError:
             raise InvalidInput(field, Why.NOT_A_TIME(value=repr(text))) from None
-        return value if value.tzinfo else value.astimezone()
+        out_of_range = InvalidInput(field, Why.OUT_OF_RANGE(low=EARLIEST.isoformat(), high=LATEST.isoformat()))
+        try:  # a time without a zone is the server's local time
+            value = (value if value.tzinfo else value.astimezone()).astimezone(UTC)
+        except (ValueError, OverflowError):  # past what a datetime holds (year 1 or 9999 with an offset)
+            raise out_of_range from None
+        if not _LOWEST <= value <= _HIGHEST:
+            raise out_of_range
+        return value
 
     return AuditFilter(
         domain=normalize_domain(domain) if domain.strip() else None,

@@ -67,6 +67,13 @@ def _entry(row: AuditRecord) -> AuditEntry:
                       row.domain, row.before, row.after)
 
 
+def _as_stored(bound: datetime) -> datetime:
+    """A time bound as `at` is written: in UTC. SQLite keeps a datetime without its zone
+    (record() writes UTC), so a bound in another zone compared as given would be off by
+    its offset. A naive bound is taken as UTC, as a naive `at` read back is (_entry)."""
+    return bound.astimezone(UTC) if bound.tzinfo else bound.replace(tzinfo=UTC)
+
+
 class AuditLog:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -114,9 +121,9 @@ class AuditLog:
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
-            query = query.where(AuditRecord.at >= since)
+            query = query.where(AuditRecord.at >= _as_stored(since))
         if until is not None:
-            query = query.where(AuditRecord.at < until)
+            query = query.where(AuditRecord.at < _as_stored(until))
         return query
 
     def query(self, *, limit: int = 100, before_id: int | None = None, **filters: Any) -> list[AuditEntry]:
