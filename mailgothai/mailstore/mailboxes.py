@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from mailgothai.core.retention import parse_mailbox_id
@@ -57,27 +58,73 @@ class Mailboxes:
     def remove(self, mailbox_id: str) -> bool:
         """Delete the mailbox for good; False if there was none here. The home is moved to
         ROOT/.purging first, so a kill leaves either the whole mailbox or one being
-        removed, which finish_removals() deletes."""
+        removed, which finish_removals() deletes. The mail root is the mail user's and the
+        purge runs as root: nothing there is followed out of it (see _aside)."""
         home = self.home(mailbox_id)
-        aside = self.root / REMOVING / home.name
         if home.is_dir():
-            aside.parent.mkdir(mode=0o700, exist_ok=True)
+            aside = self._aside(create=True)
+            if aside is None:  # removed again between its mkdir and its open
+                raise MailStoreError(f"cannot move mailbox {mailbox_id} aside: {self.root / REMOVING} vanished")
             try:
-                os.replace(home, aside)
-            except OSError as exc:
-                raise MailStoreError(f"cannot move mailbox {mailbox_id} aside: {exc}") from exc
-        elif not aside.exists():
+                try:
+                    os.replace(home, home.name, dst_dir_fd=aside)
+                except OSError as exc:
+                    raise MailStoreError(f"cannot move mailbox {mailbox_id} aside: {exc}") from exc
+                self._delete(aside, home.name)
+            finally:
+                os.close(aside)
+            return True
+        aside = self._aside(create=False)
+        if aside is None:
             return False
-        shutil.rmtree(aside)
+        try:
+            try:
+                os.lstat(home.name, dir_fd=aside)
+            except FileNotFoundError:
+                return False
+            self._delete(aside, home.name)
+        finally:
+            os.close(aside)
         return True
 
     def finish_removals(self) -> int:
         """Delete what a purge that was killed had moved aside."""
-        aside = self.root / REMOVING
-        if not aside.is_dir():
+        aside = self._aside(create=False)
+        if aside is None:
             return 0
         done = 0
-        for home in aside.iterdir():
-            shutil.rmtree(home, ignore_errors=False)
-            done += 1
+        try:
+            for name in os.listdir(aside):
+                self._delete(aside, name)
+                done += 1
+        finally:
+            os.close(aside)
         return done
+
+    def _aside(self, create: bool) -> int | None:
+        """ROOT/.purging opened as a directory (None if there is none): never through a
+        symbolic link, which the mail user could point at /etc. Everything after works on
+        this descriptor, so a rename of it meanwhile leads nowhere else either."""
+        path = self.root / REMOVING
+        if create:
+            try:
+                os.mkdir(path, mode=0o700)
+            except FileExistsError:
+                pass
+        try:
+            return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:  # ELOOP: a symbolic link; ENOTDIR: something else
+            kind = "a symbolic link" if path.is_symlink() else "not a directory"
+            raise MailStoreError(f"{path} is {kind}: nothing removed (the purge only deletes inside a "
+                                 f"real directory of the mail root; remove it by hand) [{exc.strerror}]") from exc
+
+    @staticmethod
+    def _delete(aside: int, name: str) -> None:
+        """One entry of ROOT/.purging: a directory's tree (shutil.rmtree by descriptors never
+        follows a link inside), anything else, a symbolic link included, unlinked."""
+        if stat.S_ISDIR(os.lstat(name, dir_fd=aside).st_mode):
+            shutil.rmtree(name, dir_fd=aside)
+        else:
+            os.unlink(name, dir_fd=aside)
