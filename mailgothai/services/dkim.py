@@ -33,6 +33,7 @@ from mailgothai.services.base import Service
 from mailgothai.store.relay_state import DkimKey, DkimKeyRecords, KeyState
 
 ALGORITHMS = ("rsa", "ed25519")
+MAX_SWITCH_AFTER = 365 * 86400  # seconds: a rotation that waits longer than a year is a mistake
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class DkimService(Service):
         delay = self.b.settings.dkim_switch_delay if switch_after is None else switch_after
         if delay < 0:
             raise InvalidInput("switch_after", Why.NEGATIVE())
+        if delay > MAX_SWITCH_AFTER:  # far past it the date overflows (10**12 seconds)
+            raise InvalidInput("switch_after", Why.OUT_OF_RANGE(low=0, high=MAX_SWITCH_AFTER))
         now = _now()
         return self._create(name, alg, _selector(selector, alg, now), KeyState.PENDING, now,
                             switch_after=now + timedelta(seconds=delay), action="dkim.rotate")

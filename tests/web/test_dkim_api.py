@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -149,3 +150,28 @@ def test_api_generate_rotate_activate_and_another_domains_keys(live: Live, agenc
         assert [k["selector"] for k in operator.get(other).json()["items"]] == [selector]  # an operator: any domain
     assert audit_rows(live, agencies.mine) == [(action, agencies.admin, "api") for action in (
         "dkim.generate", "dkim.rotate", "dkim.activate", "dkim.retire")]
+
+
+def test_a_switch_after_past_a_year_is_refused(live: Live, agencies: Agencies) -> None:
+    """switch_after is refused past a year (365 days in seconds) as bad input naming the
+    field: 10**12 seconds overflowed the date (a 500), and so did 10**30. Nothing is made
+    or recorded; a year exactly is accepted."""
+    mine = f"/api/v1/domains/{agencies.mine}/dkim"
+    with httpx.Client(base_url=live.url, timeout=60,
+                      headers={"Authorization": f"Bearer {agencies.token}"}) as api:
+        assert api.post(f"{mine}/generate", json={"algorithm": "rsa"}).status_code == 201
+        keys, audit = keys_of(live, agencies.mine), audit_rows(live, agencies.mine)
+        for value in (10**12, 10**30, 365 * 86400 + 1, -1):
+            r = api.post(f"{mine}/rotate", json={"switch_after": value})
+            assert r.status_code == 400, (value, r.status_code, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            [error] = r.json()["errors"]
+            assert error["field"] == "switch_after", r.text
+            if value > 0:
+                assert "31536000" in error["reason"], r.text
+        assert keys_of(live, agencies.mine) == keys and audit_rows(live, agencies.mine) == audit
+        year = api.post(f"{mine}/rotate", json={"switch_after": 365 * 86400})
+        assert year.status_code == 201, year.text
+        made = year.json()
+        assert (datetime.fromisoformat(made["switch_after"]) - datetime.fromisoformat(made["created_at"])
+                == timedelta(days=365))
