@@ -7,16 +7,21 @@ No I/O: the relay decides with `core/policy.py` which of these domains are hoste
 
 from __future__ import annotations
 
+import binascii
 import functools
+import quopri
+import re
+import unicodedata
 from dataclasses import dataclass
-from email import errors, header, policy
+from email import errors, policy
 
 from mailgothai.core.addresses import normalize_address, normalize_domain, split_address
 from mailgothai.errors import InvalidInput
 
 FIELDS = {b"from": "From:", b"sender": "Sender:"}
 MAX_ADDRESSES = 100  # per message; a real From:/Sender: holds a handful
-_NOT_IN_A_DOMAIN = "<>()[]\",;:\\'`"
+_NOT_IN_A_DOMAIN = "<>()[]\",;:\\'`"  # and U+FFFD, what an undecodable byte shows as
+_NOT_IN_A_DOMAIN += "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,12 @@ def _read(label: str, value: bytes) -> SenderField:
 def _shown_domains(text: str) -> frozenset[str]:
     """Domains of every address-like word a mail program may show for this field: in
     display names, comments, and RFC 2047 encoded words (decoded even where RFC 2047
-    forbids them, since some programs do). Words that are not domains are ignored."""
-    try:
-        visible = str(header.make_header(header.decode_header(text)))
-    except Exception:  # undecodable encoded words: the raw text is what is shown
-        visible = text
+    forbids them, since some programs do). Words that are not domains are ignored.
+    Invisible format characters (Unicode Cf: U+200E, U+200D, U+FEFF, tag characters …)
+    are dropped first, since a reader sees the text as if they were not there."""
     found = set()
-    for candidate in (visible, text):
+    for candidate in (_decoded(text), text):
+        candidate = _visible(candidate)
         for part in candidate.split("@")[1:]:
             word = part.strip().split()[0] if part.strip() else ""
             for stop in _NOT_IN_A_DOMAIN:
@@ -101,6 +105,42 @@ def _shown_domains(text: str) -> frozenset[str]:
             except InvalidInput:
                 continue
     return frozenset(found)
+
+
+# An RFC 2047 encoded word, and the white space after it when another one follows (the
+# reader shows adjacent encoded words as one text, RFC 2047 6.2).
+_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([qQbB])\?([^?\s]*)\?=(?:\s+(?==\?[^?\s]*\?[qQbB]\?[^?\s]*\?=))?")
+
+
+def _decoded(text: str) -> str:
+    """`text` with each encoded word decoded on its own, errors replaced: one word that
+    cannot be decoded (bad bytes, an unknown charset) leaves the others readable."""
+    if "=?" not in text:
+        return text
+    return _ENCODED_WORD.sub(_decode_word, text)
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    charset, encoding, payload = match.group(1).split("*")[0], match.group(2).lower(), match.group(3)
+    try:
+        if encoding == "q":
+            raw = quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"), header=True)
+        else:
+            raw = binascii.a2b_base64(payload.encode("ascii", "replace") + b"==")
+    except (binascii.Error, ValueError):
+        return ""
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know: what UTF-8 makes of it
+        return raw.decode("utf-8", "replace")
+
+
+def _visible(text: str) -> str:
+    """`text` without the characters a reader does not see: format characters (Cf) and
+    the whole tag block U+E0000–U+E007F (some of it unassigned)."""
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf" and not 0xE0000 <= ord(c) <= 0xE007F)
 
 
 def _one_line(text: str) -> str:

@@ -11,6 +11,8 @@ from mailgothai.core.dkim import parse
 from mailgothai.core.sender_headers import read_sender_fields
 
 H = "demo-moph.go.th"
+# Unicode format characters a mail program shows as nothing
+INVISIBLE = ["\u200e", "\u200c", "\u200d", "\u202c", "\u2060", "\ufeff", "\U000e0001", "\U000e0041", "\U000e007f"]
 
 
 def fields_of(head: str):  # type: ignore[no-untyped-def]
@@ -31,6 +33,17 @@ def fields_of(head: str):  # type: ignore[no-untyped-def]
     f"From: <@relay.x.example:somchai.s@{H}>",
     f"From: a@x.example\r\nSender: <somchai.s@{H}>",
     f"From: =?utf-8?b?4Liq4Lih4LiK4Liy4Lii?= <somchai.s@{H}>",
+    # invisible format characters (Unicode Cf) inside or after the domain of a display name
+    *[f'From: "somchai.s@{H}{mark}" <a@x.example>' for mark in INVISIBLE],
+    *[f'From: "somchai.s@{H.replace(".go", mark + ".go")}" <a@x.example>' for mark in INVISIBLE],
+    f"From: =?utf-8?q?somchai.s=40{H}=E2=80=8E?= <a@x.example>",
+    f"From: =?utf-8?q?somchai.s=40{H.replace('.go', '=E2=80=8C.go')}?= <a@x.example>",
+    # one undecodable encoded word does not keep a good one from being decoded
+    f"From: =?utf-8?q?somchai.s=40{H}?= =?utf-8?q?=FF?= <a@x.example>",
+    f"From: =?utf-8?q?somchai.s=40{H}?= =?x-unknown?q?_?= <a@x.example>",
+    f"From: =?utf-8?b?!!!?= =?utf-8?q?somchai.s=40{H}?= <a@x.example>",
+    # adjacent encoded words are one text (RFC 2047 6.2): the address split between them
+    f"From: =?utf-8?q?somchai.s=40{H[:5]}?= =?utf-8?q?{H[5:]}?= <a@x.example>",
 ])
 def test_every_form_shows_the_hosted_domain(head: str) -> None:
     fields = fields_of(head)
