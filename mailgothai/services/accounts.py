@@ -135,12 +135,21 @@ class AccountService(Service):
         password_hash, generated = resolve_password(password, self.b.argon2, policy=policy_for(self.b, account.domain),
                                                     person=person_of(account))
         self.b.accounts.set_password_hash(account.email, password_hash, must_change=must_change)
-        self.audit("account.password", "account", account.email, account.domain,
-                   after={"change_at_next_login": must_change})
+        after: dict[str, object] = {"change_at_next_login": must_change}
+        secrets = self.b.account_secrets
+        if secrets is not None and account.mailbox_id:
+            # A reset after a break-in: the intruder may have set (and confirmed) a recovery
+            # address of its own, and asked for reset links. The address goes, and every open
+            # link with it: the user sets a recovery address again, knowing the new password.
+            secrets.void_reset_links(account.mailbox_id)
+            removed = secrets.drop_recovery(account.mailbox_id)
+            if removed is not None:
+                after["recovery_address_removed"] = removed
+        self.audit("account.password", "account", account.email, account.domain, after=after)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
         self.b.tell_relay()  # this node's relay reads the entry again: the mark applies to SMTP AUTH at once
-        if self.b.account_secrets is not None:  # a reset after a break-in: whoever is logged in is out
-            self.b.account_secrets.end_web_sessions(account.email)
+        if secrets is not None:  # whoever is logged in is out
+            secrets.end_web_sessions(account.email)
         return generated
 
     def upgrade_legacy_hash(self, email: str, password: str) -> bool:

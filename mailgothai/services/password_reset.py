@@ -113,6 +113,10 @@ class RecoveryService(_Base):
         now = self.clock()
         token = pr.new_token()
         url = self._link(CONFIRM_PATH, token)  # before anything is stored
+        # links sent to the address before (reset or confirmation) stop working: the old
+        # address is no longer the account's way back in
+        self.resets.void(account.mailbox_id, pr.RESET, now)
+        self.resets.void(account.mailbox_id, pr.CONFIRM, now)
         self.resets.set_recovery(account.mailbox_id, address, now)
         self.resets.add_token(pr.token_hash(token), pr.CONFIRM, account.mailbox_id, address, now, pr.CONFIRM_LIFETIME)
         self.b.audit.record(actor=self.email, origin="web-self", action="account.recovery_address.set",
@@ -226,6 +230,10 @@ class PasswordResetService(_Base):
         """The account a reset link is for, if it still works (nothing is changed)."""
         found = self.resets.valid(pr.token_hash(token), pr.RESET, self.clock()) if pr.plausible_token(token) else None
         account = self._account_of(found.mailbox_id) if found else None
+        if found is not None and account is not None:
+            recovery = self.resets.recovery(found.mailbox_id)
+            if recovery is None or recovery.confirmed_at is None or recovery.address != found.address:
+                account = None  # sent to an address that is no longer the account's (replaced, removed)
         if account is None:
             raise LinkRefused("this link does not work (any more)")
         return account

@@ -53,4 +53,6 @@ class SelfService:
                             object_id=self.email, domain=account.domain)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [self.email]))
         if self.b.account_secrets is not None:
+            if account.mailbox_id:  # a reset link asked for before (by whoever) no longer sets it
+                self.b.account_secrets.void_reset_links(account.mailbox_id)
             self.b.account_secrets.end_web_sessions(self.email, token_hash(keep_session) if keep_session else "")

@@ -6,7 +6,7 @@ use of each app password (the passwords themselves are in the directory)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, Boolean, CursorResult, DateTime, LargeBinary, String, delete, select, update
@@ -137,6 +137,23 @@ class AccountSecrets:
         with self._store.session() as session:
             session.execute(delete(RecoveryAddressRow).where(RecoveryAddressRow.mailbox_id == mailbox_id))
             session.execute(delete(ResetTokenRow).where(ResetTokenRow.mailbox_id == mailbox_id))
+
+    def void_reset_links(self, mailbox_id: str) -> int:
+        """Every unused reset link of the account stops working (a new password was set)."""
+        from mailgothai.core.password_reset import RESET
+        from mailgothai.store.password_resets import PasswordResets
+
+        return PasswordResets(self._store).void(mailbox_id, RESET, datetime.now(UTC))
+
+    def drop_recovery(self, mailbox_id: str) -> str | None:
+        """The recovery address (confirmed or not) and every unused link of the account
+        go; the address removed, None if there was none."""
+        from mailgothai.store.password_resets import PasswordResets
+
+        resets = PasswordResets(self._store)
+        found = resets.recovery(mailbox_id)
+        resets.remove_recovery(mailbox_id)
+        return found.address if found else None
 
     def end_web_sessions(self, login: str, keep_hash: str = "") -> None:
         """Every web session of the mail user `login` (the self-service's, and one waiting

@@ -18,12 +18,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from mailgothai.core import password_reset as pr
+from mailgothai.services.backends import Backends
 from mailgothai.services.password_reset import (
     LinkRefused,
     PasswordResetService,
@@ -31,7 +33,10 @@ from mailgothai.services.password_reset import (
     ResetConfig,
     confirm_recovery,
 )
+from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
+from mailgothai.services.selfservice import SelfService
+from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
 from mailgothai.store.password_resets import ResetTokenRow
 from relay.conftest import FakeRemote, MailDomain
@@ -406,3 +411,80 @@ def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
     code = pyotp.TOTP(secret).at((int(time.time() // 30) + 1) * 30)
     assert intruder.post("/mail/login/totp", {"code": code}).headers.get("location") != "/me"
     assert intruder.get("/me").headers.get("location", "").startswith("/mail/login")
+
+
+def _confirmed_recovery_and_link(backends: Backends, user: str, config: ResetConfig,
+                                 outbox: Outbox) -> tuple[str, str]:
+    """(a confirmed recovery address, an open reset link sent to it), as an intruder who
+    knew the password would have arranged them."""
+    address = outside_address()
+    RecoveryService(backends, user, config, outbox).set(address, PASSWORD)
+    confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), outbox)
+    assert PasswordResetService(backends, config, outbox).send_reset(user)
+    token = link_in(outbox.sent[-1][2], "/mail/reset")
+    assert PasswordResetService(backends, config, outbox).check_link(token).email == user
+    return address, token
+
+
+def test_an_admins_reset_voids_the_open_links_and_removes_the_recovery_address(
+        services: Services, relay: Settings, mail_domain: MailDomain) -> None:
+    """After a break-in the admin resets the password: the intruder's recovery address and
+    the reset link it already has must not take the account back."""
+    user = mail_domain.account("broken-in")
+    backends = services.backends
+    config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+    address, token = _confirmed_recovery_and_link(backends, user, config, outbox)
+
+    services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+    resets = PasswordResetService(backends, config, outbox)
+    with pytest.raises(LinkRefused):
+        resets.check_link(token)
+    with pytest.raises(LinkRefused):
+        resets.reset(token, "Intruder-Pass-word-9", "Intruder-Pass-word-9")
+    assert imap_login(relay, user, NEW_PASSWORD)
+    assert RecoveryService(backends, user, config, outbox).show() is None, "the recovery address is gone"
+    sent = len(outbox.sent)
+    assert not resets.send_reset(user) and len(outbox.sent) == sent, "no reset mail goes to the old address"
+    [record] = backends.audit.query(object_id=user, action="account.password")
+    assert record.after == {"change_at_next_login": False, "recovery_address_removed": address}
+
+
+def test_the_users_own_change_voids_the_open_reset_links(
+        services: Services, relay: Settings, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("changes-own")
+    backends = services.backends
+    config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+    address, token = _confirmed_recovery_and_link(backends, user, config, outbox)
+
+    SelfService(backends, user, cast(UsageRefresher, None)).change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
+    resets = PasswordResetService(backends, config, outbox)
+    with pytest.raises(LinkRefused):
+        resets.check_link(token)
+    with pytest.raises(LinkRefused):
+        resets.reset(token, "Other-Pass-word-9", "Other-Pass-word-9")
+    assert imap_login(relay, user, NEW_PASSWORD)
+    shown = RecoveryService(backends, user, config, outbox).show()
+    assert shown is not None and shown.address == address, "the user's own recovery address stays"
+    assert resets.send_reset(user), "and a new link can be asked for"
+
+
+def test_a_new_recovery_address_voids_the_links_sent_to_the_old_one(
+        services: Services, relay: Settings, mail_domain: MailDomain) -> None:
+    user = mail_domain.account("moves-recovery")
+    backends = services.backends
+    config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+    old_address, token = _confirmed_recovery_and_link(backends, user, config, outbox)
+    RecoveryService(backends, user, config, outbox).set(outside_address(), PASSWORD)  # not confirmed yet
+    old_confirm = link_in(outbox.sent[-1][2], "/mail/recovery/confirm")
+    RecoveryService(backends, user, config, outbox).set(outside_address(), PASSWORD)
+
+    with pytest.raises(LinkRefused):
+        PasswordResetService(backends, config, outbox).check_link(token)
+    with pytest.raises(LinkRefused):
+        PasswordResetService(backends, config, outbox).reset(token, NEW_PASSWORD, NEW_PASSWORD)
+    with pytest.raises(LinkRefused):
+        confirm_recovery(backends, old_confirm, outbox)
+    assert imap_login(relay, user, PASSWORD)
+    with backends.store.session() as session:
+        rows = session.scalars(select(ResetTokenRow).where(ResetTokenRow.address == old_address)).all()
+        assert rows and all(r.used_at is not None for r in rows), "the old address's links are spent"
