@@ -91,6 +91,21 @@ def test_guard_neutralises_formulas(text: str) -> None:
     assert guard(text).startswith("'") and unguard(guard(text)) == text
 
 
+@pytest.mark.parametrize("text", ['\t=HYPERLINK("http://evil.example","x")', "\r=1+1", "\tplain", "\r",
+                                  " =1+1", "  \t+66", "\u00a0@SUM(A1)", "\n-2", "' =x", "'\t=x", "'\r"])
+def test_guard_neutralises_formulas_after_a_tab_a_return_or_spaces(text: str) -> None:
+    """OWASP's list of starts: = + - @, TAB and CR; and a formula start after leading
+    spaces or tabs (a spreadsheet may trim them). Each is guarded, and still round-trips."""
+    assert guard(text) == "'" + text and unguard(guard(text)) == text
+
+
+@given(st.text())
+def test_an_unguarded_cell_has_no_formula_start(text: str) -> None:
+    out = guard(text)
+    if not out.startswith("'"):
+        assert out[:1] not in ("=", "+", "-", "@", "\t", "\r") and out.lstrip()[:1] not in ("=", "+", "-", "@")
+
+
 def test_plain_text_is_not_touched() -> None:
     for text in ("Smith, John", "'apostrophe", "a=b", "สมชาย"):
         assert guard(text) == text == unguard(text)

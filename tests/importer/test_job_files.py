@@ -27,14 +27,21 @@ def test_journal_last_line_wins_and_a_cut_line_is_ignored(tmp_path: Path) -> Non
 def test_result_file_is_private_and_has_passwords_only_for_created_rows(tmp_path: Path) -> None:
     rows = [RowRecord(1, "a@x.go.th", "x.go.th", 0, "create", RowState.APPLIED, "", "", None),
             RowRecord(2, "=b@x.go.th", "", 0, "", RowState.REJECTED, "email", "bad", None),
-            RowRecord(3, "c@x.go.th", "x.go.th", 0, "create", RowState.FAILED, "email", "taken", None)]
+            RowRecord(3, "c@x.go.th", "x.go.th", 0, "create", RowState.FAILED, "email", "taken", None),
+            RowRecord(4, '\t=HYPERLINK("http://evil.example","x")', "", 0, "", RowState.REJECTED, "email", "bad",
+                      None),
+            RowRecord(5, "\r=1+1", "", 0, "", RowState.REJECTED, "email", " =1+1", None)]
     path = write_result(tmp_path, iter(rows), {1: "Gen-pass-1", 3: "Never-used-3"})
     assert path.stat().st_mode & 0o777 == 0o600
     with open(path, newline="", encoding="utf-8-sig") as fh:
         out = list(csv.DictReader(fh))
     assert [(r["row"], r["outcome"], r["generated_password"]) for r in out] == [
-        ("1", "created", "Gen-pass-1"), ("2", "rejected", ""), ("3", "failed", "")]
+        ("1", "created", "Gen-pass-1"), ("2", "rejected", ""), ("3", "failed", ""), ("4", "rejected", ""),
+        ("5", "rejected", "")]
     assert out[1]["email"] == "'=b@x.go.th"  # formula guard
+    # and after a tab, a return or spaces (OWASP's list): a spreadsheet would run them too
+    assert out[3]["email"] == '\'\t=HYPERLINK("http://evil.example","x")'
+    assert out[4]["email"] == "'\r=1+1" and out[4]["reason"] == "' =1+1"
 
 
 def test_read_ahead_keeps_order_and_passes_errors_on() -> None:

@@ -1,25 +1,37 @@
 """Cells a spreadsheet would run as a formula, and the guard that makes them text.
 
 Export puts an apostrophe (a spreadsheet's "this is text" marker) before any cell that
-starts with ``=``, ``+``, ``-`` or ``@``, and before a cell that already starts with an
-apostrophe followed by one of those or another apostrophe. Import removes exactly that
-one apostrophe, so ``unguard(guard(text)) == text`` for every text: export then import
-changes nothing.
+starts with ``=``, ``+``, ``-``, ``@``, a TAB or a CR (OWASP's list for CSV injection),
+or whose first character after leading white space (spaces, tabs, line breaks: a
+spreadsheet may trim them) is one of the first four; and before a cell that already
+starts with an apostrophe followed by such a cell or by another apostrophe. Import
+removes exactly that one apostrophe, so ``unguard(guard(text)) == text`` for every text:
+export then import changes nothing.
 """
 
 from __future__ import annotations
 
 FORMULA_STARTS = ("=", "+", "-", "@")
-_AFTER_MARK = (*FORMULA_STARTS, "'")
+CONTROL_STARTS = ("\t", "\r")  # a spreadsheet runs what follows them as a formula too
+
+
+def _runs(text: str) -> bool:
+    """Whether a spreadsheet could take the cell for a formula."""
+    return text.startswith(CONTROL_STARTS) or text.lstrip().startswith(FORMULA_STARTS)
+
+
+def _marked(text: str) -> bool:
+    """An apostrophe guard() puts there: before a cell that runs, or before an apostrophe."""
+    return text.startswith("'") and (_runs(text[1:]) or text[1:2] == "'")
 
 
 def guard(text: str) -> str:
-    if text.startswith(FORMULA_STARTS) or (text.startswith("'") and text[1:2] in _AFTER_MARK and text[1:2]):
+    if _runs(text) or _marked(text):
         return "'" + text
     return text
 
 
 def unguard(text: str) -> str:
-    if text.startswith("'") and text[1:2] and text[1:2] in _AFTER_MARK:
+    if _marked(text):
         return text[1:]
     return text
