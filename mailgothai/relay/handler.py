@@ -10,9 +10,10 @@ import hmac
 import ipaddress
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
@@ -36,6 +37,7 @@ from mailgothai.relay.protection import Inbound, SpamState
 from mailgothai.relay.rspamd import ScanRequest
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 
+T = TypeVar("T")
 log = logging.getLogger("mailgothai.relay")
 MAX_RECIPIENTS = 100
 
@@ -121,6 +123,7 @@ class RelayHandler:
         self.ctx = ctx
         self.listener = listener  # "mx" | "submission" | "smtps"
         self._giving_back: dict[str, set[asyncio.Task[None]]] = {}  # user -> refunds in flight
+        self._finishing: set[asyncio.Task[Any]] = set()  # acceptances whose connection went meanwhile
 
     # ---- connection / EHLO / AUTH ----------------------------------------------------
     def auth_allowed(self, server: SMTP, session: Session) -> p.Reply | None:
@@ -430,23 +433,58 @@ class RelayHandler:
         spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),
                            auth_user=tx.auth_user or "", client=ip)
         if scanned is not None and scanned.keep and scanned.scan is not None and protection is not None:
-            try:  # kept, not delivered; durable before the 250
-                held = await protection.keep(spooled, message, scanned.scan, tx.spam)
+            try:  # kept, not delivered; durable before the 250 (a closed connection cannot cut it short)
+                held = await self._unsplit(protection.keep(spooled, message, scanned.scan, tx.spam))
             except (OSError, MailGoThaiError) as exc:
                 log.error("DATA %s: quarantine write failed: %s", queue_id, exc)
                 return str(p.reply(p.R.TEMPORARY_FAILURE))
             log.info("DATA %s: quarantined as %s (score %.2f)", queue_id, held, scanned.scan.score)
             return str(p.reply(p.R.QUEUED, queue_id=queue_id))
+        if not await self._unsplit(self._accept(envelope, spooled, message, scanned)):
+            return str(p.reply(p.R.TEMPORARY_FAILURE))
+        return str(p.reply(p.R.QUEUED, queue_id=queue_id))
+
+    async def _accept(self, envelope: SmtpEnvelope, spooled: Envelope, message: bytes,
+                      scanned: Inbound | None) -> bool:
+        """Store the message (durable), keep its recipients counted, hand it to the queue:
+        one step, run by `_unsplit`. False (nothing stored, the recipients given back)
+        when the spool cannot be written."""
+        tx = _tx(envelope)
+        # sent: the recipients stay counted, even when the connection goes during the write
+        # (its transaction_over then finds nothing to give back)
+        counted, tx.counted = tx.counted, 0
         try:
             await asyncio.to_thread(self.ctx.spool.store, spooled, message)
-        except OSError as exc:
+        except BaseException as exc:
+            tx.counted = counted  # not sent: given back
+            self.transaction_over(envelope)
+            if not isinstance(exc, OSError):
+                raise
             log.error("spool write failed: %s", exc)
-            return str(p.reply(p.R.TEMPORARY_FAILURE))
-        tx.counted = 0  # sent: the recipients stay counted
-        self.ctx.quota.hold(queue_id, [t.address for t in spooled.targets if t.local], len(message))
+            return False
+        self.ctx.quota.hold(spooled.queue_id, [t.address for t in spooled.targets if t.local], len(message))
         self.ctx.queue.submit(spooled, message)
         self.ctx.log_accepted(spooled, len(message), self.listener, **_verdict_fields(scanned))
-        return str(p.reply(p.R.QUEUED, queue_id=queue_id))
+        return True
+
+    async def _unsplit(self, step: Coroutine[Any, Any, T]) -> T:
+        """Run `step` (the spool write and what must follow it, or the quarantine write)
+        to its end even when the client closes the connection meanwhile: aiosmtpd then
+        cancels the DATA handler, and a write that went on in its thread without what
+        follows it would leave the message on disk, unsubmitted, its recipients given back
+        to the hourly counter. A message that reached the spool is delivered, as the 250
+        the client did not wait for promised (a client that sends it again makes a
+        duplicate: SMTP's own risk, RFC 1047)."""
+        task = asyncio.get_running_loop().create_task(step)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait({task})  # its outcome stands; the client is gone
+            if not task.cancelled() and task.exception() is not None:
+                log.error("DATA after the client closed: %s", task.exception())
+            raise
 
     async def _inbound(self, session: Session, envelope: SmtpEnvelope, data: bytes, parsed: canon.ParsedMessage,
                        fields: tuple[SenderField, ...], queue_id: str) -> tuple[p.Reply | None, Inbound | None, bytes]:
