@@ -22,7 +22,7 @@ from mailgothai.core.reasons import Reason, Why
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.base import Service
 from mailgothai.services.import_files import job_dir, keep_upload, sha256_of
-from mailgothai.store.jobs import BAD_STATES, JobRecord, JobState, JobStore, RowRecord
+from mailgothai.store.jobs import BAD_STATES, JobRecord, JobState, JobStore, RowRecord, RowState
 
 RUNNING_WITHIN_S = 60  # a job touched this recently by its process counts as running
 REPORT_HEADER = ("row", "email", "column", "reason")
@@ -147,14 +147,28 @@ class ImportJobs(Service):
         return job_dir(self.b.settings.data_dir, job_id)
 
     def get_job(self, job_id: int) -> JobRecord:
-        """The job, if the actor may see it (its own jobs; an operator sees all)."""
+        """The job, if the actor may see it (an operator sees all; a domain admin its own jobs
+        while it still manages every domain they write to)."""
         job = self.jobs.get(job_id)
-        if self.actor.role is not Role.SUPERADMIN and job.actor != self.actor.login:
+        if not self._reaches(job):
             raise NotFound("import job", str(job_id))
         return job
 
+    def _reaches(self, job: JobRecord) -> bool:
+        """A job is its admin's by login, but a login outlives a right: an admin whose domain
+        was taken away (or a later admin given the same login) must not read the accounts,
+        bad rows or generated passwords of a domain it no longer manages. The job's domains
+        are those of its rows planned to create or update an account (in any state since)."""
+        if self.actor.role is Role.SUPERADMIN:
+            return True
+        if job.actor != self.actor.login:
+            return False
+        return all(self.actor.may_manage(d) for d in self.jobs.domains_with(job.id, tuple(RowState)))
+
     def list_jobs(self, limit: int = 50) -> list[JobRecord]:
-        return self.jobs.recent(None if self.actor.role is Role.SUPERADMIN else self.actor.login, limit)
+        if self.actor.role is Role.SUPERADMIN:
+            return self.jobs.recent(None, limit)
+        return [j for j in self.jobs.recent(self.actor.login, limit) if self._reaches(j)]
 
     def start_job(self, path: Path, *, file_name: str | None = None, dry_run: bool = False,
                   keep_copy: bool = False, encoding: str | None = None, must_change: bool = False) -> JobRecord:

@@ -232,6 +232,44 @@ def test_operator_imports_domains_and_a_domain_admin_may_not(api: Any, world: Wo
     assert (again["created"], again["unchanged"]) == (0, 1)
 
 
+def test_a_job_of_a_domain_taken_from_its_admin_is_not_found(api: Any, agency: Agency, live: Live,
+                                                             new_client: Any) -> None:
+    """A job is its admin's while the admin manages its domains: once the operator takes the
+    job's domain away, neither the pages nor the API show the job, its bad rows or its result
+    file (the generated passwords of that domain's new accounts); given back, it is there."""
+    other = f"keep{uuid.uuid4().hex[:8]}.go.th"
+    with Services.open(live.settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(other, max_accounts="10", quota_pool="10G")
+        svc.admins.update(agency.admin, domains=(agency.domain, other))
+    body, _ = staff_csv(agency.domain, other, good=2, encoding="utf-8")
+    job_id = upload(api, agency.token, body).json()["id"]
+    settled(api, agency.token, job_id, ("validated",))
+    api(agency.token, "POST", f"/imports/{job_id}/apply")
+    assert settled(api, agency.token, job_id, ("done",))["result_available"]
+    web = new_client()
+    web.login_admin(agency.admin)
+    pages = [f"/imports/job?id={job_id}", f"/imports/status?id={job_id}", f"/imports/report?id={job_id}",
+             f"/imports/result?id={job_id}"]
+    calls = [("GET", f"/imports/{job_id}"), ("GET", f"/imports/{job_id}/rows"), ("GET", f"/imports/{job_id}/report"),
+             ("GET", f"/imports/{job_id}/result"), ("POST", f"/imports/{job_id}/apply"),
+             ("DELETE", f"/imports/{job_id}/result")]
+    assert [web.get(p).status_code for p in pages] == [200] * 4
+
+    with Services.open(live.settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.admins.update(agency.admin, domains=(other,))  # the operator takes the job's domain away
+    assert [web.get(p).status_code for p in pages] == [404] * 4
+    assert [api(agency.token, m, p).status_code for m, p in calls] == [404] * 6
+    assert job_id not in [j["id"] for j in api(agency.token, "GET", "/imports").json()["items"]]
+    listing = web.get("/imports")
+    assert listing.status_code == 200 and f"id={job_id}" not in listing.text
+
+    with Services.open(live.settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.admins.update(agency.admin, domains=(agency.domain, other))  # given back
+    result = web.get(f"/imports/result?id={job_id}")
+    assert result.status_code == 200 and "generated_password" in result.text  # not deleted by the refusals
+    assert api(agency.token, "GET", f"/imports/{job_id}").status_code == 200
+
+
 def test_the_openapi_document_describes_the_import_endpoints(api: Any) -> None:
     paths = api(None, "GET", "/openapi.json").json()["paths"]
     assert "text/csv" in paths["/api/v1/imports"]["post"]["requestBody"]["content"]
