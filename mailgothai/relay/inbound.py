@@ -102,6 +102,11 @@ class InboundChecker:
             return "fail" if "mismatch" in str(exc) else "permerror"
         except dkim.DKIMException:
             return "permerror"
+        except Exception as exc:  # noqa: BLE001 - dkimpy's parser fails on some messages (IndexError on a
+            # first header line that starts with a blank): a signature that cannot be checked is
+            # an error, and the message is judged as unsigned, never refused with a 500
+            log.info("DKIM check failed (%s: %s): permerror", type(exc).__name__, exc)
+            return "permerror"
         return "pass" if ok else "fail"
 
     def spf(self, client_ip: str, helo: str, mail_from: str) -> str:

@@ -21,3 +21,28 @@ def test_no_relay_module_imports_what_assembles_it() -> None:
             if theirs > mine or theirs == mine == 2:  # upward, or between two assemblers
                 wrong.append(f"relay/{path.name} imports {name}")
     assert wrong == []
+
+
+class _NoKeys:
+    """The key table of a relay that hosts no signing domain."""
+
+    def published(self, name: str) -> bytes | None:
+        return None
+
+
+def test_a_message_dkimpy_cannot_parse_is_judged_unsigned_not_refused() -> None:
+    """dkimpy raised IndexError on a message whose first header line starts with a blank
+    (only its own DKIMException was caught): the MX answered 500 Error: (IndexError). Any
+    failure to read the signature is permerror; the message is judged as unsigned."""
+    from typing import cast
+
+    from mailgothai.dkim.table import KeyTable
+    from mailgothai.relay.inbound import InboundChecker
+
+    checker = InboundChecker(cast(KeyTable, _NoKeys()), "off", 1.0)
+    signature = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=abc; b=def\r\n"
+    for message in (b" X-Folded: x\r\n" + signature + b"From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n",
+                    b" " + signature + b"From: a@example.com\r\n\r\nbody\r\n"):
+        verdict = checker.check(message, "192.0.2.1", "mx.example.com", "a@example.com", spf=False)
+        assert [(r.domain, r.result) for r in verdict.dkim] == [("example.com", "permerror")]
+        assert verdict.passed_domains() == frozenset()
