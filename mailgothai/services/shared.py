@@ -136,9 +136,12 @@ class SharedMailboxService(Service):
         self._dir.delete(shared.address)
         self.b.domains.adjust_usage(shared.domain, 0, -shared.quota)
         self.b.mailboxes.remove(shared.mailbox_id)
+        # its quarantined mail goes too, as a deleted account's does: never a new holder's to list or release
+        dropped = self.b.quarantine.drop_address(shared.address) if self.b.quarantine is not None else 0
         self.audit("shared.delete", "shared_mailbox", shared.address, shared.domain,
                    before={"address": shared.address, "name": shared.name, "quota": shared.quota,
-                           "mailbox_id": shared.mailbox_id, "members": [m.email for m in members]})
+                           "mailbox_id": shared.mailbox_id, "members": [m.email for m in members]},
+                   after={"quarantined_dropped": dropped} if dropped else None)
         self.b.doveadm.flush_auth_cache([shared.address, *login_names(self.b, [m.email for m in members])])
         self.b.doveadm.kick([m.email for m in members])
         self.b.tell_relay()

@@ -12,18 +12,23 @@ import uuid
 import httpx
 import pytest
 
+from mailgothai.core.models import Role
 from mailgothai.core.quarantine import State
 from mailgothai.core.spam import Scan
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
+from mailgothai.services.actor import Actor
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.store.db import Store
 from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
-from tests.web.conftest import Client, Live, World
+from tests.web.conftest import PASSWORD, Client, Live, World
 
 pytestmark = pytest.mark.sql
 
+OPERATOR = Actor("test-setup", Role.SUPERADMIN, origin="test")
 SCAN = Scan(action="no action", score=12.25, symbols={"BAYES_SPAM": 5.5, "PHISHING": 6.0})
 
 
@@ -138,3 +143,30 @@ def test_the_list_pages_and_refuses_a_bad_offset(client: Client, live: Live, wor
     assert "paged" not in client.get(f"/domains/{world.a}/quarantine?offset=100000").text
     refused = client.get(f"/domains/{world.a}/quarantine?offset=-1")
     assert refused.status_code == 400 and "Offset" in refused.text
+
+
+def test_a_removed_shared_mailboxs_quarantine_never_reaches_a_new_account_at_its_address(
+        new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
+    """Mail belongs to a mailbox, not to an address: removing the shared mailbox drops its
+    quarantined mail as deleting an account does, so the address's next holder neither
+    lists nor opens (nor releases) it."""
+    domain = f"s{uuid.uuid4().hex[:8]}.go.th"
+    saraban = f"saraban@{domain}"
+    subject = f"official-{uuid.uuid4().hex[:6]}"
+    with Services.open(live.settings, OPERATOR) as services:
+        services.domains.add(domain, max_accounts="10", quota_pool="10G")
+        services.shared.add(saraban, name="สารบรรณ")
+    held = keep(live.settings, saraban, subject)
+    assert state(live.settings, held) is State.HELD
+    with Services.open(live.settings, OPERATOR) as services:
+        services.shared.remove(saraban)
+        [record] = services.backends.audit.query(object_id=saraban, action="shared.delete")
+        assert record.after == {"quarantined_dropped": 1}
+        services.accounts.add(saraban, PasswordInput(plain=PASSWORD))
+
+    client = new_client()
+    assert client.login_user(saraban).status_code == 303
+    page = client.get("/me/quarantine")
+    assert page.status_code == 200 and subject not in page.text
+    assert client.get(f"/me/quarantine/{held}").status_code == 404
+    assert client.post(f"/me/quarantine/{held}/release").status_code == 404
