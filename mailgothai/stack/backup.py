@@ -29,10 +29,12 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput, StackError
@@ -125,6 +127,7 @@ class _Writer:
         self.manifest = manifest
         self.linked = 0
         self.copied = 0
+        self.skipped = 0  # mail store entries not copied: links where messages belong, FIFOs, devices
 
     def mkdir(self, rel: str) -> Path:
         path = self.root / rel
@@ -139,17 +142,21 @@ class _Writer:
 
     def copy(self, src: Path, rel: str, keep_mtime: bool = False) -> FileRecord:
         """Copy one file into the backup, hashing it on the way. FileNotFoundError if it is gone."""
+        with open(src, "rb") as source:
+            return self.copy_open(source, rel, keep_mtime)
+
+    def copy_open(self, source: BinaryIO, rel: str, keep_mtime: bool = False) -> FileRecord:
+        """Copy a file opened by the caller into the backup, hashing it on the way."""
         digest = hashlib.sha256()
         size = 0
-        with open(src, "rb") as source:
-            st = os.fstat(source.fileno())
-            dst = self.root / rel
-            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                while chunk := source.read(fmt.CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
+        st = os.fstat(source.fileno())
+        dst = self.root / rel
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(fmt.CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
         if keep_mtime:
             os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
         record = FileRecord(size, digest.hexdigest(), st.st_mtime_ns if keep_mtime else None)
@@ -190,6 +197,8 @@ class _MailCopier:
         self.w.mkdir(fmt.MAIL_DIR)
         if src_root.is_dir():
             self.directory(src_root, fmt.MAIL_DIR)
+        if self.w.skipped:  # links where messages belong, FIFOs, devices (logged each)
+            self.w.manifest.counts["mail_skipped"] = self.w.skipped
 
     def directory(self, src: Path, rel: str) -> None:
         try:
@@ -220,10 +229,20 @@ class _MailCopier:
             elif entry.is_dir(follow_symlinks=False):
                 self.directory(Path(entry.path), child)
             elif entry.is_file(follow_symlinks=False):
-                try:  # Dovecot's own files (uidlist, keywords, indexes, Sieve scripts): always copied
-                    self.w.copy(Path(entry.path), child, keep_mtime=True)
+                # Dovecot's own files (uidlist, keywords, indexes, Sieve scripts): always copied
+                try:
+                    source = _open_mail(Path(entry.path))
                 except FileNotFoundError:
                     self.w.manifest.gone.append(child)
+                    continue
+                except OSError as exc:  # made a link since the listing
+                    self._skip(Path(entry.path), str(exc.strerror))
+                    continue
+                with source:
+                    if self._regular(source, Path(entry.path)):
+                        self.w.copy_open(source, child, keep_mtime=True)
+            else:
+                self._skip(Path(entry.path), "not a regular file")
 
     def _listing(self, src: Path) -> dict[str, tuple[str, str]]:
         """base name -> (new|cur, file name), from new/ then cur/ (a message only ever
@@ -252,33 +271,70 @@ class _MailCopier:
                 self.w.manifest.gone.append(f"{rel}/{sub}/{name}")
 
     def message(self, src: Path, rel: str, sub: str, name: str, base: str) -> bool:
-        """One message into the backup; False if it was no longer there."""
+        """One message into the backup; False if it was no longer there. The mail store is
+        the mail user's: a symbolic link where a message belongs is recorded as a link (its
+        target, e.g. the settings file, is never read), anything else not a regular file (a
+        FIFO would hang the backup) is skipped and counted."""
         path = src / sub / name
         child = f"{rel}/{sub}/{name}"
         try:
-            st = os.stat(path)
+            source = _open_mail(path)
         except FileNotFoundError:
             return False
-        earlier = self.earlier.get((rel, base))
-        if earlier is not None and self.previous_root is not None:
-            old_rel, record = earlier
-            if record.size == st.st_size and record.mtime_ns == st.st_mtime_ns:
-                try:
-                    os.link(self.previous_root / old_rel, self.w.root / child)
-                except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.ENOENT, errno.EMLINK, errno.EPERM):
-                        raise
-                else:
-                    self.w.manifest.files[child] = record
-                    self.w.linked += 1
-                    return True
-        try:
-            self.w.copy(path, child, keep_mtime=True)
-        except FileNotFoundError:
-            (self.w.root / child).unlink(missing_ok=True)
-            return False
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            return self._symlink(path, child)
+        with source:
+            if not self._regular(source, path):
+                return True
+            st = os.fstat(source.fileno())
+            earlier = self.earlier.get((rel, base))
+            if earlier is not None and self.previous_root is not None:
+                old_rel, record = earlier
+                if record.size == st.st_size and record.mtime_ns == st.st_mtime_ns:
+                    try:
+                        os.link(self.previous_root / old_rel, self.w.root / child)
+                    except OSError as exc:
+                        if exc.errno not in (errno.EXDEV, errno.ENOENT, errno.EMLINK, errno.EPERM):
+                            raise
+                    else:
+                        self.w.manifest.files[child] = record
+                        self.w.linked += 1
+                        return True
+            self.w.copy_open(source, child, keep_mtime=True)
         self.w.copied += 1
         return True
+
+    def _symlink(self, path: Path, child: str) -> bool:
+        """A link where a message belongs: recorded as one (as links beside the messages are)."""
+        try:
+            target = os.readlink(path)
+        except OSError:  # gone, or no longer a link: looked for again
+            return False
+        os.symlink(target, self.w.root / child)
+        self.w.manifest.symlinks[child] = target
+        self.w.skipped += 1
+        log.warning("%s is a symbolic link (to %s) where a message belongs: kept as a link, nothing read "
+                    "through it", path, target)
+        return True
+
+    def _regular(self, source: BinaryIO, path: Path) -> bool:
+        if stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+            return True
+        self._skip(path, "not a regular file")
+        return False
+
+    def _skip(self, path: Path, why: str) -> None:
+        self.w.skipped += 1
+        log.warning("%s: %s, not in the backup", path, why)
+
+
+def _open_mail(path: Path) -> BinaryIO:
+    """A file of the mail store opened for reading, never through a symbolic link (OSError
+    ELOOP) and without waiting (O_NONBLOCK: a FIFO opens at once, and fstat tells it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    return open(fd, "rb")
 
 
 def _split_message(rel: str) -> tuple[str, str, str]:

@@ -6,6 +6,7 @@ pg_dump and pg_restore get the database's password (not on their command line)."
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,45 @@ def test_pg_tools_get_the_password_apart_from_their_command_line() -> None:
         "postgresql://mg@db.example:5432/mail?sslmode=require", "s3cr@t")
     assert pg_conninfo("postgresql+psycopg://postgres@127.0.0.1:5433/x") == ("postgresql://postgres@127.0.0.1:5433/x",
                                                                             None)
+
+
+def test_a_symlinked_message_is_recorded_as_a_link_and_its_target_never_copied(tmp_path: Path) -> None:
+    secret = tmp_path / "mailgothai.toml"  # DATA/mailgothai.toml: the passwords
+    secret.write_text("ldap_manager_password = 'TOPSECRET'\n")
+    folder = maildir(tmp_path / "mailboxes")
+    (folder / "cur" / "1700000000.M1P1.host,S=5:2,S").write_bytes(b"hello")
+    link = "1700000001.M2P2.host:2,S"
+    os.symlink(secret, folder / "cur" / link)  # planted by the mail user
+    c, manifest, out = copier(tmp_path)
+    c.run(tmp_path / "mailboxes")
+    rel = f"mail/ab/abcd-1234/Maildir/cur/{link}"
+    copied = [p.read_bytes() for p in (out / "mail").rglob("*") if p.is_file() and not p.is_symlink()]
+    assert b"TOPSECRET" not in b"".join(copied)
+    assert rel not in manifest.files
+    assert manifest.symlinks[rel] == str(secret) and os.readlink(out / rel) == str(secret)
+    assert backed_up(out)["mail/ab/abcd-1234/Maildir/cur/1700000000.M1P1.host,S=5:2,S"] == b"hello"
+    assert manifest.counts["mail_skipped"] == 1
+
+
+def test_a_fifo_where_a_message_belongs_is_skipped_without_hanging(tmp_path: Path) -> None:
+    folder = maildir(tmp_path / "mailboxes")
+    os.mkfifo(folder / "new" / "1700000002.M3P3.host")  # open() for reading would wait for a writer
+    (folder / "new" / "1700000003.M4P4.host").write_bytes(b"mail")
+    c, manifest, out = copier(tmp_path)
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the backup waits on the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        c.run(tmp_path / "mailboxes")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert backed_up(out) == {"mail/ab/abcd-1234/Maildir/new/1700000003.M4P4.host": b"mail",
+                              "mail/ab/abcd-1234/Maildir/dovecot-uidlist": b"3 V1 N3\n"}
+    assert not (out / "mail/ab/abcd-1234/Maildir/new/1700000002.M3P3.host").exists()
+    assert set(manifest.files) == {"mail/ab/abcd-1234/Maildir/new/1700000003.M4P4.host",
+                                   "mail/ab/abcd-1234/Maildir/dovecot-uidlist"}
+    assert manifest.counts["mail_skipped"] == 1
