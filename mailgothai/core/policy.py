@@ -75,6 +75,7 @@ class R(enum.Enum):
     SPOOFED_HOSTED_HEADER = "spoofed_hosted_header"
     UNREADABLE_SENDER_HEADER = "unreadable_sender_header"
     HEADER_FROM_NOT_YOURS = "header_from_not_yours"
+    HEADER_SHOWS_NOT_YOURS = "header_shows_not_yours"
     NO_VALID_RECIPIENTS = "no_valid_recipients"
     # inbound protection (core/spam.py)
     OTHER_POLICY_NEXT = "other_policy_next"
@@ -127,6 +128,8 @@ REPLIES: dict[R, Reply] = {
     R.UNREADABLE_SENDER_HEADER: Reply(550, "5.7.1", "{header} header cannot be read ({reason}); "
                                                     "mail whose sender is unclear is not accepted"),
     R.HEADER_FROM_NOT_YOURS: Reply(550, "5.7.1", "{header} header address is not yours: {address}"),
+    R.HEADER_SHOWS_NOT_YOURS: Reply(550, "5.7.1", "{header} header shows {domain}, a hosted domain "
+                                                  "you may not send as"),
     R.NO_VALID_RECIPIENTS: Reply(503, "5.5.1", "No valid recipients"),
     # a recipient under another domain's (or user's) spam policy: one decision per message
     R.OTHER_POLICY_NEXT: Reply(452, "4.5.3", "Recipient under another policy: send it in a new transaction"),
@@ -338,10 +341,15 @@ def claimed_domains(fields: tuple[SenderField, ...]) -> frozenset[str]:
     return out
 
 
-def decide_sender_fields(fields: tuple[SenderField, ...], owned: frozenset[str]) -> Reply | None:
+def decide_sender_fields(fields: tuple[SenderField, ...], owned: frozenset[str],
+                         hosted: frozenset[str] = frozenset()) -> Reply | None:
     """Authenticated mail: every address of `From:` and `Sender:` must be one the user
     owns (what the reader sees, and what the domain's DKIM signature vouches for); a
-    message needs a From: address; a field that cannot be read is refused."""
+    message needs a From: address; a field that cannot be read is refused. And, as for
+    mail without AUTH, what a reader sees counts: a hosted domain shown anywhere in the
+    fields (a display name, a comment, an encoded word) must be a domain of one of the
+    user's addresses. `hosted` holds those of the fields' `shown_domains` that are hosted
+    here (`shown_to_check` says which to ask the directory about)."""
     for field in fields:
         if field.problem:
             return reply(R.UNREADABLE_SENDER_HEADER, header=field.header, reason=field.problem)
@@ -350,7 +358,25 @@ def decide_sender_fields(fields: tuple[SenderField, ...], owned: frozenset[str])
                 return reply(R.HEADER_FROM_NOT_YOURS, header=field.header, address=address)
     if not any(f.addresses for f in fields if f.header == "From:"):
         return reply(R.HEADER_FROM_NOT_YOURS, header="From:", address="(none)")
+    mine = owned_domains(owned)
+    for field in fields:
+        for domain in sorted(field.shown_domains & hosted - mine):
+            return reply(R.HEADER_SHOWS_NOT_YOURS, header=field.header, domain=domain)
     return None
+
+
+def owned_domains(owned: frozenset[str]) -> frozenset[str]:
+    """The domains of the addresses a user owns."""
+    return frozenset(domain_of(a) for a in owned)
+
+
+def shown_to_check(fields: tuple[SenderField, ...], owned: frozenset[str]) -> frozenset[str]:
+    """The domains shown in the sender fields that are not the user's own: those the
+    directory must say are hosted or not (none, for nearly every message)."""
+    shown: frozenset[str] = frozenset()
+    for field in fields:
+        shown |= field.shown_domains
+    return shown - owned_domains(owned) if shown else shown
 
 
 # ---- delivery ------------------------------------------------------------------------

@@ -414,7 +414,7 @@ class RelayHandler:
             data = without_spam_headers(data)  # nobody outside may forge or hide the verdict
         else:
             # Sieve mail: a redirect keeps the original From:, signed for the user's domain
-            refused = None if tx.sieve else p.decide_sender_fields(fields, tx.owned)
+            refused = None if tx.sieve else await self.sender_fields_claims(fields, tx.owned)
             if refused:
                 return str(refused)
             stripped = without_own_results(data, own_id)
@@ -531,6 +531,19 @@ class RelayHandler:
             log.warning("DATA: directory unavailable: %s", exc)
             return p.reply(p.R.TEMPORARY_FAILURE)
         return p.decide_unauthenticated_claims(tx.dkim_domain, fields, hosted, signers)
+
+    async def sender_fields_claims(self, fields: tuple[SenderField, ...], owned: frozenset[str]) -> p.Reply | None:
+        """Authenticated mail's From:/Sender: rule (`p.decide_sender_fields`): the user's
+        own addresses, and no hosted domain shown that is not the user's; the directory is
+        asked only about shown domains that are not the user's (for nearly every message,
+        none)."""
+        shown = p.shown_to_check(fields, owned)
+        try:
+            hosted = await cached_or_thread(self._hosted, shown) if shown else frozenset()
+        except MailGoThaiError as exc:
+            log.warning("DATA: directory unavailable: %s", exc)
+            return p.reply(p.R.TEMPORARY_FAILURE)
+        return p.decide_sender_fields(fields, owned, hosted)
 
     def _hosted(self, names: frozenset[str]) -> frozenset[str]:
         """Directory reads (see `cached_or_thread`): those of `names` that are hosted here."""

@@ -191,3 +191,23 @@ def test_at_submission_sender_must_be_the_users_own_like_from(relay: Settings,
                                                             "sender own")) == {}
     [got] = wait_for_messages(relay, reader)
     assert b"Subject: sender own" in got
+
+
+def test_at_submission_a_display_name_may_not_show_another_hosted_domain(relay: Settings,
+                                                                        mail_domain: MailDomain) -> None:
+    """Audit: `From: "minister@<other hosted domain>" <alice@own>` was accepted and signed:
+    submission checked the addresses only, never what a reader sees."""
+    other = f"r{uuid.uuid4().hex[:10]}.go.th"
+    mail_domain.services.domains.add(other, description="relay test: another agency")
+    alice, reader = mail_domain.account("dnalice"), mail_domain.account("dnreader")
+    with submission(relay, alice) as client:
+        for headers in (f'From: "minister@{other}" <{alice}>',
+                        f"From: Minister ({q_encoded('minister@' + other)}) <{alice}>"):
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                client.sendmail(alice, [reader], raw_message(headers, reader, "minister shown"))
+            assert info.value.smtp_code == 550 and other.encode() in info.value.smtp_error, headers
+        # an outside address or the user's own domain in the display name is not a claim
+        own = f'From: "{alice} (was ceo@elsewhere.example)" <{alice}>'
+        assert client.sendmail(alice, [reader], raw_message(own, reader, "own shown")) == {}
+    [got] = wait_for_messages(relay, reader)
+    assert b"Subject: own shown" in got

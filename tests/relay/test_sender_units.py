@@ -106,6 +106,30 @@ def test_submission_holds_sender_to_the_same_rule_as_from() -> None:
     assert refused is not None and "From:" in refused.text  # a From: is still needed
 
 
+def _submission(head: str, owned: frozenset[str], hosted_here: frozenset[str]) -> p.Reply | None:
+    """The relay's submission check: the directory asked only about shown_to_check."""
+    fields = fields_of(head)
+    return p.decide_sender_fields(fields, owned, p.shown_to_check(fields, owned) & hosted_here)
+
+
+@pytest.mark.parametrize("head", [
+    'From: "minister@b.go.th" <a@h.go.th>',
+    "From: Minister (minister@b.go.th) <a@h.go.th>",
+    "From: =?utf-8?q?minister=40b.go.th?= <a@h.go.th>",
+    'From: "minister@b.go.th\u200e" <a@h.go.th>',
+    'From: a@h.go.th\r\nSender: "minister@b.go.th" <office@h.go.th>',
+])
+def test_submission_may_not_show_a_hosted_domain_the_user_does_not_own(head: str) -> None:
+    owned = frozenset({"a@h.go.th", "office@h.go.th"})
+    refused = _submission(head, owned, frozenset({"h.go.th", "b.go.th"}))
+    assert refused is not None and (refused.code, refused.status) == (550, "5.7.1")
+    assert "b.go.th" in refused.text
+    # the same field with a domain not hosted here, or the user's own, is the user's business
+    assert _submission(head.replace("b.go.th", "outside.example"), owned, frozenset({"h.go.th", "b.go.th"})) is None
+    assert _submission(head.replace("b.go.th", "h.go.th"), owned, frozenset({"h.go.th", "b.go.th"})) is None
+    assert p.shown_to_check(fields_of("From: A <a@h.go.th>"), owned) == frozenset()  # no directory question
+
+
 @pytest.mark.parametrize("field,expected", [
     (b"Authentication-Results: mx.go.th; dkim=pass", "mx.go.th"),
     (b"Authentication-Results: MX.GO.TH 1; spf=pass", "mx.go.th"),
