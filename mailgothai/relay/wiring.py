@@ -74,11 +74,16 @@ def build(settings: Settings) -> RelayContext:
                       timeout=settings.ldap_timeout, pool_size=16)
     directory = RelayDirectory(gateway, Layout(settings.ldap_base), settings.relay_lookup_cache_ttl)
     store = Store.open(settings.sql_url_effective)
+    counter_store = store
     if store.engine.dialect.name == "sqlite":
-        # The relay writes hourly counters per recipient: a commit need not wait for the
-        # disk (WAL, synchronous=NORMAL). A power cut may forget the last increments —
-        # harmless for a rate limit; messages themselves are fsynced in the spool.
-        event.listen(store.engine, "connect", _counter_pragmas)
+        # The relay writes hourly counters per recipient: their commits need not wait for
+        # the disk (WAL, synchronous=NORMAL), on an engine of their own. A power cut may
+        # forget the last increments — harmless for a rate limit. Everything else keeps
+        # the store's synchronous=FULL: the quarantine's index rows are committed before
+        # the 250, and a row lost to a power cut would have its file swept as an orphan.
+        counter_store = Store.open(settings.sql_url_effective)
+        event.listen(counter_store.engine, "connect", _counter_pragmas)
+        event.listen(store.engine, "engine_disposed", lambda _engine: counter_store.close())  # ctx.close()
     keys = KeyTable(DkimKeyRecords(store), KeyFiles(settings.dkim_key_dir), settings.dkim_retire_delay)
     spool = Spool(settings.spool_dir.resolve())
     spool.prepare()
@@ -116,7 +121,7 @@ def build(settings: Settings) -> RelayContext:
                                 SpamPolicies(store), quarantine)
     ctx = RelayContext(
         settings=settings, directory=directory, router=router, quota=quota,
-        counters=SendCounters(store), keys=keys,
+        counters=SendCounters(counter_store), keys=keys,
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
                            hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder,

@@ -202,3 +202,27 @@ def test_relays_of_one_name_release_only_what_they_keep(quarantine: Quarantine, 
     assert _release(twin, twin_spool, RecordingQueue()) == 0 and list(twin_spool.iter_ids()) == []
     assert _release(quarantine, spool, RecordingQueue()) == 1
     assert _release(twin, twin_spool, RecordingQueue()) == 0 and list(twin_spool.iter_ids()) == []
+
+
+def test_the_relays_quarantine_index_commits_with_synchronous_full(tmp_path: Path) -> None:
+    """The relay set synchronous=NORMAL (for its hourly counters) on its whole SQLite
+    engine, the quarantine index's too: a row committed before the 250 could be lost to a
+    power cut, and its file then swept as an orphan. Only the counters' engine is NORMAL."""
+    from sqlalchemy import text
+
+    from mailgothai.relay import wiring
+    from mailgothai.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data", environ={})
+    assert settings.sql_url_effective.startswith("sqlite")
+    ctx = wiring.build(settings)
+    try:
+        assert ctx.quarantine is not None
+        with ctx.quarantine.index._store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        with ctx.store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2
+        with ctx.counters._store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL: a rate limit
+    finally:
+        ctx.close()
