@@ -4,12 +4,14 @@ MX hosts (dnspython), over SMTP with aiosmtplib (STARTTLS when offered)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import aiosmtplib
 import dns.asyncresolver
 import dns.exception
 import dns.nameserver
 import dns.resolver
+from aiosmtplib.typing import Default
 
 from mailgothai.core.dkim import to_crlf
 from mailgothai.settings import dns_servers
@@ -94,6 +96,18 @@ def _parse_hostport(text: str, default_port: int = 25) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, noting when the DATA command went out: from then on the
+    destination may have (or may yet) accept the message, whatever reaches us."""
+
+    data_sent = False
+
+    async def data(self, message: str | bytes, /, *,
+                   timeout: float | Literal[Default.token] | None = Default.token) -> aiosmtplib.SMTPResponse:
+        self.data_sent = True
+        return await super().data(message, timeout=timeout)
+
+
 class RemoteSender:
     def __init__(self, smarthost: str, resolver: Resolver, hostname: str, timeout: float = 60.0) -> None:
         self._smarthost = _parse_hostport(smarthost) if smarthost else None
@@ -113,13 +127,15 @@ class RemoteSender:
         last: dict[str, RemoteReply] = {}
         for host, port in hosts:
             last = await self._try_host(host, port, sender, recipients, message)
+            # the next host only when this one could not be reached or refused the session
+            # (421); a connection lost once the data was sent is a 451 (see _try_host)
             if not all(reply.code == 421 or reply.text.startswith("4.4.1") for reply in last.values()):
                 return last
         return last
 
     async def _try_host(self, host: str, port: int, sender: str, recipients: list[str],
                         message: bytes) -> dict[str, RemoteReply]:
-        client = aiosmtplib.SMTP(hostname=host, port=port, local_hostname=self._hostname, timeout=self._timeout,
+        client = _Client(hostname=host, port=port, local_hostname=self._hostname, timeout=self._timeout,
                                  start_tls=None, validate_certs=False)
         try:
             await client.connect()
@@ -135,6 +151,13 @@ class RemoteSender:
         except aiosmtplib.SMTPResponseException as exc:
             return {r: RemoteReply(exc.code, exc.message) for r in recipients}
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            if client.data_sent:
+                # The host may have taken the message (lost after the final dot, or while
+                # waiting for its reply): not sent to the next MX host in this attempt, a
+                # temporary failure retried later, as every MTA does (a duplicate stays
+                # possible then, if the host did accept it).
+                return {r: RemoteReply(451, f"4.4.2 connection to {host}:{port} lost after the data was sent "
+                                            f"(it may have been delivered): {exc}") for r in recipients}
             return {r: RemoteReply(421, f"4.4.2 connection to {host}:{port} lost: {exc}") for r in recipients}
         finally:
             try:

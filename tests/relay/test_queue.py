@@ -167,3 +167,72 @@ def test_retry_all_skips_a_message_delivered_while_it_runs(tmp_path: Path, monke
     assert not spool.state_path(delivered).exists()
     with pytest.raises(NotFound):
         cmd_retry(argparse.Namespace(all=False, queue_id=delivered), settings)
+
+
+def test_a_connection_lost_after_the_data_is_not_tried_again_at_the_next_mx() -> None:
+    """The remote sender moved on to the next MX host whenever every reply was 421, its own
+    "421 4.4.2 connection ... lost" too: lost after the final dot, the first host may have
+    accepted (and will deliver) the message, and the second delivered it again in the same
+    attempt. Now the recipients of a connection lost once the data was sent are a temporary
+    failure, left to a later attempt (as every MTA does: a duplicate stays possible then);
+    a host that cannot be reached at all still passes to the next."""
+    import asyncio
+
+    from aiosmtpd.smtp import SMTP as Server
+
+    from mailgothai.relay.remote import RemoteReply, RemoteSender, Resolver
+
+    class Dropping:
+        """An MX that takes the message, then drops the connection before it replies."""
+
+        def __init__(self) -> None:
+            self.received: list[bytes] = []
+
+        async def handle_DATA(self, server: Server, session: object, envelope: object) -> str:
+            self.received.append(getattr(envelope, "original_content", b""))
+            assert server.transport is not None
+            server.transport.abort()
+            return "250 2.0.0 never heard"
+
+    class Accepting:
+        def __init__(self) -> None:
+            self.received: list[bytes] = []
+
+        async def handle_DATA(self, server: Server, session: object, envelope: object) -> str:
+            self.received.append(getattr(envelope, "original_content", b""))
+            return "250 2.0.0 accepted"
+
+    class ThreeMx(Resolver):
+        async def mx_hosts(self, domain: str) -> list[str]:
+            return ["mx1.remote.example", "mx2.remote.example", "mx3.remote.example"]
+
+    async def run() -> tuple[dict[str, RemoteReply], list[str], Dropping, Accepting]:
+        loop = asyncio.get_running_loop()
+        dropping, accepting = Dropping(), Accepting()
+        servers = [await loop.create_server(lambda h=h: Server(h, hostname="mx.test"), "127.0.0.1", 0)
+                   for h in (dropping, accepting)]
+        ports = {"mx1.remote.example": 1,  # nothing listens: the connection fails, the next host is tried
+                 "mx2.remote.example": servers[0].sockets[0].getsockname()[1],
+                 "mx3.remote.example": servers[1].sockets[0].getsockname()[1]}
+        tried: list[str] = []
+
+        class Sender(RemoteSender):
+            async def _try_host(self, host: str, port: int, sender: str, recipients: list[str],
+                                message: bytes) -> dict[str, RemoteReply]:
+                tried.append(host)
+                return await super()._try_host("127.0.0.1", ports[host], sender, recipients, message)
+
+        try:
+            replies = await Sender("", ThreeMx("off", 5.0), "relay.test", timeout=10.0).deliver(
+                "a@h.go.th", ["someone@remote.example"], b"Subject: once\r\n\r\nonly once\r\n")
+        finally:
+            for server in servers:
+                server.close()
+        return replies, tried, dropping, accepting
+
+    replies, tried, dropping, accepting = asyncio.run(run())
+    assert len(dropping.received) == 1
+    assert accepting.received == []  # not sent again in the same attempt
+    assert tried == ["mx1.remote.example", "mx2.remote.example"]
+    reply = replies["someone@remote.example"]
+    assert 400 <= reply.code < 500 and "lost" in reply.text, reply  # retried later
