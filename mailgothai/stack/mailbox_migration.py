@@ -84,8 +84,8 @@ def migrate(settings: Settings, now: datetime | None = None) -> Migration:
         _prepare_root(mailboxes.root, settings)
         for entry in gateway.iter_paged(layout.domains, f.eq("objectClass", "mgtAccount"),
                                         ("mail", "entryUUID"), page_size=1000):
-            local, _, domain = entry.first("mail").lower().rpartition("@")
-            if _move(legacy / domain / local, mailboxes, entry.first("entryUUID"), done):
+            old = _legacy_home(legacy, entry.first("mail"), done)
+            if old is not None and _move(old, mailboxes, entry.first("entryUUID"), done):
                 done.moved += 1
         _adopt_orphans(legacy, mailboxes, gateway, layout, now or datetime.now(UTC), done)
         _remove_if_empty(legacy)
@@ -98,6 +98,39 @@ def _prepare_root(root: Path, settings: Settings) -> None:
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     if os.geteuid() == 0:
         os.chown(root, settings.mail_uid, settings.mail_gid)
+
+
+def _legacy_home(legacy: Path, address: str, done: Migration) -> Path | None:
+    """LEGACY/DOMAIN/LOCAL, the older version's home of this address, or None (the reason in
+    done.left) where that is no folder of the legacy root: a local part may hold '/' (so
+    '/etc@a.go.th' would make '/etc' for pathlib) and the moves run as root. Each part must
+    be one folder name, and no symbolic link is followed out of (or moved from) the root."""
+    local, _, domain = address.lower().rpartition("@")
+    for what, part in (("local part", local), ("domain", domain)):
+        if part in ("", ".", "..") or "/" in part or "\0" in part:
+            done.left.append(f"{address}: its {what} is not one folder name, so no older mail is looked "
+                             f"for under {legacy} (nothing moved)")
+            return None
+    old = legacy / domain / local
+    return old if _inside(legacy, old, done) else None
+
+
+def _inside(legacy: Path, old: Path, done: Migration) -> bool:
+    """old is LEGACY/DOMAIN/LOCAL with neither part a symbolic link (a link's target is not
+    moved, nor is the link, which would make a home that leads elsewhere); else why not in done.left."""
+    if old.parent.parent != legacy:
+        done.left.append(f"{old}: not a folder of {legacy}/DOMAIN (nothing moved)")
+        return False
+    link = old.parent if old.parent.is_symlink() else old if old.is_symlink() else None
+    if link is not None:
+        reason = f"{link}: a symbolic link, not followed (nothing moved)"
+        if reason not in done.left:  # a linked DOMAIN once, not once per account
+            done.left.append(reason)
+        return False
+    if not old.resolve().is_relative_to(legacy):
+        done.left.append(f"{old}: leads outside {legacy} (nothing moved)")
+        return False
+    return True
 
 
 def _move(old: Path, mailboxes: Mailboxes, mailbox_id: str, done: Migration) -> bool:
@@ -126,9 +159,16 @@ def _adopt_orphans(legacy: Path, mailboxes: Mailboxes, gateway: Gateway, layout:
     domains = DomainDirectory(gateway, layout)
     made = 0
     for domain_dir in sorted(p for p in legacy.iterdir() if p.is_dir()):
+        if domain_dir.is_symlink():
+            reason = f"{domain_dir}: a symbolic link, not followed (nothing moved)"
+            if reason not in done.left:
+                done.left.append(reason)
+            continue
         domain = domains.find(domain_dir.name)
         limits = domain.limits if domain is not None else DomainLimits()
-        for home in sorted(p for p in domain_dir.iterdir() if p.is_dir()):
+        for home in sorted(p for p in domain_dir.iterdir() if p.is_dir() or p.is_symlink()):
+            if not _inside(legacy, home, done):
+                continue
             try:
                 address = normalize_address(f"{home.name}@{domain_dir.name}")
             except InvalidInput as exc:

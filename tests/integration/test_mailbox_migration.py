@@ -26,12 +26,13 @@ from pathlib import Path
 import pytest
 
 from mailgothai.core.models import Role
+from mailgothai.mailstore.mailboxes import Mailboxes
 from mailgothai.paths import PROJECT_ROOT
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings, load_settings
-from mailgothai.stack import manager
+from mailgothai.stack import mailbox_migration, manager
 from tests.conftest import CHEAP_ARGON2, free_port, stack_data_dir, stack_settings
 from tests.integration.conftest import MailClients
 
@@ -247,3 +248,38 @@ def test_a_migration_killed_half_way_is_finished_by_the_next_stack_up(copy_of: S
 
     upgraded = manager.up(settings).settings
     _check_upgraded(upgraded, old_data_dir)
+
+
+def test_an_address_that_is_a_path_moves_nothing_from_outside_the_legacy_root(
+        stack: Settings, services: Services, domain: str, tmp_path: Path) -> None:
+    """'/' is valid in a local part: `/…/victim@D` made DATA/mail/D//…/victim, which pathlib
+    reads as /…/victim, and the migration renamed that directory into the mailbox root. A
+    legacy folder that is a symbolic link is not followed (nor moved) either."""
+    victim = stack.data_dir.parent / "victim"  # stands for /etc: outside DATA/mail
+    (victim / "ssh").mkdir(parents=True)
+    (victim / "ssh" / "sshd_config").write_text("x")
+    other = stack.data_dir.parent / "other"
+    (other / "Maildir" / "cur").mkdir(parents=True)
+    path_like, dotted = f"{victim}@{domain}", f"a/./b@{domain}"  # both accepted as addresses
+    for address in (path_like, dotted, f"plain@{domain}"):
+        services.accounts.add(address, PasswordInput(plain=PASSWORD))
+    legacy = stack.legacy_mail_root
+    try:
+        (legacy / domain / "plain" / "Maildir" / "cur").mkdir(parents=True)
+        (legacy / domain / "plain" / "Maildir" / "cur" / "1.M1.h:2,S").write_bytes(b"kept")
+        os.symlink(other, legacy / domain / "linked")  # no account: would be adopted as an orphan
+        settings = stack.replace(mailbox_root=str(tmp_path / "mailboxes"))
+        done = mailbox_migration.migrate(settings)
+        assert sorted(str(p.relative_to(victim)) for p in victim.rglob("*")) == ["ssh", "ssh/sshd_config"]
+        assert (other / "Maildir" / "cur").is_dir() and (legacy / domain / "linked").is_symlink()
+        mailboxes = Mailboxes(tmp_path / "mailboxes")
+        moved = mailboxes.maildir(services.accounts.get(f"plain@{domain}").mailbox_id)
+        assert (moved / "cur" / "1.M1.h:2,S").read_bytes() == b"kept"
+        assert not mailboxes.exists(services.accounts.get(path_like).mailbox_id)
+        assert not [p for p in (tmp_path / "mailboxes").rglob("*") if p.is_symlink()]
+        assert done.moved == 1 and done.adopted == []
+        assert any(path_like in item for item in done.left), done.left
+        assert any(dotted in item for item in done.left), done.left
+        assert any(str(legacy / domain / "linked") in item and "symbolic link" in item for item in done.left)
+    finally:
+        shutil.rmtree(legacy, ignore_errors=True)
