@@ -15,6 +15,11 @@ from mailgothai.core.reasons import Why
 from mailgothai.core.retention import parse_retention_days
 from mailgothai.errors import InvalidInput, LimitExceeded
 
+# The largest counts a domain may be given (0 is "no limit"): far above any agency, far
+# below what the directory's INTEGER and SQL's 64-bit integers hold, which the relay's
+# counters are compared with (10**30 overflowed SQLite at every authenticated RCPT).
+MAX_COUNTS: dict[str, int] = {"max_accounts": 10_000_000, "hourly_send_limit": 10_000_000}
+
 
 def _show(n: int) -> str:
     """A size for a message: exact ("9G") when it has a unit, else approximate ("1.2 GiB")."""
@@ -83,6 +88,9 @@ def check_domain_limits(limits: DomainLimits) -> None:
     for name in ("quota_pool", "default_quota", "max_message_size"):
         if getattr(limits, name) > MAX_SIZE:
             raise InvalidInput(name, Why.ABOVE_MAXIMUM(max=format_size(MAX_SIZE)))
+    for name, most in MAX_COUNTS.items():
+        if getattr(limits, name) > most:
+            raise InvalidInput(name, Why.ABOVE_MAXIMUM(max=most))
     if limits.max_message_size == 0:
         raise InvalidInput("max_message_size", Why.NOT_ABOVE_ZERO())
     parse_retention_days(limits.retention_days)

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from mailgothai.core.addresses import normalize_domain
-from mailgothai.core.limits import check_domain_limits, check_new_limits_against_usage
+from mailgothai.core.limits import MAX_COUNTS, check_domain_limits, check_new_limits_against_usage
 from mailgothai.core.models import Domain, DomainLimits, Status
 from mailgothai.core.quota import parse_size
 from mailgothai.core.reasons import Why
@@ -20,10 +20,15 @@ MAX_DESCRIPTION = 1024
 
 
 def _count(value: int | str, field: str) -> int:
+    """A count as typed; its maximum is check_domain_limits' (core/limits.py MAX_COUNTS)."""
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and len(text.lstrip("0")) > 18:  # past any maximum, and int()'s limit
+        raise InvalidInput(field, Why.ABOVE_MAXIMUM(max=MAX_COUNTS[field]))
     try:
-        number = int(str(value).strip())
+        number = int(text)
     except ValueError:
-        raise InvalidInput(field, Why.NOT_WHOLE_NUMBER(value=repr(value))) from None
+        shown = value if len(text) <= 64 else text[:64] + "..."
+        raise InvalidInput(field, Why.NOT_WHOLE_NUMBER(value=repr(shown))) from None
     if number < 0:
         raise InvalidInput(field, Why.NEGATIVE())
     return number

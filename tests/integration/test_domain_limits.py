@@ -104,3 +104,27 @@ def test_setting_a_domain_to_what_it_holds_changes_and_records_nothing(cli: Cli,
     _ok(cli("domain", "set", domain, "--max-accounts", "11"))
     assert audit.count(domain=domain) == before + 1
     assert json.loads(cli("domain", "show", domain, "--json").stdout)["limits"]["max_accounts"] == 11
+
+
+def test_a_count_past_its_maximum_is_refused_and_changes_nothing(cli: Cli, audit: AuditProbe) -> None:
+    """max_accounts and hourly_send_limit have a maximum (10,000,000 each): 10**30
+    was kept, and then every authenticated RCPT of the domain overflowed SQLite's integer."""
+    domain = unique_domain("huge")
+    huge = str(10**30)
+    message = _refused(cli("domain", "add", domain, "--max-accounts", huge), "max_accounts")
+    assert "larger than the maximum 10000000" in message
+    _refused(cli("domain", "add", domain, "--hourly-send-limit", huge), "hourly_send_limit")
+    assert cli("domain", "show", domain).returncode == 1  # not made
+    _ok(cli("domain", "add", domain, "--max-accounts", "10", "--hourly-send-limit", "100"))
+    before = _state(cli, domain, audit)
+    for option, field, value in (("--max-accounts", "max_accounts", huge),
+                                 ("--max-accounts", "max_accounts", "10000001"),
+                                 ("--max-accounts", "max_accounts", "9" * 5000),
+                                 ("--hourly-send-limit", "hourly_send_limit", huge),
+                                 ("--hourly-send-limit", "hourly_send_limit", "10000001")):
+        message = _refused(cli("domain", "set", domain, option, value), field)
+        assert "maximum" in message and len(message) < 500, message
+    assert _state(cli, domain, audit) == before
+    _ok(cli("domain", "set", domain, "--max-accounts", "10000000", "--hourly-send-limit", "10000000"))
+    limits = json.loads(cli("domain", "show", domain, "--json").stdout)["limits"]
+    assert (limits["max_accounts"], limits["hourly_send_limit"]) == (10_000_000, 10_000_000)

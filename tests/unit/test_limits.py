@@ -144,6 +144,15 @@ def test_default_limits_are_valid() -> None:
         ({"quota_pool": 1024**5 + 1}, "quota_pool", "maximum"),
         ({"max_accounts": 1.5}, "max_accounts", "whole number"),
         ({"max_accounts": True}, "max_accounts", "whole number"),
+        # past a sane maximum: 10**30 was kept, and SQLite overflowed at every authenticated RCPT
+        ({"max_accounts": 10**30}, "max_accounts", "larger than the maximum 10000000"),
+        ({"max_accounts": 2**63}, "max_accounts", "larger than the maximum 10000000"),
+        ({"max_accounts": 10_000_001}, "max_accounts", "larger than the maximum 10000000"),
+        ({"hourly_send_limit": 10**30}, "hourly_send_limit", "larger than the maximum 10000000"),
+        ({"hourly_send_limit": 10_000_001}, "hourly_send_limit", "larger than the maximum 10000000"),
+        ({"default_quota": 10**30}, "default_quota", "maximum"),
+        ({"max_message_size": 10**30}, "max_message_size", "maximum"),
+        ({"retention_days": 10**30}, "retention_days", "between 0 and 3650"),
     ],
 )
 def test_invalid_limit_values(changes: dict[str, object], field: str, reason_part: str) -> None:
@@ -157,6 +166,10 @@ def test_invalid_limit_values(changes: dict[str, object], field: str, reason_par
 
 def test_hourly_send_limit_zero_is_allowed() -> None:
     check_domain_limits(DomainLimits(hourly_send_limit=0))
+
+
+def test_the_largest_counts_are_allowed() -> None:
+    check_domain_limits(DomainLimits(max_accounts=10_000_000, hourly_send_limit=10_000_000))
 
 
 # ---- new limits against current usage -----------------------------------------

@@ -161,3 +161,16 @@ def test_an_audit_time_out_of_range_is_refused(api, client, world: World) -> Non
         assert page.status_code == 400, (params, page.status_code)
     # a time in Bangkok (or any zone) within the range is answered
     assert api("GET", "/audit", params={"since": "2024-01-01T00:00:00+07:00", "limit": "1"}).status_code == 200
+
+
+def test_a_domain_count_past_its_maximum_is_refused(api, world: World) -> None:  # type: ignore[no-untyped-def]
+    """max_accounts 10**30 was answered 200 (and then every authenticated RCPT of the
+    domain overflowed SQLite): each count has a maximum, and the answer names the field."""
+    before = api("GET", f"/domains/{world.a}").json()
+    for name, value in (("max_accounts", 10**30), ("max_accounts", 2**63), ("hourly_send_limit", 10**30),
+                        ("retention_days", 10**30), ("quota_pool", 10**30), ("default_quota", 10**30),
+                        ("max_message_size", 10**30)):
+        r = api("PATCH", f"/domains/{world.a}", json={name: value})
+        assert r.status_code == 400, (name, r.status_code, r.text)
+        assert fields(r) == [name], r.text
+    assert api("GET", f"/domains/{world.a}").json() == before
