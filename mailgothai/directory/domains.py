@@ -214,7 +214,7 @@ class DomainDirectory:
         if target is not None:
             parts.append(f.eq("mgtAliasDomainTarget", target))
         # as the application: a domain admin's service has checked it may see `target`, and the
-        # alias entries carry the alias's own name, not the target's (rule {11} of the ACLs)
+        # alias entries carry the alias's own name, not the target's (slapd's rules go by an entry's domainName)
         gateway = self._gw.as_application()
         found = [to_alias_domain(e) for e in gateway.search(self._layout.domains, f.all_of(*parts), ALIAS_ATTRS,
                                                                scope=ldap3.LEVEL)]

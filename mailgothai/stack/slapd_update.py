@@ -135,10 +135,16 @@ def update_config(settings: Settings, node: int = 1) -> ConfigUpdate:
             for operation, attribute, value in changes:
                 modification.setdefault(attribute, []).append((operation, [value]))
             conn.modify(ours[0], modification)
-        access = _read(conn, DATABASE_DN, ["olcAccess"])["olcAccess"]
+        current_access = _read(conn, DATABASE_DN, ["olcAccess", "olcAddContentAcl"])
+        access = current_access["olcAccess"]
         replace_access = [_plain(v) for v in access] != [_plain(v) for v in wanted_access]
         if replace_access:
             conn.modify(DATABASE_DN, {"olcAccess": [(ldap3.MODIFY_REPLACE, wanted_access)]})
+        # Adds checked attribute by attribute (a directory made before this was set).
+        wanted_add_acl = ldif_values(config, DATABASE_DN).get("olcAddContentAcl", [])
+        if wanted_add_acl and current_access.get("olcAddContentAcl") != wanted_add_acl:
+            conn.modify(DATABASE_DN, {"olcAddContentAcl": [(ldap3.MODIFY_REPLACE, wanted_add_acl)]})
+            replace_access = True
         # Indexes this version added (e.g. mgtSharedAccess, issue 17): slapd builds them online.
         wanted_index = ldif_values(config, DATABASE_DN).get("olcDbIndex", [])
         have_index = {_plain(v) for v in _read(conn, DATABASE_DN, ["olcDbIndex"])["olcDbIndex"]}

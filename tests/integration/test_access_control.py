@@ -122,6 +122,75 @@ def test_domain_admin_cannot_raise_its_own_domain_limits(stack: Settings, world:
     conn.unbind()
 
 
+def test_domain_admin_cannot_make_an_entry_of_its_domain_an_operator(stack: Settings, world: World,
+                                                                   layout: Layout) -> None:
+    """The roles count only on admin entries (ou=admins): an entry a domain admin may write
+    in its own domain never carries a role, an authorization or another domain's name."""
+    conn = _conn(stack, world.admin_dn, ADMIN_PASSWORD)
+    tag = uuid.uuid4().hex[:6]
+    forged = f"mail=op-{tag}@{world.a},{layout.users(world.a)}"
+    conn.add(forged, ["mgtAdmin", "mgtAccount"],
+             {"uid": f"op-{tag}", "mgtRole": "superadmin", "mgtStatus": "active", "mail": f"op-{tag}@{world.a}",
+              "domainName": world.a, "mgtQuota": "1", "userPassword": "Forged-op-pw1"})
+    assert conn.result["result"] == INSUFFICIENT, conn.result
+    dn_a = layout.account(world.user_a)
+    for attrs in ({"objectClass": [(ldap3.MODIFY_ADD, ["extensibleObject"])],
+                   "mgtRole": [(ldap3.MODIFY_ADD, ["superadmin"])]},
+                  {"objectClass": [(ldap3.MODIFY_ADD, ["extensibleObject"])],
+                   "mgtAdminDomain": [(ldap3.MODIFY_ADD, [world.b])]},
+                  # authzTo would let the account act as anyone (olcAuthzPolicy: to)
+                  {"authzTo": [(ldap3.MODIFY_ADD, ["dn.regex:.*"])]},
+                  # another domain's label: Dovecot finds an account by its address and domain
+                  {"domainName": [(ldap3.MODIFY_REPLACE, [world.b])]}):
+        conn.modify(dn_a, attrs)
+        assert conn.result["result"] == INSUFFICIENT, (attrs, conn.result)
+    conn.unbind()
+
+
+def test_another_agencys_address_in_an_entry_is_no_login_there(stack: Settings, world: World, layout: Layout,
+                                                                mail: MailClients) -> None:
+    """A domain admin may write addresses into its own accounts; one of another domain's
+    never logs in (or receives) as that domain's account: Dovecot looks an address up in
+    its own domain only."""
+    conn = _conn(stack, world.admin_dn, ADMIN_PASSWORD)
+    taken, unused = world.user_b, f"nobody-{uuid.uuid4().hex[:6]}@{world.b}"
+    conn.modify(layout.account(world.user_a), {"mail": [(ldap3.MODIFY_ADD, [taken, unused])]})
+    added = conn.result["result"] == 0
+    conn.unbind()
+    try:
+        assert mail.can_login(world.user_b, USER_PASSWORD), "the real holder logs in as before"
+        assert not mail.can_login(taken, USER_PASSWORD + "x")
+        assert not mail.can_login(unused, USER_PASSWORD), "A's account logged in as an address of B"
+    finally:
+        if added:
+            root = _conn(stack, stack.ldap_manager_dn, str(stack.ldap_manager_password))
+            root.modify(layout.account(world.user_a), {"mail": [(ldap3.MODIFY_DELETE, [taken, unused])]})
+            root.unbind()
+
+
+def test_a_role_outside_the_admins_branch_gives_no_rights(stack: Settings, world: World, layout: Layout) -> None:
+    """Even an entry that does carry mgtRole superadmin (written by the rootdn here) is
+    nobody's operator unless it is an admin entry."""
+    tag = uuid.uuid4().hex[:6]
+    forged = f"mail=op-{tag}@{world.a},{layout.users(world.a)}"
+    root = _conn(stack, stack.ldap_manager_dn, str(stack.ldap_manager_password))
+    root.add(forged, ["inetOrgPerson", "mgtAccount", "extensibleObject"],
+             {"mail": f"op-{tag}@{world.a}", "sn": "x", "cn": "x", "domainName": world.a, "mgtStatus": "active",
+              "mgtQuota": "1", "mgtRole": "superadmin", "mgtAdminDomain": world.b, "userPassword": "Forged-op-pw1"})
+    assert root.result["result"] == 0, root.result
+    root.unbind()
+    conn = _conn(stack, forged, "Forged-op-pw1")
+    assert _read(conn, layout.account(world.user_b), ["mail"]) is None
+    conn.modify(layout.domain(world.b), {"mgtQuotaPool": [(ldap3.MODIFY_REPLACE, [str(100 * 1024**4)])]})
+    assert conn.result["result"] == INSUFFICIENT, conn.result
+    conn.modify(layout.account(world.user_b), {"givenName": [(ldap3.MODIFY_REPLACE, ["hijacked"])]})
+    assert conn.result["result"] != 0, conn.result
+    conn.add(layout.admin(f"op2-{tag}"), ["mgtAdmin"], {"uid": f"op2-{tag}", "mgtRole": "superadmin",
+                                                       "mgtStatus": "active"})
+    assert conn.result["result"] == INSUFFICIENT, conn.result
+    conn.unbind()
+
+
 @pytest.mark.parametrize("who", ["app", "mailserver", "domain admin", "the account itself", "anonymous"])
 def test_nobody_reads_password_hashes(stack: Settings, world: World, layout: Layout, who: str) -> None:
     dn = layout.account(world.user_a)
