@@ -47,11 +47,13 @@ class Recipient:
     state: State = State.HELD
     released_at: datetime | None = None
     released_by: str | None = None
+    # The hosted domain whose admins see this recipient: the domain the RCPT TO named, or,
+    # for an RCPT TO at an alias domain, the domain that one stands for (the relay knows
+    # which when it keeps the message). Not given: the RCPT TO's domain.
+    domain: str = ""
 
-    @property
-    def domain(self) -> str:
-        """The domain the sender wrote to (whose admins see this recipient)."""
-        return self.original.rpartition("@")[2].lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domain", (self.domain or self.original.rpartition("@")[2]).lower())
 
 
 @dataclass(frozen=True)

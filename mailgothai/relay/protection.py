@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -78,7 +79,8 @@ class PolicySource(Protocol):
 class Keeper(Protocol):
     """The quarantine (relay/quarantine.py): keeps a message durably (blocking), its id."""
 
-    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int) -> str: ...
+    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int,
+             scopes: Mapping[str, str] | None = None) -> str: ...
 
 
 @dataclass
@@ -87,6 +89,10 @@ class SpamState:
 
     key: PolicyKey | None = None  # the first hosted recipient's; every other must match it
     domains: list[str] = field(default_factory=list)  # the recipients' domains (policies), first first
+    # an accepted recipient's lists owner (the RCPT TO, or the one mailbox it reaches) -> the
+    # hosted domain whose policy it took: for an RCPT TO at an alias domain, the domain it
+    # stands for (whose admins see its quarantined rows: `scopes`)
+    stands_for: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,28 @@ def _log_refused(request: ScanRequest, reply: p.Reply, outcome: str, detail: str
                 score=scan.score if scan else None, symbols=dict(top))
 
 
+def scopes(envelope: Envelope, state: SpamState) -> dict[str, str]:
+    """Each target's address -> the hosted domain whose admins see its quarantined row: the
+    domain its RCPT TO named when that is a hosted domain (one of the policies' domains), else
+    (an RCPT TO at an alias domain: user@NEW is user@EXISTING) the domain it stood for at RCPT,
+    found by its lists owner (the RCPT TO, or the one mailbox it reached), or the
+    transaction's only domain. A target found none of these ways (the bare <postmaster>; a
+    forward of an alias-domain address beside mail to other domains) keeps its RCPT TO's
+    domain: seen by operators only, never by another domain's admins."""
+    out: dict[str, str] = {}
+    for target in envelope.targets:
+        local, _, named = target.original.rpartition("@")
+        named = named.lower()
+        if not local or named in state.domains:
+            continue
+        hosted = state.stands_for.get(target.original) or state.stands_for.get(target.address)
+        if hosted is None and len(state.domains) == 1:
+            hosted = state.domains[0]
+        if hosted is not None:
+            out[target.address] = hosted
+    return out
+
+
 REFUSALS = {
     Verdict.VIRUS: lambda d: p.reply(p.R.VIRUS_FOUND, virus=_printable(d.detail, 100) or "unknown"),
     Verdict.DMARC_REJECT: lambda d: p.reply(p.R.DMARC_REJECTED),
@@ -224,6 +252,7 @@ class Protection:
             return p.reply(p.R.OTHER_POLICY_NEXT)
         if domain not in state.domains:
             state.domains.append(domain)
+        state.stands_for.setdefault(mailbox, domain)
         return None
 
     # ---- DATA -----------------------------------------------------------------------------
@@ -268,12 +297,15 @@ class Protection:
                        keep=verdict is Verdict.QUARANTINE, decision=decision)
 
     async def keep(self, envelope: Envelope, message: bytes, scan: Scan, state: SpamState) -> str:
-        """Into the quarantine, durably, for the first recipient's domain (raises OSError
-        or MailGoThaiError when it could not be kept)."""
+        """Into the quarantine, durably, for the first recipient's domain, each recipient's
+        row under the hosted domain it was sent to (`scopes`; raises OSError or
+        MailGoThaiError when it could not be kept)."""
         assert self.keeper is not None
         domain = state.domains[0] if state.domains else ""
         days = (state.key.policy if state.key else SpamPolicy()).quarantine_days
-        held = await asyncio.to_thread(self.keeper.keep, envelope, message, scan, domain, days)
+        found = scopes(envelope, state)  # none: every row under its RCPT TO's domain, the keeper's default
+        keep = functools.partial(self.keeper.keep, scopes=found) if found else self.keeper.keep
+        held = await asyncio.to_thread(keep, envelope, message, scan, domain, days)
         self.tally.add(state.domains, Verdict.QUARANTINE.value)
         return held
 

@@ -25,7 +25,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from mailgothai.core.quarantine import Held, Recipient, release_queue_id, subject_of
@@ -68,10 +68,14 @@ class Quarantine:
         self._elsewhere: set[int] = set()  # recipients asked for whose file is not here (logged once)
 
     # ---- keeping (the DATA hook, in a worker thread) --------------------------------
-    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int) -> str:
+    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int,
+             scopes: Mapping[str, str] | None = None) -> str:
         """Keep `message` for `envelope`'s targets (held) for `days`; its quarantine id.
-        Durable when it returns (file fsynced, rows committed); raises OSError or
-        StoreError otherwise, leaving nothing behind."""
+        `scopes`: a target's address -> the hosted domain whose admins see its row (for an
+        RCPT TO at an alias domain, the domain it stands for: relay/protection.py); a target
+        not named there is its RCPT TO domain's. Durable when it returns (file fsynced, rows
+        committed); raises OSError or StoreError otherwise, leaving nothing behind."""
+        scopes = scopes or {}
         held_id = new_id()
         received = datetime.fromtimestamp(envelope.received_at or time.time(), UTC)
         held = Held(
@@ -79,7 +83,8 @@ class Quarantine:
             subject=subject_of(message), score=_finite(scan.score),
             symbols={name[:100]: _finite(value) for name, value in scan.symbols.items()}, size=len(message),
             received_at=received, expires_at=received + timedelta(days=days),
-            recipients=tuple(Recipient(0, t.address, t.original, t.local) for t in envelope.targets),
+            recipients=tuple(Recipient(0, t.address, t.original, t.local, domain=scopes.get(t.address, ""))
+                             for t in envelope.targets),
         )
         self.files.write(held_id, message)
         try:

@@ -62,7 +62,7 @@ class QuarantineRecipientRow(Base):
     message_id: Mapped[str] = mapped_column(ForeignKey("quarantine_messages.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320))
     original: Mapped[str] = mapped_column(String(320))
-    domain: Mapped[str] = mapped_column(String(253))  # the RCPT TO's domain: whose admins see it
+    domain: Mapped[str] = mapped_column(String(253))  # whose admins see it: Recipient.domain
     local: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(20))
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -71,7 +71,7 @@ class QuarantineRecipientRow(Base):
 
 def _recipient(row: QuarantineRecipientRow) -> Recipient:
     return Recipient(row.id, row.address, row.original, row.local, State(row.state),
-                     aware_or_none(row.released_at), row.released_by)
+                     aware_or_none(row.released_at), row.released_by, row.domain)
 
 
 def _held(row: QuarantineMessageRow, recipients: Iterable[QuarantineRecipientRow]) -> Held:
@@ -197,7 +197,7 @@ class QuarantineIndex:
 
     def move_address(self, old: str, new: str) -> int:
         """The recipient rows of `old` are `new`'s (the mailbox a release delivers to; the
-        RCPT TO the sender wrote, and so whose admins see them, stays)."""
+        RCPT TO the sender wrote, and the domain whose admins see them, stay)."""
         with self._store.session() as session:
             result = session.execute(update(QuarantineRecipientRow).where(QuarantineRecipientRow.address == old)
                                      .values(address=new))

@@ -21,10 +21,12 @@ from conftest import free_port
 from mailgothai.core.models import Role
 from mailgothai.core.quarantine import State
 from mailgothai.core.spam import Scan, SpamPolicy
+from mailgothai.errors import NotFound
 from mailgothai.relay.quarantine import Quarantine
 from mailgothai.relay.spool import Envelope, Target, new_queue_id
 from mailgothai.rspamd_controller import SpamLearningError
 from mailgothai.services.actor import Actor
+from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Secret, Settings
 from mailgothai.stack import protection
@@ -33,7 +35,7 @@ from mailgothai.store.quarantine import QuarantineIndex
 from mailgothai.store.quarantine_files import QuarantineFiles
 from mailgothai.store.spam_policy import SpamPolicies
 from relay.conftest import MailDomain, relay_with
-from relay.helpers import fetch_all, message, mx, wait_for, wait_for_messages
+from relay.helpers import PASSWORD, fetch_all, message, mx, wait_for, wait_for_messages
 
 pytestmark = pytest.mark.sql
 
@@ -141,3 +143,48 @@ def test_gtube_over_the_mx_is_kept_then_released_once(scanning: Settings, relay:
         services.quarantine.release(other.id)
         everything = wait_for_messages(protected, user, 2)
         assert len(everything) == 2 and sum(m.endswith(kept) for m in everything) == 1
+
+
+def test_gtube_to_an_alias_domain_is_kept_for_its_domains_admins(scanning: Settings, relay: Settings,
+                                                                 mail_domain: MailDomain) -> None:
+    """Mail to user@NEW, an alias domain of D, is D's: kept over the MX under D (the RCPT TO
+    as written shown beside the mailbox), listed and released by D's admin, audited under D;
+    another domain's admin does not find it."""
+    tag = uuid.uuid4().hex[:8]
+    alias, elsewhere = f"n{tag}.go.th", f"e{tag}.go.th"
+    services = mail_domain.services
+    user = mail_domain.account("malee")
+    services.domain_routing.add_alias_domain(alias, mail_domain.name)
+    services.domains.add(elsewhere, description="another agency")
+    for login, domain in ((f"da-{tag}", mail_domain.name), (f"other-{tag}", elsewhere)):
+        services.admins.add(login, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(domain,))
+    store = Store.open(relay.sql_url_effective)
+    try:
+        SpamPolicies(store).set_policy(mail_domain.name, SpamPolicy(reject=None, greylisting=False), "test")
+    finally:
+        store.close()
+    typed = f"malee@{alias}"
+    sent = message("offers@sender.example", typed, f"to the alias domain {tag}", f"{GTUBE}\r\n")
+    scanned = {name: getattr(scanning, name) for name in ("protection", "rspamd_port", "rspamd_controller_port",
+                                                          "redis_port", "rspamd_password", "redis_password")}
+    with relay_with(relay, **scanned) as protected:
+        with contextlib.closing(mx(protected)) as client:
+            assert client.sendmail("offers@sender.example", [typed], sent) == {}  # 250: kept
+            with contextlib.suppress(smtplib.SMTPException):
+                client.quit()
+        admin = Actor(f"da-{tag}", Role.DOMAIN_ADMIN, frozenset({mail_domain.name}), origin="test")
+        with Services.open(protected, admin) as theirs:
+            [held] = theirs.quarantine.listing(mail_domain.name)
+            [recipient] = held.recipients
+            assert (recipient.address, recipient.original, recipient.domain) == (user, typed, mail_domain.name)
+            assert theirs.quarantine.get(held.id).id == held.id
+            other = Actor(f"other-{tag}", Role.DOMAIN_ADMIN, frozenset({elsewhere}), origin="test")
+            with Services.open(protected, other) as strangers:
+                assert strangers.quarantine.listing() == []
+                with pytest.raises(NotFound):
+                    strangers.quarantine.get(held.id)
+            assert theirs.quarantine.release(held.id) == [user]
+        [arrived] = wait_for_messages(protected, user)
+        assert arrived.endswith(sent)
+        [record] = services.backends.audit.query(object_id=held.id)
+        assert (record.action, record.domain) == ("quarantine.release", mail_domain.name)
