@@ -43,6 +43,13 @@ class LoginOutcome:
     mailbox_id: str = ""  # a mail user's: whose session this login opens (the account, not the address)
 
 
+def _budget_name(login: str) -> str:
+    """What a login that is no address is counted under in the login budget: as typed
+    (its failures count as any other's), without the characters SQL text cannot hold
+    (PostgreSQL refuses a NUL) or a person cannot see."""
+    return "".join(c if c.isprintable() else "?" for c in login.strip().lower()[:320])
+
+
 class Authenticator:
     def __init__(self, backends: Backends, budget: LoginBudget,
                  sleep: Callable[[float], None] = time.sleep, recorder: LoginRecorder | None = None) -> None:
@@ -102,16 +109,17 @@ class Authenticator:
         """A mail user's password (the same stored hash IMAP checks); account and domain active."""
         try:
             address = normalize_address(email, "email")
-        except InvalidInput:
-            address = email.strip().lower()[:320]
+        except InvalidInput:  # no address: a wrong login, with no directory call (`x@` broke its DN)
+            address, valid = _budget_name(email), False
         else:  # local@ALIAS-DOMAIN logs in as local@ITS-DOMAIN, as over IMAP and SMTP (issue 17)
+            valid = True
             local, _, name = address.rpartition("@")
             alias = self.b.domains.find_alias(name)
             if alias is not None:
                 address = f"{local}@{alias.target}"
 
         def check() -> LoginOutcome:
-            account = self._active_account(address) if "@" in address and password else None
+            account = self._active_account(address) if valid and password else None
             if account is None or not account.mailbox_id:
                 return LoginOutcome(False, address)
             from mailgothai.services.second_factor import check_main_password

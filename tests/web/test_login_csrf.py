@@ -58,6 +58,19 @@ def test_wrong_password_refused_and_page_needs_login(client: Client, world: Worl
     assert client.get("/domains").headers["location"].startswith("/login")
 
 
+def test_a_mail_login_that_is_no_address_is_a_wrong_login(new_client, world: World) -> None:  # type: ignore[no-untyped-def]
+    """`x@` raised IndexError in the directory's escape_rdn (a 500), and a NUL made an
+    invalid DN: a login that is no address is answered as a wrong password is."""
+    wrong = new_client().login_user(world.user_a, "not-the-password")
+    assert wrong.status_code == 401
+    for email in ("x@", f"x\x00@{world.a}", f"{world.user_a}\x00", "\x00", "@", f"a@b@{world.a}"):
+        c = new_client()
+        page = c.login_user(email)
+        assert page.status_code == wrong.status_code, (email, page.status_code, page.text[:300])
+        assert "The address or the password is not right." in page.text, email
+        assert c.get("/me").status_code != 200  # no session
+
+
 def test_post_without_valid_csrf_changes_nothing(client: Client, live: Live, world: World) -> None:
     client.login_admin(world.operator)
     client.get("/")
