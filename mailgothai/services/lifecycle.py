@@ -106,6 +106,10 @@ class LifecycleService(Service):
             self.b.quarantine.drop_address(account.email)
         if self.b.password_lifecycle is not None:  # its expiry warnings: a new holder gets its own
             self.b.password_lifecycle.drop_warnings(account.email)
+        if self.b.account_secrets is not None:  # its TOTP secret, pending or on, and recovery codes (issue
+            # 20): kept by address, so they go now, never to a new holder; a restored entry still marked
+            # asks for a code nothing answers until an admin turns its second factor off
+            self.b.account_secrets.forget_login(account.email)
         return retained
 
     def _sizes(self, addresses: list[str]) -> dict[str, int]:

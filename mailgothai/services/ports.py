@@ -186,6 +186,9 @@ class AccountSecrets(Protocol):
     # an account renamed: they follow it; `reseal` turns a TOTP secret sealed for `old` into one for `new`
     def move_login(self, old: str, new: str, reseal: Callable[[bytes], bytes]) -> None: ...
     def forget_mailbox(self, mailbox_id: str) -> None: ...  # an account purged: its recovery goes
+    # an account deleted: its TOTP secret (pending or on), recovery codes and app passwords' last uses
+    # go (they are kept by address: a later holder of the address inherits none, a restore none either)
+    def forget_login(self, login: str) -> None: ...
     # its password set anew (by the user or an admin): every open reset link stops working; how many
     def void_reset_links(self, mailbox_id: str) -> int: ...
     # an admin's reset (a break-in): the recovery address and its open links go; the address removed

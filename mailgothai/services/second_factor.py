@@ -155,19 +155,34 @@ class UserSecurity:
         return has_second_factor(self.b, self.email)
 
     def start_totp(self) -> str:
-        """The otpauth:// URI of a new (pending) secret, or the pending one's. A secret on
-        in SQL for an entry that is not marked (another account's at this address, since
-        deleted) is dropped first."""
-        if self.totp.enabled(self.email) and not self.totp_enabled():
+        """The otpauth:// URI of a new (pending) secret, or the pending one's if this
+        account made it. Never another mailbox's: the secrets are kept by address, and a
+        deleted account's go with it (LifecycleService._retire); one left from before that
+        (a secret on for an entry that is not marked, a pending one older than the latest
+        deletion of this address) is dropped first."""
+        self._drop_stale()
+        return self.totp.pending_uri(self.email) or self.totp.begin(self.email)
+
+    def _drop_stale(self) -> None:
+        record = TotpRecords(self.b.store, UserTotp).get(self.email)
+        if record is None:
+            return
+        if record.enabled:
+            stale = not self.totp_enabled()
+        else:
+            deletions = self.b.retained.by_address(self.email)
+            stale = bool(deletions) and (record.created_at is None
+                                         or record.created_at <= max(r.deleted_at for r in deletions))
+        if stale:
             self.totp.disable(self.email)
             self.codes.remove(self.email)
-        return self.totp.pending_uri(self.email) or self.totp.begin(self.email)
 
     def enable_totp(self, current_password: str, code: str) -> list[str]:
         """Turn the pending secret on (its code and the current password checked); the main
         password then opens the web only. Returns the recovery codes, to show once."""
         if not check_current_password(self.b, self.email, current_password):
             raise InvalidInput("current_password", Why.NOT_CURRENT_PASSWORD())
+        self._drop_stale()  # a former holder's pending secret is never turned on for this account
         self.totp.confirm(self.email, code)
         try:
             self.directory.move_main_password(self.email, hash_password(current_password, self.b.argon2),

@@ -138,6 +138,15 @@ class AccountSecrets:
             session.execute(delete(RecoveryAddressRow).where(RecoveryAddressRow.mailbox_id == mailbox_id))
             session.execute(delete(ResetTokenRow).where(ResetTokenRow.mailbox_id == mailbox_id))
 
+    def forget_login(self, login: str) -> None:
+        """A deleted account's TOTP secret (pending or on), recovery codes and app
+        passwords' last uses: keyed by address, so none may wait there for the address's
+        next holder (nor survive into a restore: a restored entry still marked asks for a
+        code until an admin turns its second factor off)."""
+        with self._store.session() as session:
+            for model in (UserTotp, RecoveryCode, AppPasswordUse):
+                session.execute(delete(model).where(model.login == login))
+
     def void_reset_links(self, mailbox_id: str) -> int:
         """Every unused reset link of the account stops working (a new password was set)."""
         from mailgothai.core.password_reset import RESET

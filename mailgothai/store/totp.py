@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 
 from mailgothai.store.db import Store
+from mailgothai.store.times import aware
 from mailgothai.store.web_state import AdminTotp
 
 Model = Any  # AdminTotp, or second_factor.UserTotp: the same columns, the key named differently
@@ -23,6 +24,7 @@ class TotpRecord:
     secret_sealed: bytes
     enabled: bool
     last_step: int  # the last time step used
+    created_at: datetime | None = None  # when this secret was made
 
 
 class TotpRecords:
@@ -34,7 +36,9 @@ class TotpRecords:
     def get(self, login: str) -> TotpRecord | None:
         with self._store.session() as session:
             row = session.get(self._model, login)
-            return TotpRecord(login, row.secret_encrypted, row.enabled, row.last_step) if row else None
+            if row is None:
+                return None
+            return TotpRecord(login, row.secret_encrypted, row.enabled, row.last_step, aware(row.created_at))
 
     def put_pending(self, login: str, sealed: bytes, at: datetime) -> bool:
         """A new secret, not yet in force, replacing a pending one; False (nothing written)
@@ -47,7 +51,7 @@ class TotpRecords:
                 return True
             if row.enabled:
                 return False
-            row.secret_encrypted, row.last_step = sealed, 0
+            row.secret_encrypted, row.last_step, row.created_at = sealed, 0, at
             return True
 
     def use_step(self, login: str, step: int, *, enable: bool = False) -> bool:

@@ -12,6 +12,7 @@ import pyotp
 import pytest
 
 from mailgothai.core.models import Role
+from mailgothai.errors import InvalidInput
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -72,3 +73,70 @@ def test_operator_can_require_totp(new_client, live: Live, world) -> None:  # ty
         assert "otpauth://" in c.get("/login/totp/enrol").text
     finally:
         live.state.settings = original
+
+
+def _pending_secret(client: Client) -> str:
+    """The secret the user's security page offers to scan, "" if none."""
+    found = re.search(r"(otpauth://[^<\"]+)", client.get("/me/security").text)
+    return parse_qs(urlsplit(unescape(found.group(1))).query)["secret"][0] if found else ""
+
+
+def test_a_pending_mail_user_secret_never_passes_to_the_next_holder_of_the_address(
+        new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
+    """The secrets are kept by address: a deleted account's, pending or on, go with it (a
+    restore gets none back: its marked entry asks for a code until an admin turns it off),
+    and the address's next holder is never offered it."""
+    from mailgothai.services.second_factor import UserSecurity
+    from mailgothai.store.second_factor import UserTotp
+
+    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
+    clerk = f"clerk@{domain}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+    former = new_client()
+    former.login_user(clerk)
+    former.get("/me/security")
+    assert former.post("/me/totp/begin").status_code == 303
+    first = _pending_secret(former)
+    assert first and UserSecurity(live.state.backends, clerk).start_totp() == \
+        UserSecurity(live.state.backends, clerk).start_totp(), "the account's own pending secret is kept"
+
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.accounts.delete(clerk)
+        with svc.backends.store.session() as session:
+            assert session.get(UserTotp, clerk) is None, "the deleted account's secret went with it"
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+    holder = new_client()
+    holder.login_user(clerk)
+    assert _pending_secret(holder) == "", "nothing to scan but what the new holder starts"  # (its csrf too)
+    assert holder.post("/me/totp/begin").status_code == 303
+    second = _pending_secret(holder)
+    assert second and second != first
+
+
+def test_a_secret_left_at_the_address_before_its_deletion_is_never_handed_out(
+        live: Live) -> None:
+    """One left from before deletions dropped them (or by a drop that failed): older than
+    the address's latest deletion, it is dropped, not offered nor turned on."""
+    from mailgothai.core.totp_box import TotpBox
+    from mailgothai.services.second_factor import UserSecurity
+    from mailgothai.store.second_factor import UserTotp
+    from mailgothai.store.totp import TotpRecords
+
+    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
+    clerk = f"clerk@{domain}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+        deleted = svc.accounts.delete(clerk)
+        left = pyotp.random_base32()  # as if the former holder's pending secret had stayed
+        sealed = TotpBox(str(live.settings.web_secret_key)).seal(clerk, left)
+        assert TotpRecords(svc.backends.store, UserTotp).put_pending(clerk, sealed,
+                                                                     deleted.deleted_at - timedelta(minutes=5))
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+    security = UserSecurity(live.state.backends, clerk)
+    with pytest.raises(InvalidInput):  # a code of the left secret does not turn it on
+        security.enable_totp(PASSWORD, pyotp.TOTP(left).now())
+    uri = security.start_totp()
+    assert parse_qs(urlsplit(uri).query)["secret"][0] != left
