@@ -1,5 +1,6 @@
 """CSV import and export pages. Import: upload → validation summary and bad rows →
-confirm → live progress → result file. Every step calls services/imports.py (the same
+confirm → live progress → result file (deleted from the job page once the passwords
+are handed out). Every step calls services/imports.py (the same
 service as the CLI); the long steps run in a background thread and the page polls
 /imports/status.
 
@@ -51,6 +52,7 @@ BAD_ROWS_SHOWN = 200
 
 NOTICES.update({
     "import-confirmed": N_("The import is running. This page follows it."),
+    "import-result-deleted": N_("The result file is deleted: its passwords can no longer be downloaded."),
 })
 
 
@@ -167,6 +169,16 @@ def confirm(ctx: Ctx) -> Response:
     return ctx.redirect(f"/imports/job?id={job_id}", "import-confirmed")
 
 
+def discard_result(ctx: Ctx) -> Response:
+    """Delete a job's result file (the generated passwords) once the admin has it: the
+    service method the API's DELETE /imports/{id}/result calls."""
+    job_id = _job_id(ctx, ctx.field("id"))
+    if job_id is None:
+        return _list(ctx, 400, ctx.gettext("Choose an import from the list."))
+    _service(ctx).discard_result(job_id)
+    return ctx.redirect(f"/imports/job?id={job_id}", "import-result-deleted")
+
+
 def _upload(ctx: Ctx, upload: UploadFile | None) -> Response:
     if upload is None or not upload.filename:
         return _list(ctx, 400, ctx.gettext("Choose a file to upload."))
@@ -236,6 +248,7 @@ def routes() -> list[Route]:
         page("/imports/report", report, Access.ADMIN),
         page("/imports/result", result, Access.ADMIN),
         page("/imports/apply", confirm, Access.ADMIN, methods=("POST",)),
+        page("/imports/result/delete", discard_result, Access.ADMIN, methods=("POST",)),
         page("/domains/{domain}/export", export, Access.ADMIN),
     ]
 

@@ -270,6 +270,40 @@ def test_a_job_of_a_domain_taken_from_its_admin_is_not_found(api: Any, agency: A
     assert api(agency.token, "GET", f"/imports/{job_id}").status_code == 200
 
 
+def test_the_job_page_deletes_the_result_file(api: Any, agency: Agency, live: Live, world: World,
+                                               new_client: Any) -> None:
+    """The page, like the API's DELETE, deletes the result file once its passwords are handed
+    out: a form with the CSRF token, the same service method, Thai and English; another
+    agency's admin cannot delete this one's."""
+    body, _ = staff_csv(agency.domain, world.b, good=2, encoding="utf-8")
+    job_id = upload(api, agency.token, body).json()["id"]
+    settled(api, agency.token, job_id, ("validated",))
+    api(agency.token, "POST", f"/imports/{job_id}/apply")
+    assert settled(api, agency.token, job_id, ("done",))["result_available"]
+
+    stranger = new_client()
+    stranger.login_admin(world.admin_a)
+    stranger.get("/imports")
+    assert stranger.post("/imports/result/delete", {"id": str(job_id)}).status_code == 404
+    web = new_client()
+    web.login_admin(agency.admin)
+    web.http.cookies.set("mgt_lang", "th")
+    page = web.get(f"/imports/job?id={job_id}")
+    assert 'action="/imports/result/delete"' in page.text and "ลบไฟล์ผลลัพธ์" in page.text
+    assert web.post("/imports/result/delete", {"id": str(job_id)}, csrf=False).status_code == 403
+    assert api(agency.token, "GET", f"/imports/{job_id}/result").status_code == 200  # still there
+
+    web.http.cookies.set("mgt_lang", "en")
+    done = web.post("/imports/result/delete", {"id": str(job_id)})
+    assert done.status_code == 303 and done.headers["location"] == (f"/imports/job?id={job_id}"
+                                                                    "&notice=import-result-deleted")
+    page = web.get(done.headers["location"])
+    assert "The result file is deleted" in page.text and "/imports/result?id=" not in page.text
+    assert 'action="/imports/result/delete"' not in page.text
+    assert web.get(f"/imports/result?id={job_id}").status_code == 404
+    assert api(agency.token, "GET", f"/imports/{job_id}").json()["result_available"] is False
+
+
 def test_the_openapi_document_describes_the_import_endpoints(api: Any) -> None:
     paths = api(None, "GET", "/openapi.json").json()["paths"]
     assert "text/csv" in paths["/api/v1/imports"]["post"]["requestBody"]["content"]
