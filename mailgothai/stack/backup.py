@@ -32,7 +32,7 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -196,23 +196,35 @@ class _MailCopier:
     def run(self, src_root: Path) -> None:
         self.w.mkdir(fmt.MAIL_DIR)
         if src_root.is_dir():
-            self.directory(src_root, fmt.MAIL_DIR)
+            fd = os.open(src_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                self.directory(_Folder(src_root, fd), fmt.MAIL_DIR)
+            finally:
+                os.close(fd)
         if self.w.skipped:  # links where messages belong, FIFOs, devices (logged each)
             self.w.manifest.counts["mail_skipped"] = self.w.skipped
 
-    def directory(self, src: Path, rel: str) -> None:
-        try:
-            entries = {e.name: e for e in os.scandir(src)}
-        except FileNotFoundError:  # a mailbox removed meanwhile (a purge)
-            self.w.manifest.gone.append(rel + "/")
-            return
+    def directory(self, src: _Folder, rel: str) -> None:
+        """src (opened by its descriptor: below the mail root, everything is reached from
+        its parent's descriptor with O_NOFOLLOW, so a directory the mail user swaps for a
+        link meanwhile is not followed) into rel."""
+        entries = {e.name: e for e in os.scandir(src.fd)}
         self.w.mkdir(rel)
         is_maildir = all(name in entries and entries[name].is_dir(follow_symlinks=False)
                          for name in MESSAGE_DIRS)
         if is_maildir:
             for sub in (*MESSAGE_DIRS, "tmp"):  # tmp/ holds deliveries under way: never taken
                 self.w.mkdir(f"{rel}/{sub}")
-            self.messages(src, rel)
+            maildir = _Folder(src.path, src.fd)
+            try:
+                for sub in MESSAGE_DIRS:
+                    fd = self._open_dir(src, sub, f"{rel}/{sub}")
+                    if fd is not None:
+                        maildir.subs[sub] = fd
+                self.messages(maildir, rel)
+            finally:
+                for fd in maildir.subs.values():
+                    os.close(fd)
         for name in sorted(entries):
             entry = entries[name]
             child = f"{rel}/{name}"
@@ -223,41 +235,62 @@ class _MailCopier:
             if name.endswith(LOCK_SUFFIX):  # a restored dotlock would stall Dovecot until it is stale
                 continue
             if entry.is_symlink():
-                target = os.readlink(entry.path)
+                try:
+                    target = os.readlink(name, dir_fd=src.fd)
+                except OSError:  # gone, or no longer a link
+                    self.w.manifest.gone.append(child)
+                    continue
                 os.symlink(target, self.w.root / child)
                 self.w.manifest.symlinks[child] = target
             elif entry.is_dir(follow_symlinks=False):
-                self.directory(Path(entry.path), child)
+                fd = self._open_dir(src, name, child)
+                if fd is not None:
+                    try:
+                        self.directory(_Folder(src.path / name, fd), child)
+                    finally:
+                        os.close(fd)
             elif entry.is_file(follow_symlinks=False):
                 # Dovecot's own files (uidlist, keywords, indexes, Sieve scripts): always copied
                 try:
-                    source = _open_mail(Path(entry.path))
+                    source = _open_mail(name, src.fd)
                 except FileNotFoundError:
                     self.w.manifest.gone.append(child)
                     continue
                 except OSError as exc:  # made a link since the listing
-                    self._skip(Path(entry.path), str(exc.strerror))
+                    self._skip(src.path / name, str(exc.strerror))
                     continue
                 with source:
-                    if self._regular(source, Path(entry.path)):
+                    if self._regular(source, src.path / name):
                         self.w.copy_open(source, child, keep_mtime=True)
             else:
-                self._skip(Path(entry.path), "not a regular file")
+                self._skip(src.path / name, "not a regular file")
 
-    def _listing(self, src: Path) -> dict[str, tuple[str, str]]:
+    def _open_dir(self, parent: _Folder, name: str, rel: str) -> int | None:
+        """parent/name as a directory, never through a link; None (gone, or skipped) if not one now."""
+        try:
+            return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent.fd)
+        except FileNotFoundError:  # a mailbox removed meanwhile (a purge)
+            self.w.manifest.gone.append(rel + "/")
+        except OSError as exc:  # ELOOP, ENOTDIR: swapped for a link or a file since the listing
+            self._skip(parent.path / name, f"no longer a directory ({exc.strerror})")
+        return None
+
+    def _listing(self, src: _Folder) -> dict[str, tuple[str, str]]:
         """base name -> (new|cur, file name), from new/ then cur/ (a message only ever
         moves from new/ to cur/, so cur/ wins when it is seen in both)."""
         found: dict[str, tuple[str, str]] = {}
         for sub in MESSAGE_DIRS[::-1]:
+            if sub not in src.subs:
+                continue
             try:
-                names = os.listdir(src / sub)
+                names = os.listdir(src.subs[sub])
             except FileNotFoundError:
                 continue
             for name in names:
                 found[base_name(name)] = (sub, name)
         return found
 
-    def messages(self, src: Path, rel: str) -> None:
+    def messages(self, src: _Folder, rel: str) -> None:
         for base, (sub, name) in sorted(self._listing(src).items()):
             for _attempt in range(5):
                 if self.message(src, rel, sub, name, base):
@@ -270,21 +303,21 @@ class _MailCopier:
             else:
                 self.w.manifest.gone.append(f"{rel}/{sub}/{name}")
 
-    def message(self, src: Path, rel: str, sub: str, name: str, base: str) -> bool:
+    def message(self, src: _Folder, rel: str, sub: str, name: str, base: str) -> bool:
         """One message into the backup; False if it was no longer there. The mail store is
         the mail user's: a symbolic link where a message belongs is recorded as a link (its
         target, e.g. the settings file, is never read), anything else not a regular file (a
         FIFO would hang the backup) is skipped and counted."""
-        path = src / sub / name
+        path = src.path / sub / name
         child = f"{rel}/{sub}/{name}"
         try:
-            source = _open_mail(path)
+            source = _open_mail(name, src.subs[sub])
         except FileNotFoundError:
             return False
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise
-            return self._symlink(path, child)
+            return self._symlink(src.subs[sub], name, path, child)
         with source:
             if not self._regular(source, path):
                 return True
@@ -306,10 +339,10 @@ class _MailCopier:
         self.w.copied += 1
         return True
 
-    def _symlink(self, path: Path, child: str) -> bool:
+    def _symlink(self, dir_fd: int, name: str, path: Path, child: str) -> bool:
         """A link where a message belongs: recorded as one (as links beside the messages are)."""
         try:
-            target = os.readlink(path)
+            target = os.readlink(name, dir_fd=dir_fd)
         except OSError:  # gone, or no longer a link: looked for again
             return False
         os.symlink(target, self.w.root / child)
@@ -330,10 +363,20 @@ class _MailCopier:
         log.warning("%s: %s, not in the backup", path, why)
 
 
-def _open_mail(path: Path) -> BinaryIO:
+@dataclass
+class _Folder:
+    """A directory of the mail store, by its descriptor (path: for messages and the manifest's
+    words only); a Maildir's cur/ and new/ descriptors in subs."""
+
+    path: Path
+    fd: int
+    subs: dict[str, int] = field(default_factory=dict)
+
+
+def _open_mail(name: str, dir_fd: int) -> BinaryIO:
     """A file of the mail store opened for reading, never through a symbolic link (OSError
     ELOOP) and without waiting (O_NONBLOCK: a FIFO opens at once, and fstat tells it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     return open(fd, "rb")
 
 

@@ -136,3 +136,27 @@ def test_a_fifo_where_a_message_belongs_is_skipped_without_hanging(tmp_path: Pat
     assert set(manifest.files) == {"mail/ab/abcd-1234/Maildir/new/1700000003.M4P4.host",
                                    "mail/ab/abcd-1234/Maildir/dovecot-uidlist"}
     assert manifest.counts["mail_skipped"] == 1
+
+
+def test_a_maildir_subfolder_swapped_for_a_link_during_the_backup_is_not_followed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = tmp_path / "root-only"  # stands for a root-owned directory: /root/.ssh
+    secrets.mkdir()
+    (secrets / "1700000009.M9P9.host:2,S").write_bytes(b"PRIVATE KEY")
+    folder = maildir(tmp_path / "mailboxes")
+    (folder / "cur" / "1700000000.M1P1.host:2,S").write_bytes(b"hello")
+    c, manifest, out = copier(tmp_path)
+    listing = _MailCopier._listing
+
+    def swapped(self: _MailCopier, src: object) -> dict[str, tuple[str, str]]:
+        if not (folder / "cur.real").exists():  # the mail user, after the Maildir was seen as one
+            os.rename(folder / "cur", folder / "cur.real")
+            os.symlink(secrets, folder / "cur")
+        return listing(self, src)
+
+    monkeypatch.setattr(_MailCopier, "_listing", swapped)
+    c.run(tmp_path / "mailboxes")
+    copied = [p.read_bytes() for p in (out / "mail").rglob("*") if p.is_file() and not p.is_symlink()]
+    assert b"PRIVATE KEY" not in b"".join(copied)
+    assert "mail/ab/abcd-1234/Maildir/cur/1700000009.M9P9.host:2,S" not in manifest.files
+    assert backed_up(out)["mail/ab/abcd-1234/Maildir/cur/1700000000.M1P1.host:2,S"] == b"hello"  # the real cur/
