@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.services.dkim import MAX_SWITCH_AFTER
 from mailgothai.store.relay_state import KeyState
 from mailgothai.web.api.openapi import DOMAIN, NULLABLE_STR, STR, P, _body, _op, _path_param, _ref
 
@@ -34,7 +35,7 @@ def paths() -> dict[str, Any]:
         f"{KEYS}/rotate": {"post": _op(
             "a new pending key to publish; the active key signs until the new one is activated or switch_after "
             "seconds have passed (default: the service's setting)", "DkimKey", [DOMAIN],
-            _optional(_body({**NEW_KEY, "switch_after": {"type": "integer", "minimum": 0,
+            _optional(_body({**NEW_KEY, "switch_after": {"type": "integer", "minimum": 0, "maximum": MAX_SWITCH_AFTER,
                                                           "description": "seconds until it signs by itself"}})),
             status="201", tag=TAG)},
         f"{KEYS}/keys/{{selector}}": {"get": _op("a key, its state and its DNS record", "DkimKey",

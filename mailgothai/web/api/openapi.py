@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgothai.core.limits import MAX_COUNTS
 from mailgothai.core.passwords import MAX_LENGTH, MIN_LENGTH
 from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
 from mailgothai.core.sieve_filters import MAX_RULES, MAX_TEXT, Action, Field
@@ -102,8 +103,9 @@ def _csv_op(summary: str, params: list[dict[str, Any]], tag: str) -> dict[str, A
 
 LAST_LOGIN = {"type": ["object", "null"], "required": ["at", "protocol", "source"], "properties": {
     "at": STR, "protocol": {"type": "string", "enum": ["imap", "pop3", "smtp", "web"]}, "source": STR}}
-LIMITS = {"max_accounts": INT, "quota_pool": SIZE, "default_quota": SIZE, "max_message_size": SIZE,
-          "hourly_send_limit": INT,
+LIMITS = {"max_accounts": {**INT, "maximum": MAX_COUNTS["max_accounts"]}, "quota_pool": SIZE,
+          "default_quota": SIZE, "max_message_size": SIZE,
+          "hourly_send_limit": {**INT, "maximum": MAX_COUNTS["hourly_send_limit"]},
           "retention_days": {"type": "integer", "minimum": 0, "maximum": MAX_RETENTION_DAYS,
                              "description": "days a deleted account's mailbox is kept (default 30); a change "
                                             "applies to accounts deleted from then on"}}
