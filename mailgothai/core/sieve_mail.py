@@ -3,12 +3,18 @@ relay's rules for it. It reaches the relay's submission logged in as the Sieve s
 acting for the user (stack/sieve_sendmail.py) and is then the user's mail: counted in the
 user's hourly limit and DKIM-signed for the user's domain. Two things differ from mail the
 user writes: the envelope sender may be <> (a vacation reply, RFC 5230 section 5.1; a
-redirected bounce), and the From: field is not checked, since a redirect carries the
-original sender's From: unchanged (RFC 5228 section 4.2)."""
+redirected bounce), and a redirect's From: is not checked, since it carries the original
+sender's From: unchanged (RFC 5228 section 4.2), which passed the relay's rules when the
+message came in. Every other message Sieve makes (a vacation reply, whose `:from` the
+user's script sets; a mailto notification; a reject) is held to the From:/Sender: rule of
+the user's own submission (`policy.decide_sender_fields`): else a script's
+`vacation :from "Director <director@…>"` would send DKIM-signed mail as a colleague."""
 
 from __future__ import annotations
 
 from mailgothai.core import policy as p
+from mailgothai.core.addresses import normalize_address
+from mailgothai.errors import InvalidInput
 
 # The SMTP AUTH name of Dovecot's Sieve mail at the relay (stack/sieve_sendmail.py); the
 # authorization identity names the user it acts for.
@@ -22,3 +28,26 @@ def decide_sender(address: str, *, owned: frozenset[str], user_domain_active: bo
     if not user_domain_active:
         return p.Decision(p.reply(p.R.SENDER_DOMAIN_SUSPENDED))
     return p.Decision(p.reply(p.R.OK_SENDER), address)
+
+
+# The two fields Pigeonhole's redirect puts first on the copy it sends (having removed any
+# the message had): `X-Sieve` and `X-Sieve-Redirected-From` naming the user. Every other
+# message Sieve makes starts with `X-Sieve` then `Message-ID` (vacation, notify, reject),
+# and a script can put no field before those (a mailto URI's fields come after them;
+# editheader is not enabled, and Pigeonhole forbids it to add X-Sieve-Redirected-From).
+REDIRECT_MARKS = (b"x-sieve", b"x-sieve-redirected-from")
+
+
+def is_redirect(headers: tuple[tuple[bytes, bytes], ...], owned: frozenset[str]) -> bool:
+    """Whether the message (`core.dkim.parse(...).headers`) is a copy of one the user
+    received that Pigeonhole's `redirect` sends on: its first two fields are Pigeonhole's
+    marks, the second naming one of the user's addresses (`owned`)."""
+    if len(headers) < 2 or (headers[0][0], headers[1][0]) != REDIRECT_MARKS:
+        return False
+    value = headers[1][1].split(b":", 1)[1].strip()
+    if value.startswith(b"<") and value.endswith(b">"):
+        value = value[1:-1]
+    try:
+        return normalize_address(value.decode("ascii"), "X-Sieve-Redirected-From") in owned
+    except (UnicodeDecodeError, InvalidInput):
+        return False

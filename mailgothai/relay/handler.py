@@ -413,9 +413,15 @@ class RelayHandler:
             data = without_own_results(data, own_id)  # after the DKIM checks, which saw the message as sent
             data = without_spam_headers(data)  # nobody outside may forge or hide the verdict
         else:
-            # Sieve mail: a redirect keeps the original From:, signed for the user's domain
-            refused = None if tx.sieve else await self.sender_fields_claims(fields, tx.owned)
+            # Sieve mail, signed for the user's domain: a redirect keeps the original From:
+            # (checked when it came in); a vacation reply's is the user's, as at submission
+            if tx.sieve and sieve_mail.is_redirect(parsed.headers, tx.owned):
+                refused = None
+            else:
+                refused = await self.sender_fields_claims(fields, tx.owned)
             if refused:
+                if tx.sieve:
+                    log.warning("DATA: Sieve mail for %s refused: %s", tx.auth_user, refused)
                 return str(refused)
             stripped = without_own_results(data, own_id)
             if stripped is not data:
@@ -537,12 +543,16 @@ class RelayHandler:
         own addresses, and no hosted domain shown that is not the user's; the directory is
         asked only about shown domains that are not the user's (for nearly every message,
         none)."""
-        shown = p.shown_to_check(fields, owned)
         try:
-            hosted = await cached_or_thread(self._hosted, shown) if shown else frozenset()
+            return await self.sender_fields_refusal(fields, owned)
         except MailGoThaiError as exc:
             log.warning("DATA: directory unavailable: %s", exc)
             return p.reply(p.R.TEMPORARY_FAILURE)
+
+    async def sender_fields_refusal(self, fields: tuple[SenderField, ...], owned: frozenset[str]) -> p.Reply | None:
+        """`sender_fields_claims`, raising MailGoThaiError when the directory cannot answer."""
+        shown = p.shown_to_check(fields, owned)
+        hosted = await cached_or_thread(self._hosted, shown) if shown else frozenset()
         return p.decide_sender_fields(fields, owned, hosted)
 
     def _hosted(self, names: frozenset[str]) -> frozenset[str]:

@@ -19,7 +19,8 @@ mail user's word, as a login with the secret only the mail user reads is. The re
 the directory (its own, not writable by others) and each file (a regular file of
 `mail_uid`, one link, not writable by group or others) and sets aside what fails.
 
-- refused (no such active account, a sender not the user's, every recipient refused, too
+- refused (no such active account, a sender not the user's, a From: not the user's on mail that
+  is not a redirect (core/sieve_mail.py), every recipient refused, too
   big): dropped and logged;
 - over the user's hourly limit: an out-of-office reply is dropped (as the SMTP path does);
   a redirect waits in new/ and is tried again every minute (or at SIGUSR1) until the hour
@@ -51,6 +52,7 @@ from mailgothai.core import policy as p
 from mailgothai.core import sieve_mail
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
+from mailgothai.core.sender_headers import read_sender_fields
 from mailgothai.durable import fsync_dir
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.context import RelayContext
@@ -283,6 +285,11 @@ class SievePickup:
         if not decision.ok:
             return str(decision.reply)
         data = canon.to_crlf(picked.message)
+        headers = canon.parse(data).headers
+        if not sieve_mail.is_redirect(headers, owned):  # Sieve's own mail (a vacation reply): the user's From:
+            refused = await self.rules.sender_fields_refusal(read_sender_fields(headers), owned)
+            if refused:
+                return str(refused)
         limits = [domain.max_message_size] if domain is not None else []
         targets: dict[str, Target] = {}
         versions: dict[str, str] = {}

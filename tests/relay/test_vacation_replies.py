@@ -6,9 +6,11 @@ mail, none before the first day."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import email.policy
+import smtplib
 import subprocess
 import uuid
 from datetime import timedelta
@@ -16,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from mailgothai.core.sieve_mail import SIEVE_LOGIN
 from mailgothai.mailstore.paths import paths_for
 from mailgothai.services.vacation import today_in_thailand
 from mailgothai.settings import Settings
+from mailgothai.stack import manager
 from relay.conftest import FakeRemote, MailDomain
-from relay.helpers import dns_records, fetch_all, message, mx, perl_verify, reload_relay, wait_for
+from relay.helpers import dns_records, fetch_all, message, mx, perl_verify, reload_relay, submission, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
@@ -128,3 +132,87 @@ def test_no_reply_before_the_first_day_and_the_users_own_script_untouched(
     wait_for(lambda: replies_to(remote, control), "the control sender's reply")
     assert replies_to(remote, early) == []
     assert inbox_count(relay, now) == 0  # the user's own rule filed it, after the reply went
+
+
+# ---- the From: of Sieve's own mail is the user's, as at submission ----------------------
+def put_own_script(relay: Settings, user: str, script: str) -> None:
+    """The user's own active script (as a ManageSieve client would put it)."""
+    done = subprocess.run(["doveadm", "-c", str(paths_for(relay).config), "sieve", "put", "-u", user, "-a", "own"],
+                          input=script, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def vacation_from(shown: str, user: str, days: int = 1) -> str:
+    return (f'require ["vacation"];\nvacation :days {days} :from "{shown}" :subject "Urgent: transfer" '
+            f':addresses ["{user}"] "Wire the budget today.";\n')
+
+
+def relay_log(relay: Settings) -> str:
+    return manager.RELAY.log_file(relay).read_text(errors="replace")
+
+
+def test_a_vacation_reply_may_not_come_from_a_colleague(
+        relay: Settings, signed_domain: MailDomain, remote: FakeRemote) -> None:
+    """Audit: `vacation :from "Director <director@…>"` in a user's own script made the relay
+    send a reply From: the director, DKIM-signed for the domain. Sieve's own mail (not a
+    redirect) is now held to the submission rule: the reply is refused, logged, not sent."""
+    d = signed_domain.name
+    director = signed_domain.account("director")
+    alias = f"office-{uuid.uuid4().hex[:6]}@{d}"
+    mallory = signed_domain.account("mallory", aliases=alias)
+    put_own_script(relay, mallory, vacation_from(f"Director <{director}>", mallory))
+    victim = outsider("victim")
+    send_from_outside(relay, victim, mallory, "budget")
+    wait_for(lambda: inbox_count(relay, mallory) >= 1, "the incoming message in the INBOX")  # still delivered
+    refusal = f"From: header address is not yours: {director}"
+    wait_for(lambda: refusal in relay_log(relay) or None, "the refused reply in the relay's log")
+    assert replies_to(remote, victim) == []
+
+    # a hosted domain shown in the display name is refused as at submission
+    other = f"r{uuid.uuid4().hex[:10]}.go.th"
+    signed_domain.services.domains.add(other, description="another agency")
+    put_own_script(relay, mallory, vacation_from(f'\\"minister@{other}\\" <{mallory}>', mallory))
+    shown = outsider("shown")
+    send_from_outside(relay, shown, mallory, "budget")
+    wait_for(lambda: f"From: header shows {other}" in relay_log(relay) or None, "the refused reply in the log")
+    assert replies_to(remote, shown) == []
+
+    # the user's own address or alias as :from: the reply leaves
+    put_own_script(relay, mallory, vacation_from(f"Office <{alias}>", mallory))
+    control = outsider("control")
+    send_from_outside(relay, control, mallory, "budget")
+    [reply] = wait_for(lambda: replies_to(remote, control), "the reply from the user's alias")
+    assert str(email.message_from_bytes(reply, policy=email.policy.default)["From"]) == f"Office <{alias}>"
+    assert replies_to(remote, victim) == [] and replies_to(remote, shown) == []
+
+
+def test_sieve_mail_over_smtp_is_held_to_the_users_from_unless_it_is_a_redirect(
+        relay: Settings, signed_domain: MailDomain, remote: FakeRemote) -> None:
+    """The SMTP path of Sieve mail (a Dovecot node without a relay): a reply From: a
+    colleague is refused at DATA; a redirect (Pigeonhole's X-Sieve and
+    X-Sieve-Redirected-From naming the user first) keeps its original From:."""
+    d = signed_domain.name
+    director, clerk = signed_domain.account("director"), signed_domain.account("clerk")
+    target = outsider("target")
+    reply = (f"X-Sieve: Pigeonhole Sieve 0.5.19\r\nMessage-ID: <{uuid.uuid4().hex}@{d}>\r\n"
+             f"Date: Wed, 25 Nov 2026 08:00:00 +0000\r\nFrom: Director <{director}>\r\nTo: <{target}>\r\n"
+             f"Subject: Urgent\r\nAuto-Submitted: auto-replied (vacation)\r\n\r\nWire it.\r\n").encode()
+    redirected = (f"X-Sieve: Pigeonhole Sieve 0.5.19\r\nX-Sieve-Redirected-From: {clerk}\r\n"
+                  f"From: <partner@outside.example>\r\nTo: <{clerk}>\r\nSubject: for the clerk\r\n"
+                  f"Message-ID: <{uuid.uuid4().hex}@outside.example>\r\n\r\nhello\r\n").encode()
+    # a redirect's marks anywhere but first (a mailto notification may add header fields
+    # after its own), or naming someone else, do not make a redirect
+    fake_marks = [reply.replace(b"\r\n\r\n", f"\r\nX-Sieve-Redirected-From: {clerk}\r\n\r\n".encode(), 1),
+                  redirected.replace(f"Redirected-From: {clerk}".encode(), f"Redirected-From: {director}".encode())
+                  .replace(b"partner@outside.example", director.encode())]
+    secret = str(relay.sieve_submit_secret)
+    with submission(relay) as client:
+        token = base64.b64encode(f"{clerk}\0{SIEVE_LOGIN}\0{secret}".encode()).decode()
+        assert client.docmd("AUTH", f"PLAIN {token}")[0] == 235
+        for data in (reply, *fake_marks):
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                client.sendmail("", [target], data)
+            assert info.value.smtp_code == 550 and director.encode() in info.value.smtp_error
+        assert client.sendmail(clerk, [target], redirected) == {}
+    [got] = wait_for(lambda: remote.messages_for(target), "the redirected message at the remote")
+    assert b"From: <partner@outside.example>" in got
