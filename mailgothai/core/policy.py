@@ -387,6 +387,8 @@ def retry_delay(attempts: int, base: int, maximum: int) -> int:
     return int(min(maximum, base * (2 ** min(attempts - 1, 30))))
 
 
-def may_bounce(sender: str, is_bounce: bool) -> bool:
-    """Never a bounce for a bounce (null sender) nor for a DSN we made."""
-    return bool(sender) and not is_bounce
+def may_bounce(sender: str, is_bounce: bool, *, authenticated: bool = True, sender_hosted: bool = True) -> bool:
+    """Never a bounce for a bounce (null sender) nor for a DSN we made; for mail accepted
+    without authentication (on the MX: its MAIL FROM may be forged) only to a sender
+    hosted here — a DSN sent out for it would be backscatter."""
+    return bool(sender) and not is_bounce and (authenticated or sender_hosted)

@@ -1,6 +1,7 @@
 """Delivery workers: take due messages from the spool, deliver local targets over LMTP
 and remote ones over SMTP, retry temporary failures with exponential backoff, and
-bounce (one DSN per attempt that failed recipients for good) — never for a bounce."""
+bounce (one DSN per attempt that failed recipients for good) — never for a bounce, and
+for mail accepted without authentication only to a sender hosted here (no backscatter)."""
 
 from __future__ import annotations
 
@@ -377,6 +378,15 @@ class DeliveryQueue:
 
     async def _bounce(self, envelope: Envelope, message: bytes, failed: list[FailedRecipient], now: float) -> None:
         targets = await self._route_sender(envelope.sender)
+        authenticated = bool(envelope.auth_user)
+        if not authenticated:  # from outside: to the sender's mailbox here, if it has one, never out
+            targets = tuple(t for t in targets if t.local)
+        if not may_bounce(envelope.sender, envelope.is_bounce, authenticated=authenticated,
+                          sender_hosted=bool(targets)):
+            log_message("bounce-dropped", queue_id=envelope.queue_id, sender=envelope.sender,
+                        recipients=[f.final for f in failed],
+                        reason="accepted without authentication from a sender not hosted here: no DSN (backscatter)")
+            return
         if not targets:
             log_message("bounce-dropped", queue_id=envelope.queue_id, sender=envelope.sender,
                         reason="the sender cannot be reached")

@@ -116,3 +116,35 @@ def test_authenticated_users_may_send_out(relay: Settings, mail_domain: MailDoma
 
     [data] = wait_for(lambda: remote.messages_for(target), "the fake remote to receive the message")
     assert b"Subject: outbound" in data
+
+
+def _bounce_dropped(relay: Settings, sender: str) -> bool:
+    from mailgothai.stack import manager
+
+    return any('"event": "bounce-dropped"' in line and sender in line
+               for line in manager.RELAY.log_file(relay).read_text(errors="replace").splitlines())
+
+
+def test_a_forward_refused_outside_sends_no_dsn_to_the_unauthenticated_sender(
+        relay: Settings, mail_domain: MailDomain, remote: FakeRemote) -> None:
+    """Spam from outside with a forged MAIL FROM, to an account that forwards outside: the
+    forward's destination refuses it (550), and the relay sent a DSN to the forged address
+    (backscatter). Mail accepted without authentication gets a DSN only in a mailbox here;
+    for an outside sender the failure is logged (bounce-dropped), nothing is sent. (A hosted
+    user's own mail refused by a remote still gets its DSN: test_queue.py.)"""
+    import uuid
+
+    from relay.helpers import wait_for
+
+    forward = f"fwd-{uuid.uuid4().hex[:8]}@remote.example"
+    remote.scripts[forward] = ["550 5.7.1 spam refused"]
+    user = mail_domain.account("forwarding", forwards=forward)
+    forged = f"outside-{uuid.uuid4().hex[:8]}@forged.example"
+    with mx(relay) as client:
+        assert client.sendmail(forged, [user], message(forged, user, "spam")) == {}
+    wait_for(lambda: remote.attempts[forward] >= 1, "the forward to be refused")
+    wait_for(lambda: _bounce_dropped(relay, forged), "the failure logged as bounce-dropped", 20)
+    assert remote.messages_for(forged) == []  # no DSN to the forged address
+    [kept] = wait_for_messages(relay, user)  # the account's own copy arrives
+    assert b"Subject: spam" in kept
+
