@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from mailgothai.core.addresses import split_address
+from mailgothai.core.limits import MAX_COUNTS
 from mailgothai.core.models import DomainLimits, Status
 from mailgothai.core.shared import Right, parse_access
 from mailgothai.directory import escaping as f
@@ -150,7 +151,9 @@ class RelayDirectory:
         return DomainInfo(name=entry.first("domainName").lower(),
                           active=entry.first("mgtStatus", "active") == Status.ACTIVE.value,
                           max_message_size=entry.integer("mgtMaxMessageSize", defaults.max_message_size),
-                          hourly_send_limit=entry.integer("mgtHourlySendLimit", defaults.hourly_send_limit),
+                          # past the maximum (set before it existed): the maximum, which the counters hold
+                          hourly_send_limit=min(entry.integer("mgtHourlySendLimit", defaults.hourly_send_limit),
+                                                MAX_COUNTS["hourly_send_limit"]),
                           catch_all=entry.first("mgtCatchAll").lower())
 
     def canonical(self, address: str) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import smtplib
 
+import ldap3
 import pytest
 
 from mailgothai.core.models import Status
+from mailgothai.directory.layout import Layout
 from mailgothai.settings import Settings
 from relay.conftest import FakeRemote, MailDomain
 from relay.helpers import fetch_all, message, mx, submission, wait_for, wait_for_messages
@@ -217,3 +219,19 @@ def test_recipients_of_a_transaction_that_sent_nothing_go_back_to_the_hourly_cou
         assert client.docmd("RCPT", f"TO:<{readers[0]}>")[0] == 452
     for reader in readers:
         assert [m for m in wait_for_messages(relay, reader) if b"Subject: kept" in m]
+
+
+def test_an_hourly_limit_past_its_maximum_in_the_directory_still_lets_users_send(
+        relay: Settings, mail_domain: MailDomain) -> None:
+    """A domain given a huge limit before the maximum existed (or by slapd directly): the
+    relay takes it as the maximum; before, 10**30 overflowed the counters' SQL at every
+    authenticated RCPT."""
+    sender, reader = mail_domain.account("big-limit"), mail_domain.account("big-limit-reader")
+    root = ldap3.Connection(ldap3.Server(relay.host, port=relay.ldap_port, get_info=ldap3.NONE),
+                            user=relay.ldap_manager_dn, password=str(relay.ldap_manager_password), auto_bind=True)
+    root.modify(Layout(relay.ldap_base).domain(mail_domain.name),
+                {"mgtHourlySendLimit": [(ldap3.MODIFY_REPLACE, [str(10**30)])]})
+    assert root.result["result"] == 0, root.result
+    root.unbind()
+    with submission(relay, sender) as client:
+        assert _rcpt(client, sender, reader)[0] == 250
