@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import h11
@@ -255,7 +255,8 @@ class Keeper:
     def __init__(self) -> None:
         self.kept: list[tuple[Envelope, bytes, Scan, str, int]] = []
 
-    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int) -> str:
+    def keep(self, envelope: Envelope, message: bytes, scan: Scan, domain: str, days: int,
+             scopes: Mapping[str, str] | None = None) -> str:
         self.kept.append((envelope, message, scan, domain, days))
         return "held-1"
 
