@@ -24,7 +24,7 @@ _WSP_RUN = re.compile(rb"[ \t]+")
 # space (nearly every match of _WSP_RUN in ordinary text) is left as it is.
 _WSP_TO_COLLAPSE = re.compile(rb"\t[ \t]*| [ \t]+")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
-_LINE_END = re.compile(rb"\r?\n")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 ALGORITHMS = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
 
 
@@ -35,7 +35,13 @@ class ParsedMessage:
 
 
 def to_crlf(data: bytes) -> bytes:
-    if data.count(b"\n") == data.count(b"\r\n"):
+    """Every line end as CRLF: a lone LF and a lone CR too (CR CR LF is two line ends), as
+    the SMTP clients that deliver the message (aiosmtplib) write it. The relay applies it
+    once, when DATA is accepted, before any check, signature or spool write: the message
+    it checks is then the one the next hop reads (a bare CR hid a second From: from the
+    checks, which the remote then saw)."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") == crlf and data.count(b"\r") == crlf:
         return data  # already CRLF throughout (the usual case): no copy
     return _LINE_END.sub(b"\r\n", data)
 

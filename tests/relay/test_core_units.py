@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailgothai.core import policy as p
-from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header
+from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header, to_crlf
 from mailgothai.core.dsn import FailedRecipient, build_dsn
 from mailgothai.core.sender_headers import SenderField
 from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
@@ -129,6 +129,15 @@ def test_parse_joins_continuation_lines() -> None:
     parsed = parse(b"A: 1\n\tcont\nB: 2\n\nbody\n")
     assert [n for n, _ in parsed.headers] == [b"a", b"b"] and parsed.body == b"body\r\n"
 
+
+
+def test_every_lone_cr_and_lf_is_a_line_end_and_crlf_text_is_not_copied() -> None:
+    crlf = b"From: a@h.go.th\r\nSubject: s\r\n\r\nbody\r\n"
+    assert to_crlf(crlf) is crlf  # the usual message: no copy
+    assert to_crlf(b"X-Mailer: x\rFrom: b@h.go.th\r\rX: y\r\n") == b"X-Mailer: x\r\nFrom: b@h.go.th\r\n\r\nX: y\r\n"
+    assert to_crlf(b"a\nb\r\r\nc\n\rd") == b"a\r\nb\r\n\r\nc\r\n\r\nd"
+    parsed = parse(b"X-Mailer: x\rFrom: Director <d@h.go.th>\r\nFrom: a@h.go.th\r\n\r\nb\r\n")
+    assert [raw for n, raw in parsed.headers if n == b"from"] == [b"From: Director <d@h.go.th>", b"From: a@h.go.th"]
 
 # ---- throttle -----------------------------------------------------------------------------
 def test_a_command_bucket_gives_its_burst_then_its_rate() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import smtplib
+import uuid
 from pathlib import Path
 
 import pytest
 
 from mailgothai.settings import Settings
-from relay.conftest import MailDomain
+from relay.conftest import FakeRemote, MailDomain
 from relay.helpers import (
     PASSWORD,
     dkimpy_verify,
@@ -25,6 +26,7 @@ from relay.helpers import (
     submission,
     swaks,
     tls_client_context,
+    wait_for,
     wait_for_messages,
 )
 
@@ -185,3 +187,31 @@ def test_malformed_auth_values_get_the_reply_tables_answers(relay: Settings) -> 
             expected = p.reply(kind)
             code, text = client.docmd(command)
             assert (code, text.decode()) == (expected.code, f"{expected.status} {expected.text}"), command
+
+
+def test_a_bare_cr_is_a_line_end_before_any_check_so_no_hidden_from_reaches_the_remote(
+        relay: Settings, signed_domain: MailDomain, remote: FakeRemote, tmp_path: Path) -> None:
+    """Audit: the relay read headers split on CRLF only, while the outbound client
+    (aiosmtplib) makes every lone CR a line end: a From: hidden behind a bare CR inside
+    X-Mailer was not checked, yet arrived at the remote as the message's From:. Every
+    lone CR and lone LF is now CRLF from the moment DATA is accepted."""
+    alice = signed_domain.account("cralice")
+    director = signed_domain.account("crdirector")
+    target = f"cr-{uuid.uuid4().hex[:8]}@remote.example"
+    hidden = (f"X-Mailer: x\rFrom: Director <{director}>\rTo: {target}\rSubject: Urgent\r\r"
+              f"X-Pad: y\r\nFrom: {alice}\r\nTo: {target}\r\nSubject: s\r\n\r\nbody\r\n").encode()
+    lone_lf = (f"X-Mailer: x\nFrom: Director <{director}>\r\nFrom: {alice}\r\nTo: {target}\r\n"
+               f"Subject: s\r\n\r\nbody\r\n").encode()
+    with submission(relay, alice) as client:
+        for data in (hidden, lone_lf):
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                client.sendmail(alice, [target], data)
+            assert info.value.smtp_code == 550 and director.encode() in info.value.smtp_error
+        # bare CRs in the body: the message signed is the message delivered
+        body = f"From: {alice}\r\nTo: {target}\r\nSubject: body with bare CRs\r\n\r\none\rtwo\nthree\r\n".encode()
+        assert client.sendmail(alice, [target], body) == {}
+    [got] = wait_for(lambda: remote.messages_for(target), "the message at the remote")
+    assert b"Subject: body with bare CRs" in got and director.encode() not in got
+    assert got.endswith(b"\r\n\r\none\r\ntwo\r\nthree\r\n")
+    perl = perl_verify(got, dns_records(signed_domain.services, signed_domain.name), tmp_path)
+    assert perl.overall == "pass", perl.lines
