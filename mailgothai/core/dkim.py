@@ -12,12 +12,15 @@ import base64
 import re
 from dataclasses import dataclass
 
-# Headers signed when present (RFC 6376 5.4.1); From is also over-signed, so a second
-# From added later breaks the signature.
+# Headers signed, every instance present (RFC 6376 5.4.1). Those a reader sees or that
+# change what the message says are also over-signed (RFC 6376 8.15): listed once more than
+# present, absent ones included, so that one added after signing (a Reply-To, a second
+# Subject, a Cc, a Content-Type …) breaks the signature.
 SIGNED_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"reply-to", b"in-reply-to",
                   b"references", b"mime-version", b"content-type", b"content-transfer-encoding",
                   b"list-id", b"list-unsubscribe")
-OVERSIGNED = (b"from",)
+OVERSIGNED = frozenset((b"from", b"reply-to", b"subject", b"to", b"cc", b"date", b"content-type", b"mime-version",
+                        b"message-id", b"in-reply-to", b"references"))
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 # The runs of WSP that "one space" changes: a tab, or two characters or more. A lone
@@ -92,9 +95,13 @@ def select_headers(headers: tuple[tuple[bytes, bytes], ...], names: tuple[bytes,
 
 
 def header_names(parsed: ParsedMessage) -> tuple[bytes, ...]:
-    present = {n for n, _ in parsed.headers}
-    names = [n for n in SIGNED_HEADERS if n in present]
-    names.extend(n for n in OVERSIGNED if n in present)  # once more: no second From can be added
+    """h=: each signed header once per instance present, the over-signed ones once more."""
+    present: dict[bytes, int] = {}
+    for name, _ in parsed.headers:
+        present[name] = present.get(name, 0) + 1
+    names: list[bytes] = []
+    for name in SIGNED_HEADERS:
+        names.extend([name] * (present.get(name, 0) + (name in OVERSIGNED)))
     return tuple(names)
 
 

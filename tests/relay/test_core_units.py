@@ -125,6 +125,30 @@ def test_signatures_verify_with_dkimpy(algorithm: str) -> None:
     assert not dkim.verify(with_second_from, dnsfunc=dnsfunc)  # From is over-signed
 
 
+
+@pytest.mark.parametrize("added", [
+    b"Reply-To: evil@evil.example", b"Subject: a second subject", b"Cc: more@evil.example", b"To: more@evil.example",
+    b"Content-Type: text/html", b"MIME-Version: 1.0", b"Date: Thu, 26 Nov 2026 08:00:00 +0000",
+    b"Message-ID: <other@evil.example>", b"In-Reply-To: <x@y>", b"References: <x@y>", b"From: evil@evil.example",
+])
+def test_a_header_added_after_signing_breaks_the_signature(added: bytes) -> None:
+    """Audit: only From was over-signed and only present headers signed, so a Reply-To,
+    a second Subject, a Cc … added later still verified."""
+    pair = generate("rsa")
+    key = SigningKey("h.go.th", "sel", "rsa", pair.load())
+    msg = (b"From: A <a@h.go.th>\r\nTo: b@x.example\r\nSubject: s\r\nDate: Wed, 25 Nov 2026 08:00:00 +0000\r\n"
+           b"Message-ID: <m@h.go.th>\r\n\r\nbody\r\n")
+    signed = sign(msg, [key]) + msg
+    records = {dns_name("sel", "h.go.th").encode() + b".": pair.record.encode()}
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
+        return records.get(name if name.endswith(b".") else name + b".")
+
+    assert dkim.verify(signed, dnsfunc=dnsfunc)
+    head, body = signed.split(b"\r\n\r\n", 1)
+    assert not dkim.verify(added + b"\r\n" + signed, dnsfunc=dnsfunc)  # on top
+    assert not dkim.verify(head + b"\r\n" + added + b"\r\n\r\n" + body, dnsfunc=dnsfunc)  # at the end
+
 def test_parse_joins_continuation_lines() -> None:
     parsed = parse(b"A: 1\n\tcont\nB: 2\n\nbody\n")
     assert [n for n, _ in parsed.headers] == [b"a", b"b"] and parsed.body == b"body\r\n"
