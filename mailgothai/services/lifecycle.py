@@ -16,6 +16,7 @@ from mailgothai.core.limits import check_account_fits
 from mailgothai.core.models import Account, Alias, Domain, RetainedAccount, Role
 from mailgothai.core.reasons import Why
 from mailgothai.core.retention import DEFAULT_RETENTION_DAYS, handover_folder, looks_like_mailbox_id, purge_date
+from mailgothai.core.shared import rights_text
 from mailgothai.core.totp_box import resealer
 from mailgothai.errors import AlreadyExists, InvalidInput, MailGoThaiError, MailStoreError, NotFound
 from mailgothai.services.actor import Actor
@@ -250,9 +251,30 @@ class LifecycleService(Service):
                                               resealer(str(self.b.settings.web_secret_key), before.email, after.email))
         if not keep_old_as_alias:
             self._repoint_members(before.email, new)
+        left = self._leave_shared(before.email, after.email, source) if moves else False
         self._gone([before.email])
         self.b.doveadm.flush_auth_cache([new])
+        if left:  # a session opened at the new address in between held the old domain's groups
+            self.b.doveadm.kick([new])
         return after
+
+    def _leave_shared(self, old: str, new: str, source: str) -> bool:
+        """Renamed into another domain: the account is no longer a member of the shared
+        mailboxes of the domain it left (members are accounts of the shared mailbox's
+        domain; the old domain's admins could neither see nor remove it any more). Each
+        membership ended is audited as the shared mailbox's. True if there was one."""
+        if self.b.shared is None:
+            return False
+        left = False
+        for shared in list(self.b.shared.iter_domain(source)):
+            rights = self.b.shared.rights_of(new, shared)
+            if not rights:
+                continue
+            self.b.shared.set_rights(new, shared, frozenset())
+            self.audit("shared.member.remove", "shared_mailbox", shared.address, shared.domain,
+                       before={"member": old, "rights": rights_text(rights)}, after={"renamed_to": new})
+            left = True
+        return left
 
     def _repoint_members(self, old: str, new: str) -> None:
         """Aliases of the actor's domains that list the old address list the new one."""

@@ -316,3 +316,34 @@ def test_nothing_is_left_when_dovecot_cannot_take_the_acls(services: Services, d
     assert services.domains.get(domain).quota_allocated == allocated
     monkeypatch.undo()
     assert services.shared.add(f"saraban@{domain}").address == f"saraban@{domain}"  # the address is free
+
+
+def test_a_member_renamed_into_another_domain_leaves_the_old_domains_shared_mailboxes(
+        services: Services, office: dict[str, str], mail: MailClients, audit: AuditProbe) -> None:
+    """Members are accounts of the shared mailbox's domain: renamed into another domain,
+    the account's memberships there end (its rights on its own entry, which the old
+    domain's admins could no longer see nor remove), recorded in the audit; renamed within
+    the domain it keeps them."""
+    other = f"t{uuid.uuid4().hex[:10]}.go.th"
+    services.domains.add(other, description="another agency")
+    within = f"reader-renamed@{office['shared'].split('@')[1]}"
+    services.lifecycle.rename(office["reader"], within)
+    assert can_open(mail, within, office["inbox"]), "renamed within its domain: still a member"
+    with session(mail, within) as open_session:
+        open_session.select_folder(office["inbox"], readonly=True)
+        moved = f"reader@{other}"
+        services.lifecycle.rename(within, moved)
+        with pytest.raises((IMAPClientError, OSError)):  # the session opened as a member ends
+            open_session.search("ALL")
+
+    with session(mail, moved) as client:
+        assert office["inbox"] not in folders(client)
+    assert not can_open(mail, moved, office["inbox"])
+    shared = services.shared.get(office["shared"])
+    assert services.backends.shared is not None
+    assert services.backends.shared.rights_of(moved, shared) == frozenset()
+    assert [m.email for m in services.shared.show(office["shared"]).members] == [office["writer"]]
+    assert audit.count(action="shared.member.remove", object_id=office["shared"]) == 1
+    [record] = services.backends.audit.query(action="shared.member.remove", object_id=office["shared"])
+    assert record.before == {"member": within, "rights": "read"} and record.after == {"renamed_to": moved}
+    assert can_open(mail, office["writer"], office["inbox"])
