@@ -29,7 +29,9 @@ def test_expired_message_bounces_once_with_4_4_7(tmp_path: Path, remote: FakeRem
                               RemoteSender(f"127.0.0.1:{remote.port}", Resolver("off", 1), "relay.test"),  # type: ignore[attr-defined]
                               QueuePolicy(retry_base=1, retry_max=1, lifetime=1, workers=2, hostname="relay.test"),
                               route_sender, smarthost=True)
-        envelope = Envelope(new_queue_id(), sender, (Target(target, target, local=False),), time.time())
+        # submitted with AUTH (mail from outside gets no DSN to an outside sender: delivery.py)
+        envelope = Envelope(new_queue_id(), sender, (Target(target, target, local=False),), time.time(),
+                            auth_user=sender)
         data = message(sender, target, "will-expire")
         spool.store(envelope, data)
         queue.submit(envelope, data)
