@@ -8,7 +8,10 @@ sender's From: unchanged (RFC 5228 section 4.2), which passed the relay's rules 
 message came in. Every other message Sieve makes (a vacation reply, whose `:from` the
 user's script sets; a mailto notification; a reject) is held to the From:/Sender: rule of
 the user's own submission (`policy.decide_sender_fields`): else a script's
-`vacation :from "Director <director@…>"` would send DKIM-signed mail as a colleague."""
+`vacation :from "Director <director@…>"` would send DKIM-signed mail as a colleague.
+System mail (reset links, recovery confirmations: core/password_reset; expiry warnings:
+services/password_lifecycle), which the web and the CLI submit with the same login, comes
+from the account's domain's no-reply@ or postmaster@ (`senders`)."""
 
 from __future__ import annotations
 
@@ -51,3 +54,19 @@ def is_redirect(headers: tuple[tuple[bytes, bytes], ...], owned: frozenset[str])
         return normalize_address(value.decode("ascii"), "X-Sieve-Redirected-From") in owned
     except (UnicodeDecodeError, InvalidInput):
         return False
+
+
+# The From: of system mail, at the account's domain (core/password_reset, services/password_lifecycle).
+SYSTEM_SENDERS = ("no-reply", "postmaster")
+
+
+def senders(headers: tuple[tuple[bytes, bytes], ...], owned: frozenset[str], user: str) -> frozenset[str]:
+    """The addresses mail submitted with the Sieve login for `user` may have in From:/Sender:
+    (when it is not a redirect): the user's own (`owned`); and, for a message Pigeonhole did
+    not make (its every message, vacation reply, notification, reject or redirect, starts
+    with X-Sieve, and a script cannot change that), i.e. system mail, also the domain's
+    system senders."""
+    if headers and headers[0][0] == b"x-sieve":
+        return owned
+    domain = p.domain_of(user)
+    return owned | frozenset(f"{local}@{domain}" for local in SYSTEM_SENDERS)

@@ -417,6 +417,9 @@ class RelayHandler:
             # (checked when it came in); a vacation reply's is the user's, as at submission
             if tx.sieve and sieve_mail.is_redirect(parsed.headers, tx.owned):
                 refused = None
+            elif tx.sieve and tx.auth_user:  # a vacation reply; or system mail, from no-reply@/postmaster@
+                refused = await self.sender_fields_claims(
+                    fields, sieve_mail.senders(parsed.headers, tx.owned, tx.auth_user))
             else:
                 refused = await self.sender_fields_claims(fields, tx.owned)
             if refused:
