@@ -90,11 +90,12 @@ def _shown_domains(text: str) -> frozenset[str]:
     """Domains of every address-like word a mail program may show for this field: in
     display names, comments, and RFC 2047 encoded words (decoded even where RFC 2047
     forbids them, since some programs do). Words that are not domains are ignored.
-    Invisible format characters (Unicode Cf: U+200E, U+200D, U+FEFF, tag characters …)
-    are dropped first, since a reader sees the text as if they were not there."""
+    The text is read as a reader sees it (`_as_seen`): without the characters that show
+    as nothing (U+200E, U+200D, U+FEFF, tag characters …), with look-alike at signs."""
     found = set()
-    for candidate in (_decoded(text), text):
-        candidate = _visible(candidate)
+    candidates = (text,) if "=?" not in text else (_decoded(text, joined=True), _decoded(text, joined=False), text)
+    for candidate in candidates:
+        candidate = _as_seen(candidate)
         for part in candidate.split("@")[1:]:
             word = part.strip().split()[0] if part.strip() else ""
             for stop in _NOT_IN_A_DOMAIN:
@@ -107,21 +108,23 @@ def _shown_domains(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-# An RFC 2047 encoded word, and the white space after it when another one follows (the
-# reader shows adjacent encoded words as one text, RFC 2047 6.2).
-_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([qQbB])\?([^?\s]*)\?=(?:\s+(?==\?[^?\s]*\?[qQbB]\?[^?\s]*\?=))?")
+# An RFC 2047 encoded word, and the white space after it when another one follows (a
+# reader shows adjacent encoded words as one text, RFC 2047 6.2; one that cannot decode a
+# word may show them apart: both are read).
+_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([qQbB])\?([^?\s]*)\?=(\s+(?==\?[^?\s]*\?[qQbB]\?[^?\s]*\?=))?")
 
 
-def _decoded(text: str) -> str:
+def _decoded(text: str, *, joined: bool) -> str:
     """`text` with each encoded word decoded on its own, errors replaced: one word that
-    cannot be decoded (bad bytes, an unknown charset) leaves the others readable."""
-    if "=?" not in text:
-        return text
-    return _ENCODED_WORD.sub(_decode_word, text)
+    cannot be decoded (bad bytes, an unknown charset) leaves the others readable.
+    `joined`: the white space between adjacent encoded words dropped."""
+    def decode(match: re.Match[str]) -> str:
+        return _decode_word(match.group(1).split("*")[0], match.group(2).lower(), match.group(3)) + (
+            "" if joined else match.group(4) or "")
+    return _ENCODED_WORD.sub(decode, text)
 
 
-def _decode_word(match: re.Match[str]) -> str:
-    charset, encoding, payload = match.group(1).split("*")[0], match.group(2).lower(), match.group(3)
+def _decode_word(charset: str, encoding: str, payload: str) -> str:
     try:
         if encoding == "q":
             raw = quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"), header=True)
@@ -135,12 +138,21 @@ def _decode_word(match: re.Match[str]) -> str:
         return raw.decode("utf-8", "replace")
 
 
-def _visible(text: str) -> str:
-    """`text` without the characters a reader does not see: format characters (Cf) and
-    the whole tag block U+E0000–U+E007F (some of it unassigned)."""
+# Code points a reader's screen shows as nothing that are not format characters (Cf):
+# Unicode's other default-ignorable ones (combining grapheme joiner, Hangul fillers,
+# variation selectors, the rest of the tag plane).
+_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x3164, 0x3164),
+              (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0000, 0xE0FFF))
+_AT_SIGNS = str.maketrans({"\uff20": "@", "\ufe6b": "@"})  # fullwidth and small commercial at
+
+
+def _as_seen(text: str) -> str:
+    """`text` as a reader sees it: without format characters (Cf), unassigned code points
+    (Cn) and the other default-ignorable ones, and with look-alike at signs as '@'."""
     if text.isascii():
         return text
-    return "".join(c for c in text if unicodedata.category(c) != "Cf" and not 0xE0000 <= ord(c) <= 0xE007F)
+    return "".join(c for c in text.translate(_AT_SIGNS) if unicodedata.category(c) not in ("Cf", "Cn")
+                   and not any(low <= ord(c) <= high for low, high in _IGNORABLE))
 
 
 def _one_line(text: str) -> str:

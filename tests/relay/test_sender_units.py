@@ -42,6 +42,15 @@ def fields_of(head: str):  # type: ignore[no-untyped-def]
     f"From: =?utf-8?q?somchai.s=40{H}?= =?utf-8?q?=FF?= <a@x.example>",
     f"From: =?utf-8?q?somchai.s=40{H}?= =?x-unknown?q?_?= <a@x.example>",
     f"From: =?utf-8?b?!!!?= =?utf-8?q?somchai.s=40{H}?= <a@x.example>",
+    f"From: =?utf-8?q?somchai.s=40{H}?= =?x-bogus?q?a?= <a@x.example>",  # the next word's text glued on
+    f"From: =?utf-8?q?somchai.s=40{H}?= =?unknown-8bit?q?a?= <a@x.example>",
+    # look-alike at signs, and other code points shown as nothing (unassigned, default-ignorable)
+    f'From: "somchai.s\uff20{H}" <a@x.example>',
+    f'From: "somchai.s\ufe6b{H}" <a@x.example>',
+    f'From: "somchai.s@{H}\u0e00" <a@x.example>',
+    f'From: "somchai.s@{H}\u034f" <a@x.example>',
+    f'From: "somchai.s@{H}\ufe0f" <a@x.example>',
+    f'From: "somchai.s@{H}\U000e0100" <a@x.example>',
     # adjacent encoded words are one text (RFC 2047 6.2): the address split between them
     f"From: =?utf-8?q?somchai.s=40{H[:5]}?= =?utf-8?q?{H[5:]}?= <a@x.example>",
 ])
