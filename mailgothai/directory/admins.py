@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import ldap3
+
 from mailgothai.core.models import Admin, Role, Status
 from mailgothai.directory import escaping as f
 from mailgothai.directory.entries import Entry, new_entry
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
 from mailgothai.directory.passwords import password_attributes
-from mailgothai.errors import AlreadyExists, NotFound
+from mailgothai.errors import AlreadyExists, NotFound, ValueChanged
 
 ATTRS = ("uid", "mgtRole", "mgtAdminDomain", "displayName", "mgtStatus")
 
@@ -81,3 +83,23 @@ class AdminDirectory:
     def administering(self, domain: str) -> list[Admin]:
         flt = f.all_of(f.eq("objectClass", "mgtAdmin"), f.eq("mgtAdminDomain", domain))
         return [to_admin(e) for e in self._gw.search(self._layout.admins, flt, ATTRS)]
+
+    def drop_domain(self, domain: str) -> list[Admin]:
+        """Take `domain` off every admin that holds it in mgtAdminDomain (a deleted domain:
+        its name, added again, must give its former admins nothing); the admins as they were.
+        Each value goes by itself (a modify deleting the value as stored, never a replace), so
+        a concurrent change of the admin's other domains is kept; an admin left with no domain
+        stays, with none. An admin whose value went meanwhile (or who went) is skipped."""
+        dropped: list[Admin] = []
+        for entry in self._gw.search(self._layout.admins, f.all_of(f.eq("objectClass", "mgtAdmin"),
+                                                                    f.eq("mgtAdminDomain", domain)), ATTRS):
+            admin = to_admin(entry)
+            stored = [d for d in admin.domains if d.lower() == domain.lower()]  # caseIgnoreMatch, as the filter
+            if not stored:
+                continue
+            try:
+                self._gw.modify(entry.dn, {"mgtAdminDomain": [(ldap3.MODIFY_DELETE, stored)]})
+            except (NotFound, ValueChanged):
+                continue
+            dropped.append(admin)
+        return dropped

@@ -71,6 +71,10 @@ class DomainService(Service):
             raise InvalidInput("domain", Why.ALIAS_DOMAIN_TAKEN(domain=domain.name, target=alias.target))
         self.b.domains.create(domain)
         self.audit("domain.create", "domain", domain.name, domain.name, after=domain)
+        # A new name is nobody's to administer until an operator grants it. Only a deletion
+        # by a version before this rule (or one killed before it took the name off its
+        # admins) can have left it on an admin: an admin is only ever given existing domains.
+        self._drop_admins_of(domain.name)
         return domain
 
     def get(self, name: str) -> Domain:
@@ -142,6 +146,10 @@ class DomainService(Service):
         for alias_domain in alias_domains:
             self.b.domains.delete_alias(alias_domain.name)
             self.audit("alias_domain.delete", "alias_domain", alias_domain.name, domain.name, before=alias_domain)
+        # Its admins lose it (before the entry goes: killed in between, the domain stays with
+        # fewer admins, never a free name with admins): added again, perhaps for another
+        # agency, the name gives nobody rights until an operator grants them.
+        self._drop_admins_of(domain.name)
         self.b.domains.delete(domain.name)
         if self.b.spam is not None:  # its spam policy and lists go too (issue 18): a re-added name starts anew
             self.b.spam.drop_domain(domain.name)
@@ -151,3 +159,10 @@ class DomainService(Service):
             self.b.password_lifecycle.drop_domain(domain.name)
         self.audit("domain.delete", "domain", domain.name, domain.name, before=domain)
         self.b.doveadm.flush_all()
+
+    def _drop_admins_of(self, name: str) -> None:
+        """Take the domain off every admin holding it (an admin left with none stays, with
+        none); one admin.update record each."""
+        for before in self.b.admins.drop_domain(name):
+            after = dataclasses.replace(before, domains=tuple(d for d in before.domains if d.lower() != name))
+            self.audit("admin.update", "admin", before.login, None, before=before, after=after)

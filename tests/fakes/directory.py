@@ -304,6 +304,13 @@ class FakeAdmins:
     def administering(self, domain: str) -> list[Admin]:
         return [a for a in self.iter_all() if domain in a.domains]
 
+    def drop_domain(self, domain: str) -> list[Admin]:
+        dropped = [a for a in self.iter_all() if domain.lower() in (d.lower() for d in a.domains)]
+        for admin in dropped:
+            self.d.admins[admin.login] = dataclasses.replace(
+                admin, domains=tuple(d for d in admin.domains if d.lower() != domain.lower()))
+        return dropped
+
 
 class FakeRetained:
     def __init__(self, directory: FakeDirectory) -> None:
