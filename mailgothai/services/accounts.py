@@ -147,6 +147,9 @@ class AccountService(Service):
                 after["recovery_address_removed"] = removed
         self.audit("account.password", "account", account.email, account.domain, after=after)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
+        # An intruder's IMAP and ManageSieve sessions, opened with the old password, end now
+        # (after the flush, so none logs in again with it); the user's clients log in anew.
+        self.b.doveadm.kick([account.email])
         self.b.tell_relay()  # this node's relay reads the entry again: the mark applies to SMTP AUTH at once
         if secrets is not None:  # whoever is logged in is out
             secrets.end_web_sessions(account.email)

@@ -1,0 +1,159 @@
+"""A new password ends the account's open IMAP and ManageSieve sessions, against the real
+Dovecot: after a break-in, an intruder's session opened with the old password must not
+outlive it. So for an admin's reset, a reset through the link, and the user's own change
+(whose own mail client logs in again, with the new password)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email
+import email.policy
+import re
+import socket
+import ssl
+import uuid
+from collections.abc import Callable, Iterator
+from typing import cast
+
+import pytest
+from imapclient import IMAPClient
+
+from mailgothai.core import password_reset as pr
+from mailgothai.services.password_reset import PasswordResetService, RecoveryService, ResetConfig, confirm_recovery
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.registry import Services
+from mailgothai.services.selfservice import SelfService
+from mailgothai.services.usage import UsageRefresher
+from mailgothai.settings import Settings
+from tests.integration.conftest import MailClients
+
+pytestmark = [pytest.mark.integration, pytest.mark.sql]
+
+OLD = "Old-session-pw-1x"
+NEW = "New-session-pw-2y"
+
+
+PUBLIC_URL = "https://mail.example.go.th"
+
+
+class Outbox:
+    """The reset mails, kept instead of sent (the links are read from them)."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, account: str, recipients: list[str], message: bytes) -> None:
+        self.sent.append(message)
+
+
+class ManageSieve:
+    """A ManageSieve (RFC 5804) session on a raw socket, logged in over STARTTLS."""
+
+    def __init__(self, stack: Settings, user: str, password: str) -> None:
+        raw = socket.create_connection((stack.host, stack.managesieve_port), timeout=30)
+        self.sock: socket.socket = raw
+        self.buffer = b""
+        self.response()
+        assert self.command("STARTTLS")[-1].startswith("OK")
+        context = ssl.create_default_context(cafile=str(stack.tls_cert_path))
+        self.sock, self.buffer = context.wrap_socket(raw, server_hostname=stack.host), b""
+        self.response()  # the capabilities again after TLS
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        assert self.command(f'AUTHENTICATE "PLAIN" "{token}"')[-1].startswith("OK")
+
+    def response(self) -> list[str]:
+        lines: list[str] = []
+        while True:
+            while b"\r\n" not in self.buffer:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    raise ConnectionResetError(f"connection closed after {lines}")
+                self.buffer += chunk
+            line, self.buffer = self.buffer.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if line.split(b" ", 1)[0] in (b"OK", b"NO", b"BYE"):
+                return lines
+
+    def command(self, text: str) -> list[str]:
+        self.sock.sendall(text.encode() + b"\r\n")
+        return self.response()
+
+    def alive(self) -> bool:
+        try:
+            return self.command("NOOP")[-1].startswith("OK")
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def _imap_alive(session: IMAPClient) -> bool:
+    try:
+        session.noop()
+    except Exception:  # noqa: BLE001 - imaplib's abort (BYE), or the socket closed
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _open_sessions(stack: Settings, mail: MailClients, user: str) -> Iterator[Callable[[], tuple[bool, bool]]]:
+    """An IMAP session (INBOX selected, as a mail client keeps it) and a ManageSieve one,
+    opened with the old password; yields a probe: (IMAP alive, ManageSieve alive)."""
+    sieve = ManageSieve(stack, user, OLD)
+    try:
+        with mail.imap(user, OLD) as imap:
+            imap.select_folder("INBOX")
+            assert _imap_alive(imap) and sieve.alive()
+            yield lambda: (_imap_alive(imap), sieve.alive())
+    finally:
+        sieve.close()
+
+
+def _user(services: Services, domain: str) -> str:
+    user = f"u{uuid.uuid4().hex[:8]}@{domain}"
+    services.accounts.add(user, PasswordInput(plain=OLD))
+    return user
+
+
+def test_an_admins_reset_ends_the_accounts_open_sessions(stack: Settings, services: Services, domain: str,
+                                                         mail: MailClients) -> None:
+    user = _user(services, domain)
+    with _open_sessions(stack, mail, user) as alive:
+        services.accounts.set_password(user, PasswordInput(plain=NEW), must_change=False)
+        assert alive() == (False, False)
+    assert mail.can_login(user, NEW) and not mail.can_login(user, OLD)
+
+
+def test_a_reset_through_the_link_ends_the_accounts_open_sessions(stack: Settings, services: Services,
+                                                                  domain: str, mail: MailClients) -> None:
+    user = _user(services, domain)
+    config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+    RecoveryService(services.backends, user, config, outbox).set(f"home-{uuid.uuid4().hex[:8]}@example.org", OLD)
+    confirm_recovery(services.backends, _token(outbox.sent[-1], "/mail/recovery/confirm"), outbox)
+    resets = PasswordResetService(services.backends, config, outbox)
+    assert resets.send_reset(user)
+    token = _token(outbox.sent[-1], "/mail/reset")
+    with _open_sessions(stack, mail, user) as alive:
+        resets.reset(token, NEW, NEW)
+        assert alive() == (False, False)
+    assert mail.can_login(user, NEW) and not mail.can_login(user, OLD)
+
+
+def test_the_users_own_change_ends_the_accounts_open_sessions(stack: Settings, services: Services,
+                                                              domain: str, mail: MailClients) -> None:
+    user = _user(services, domain)
+    with _open_sessions(stack, mail, user) as alive:
+        SelfService(services.backends, user, cast(UsageRefresher, None)).change_password(OLD, NEW, NEW)
+        assert alive() == (False, False)
+    assert mail.can_login(user, NEW) and not mail.can_login(user, OLD)
+
+
+def _token(message: bytes, path: str) -> str:
+    body = email.message_from_bytes(message, policy=email.policy.default).get_body()
+    assert body is not None
+    found = re.search(re.escape(PUBLIC_URL + path) + r"/([A-Za-z0-9_-]{43})\b", body.get_content())
+    assert found, body.get_content()
+    return found.group(1)
