@@ -1,11 +1,19 @@
 """`mailgothai auth-policy run`: Dovecot's auth policy server, answered from the login
 budget every login shares (services/login_budget.py). Loopback only; a request must
-carry the stack's secret in `HEADER` (Dovecot's `auth_policy_server_api_header`)."""
+carry the stack's secret in `HEADER` (Dovecot's `auth_policy_server_api_header`).
+
+A login counts for the account it opens, as the relay and the web count it: an address
+lower-cased and normalized, local@ALIAS-DOMAIN as local@ITS-DOMAIN (`canonical`: the
+relay's own directory read, RelayDirectory.canonical, cached). Dovecot names the login
+as typed (`%{requested_username}`: it asks before its passdbs rename an alias domain's
+login), so without this the alias form was a budget of its own, apart from the one the
+relay and the web check."""
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -14,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_policy import HEADER, PolicyRequest, PolicyRequestError, answer, parse_request
 from mailgothai.core.last_login import mail_client_protocol
-from mailgothai.errors import MailGoThaiError
+from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.login_budget import LoginBudget
 
 if TYPE_CHECKING:
@@ -28,25 +37,37 @@ log = logging.getLogger("mailgothai.authpolicy")
 
 
 def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None = None,
-               app_uses: AppUseRecorder | None = None) -> Starlette:
+               app_uses: AppUseRecorder | None = None,
+               canonical: Callable[[str], str] | None = None) -> Starlette:
     """`recorder`: a successful login reported is an IMAP (or POP3) login of the account
     (services/last_login.py), kept in memory and written in batches. `app_uses`: and, if
     its password's fingerprint is one of the account's app passwords, that one's last use
-    (services/app_use.py, written in batches too)."""
+    (services/app_use.py, written in batches too). `canonical`: an address with an alias
+    domain as the address at the domain it stands for (blocking, may read the directory);
+    None: addresses as they are (only normalized)."""
     expected = secret.encode()
 
+    def account_of(login: str) -> str:
+        """What the budget counts `login` under: the relay's and the web's name for it."""
+        try:
+            address = normalize_address(login, "login")
+        except InvalidInput:  # no address: counted as typed, as the relay does
+            return login
+        return canonical(address) if canonical is not None else address
+
     def decide(request: PolicyRequest) -> dict[str, object]:
+        account = account_of(request.login)
         if request.command == "allow":
-            return answer(budget.check(request.login, request.remote))
+            return answer(budget.check(account, request.remote))
         if request.success:
             protocol = mail_client_protocol(request.protocol)
             if recorder is not None and protocol is not None:
                 recorder.record(request.login, protocol, request.remote)
             if app_uses is not None and protocol is not None and request.pwhash:
                 app_uses.record(request.user or request.login, request.pwhash, protocol, request.remote)
-            budget.succeeded(request.login, request.remote)
+            budget.succeeded(account, request.remote)
         elif not request.policy_reject:  # a refusal of ours is not another failure
-            budget.failed(request.login, request.remote)
+            budget.failed(account, request.remote)
         return {"status": 0, "msg": ""}
 
     async def policy(request: Request) -> JSONResponse:

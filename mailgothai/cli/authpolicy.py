@@ -26,6 +26,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from mailgothai.directory.layout import Layout
     from mailgothai.directory.login_owners import LoginOwners
     from mailgothai.errors import StackError
+    from mailgothai.relay.lookup import RelayDirectory
     from mailgothai.services.app_use import AppUseRecorder
     from mailgothai.services.last_login import LoginRecorder
     from mailgothai.services.login_budget import LoginBudget, rules_from
@@ -47,9 +48,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     app_uses = AppUseRecorder(AppPasswordUses(store), partial(apps_of_logins, gateway, Layout(settings.ldap_base)),
                               every=settings.last_login_flush)
     app_uses.start()
+    # local@ALIAS-DOMAIN counts as local@ITS-DOMAIN, read as the relay reads it (cached)
+    directory = RelayDirectory(gateway, Layout(settings.ldap_base), settings.relay_lookup_cache_ttl)
     try:
         app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret), recorder,
-                         app_uses)
+                         app_uses, canonical=directory.canonical)
         uvicorn.run(app, host=settings.host, port=settings.auth_policy_port, log_level="warning",
                     server_header=False, access_log=False)
     finally:

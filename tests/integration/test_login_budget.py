@@ -22,12 +22,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from mailgothai.core.login_budget import keys_for
 from mailgothai.core.models import Role
 from mailgothai.services.actor import Actor
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.settings import Settings
 from mailgothai.stack import manager
+from mailgothai.store.login_budget import LoginTallies
 from tests.conftest import stack_data_dir, stack_settings
 from tests.relay.helpers import tls_client_context
 
@@ -125,3 +127,32 @@ def test_failures_over_imap_smtp_and_web_share_one_budget_and_the_user_elsewhere
     # Their success does not free the attacker's source.
     assert imap_ok(settings, user, PASSWORD, ATTACKER) is False
     assert smtp_auth(settings, user, PASSWORD, ATTACKER) == 454
+
+
+def test_failures_in_the_alias_domain_form_over_imap_count_for_the_real_address(budget_stack: Settings) -> None:
+    """local@ALIAS logs in to local@DOMAIN's mailbox (issue 17). Dovecot names the login
+    to the policy service as typed; the service counts and checks it under local@DOMAIN,
+    as the relay and the web do. (It counted the alias form apart: after its failures the
+    real address still logged in from the same source, over IMAP, SMTP AUTH and the web.)"""
+    settings = budget_stack
+    tag = uuid.uuid4().hex[:8]
+    domain, alias = f"b{tag}.go.th", f"al{tag}.go.th"
+    user, typed = f"somchai@{domain}", f"SomChai@{alias.upper()}"
+    with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, description="test")
+        svc.accounts.add(user, PasswordInput(plain=PASSWORD), given_name="สมชาย")
+        svc.domain_routing.add_alias_domain(alias, domain)
+    assert imap_ok(settings, typed, PASSWORD, ATTACKER)  # the alias form logs in
+
+    assert [imap_ok(settings, typed, f"wrong-{i}", ATTACKER) for i in range(5)] == [False] * 5
+    assert imap_ok(settings, typed, PASSWORD, ATTACKER) is False  # refused, in either form
+    assert imap_ok(settings, user, PASSWORD, ATTACKER) is False
+    assert smtp_auth(settings, typed, PASSWORD, ATTACKER) == 454
+
+    real, alias_form = keys_for(user, ATTACKER), keys_for(f"somchai@{alias}", ATTACKER)
+    with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        tallies = LoginTallies(svc.backends.store).read((*real.all, *alias_form.all))
+    assert tallies[real.pair].failures >= 5 and tallies[real.account].failures >= 5  # the real address's
+    assert alias_form.pair not in tallies and alias_form.account not in tallies
+    assert imap_ok(settings, typed, PASSWORD, USER) is True  # the user elsewhere logs in
+
