@@ -263,6 +263,20 @@ class Why(enum.Enum):
     LINE_NOT_THAI = N_(
         "line %(line)s: the file's high bytes do not read as Thai Windows (cp874) text; save it as CSV UTF-8, "
         "or give the encoding it is in (e.g. '--encoding cp1252')")
+    BYTE_NOT_IN_ENCODING_AT = N_(
+        "the file is neither UTF-8 nor Thai Windows (cp874/TIS-620) text (%(where)s: byte %(byte)s is not "
+        "'%(encoding)s' text); save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')")
+    NOT_GIVEN_ENCODING_AT = N_(
+        "the file is not '%(encoding)s' text as given (%(where)s: byte %(byte)s does not decode); save it as "
+        "CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')")
+    AT_LINE_BYTE = N_("line %(line)s, byte %(offset)s of the line")
+    AT_HEADER_BYTE = N_("the header, line %(line)s, byte %(offset)s of the line")
+    AT_CELL_BYTE = N_("data row %(row)s, column %(column)s, line %(line)s, byte %(offset)s of the line")
+    NOT_SHOWN_SECRET = N_("(not shown: the column may hold a password)")
+    CELL_NOT_THAI_HIDDEN = N_(
+        "data row %(row)s, column %(column)s (line %(line)s): the cell read as Thai Windows (cp874) has %(why)s, "
+        "which Thai text does not have (the cell is not shown: the column may hold a password). The file is "
+        "probably not Thai: save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')")
     THAI_MARK_ALONE = N_("a Thai sign or tone mark that follows no Thai consonant")
     THAI_IN_LATIN_WORD = N_("a Thai character inside a Latin word")
     THAI_VERSE_SIGN = N_("a sign of Thai verse or scripture that names never use")

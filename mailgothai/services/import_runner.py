@@ -23,6 +23,7 @@ from mailgothai.store.jobs import JobState, JobStore
 
 log = logging.getLogger("mailgothai.imports")
 STAGES = ("validate", "apply")
+MAX_ERROR = 500  # characters of a reason kept on a job or logged
 
 
 def start_in_background(settings: Settings, actor: Actor, job_id: int, stage: str = "apply") -> threading.Thread:
@@ -38,8 +39,11 @@ def start_in_background(settings: Settings, actor: Actor, job_id: int, stage: st
             with Services.open(settings, actor) as services:
                 service = ImportService(services.backends, actor)
                 (service.validate if stage == "validate" else service.apply)(job_id)
+        except InvalidInput as exc:  # a refused file or job: expected, the job says why; no traceback
+            log.warning("import job %s: %s refused: %s", job_id, stage, _shown(str(exc)))
+            record_failure(settings, job_id, str(exc) or type(exc).__name__)
         except Exception as exc:  # recorded on the job and logged, never lost
-            log.error("import job %s: %s failed: %s", job_id, stage, exc, exc_info=True)
+            log.error("import job %s: %s failed: %s", job_id, stage, _shown(str(exc)), exc_info=True)
             record_failure(settings, job_id, str(exc) or type(exc).__name__)
         finally:
             release_thread(job_id)
@@ -48,6 +52,11 @@ def start_in_background(settings: Settings, actor: Actor, job_id: int, stage: st
     claim_thread(job_id, thread)
     thread.start()
     return thread
+
+
+def _shown(text: str) -> str:
+    """A reason as logged: cut to MAX_ERROR characters."""
+    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR - 1] + "…"
 
 
 def record_failure(settings: Settings, job_id: int, reason: str) -> None:
@@ -60,7 +69,7 @@ def record_failure(settings: Settings, job_id: int, reason: str) -> None:
             try:
                 jobs = JobStore(store)
                 if jobs.get(job_id).state in (JobState.VALIDATING, JobState.APPLYING):
-                    jobs.update(job_id, state=JobState.FAILED, error=reason)
+                    jobs.update(job_id, state=JobState.FAILED, error=_shown(reason))
             finally:
                 store.close()
     except InvalidInput:  # job_lock: another process works on the job and records its outcome

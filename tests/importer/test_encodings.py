@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from mailgothai.datagen import Spec, generate
 from mailgothai.datagen.words import AWKWARD_NAMES, DEPARTMENTS, GIVEN_NAMES, MINISTRIES, PROVINCES, SURNAMES
 from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.registry import Services
+from mailgothai.settings import Settings
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.sql
@@ -71,7 +73,8 @@ def test_a_western_file_is_refused_naming_the_place_the_bytes_and_the_way_out(gi
     assert "line 3" in reason  # where (the header is line 1)
     high = [f"{b:02X}" for b in given.encode(encoding) if b >= 0x80]
     assert high[0] in reason  # which bytes
-    if "data row" in reason:  # read as cp874 at all: the cell and what it really says
+    assert "data row 2, column given_name" in reason  # which cell
+    if "read as Thai" in reason:  # read as cp874 at all: what the cell really says (a name, shown)
         assert "data row 2, column given_name" in reason
         assert repr(given.split()[0]) in reason or repr(given) in reason
 
@@ -111,3 +114,56 @@ def test_the_cli_refuses_a_latin1_file_and_imports_it_with_encoding(cli: Cli, se
     assert done.returncode == 0, done.stdout + done.stderr
     account = services.accounts.get(f"jorg@{domain}")
     assert (account.given_name, account.surname) == ("Jörg", "Ørsted")
+
+
+# ---- no secret in a refusal (audit: a password echoed into the job, the API and web.log) ----
+SECRET = "TopSecret99"
+
+
+def _refusal(data: bytes, encoding: str | None = None) -> InvalidInput:
+    with pytest.raises(InvalidInput) as refused:
+        _read(data, encoding)
+    return refused.value
+
+
+def test_a_byte_that_does_not_decode_is_placed_but_its_line_never_shown() -> None:
+    data = f"email,given_name,password\na@mfa.go.th,Somchai,{SECRET}".encode() + b"\xfc\n"
+    refused = _refusal(data)
+    assert SECRET not in refused.reason and SECRET not in str(refused.why.as_data())
+    assert "line 2" in refused.reason
+    assert "data row 1, column password" in refused.reason and "byte 32 of the line" in refused.reason
+    assert "FC" not in refused.reason  # not even the byte of a password
+    forced = _refusal(data, "utf-8")
+    assert SECRET not in forced.reason and "column password" in forced.reason
+    # a name's byte is shown: it tells the encoding
+    named = _refusal(b"email,given_name,password\na@mfa.go.th,J\xfcrg,x\n")
+    assert "data row 1, column given_name" in named.reason and "FC" in named.reason
+    # a column the importer does not know may hold a secret too
+    unknown = _refusal(f"email,initial_pw\na@mfa.go.th,{SECRET}".encode() + b"\xfc\n")
+    assert SECRET not in unknown.reason and "column initial_pw" in unknown.reason and "FC" not in unknown.reason
+
+
+def test_a_password_not_read_as_thai_is_named_not_shown() -> None:
+    data = "email,given_name,password\na@mfa.go.th,Somchai,TopSecr\xe9t99x\n".encode("latin-1")
+    refused = _refusal(data)
+    assert "TopSecr" not in refused.reason and "t99x" not in refused.reason
+    assert "TopSecr" not in str(refused.why.as_data())
+    assert "data row 1, column password" in refused.reason
+
+
+def test_the_job_and_the_log_never_hold_the_password(services: Services, stack: Settings, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from mailgothai.services.import_runner import start_in_background
+    from mailgothai.services.imports import ImportService
+
+    path = tmp_path / "leak.csv"
+    path.write_bytes(f"email,given_name,password\na@mfa.go.th,Somchai,{SECRET}".encode() + b"\xfc\n")
+    service = ImportService(services.backends, services.actor)
+    job = service.start_job(path, keep_copy=True)
+    with caplog.at_level(logging.DEBUG):
+        start_in_background(stack, services.actor, job.id, "validate").join()
+    failed = service.get_job(job.id)
+    assert failed.state.value == "failed" and "column password" in failed.error
+    assert SECRET not in failed.error and SECRET not in str(failed.error_why and failed.error_why.as_data())
+    assert SECRET not in caplog.text and "Traceback" not in caplog.text
+    assert "column password" in caplog.text  # logged: the message alone

@@ -15,11 +15,20 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from mailgothai.core.csvimport.charsets import not_thai, word_around
-from mailgothai.core.reasons import Why
+from mailgothai.core.csvimport.columns import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_SYNONYMS,
+    DOMAIN_COLUMNS,
+    DOMAIN_SYNONYMS,
+    EXPORT_ONLY_COLUMNS,
+    _key,
+)
+from mailgothai.core.reasons import Reason, Why
 from mailgothai.errors import InvalidInput
 
 BOMS = {codecs.BOM_UTF8: "utf-8-sig"}
@@ -67,29 +76,85 @@ def _undecodable(stream: BinaryIO, encoding: str) -> int | None:
     return None
 
 
-def _line_of(stream: BinaryIO, offset: int) -> tuple[int, bytes]:
-    """(1-based line number, the line's bytes) of a byte offset."""
+def _line_start(stream: BinaryIO, offset: int) -> tuple[int, int]:
+    """(1-based line number, the offset its line starts at) of a byte offset; reads the
+    file in blocks, never a whole line at once."""
     stream.seek(0)
-    number, start = 1, 0
-    for line in iter(stream.readline, b""):
-        if start + len(line) > offset:
-            return number, line
-        number, start = number + 1, start + len(line)
-    return number, b""
+    number, start, at = 1, 0, 0
+    while at < offset:
+        block = stream.read(min(_BLOCK, offset - at))
+        if not block:
+            break
+        number += block.count(b"\n")
+        last = block.rfind(b"\n")
+        if last >= 0:
+            start = at + last + 1
+        at += len(block)
+    return number, start
 
 
-def _show(line: bytes, encoding: str) -> str:
-    return line.decode(encoding, errors="replace").strip()
+# Header cells (normalised as columns.py does) whose values may be shown in a message:
+# the known columns that never hold a secret. Any other column's cell, a password or a
+# column the importer does not know (it may hold one), is named but never shown.
+_SHOWN_COLUMNS = frozenset(
+    {*ACCOUNT_COLUMNS, *DOMAIN_COLUMNS, *EXPORT_ONLY_COLUMNS, *ACCOUNT_SYNONYMS, *DOMAIN_SYNONYMS} - {"password"})
+_ESCAPED = re.compile("[\udc80-\udcff]")  # an undecodable byte, read with errors="surrogateescape"
+
+
+def may_show(column: str) -> bool:
+    """Whether a cell of the column named `column` (as the header writes it) may be shown."""
+    key = _key(column)
+    return key in _SHOWN_COLUMNS and ACCOUNT_SYNONYMS.get(key, key) != "password"
+
+
+def _place_of(stream: BinaryIO, encoding: str, line_number: int) -> tuple[int, str] | None:
+    """(data row, the header's name of the column, or its number) holding the first byte
+    that does not decode (row 0: the header), or None if the CSV cannot tell."""
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+    try:
+        first = text.readline(MAX_CELL)
+        text.seek(0)
+        reader = csv.reader(text, delimiter=detect_delimiter(first), quotechar='"',
+                            doublequote=True)
+        header: list[str] = []
+        for row, record in enumerate(reader):
+            header = header if row else record
+            if reader.line_num < line_number:
+                continue
+            for index, cell in enumerate(record):
+                if _ESCAPED.search(cell):
+                    return row, header[index] if index < len(header) and header[index].strip() else str(index + 1)
+            return None
+    except (csv.Error, InvalidInput):
+        return None
+    finally:
+        text.detach()
+        stream.seek(0)
+    return None
 
 
 def _not_decoding(stream: BinaryIO, offset: int, encoding: str, forced: bool) -> InvalidInput:
-    number, line = _line_of(stream, offset)
+    """The file does not decode at `offset`: where (line, byte of the line, row and column)
+    and which byte, never the line's text (it may hold a password); a byte of a column
+    that may hold a secret is not shown either."""
+    number, start = _line_start(stream, offset)
     stream.seek(offset)
-    byte = stream.read(1).hex().upper()
+    byte: str | Reason = stream.read(1).hex().upper()
+    place = _place_of(stream, encoding, number)
+    if place is None:
+        where = Why.AT_LINE_BYTE(line=number, offset=offset - start + 1)
+    else:
+        row, column = place
+        if not row:
+            where = Why.AT_HEADER_BYTE(line=number, offset=offset - start + 1)
+        else:
+            where = Why.AT_CELL_BYTE(line=number, offset=offset - start + 1, row=row, column=column)
+            if not may_show(column):
+                byte = Why.NOT_SHOWN_SECRET()
     if forced:
-        return InvalidInput("file", Why.NOT_GIVEN_ENCODING(encoding=encoding, line=number, byte=byte, codec=encoding))
-    return InvalidInput("file", Why.BYTE_NOT_IN_ENCODING(line=number, byte=byte, encoding=encoding,
-                                                         western=_show(line, "cp1252")))
+        return InvalidInput("file", Why.NOT_GIVEN_ENCODING_AT(encoding=encoding, where=where, byte=byte))
+    return InvalidInput("file", Why.BYTE_NOT_IN_ENCODING_AT(where=where, byte=byte, encoding=encoding))
 
 
 def _check_thai(stream: BinaryIO) -> None:
@@ -108,7 +173,7 @@ def _check_thai(stream: BinaryIO) -> None:
 
 
 def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
-    line_number, _ = _line_of(stream, offset)
+    line_number, _ = _line_start(stream, offset)
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding="cp874", newline="")
     try:
@@ -132,7 +197,10 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
                 if not row:
                     return InvalidInput("file", Why.HEADER_NOT_THAI(line=line, bytes=high, thai=word, why=found.why,
                                                                     western=western))
-                column = header[index] if index < len(header) else str(index + 1)
+                column = header[index] if index < len(header) and header[index].strip() else str(index + 1)
+                if not may_show(column):  # a password (or what may be one): where and why, not what
+                    return InvalidInput("file", Why.CELL_NOT_THAI_HIDDEN(row=row, column=column, line=line,
+                                                                         why=found.why))
                 return InvalidInput("file", Why.CELL_NOT_THAI(row=row, column=column, line=line, bytes=high, thai=word,
                                                               why=found.why, western=western))
             break
