@@ -173,6 +173,15 @@ class DomainDirectory:
             return domain
         raise ValueChanged(f"domain {name}: counters kept changing; try again")
 
+    def holder_anywhere(self, address: str) -> str | None:
+        """What holds `address` in the whole directory ('account', 'account alias', 'alias',
+        'shared mailbox'), or None: as `mail` or `mgtAliasAddress`, in any domain, read as the
+        application (a domain admin's own reads do not see other domains' entries; the
+        service has checked the actor's right to the address, and says only "in use")."""
+        from mailgothai.directory.holders import holder_kind  # holders reads accounts, which reads domains
+
+        return holder_kind(self._gw, self._layout, address)
+
     def recount(self, name: str) -> Domain:
         """Recompute the counters from the accounts themselves (repair after a crash)."""
         count = total = 0

@@ -22,8 +22,22 @@ PAGE = 1000  # entries per page when a whole domain is read
 ATTRS = ("objectClass", *account_entries.ATTRS)
 
 
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def _owner(address: str, owner: str) -> str:
+    """The holder named to the actor: an entry of another domain than the address's is
+    not named (a domain admin learns only that the address is in use, not which other
+    agency's entry holds it)."""
+    return owner if _domain_of(owner) == _domain_of(address) else address
+
+
 def holders_of(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> dict[str, Holder]:
-    """address -> the entry holding it, for every given address that is held."""
+    """address -> the entry holding it, for every given address that is held, in the whole
+    directory: read with the application's rights (the service has checked the actor's
+    for the addresses; slapd's ACLs would hide another domain's entries from a domain admin)."""
+    gateway = gateway.as_application()
     wanted = list(dict.fromkeys(addresses))
     found: dict[str, Holder] = {}
     for start in range(0, len(wanted), BATCH):
@@ -46,8 +60,16 @@ def holders_of(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> di
                 found[mail] = Holder(mail, "account", mail, account)
             for alias in account.aliases:
                 if alias.lower() in asked:
-                    found.setdefault(alias.lower(), Holder(alias.lower(), "account alias", mail))
+                    found.setdefault(alias.lower(), Holder(alias.lower(), "account alias",
+                                                           _owner(alias.lower(), mail)))
     return found
+
+
+def holder_kind(gateway: Gateway, layout: Layout, address: str) -> str | None:
+    """What holds `address` anywhere in the directory ('account', 'account alias', 'alias',
+    'shared mailbox'), or None; read as the application (see holders_of)."""
+    holder = holders_of(gateway, layout, [address.lower()]).get(address.lower())
+    return holder.kind if holder is not None else None
 
 
 # A compact record of an address in a preloaded domain: (kind, owner, account fields or None).
@@ -70,6 +92,15 @@ def preload_domain(gateway: Gateway, layout: Layout, domain: str, into: dict[str
         for alias in fields[7]:
             into.setdefault(alias.lower(), ("account alias", email, None))
         n += 1
+    # aliases in `domain` of accounts of OTHER domains (mgtAliasAddress xa@D on xo@E): read as
+    # the application, since slapd's ACLs hide E's entries from D's admin; not named to the actor
+    foreign = f.all_of(f.eq("objectClass", "mgtAccount"), f"(mgtAliasAddress=*@{f.value(domain)})",
+                       f"(!{f.eq('domainName', domain)})")
+    for entry in gateway.as_application().iter_paged(layout.domains, foreign, ("mgtAliasAddress",)):
+        for alias in entry.all("mgtAliasAddress"):
+            alias = alias.lower()
+            if _domain_of(alias) == domain:
+                into.setdefault(alias, ("account alias", alias, None))
     alias_filter = f.all_of(f.eq("objectClass", "mgtAlias"), f.eq("domainName", domain))
     for entry in gateway.iter_paged(layout.aliases(domain), alias_filter, ("mail",)):
         mail = entry.first("mail").lower()
@@ -89,12 +120,18 @@ def preload_domain(gateway: Gateway, layout: Layout, domain: str, into: dict[str
 
 
 def in_use(gateway: Gateway, layout: Layout, addresses: Iterable[str]) -> set[str]:
-    """The given addresses that an entry (account or alias) now has as its own address:
-    the importer looks just before writing a batch in one transaction, which a single
-    taken address would make slapd refuse whole (directory/batch.py)."""
+    """The given addresses that an entry now holds, as its own address (`mail`: account,
+    alias, shared mailbox) or as an account's alias (`mgtAliasAddress`), in any domain:
+    the importer looks just before writing (a taken address would make slapd refuse a
+    batch's transaction whole, directory/batch.py; a taken alias it would not refuse at
+    all). Read as the application: the service has checked the actor's rights."""
+    gateway = gateway.as_application()
     wanted = list(dict.fromkeys(a.lower() for a in addresses))
     found: set[str] = set()
-    for start in range(0, len(wanted), 2 * BATCH):
-        entries = gateway.search_equal(layout.domains, "mail", wanted[start:start + 2 * BATCH], ("mail",))
-        found.update(e.first("mail").lower() for e in entries)
+    for start in range(0, len(wanted), BATCH):
+        batch = wanted[start:start + BATCH]
+        terms = [(attr, a) for a in batch for attr in ("mail", "mgtAliasAddress")]
+        for e in gateway.search_any(layout.domains, terms, ("mail", "mgtAliasAddress")):
+            found.add(e.first("mail").lower())
+            found.update(a.lower() for a in e.all("mgtAliasAddress"))
     return found & set(wanted)

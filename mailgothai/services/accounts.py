@@ -68,7 +68,7 @@ class AccountService(Service):
                                                     person=person_of(account))
         if lifecycle_for(self.b, domain.name).must_change_new(generated is not None):
             account = dataclasses.replace(account, must_change_password=True)
-        holder = self.b.aliases.holder_of(email)
+        holder = self.b.domains.holder_anywhere(email)  # in any domain, whatever the actor may read
         if holder:
             raise AlreadyExists("address", email, f"in use by an {holder}")
         # Reserve room in the domain first (atomic), then write; give it back on failure.
@@ -194,7 +194,7 @@ class AccountService(Service):
             if not self.actor.may_manage(domain) or self.b.domains.find(domain) is None:
                 raise InvalidInput("aliases", Why.DOMAIN_NOT_HOSTED(address=address, domain=domain))
             if address not in keep:
-                holder = self.b.aliases.holder_of(address)
+                holder = self.b.domains.holder_anywhere(address)
                 if holder:
                     raise InvalidInput("aliases", Why.ADDRESS_TAKEN(address=address, holder=Term(holder)))
         return addresses

@@ -34,8 +34,8 @@ from mailgothai.core.limits import check_account_fits, check_quota_change
 from mailgothai.core.models import Account, Status
 from mailgothai.core.password_lifecycle import Lifecycle
 from mailgothai.core.password_policy import generate_for
-from mailgothai.core.reasons import Why
-from mailgothai.directory.holders import in_use
+from mailgothai.core.reasons import Term, Why
+from mailgothai.directory.holders import holders_of, in_use
 from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded, NotFound, TransactionRefused
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
@@ -271,8 +271,11 @@ class Applier:
                     creates.append((item, item.account, item.password_hash))
         if len(creates) < 2:
             return []
-        taken = in_use(self.b.gateway, self.b.layout, [account.email for _, account, _ in creates])
-        together = [c for c in creates if c[1].email not in taken]
+        # every address each new account would hold, its own and its aliases (alone, a row
+        # whose address was taken since validation fails, naming it)
+        taken = in_use(self.b.gateway, self.b.layout, [a for _, account, _ in creates
+                                                       for a in (account.email, *account.aliases)])
+        together = [c for c in creates if not taken.intersection(a.lower() for a in (c[1].email, *c[1].aliases))]
         if len(together) < 2:
             return []
         try:
@@ -286,12 +289,42 @@ class Applier:
         return [Outcome(item.record.row, RowState.APPLIED, audit=self._audit("account.create", account))
                 for item, account, _ in together]
 
+    def _taken(self, row: int, own: str | None, aliases: tuple[str, ...]) -> Outcome | None:
+        """A row whose own address or one of the aliases it writes is held now by another
+        entry (in any domain, as `mail` or `mgtAliasAddress`), looked at just before the
+        write: validation's answer may be old. Failed, naming only the kind of holder."""
+        addresses = ([own] if own is not None else []) + list(aliases)
+        if not addresses:
+            return None
+        taken = in_use(self.b.gateway, self.b.layout, addresses)
+        if not taken:
+            return None
+        holders = holders_of(self.b.gateway, self.b.layout, taken)
+        for address in addresses:
+            if address.lower() not in taken:
+                continue
+            holder = holders.get(address.lower())
+            kind = holder.kind if holder is not None else "account"
+            if address == own:
+                why = (Why.CREATED_MEANWHILE(address=address) if kind == "account"
+                       else Why.ADDRESS_TAKEN(address=address, holder=Term(kind)))
+                return Outcome(row, RowState.FAILED, "email", why)
+            return Outcome(row, RowState.FAILED, "aliases", Why.ADDRESS_TAKEN(address=address, holder=Term(kind)))
+        return None
+
     def _write_one(self, item: Item) -> Outcome:
         return self._create(item) if item.record.action == "create" else self._update(item)
 
     def _create(self, item: Item) -> Outcome:
         account, row = item.account, item.record.row
         assert account is not None and item.password_hash is not None
+        if item.unanswered and self.b.accounts.find(account.email) == account:
+            return Outcome(row, RowState.APPLIED, audit=self._audit("account.create", account))  # ours
+        taken = self._taken(row, account.email, account.aliases)
+        if taken is not None:
+            if account.domain not in self._per_row:  # the room reserved for it goes back
+                self.b.domains.adjust_usage(account.domain, -1, -account.quota)
+            return taken
         if account.domain in self._per_row:
             try:
                 self.b.domains.adjust_usage(account.domain, 1, account.quota,
@@ -328,6 +361,10 @@ class Applier:
         after = apply_changes(current, changes_from_json(record.data["changes"]))
         if after == current:
             return Outcome(record.row, RowState.UNCHANGED)
+        held = {a.lower() for a in current.aliases}
+        taken = self._taken(record.row, None, tuple(a for a in after.aliases if a.lower() not in held))
+        if taken is not None:
+            return taken
         delta = after.quota - current.quota
         if delta:
             try:

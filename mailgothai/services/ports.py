@@ -58,6 +58,9 @@ class Domains(Protocol):
         ...
 
     def recount(self, name: str) -> Domain: ...
+    # what holds an address (own address or account alias) anywhere in the directory, whatever
+    # the actor may read: 'account', 'account alias', 'alias', 'shared mailbox' or None
+    def holder_anywhere(self, address: str) -> str | None: ...
 
 
 class Accounts(Protocol):

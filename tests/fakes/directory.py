@@ -113,6 +113,9 @@ class FakeDomains:
             quota_allocated=max(0, domain.quota_allocated + quota))
         return domain
 
+    def holder_anywhere(self, address: str) -> str | None:
+        return self.d.holder_of(address)
+
     def recount(self, name: str) -> Domain:
         domain = self.get(name)
         mine = [a for a in self.d.accounts.values() if a.domain == domain.name]

@@ -357,3 +357,82 @@ def test_an_address_taken_after_validation_fails_alone(services: Services, tmp_p
     with open(service.result_file(job.id) or "", newline="", encoding="utf-8-sig") as fh:
         passwords = {r["email"]: r["generated_password"] for r in csv.DictReader(fh)}
     assert passwords[f"u50@{name}"] == "" and all(passwords[f"u{i}@{name}"] for i in range(99) if i != 50)
+
+
+def domain_admin_of(services: Services, domain: str) -> Actor:
+    admin, _ = services.admins.add(f"adm-{uuid.uuid4().hex[:6]}", "domain_admin", PasswordInput(generate=True),
+                                   domains=(domain,))
+    return admin_actor(admin, "test")
+
+
+def holders_in_directory(services: Services, address: str) -> list[str]:
+    """Every entry holding `address`, as mail or as an account's alias, in any domain."""
+    from mailgothai.directory import escaping as f
+
+    b = services.backends
+    flt = f.any_of(f.eq("mail", address), f.eq("mgtAliasAddress", address))
+    return [e.dn for e in b.gateway.as_application().search(b.layout.domains, flt, ("mail",))]
+
+
+@pytest.mark.parametrize("as_admin", [False, True], ids=["operator", "domain-admin"])
+def test_an_alias_of_another_domains_account_is_in_use(services: Services, stack: Settings, tmp_path: Path,
+                                                       lookup: str, as_admin: bool) -> None:
+    """xa@D held as mgtAliasAddress by an account of E: a row xa@D (or a row giving it as an
+    alias) is bad, whoever imports, and names nothing of E."""
+    mine, other = f"{tag()}.go.th", f"{tag()}.go.th"
+    for d in (mine, other):
+        services.domains.add(d)
+    services.accounts.add(f"xo@{other}", PasswordInput(generate=True), aliases=f"xa@{mine};xb@{mine}")
+    path = write_csv(tmp_path / "a.csv", ["email", "aliases"], [
+        [f"xa@{mine}", ""], [f"ok@{mine}", f"xb@{mine}"], [f"fine@{mine}", ""],
+    ])
+    actor = domain_admin_of(services, mine) if as_admin else services.actor
+    with Services.open(stack, actor) as svc:
+        service = ImportService(svc.backends, actor)
+        summary = service.run_file(path)
+        bad = {r.row: r for r in service.rows(summary.job.id)}
+    assert set(bad) == {1, 2}, bad
+    assert bad[1].column == "email" and "in use by an account alias" in bad[1].reason
+    assert bad[2].column == "aliases" and "in use by an account alias" in bad[2].reason
+    assert all(other not in r.reason for r in bad.values())  # another agency's entry is not named
+    assert summary.created == 1
+    assert len(holders_in_directory(services, f"xa@{mine}")) == len(holders_in_directory(services, f"xb@{mine}")) == 1
+
+
+@pytest.mark.parametrize("taken_as", ["alias", "own"])
+def test_an_alias_taken_between_validation_and_apply_fails_the_row(services: Services, tmp_path: Path,
+                                                                   taken_as: str) -> None:
+    """The importer looks again just before writing: an address a row writes as an alias
+    (or as its own address) that another domain's account took as its alias since the
+    validation fails the row; the address keeps one holder."""
+    name, other = f"{tag()}.go.th", f"{tag()}.go.th"
+    services.domains.add(name, max_accounts=100)
+    services.domains.add(other)
+    services.accounts.add(f"old@{name}", PasswordInput(generate=True))
+    rows = [[f"u{i}@{name}", f"al{i}@{name}"] for i in range(10)] + [[f"old@{name}", f"oldal@{name}"]]
+    path = write_csv(tmp_path / "a.csv", ["email", "aliases"], rows)
+    service = importer(services)
+    job = service.start_job(path)
+    summary = service.validate(job.id)
+    assert (summary.to_create, summary.to_update) == (10, 1)
+    if taken_as == "alias":
+        meanwhile = (f"al5@{name}", f"oldal@{name}")
+    else:
+        meanwhile = (f"u5@{name}",)
+    services.accounts.add(f"thief@{other}", PasswordInput(generate=True), aliases=";".join(meanwhile))
+    summary = service.apply(job.id)
+    bad = {r.row: r for r in service.rows(job.id)}
+    if taken_as == "alias":
+        assert set(bad) == {6, 11}, bad
+        assert bad[6].column == "aliases" and bad[6].reason == f"al5@{name} is already in use by an account alias"
+        assert bad[11].column == "aliases"
+        assert services.accounts.get(f"old@{name}").aliases == ()
+        assert summary.created == 9 and summary.failed == 2
+    else:
+        assert set(bad) == {6} and bad[6].column == "email" and "account alias" in bad[6].reason
+        assert summary.created == 9 and summary.updated == 1
+    for address in meanwhile:
+        assert holders_in_directory(services, address) == holders_in_directory(services, f"thief@{other}")
+    assert services.backends.accounts.find(f"u5@{name}") is None or taken_as == "alias"
+    domain = services.domains.get(name)
+    assert domain.account_count == len(list(services.accounts.iter_domain(name)))
