@@ -28,6 +28,7 @@ from mailgothai.core.csvimport import (
     parse_account_row,
     read_records,
 )
+from mailgothai.core.csvimport.cells import printable
 from mailgothai.core.models import Domain
 from mailgothai.core.reasons import Reason, Term, Why
 from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
@@ -159,9 +160,9 @@ class ImportValidation(ImportJobs):
 
 def _sql_row(row: int, email: str, action: str, state: RowState, column: str = "", why: Reason | None = None,
              domain: str = "", quota: int = 0, data: Any = None) -> dict[str, Any]:
-    return {"row": row, "email": email[:1024], "action": action, "state": state.value, "column": column,
+    return {"row": row, "email": printable(email[:1024]), "action": action, "state": state.value, "column": column,
             "reason": str(why) if why is not None else "", "reason_data": reason_data(why),
-            "domain": domain, "quota": quota, "data": data}
+            "domain": printable(domain), "quota": quota, "data": data}
 
 
 def _planned_sql(result: PlannedRow | RowResult) -> dict[str, Any]:

@@ -11,6 +11,8 @@ export then import changes nothing.
 
 from __future__ import annotations
 
+import re
+
 FORMULA_STARTS = ("=", "+", "-", "@")
 CONTROL_STARTS = ("\t", "\r")  # a spreadsheet runs what follows them as a formula too
 
@@ -35,3 +37,24 @@ def unguard(text: str) -> str:
     if _marked(text):
         return text[1:]
     return text
+
+
+# C0 control characters a cell may never hold, in any column: NUL (PostgreSQL's text
+# cannot store it) and the others, but TAB and the line breaks a quoted cell may hold
+# (the columns that refuse those say so themselves).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f]")
+
+
+def first_control(cells: list[str]) -> tuple[int, str] | None:
+    """(position of the first cell holding a forbidden control character, the character), or None."""
+    for position, cell in enumerate(cells):
+        found = _CONTROLS.search(cell)
+        if found:
+            return position, found.group()
+    return None
+
+
+def printable(text: str) -> str:
+    """Text as stored or shown beside a refusal: control characters written as \\xNN."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

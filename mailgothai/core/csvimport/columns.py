@@ -33,8 +33,18 @@ class Header:
     unknown: tuple[str, ...]  # header cells that are no known column, as written
     width: int
 
+    names: tuple[str, ...] = ()  # the header's cells as written
+
     def has(self, column: str) -> bool:
         return column in self.index
+
+    def name_of(self, position: int) -> str:
+        """The column at `position`: its known name, else its header cell, else its number (1-based)."""
+        for name, at in self.index.items():
+            if at == position:
+                return name
+        written = self.names[position].strip() if position < len(self.names) else ""
+        return written or str(position + 1)
 
 
 def map_header(cells: list[str], known: tuple[str, ...], required: tuple[str, ...],
@@ -56,4 +66,4 @@ def map_header(cells: list[str], known: tuple[str, ...], required: tuple[str, ..
     missing = [c for c in required if c not in index]
     if missing:
         raise InvalidInput("file", Why.COLUMN_MISSING(missing=", ".join(missing), columns=", ".join(known)))
-    return Header(index, tuple(unknown), len(cells))
+    return Header(index, tuple(unknown), len(cells), tuple(cells))

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 
 from mailgothai.core.addresses import normalize_address, parse_address_list, split_address
-from mailgothai.core.csvimport.cells import unguard
+from mailgothai.core.csvimport.cells import first_control, printable, unguard
 from mailgothai.core.csvimport.columns import Header
 from mailgothai.core.csvimport.reading import Record
 from mailgothai.core.models import Status
@@ -86,9 +86,15 @@ def _given(value: str | None) -> str | None:
 
 def parse_account_row(record: Record, header: Header) -> ParsedRow | RowResult:
     cells = record.cells
-    email_cell = cells[header.index["email"]] if header.index["email"] < len(cells) else ""
+    # as written, but never a control character raw (the report shows it; PostgreSQL cannot store NUL)
+    email_cell = printable(cells[header.index["email"]]) if header.index["email"] < len(cells) else ""
     if len(cells) != header.width and any(c.strip() for c in cells[header.width:]) or len(cells) < header.width:
         return RowResult(record.row, False, "", Why.ROW_WIDTH(cells=len(cells), width=header.width), email_cell)
+    control = first_control(cells)
+    if control is not None:  # in any column, before any rule sees (and perhaps quotes) the cell
+        position, char = control
+        return RowResult(record.row, False, header.name_of(position),
+                         Why.TEXT_CONTROL_CHARACTER(code=f"{ord(char):04X}"), email_cell)
 
     def cell(column: str) -> str | None:
         position = header.index.get(column)
