@@ -24,12 +24,22 @@ import_runner.py.
 
 from __future__ import annotations
 
+import csv
+import os
 from pathlib import Path
 
 from mailgothai.core.csvimport import FileFormat
 from mailgothai.services.import_apply import Applier
 from mailgothai.services.import_domains import DomainImports, DomainImportSummary
-from mailgothai.services.import_files import PasswordCells, PasswordJournal, job_lock, open_checked, write_result
+from mailgothai.services.import_files import (
+    RESULT,
+    RESULT_HEADER,
+    PasswordCells,
+    PasswordJournal,
+    job_lock,
+    open_checked,
+    write_result,
+)
 from mailgothai.services.import_jobs import (
     JobSummary,
     Meter,
@@ -56,6 +66,7 @@ class ImportService(ImportValidation, DomainImports):
     def _apply(self, job_id: int, progress: ProgressFn | None) -> JobSummary:
         job = self.get_job(job_id)
         if job.state is JobState.DONE:
+            PasswordJournal(self._folder(job_id)).remove()  # a kill after DONE, before the journal went
             return self.job_status(job_id)
         if job.state is JobState.VALIDATING or (job.state is JobState.FAILED and not job.started_apply_at):
             self._validate(job_id, None)
@@ -90,9 +101,17 @@ class ImportService(ImportValidation, DomainImports):
             self.jobs.update(job_id, state=JobState.FAILED, error=str(exc) or type(exc).__name__)
             raise
         meter.add(0, 1.0, force=True)
-        write_result(folder, self.jobs.iter_rows(job_id), journal.read())
+        # The generated passwords are in the journal and, once written, in result.csv: a
+        # resume after a crash at the end (the journal gone, or the DONE update lost) must
+        # not write the result again without them. The result is on disk (fsynced, and its
+        # folder) and the job DONE (committed) before the journal goes.
+        passwords = journal.read()
+        for row, password in _result_passwords(folder / RESULT).items():
+            passwords.setdefault(row, password)
+        write_result(folder, self.jobs.iter_rows(job_id), passwords)
+        _fsync_dir(folder)
+        self.jobs.update(job_id, state=JobState.DONE, finished_at=now(), result_path=str(folder / RESULT))
         journal.remove()
-        self.jobs.update(job_id, state=JobState.DONE, finished_at=now(), result_path=str(folder / "result.csv"))
         if Path(job.file_path).parent == folder:
             Path(job.file_path).unlink(missing_ok=True)  # the upload may hold passwords
         return self.job_status(job_id)
@@ -109,3 +128,29 @@ class ImportService(ImportValidation, DomainImports):
         if dry_run:
             return summary
         return self.apply(job.id, progress)
+
+
+def _result_passwords(path: Path) -> dict[int, str]:
+    """row -> generated password, from a result file an earlier run of the job wrote."""
+    out: dict[int, str] = {}
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return out
+    with fh:
+        reader = csv.reader(fh)
+        if tuple(next(reader, ())) != RESULT_HEADER:
+            return out
+        password_at = RESULT_HEADER.index("generated_password")
+        for line in reader:
+            if len(line) == len(RESULT_HEADER) and line[0].isdigit() and line[password_at]:
+                out[int(line[0])] = line[password_at]
+    return out
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

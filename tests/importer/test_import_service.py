@@ -436,3 +436,45 @@ def test_an_alias_taken_between_validation_and_apply_fails_the_row(services: Ser
     assert services.backends.accounts.find(f"u5@{name}") is None or taken_as == "alias"
     domain = services.domains.get(name)
     assert domain.account_count == len(list(services.accounts.iter_domain(name)))
+
+
+def result_passwords(service: ImportService, job_id: int) -> dict[str, tuple[str, str]]:
+    with open(service.result_file(job_id) or "", newline="", encoding="utf-8-sig") as fh:
+        return {r["email"]: (r["outcome"], r["generated_password"]) for r in csv.DictReader(fh)}
+
+
+def test_a_crash_when_the_job_is_marked_done_loses_no_generated_password(services: Services, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DONE update fails once (the process dies there, or the SQL server is gone) after
+    the result file was written: the resume writes it again, every generated password kept."""
+    from mailgothai.store.jobs import JobState, JobStore
+
+    name = f"{tag()}.go.th"
+    services.domains.add(name)
+    path = write_csv(tmp_path / "a.csv", ["email", "password"],
+                     [[f"g{i}@{name}", ""] for i in range(5)] + [[f"p@{name}", "Plain-pass-9x"]])
+    service = importer(services)
+    job = service.start_job(path)
+    service.validate(job.id)
+    original, failures = JobStore.update, []
+
+    def fails_once_on_done(self: JobStore, job_id: int, **values: object) -> None:
+        if values.get("state") is JobState.DONE and not failures:
+            failures.append(values)
+            raise Crash()
+        original(self, job_id, **values)
+
+    monkeypatch.setattr(JobStore, "update", fails_once_on_done)
+    with pytest.raises(Crash):
+        service.apply(job.id)
+    assert failures and service.get_job(job.id).state is JobState.APPLYING
+    summary = service.resume(job.id)
+    assert summary.job.state is JobState.DONE and summary.created == 6
+    got = result_passwords(service, job.id)
+    assert all(got[f"g{i}@{name}"][0] == "created" and got[f"g{i}@{name}"][1] for i in range(5)), got
+    assert got[f"p@{name}"] == ("created", "")  # a password given in the file is not repeated
+    for i in range(5):
+        assert services.accounts.check_login(f"g{i}@{name}", got[f"g{i}@{name}"][1])
+    from mailgothai.services.import_files import JOURNAL
+
+    assert not (Path(service.result_file(job.id) or "").parent / JOURNAL).exists()  # gone once DONE
