@@ -277,6 +277,14 @@ class Why(enum.Enum):
         "data row %(row)s, column %(column)s (line %(line)s): the cell read as Thai Windows (cp874) has %(why)s, "
         "which Thai text does not have (the cell is not shown: the column may hold a password). The file is "
         "probably not Thai: save it as CSV UTF-8, or give the encoding it is in (e.g. '--encoding cp1252')")
+    ROW_TOO_LONG = N_(
+        "data row %(row)s (from line %(line)s) is longer than %(max)s characters: a quote is probably not "
+        "closed, or the file is not a CSV of this import")
+    ROW_TOO_WIDE = N_(
+        "data row %(row)s (line %(line)s) has %(cells)s cells, more than %(max)s: the file is not a CSV of this "
+        "import (a delimiter in a cell without quotes?)")
+    HEADER_TOO_LONG = N_("the header is longer than %(max)s characters: the file is not a CSV of this import")
+    HEADER_TOO_WIDE = N_("the header has %(cells)s cells, more than %(max)s: the file is not a CSV of this import")
     THAI_MARK_ALONE = N_("a Thai sign or tone mark that follows no Thai consonant")
     THAI_IN_LATIN_WORD = N_("a Thai character inside a Latin word")
     THAI_VERSE_SIGN = N_("a sign of Thai verse or scripture that names never use")

@@ -44,6 +44,8 @@ PRELOAD_FACTOR = 4  # read a whole domain when the file has at least a quarter o
 PRELOAD_SMALL = 2000  # ... or when the domain is small anyway
 PRELOAD_THREADS = 3
 SQL_BATCH = 1000
+MAX_ERROR = 500  # characters of a refused file's reason kept on the job (and shown by its pages and the API)
+MAX_PARAM = 200  # characters of each value in it
 
 
 class ImportValidation(ImportJobs):
@@ -98,8 +100,9 @@ class ImportValidation(ImportJobs):
                 meter.done = total
                 meter.add(0, 1.0, force=True)
         except InvalidInput as exc:
-            self.jobs.update(job_id, state=JobState.FAILED, error=f"{exc.field}: {exc.reason}",
-                             error_data=reason_data(exc.why))
+            why = _short(exc.why)
+            self.jobs.update(job_id, state=JobState.FAILED, error=_cut(f"{exc.field}: {why}", MAX_ERROR),
+                             error_data=reason_data(why))
             raise
         self.jobs.update(job_id, state=JobState.VALIDATED, total_rows=total)
         return self.job_status(job_id)
@@ -156,6 +159,17 @@ class ImportValidation(ImportJobs):
             result = item if isinstance(item, RowResult) else planner.plan(item, holders)
             out.append(_planned_sql(result))
         return out
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def _short(why: Reason) -> Reason:
+    """The reason with every value it shows cut to MAX_PARAM characters (a Term is ours, kept)."""
+    return Reason(why.why, {name: _short(value) if isinstance(value, Reason)
+                            else _cut(value, MAX_PARAM) if isinstance(value, str) and not isinstance(value, Term)
+                            else value for name, value in why.params.items()})
 
 
 def _sql_row(row: int, email: str, action: str, state: RowState, column: str = "", why: Reason | None = None,

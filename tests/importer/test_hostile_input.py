@@ -6,11 +6,15 @@ blown memory."""
 from __future__ import annotations
 
 import csv
+import io
+import tracemalloc
 import uuid
 from pathlib import Path
 
 import pytest
 
+from mailgothai.core.csvimport import detect_format, read_records
+from mailgothai.errors import InvalidInput
 from mailgothai.services.imports import ImportService
 from mailgothai.services.registry import Services
 
@@ -46,3 +50,57 @@ def test_a_nul_in_an_email_cell_rejects_the_row_on_email(services: Services, tmp
     with open(report, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert "\x00" not in report.read_text(encoding="utf-8") and len(rows) == 3
+
+
+# ---- sizes: a refusal of bounded length, rows of bounded width and length ----
+def _read_all(data: bytes) -> list[list[str]]:
+    stream = io.BytesIO(data)
+    fmt = detect_format(stream)
+    _, records = read_records(stream, fmt)
+    return [r.cells for r in records]
+
+
+def test_a_row_of_ten_thousand_cells_is_refused_naming_the_row() -> None:
+    """Blank cells past the header were read on (Excel's trailing ones), without end."""
+    data = ("email,given_name,surname\nok@a.go.th,x,y\n" + "a@a.go.th,Somchai,Jaidee" + "," * 10_000
+            + "\n").encode()
+    with pytest.raises(InvalidInput) as refused:
+        _read_all(data)
+    assert refused.value.field == "file"
+    assert "data row 2 (line 3) has 10003 cells, more than 1024" in refused.value.reason
+    assert len(_read_all(b"email,x\na@a.go.th,b" + b"," * 1000 + b"\n")[0]) == 1002  # Excel's trailing cells
+
+
+def test_a_row_of_many_megabytes_is_refused_before_it_is_read_whole() -> None:
+    """An 80 MB row of ",a" took 946 MB (40 million cells); here 20 MB, read within a few."""
+    data = b"email,given_name\n" + b"a@a.go.th" + b",a" * 10_000_000 + b"\n"
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            _read_all(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "data row 1 (from line 2) is longer than 1048576 characters" in refused.value.reason
+    assert peak < 24 << 20, peak
+    quoted = b'email,given_name\n"a@a.go.th","' + b"x\n" * 700_000 + b'"\n'  # line breaks in one cell
+    with pytest.raises(InvalidInput) as unclosed:
+        _read_all(quoted)
+    assert "data row 1" in unclosed.value.reason
+
+
+def test_a_refused_file_keeps_a_short_reason_on_the_job(services: Services, tmp_path: Path) -> None:
+    """A 20 MB line gave a 20,000,225-character error in SQL; a 60 KB header word, one of 120,000."""
+    service = importer(services)
+    long_line = tmp_path / "long.csv"
+    long_line.write_bytes(b"email,given_name\na@a.go.th," + b"x" * 1_000_000 + b"\xfc\n")
+    long_word = tmp_path / "word.csv"  # Latin-1: "é" after a Latin letter reads as a Thai tone mark
+    long_word.write_bytes(b"email,given_name," + b"A" * 30_000 + b"\xe9" + b"B" * 30_000 + b"\na@a.go.th,x,y\n")
+    for path in (long_line, long_word):
+        job = service.start_job(path)
+        with pytest.raises(InvalidInput):
+            service.validate(job.id)
+        failed = service.get_job(job.id)
+        assert failed.state.value == "failed" and failed.error.startswith("file: ")
+        assert len(failed.error) < 2000, len(failed.error)
+        assert failed.error_why is not None and len(str(failed.error_why)) < 2000

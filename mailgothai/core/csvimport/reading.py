@@ -16,6 +16,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -36,6 +37,13 @@ UNSUPPORTED_BOMS = {codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"
                     codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32"}
 DELIMITERS = (",", ";")
 MAX_CELL = 64 * 1024  # a longer cell is a quote that never closed, not a name
+# A record (a row, or the header) longer than this, or with more cells, is no row of an
+# import but a broken or hostile file: it is refused before it is read whole (an 80 MB
+# row of ",a" made 40 million cells and ~1 GB). An HR system's export with a hundred
+# columns, or Excel's trailing empty cells, stay far below both.
+MAX_RECORD = 1 << 20  # characters
+MAX_CELLS = 1024
+SHOWN_WORD = 40  # characters of a word a refusal shows, at most
 _BLOCK = 1 << 20
 
 
@@ -107,6 +115,27 @@ def may_show(column: str) -> bool:
     return key in _SHOWN_COLUMNS and ACCOUNT_SYNONYMS.get(key, key) != "password"
 
 
+class _TooLong(Exception):
+    """A record grew past MAX_RECORD characters."""
+
+
+class _Budget:
+    """The characters of the record being read, so far."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+
+def _lines(text: io.TextIOWrapper, budget: _Budget) -> Iterator[str]:
+    """The lines of `text` for csv.reader, never reading more than MAX_RECORD characters
+    for one record (`budget`, reset by the reader's owner at each record's start)."""
+    while line := text.readline(MAX_RECORD + 1 - budget.chars):
+        budget.chars += len(line)
+        if budget.chars > MAX_RECORD:
+            raise _TooLong
+        yield line
+
+
 def _place_of(stream: BinaryIO, encoding: str, line_number: int) -> tuple[int, str] | None:
     """(data row, the header's name of the column, or its number) holding the first byte
     that does not decode (row 0: the header), or None if the CSV cannot tell."""
@@ -115,10 +144,12 @@ def _place_of(stream: BinaryIO, encoding: str, line_number: int) -> tuple[int, s
     try:
         first = text.readline(MAX_CELL)
         text.seek(0)
-        reader = csv.reader(text, delimiter=detect_delimiter(first), quotechar='"',
+        budget = _Budget()
+        reader = csv.reader(_lines(text, budget), delimiter=detect_delimiter(first), quotechar='"',
                             doublequote=True)
         header: list[str] = []
         for row, record in enumerate(reader):
+            budget.chars = 0
             header = header if row else record
             if reader.line_num < line_number:
                 continue
@@ -126,7 +157,7 @@ def _place_of(stream: BinaryIO, encoding: str, line_number: int) -> tuple[int, s
                 if _ESCAPED.search(cell):
                     return row, header[index] if index < len(header) and header[index].strip() else str(index + 1)
             return None
-    except (csv.Error, InvalidInput):
+    except (csv.Error, _TooLong):
         return None
     finally:
         text.detach()
@@ -164,7 +195,7 @@ def _check_thai(stream: BinaryIO) -> None:
     CSV is parsed only to name the place of a finding."""
     stream.seek(0)
     offset = 0
-    while block := stream.read(_BLOCK) + stream.readline():
+    while block := stream.read(_BLOCK) + stream.readline(MAX_RECORD):
         found = not_thai(block)
         if found is not None:
             raise _not_thai_at(stream, offset + found.start)
@@ -177,11 +208,14 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding="cp874", newline="")
     try:
-        first = text.readline()
+        first = text.readline(MAX_CELL)
         text.seek(0)
-        reader = csv.reader(text, delimiter=detect_delimiter(first), quotechar='"', doublequote=True)
+        budget = _Budget()
+        reader = csv.reader(_lines(text, budget), delimiter=detect_delimiter(first), quotechar='"',
+                            doublequote=True)
         header: list[str] = []
         for row, record in enumerate(reader):  # row 0: the header
+            budget.chars = 0
             header = header or record
             if reader.line_num < line_number:
                 continue
@@ -190,6 +224,7 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
                 if found is None:
                     continue
                 start, end = word_around(cell, found.start, found.end)
+                start, end = max(start, found.start - SHOWN_WORD // 2), min(end, found.end + SHOWN_WORD // 2)
                 word = cell[start:end]
                 raw = word.encode("cp874")
                 high = " ".join(f"{b:02X}" for b in raw if b >= 0x80)
@@ -204,7 +239,7 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
                 return InvalidInput("file", Why.CELL_NOT_THAI(row=row, column=column, line=line, bytes=high, thai=word,
                                                               why=found.why, western=western))
             break
-    except csv.Error:
+    except (csv.Error, _TooLong):
         pass
     finally:
         text.detach()
@@ -276,9 +311,11 @@ class Records:
     """The data records of a file, one at a time. Gives the stream back to its owner
     (detaches from it) when exhausted or closed; it never closes the stream."""
 
-    def __init__(self, text: io.TextIOWrapper, reader: csv._reader) -> None:  # type: ignore[name-defined]
+    def __init__(self, text: io.TextIOWrapper, reader: csv._reader,  # type: ignore[name-defined]
+                 budget: _Budget) -> None:
         self._text: io.TextIOWrapper | None = text
         self._reader = reader
+        self._budget = budget
         self._row = 0
 
     def __iter__(self) -> Records:
@@ -287,16 +324,25 @@ class Records:
     def __next__(self) -> Record:
         if self._text is None:
             raise StopIteration
+        self._budget.chars = 0
         try:
             cells = next(self._reader)
         except StopIteration:
             self.close()
             raise
+        except _TooLong:
+            line = self._reader.line_num + 1
+            self.close()
+            raise InvalidInput("file", Why.ROW_TOO_LONG(row=self._row + 1, line=line, max=MAX_RECORD)) from None
         except csv.Error as exc:
             line = self._reader.line_num
             self.close()
             raise InvalidInput("file", Why.ROW_UNREADABLE(row=self._row + 1, line=line, detail=str(exc))) from None
         self._row += 1
+        if len(cells) > MAX_CELLS:
+            line = self._reader.line_num
+            self.close()
+            raise InvalidInput("file", Why.ROW_TOO_WIDE(row=self._row, line=line, cells=len(cells), max=MAX_CELLS))
         return Record(self._row, cells)
 
     def close(self) -> None:
@@ -309,13 +355,21 @@ def read_records(stream: BinaryIO, fmt: FileFormat) -> tuple[list[str], Records]
     """(header cells, the data records). Malformed quoting raises InvalidInput("file", ...)."""
     csv.field_size_limit(MAX_CELL)
     text = open_text(stream, fmt.encoding)
-    reader = csv.reader(text, delimiter=fmt.delimiter, quotechar='"', doublequote=True, strict=True)
+    budget = _Budget()
+    reader = csv.reader(_lines(text, budget), delimiter=fmt.delimiter, quotechar='"', doublequote=True,
+                        strict=True)
     try:
         header = next(reader)
     except StopIteration:
         text.detach()
         raise InvalidInput("file", Why.FILE_EMPTY()) from None
+    except _TooLong:
+        text.detach()
+        raise InvalidInput("file", Why.HEADER_TOO_LONG(max=MAX_RECORD)) from None
     except csv.Error as exc:
         text.detach()
         raise InvalidInput("file", Why.HEADER_UNREADABLE(detail=str(exc))) from None
-    return header, Records(text, reader)
+    if len(header) > MAX_CELLS:
+        text.detach()
+        raise InvalidInput("file", Why.HEADER_TOO_WIDE(cells=len(header), max=MAX_CELLS))
+    return header, Records(text, reader, budget)
