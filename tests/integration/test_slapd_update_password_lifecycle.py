@@ -40,7 +40,9 @@ def before_issue_20(root: Path) -> tuple[Path, Path]:
     deploy_dir = root / "deploy"
     shutil.copytree(DEPLOY_DIR, deploy_dir)
     template = deploy_dir / "slapd" / "config.ldif.in"
-    text = template.read_text(encoding="utf-8").replace(",mgtMustChangePassword", "")
+    text = template.read_text(encoding="utf-8")
+    for attribute in (",mgtMustChangePassword", ",mgtPasswordChangedAt"):
+        text = text.replace(attribute, "")
     assert not re.search(WORDS, re.sub(r"#.*", "", text))
     template.write_text(text, encoding="utf-8")
     return schema_dir, deploy_dir
