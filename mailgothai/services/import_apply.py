@@ -39,6 +39,7 @@ from mailgothai.directory.holders import holders_of, in_use
 from mailgothai.errors import AlreadyExists, DirectoryUnreachable, LimitExceeded, NotFound, TransactionRefused
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import snapshot
+from mailgothai.services.domain_routing import login_names
 from mailgothai.services.import_files import PasswordCells, PasswordJournal
 from mailgothai.services.password_lifecycle import lifecycle_for
 from mailgothai.services.password_policy import person_of, policy_for
@@ -90,6 +91,7 @@ class Item:
     generated: str | None = None
     hash_future: tuple[Future[list[str]], int] | None = None  # (task, index in it)
     unanswered: bool = False  # written in a transaction that got no answer: it may be there
+    written: tuple[Account, Account] | None = None  # an update's (before, after), once saved
 
 
 @dataclass
@@ -128,6 +130,35 @@ class Applier:
                 "before": snapshot(before) if before is not None else None,
                 "after": snapshot(account) if action != "account.delete" else None}
 
+    def _update_audit(self, before: Account, after: Account) -> list[dict[str, Any]]:
+        """As the account service records it: a change of status is account.suspend or
+        account.activate (set_status), the other fields account.update (update), in that
+        order when a row changes both."""
+        if after.status is before.status:
+            return [self._audit("account.update", after, before)]
+        out = []
+        fields = dataclasses.replace(after, status=before.status)
+        if fields != before:
+            out.append(self._audit("account.update", fields, before))
+            before = fields
+        action = "account.activate" if after.status is Status.ACTIVE else "account.suspend"
+        return out + [self._audit(action, after, before)]
+
+    def _sessions_end(self, emails: list[str], written: list[tuple[Account, Account]]) -> None:
+        """After updates were written: Dovecot's cache forgets every login name of each
+        (its alias domains' too, for those whose (before, after) is known: all the updates
+        written here); a newly suspended account's open IMAP and ManageSieve sessions end,
+        as AccountService.set_status does."""
+        known = {after.email for _, after in written}
+        names = login_names(self.b, sorted(known)) if known else []
+        names += [e for e in emails if e not in known]
+        if names:
+            self.b.doveadm.flush_auth_cache(names)
+        stopped = [after.email for before, after in written
+                   if after.status is not Status.ACTIVE and after.status is not before.status]
+        if stopped:
+            self.b.doveadm.kick(stopped)
+
     # ---- after a crash ---------------------------------------------------------
     def recover(self, reservations_made: bool) -> None:
         """Settle the rows a crash left in flight; recount the counters the job may have moved."""
@@ -136,6 +167,7 @@ class Applier:
             recount |= self.jobs.domains_with(self.job_id, (RowState.PLANNED, RowState.INFLIGHT))
         outcomes: list[Outcome] = []
         back: list[int] = []
+        settled: list[tuple[Account, Account]] = []  # updates found written
         for record in self.jobs.iter_rows(self.job_id, (RowState.INFLIGHT,)):
             recount.add(record.domain)
             current = self.b.accounts.find(record.email)
@@ -152,12 +184,13 @@ class Applier:
                 after = account_from_json(record.data["after"])
                 if current == after:
                     before = account_from_json(record.data["before"])
-                    outcomes.append(Outcome(record.row, RowState.APPLIED,
-                                            audit=self._audit("account.update", after, before)))
+                    outcomes.append(Outcome(record.row, RowState.APPLIED, audit=self._update_audit(before, after)))
+                    settled.append((before, after))
                 else:
                     back.append(record.row)
         self.jobs.finish_rows(self.job_id, outcomes)
         self.jobs.set_state(self.job_id, back, RowState.PLANNED)
+        self._sessions_end([], settled)  # the crash may have come before the flush and the kick
         for domain in sorted(recount):
             try:
                 self.b.domains.recount(domain)
@@ -251,9 +284,8 @@ class Applier:
             except BaseException as exc:  # the row stays in flight; recover() settles it
                 error = error or exc
         self.jobs.finish_rows(self.job_id, together + [o for _, o in written_alone])
-        updated = [i.record.email for i, o in written_alone if o.state is RowState.APPLIED
-                   and i.record.action == "update"]
-        self.b.doveadm.flush_auth_cache(updated)
+        updated = [i for i, o in written_alone if o.state is RowState.APPLIED and i.record.action == "update"]
+        self._sessions_end([i.record.email for i in updated], [i.written for i in updated if i.written is not None])
         if error is not None:
             raise error
         self.on_chunk(len(items))
@@ -385,4 +417,5 @@ class Applier:
             if delta:
                 self.b.domains.adjust_usage(current.domain, 0, -delta)
             return Outcome(record.row, RowState.FAILED, "email", Why.NO_LONGER_EXISTS(address=record.email))
-        return Outcome(record.row, RowState.APPLIED, audit=self._audit("account.update", after, current))
+        item.written = (current, after)
+        return Outcome(record.row, RowState.APPLIED, audit=self._update_audit(current, after))

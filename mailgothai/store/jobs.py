@@ -156,7 +156,7 @@ class Outcome:
     state: RowState
     column: str = ""
     why: Reason | None = None
-    audit: dict[str, Any] | None = None
+    audit: dict[str, Any] | list[dict[str, Any]] | None = None  # a list: several records, in order
 
     @property
     def reason(self) -> str:
@@ -300,7 +300,8 @@ class JobStore:
         audits = [{"at": at, "actor": a["actor"], "origin": a["origin"], "action": a["action"],
                    "object_type": a["object_type"], "object_id": a["object_id"], "domain": a.get("domain"),
                    "before": clean(a.get("before")), "after": clean(a.get("after"))}
-                  for a in (o.audit for o in outcomes) if a is not None]
+                  for o in outcomes if o.audit is not None
+                  for a in (o.audit if isinstance(o.audit, list) else [o.audit])]
         with self._store.session() as s:
             if states:
                 s.execute(_FINISH_ROW, states)
