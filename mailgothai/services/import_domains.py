@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.csvimport import (
     DOMAIN_COLUMNS,
     DOMAIN_SYNONYMS,
@@ -14,7 +15,7 @@ from mailgothai.core.csvimport import (
     map_header,
     read_records,
 )
-from mailgothai.core.csvimport.cells import unguard
+from mailgothai.core.csvimport.cells import first_control, printable, unguard
 from mailgothai.core.csvimport.charsets import encoding_named
 from mailgothai.core.reasons import Why
 from mailgothai.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
@@ -54,13 +55,22 @@ class DomainImports(Service):
                                                                                      width=header.width)))
                     continue
                 values = {c: unguard(record.cells[i]) for c, i in header.index.items()}
-                name = values.pop("domain").strip()
+                written = values.pop("domain").strip()
+                name = printable(written)  # as the report shows it
+                control = first_control(record.cells)
+                if control is not None:  # NUL and the like: never to the directory (slapd's invalidDNSyntax)
+                    position, char = control
+                    bad.append(RowResult(record.row, False, header.name_of(position),
+                                         Why.TEXT_CONTROL_CHARACTER(code=f"{ord(char):04X}"), name))
+                    continue
                 limits = {("quota_pool" if k == "quota" else k): (v.strip() or None)
                           for k, v in values.items() if k != "description"}
                 try:
-                    existing = self.b.domains.find(name.lower()) if name else None
+                    # the stored form (lower case, A-labels): an IDN name finds its domain again
+                    stored = normalize_domain(written, "domain")
+                    existing = self.b.domains.find(stored)
                     if existing is None:
-                        domains.add(name, description=values.get("description", ""), **limits)
+                        domains.add(stored, description=values.get("description", ""), **limits)
                         created += 1
                     else:
                         description = values.get("description")

@@ -104,3 +104,34 @@ def test_a_refused_file_keeps_a_short_reason_on_the_job(services: Services, tmp_
         assert failed.state.value == "failed" and failed.error.startswith("file: ")
         assert len(failed.error) < 2000, len(failed.error)
         assert failed.error_why is not None and len(str(failed.error_why)) < 2000
+
+
+# ---- import-domains ----
+def test_a_nul_in_a_domain_cell_rejects_that_row_and_the_file_goes_on(services: Services, tmp_path: Path) -> None:
+    """slapd's invalidDNSyntax was not caught: the file stopped there, rows before it created."""
+    t = tag()
+    path = tmp_path / "domains.csv"
+    path.write_bytes(f"domain,description\na.{t}.go.th,first\nb\x00c.{t}.go.th,nul\nd.{t}.go.th,after\n"
+                     f"e.{t}.go.th,bell\x07\n".encode())
+    summary = importer(services).import_domains(path)
+    assert (summary.created, summary.updated, summary.unchanged) == (2, 0, 0)
+    assert {(r.row, r.column) for r in summary.bad} == {(2, "domain"), (4, "description")}
+    assert all("\x00" not in r.email for r in summary.bad) and "U+0000" in summary.bad[0].reason
+    assert services.domains.get(f"d.{t}.go.th").description == "after"
+
+
+def test_an_idn_domain_file_run_twice_is_unchanged_the_second_time(services: Services, tmp_path: Path) -> None:
+    """The cell was looked up as written (Thai), not as its stored A-label: 'already exists', exit 3."""
+    t = tag()
+    path = tmp_path / "idn.csv"
+    path.write_text(f"domain,description,max_accounts\n{t}.กระทรวงทดสอบ.ไทย,กระทรวงทดสอบ,10\n"
+                    f"{t.upper()}.Example.GO.TH,upper case,5\n", encoding="utf-8")
+    first = importer(services).import_domains(path)
+    assert (first.created, first.bad) == (2, ())
+    again = importer(services).import_domains(path)
+    assert (again.created, again.updated, again.unchanged, again.bad) == (0, 0, 2, ())
+    changed = tmp_path / "idn2.csv"
+    changed.write_text(f"domain,max_accounts\n{t}.กระทรวงทดสอบ.ไทย,20\n", encoding="utf-8")
+    third = importer(services).import_domains(changed)
+    assert (third.updated, third.bad) == (1, ())
+    assert services.domains.get(f"{t}.xn--12cm3bkbt2db0b7a7a2a.xn--o3cw4h").limits.max_accounts == 20
