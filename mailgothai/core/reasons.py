@@ -285,6 +285,16 @@ class Why(enum.Enum):
         "import (a delimiter in a cell without quotes?)")
     HEADER_TOO_LONG = N_("the header is longer than %(max)s characters: the file is not a CSV of this import")
     HEADER_TOO_WIDE = N_("the header has %(cells)s cells, more than %(max)s: the file is not a CSV of this import")
+    MIXED_ENCODINGS = N_(
+        "the file mixes encodings: line %(utf8_line)s is UTF-8 text, but line %(line)s is not UTF-8 (%(what)s; "
+        "lines that are not UTF-8: %(bad)s). No one encoding reads the whole file: open it in Excel and save it "
+        "again as CSV UTF-8, after checking those lines' Thai")
+    BYTE_NOT_IN_THAI_FILE = N_(
+        "the file reads as Thai Windows (cp874/TIS-620) text, but not at %(where)s: byte %(byte)s is no "
+        "character of it (a stray byte, or pasted from another program); correct it, or save the file as "
+        "CSV UTF-8")
+    LINE_READS_AS_THAI = N_("it reads as Thai Windows text, cp874/TIS-620")
+    LINE_OTHER_ENCODING = N_("it may be Thai Windows text, cp874/TIS-620, or another encoding")
     THAI_MARK_ALONE = N_("a Thai sign or tone mark that follows no Thai consonant")
     THAI_IN_LATIN_WORD = N_("a Thai character inside a Latin word")
     THAI_VERSE_SIGN = N_("a sign of Thai verse or scripture that names never use")

@@ -167,3 +167,38 @@ def test_the_job_and_the_log_never_hold_the_password(services: Services, stack: 
     assert SECRET not in failed.error and SECRET not in str(failed.error_why and failed.error_why.as_data())
     assert SECRET not in caplog.text and "Traceback" not in caplog.text
     assert "column password" in caplog.text  # logged: the message alone
+
+
+# ---- files of more than one encoding: the advice fits the file (never cp1252 for Thai) ----
+def test_a_file_mixing_utf8_and_cp874_lines_is_named_as_mixed() -> None:
+    """Refused blaming the correct UTF-8 line and advising '--encoding cp1252', which garbles Thai."""
+    header = "email,given_name,surname\n"
+    data = ((header + "a@a.go.th,สมชาย,ใจดี\n").encode() + "b@a.go.th,สมหญิง,รักไทย\n".encode("cp874")
+            + "c@a.go.th,สมศักดิ์,มั่นคง\n".encode())
+    for forced in (None, "utf-8", "cp874"):
+        refused = _refusal(data, forced)
+        assert "mixes encodings" in refused.reason, refused.reason
+        assert "line 2 is UTF-8" in refused.reason and "line 3 is not UTF-8" in refused.reason
+        assert "cp874/TIS-620" in refused.reason and "reads as Thai" in refused.reason
+        assert "cp1252" not in refused.reason and "สมหญิง" not in refused.reason
+    bom = _refusal(b"\xef\xbb\xbf" + data)
+    assert "line 3 is not UTF-8" in bom.reason and "cp1252" not in bom.reason
+    # mostly cp874, one UTF-8 line
+    mostly = (header + "a@a.go.th,สมชาย,ใจดี\n").encode("cp874") + "b@a.go.th,สมหญิง,รักไทย\n".encode()
+    refused = _refusal(mostly)
+    assert "line 3 is UTF-8" in refused.reason and "line 2 is not UTF-8" in refused.reason
+    assert "cp1252" not in refused.reason
+
+
+def test_a_thai_file_with_a_stray_byte_is_not_advised_a_western_encoding() -> None:
+    data = "email,given_name\na@a.go.th,สมชาย\n".encode("cp874") + b"b@a.go.th,x\xfcy\n"
+    refused = _refusal(data)
+    assert "reads as Thai Windows" in refused.reason and "data row 2, column given_name" in refused.reason
+    assert "cp1252" not in refused.reason and "FC" in refused.reason
+    assert "cp1252" in _refusal(b"email,given_name\nb@a.go.th,M\xfcller\n").reason  # Western: still advised
+
+
+def test_a_byte_after_a_bom_is_placed_exactly() -> None:
+    """The BOM was not counted: the byte named was 3 bytes before the bad one."""
+    refused = _refusal(b"\xef\xbb\xbfemail,given_name\na@x.go.th,J\xf6rg\n")
+    assert "line 2, byte 12 of the line" in refused.reason and "byte F6" in refused.reason

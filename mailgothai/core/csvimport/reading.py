@@ -67,9 +67,12 @@ class Record:
 
 def _undecodable(stream: BinaryIO, encoding: str) -> int | None:
     """The offset of the first byte that does not decode, or None if all of it does."""
-    decoder = codecs.getincrementaldecoder(encoding)()
     stream.seek(0)
     offset = 0
+    if encoding == "utf-8-sig" and stream.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+        encoding, offset = "utf-8", len(codecs.BOM_UTF8)  # the decoder's offsets would not count the BOM
+    stream.seek(offset)
+    decoder = codecs.getincrementaldecoder(encoding)()
     for block in iter(lambda: stream.read(_BLOCK), b""):
         pending = len(decoder.getstate()[0])  # bytes of an unfinished character, held back
         try:
@@ -165,6 +168,14 @@ def _place_of(stream: BinaryIO, encoding: str, line_number: int) -> tuple[int, s
     return None
 
 
+def _thai_before(stream: BinaryIO, offset: int) -> bool:
+    """Whether the bytes before `offset` (its last MiB) hold Thai Windows text, all of it Thai."""
+    stream.seek(max(0, offset - _BLOCK))
+    head = stream.read(min(offset, _BLOCK))
+    stream.seek(0)
+    return any(0xA1 <= b <= 0xFB for b in head) and not_thai(head) is None
+
+
 def _not_decoding(stream: BinaryIO, offset: int, encoding: str, forced: bool) -> InvalidInput:
     """The file does not decode at `offset`: where (line, byte of the line, row and column)
     and which byte, never the line's text (it may hold a password); a byte of a column
@@ -185,6 +196,8 @@ def _not_decoding(stream: BinaryIO, offset: int, encoding: str, forced: bool) ->
                 byte = Why.NOT_SHOWN_SECRET()
     if forced:
         return InvalidInput("file", Why.NOT_GIVEN_ENCODING_AT(encoding=encoding, where=where, byte=byte))
+    if encoding == "cp874" and _thai_before(stream, offset):  # Thai: never advise a Western encoding
+        return InvalidInput("file", Why.BYTE_NOT_IN_THAI_FILE(where=where, byte=byte))
     return InvalidInput("file", Why.BYTE_NOT_IN_ENCODING_AT(where=where, byte=byte, encoding=encoding))
 
 
@@ -247,6 +260,44 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
     return InvalidInput("file", Why.LINE_NOT_THAI(line=line_number))
 
 
+# What a line of real UTF-8 text holds beyond ASCII: Latin letters, Thai, punctuation, a
+# BOM. Thai Windows bytes that happen to decode as UTF-8 ("เขต" is E0 A2 B5) give other
+# code points (U+08xx and the like), so such a line is not taken for UTF-8.
+_UTF8_TEXT = re.compile("[\u00a0-\u024f\u0e00-\u0e7f\u2000-\u206f\u20ac\ufeff]")
+_NOT_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _mixed_encodings(stream: BinaryIO) -> InvalidInput | None:
+    """A file with both lines of UTF-8 text beyond ASCII and lines that are not UTF-8 (Excel
+    on Thai Windows adding cp874 rows to a UTF-8 file): which line is which, and that the
+    others may be cp874 — never an --encoding, since no one encoding reads the whole file."""
+    stream.seek(0)
+    number, utf8_line, bad_line, bad_lines, thai = 1, 0, 0, 0, False
+    for chunk in iter(lambda: stream.readline(MAX_RECORD), b""):
+        if number == 1:
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            bad_lines += 1
+            if not bad_line:
+                bad_line = number
+                try:
+                    thai = not_thai(chunk) is None and bool(_NOT_ASCII.search(chunk.decode("cp874")))
+                except UnicodeDecodeError:
+                    thai = False
+        else:
+            if not utf8_line and _NOT_ASCII.search(text) and not _NOT_ASCII.search(_UTF8_TEXT.sub("", text)):
+                utf8_line = number
+        if chunk.endswith(b"\n"):
+            number += 1
+    stream.seek(0)
+    if not (utf8_line and bad_line):
+        return None
+    what = Why.LINE_READS_AS_THAI() if thai else Why.LINE_OTHER_ENCODING()
+    return InvalidInput("file", Why.MIXED_ENCODINGS(utf8_line=utf8_line, line=bad_line, what=what, bad=bad_lines))
+
+
 def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
     """"utf-8-sig", "utf-8" or "cp874" for a seekable binary stream, or `forced` (a codec
     from `charsets.encoding_named`; "utf-8" becomes "utf-8-sig" when the file has a BOM)."""
@@ -261,7 +312,7 @@ def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
         encoding = "utf-8-sig" if forced == "utf-8" and head.startswith(codecs.BOM_UTF8) else forced
         bad = _undecodable(stream, encoding)
         if bad is not None:
-            raise _not_decoding(stream, bad, encoding, forced=True)
+            raise _mixed_encodings(stream) or _not_decoding(stream, bad, encoding, forced=True)
         stream.seek(0)
         return encoding
     if head.startswith(codecs.BOM_UTF8):
@@ -269,10 +320,13 @@ def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
     elif _undecodable(stream, "utf-8") is None:
         encoding = "utf-8"
     else:
+        mixed = _mixed_encodings(stream)  # before blaming a UTF-8 line for not being cp874
+        if mixed is not None:
+            raise mixed
         encoding = "cp874"
     bad = _undecodable(stream, encoding)
     if bad is not None:
-        raise _not_decoding(stream, bad, encoding, forced=False)
+        raise _mixed_encodings(stream) or _not_decoding(stream, bad, encoding, forced=False)
     if encoding == "cp874":
         _check_thai(stream)
     stream.seek(0)
