@@ -202,3 +202,57 @@ def test_a_byte_after_a_bom_is_placed_exactly() -> None:
     """The BOM was not counted: the byte named was 3 bytes before the bad one."""
     refused = _refusal(b"\xef\xbb\xbfemail,given_name\na@x.go.th,J\xf6rg\n")
     assert "line 2, byte 12 of the line" in refused.reason and "byte F6" in refused.reason
+
+
+# ---- delimiters: TAB, and Excel's "sep=" first line ----
+def test_a_tab_delimited_file_is_read() -> None:
+    """A sheet saved as 'Text (Tab delimited)' got 'the header has no email column'."""
+    data = "email\tgiven_name\tsurname\tquota\na@a.go.th\tสมชาย\tใจดี, ศรี\t1G\n".encode()
+    stream = io.BytesIO(data)
+    fmt = detect_format(stream)
+    header, records = read_records(stream, fmt)
+    assert fmt.delimiter == "\t" and header == ["email", "given_name", "surname", "quota"]
+    assert [r.cells for r in records] == [["a@a.go.th", "สมชาย", "ใจดี, ศรี", "1G"]]
+    # a TAB inside a comma header's cells is no delimiter: unknown columns do not count
+    assert detect_format(io.BytesIO(b"email,given_name,a\tb\tc\na@a.go.th,x,y\n")).delimiter == ","
+
+
+@pytest.mark.parametrize("sep", [";", ",", "\t"])
+def test_an_excel_sep_line_is_skipped_and_names_the_delimiter(sep: str) -> None:
+    """Excel's 'sep=;' first line was taken for the header: 'the header has no email column'."""
+    rows = [["email", "given_name", "aliases"], ["a@a.go.th", "สมชาย", "b@a.go.th;c@a.go.th"]]
+    body = "\r\n".join(sep.join(f'"{c}"' if sep in c else c for c in row) for row in rows) + "\r\n"
+    data = b"\xef\xbb\xbf" + f"sep={sep}\r\n{body}".encode()
+    stream = io.BytesIO(data)
+    fmt = detect_format(stream)
+    header, records = read_records(stream, fmt)
+    assert fmt.delimiter == sep and header == rows[0]
+    assert [(r.row, r.cells) for r in records] == [(1, rows[1])]
+    # a place is still counted in the file's lines (the sep line is line 1)
+    broken = f"sep={sep}\nemail{sep}given_name\na@a.go.th{sep}\"x\n".encode()
+    stream = io.BytesIO(broken)
+    _, records = read_records(stream, detect_format(stream))
+    with pytest.raises(InvalidInput) as unreadable:
+        list(records)
+    assert "data row 1 (line 3)" in unreadable.value.reason
+    latin = _refusal(f"sep={sep}\nemail{sep}given_name\na@a.go.th{sep}J".encode() + b"\xfcrg\n")
+    assert "data row 1, column given_name, line 3" in latin.reason
+
+
+def test_tab_and_sep_files_import_end_to_end(services: Services, tmp_path: Path) -> None:
+    from mailgothai.services.imports import ImportService
+
+    domain = f"s{uuid.uuid4().hex[:8]}.go.th"
+    services.domains.add(domain, description="delimiters")
+    service = ImportService(services.backends, services.actor)
+    tab = tmp_path / "tab.csv"
+    tab.write_text(f"email\tgiven_name\tsurname\ntab@{domain}\tสมชาย\tใจดี\n", encoding="utf-8")
+    sep = tmp_path / "sep.csv"
+    sep.write_bytes(f"sep=;\r\nemail;given_name;surname\r\nsep@{domain};สมหญิง;รักไทย\r\n".encode("cp874"))
+    for path, delimiter in ((tab, "\t"), (sep, ";")):
+        summary = service.run_file(path)
+        assert (summary.created, summary.bad, summary.job.delimiter) == (1, 0, delimiter)
+    assert services.accounts.get(f"tab@{domain}").given_name == "สมชาย"
+    assert services.accounts.get(f"sep@{domain}").surname == "รักไทย"
+    weird = _refusal(b'sep="\nemail,given_name\na@a.go.th,x\n' + b"\xfc\n")  # no quote as a delimiter
+    assert "line 4" in weird.reason

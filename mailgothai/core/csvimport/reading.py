@@ -4,7 +4,8 @@ UTF-8 (with or without BOM) and Thai Windows cp874/TIS-620 are detected from the
 a file that is neither, or whose high bytes do not read as Thai text (`charsets.not_thai`:
 a Latin-1 or Windows-1252 file), is refused with the place, the bytes and what to do —
 never imported with changed names. An encoding given by the operator is used instead
-(and checked only to decode). ``,`` or ``;`` come from the header line. Quoted cells may
+(and checked only to decode). ``,`` or ``;`` come from the header line (a TAB when it
+splits the header into known columns), or from Excel's ``sep=X`` first line, skipped. Quoted cells may
 hold delimiters, quotes and line breaks; a record, not a line, is a row. Row numbers count data rows from 1 (the header
 is not counted), blank records included, as a spreadsheet shows them minus one.
 A file that cannot be read raises InvalidInput("file", reason).
@@ -107,8 +108,11 @@ def _line_start(stream: BinaryIO, offset: int) -> tuple[int, int]:
 # Header cells (normalised as columns.py does) whose values may be shown in a message:
 # the known columns that never hold a secret. Any other column's cell, a password or a
 # column the importer does not know (it may hold one), is named but never shown.
+_KNOWN_COLUMNS = frozenset({*ACCOUNT_COLUMNS, *DOMAIN_COLUMNS, *ACCOUNT_SYNONYMS, *DOMAIN_SYNONYMS})
 _SHOWN_COLUMNS = frozenset(
     {*ACCOUNT_COLUMNS, *DOMAIN_COLUMNS, *EXPORT_ONLY_COLUMNS, *ACCOUNT_SYNONYMS, *DOMAIN_SYNONYMS} - {"password"})
+# Excel's first line naming the delimiter ("sep=;"), skipped: a TAB or a sign other than the quote
+_SEP = re.compile('sep=(\t|[^"\\w\\s])')
 _ESCAPED = re.compile("[\udc80-\udcff]")  # an undecodable byte, read with errors="surrogateescape"
 
 
@@ -123,15 +127,34 @@ class _TooLong(Exception):
 
 
 class _Budget:
-    """The characters of the record being read, so far."""
+    """The characters of the record being read, so far; and the lines skipped before the
+    header (Excel's "sep=" line), which csv.reader's line numbers do not count."""
 
     def __init__(self) -> None:
         self.chars = 0
+        self.skipped = 0
+
+
+def excel_sep(line: str) -> str | None:
+    """The delimiter an Excel "sep=X" first line names, or None if `line` is none."""
+    found = _SEP.fullmatch(line.rstrip("\r\n"))
+    return found.group(1) if found else None
 
 
 def _lines(text: io.TextIOWrapper, budget: _Budget) -> Iterator[str]:
     """The lines of `text` for csv.reader, never reading more than MAX_RECORD characters
-    for one record (`budget`, reset by the reader's owner at each record's start)."""
+    for one record (`budget`, reset by the reader's owner at each record's start), and
+    without an Excel "sep=X" first line (detect_format takes its delimiter from it)."""
+    first = text.readline(MAX_RECORD + 1)
+    if excel_sep(first) is not None:
+        budget.skipped = 1
+    elif first:
+        budget.chars = len(first)
+        if budget.chars > MAX_RECORD:
+            raise _TooLong
+        yield first
+    else:
+        return
     while line := text.readline(MAX_RECORD + 1 - budget.chars):
         budget.chars += len(line)
         if budget.chars > MAX_RECORD:
@@ -145,16 +168,14 @@ def _place_of(stream: BinaryIO, encoding: str, line_number: int) -> tuple[int, s
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
     try:
-        first = text.readline(MAX_CELL)
-        text.seek(0)
+        delimiter = _delimiter_of(text)
         budget = _Budget()
-        reader = csv.reader(_lines(text, budget), delimiter=detect_delimiter(first), quotechar='"',
-                            doublequote=True)
+        reader = csv.reader(_lines(text, budget), delimiter=delimiter, quotechar='"', doublequote=True)
         header: list[str] = []
         for row, record in enumerate(reader):
             budget.chars = 0
             header = header if row else record
-            if reader.line_num < line_number:
+            if reader.line_num + budget.skipped < line_number:
                 continue
             for index, cell in enumerate(record):
                 if _ESCAPED.search(cell):
@@ -221,16 +242,14 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding="cp874", newline="")
     try:
-        first = text.readline(MAX_CELL)
-        text.seek(0)
+        delimiter = _delimiter_of(text)
         budget = _Budget()
-        reader = csv.reader(_lines(text, budget), delimiter=detect_delimiter(first), quotechar='"',
-                            doublequote=True)
+        reader = csv.reader(_lines(text, budget), delimiter=delimiter, quotechar='"', doublequote=True)
         header: list[str] = []
         for row, record in enumerate(reader):  # row 0: the header
             budget.chars = 0
             header = header or record
-            if reader.line_num < line_number:
+            if reader.line_num + budget.skipped < line_number:
                 continue
             for index, cell in enumerate(record):
                 found = not_thai(cell.encode("cp874"))
@@ -241,7 +260,7 @@ def _not_thai_at(stream: BinaryIO, offset: int) -> InvalidInput:
                 word = cell[start:end]
                 raw = word.encode("cp874")
                 high = " ".join(f"{b:02X}" for b in raw if b >= 0x80)
-                western, line = raw.decode("cp1252", errors="replace"), reader.line_num
+                western, line = raw.decode("cp1252", errors="replace"), reader.line_num + budget.skipped
                 if not row:
                     return InvalidInput("file", Why.HEADER_NOT_THAI(line=line, bytes=high, thai=word, why=found.why,
                                                                     western=western))
@@ -334,8 +353,10 @@ def detect_encoding(stream: BinaryIO, forced: str | None = None) -> str:
 
 
 def detect_delimiter(header_line: str) -> str:
-    """The delimiter that splits the header line (outside quotes) into the most cells."""
-    counts = {d: 0 for d in DELIMITERS}
+    """The delimiter that splits the header line (outside quotes) into the most cells: ","
+    or ";", or a TAB (a sheet saved as "Text (Tab delimited)") when it splits the header into
+    more cells than they do and one of them is a column an import knows."""
+    counts = {d: 0 for d in (*DELIMITERS, "\t")}
     quoted = False
     for ch in header_line:
         if ch == '"':
@@ -343,7 +364,19 @@ def detect_delimiter(header_line: str) -> str:
         elif not quoted and ch in counts:
             counts[ch] += 1
     best = max(DELIMITERS, key=lambda d: counts[d])
+    if counts["\t"] > counts[best] and any(
+            _key(cell.strip('"')) in _KNOWN_COLUMNS for cell in header_line.rstrip("\r\n").split("\t")):
+        return "\t"
     return best if counts[best] else ","
+
+
+def _delimiter_of(text: io.TextIOWrapper) -> str:
+    """The delimiter of a file from its first line: an Excel "sep=X" line's, or the header's;
+    `text` is left at its start."""
+    text.seek(0)
+    first = text.readline(MAX_CELL)
+    text.seek(0)
+    return excel_sep(first) or detect_delimiter(first)
 
 
 def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
@@ -355,10 +388,13 @@ def detect_format(stream: BinaryIO, forced_encoding: str | None = None) -> FileF
     """The file's encoding (detected, or the codec the operator named) and delimiter."""
     encoding = detect_encoding(stream, forced_encoding)
     first = stream.readline(MAX_CELL).decode(encoding, errors="replace")
+    sep = excel_sep(first)
+    if sep is not None:  # Excel's "sep=;": the delimiter named; the header is the next line
+        first = stream.readline(MAX_CELL).decode(encoding, errors="replace")
     stream.seek(0)
     if not first.strip():
         raise InvalidInput("file", Why.HEADER_EMPTY())
-    return FileFormat(encoding, detect_delimiter(first))
+    return FileFormat(encoding, sep or detect_delimiter(first))
 
 
 class Records:
@@ -385,16 +421,16 @@ class Records:
             self.close()
             raise
         except _TooLong:
-            line = self._reader.line_num + 1
+            line = self._reader.line_num + self._budget.skipped + 1
             self.close()
             raise InvalidInput("file", Why.ROW_TOO_LONG(row=self._row + 1, line=line, max=MAX_RECORD)) from None
         except csv.Error as exc:
-            line = self._reader.line_num
+            line = self._reader.line_num + self._budget.skipped
             self.close()
             raise InvalidInput("file", Why.ROW_UNREADABLE(row=self._row + 1, line=line, detail=str(exc))) from None
         self._row += 1
         if len(cells) > MAX_CELLS:
-            line = self._reader.line_num
+            line = self._reader.line_num + self._budget.skipped
             self.close()
             raise InvalidInput("file", Why.ROW_TOO_WIDE(row=self._row, line=line, cells=len(cells), max=MAX_CELLS))
         return Record(self._row, cells)
