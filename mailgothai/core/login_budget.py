@@ -16,6 +16,15 @@ Three tallies are kept for a login attempt:
 - the source, over all accounts (password spraying): the same tarpit past `source_free`.
 
 A tally is forgotten `window` seconds after its last failure.
+
+Attempts run in parallel (one client's many connections; many processes and machines on one
+store), so the check before a password also reserves (`admit`): the attempts let through and
+not yet reported (in flight) are held in a fourth tally, the pair's hold, and count against
+the pair's free failures until their outcome comes (`settle`: a failure is counted for the
+pair, a success clears it; either way the hold is given back). However many attempts arrive
+together, no more than the free ones pass, and after a refusal ends only one. A hold whose
+outcome never comes (the password check raised) is forgotten `hold` seconds after the last
+attempt let through: it is never counted as a failure.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["failed", "succeeded", "released"]
 
 
 @dataclass(frozen=True)
@@ -35,12 +47,15 @@ class BudgetRules:
     tarpit_base: float = 0.5
     tarpit_max: float = 5.0
     window: float = 3600.0
+    hold: float = 60.0  # how long an attempt let through may take to report its outcome
 
     def __post_init__(self) -> None:
         if self.pair_free < 1 or self.account_free < 1 or self.source_free < 1:
             raise ValueError("free failures must be at least 1")
         if not 0 < self.pair_base <= self.pair_max or not 0 <= self.tarpit_base <= self.tarpit_max:
             raise ValueError("delays must be positive and no more than their cap")
+        if self.hold <= 0:
+            raise ValueError("the hold must be positive")
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,12 @@ class BudgetKeys:
     @property
     def all(self) -> tuple[str, str, str]:
         return self.pair, self.account, self.source
+
+    @property
+    def hold(self) -> str:
+        """The pair's attempts in flight (`failures`: how many; `last_failure`: when the last
+        was let through). As long as the pair's own key, which the column is sized for."""
+        return "hold:" + self.pair.removeprefix("pair:")
 
 
 @dataclass(frozen=True)
@@ -137,6 +158,50 @@ def after_failure(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Ta
         refused = now + refusal_after(failures, rules) if key == keys.pair and refusal_after(failures, rules) else 0.0
         updated[key] = Tally(failures, now, refused)
     return updated
+
+
+def _in_flight(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally], now: float) -> int:
+    hold = tallies.get(keys.hold)
+    return hold.failures if hold is not None and now - hold.last_failure <= rules.hold else 0
+
+
+def admit(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally],
+          now: float) -> tuple[Verdict, dict[str, Tally]]:
+    """The check before a password, as a reservation: the verdict, and the tallies to write
+    with it (the pair's hold one more, if the attempt may go on; nothing if refused).
+    `tallies` has the pair's hold besides the three. An attempt is also refused while the
+    attempts in flight would use up the pair's free failures (or are the one attempt after
+    a refusal): for as long as their hold lasts at most. The verdict of an attempt let
+    through has `pair_counted`: its outcome must be reported (`settle`), to give it back."""
+    decided = verdict(rules, keys, tallies, now)
+    if decided.refused:
+        return decided, {}
+    in_flight = _in_flight(rules, keys, tallies, now)
+    pair = _live(tallies.get(keys.pair), rules, now)
+    if in_flight and (pair.failures if pair else 0) + in_flight >= rules.pair_free:
+        wait = tallies[keys.hold].last_failure + rules.hold - now
+        return Verdict(refuse_for=max(1.0, wait), pair_counted=decided.pair_counted), {}
+    return (Verdict(delay=decided.delay, pair_counted=True),
+            {keys.hold: Tally(in_flight + 1, now)})
+
+
+def settle(rules: BudgetRules, keys: BudgetKeys, tallies: Mapping[str, Tally], now: float,
+           outcome: Outcome) -> dict[str, Tally | None]:
+    """An attempt's outcome, `failed`, `succeeded` or `released` (it ended neither way: it
+    clears nothing and counts nothing): the pair's tallies to write (None: remove). One
+    attempt in flight is given back; a failure is counted for the pair, a success clears
+    it (`cleared_by_success`). A report with no attempt in flight still counts."""
+    in_flight = _in_flight(rules, keys, tallies, now)
+    hold = tallies.get(keys.hold)
+    changes: dict[str, Tally | None] = {
+        keys.hold: Tally(in_flight - 1, hold.last_failure) if hold is not None and in_flight > 1 else None}
+    if outcome == "failed":
+        changes[keys.pair] = after_failure(rules, keys, tallies, now)[keys.pair]
+    elif outcome == "succeeded":
+        changes.update(dict.fromkeys(cleared_by_success(keys)))
+    elif outcome != "released":
+        raise ValueError(f"outcome: {outcome!r}")
+    return changes
 
 
 def cleared_by_success(keys: BudgetKeys) -> tuple[str, ...]:

@@ -12,9 +12,11 @@ from mailgothai.core.login_budget import (
     BudgetRules,
     Tally,
     Verdict,
+    admit,
     after_failure,
     cleared_by_success,
     keys_for,
+    settle,
     source_of,
     verdict,
 )
@@ -64,6 +66,53 @@ def test_another_source_of_the_same_account_is_never_refused_only_slowed_a_littl
     assert 0 < user.delay <= RULES.tarpit_max
     b.succeed("somchai@moph.go.th", "203.0.113.5")
     assert not b.check("somchai@moph.go.th", "203.0.113.5").refused
+
+
+def test_attempts_in_flight_take_the_free_failures_so_only_those_pass_at_once() -> None:
+    """The check as a reservation: attempts let through and not reported yet (parallel ones)
+    each hold one of the pair's free failures; their failures then count as before."""
+    b = Budget()
+    keys = keys_for("somchai@moph.go.th", "192.0.2.7")
+    answers = []
+    for _ in range(10):  # none reports its outcome before the next is checked
+        answer, changes = admit(RULES, keys, b.tallies, b.now)
+        b.tallies.update(changes)
+        answers.append(answer)
+    assert [a.refused for a in answers] == [False] * 3 + [True] * 7
+    assert all(a.pair_counted for a in answers[:3])  # their outcome must be reported
+    assert answers[3].refuse_for == RULES.hold  # at most until the hold lapses
+    assert b.tallies[keys.hold] == Tally(3, b.now) and keys.pair not in b.tallies
+    for _ in range(3):
+        b.tallies.update(settle(RULES, keys, b.tallies, b.now, "failed"))
+        b.tallies = {k: t for k, t in b.tallies.items() if t is not None}
+    assert keys.hold not in b.tallies
+    assert b.tallies[keys.pair] == Tally(3, b.now, b.now + 10)  # refused from the 3rd failure, as one by one
+    b.now += 10  # the refusal is over: one attempt in flight again, not two
+    first, changes = admit(RULES, keys, b.tallies, b.now)
+    b.tallies.update(changes)
+    assert not first.refused and admit(RULES, keys, b.tallies, b.now)[0].refused
+
+
+def test_a_success_or_a_release_gives_the_hold_back_and_an_unreported_one_lapses() -> None:
+    b = Budget()
+    keys = keys_for("malee@moph.go.th", "192.0.2.8")
+    b.fail("malee@moph.go.th", "192.0.2.8")
+    for _ in range(2):
+        b.tallies.update(admit(RULES, keys, b.tallies, b.now)[1])
+    assert settle(RULES, keys, b.tallies, b.now, "released") == {keys.hold: Tally(1, b.now)}  # nothing else
+    assert settle(RULES, keys, b.tallies, b.now, "succeeded") == {keys.hold: Tally(1, b.now), keys.pair: None}
+    assert admit(RULES, keys, b.tallies, b.now)[0].refused  # 1 failure + 2 in flight: the 3 free ones
+    b.now += RULES.hold + 1  # never reported: forgotten, never a failure
+    answer, changes = admit(RULES, keys, b.tallies, b.now)
+    assert not answer.refused and changes == {keys.hold: Tally(1, b.now)}
+    assert b.tallies[keys.pair].failures == 1
+
+
+def test_a_failure_reported_without_a_check_still_counts() -> None:
+    b = Budget()
+    keys = keys_for("malee@moph.go.th", "192.0.2.9")
+    changes = settle(RULES, keys, b.tallies, b.now, "failed")
+    assert changes == {keys.hold: None, keys.pair: Tally(1, b.now)}
 
 
 def test_a_success_clears_only_its_own_source() -> None:
