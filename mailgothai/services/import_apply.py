@@ -8,11 +8,15 @@ are hashed (argon2id) by a process pool over all cores, a few chunks ahead of th
 directory writes, so hashing and writing overlap.
 
 Domain counters: room for all the creates still to apply in a domain is reserved with
-one compare-and-swap before the first write, and given back row by row for a row that
-then fails. After a crash, `recover` settles the ``inflight`` rows by looking at the
-directory (an entry that is there, as planned, was written: its audit record is written
-now, once) and recounts the counters of the domains the job was working on, since a
-reservation or a quota change may have been made without its account write.
+one compare-and-swap before the first write (the rows then marked ``reserved``; a domain
+that no longer fits books row by row), and given back for a row that then fails, once its
+outcome is committed. After a crash, `recover` settles the ``inflight`` rows by looking at
+the directory (an entry that is there, as planned, was written: its audit record is
+written now, once) and recounts the counters of the domains the job was working on. A
+failed apply (`release`) gives back, with compare-and-swap, exactly the room its rows say
+it booked and did not use (``reserved`` creates, and ``inflight`` ones not written). A
+booking is made before the rows say so and given back after they no longer do, so a kill
+in between leaves a domain counting at most one chunk too many, never too few.
 """
 
 from __future__ import annotations
@@ -159,22 +163,42 @@ class Applier:
         if stopped:
             self.b.doveadm.kick(stopped)
 
-    # ---- after a crash ---------------------------------------------------------
-    def recover(self, reservations_made: bool) -> None:
+    # ---- after a crash, or a failure ------------------------------------------
+    # What the job has booked in its domains' counters is in its rows' states: RESERVED and
+    # INFLIGHT creates (each booked once, by reserve() or row by row in _write). A booking
+    # is made before the rows say so and given back after they no longer do: a kill in
+    # between leaves a domain counting one chunk too many at worst, never too few.
+    def recover(self, reservations_made: bool = True) -> None:
         """Settle the rows a crash left in flight; recount the counters the job may have moved."""
         recount = set()
         if reservations_made:
-            recount |= self.jobs.domains_with(self.job_id, (RowState.PLANNED, RowState.INFLIGHT))
+            recount |= self.jobs.domains_with(self.job_id, (RowState.PLANNED, RowState.RESERVED, RowState.INFLIGHT))
+        self._settle()
+        for domain in sorted(self.jobs.planned_creates(self.job_id, (RowState.RESERVED,))):
+            self.jobs.set_state(self.job_id, self.jobs.reserved_rows(self.job_id, domain), RowState.PLANNED)
+        for domain in sorted(recount):
+            try:
+                self.b.domains.recount(domain)
+            except NotFound:
+                pass
+
+    def release(self) -> None:
+        """After a failed apply: its rows in flight settled, and exactly the room it booked
+        and did not use given back (compare-and-swap), so that a job that fails (and perhaps
+        is never resumed) holds no room in its domains; its rows say what was written."""
+        self._settle()
+        self._give_back_reserved()
+
+    def _settle(self) -> None:
         outcomes: list[Outcome] = []
-        back: list[int] = []
+        back: dict[RowState, list[int]] = {RowState.PLANNED: [], RowState.RESERVED: []}
         settled: list[tuple[Account, Account]] = []  # updates found written
         for record in self.jobs.iter_rows(self.job_id, (RowState.INFLIGHT,)):
-            recount.add(record.domain)
             current = self.b.accounts.find(record.email)
             if record.action == "create":
                 planned = account_from_json(record.data["account"])
                 if current is None:
-                    back.append(record.row)
+                    back[RowState.RESERVED].append(record.row)  # still booked, not written
                 elif current == planned:
                     outcomes.append(Outcome(record.row, RowState.APPLIED, audit=self._audit("account.create", planned)))
                 else:
@@ -187,19 +211,47 @@ class Applier:
                     outcomes.append(Outcome(record.row, RowState.APPLIED, audit=self._update_audit(before, after)))
                     settled.append((before, after))
                 else:
-                    back.append(record.row)
+                    back[RowState.PLANNED].append(record.row)
         self.jobs.finish_rows(self.job_id, outcomes)
-        self.jobs.set_state(self.job_id, back, RowState.PLANNED)
+        for state, rows in back.items():
+            self.jobs.set_state(self.job_id, rows, state)
+        self._give_back([(self._planned_of(o.row), o) for o in outcomes if o.state is RowState.FAILED])
         self._sessions_end([], settled)  # the crash may have come before the flush and the kick
-        for domain in sorted(recount):
+
+    def _planned_of(self, row: int) -> Account:
+        record = self.jobs.rows(self.job_id, None, row - 1, 1)[0]
+        return account_from_json(record.data["account"])
+
+    def _give_back_reserved(self) -> None:
+        booked = self.jobs.planned_creates(self.job_id, (RowState.RESERVED,))
+        for domain, (count, quota) in sorted(booked.items()):
+            rows = self.jobs.reserved_rows(self.job_id, domain)
+            self.jobs.set_state(self.job_id, rows, RowState.PLANNED)  # first: a kill now leaves it booked
             try:
-                self.b.domains.recount(domain)
+                self.b.domains.adjust_usage(domain, -count, -quota)
+            except NotFound:
+                pass  # the domain is gone, and its counters with it
+            except BaseException:
+                self.jobs.set_state(self.job_id, rows, RowState.RESERVED)  # still booked
+                raise
+
+    def _give_back(self, failed: list[tuple[Account, Outcome]]) -> None:
+        """The room of creates that failed after it was booked, once their outcome is
+        committed (a kill before leaves it booked, never given back twice)."""
+        per_domain: dict[str, list[int]] = {}
+        for account, _ in failed:
+            n, q = per_domain.setdefault(account.domain, [0, 0])
+            per_domain[account.domain] = [n + 1, q + account.quota]
+        for domain, (n, q) in sorted(per_domain.items()):
+            try:
+                self.b.domains.adjust_usage(domain, -n, -q)
             except NotFound:
                 pass
 
     # ---- the run ---------------------------------------------------------------
     def reserve(self) -> None:
-        """Room for every create still to apply, one compare-and-swap per domain."""
+        """Room for every create still to apply, one compare-and-swap per domain; the rows
+        are marked RESERVED right after (a domain that does not fit books row by row)."""
         for domain, (count, quota) in sorted(self.jobs.planned_creates(self.job_id).items()):
             try:
                 self.b.domains.adjust_usage(domain, count, quota,
@@ -207,12 +259,14 @@ class Applier:
                                                                     extra_accounts=count))
             except (LimitExceeded, NotFound):
                 self._per_row.add(domain)
+                continue
+            self.jobs.mark_reserved(self.job_id, domain)
 
     def _chunks(self) -> Iterator[list[RowRecord]]:
         after = 0
         while True:
             size = HASHING_CHUNK if self._pool is not None else CHUNK
-            batch = self.jobs.rows(self.job_id, (RowState.PLANNED,), after, size)
+            batch = self.jobs.rows(self.job_id, (RowState.PLANNED, RowState.RESERVED), after, size)
             if not batch:
                 return
             yield batch
@@ -271,6 +325,8 @@ class Applier:
                 hashes, n = item.hash_future
                 item.password_hash = hashes.result()[n]
         self.journal.append((i.record.row, i.record.email, i.generated) for i in items if i.generated)
+        refused = self._book_row_by_row(items)
+        items = [i for i in items if i.record.row not in {o.row for o in refused}]
         self.jobs.set_state(self.job_id, [i.record.row for i in items], RowState.INFLIGHT)
         together = self._create_together(items)
         written = {o.row for o in together}
@@ -283,12 +339,38 @@ class Applier:
                 written_alone.append((item, written_one.result()))
             except BaseException as exc:  # the row stays in flight; recover() settles it
                 error = error or exc
-        self.jobs.finish_rows(self.job_id, together + [o for _, o in written_alone])
+        self.jobs.finish_rows(self.job_id, refused + together + [o for _, o in written_alone])
+        # the room of the creates that failed goes back once their outcome is committed
+        self._give_back([(i.account, o) for i, o in written_alone if o.state is RowState.FAILED
+                         and i.record.action == "create" and i.account is not None])
         updated = [i for i, o in written_alone if o.state is RowState.APPLIED and i.record.action == "update"]
         self._sessions_end([i.record.email for i in updated], [i.written for i in updated if i.written is not None])
         if error is not None:
             raise error
         self.on_chunk(len(items))
+
+    def _book_row_by_row(self, items: list[Item]) -> list[Outcome]:
+        """Room for the chunk's creates that have none booked yet (their domain did not fit
+        whole in reserve()), one compare-and-swap each, each row marked RESERVED at once.
+        The outcomes of those refused (the domain full, or gone)."""
+        refused: list[Outcome] = []
+        for item in items:
+            account = item.account
+            if item.record.action != "create" or item.record.state is not RowState.PLANNED or account is None:
+                continue
+            try:
+                self.b.domains.adjust_usage(account.domain, 1, account.quota,
+                                            check=functools.partial(check_account_fits, new_quota=account.quota))
+            except LimitExceeded as exc:
+                refused.append(Outcome(item.record.row, RowState.FAILED,
+                                       "quota" if exc.field == "quota" else "email", exc.why))
+                continue
+            except NotFound:
+                refused.append(Outcome(item.record.row, RowState.FAILED, "email",
+                                       Why.DOMAIN_UNHOSTED(domain=account.domain)))
+                continue
+            self.jobs.set_state(self.job_id, [item.record.row], RowState.RESERVED)
+        return refused
 
     def _create_together(self, items: list[Item]) -> list[Outcome]:
         """The chunk's new accounts in one LDAP transaction (directory/batch.py), except
@@ -354,17 +436,7 @@ class Applier:
             return Outcome(row, RowState.APPLIED, audit=self._audit("account.create", account))  # ours
         taken = self._taken(row, account.email, account.aliases)
         if taken is not None:
-            if account.domain not in self._per_row:  # the room reserved for it goes back
-                self.b.domains.adjust_usage(account.domain, -1, -account.quota)
-            return taken
-        if account.domain in self._per_row:
-            try:
-                self.b.domains.adjust_usage(account.domain, 1, account.quota,
-                                            check=lambda d: check_account_fits(d, account.quota))
-            except LimitExceeded as exc:
-                return Outcome(row, RowState.FAILED, "quota" if exc.field == "quota" else "email", exc.why)
-            except NotFound:
-                return Outcome(row, RowState.FAILED, "email", Why.DOMAIN_UNHOSTED(domain=account.domain))
+            return taken  # its room goes back once the outcome is committed (_write)
         unanswered = item.unanswered  # an earlier attempt got no answer: it may have been applied
         for attempt in range(WRITE_ATTEMPTS):
             try:
@@ -372,7 +444,6 @@ class Applier:
             except (AlreadyExists, NotFound) as exc:
                 if unanswered and self.b.accounts.find(account.email) == account:
                     break  # our own earlier attempt
-                self.b.domains.adjust_usage(account.domain, -1, -account.quota)
                 why = (Why.CREATED_MEANWHILE(address=account.email) if isinstance(exc, AlreadyExists)
                        else Why.DOMAIN_UNHOSTED(domain=account.domain))
                 return Outcome(row, RowState.FAILED, "email", why)
@@ -398,7 +469,9 @@ class Applier:
         if taken is not None:
             return taken
         delta = after.quota - current.quota
-        if delta:
+        # more quota is booked before the write, less given back after it: a kill in between
+        # leaves the domain counting too much, never too little
+        if delta > 0:
             try:
                 self.b.domains.adjust_usage(current.domain, 0, delta,
                                             check=lambda d: check_quota_change(d, current.quota, after.quota))
@@ -414,8 +487,10 @@ class Applier:
                         raise
                     time.sleep(RETRY_PAUSE_S * (attempt + 1))
         except NotFound:
-            if delta:
+            if delta > 0:
                 self.b.domains.adjust_usage(current.domain, 0, -delta)
             return Outcome(record.row, RowState.FAILED, "email", Why.NO_LONGER_EXISTS(address=record.email))
+        if delta < 0:
+            self.b.domains.adjust_usage(current.domain, 0, delta)
         item.written = (current, after)
         return Outcome(record.row, RowState.APPLIED, audit=self._update_audit(current, after))

@@ -76,7 +76,7 @@ class ImportService(ImportValidation, DomainImports):
         counts = self.jobs.counts(job_id)
         total = sum(n for (action, _), n in counts.items() if action in ("create", "update"))
         already = sum(n for (action, state), n in counts.items()
-                      if action in ("create", "update") and state not in ("planned", "inflight"))
+                      if action in ("create", "update") and state not in ("planned", "inflight", "reserved"))
         meter = Meter("applying", progress, total)
         meter.done = already
 
@@ -98,6 +98,11 @@ class ImportService(ImportValidation, DomainImports):
                 finally:
                     cells.close()
         except BaseException as exc:
+            if isinstance(exc, Exception):  # not a kill, a KeyboardInterrupt: the process goes on
+                try:
+                    applier.release()  # the room the job booked and did not use goes back
+                except Exception:  # noqa: BLE001 - e.g. slapd still unreachable: the rows keep the booking
+                    pass
             self.jobs.update(job_id, state=JobState.FAILED, error=str(exc) or type(exc).__name__)
             raise
         meter.add(0, 1.0, force=True)

@@ -53,6 +53,9 @@ class JobState(enum.StrEnum):
 class RowState(enum.StrEnum):
     PLANNED = "planned"
     INFLIGHT = "inflight"
+    # a create whose room in its domain the job has booked (adjust_usage) and not yet written;
+    # INFLIGHT creates are booked too. Shown as "planned" in the counts (counts()).
+    RESERVED = "reserved"
     APPLIED = "applied"
     FAILED = "failed"  # refused while applying (a limit or a conflict that appeared since validation)
     REJECTED = "rejected"  # refused by validation
@@ -309,14 +312,31 @@ class JobStore:
                 s.execute(insert(_AUDIT), audits)
             s.execute(update(ImportJob).where(ImportJob.id == job_id).values(updated_at=at))
 
-    def planned_creates(self, job_id: int) -> dict[str, tuple[int, int]]:
-        """domain -> (accounts, total quota) of the creates still to apply."""
+    def planned_creates(self, job_id: int, states: Iterable[RowState] = (RowState.PLANNED,)
+                        ) -> dict[str, tuple[int, int]]:
+        """domain -> (accounts, total quota) of the creates in `states` (by default: still to
+        apply, room not booked)."""
         query = (select(ImportRow.domain, func.count(), func.sum(ImportRow.quota))
                  .where(ImportRow.job_id == job_id, ImportRow.action == "create",
-                        ImportRow.state == RowState.PLANNED.value)
+                        ImportRow.state.in_([s.value for s in states]))
                  .group_by(ImportRow.domain))
         with self._store.session() as s:
             return {d: (int(n), int(q or 0)) for d, n, q in s.execute(query).all()}
+
+    def mark_reserved(self, job_id: int, domain: str) -> None:
+        """The domain's planned creates have their room booked now (one commit)."""
+        with self._store.session() as s:
+            s.execute(update(ImportRow).where(ImportRow.job_id == job_id, ImportRow.domain == domain,
+                                              ImportRow.action == "create",
+                                              ImportRow.state == RowState.PLANNED.value)
+                      .values(state=RowState.RESERVED.value))
+
+    def reserved_rows(self, job_id: int, domain: str) -> list[int]:
+        query = select(ImportRow.row).where(ImportRow.job_id == job_id, ImportRow.domain == domain,
+                                            ImportRow.action == "create",
+                                            ImportRow.state == RowState.RESERVED.value)
+        with self._store.session() as s:
+            return [int(r) for (r,) in s.execute(query).all()]
 
     def domains_with(self, job_id: int, states: Iterable[RowState]) -> set[str]:
         query = (select(ImportRow.domain).distinct()
@@ -329,5 +349,9 @@ class JobStore:
         """(action, state) -> number of rows."""
         query = (select(ImportRow.action, ImportRow.state, func.count())
                  .where(ImportRow.job_id == job_id).group_by(ImportRow.action, ImportRow.state))
+        out: dict[tuple[str, str], int] = {}
         with self._store.session() as s:
-            return {(a, st): int(n) for a, st, n in s.execute(query).all()}
+            for a, st, n in s.execute(query).all():
+                key = (a, RowState.PLANNED.value if st == RowState.RESERVED.value else st)
+                out[key] = out.get(key, 0) + int(n)
+        return out

@@ -478,3 +478,64 @@ def test_a_crash_when_the_job_is_marked_done_loses_no_generated_password(service
     from mailgothai.services.import_files import JOURNAL
 
     assert not (Path(service.result_file(job.id) or "").parent / JOURNAL).exists()  # gone once DONE
+
+
+def rows_by_state(job_id: int, services: Services) -> dict[str, int]:
+    from mailgothai.store.jobs import JobStore
+
+    out: dict[str, int] = {}
+    for r in JobStore(services.backends.store).iter_rows(job_id):
+        out[r.state.value] = out.get(r.state.value, 0) + 1
+    return out
+
+
+def test_a_failed_apply_gives_back_the_room_it_did_not_use(services: Services, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """slapd stops answering the writes half-way: the job fails, holding no room in the
+    domain (the counter is the real number of accounts); its rows say what was written;
+    the resume books again what it still needs and finishes."""
+    import mailgothai.services.import_apply as import_apply
+    from mailgothai.errors import DirectoryUnreachable
+    from mailgothai.store.jobs import JobState
+
+    name = f"{tag()}.go.th"
+    services.domains.add(name, max_accounts=500, quota_pool="1000G", default_quota="1G")
+    services.accounts.add(f"before@{name}", PasswordInput(generate=True))
+    path = write_csv(tmp_path / "a.csv", ["email", "password"], [[f"u{i}@{name}", ""] for i in range(400)])
+    service = importer(services)
+    job = service.start_job(path)
+    assert service.validate(job.id).to_create == 400  # chunks of 256, then 64 (while hashing)
+    accounts = services.backends.accounts
+    real_create_all, real_create, batches = accounts.create_all, accounts.create, []
+
+    def create_all(*args: object, **kwargs: object) -> None:
+        batches.append(1)
+        if len(batches) > 1:
+            raise DirectoryUnreachable("slapd went away")
+        real_create_all(*args, **kwargs)  # type: ignore[arg-type]
+
+    def create(*args: object, **kwargs: object) -> None:
+        if batches and len(batches) > 1:
+            raise DirectoryUnreachable("slapd went away")
+        real_create(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(accounts, "create_all", create_all)
+    monkeypatch.setattr(accounts, "create", create)
+    monkeypatch.setattr(import_apply, "RETRY_PAUSE_S", 0.0)
+    with pytest.raises(DirectoryUnreachable):
+        service.apply(job.id)
+    assert service.get_job(job.id).state is JobState.FAILED
+    real = len(list(services.accounts.iter_domain(name)))
+    assert real == 257  # the first chunk's
+    domain = services.domains.get(name)
+    assert (domain.account_count, domain.quota_allocated) == (real, real * 1024**3)
+    states = rows_by_state(job.id, services)
+    assert states == {"applied": real - 1, "planned": 401 - real}, states  # nothing left in flight or booked
+
+    monkeypatch.setattr(accounts, "create_all", real_create_all)
+    monkeypatch.setattr(accounts, "create", real_create)
+    summary = service.resume(job.id)
+    assert summary.created == 400 and summary.failed == 0
+    domain = services.domains.get(name)
+    assert domain.account_count == len(list(services.accounts.iter_domain(name))) == 401
+
