@@ -12,11 +12,12 @@ one compare-and-swap before the first write (the rows then marked ``reserved``; 
 that no longer fits books row by row), and given back for a row that then fails, once its
 outcome is committed. After a crash, `recover` settles the ``inflight`` rows by looking at
 the directory (an entry that is there, as planned, was written: its audit record is
-written now, once) and recounts the counters of the domains the job was working on. A
-failed apply (`release`) gives back, with compare-and-swap, exactly the room its rows say
-it booked and did not use (``reserved`` creates, and ``inflight`` ones not written). A
-booking is made before the rows say so and given back after they no longer do, so a kill
-in between leaves a domain counting at most one chunk too many, never too few.
+written now, once) and gives back, with compare-and-swap, exactly the room its rows say it
+booked and did not use (``reserved`` creates, and ``inflight`` ones not written); a failed
+apply does the same (`release`). It never recounts: another running job's bookings stay
+(a recount is the operator's `domain recount`). A booking is made before the rows say so
+and given back after they no longer do, so a kill in between leaves a domain counting at
+most one chunk too many, never too few.
 """
 
 from __future__ import annotations
@@ -168,26 +169,17 @@ class Applier:
     # INFLIGHT creates (each booked once, by reserve() or row by row in _write). A booking
     # is made before the rows say so and given back after they no longer do: a kill in
     # between leaves a domain counting one chunk too many at worst, never too few.
-    def recover(self, reservations_made: bool = True) -> None:
-        """Settle the rows a crash left in flight; recount the counters the job may have moved."""
-        recount = set()
-        if reservations_made:
-            recount |= self.jobs.domains_with(self.job_id, (RowState.PLANNED, RowState.RESERVED, RowState.INFLIGHT))
-        self._settle()
-        for domain in sorted(self.jobs.planned_creates(self.job_id, (RowState.RESERVED,))):
-            self.jobs.set_state(self.job_id, self.jobs.reserved_rows(self.job_id, domain), RowState.PLANNED)
-        for domain in sorted(recount):
-            try:
-                self.b.domains.recount(domain)
-            except NotFound:
-                pass
-
-    def release(self) -> None:
-        """After a failed apply: its rows in flight settled, and exactly the room it booked
-        and did not use given back (compare-and-swap), so that a job that fails (and perhaps
-        is never resumed) holds no room in its domains; its rows say what was written."""
+    def recover(self) -> None:
+        """Settle the rows a crash left in flight, by looking at the directory, and give
+        back exactly what the job booked and did not use (compare-and-swap: another job's
+        bookings stay); reserve() books again what the job still needs."""
         self._settle()
         self._give_back_reserved()
+
+    def release(self) -> None:
+        """After a failed apply: the same, so that a job that fails (and perhaps is never
+        resumed) holds no room in its domains; its rows say what was written."""
+        self.recover()
 
     def _settle(self) -> None:
         outcomes: list[Outcome] = []

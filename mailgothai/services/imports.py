@@ -88,7 +88,7 @@ class ImportService(ImportValidation, DomainImports):
         try:
             with open_checked(Path(job.file_path), job.file_sha256) as stream:
                 fmt = FileFormat(job.encoding, job.delimiter)
-                applier.recover(reservations_made=job.started_apply_at is not None)
+                applier.recover()
                 self.jobs.update(job_id, state=JobState.APPLYING, error="", error_data=None,
                                  **({} if job.started_apply_at else {"started_apply_at": now()}))
                 applier.reserve()

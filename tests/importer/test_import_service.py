@@ -539,3 +539,59 @@ def test_a_failed_apply_gives_back_the_room_it_did_not_use(services: Services, t
     domain = services.domains.get(name)
     assert domain.account_count == len(list(services.accounts.iter_domain(name))) == 401
 
+
+def test_recovery_does_not_erase_another_jobs_reservation(services: Services, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Job A crashes with a chunk in flight; job B books its room and is still running; A
+    resumes: B's booking stays in the counter (A gives back only its own), so a third
+    file cannot take B's room, and B, resumed, creates all it planned, within the limit."""
+    from mailgothai.services.import_apply import Applier
+    from mailgothai.store.jobs import JobStore
+
+    name = f"{tag()}.go.th"
+    services.domains.add(name, max_accounts=350, quota_pool="1000G", default_quota="1G")
+    a_path = write_csv(tmp_path / "a.csv", ["email", "password"], [[f"a{i}@{name}", ""] for i in range(300)])
+    b_path = write_csv(tmp_path / "b.csv", ["email", "password"], [[f"b{i}@{name}", ""] for i in range(50)])
+    service = importer(services)
+    job_a, job_b = service.start_job(a_path), service.start_job(b_path)
+    assert service.validate(job_a.id).to_create == 300  # chunks of 256 and 44
+
+    original, calls = JobStore.finish_rows, []
+
+    def dies_on_second_chunk(self: JobStore, job_id: int, outcomes: list) -> None:  # type: ignore[type-arg]
+        calls.append(len(outcomes))
+        if len(calls) == 3:  # recover() commits first, then one call per chunk
+            raise Crash()
+        original(self, job_id, outcomes)
+
+    monkeypatch.setattr(JobStore, "finish_rows", dies_on_second_chunk)
+    with pytest.raises(Crash):
+        service.apply(job_a.id)
+    monkeypatch.setattr(JobStore, "finish_rows", original)
+
+    assert service.validate(job_b.id).to_create == 50  # A's 300 are booked: 300 + 50 fit in 350
+
+    def b_dies_after_booking(self: Applier, cells: object) -> None:
+        raise Crash()  # B has booked its room and is still working (or was killed)
+
+    real_run = Applier.run
+    monkeypatch.setattr(Applier, "run", b_dies_after_booking)
+    with pytest.raises(Crash):
+        service.apply(job_b.id)
+    monkeypatch.setattr(Applier, "run", real_run)
+
+    assert service.resume(job_a.id).created == 300
+    real = len(list(services.accounts.iter_domain(name)))
+    assert real == 300
+    assert services.domains.get(name).account_count == real + 50  # B's booking is still there
+
+    c_path = write_csv(tmp_path / "c.csv", ["email", "password"], [[f"c0@{name}", ""]])
+    c = service.run_file(c_path)
+    assert c.created == 0 and c.rejected == 1  # the domain is full: B's room is B's
+
+    summary = service.resume(job_b.id)
+    assert summary.created == 50 and summary.failed == 0
+    domain = services.domains.get(name)
+    real = len(list(services.accounts.iter_domain(name)))
+    assert domain.account_count == real == 350 <= domain.limits.max_accounts
+    assert domain.quota_allocated == real * 1024**3
