@@ -1,6 +1,15 @@
 """Logins to the admin web: administrators and mail users, verified by slapd (a bind
 with the stored hash), counted in the login budget every login shares (web, SMTP AUTH,
-IMAP: services/login_budget.py), with an optional TOTP second factor for administrators.
+IMAP: services/login_budget.py), with an optional TOTP second factor for administrators
+and mail users.
+
+A success clears this source's failures (its pair) of what it proved, and nothing else: each
+credential is counted under a name of its own. The second step's codes, an admin's or a mail
+user's, under `code_name` (the right password before them clears none of them, only the right
+code does); the main password of a mail user with a second factor under `web_password_name`
+(it opens only the web, and IMAP and SMTP AUTH take only the app passwords then, so their
+successes, which clear the address's pair, prove nothing the web's failures guess). Any
+other login's password under its own name, which IMAP and SMTP AUTH share.
 
 Nobody is acting yet when these run, so they take the backends, not an Actor. What a
 login returns (`AdminLogin`, `UserLogin`) is what the web then builds its Actor from.
@@ -17,7 +26,7 @@ from datetime import UTC, datetime
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.models import Account, Admin, Status
-from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.errors import InvalidInput, MailGoThaiError, NotFound
 from mailgothai.services.backends import Backends
 from mailgothai.services.last_login import LoginRecorder
 from mailgothai.services.login_budget import LoginBudget
@@ -41,6 +50,7 @@ class LoginOutcome:
     admin: Admin | None = None
     locked_for: int = 0
     mailbox_id: str = ""  # a mail user's: whose session this login opens (the account, not the address)
+    needs_code: bool = False  # the right password of an account with a second factor: the code next
 
 
 def _budget_name(login: str) -> str:
@@ -48,6 +58,19 @@ def _budget_name(login: str) -> str:
     (its failures count as any other's), without the characters SQL text cannot hold
     (PostgreSQL refuses a NUL) or a person cannot see."""
     return "".join(c if c.isprintable() else "?" for c in login.strip().lower()[:320])
+
+
+def web_password_name(email: str) -> str:
+    """What the main password of a mail user with a second factor is counted under in the
+    login budget: "web:" and the address (no address is one), apart from the address's own
+    tallies, which IMAP and SMTP AUTH (app passwords only, for this account) fill and clear."""
+    return f"web:{email}"
+
+
+def code_name(login: str) -> str:
+    """What the second step's codes of an admin or a mail user are counted under: apart from
+    the password's, so the right password never clears a wrong code."""
+    return f"code:{login}"
 
 
 class Authenticator:
@@ -101,9 +124,24 @@ class Authenticator:
                 return LoginOutcome(False, name)
             if not self.b.admins.check_password(admin.login, password):
                 return LoginOutcome(False, name)
-            return LoginOutcome(True, admin.login, admin=admin)
+            return LoginOutcome(True, admin.login, admin=admin, needs_code=self._admin_totp(admin.login))
 
         return self._attempt(name, ip, check)
+
+    def _admin_totp(self, login: str) -> bool:
+        from mailgothai.store.totp import TotpRecords  # the admins' secrets (services/totp.py)
+
+        record = TotpRecords(self.b.store).get(login)
+        return bool(record and record.enabled)
+
+    def admin_code(self, login: str, ip: str, verify: Callable[[], bool]) -> LoginOutcome:
+        """An admin's second step, after the right password: `verify` checks the code. Counted
+        as a password is, under `code_name`: only the right code clears the wrong ones."""
+        return self._attempt(code_name(login), ip, lambda: LoginOutcome(verify(), login))
+
+    def user_code(self, email: str, ip: str, verify: Callable[[], bool]) -> LoginOutcome:
+        """A mail user's second step (a code from the app or a recovery code), as admin_code."""
+        return self._attempt(code_name(email), ip, lambda: LoginOutcome(verify(), email))
 
     def user(self, email: str, password: str, ip: str) -> LoginOutcome:
         """A mail user's password (the same stored hash IMAP checks); account and domain active."""
@@ -117,6 +155,7 @@ class Authenticator:
             alias = self.b.domains.find_alias(name)
             if alias is not None:
                 address = f"{local}@{alias.target}"
+        second = valid and self._user_second_factor(address)
 
         def check() -> LoginOutcome:
             account = self._active_account(address) if valid and password else None
@@ -127,12 +166,21 @@ class Authenticator:
             if not check_main_password(self.b, account.email, password):  # never an app password
                 return LoginOutcome(False, address)
             self._upgrade(account.email, password)
-            return LoginOutcome(True, account.email, mailbox_id=account.mailbox_id)
+            return LoginOutcome(True, account.email, mailbox_id=account.mailbox_id, needs_code=second)
 
-        outcome = self._attempt(address, ip, check)
+        outcome = self._attempt(web_password_name(address) if second else address, ip, check)
         if outcome.ok and self.recorder is not None:
             self.recorder.record(outcome.login, "web", ip)  # in memory; written in batches
         return outcome
+
+    def _user_second_factor(self, address: str) -> bool:
+        """The account at `address` has its second factor on (the mark on its entry)."""
+        from mailgothai.services.second_factor import has_second_factor  # it imports this module
+
+        try:
+            return has_second_factor(self.b, address)
+        except NotFound:
+            return False
 
     def _active_account(self, address: str) -> Account | None:
         """The account at `address` if it and its domain are active (what a login needs)."""

@@ -156,3 +156,42 @@ def test_failures_in_the_alias_domain_form_over_imap_count_for_the_real_address(
     assert alias_form.pair not in tallies and alias_form.account not in tallies
     assert imap_ok(settings, typed, PASSWORD, USER) is True  # the user elsewhere logs in
 
+
+
+def _second_factor_on_with_app_password(settings: Settings) -> tuple[str, str]:
+    """A new account with TOTP on (its main password then opens the web only) and an app
+    password (for IMAP and SMTP AUTH): (address, app password)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import pyotp
+
+    from mailgothai.services.second_factor import UserSecurity
+
+    domain = f"b{uuid.uuid4().hex[:8]}.go.th"
+    user = f"somchai@{domain}"
+    with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, description="test")
+        svc.accounts.add(user, PasswordInput(plain=PASSWORD), given_name="สมชาย")
+        security = UserSecurity(svc.backends, user)
+        _, app_password = security.create_app_password("phone", PASSWORD)
+        totp = pyotp.TOTP(parse_qs(urlsplit(security.start_totp()).query)["secret"][0])
+        security.enable_totp(PASSWORD, totp.now())
+    return user, app_password
+
+
+@pytest.mark.parametrize("door", ["smtp", "imap"])
+def test_an_app_password_login_does_not_clear_the_webs_password_guesses_of_a_second_factor_account(
+        budget_stack: Settings, door: str) -> None:
+    """With a second factor on, IMAP and SMTP AUTH take only app passwords: their success
+    proves nothing about the main password the web's failures guess, so it clears none of
+    them (it did: an app password used every 4 guesses let the guessing go on forever)."""
+    settings = budget_stack
+    user, app_password = _second_factor_on_with_app_password(settings)
+    source = {"smtp": "127.0.0.3", "imap": "127.0.0.4"}[door]
+    assert [web_login(settings, user, f"guess-{i}", source) for i in range(4)] == [401] * 4
+    if door == "smtp":
+        assert smtp_auth(settings, user, app_password, source) == 235
+    else:
+        assert imap_ok(settings, user, app_password, source) is True
+    assert web_login(settings, user, "guess-5", source) == 401  # the 5th guess: now refused
+    assert web_login(settings, user, PASSWORD, source) == 429

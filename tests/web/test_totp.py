@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -140,3 +141,60 @@ def test_a_secret_left_at_the_address_before_its_deletion_is_never_handed_out(
         security.enable_totp(PASSWORD, pyotp.TOTP(left).now())
     uri = security.start_totp()
     assert parse_qs(urlsplit(uri).query)["secret"][0] != left
+
+
+def _wrong_codes(totp: pyotp.TOTP) -> Iterator[str]:
+    """Six-digit codes the secret does not take now (nor a step either side)."""
+    return (code for code in (f"{i:06d}" for i in range(1_000_000)) if not totp.verify(code, valid_window=2))
+
+
+def test_an_admins_wrong_codes_count_on_across_password_logins(new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
+    """The right password of an admin with a second factor clears no wrong code from this
+    source (it did: a password, 4 wrong codes, the password again, ... guessed codes for
+    ever): after the 5th wrong code the code step is refused, the right code too."""
+    login = f"totp-{uuid.uuid4().hex[:6]}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.admins.add(login, Role.SUPERADMIN, PasswordInput(plain=PASSWORD))
+    first = new_client()
+    first.login_admin(login)
+    totp = _enable(first)
+    wrong = _wrong_codes(totp)
+
+    c = new_client()
+    assert c.login_admin(login).headers["location"] == "/login/totp"
+    c.get("/login/totp")
+    assert [c.post("/login/totp", {"code": next(wrong)}).status_code for _ in range(4)] == [401] * 4
+    assert c.login_admin(login).headers["location"] == "/login/totp"  # the password again: no wrong code cleared
+    c.get("/login/totp")
+    assert c.post("/login/totp", {"code": next(wrong)}).status_code == 401  # the 5th wrong code
+    assert c.post("/login/totp", {"code": totp.now()}).status_code == 429  # refused, the right code too
+    assert c.login_admin(login).headers["location"] == "/login/totp"  # and after the password again
+    c.get("/login/totp")
+    assert c.post("/login/totp", {"code": totp.now()}).status_code == 429
+
+
+def test_a_mail_users_wrong_codes_count_on_across_password_logins(new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
+    """The same for a mail user's second factor (/mail/login/totp)."""
+    from mailgothai.services.second_factor import UserSecurity
+
+    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
+    clerk = f"clerk@{domain}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+        security = UserSecurity(svc.backends, clerk)
+        totp = pyotp.TOTP(parse_qs(urlsplit(security.start_totp()).query)["secret"][0])
+        security.enable_totp(PASSWORD, totp.now())
+    wrong = _wrong_codes(totp)
+
+    c = new_client()
+    assert c.login_user(clerk).headers["location"] == "/mail/login/totp"
+    c.get("/mail/login/totp")
+    assert [c.post("/mail/login/totp", {"code": next(wrong)}).status_code for _ in range(4)] == [401] * 4
+    assert c.login_user(clerk).headers["location"] == "/mail/login/totp"  # the password again: no wrong code cleared
+    c.get("/mail/login/totp")
+    assert c.post("/mail/login/totp", {"code": next(wrong)}).status_code == 401  # the 5th wrong code
+    assert c.post("/mail/login/totp", {"code": totp.now()}).status_code == 429  # refused, the right code too
+    assert c.login_user(clerk).headers["location"] == "/mail/login/totp"  # and after the password again
+    c.get("/mail/login/totp")
+    assert c.post("/mail/login/totp", {"code": totp.now()}).status_code == 429

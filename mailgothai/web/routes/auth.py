@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mailgothai.core.web_sessions import USER, USER_PENDING
 from mailgothai.errors import InvalidInput
-from mailgothai.services.second_factor import has_second_factor, second_step
+from mailgothai.services.second_factor import second_step
 from mailgothai.web.context import (
     NOTICES,
     SESSION_COOKIE,
@@ -75,7 +75,7 @@ def admin_login(ctx: Ctx) -> Response:
     if not outcome.ok:
         form.general_error = ctx.gettext("The login or the password is not right.")
         return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=False)
-    if ctx.state.totp.enabled(outcome.login):
+    if outcome.needs_code:
         _start_session(ctx, "admin", outcome.login, "totp")
         return ctx.redirect("/login/totp")
     if ctx.state.settings.web_require_totp:
@@ -102,17 +102,15 @@ def totp_login(ctx: Ctx) -> Response:
                                              autocomplete="one-time-code", required=True)], N_("Continue"))
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form)
-    login, ip = ctx.session.login, client_ip(ctx.request)
-    auth = ctx.state.auth
-    wait = auth.locked_for(login, ip)
-    if wait:
-        form.general_error = _locked_message(ctx, wait)
+    login = ctx.session.login
+    outcome = ctx.state.auth.admin_code(login, client_ip(ctx.request),
+                                        lambda: ctx.state.totp.verify(login, ctx.field("code")))
+    if outcome.locked_for:
+        form.general_error = _locked_message(ctx, outcome.locked_for)
         return ctx.render("form.html", 429, form=form)
-    if not ctx.state.totp.verify(login, ctx.field("code")):
-        auth.budget.failed(login, ip)
+    if not outcome.ok:
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
         return ctx.render("form.html", 401, form=form)
-    auth.budget.succeeded(login, ip)
     return _finish_second_factor(ctx)
 
 
@@ -151,7 +149,7 @@ def user_login(ctx: Ctx) -> Response:
         form.general_error = ctx.gettext("The address or the password is not right.")
         return ctx.render("login.html", 401, form=form.filled(ctx.form), user_login=True)
     # the session is the account's (its mailbox id), never the address's (AuthService.session_account)
-    if has_second_factor(ctx.state.backends, outcome.login):  # issue 20: the code before any page
+    if outcome.needs_code:  # issue 20: the code before any page
         _start_session(ctx, USER_PENDING, outcome.login, "totp", outcome.mailbox_id)
         return ctx.redirect("/mail/login/totp")
     _start_session(ctx, USER, outcome.login, "ok", outcome.mailbox_id)
@@ -170,17 +168,15 @@ def user_totp_login(ctx: Ctx) -> Response:
                                              help=N_("Or one of your recovery codes"))], N_("Continue"))
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form)
-    login, ip = session.login, client_ip(ctx.request)
-    auth = ctx.state.auth
-    wait = auth.locked_for(login, ip)
-    if wait:
-        form.general_error = _locked_message(ctx, wait)
+    login = session.login
+    outcome = ctx.state.auth.user_code(login, client_ip(ctx.request),
+                                       lambda: second_step(ctx.state.backends, login, ctx.field("code")))
+    if outcome.locked_for:
+        form.general_error = _locked_message(ctx, outcome.locked_for)
         return ctx.render("form.html", 429, form=form)
-    if not second_step(ctx.state.backends, login, ctx.field("code")):
-        auth.budget.failed(login, ip)
+    if not outcome.ok:
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
         return ctx.render("form.html", 401, form=form)
-    auth.budget.succeeded(login, ip)
     _start_session(ctx, USER, login, "ok", session.subject)
     return ctx.redirect("/me")
 
