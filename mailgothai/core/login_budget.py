@@ -17,9 +17,9 @@ Three tallies are kept for a login attempt:
 
 A tally is forgotten `window` seconds after its last failure.
 
-Attempts run in parallel (one client's many connections; many processes and machines on one
-store), so the check before a password also reserves (`admit`): the attempts let through and
-not yet reported (in flight) are held in a fourth tally, the pair's hold, and count against
+Attempts run in parallel (one client's many connections), so the check before a password
+also reserves (`admit`): the attempts let through and not yet reported (in flight) are held
+in a fourth tally, the pair's hold (each process's own, in memory), and count against
 the pair's free failures until their outcome comes (`settle`: a failure is counted for the
 pair, a success clears it; either way the hold is given back). However many attempts arrive
 together, no more than the free ones pass, and after a refusal ends only one. A hold whose

@@ -3,16 +3,19 @@ the auth policy service) — applied to the tallies in the SQL store.
 
 Blocking calls (SQL); the relay and the policy service run them in a thread.
 
-Parallel attempts: `check` reserves (core/login_budget.admit), `failed`, `succeeded` and
-`released` give the reservation back (core/login_budget.settle); each of them decides and
-writes in one transaction that holds the pair's row, so attempts of one pair arriving
-together are decided one after another and no more than the free ones get through. The
-account's and the source's failures are each added by one atomic increment.
+Parallel attempts: `check` reserves (core/login_budget.admit) in this process's memory and
+reads the store (no write: a login that succeeds writes nothing unless its pair had
+failures); `failed`, `succeeded` and `released` give the reservation back (core's settle).
+A failure is counted for the pair in one transaction that holds the pair's row, and for the
+account and the source by one atomic increment each, so none is lost to a writer at the
+same time. Attempts of one pair arriving together at one process pass no more than its free
+failures; at several processes, that many each.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -23,6 +26,7 @@ from mailgothai.core.login_budget import (
     Tally,
     Verdict,
     admit,
+    cleared_by_success,
     keys_for,
     settle,
     verdict,
@@ -55,31 +59,74 @@ class LoginBudget:
         self.rules = rules
         self._clock = clock
         self._last_sweep = 0.0
+        self._lock = threading.Lock()
+        self._holds: dict[str, Tally] = {}  # a pair's attempts in flight at this process (core: the hold)
+        self._last_prune = 0.0
 
     def check(self, account: str, ip: str) -> Verdict:
         """Before a password is checked: refused, or how long to wait first. An attempt let
         through is held as in flight until its outcome is reported (its verdict has
         `pair_counted`): `failed`, `succeeded` or `released`; unreported, its hold lasts
-        `rules.hold` seconds."""
+        `rules.hold` seconds.
+
+        The hold is this process's (memory, under a lock), the failures the store's: a
+        login reads the store and writes nothing unless it fails, and attempts of one pair
+        arriving together at one process pass no more than its free failures (at several
+        processes — relays, the policy service, the web — at most that many each, and every
+        failure is counted). The attempt is held before the store is read and given back if
+        refused, so a failure written meanwhile is seen or still held, never missed."""
         keys = keys_for(account, ip)
         now = self._clock()
-        decided: list[Verdict] = []
+        before = self._hold(keys.hold, now, +1)
+        try:
+            tallies = self._tallies.read(keys.all)
+        except BaseException:
+            self._hold(keys.hold, now, -1)
+            raise
+        if before is not None:
+            tallies[keys.hold] = before
+        answer, changes = admit(self.rules, keys, tallies, now)
+        if keys.hold in changes:
+            with self._lock:  # admitted: its hold's time is now
+                held = self._holds.get(keys.hold)
+                if held is not None:
+                    self._holds[keys.hold] = Tally(held.failures, now)
+        else:
+            self._hold(keys.hold, now, -1)
+        return answer
 
-        def reserve(tallies: dict[str, Tally]) -> dict[str, Tally]:
-            answer, changes = admit(self.rules, keys, tallies, now)
-            decided[:] = [answer]  # taken out of the transaction
-            return dict(changes)
-
-        self._tallies.update_locked(keys.pair, (keys.account, keys.source, keys.hold), reserve)
-        return decided[0]
+    def _hold(self, key: str, now: float, step: int) -> Tally | None:
+        """Add `step` to the attempts in flight under `key` (a lapsed hold counts none);
+        returns the hold as it was (None: none in flight)."""
+        with self._lock:
+            if now - self._last_prune > self.rules.hold:
+                self._last_prune = now
+                self._holds = {k: t for k, t in self._holds.items() if now - t.last_failure <= self.rules.hold}
+            held = self._holds.get(key)
+            if held is not None and now - held.last_failure > self.rules.hold:
+                held = None
+            count = (held.failures if held is not None else 0) + step
+            if count > 0:
+                self._holds[key] = Tally(count, held.last_failure if held is not None else now)
+            else:
+                self._holds.pop(key, None)
+            return held
 
     def _settle(self, account: str, ip: str, outcome: Outcome) -> float:
+        """The store's part of an outcome first (a failure counted for the pair, a success
+        clearing it), then the attempt is no longer held."""
         keys = keys_for(account, ip)
         now = self._clock()
-        if outcome != "failed" and not self._tallies.read((keys.pair, keys.hold)):
-            return now  # nothing in flight, nothing to clear: no write
-        self._tallies.update_locked(keys.pair, (keys.hold,), lambda tallies: settle(
-            self.rules, keys, tallies, now, outcome))
+        try:
+            if outcome == "failed":
+                self._tallies.update_locked(keys.pair, (), lambda tallies: {
+                    k: t for k, t in settle(self.rules, keys, tallies, now, outcome).items() if k != keys.hold})
+            elif outcome == "succeeded":
+                clear = cleared_by_success(keys)
+                if self._tallies.read(clear):
+                    self._tallies.clear(clear)
+        finally:
+            self._hold(keys.hold, now, -1)
         return now
 
     def failed(self, account: str, ip: str) -> Verdict:

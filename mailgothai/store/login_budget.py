@@ -3,11 +3,11 @@
 the auth policy service Dovecot asks, on every machine that uses this store.
 
 Parallel attempts meet here, so nothing is a read followed by a write: a failure is added by
-one upsert per key (`add_failures`: INSERT … ON CONFLICT DO UPDATE failures + 1), and the
-check that reserves an attempt, and the report of its outcome (`update_locked`), read and
-write the pair's rows (its tally, its hold) in one transaction that holds the pair's row
-(PostgreSQL: SELECT … FOR UPDATE; SQLite: the write lock its first statement takes), so the
-next one for that pair sees what it wrote."""
+one upsert per key (`add_failures`: INSERT … ON CONFLICT DO UPDATE failures + 1), and a
+pair's failure (`update_locked`) reads and writes the pair's row in one transaction that
+holds it (PostgreSQL: SELECT … FOR UPDATE; SQLite: the write lock its first statement
+takes), so the next one for that pair sees what it wrote. (The attempts in flight are each
+process's own: services/login_budget.py.)"""
 
 from __future__ import annotations
 
