@@ -31,7 +31,7 @@ from mailgothai.core.csvimport import (
 from mailgothai.core.csvimport.cells import printable
 from mailgothai.core.models import Domain
 from mailgothai.core.reasons import Reason, Term, Why
-from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain
+from mailgothai.directory.holders import Compact, holder_from, holders_of, preload_domain, preload_foreign_aliases
 from mailgothai.errors import InvalidInput
 from mailgothai.services.import_apply import account_to_json, changes_to_json
 from mailgothai.services.import_files import job_lock, open_checked
@@ -133,6 +133,7 @@ class ImportValidation(ImportJobs):
             for _ in pool.map(lambda name: preload_domain(self.b.gateway, self.b.layout, name, known),
                               sorted(preloaded, key=lambda n: -domains[n].account_count)):
                 pass
+        preload_foreign_aliases(self.b.gateway, self.b.layout, preloaded, known)
         return known, preloaded
 
     def _plan_batch(self, planner: Planner, batch: list[ParsedRow | RowResult | int],
