@@ -79,9 +79,13 @@ class AliasDirectory:
         return [to_alias(e) for e in self._gw.search(self._layout.domains, flt, ATTRS)]
 
     def holder_of(self, address: str) -> str | None:
-        """What already uses `address` ('account', 'account alias', 'alias'), or None."""
+        """What already uses `address` ('account', 'account alias', 'alias', 'shared mailbox'),
+        or None, in the whole directory: read as the application (a domain admin's own reads,
+        under slapd's ACLs, would not see another domain's account holding it as an alias;
+        the services have checked the actor's rights for the address)."""
         flt = f.any_of(f.eq("mail", address), f.eq("mgtAliasAddress", address))
-        for entry in self._gw.search(self._layout.domains, flt, ["objectClass", "mail"], limit=1):
+        found = self._gw.as_application().search(self._layout.domains, flt, ["objectClass", "mail"], limit=1)
+        for entry in found:
             classes = {c.lower() for c in entry.all("objectClass")}
             if "mgtalias" in classes:
                 return "alias"

@@ -38,3 +38,25 @@ def test_domain_admin_cannot_take_an_address_held_by_another_domains_account(ser
     flt = f.any_of(f.eq("mail", f"xa@{mine}"), f.eq("mgtAliasAddress", f"xa@{mine}"))
     assert len(b.gateway.search(b.layout.domains, flt, ("mail",))) == 1
     assert b.accounts.find(f"new@{mine}") is None
+
+
+def test_domain_admin_cannot_make_an_alias_or_shared_mailbox_of_another_domains_alias(
+        services: Services, stack: Settings) -> None:
+    """The alias and shared-mailbox services ask the same: an alias entry or a shared
+    mailbox at an address another domain's account holds as its alias is refused."""
+    t = uuid.uuid4().hex[:8]
+    mine, other = f"m{t}.go.th", f"o{t}.go.th"
+    for d in (mine, other):
+        services.domains.add(d, quota_pool="10G", default_quota="1G")
+    services.accounts.add(f"xo@{other}", PasswordInput(generate=True), aliases=f"xa@{mine},xs@{mine}")
+    services.accounts.add(f"staff@{mine}", PasswordInput(generate=True))
+    admin, _ = services.admins.add(f"adm-{t}", "domain_admin", PasswordInput(generate=True), domains=(mine,))
+    with Services.open(stack, admin_actor(admin, "test")) as svc:
+        with pytest.raises((AlreadyExists, InvalidInput)):
+            svc.aliases.add(f"xa@{mine}", f"staff@{mine}")
+        with pytest.raises((AlreadyExists, InvalidInput)):
+            svc.shared.add(f"xs@{mine}")
+    b = services.backends
+    for address in (f"xa@{mine}", f"xs@{mine}"):
+        flt = f.any_of(f.eq("mail", address), f.eq("mgtAliasAddress", address))
+        assert len(b.gateway.search(b.layout.domains, flt, ("mail",))) == 1, address
