@@ -87,6 +87,21 @@ def _hasher(params: Argon2Params) -> PasswordHasher:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _nobodys_hash(params: Argon2Params) -> str:
+    return _hasher(params).hash(secrets.token_urlsafe(24))
+
+
+def verify_for_nobody(plain: str, params: Argon2Params) -> None:
+    """Spend one argon2id verification of `plain` on a hash nobody holds: a login for an
+    address no (active) account has takes as long as a wrong password for one that does, so
+    the time of the answer tells nobody which addresses exist."""
+    try:
+        _hasher(params).verify(_nobodys_hash(params), plain)
+    except (VerificationError, InvalidHashError):
+        pass
+
+
 def hash_password(plain: str, params: Argon2Params) -> str:
     """``{ARGON2}$argon2id$…`` for ``plain`` (no policy check: call check_password_policy first)."""
     return "{ARGON2}" + _hasher(params).hash(plain)

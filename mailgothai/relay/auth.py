@@ -57,8 +57,11 @@ class Authenticator:
     def __init__(self, directory: RelayDirectory, gateway: Gateway, ttl: float, budget: LoginBudget,
                  clock: Callable[[], float] = time.monotonic, hasher: Callable[[str], str] | None = None,
                  recorder: LoginRecorder | None = None, app_uses: AppUseRecorder | None = None,
-                 nonce: str = "") -> None:
+                 nonce: str = "", for_nobody: Callable[[str], None] | None = None) -> None:
         self._directory = directory
+        # a login nobody (active) holds spends one verification all the same: its answer
+        # takes as long as a wrong password's, so timing tells no one which accounts exist
+        self._for_nobody = for_nobody
         self.recorder = recorder  # each accepted AUTH is the account's last SMTP login (issue 17)
         # and, if its password is an app password, that one's last use (issue 20: by its fingerprint)
         self.app_uses = app_uses
@@ -169,6 +172,8 @@ class Authenticator:
         right (slapd binds as the account), else None."""
         version = self._standing(login)
         if version is None:
+            if self._for_nobody is not None:
+                self._for_nobody(password.decode("utf-8", "replace"))
             return None
         dn = self._directory.account_dn(login)
         try:

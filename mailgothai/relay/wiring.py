@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.app_passwords import policy_nonce
-from mailgothai.core.passwords import hash_password
+from mailgothai.core.passwords import hash_password, verify_for_nobody
 from mailgothai.directory.app_passwords import apps_of_logins
 from mailgothai.directory.gateway import Gateway
 from mailgothai.directory.layout import Layout
@@ -125,7 +125,8 @@ def build(settings: Settings) -> RelayContext:
         inbound=InboundChecker(keys, settings.relay_dns, settings.relay_dns_timeout),
         auth=Authenticator(directory, gateway, settings.relay_auth_cache_ttl, LoginBudget(store, rules_from(settings)),
                            hasher=lambda plain: hash_password(plain, settings.argon2), recorder=recorder,
-                           app_uses=app_uses, nonce=policy_nonce(str(settings.auth_policy_secret))),
+                           app_uses=app_uses, nonce=policy_nonce(str(settings.auth_policy_secret)),
+                           for_nobody=lambda plain: verify_for_nobody(plain, settings.argon2)),
         spool=spool, queue=queue, store=store, gateway=gateway,
         quarantine=quarantine, protection=protection,
     )

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.models import Account, Admin, Status
+from mailgothai.core.passwords import verify_for_nobody
 from mailgothai.errors import InvalidInput, MailGoThaiError, NotFound
 from mailgothai.services.backends import Backends
 from mailgothai.services.last_login import LoginRecorder
@@ -121,6 +122,7 @@ class Authenticator:
                 return LoginOutcome(False, name)
             admin = self.b.admins.find(name)
             if admin is None or admin.status is not Status.ACTIVE:
+                verify_for_nobody(password, self.b.argon2)  # as long as a wrong password
                 return LoginOutcome(False, name)
             if not self.b.admins.check_password(admin.login, password):
                 return LoginOutcome(False, name)
@@ -160,6 +162,8 @@ class Authenticator:
         def check() -> LoginOutcome:
             account = self._active_account(address) if valid and password else None
             if account is None or not account.mailbox_id:
+                if password:
+                    verify_for_nobody(password, self.b.argon2)  # as long as a wrong password
                 return LoginOutcome(False, address)
             from mailgothai.services.second_factor import check_main_password
 
