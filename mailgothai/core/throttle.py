@@ -35,6 +35,32 @@ def client_key(ip: str) -> str:
     return str(address)
 
 
+class OpenConnections:
+    """Open connections per client key (`client_key`: an IPv4 address, an IPv6 /64), so the
+    cap binds a host that holds a whole /64 as the command buckets do (per exact IPv6
+    address it would let one /64 hold any number of idle connections)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    def opened(self, ip: str) -> tuple[str, int]:
+        """Count a new connection from `ip`: its key (give it to `closed`) and how many
+        connections that key has open now, this one included."""
+        key = client_key(ip)
+        self._open[key] = self._open.get(key, 0) + 1
+        return key, self._open[key]
+
+    def closed(self, key: str) -> None:
+        left = self._open.get(key, 0) - 1
+        if left > 0:
+            self._open[key] = left
+        else:
+            self._open.pop(key, None)
+
+    def count(self, ip: str) -> int:
+        return self._open.get(client_key(ip), 0)
+
+
 class CommandBuckets:
     """One token bucket per client key. `take` spends one token if there is one.
 

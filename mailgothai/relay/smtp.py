@@ -8,7 +8,6 @@ import functools
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from mailgothai.core import policy as p
-from mailgothai.core.throttle import CommandBuckets, client_key
+from mailgothai.core.throttle import CommandBuckets, OpenConnections, client_key
 from mailgothai.relay.handler import RelayHandler
 
 log = logging.getLogger("mailgothai.relay")
@@ -47,29 +46,29 @@ class RelaySMTP(SMTP):
     token of the address's bucket; a connection is closed after too many refused
     commands. The decisions are `core/policy.check_command_rate|check_session_errors`."""
 
-    connections: Counter[str] = Counter()
+    connections = OpenConnections()  # every listener of the process
 
     def __init__(self, handler: RelayHandler, *, limits: ClientLimits, implicit_tls: bool,
                  **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._limits = limits
         self._implicit_tls = implicit_tls
-        self._counted_ip: str | None = None
+        self._counted_key: str | None = None
         self._client = "?"
         self._refused = 0  # 4xx/5xx replies sent on this connection
         self._closing = False
         self._smtp_methods = {name: self._limited(method) for name, method in self._smtp_methods.items()}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self._original_transport is None and self._counted_ip is None
+        first = self._original_transport is None and self._counted_key is None
         super().connection_made(transport)
         if self._implicit_tls and self.session is not None and self.session.ssl is None:
             self.session.ssl = {"implicit_tls": True, "cipher": transport.get_extra_info("cipher")}
         if first and self.session is not None:
             ip = str((self.session.peer or ("?",))[0])
-            self._counted_ip, self._client = ip, client_key(ip)
-            RelaySMTP.connections[ip] += 1
-            if RelaySMTP.connections[ip] > self._limits.max_connections:
+            self._counted_key, now_open = RelaySMTP.connections.opened(ip)
+            self._client = client_key(ip)
+            if now_open > self._limits.max_connections:
                 refused: p.Reply | None = p.reply(p.R.TOO_MANY_CONNECTIONS)
             else:
                 refused = p.check_command_rate(self._limits.commands.take(self._client, time.monotonic()))
@@ -113,7 +112,7 @@ class RelaySMTP(SMTP):
 
     async def _close_with(self, refused: p.Reply) -> None:
         self._closing = True
-        log.info("closing the connection of %s: %s", self._counted_ip, refused)
+        log.info("closing the connection of %s: %s", self._client, refused)
         await super().push(str(refused))
         if self.transport is not None:
             self.transport.close()
@@ -128,9 +127,7 @@ class RelaySMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         if self.envelope is not None:
             self.event_handler.transaction_over(self.envelope)
-        if self._counted_ip is not None:
-            RelaySMTP.connections[self._counted_ip] -= 1
-            if RelaySMTP.connections[self._counted_ip] <= 0:
-                del RelaySMTP.connections[self._counted_ip]
-            self._counted_ip = None
+        if self._counted_key is not None:
+            RelaySMTP.connections.closed(self._counted_key)
+            self._counted_key = None
         super().connection_lost(error)

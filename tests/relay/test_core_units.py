@@ -19,7 +19,7 @@ from mailgothai.core import policy as p
 from mailgothai.core.dkim import dns_name, parse, relaxed_body, relaxed_header, to_crlf
 from mailgothai.core.dsn import FailedRecipient, build_dsn
 from mailgothai.core.sender_headers import SenderField
-from mailgothai.core.throttle import CommandBuckets, CommandRules, client_key
+from mailgothai.core.throttle import CommandBuckets, CommandRules, OpenConnections, client_key
 from mailgothai.dkim.keys import generate
 from mailgothai.dkim.signer import SigningKey, sign
 from mailgothai.store import Store
@@ -477,3 +477,18 @@ def test_room_grants_bookkeeping() -> None:
     now[0] = 62
     assert grants.open("b@h.go.th", 10, 0, "v1") is not None  # ask ahead again later
     assert RoomGrants(margin=0, seconds=30).open("a@h.go.th", 10, 0, "v1") is None  # grants off
+
+
+def test_open_connections_are_counted_per_ipv4_address_and_per_ipv6_64() -> None:
+    """The connection cap binds a whole IPv6 /64 (one host usually holds one), as the
+    command buckets do; before, each address of a /64 had its own count."""
+    counts = OpenConnections()
+    keys = [counts.opened(f"2001:db8:1:2::{n:x}") for n in range(1, 4)]
+    assert [n for _, n in keys] == [1, 2, 3]
+    assert counts.count("2001:db8:1:2:ffff::1") == 3
+    assert counts.opened("2001:db8:1:3::1")[1] == 1  # another /64
+    assert counts.opened("192.0.2.1")[1] == 1 and counts.opened("192.0.2.2")[1] == 1
+    assert counts.opened("::ffff:192.0.2.1")[1] == 2  # IPv4-mapped is the IPv4 address
+    for key, _ in keys:
+        counts.closed(key)
+    assert counts.count("2001:db8:1:2::1") == 0
