@@ -25,10 +25,10 @@ import_runner.py.
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 from mailgothai.core.csvimport import FileFormat
+from mailgothai.durable import fsync_dir
 from mailgothai.services.import_apply import Applier
 from mailgothai.services.import_domains import DomainImports, DomainImportSummary
 from mailgothai.services.import_files import (
@@ -114,7 +114,7 @@ class ImportService(ImportValidation, DomainImports):
         for row, password in _result_passwords(folder / RESULT).items():
             passwords.setdefault(row, password)
         write_result(folder, self.jobs.iter_rows(job_id), passwords)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         self.jobs.update(job_id, state=JobState.DONE, finished_at=now(), result_path=str(folder / RESULT))
         journal.remove()
         if Path(job.file_path).parent == folder:
@@ -152,10 +152,3 @@ def _result_passwords(path: Path) -> dict[int, str]:
                 out[int(line[0])] = line[password_at]
     return out
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mailgothai.core.reasons import Why
+from mailgothai.durable import fsync_dir
 from mailgothai.errors import InvalidInput, StackError
 from mailgothai.settings import Settings
 from mailgothai.stack import backup_manifest as fmt
@@ -509,19 +510,12 @@ def take_backup(settings: Settings, out: Path, since: Path | None = None, mail: 
         digest = fmt.write_manifest(partial, manifest)
         _fsync_tree_top(partial)
         os.rename(partial, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return BackupResult(out, manifest, digest, w.linked, w.copied)
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_tree_top(root: Path) -> None:
