@@ -32,6 +32,15 @@ def imap_login(client: IMAPClient, user: str, password: str) -> None:
     client.login('"' + user.replace("\\", "\\\\").replace('"', '\\"') + '"', password)
 
 
+def imap_alive(session: IMAPClient) -> bool:
+    """An open IMAP session still answers (False once the server kicked or closed it)."""
+    try:
+        session.noop()
+    except Exception:  # noqa: BLE001 - imaplib's abort (BYE), or the socket closed
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class MailClients:
     """IMAP and LMTP as a mail user and a delivering MTA would use them."""

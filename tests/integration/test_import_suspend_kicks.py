@@ -8,25 +8,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from imapclient import IMAPClient
 
 from mailgothai.services.domain_routing import DomainRoutingService
 from mailgothai.services.imports import ImportService
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
-from tests.integration.conftest import MailClients
+from tests.integration.conftest import MailClients, imap_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
 PASSWORD = "Import-kick-pw-1x"
-
-
-def _imap_alive(session: IMAPClient) -> bool:
-    try:
-        session.noop()
-    except Exception:  # noqa: BLE001 - imaplib's abort (BYE), or the socket closed
-        return False
-    return True
 
 
 def test_a_row_that_disables_an_account_ends_its_imap_session(services: Services, domain: str,
@@ -50,11 +41,11 @@ def test_a_row_that_disables_an_account_ends_its_imap_session(services: Services
     with mail.imap(user, PASSWORD) as imap, mail.imap(bystander, PASSWORD) as other:
         imap.select_folder("INBOX")
         other.select_folder("INBOX")
-        assert _imap_alive(imap) and _imap_alive(other)
+        assert imap_alive(imap) and imap_alive(other)
         summary = ImportService(services.backends, services.actor).run_file(path)
         assert summary.updated == 3
-        assert not _imap_alive(imap)  # kicked
-        assert _imap_alive(other)  # a change of name ends nobody's session
+        assert not imap_alive(imap)  # kicked
+        assert imap_alive(other)  # a change of name ends nobody's session
     assert not mail.can_login(user, PASSWORD)
     actions = [e.action for e in services.backends.audit.query(object_id=user, limit=10)]
     assert "account.suspend" in actions and "account.update" not in actions

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 import pytest
-from imapclient import IMAPClient
 
 from mailgothai.core import password_reset as pr
 from mailgothai.services.password_reset import PasswordResetService, RecoveryService, ResetConfig, confirm_recovery
@@ -26,7 +25,7 @@ from mailgothai.services.registry import Services
 from mailgothai.services.selfservice import SelfService
 from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
-from tests.integration.conftest import MailClients
+from tests.integration.conftest import MailClients, imap_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
@@ -90,14 +89,6 @@ class ManageSieve:
             self.sock.close()
 
 
-def _imap_alive(session: IMAPClient) -> bool:
-    try:
-        session.noop()
-    except Exception:  # noqa: BLE001 - imaplib's abort (BYE), or the socket closed
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def _open_sessions(stack: Settings, mail: MailClients, user: str) -> Iterator[Callable[[], tuple[bool, bool]]]:
     """An IMAP session (INBOX selected, as a mail client keeps it) and a ManageSieve one,
@@ -106,8 +97,8 @@ def _open_sessions(stack: Settings, mail: MailClients, user: str) -> Iterator[Ca
     try:
         with mail.imap(user, OLD) as imap:
             imap.select_folder("INBOX")
-            assert _imap_alive(imap) and sieve.alive()
-            yield lambda: (_imap_alive(imap), sieve.alive())
+            assert imap_alive(imap) and sieve.alive()
+            yield lambda: (imap_alive(imap), sieve.alive())
     finally:
         sieve.close()
 
