@@ -389,6 +389,7 @@ def retry_delay(attempts: int, base: int, maximum: int) -> int:
 
 def may_bounce(sender: str, is_bounce: bool, *, authenticated: bool = True, sender_hosted: bool = True) -> bool:
     """Never a bounce for a bounce (null sender) nor for a DSN we made; for mail accepted
-    without authentication (on the MX: its MAIL FROM may be forged) only to a sender
-    hosted here — a DSN sent out for it would be backscatter."""
+    without authentication whose sender's domain did not vouch for it (SPF, DKIM or DMARC:
+    `authenticated` covers both) only to a sender hosted here — its MAIL FROM may be forged,
+    and a DSN sent out for it would be backscatter."""
     return bool(sender) and not is_bounce and (authenticated or sender_hosted)

@@ -308,7 +308,7 @@ class DeliveryQueue:
                                                "kept in the queue")}
         retargeted = tuple(Target(t.address, held.original, t.local, t.mailbox) for t in targets)
         handed = Envelope(new_queue_id(), envelope.sender, retargeted, time.time(), auth_user=envelope.auth_user,
-                          client=envelope.client)
+                          client=envelope.client, sender_verified=envelope.sender_verified)
         await asyncio.to_thread(self._spool.store, handed, message)
         log_message("postmaster-handed", queue_id=envelope.queue_id, new_queue_id=handed.queue_id,
                     recipients=[t.address for t in targets])
@@ -378,14 +378,16 @@ class DeliveryQueue:
 
     async def _bounce(self, envelope: Envelope, message: bytes, failed: list[FailedRecipient], now: float) -> None:
         targets = await self._route_sender(envelope.sender)
-        authenticated = bool(envelope.auth_user)
-        if not authenticated:  # from outside: to the sender's mailbox here, if it has one, never out
+        # authenticated here, or from outside with its domain vouching for it (SPF, DKIM, DMARC)
+        vouched = bool(envelope.auth_user) or envelope.sender_verified
+        if not vouched:  # from outside, unproven: to the sender's mailbox here, if it has one, never out
             targets = tuple(t for t in targets if t.local)
-        if not may_bounce(envelope.sender, envelope.is_bounce, authenticated=authenticated,
+        if not may_bounce(envelope.sender, envelope.is_bounce, authenticated=vouched,
                           sender_hosted=bool(targets)):
             log_message("bounce-dropped", queue_id=envelope.queue_id, sender=envelope.sender,
                         recipients=[f.final for f in failed],
-                        reason="accepted without authentication from a sender not hosted here: no DSN (backscatter)")
+                        reason="accepted without authentication from a sender not hosted here whose domain "
+                               "did not vouch for it: no DSN (backscatter)")
             return
         if not targets:
             log_message("bounce-dropped", queue_id=envelope.queue_id, sender=envelope.sender,

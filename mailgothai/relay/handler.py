@@ -24,7 +24,7 @@ from mailgothai.core import sieve_mail
 from mailgothai.core.addresses import normalize_address
 from mailgothai.core.auth_results import without_own_results
 from mailgothai.core.password_lifecycle import change_required_text
-from mailgothai.core.scan_results import authentication_results, without_spam_headers
+from mailgothai.core.scan_results import authentication_results, sender_authenticated, without_spam_headers
 from mailgothai.core.sender_headers import SenderField, read_sender_fields
 from mailgothai.core.spam import Verdict
 from mailgothai.errors import InvalidInput, MailGoThaiError
@@ -440,7 +440,9 @@ class RelayHandler:
             added = self.ctx.sign(data, signer, parsed)
         message = self._received(session, tx, queue_id) + added + data
         spooled = Envelope(queue_id, tx.sender, tuple(tx.targets.values()), time.time(),
-                           auth_user=tx.auth_user or "", client=ip)
+                           auth_user=tx.auth_user or "", client=ip,
+                           sender_verified=not tx.auth_user and scanned is not None and scanned.scan is not None
+                           and sender_authenticated(scanned.scan, tx.sender))
         if scanned is not None and scanned.keep and scanned.scan is not None and protection is not None:
             try:  # kept, not delivered; durable before the 250 (a closed connection cannot cut it short)
                 held = await self._unsplit(protection.keep(spooled, message, scanned.scan, tx.spam))

@@ -59,13 +59,17 @@ class Envelope:
     auth_user: str = ""
     client: str = ""
     is_bounce: bool = False  # a DSN we made: never bounced itself
+    # accepted without AUTH, its sender's domain vouched for it (SPF, its DKIM or DMARC passed,
+    # core/scan_results.sender_authenticated): a failure may be told to it (not backscatter)
+    sender_verified: bool = False
 
     def to_json(self) -> bytes:
         data = {"queue_id": self.queue_id, "sender": self.sender,
                 "targets": [{"address": t.address, "original": t.original, "local": t.local, "mailbox": t.mailbox}
                             for t in self.targets],
                 "received_at": self.received_at, "auth_user": self.auth_user, "client": self.client,
-                "is_bounce": self.is_bounce}  # what asdict() gives, built directly (once per message)
+                "is_bounce": self.is_bounce, "sender_verified": self.sender_verified}
+        # what asdict() gives, built directly (once per message); older records lack the last field
         return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     @classmethod

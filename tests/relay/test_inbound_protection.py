@@ -443,3 +443,30 @@ def test_greylisting_451_then_accepted_after_the_delay(guarded: Guarded) -> None
     wait_for(retried, "the greylisted message to be accepted")
     _, got = wait_delivered(guarded.settings, to)
     assert b"first contact" in got
+
+
+def test_a_failure_after_acceptance_is_told_only_to_a_sender_whose_domain_vouched_for_it(
+        guarded: Guarded, dns: DnsServer, remote: FakeRemote) -> None:
+    """Mail from outside to an account that forwards outside, refused there (550): the
+    relay tells the sender (a DSN) only when the sender's domain vouched for it (SPF passed
+    for this client); a sender whose SPF fails (forged) gets nothing — no backscatter — and
+    the failure is logged."""
+    dns.set("honest.example", "TXT", "v=spf1 ip4:127.0.0.1 -all")
+    dns.set("forged.example", "TXT", "v=spf1 ip4:192.0.2.10 -all")
+    domain = guarded.domain(SpamPolicy(junk=None, quarantine=None, reject=None, greylisting=False))
+    forward = f"fwd-{uuid.uuid4().hex[:8]}@remote.example"
+    remote.scripts[forward] = ["550 5.7.1 not wanted here"]
+    user = f"fwd@{domain}"
+    guarded.services.accounts.add(user, PasswordInput(plain=PASSWORD), forwards=forward)
+    honest, forged = f"boss-{uuid.uuid4().hex[:6]}@honest.example", f"boss-{uuid.uuid4().hex[:6]}@forged.example"
+    for sender in (honest, forged):
+        assert send_mx(guarded.settings, [user], message(sender, user, "minutes"), sender=sender) == {}
+    wait_for(lambda: remote.messages_for(honest), "the DSN to the sender whose SPF passed", 60)
+    [dsn] = remote.messages_for(honest)
+    assert b"multipart/report" in dsn and forward.encode() in dsn
+    def forged_dropped() -> bool:
+        return any('"event": "bounce-dropped"' in line and forged in line
+                   for line in relay_log(guarded.settings).splitlines())
+
+    wait_for(forged_dropped, "the forged sender's failure logged", 60)
+    assert remote.messages_for(forged) == []
