@@ -26,6 +26,7 @@ from mailgothai.services.selfservice import SelfService
 from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
 from tests.integration.conftest import MailClients, imap_alive
+from tests.integration.managesieve import ManageSieve
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
@@ -46,13 +47,12 @@ class Outbox:
         self.sent.append(message)
 
 
-class ManageSieve:
-    """A ManageSieve (RFC 5804) session on a raw socket, logged in over STARTTLS."""
+class LoggedInSieve(ManageSieve):
+    """A ManageSieve session logged in over STARTTLS."""
 
     def __init__(self, stack: Settings, user: str, password: str) -> None:
         raw = socket.create_connection((stack.host, stack.managesieve_port), timeout=30)
-        self.sock: socket.socket = raw
-        self.buffer = b""
+        super().__init__(raw)
         self.response()
         assert self.command("STARTTLS")[-1].startswith("OK")
         context = ssl.create_default_context(cafile=str(stack.tls_cert_path))
@@ -60,23 +60,6 @@ class ManageSieve:
         self.response()  # the capabilities again after TLS
         token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
         assert self.command(f'AUTHENTICATE "PLAIN" "{token}"')[-1].startswith("OK")
-
-    def response(self) -> list[str]:
-        lines: list[str] = []
-        while True:
-            while b"\r\n" not in self.buffer:
-                chunk = self.sock.recv(4096)
-                if not chunk:
-                    raise ConnectionResetError(f"connection closed after {lines}")
-                self.buffer += chunk
-            line, self.buffer = self.buffer.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if line.split(b" ", 1)[0] in (b"OK", b"NO", b"BYE"):
-                return lines
-
-    def command(self, text: str) -> list[str]:
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.response()
 
     def alive(self) -> bool:
         try:
@@ -93,7 +76,7 @@ class ManageSieve:
 def _open_sessions(stack: Settings, mail: MailClients, user: str) -> Iterator[Callable[[], tuple[bool, bool]]]:
     """An IMAP session (INBOX selected, as a mail client keeps it) and a ManageSieve one,
     opened with the old password; yields a probe: (IMAP alive, ManageSieve alive)."""
-    sieve = ManageSieve(stack, user, OLD)
+    sieve = LoggedInSieve(stack, user, OLD)
     try:
         with mail.imap(user, OLD) as imap:
             imap.select_folder("INBOX")

@@ -20,6 +20,7 @@ from mailgothai.settings import Settings
 from mailgothai.stack import sieve
 from tests.conftest import Cli
 from tests.integration.conftest import MailClients
+from tests.integration.managesieve import ManageSieve
 
 pytestmark = pytest.mark.integration
 
@@ -84,30 +85,6 @@ def test_an_operator_script_that_does_not_compile_replaces_nothing(stack: Settin
     with pytest.raises(Exception, match="sievec"):
         sieve.install_before(stack, name, 'fileinto "Junk"\n')  # no require, no semicolon
     assert not list(paths_for(stack).sieve_before_dir.glob(f"*{name}*"))
-
-
-class ManageSieve:
-    """A ManageSieve (RFC 5804) session on a raw socket: responses end in OK/NO/BYE."""
-
-    def __init__(self, sock: socket.socket | ssl.SSLSocket) -> None:
-        self.sock = sock
-        self.buffer = b""
-
-    def response(self) -> list[str]:
-        lines: list[str] = []
-        while True:
-            while b"\r\n" not in self.buffer:
-                chunk = self.sock.recv(4096)
-                assert chunk, f"connection closed after {lines}"
-                self.buffer += chunk
-            line, self.buffer = self.buffer.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if line.split(b" ", 1)[0] in (b"OK", b"NO", b"BYE"):
-                return lines
-
-    def command(self, text: str) -> list[str]:
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.response()
 
 
 def test_managesieve_logs_in_over_starttls_and_lists_the_script(stack: Settings, cli: Cli, domain: str) -> None:
