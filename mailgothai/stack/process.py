@@ -84,6 +84,24 @@ def is_running(pid: int | None, marker: str) -> bool:
     return marker in _cmdline(pid)
 
 
+def holds_open(pid: int, path: Path) -> bool:
+    """True if `pid` has `path` open. Descriptor by descriptor: one the process closes
+    while we look is skipped, never taken for the whole answer."""
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return False
+    wanted = str(path)
+    for name in names:
+        try:
+            if os.readlink(f"{fd_dir}/{name}") == wanted:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def children_of(pid: int) -> list[int]:
     """Direct and indirect children of `pid`, from /proc."""
     parents: dict[int, int] = {}

@@ -30,6 +30,7 @@ from mailgothai.stack.dovecot import grant_traversal
 from mailgothai.stack.process import (
     ProcessStatus,
     children_of,
+    holds_open,
     is_running,
     port_open,
     read_pid,
@@ -245,13 +246,9 @@ def rspamd_running(p: Paths) -> bool:
     """rspamd's main process renames itself ("rspamd: main process"): ours is the one
     holding our PID file open."""
     pid = read_pid(p.rspamd_pid)
-    if not is_running(pid, "rspamd: main process"):
+    if pid is None or not is_running(pid, "rspamd: main process"):
         return False
-    try:
-        held = {os.readlink(fd) for fd in (f"/proc/{pid}/fd/{n}" for n in os.listdir(f"/proc/{pid}/fd"))}
-    except OSError:
-        return False
-    return str(p.rspamd_pid) in held
+    return holds_open(pid, p.rspamd_pid)
 
 
 def clamd_answers(path: Path) -> bool:
