@@ -235,9 +235,16 @@ class ImportJobs(Service):
 
     def discard_result(self, job_id: int) -> None:
         """Delete the result file once the admin has it (it holds generated passwords)."""
-        path = self.result_file(job_id)
-        if path is not None:
-            path.unlink()
+        job = self.get_job(job_id)
+        path = existing_result(job)
+        if path is None:
+            return
+        path.unlink()
+        # Who took the passwords' only copy away, and when: recorded for each agency the
+        # job wrote to, so each one's audit log shows it.
+        domains: list[str | None] = [*sorted(self.jobs.domains_with(job_id, tuple(RowState)))] or [None]
+        for domain in domains:
+            self.audit("import.result_delete", "import_job", str(job_id), domain, after={"file_name": job.file_name})
 
 
 def _outcome(r: RowRecord) -> RowOutcome:

@@ -134,6 +134,10 @@ def test_upload_check_confirm_follow_and_fetch_the_result(api: Any, agency: Agen
     assert live.state.backends.accounts.find(f"outsider@{world.b}") is None
     assert api(agency.token, "DELETE", f"/imports/{job_id}/result").status_code == 204
     assert api(agency.token, "GET", f"/imports/{job_id}/result").status_code == 404
+    # the agency's audit log says who took the passwords' only copy away
+    logged = api(agency.token, "GET", "/audit", params={"action": "import.result_delete"}).json()["items"]
+    assert [(e["object_id"], e["domain"], e["actor"]) for e in logged] == [(str(job_id), agency.domain,
+                                                                             agency.admin)]
 
     listed = api(agency.token, "GET", "/imports").json()["items"]
     assert [j["id"] for j in listed] == [job_id]  # only its own jobs
