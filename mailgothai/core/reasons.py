@@ -146,6 +146,7 @@ class Why(enum.Enum):
     PASSWORDS_DIFFER = N_("the two new passwords differ")
     NOT_CURRENT_PASSWORD = N_("is not your current password")
     CURRENT_PASSWORD_REFUSED = N_("too many wrong passwords: try again in %(minutes)s minutes")
+    CODES_REFUSED = N_("too many wrong codes: try again in %(minutes)s minutes")
     RECOVERY_ADDRESS_HOSTED = N_(
         "%(domain)s is hosted here: a recovery address must be outside this service, where you can read mail "
         "when you cannot log in here")

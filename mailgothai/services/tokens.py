@@ -2,6 +2,11 @@
 directory has them at each request (never more), shown once, stored as a SHA-256 of
 the secret, revocable. A token of a suspended or deleted admin stops working.
 
+Creating one asks again for the admin's password, and its TOTP code if it has the second
+factor on (services/reauth.py, counted in the login budget): a stolen web session or token
+alone cannot mint a way in that outlives it. Every new token expires: after DEFAULT_DAYS
+unless 1 to MAX_DAYS days are given (tokens made before this rule keep what they have).
+
 Token text: ``mgt_<id>_<secret>``; the id finds the row, the secret is compared by hash.
 """
 
@@ -22,10 +27,12 @@ from mailgothai.errors import InvalidInput, NotFound
 from mailgothai.services.actor import Actor
 from mailgothai.services.auth import Clock, utcnow
 from mailgothai.services.backends import Backends
+from mailgothai.services.reauth import reauthenticate_admin
 from mailgothai.store.api_tokens import TokenRecord, TokenRecords
 
 TOKEN = re.compile(r"^mgt_([a-f0-9]{16})_([A-Za-z0-9_-]{20,64})$")
-MAX_DAYS = 3650
+DEFAULT_DAYS = 90  # a new token's lifetime when none is given
+MAX_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class TokenInfo:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True)
@@ -69,23 +79,28 @@ class TokenService:
         self.b.audit.record(actor=self.actor.login, origin=self.actor.origin, action=action,
                             object_type="api_token", object_id=token_id, after=after)
 
-    def create(self, name: str, days: int | str | None = None) -> NewToken:
-        """A token for the acting admin itself."""
+    def create(self, name: str, days: int | str | None = None, *, password: str, code: str = "") -> NewToken:
+        """A token for the acting admin itself, valid for `days` (1 to MAX_DAYS; none given:
+        DEFAULT_DAYS). `password` is the admin's own, and `code` a fresh TOTP code if it has
+        the second factor on: checked (and counted in the login budget) after the name and
+        the days, before anything is made."""
         name = check_text(name.strip(), "name", 128)
         if not name:
             raise InvalidInput("name", Why.TOKEN_UNNAMED())
-        expires = None
+        count = DEFAULT_DAYS
         if days not in (None, ""):
             try:
-                count = int(str(days))
+                count = int(str(days).strip())
             except ValueError:
                 raise InvalidInput("days", Why.NOT_WHOLE_DAYS(value=repr(days))) from None
             if not 1 <= count <= MAX_DAYS:
                 raise InvalidInput("days", Why.OUT_OF_RANGE(low=1, high=MAX_DAYS))
-            expires = self._clock() + timedelta(days=count)
+        reauthenticate_admin(self.b, self.actor.login, password, code, self._clock)
+        now = self._clock()
+        expires = now + timedelta(days=count)
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         row = TokenRecord(id=token_id, admin_login=self.actor.login, name=name, secret_hash=_hash(secret),
-                          created_at=self._clock(), expires_at=expires)
+                          created_at=now, expires_at=expires)
         self._records.add(row)
         self._audit("api_token.create", token_id, {"name": name, "admin": self.actor.login,
                                                    "expires_at": expires})

@@ -257,7 +257,8 @@ def test_with_provider_a_stopped_the_web_an_import_and_the_relay_keep_working(
     with Services.open(pair, OPERATOR) as services:
         services.accounts.add(f"reader@{domain}", PasswordInput(plain="Listing-pw-1z"))
         services.admins.add(operator, Role.SUPERADMIN, PasswordInput(plain="Operator-pass-1"))
-        token = TokenService(services.backends, Actor(operator, Role.SUPERADMIN, origin="test")).create("t").token
+        actor = Actor(operator, Role.SUPERADMIN, origin="test")
+        token = TokenService(services.backends, actor).create("t", password="Operator-pass-1").token
     assert eventually(lambda: context_csn(pair, 1) == context_csn(pair, 2))
     # Warm every process's pool on A, so they must notice A going away.
     api = httpx.Client(base_url=f"http://{pair.host}:{pair.web_port}", timeout=60,

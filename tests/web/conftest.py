@@ -112,7 +112,7 @@ def world(web_settings: Settings) -> World:
         svc.admins.add(w.admin_a, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(w.a,))
         for login, role, domains in ((w.operator, Role.SUPERADMIN, ()), (w.admin_a, Role.DOMAIN_ADMIN, (w.a,))):
             actor = Actor(login, role, frozenset(domains), origin="test")
-            w.tokens[login] = TokenService(svc.backends, actor).create("tests").token
+            w.tokens[login] = TokenService(svc.backends, actor).create("tests", password=PASSWORD).token
     return w
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.web.conftest import Live, World
+from tests.web.conftest import PASSWORD, Live, World
 
 pytestmark = pytest.mark.sql
 
@@ -73,7 +73,8 @@ def test_token_never_exceeds_its_admin(api, world: World) -> None:  # type: igno
 
 def test_revoked_token_stops_working(api, world: World) -> None:  # type: ignore[no-untyped-def]
     operator = world.tokens[world.operator]
-    made = api(operator, "POST", "/tokens", json={"name": "short-lived", "days": 1})
+    made = api(operator, "POST", "/tokens", json={"name": "short-lived", "days": 1,
+                                                                  "password": PASSWORD})
     assert made.status_code == 201
     secret, token_id = made.json()["token"], made.json()["id"]
     assert api(secret, "GET", "/me").status_code == 200

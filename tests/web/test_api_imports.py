@@ -44,7 +44,7 @@ def agency(live: Live) -> Agency:
         svc.domains.add(domain, description="กรมนำเข้า", max_accounts="200", quota_pool="500G")
         svc.admins.add(admin, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(domain,))
         token = TokenService(svc.backends, Actor(admin, Role.DOMAIN_ADMIN, frozenset({domain}), origin="test"))
-        return Agency(domain, admin, token.create("hr system").token)
+        return Agency(domain, admin, token.create("hr system", password=PASSWORD).token)
 
 
 @pytest.fixture

@@ -130,7 +130,7 @@ def api_body(path: str, method: str, world: World) -> dict[str, Any] | bytes | N
         ("POST", "/api/v1/admins"): {"login": "intruder", "role": "superadmin"},
         ("PATCH", "/api/v1/admins/{login}"): {"display_name": "changed"},
         ("POST", "/api/v1/admins/{login}/password"): {"generate_password": True},
-        ("POST", "/api/v1/tokens"): {"name": "own token"},
+        ("POST", "/api/v1/tokens"): {"name": "own token", "password": PASSWORD},
         ("POST", "/api/v1/accounts/{email}/rename"): {"new_address": f"intruder@{world.b}"},
         ("POST", "/api/v1/accounts/{email}/hold"): {"reason": "intruder's hold"},
         ("POST", "/api/v1/accounts/{email}/filters"): {"rules": [{"field": "sender", "contains": "@",

@@ -53,7 +53,8 @@ def agencies(live: Live) -> Iterator[Agencies]:
         svc.dkim.generate(other)
         token = TokenService(svc.backends, Actor(admin, Role.DOMAIN_ADMIN, frozenset({mine}), origin="test"))
         operator = TokenService(svc.backends, Actor(f"op-{admin}", Role.SUPERADMIN, origin="test"))
-        made = Agencies(mine, other, admin, token.create("dkim").token, operator.create("dkim").token)
+        made = Agencies(mine, other, admin, token.create("dkim", password=PASSWORD).token,
+                        operator.create("dkim", password=PASSWORD).token)
     yield made
 
 

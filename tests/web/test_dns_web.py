@@ -71,7 +71,8 @@ def agencies(dns_live: Live) -> Agencies:
         svc.admins.add(f"op-{admin}", Role.SUPERADMIN, PasswordInput(plain=PASSWORD))
         token = TokenService(svc.backends, Actor(admin, Role.DOMAIN_ADMIN, frozenset({mine}), origin="test"))
         operator = TokenService(svc.backends, Actor(f"op-{admin}", Role.SUPERADMIN, origin="test"))
-        return Agencies(mine, other, suspended, admin, token.create("dns").token, operator.create("dns").token)
+        return Agencies(mine, other, suspended, admin, token.create("dns", password=PASSWORD).token,
+                        operator.create("dns", password=PASSWORD).token)
 
 
 @pytest.fixture

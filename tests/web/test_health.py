@@ -47,7 +47,8 @@ def test_slapd_down_gives_clear_errors_and_the_web_recovers_without_restart(own_
     with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
         svc.domains.add(domain, description="health")
         svc.admins.add(login, Role.SUPERADMIN, PasswordInput(plain=PASSWORD))
-        token = TokenService(svc.backends, Actor(login, Role.SUPERADMIN, origin="test")).create("health").token
+        actor = Actor(login, Role.SUPERADMIN, origin="test")
+        token = TokenService(svc.backends, actor).create("health", password=PASSWORD).token
     api = {"Authorization": f"Bearer {token}"}
     web_pid = manager.WEB.status(settings).pid
 

@@ -67,7 +67,7 @@ def agency(web_settings: Settings) -> Agency:
         svc.accounts.add(agency.user, PasswordInput(plain=PASSWORD))
         svc.admins.add(agency.admin, Role.DOMAIN_ADMIN, PasswordInput(plain=PASSWORD), domains=(agency.domain,))
         actor = Actor(agency.admin, Role.DOMAIN_ADMIN, frozenset({agency.domain}), origin="test")
-        agency.token = TokenService(svc.backends, actor).create("tests").token
+        agency.token = TokenService(svc.backends, actor).create("tests", password=PASSWORD).token
     return agency
 
 

@@ -27,7 +27,7 @@ def admin_with_token(live: Live, world: World, role: Role = Role.DOMAIN_ADMIN,
     with Services.open(live.settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
         svc.admins.add(login, role, PasswordInput(plain=PASSWORD), domains=domains)
         service = TokenService(svc.backends, Actor(login, role, frozenset(domains), origin="test"))
-        return login, [service.create(f"script {n}").token for n in range(tokens)]
+        return login, [service.create(f"script {n}", password=PASSWORD).token for n in range(tokens)]
 
 
 def api(live: Live, token: str) -> httpx.Client:

@@ -10,6 +10,8 @@ from mailgothai.core.retention import MAX_HOLD_REASON, MAX_RETENTION_DAYS
 from mailgothai.core.sieve_filters import MAX_RULES, MAX_TEXT, Action, Field
 from mailgothai.core.vacation import MAX_DAYS, MAX_MESSAGE, MAX_SUBJECT, MIN_DAYS
 from mailgothai.services.listing import MAX_OFFSET, MAX_PAGE_SIZE
+from mailgothai.services.tokens import DEFAULT_DAYS as DEFAULT_TOKEN_DAYS
+from mailgothai.services.tokens import MAX_DAYS as MAX_TOKEN_DAYS
 from mailgothai.web.api import openapi_quarantine
 
 P = "/api/v1"
@@ -314,9 +316,17 @@ def document() -> dict[str, Any]:
             PAGING[1]], tag="audit")},
         f"{P}/tokens": {
             "get": _op("API tokens (own; an operator: all)", "TokenList", tag="tokens"),
-            "post": _op("create a token for the calling admin (shown once)", "NewToken", body=_body(
-                {"name": NAME, "days": {"type": "integer", "minimum": 1, "maximum": 3650}}, ("name",)),
-                status="201", tag="tokens"),
+            "post": _op("create a token for the calling admin (shown once), with that admin's password (and "
+                        "its TOTP code if it has the second factor on); it expires after `days` (default 90)",
+                        "NewToken", body=_body({
+                            "name": NAME, "days": {"type": "integer", "minimum": 1, "maximum": MAX_TOKEN_DAYS,
+                                                   "description": f"default {DEFAULT_TOKEN_DAYS}"},
+                            "password": {"type": "string", "minLength": 1,
+                                         "description": "the calling admin's own password"},
+                            "code": {"type": "string", "description": "a code from the admin's authenticator app "
+                                     "(only if it has the second factor on)"}},
+                            ("name", "password")),
+                        status="201", tag="tokens"),
         },
         f"{P}/tokens/{{token_id}}": {"delete": _op("revoke a token", None, [TOKEN_ID], tag="tokens")},
         f"{P}/imports": {

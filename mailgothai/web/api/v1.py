@@ -448,7 +448,10 @@ def tokens_list(c: ApiCtx) -> Any:
 
 
 def token_create(c: ApiCtx) -> Any:
-    new = c.tokens().create(c.text("name", required=True) or "", c.count("days"))
+    """A token may make a token only with its admin's password (and TOTP code): a stolen
+    token alone cannot mint one that outlives it (services/tokens.py)."""
+    new = c.tokens().create(c.text("name", required=True) or "", c.count("days"), password=c.text("password") or "",
+                            code=c.text("code") or "")
     return {**token_json(new.info), "token": new.token}
 
 
@@ -542,6 +545,6 @@ def routes() -> list[Route]:
            body=f({"password", "generate_password"})),
         ep(f"{P}/audit", audit, "GET"),
         ep(f"{P}/tokens", tokens_list, "GET"),
-        ep(f"{P}/tokens", token_create, "POST", body=f({"name", "days"}), status=201),
+        ep(f"{P}/tokens", token_create, "POST", body=f({"name", "days", "password", "code"}), status=201),
         ep(f"{P}/tokens/{{token_id}}", token_revoke, "DELETE"),
     ])

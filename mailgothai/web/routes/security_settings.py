@@ -6,6 +6,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailgothai.errors import InvalidInput, MailGoThaiError
+from mailgothai.services.auth import utcnow
+from mailgothai.services.tokens import DEFAULT_DAYS, MAX_DAYS
 from mailgothai.web.context import NOTICES, Access, Ctx, page
 from mailgothai.web.i18n import N_
 from mailgothai.web.messages import describe_error
@@ -22,7 +24,8 @@ def overview(ctx: Ctx, status: int = 200, error: str = "", token_error: str = ""
     pending = ctx.state.totp.pending_uri(login)
     return ctx.render("security.html", status=status, totp_on=ctx.state.totp.enabled(login), pending=pending,
                       qr=qr_svg(pending) if pending else "", tokens=ctx.tokens().list(), error=error,
-                      token_error=token_error, required=bool(ctx.state.settings.web_require_totp))
+                      token_error=token_error, required=bool(ctx.state.settings.web_require_totp), now=utcnow(),
+                      token_default_days=DEFAULT_DAYS, token_max_days=MAX_DAYS)
 
 
 def show(ctx: Ctx) -> Response:
@@ -61,7 +64,8 @@ def totp_disable(ctx: Ctx) -> Response:
 
 def token_create(ctx: Ctx) -> Response:
     try:
-        new = ctx.tokens().create(ctx.field("name"), ctx.field("days") or None)
+        new = ctx.tokens().create(ctx.field("name"), ctx.field("days") or None, password=ctx.field("password"),
+                                  code=ctx.field("code"))
     except MailGoThaiError as exc:
         return overview(ctx, 400, token_error=describe_error(exc, ctx.gettext))
     return ctx.render("shown_once.html", title=ctx.gettext("Your new API token"), secret=new.token, back="/security")
