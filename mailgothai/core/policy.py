@@ -54,6 +54,7 @@ class R(enum.Enum):
     AUTH_UNAVAILABLE = "auth_unavailable"
     AUTH_BAD_BASE64 = "auth_bad_base64"
     AUTH_BAD_PLAIN = "auth_bad_plain"
+    LOGIN_ENDED = "login_ended"  # a logged-in session whose account changed since its AUTH
     # addresses
     BAD_SENDER_SYNTAX = "bad_sender_syntax"
     BAD_RECIPIENT_SYNTAX = "bad_recipient_syntax"
@@ -107,6 +108,14 @@ REPLIES: dict[R, Reply] = {
     R.AUTH_UNAVAILABLE: Reply(454, "4.7.0", "Temporary authentication failure"),
     R.AUTH_BAD_BASE64: Reply(501, "5.5.2", "Can't decode base64"),
     R.AUTH_BAD_PLAIN: Reply(501, "5.5.2", "Can't split auth value"),
+    # At MAIL FROM or DATA of a session that logged in before its account's entry changed
+    # (a new password, a revoked app password, a suspension, ...): the session is closed.
+    # 421, not 530/535: a temporary failure, so a client keeps the message and sends it
+    # again in a new session, where AUTH decides (the owner's client asks for the new
+    # password; an intruder's old one is refused there), while a 5xx at MAIL would bounce
+    # the owner's message or show it as failed.
+    R.LOGIN_ENDED: Reply(421, "4.7.0", "Login no longer valid: the account's password or status changed "
+                                       "since this session logged in; closing, log in again"),
     R.BAD_SENDER_SYNTAX: Reply(553, "5.1.7", "Sender address not accepted: {reason}"),
     R.BAD_RECIPIENT_SYNTAX: Reply(553, "5.1.3", "Recipient address not accepted: {reason}"),
     R.ROUTING_CHARACTERS: Reply(553, "5.1.3", "Source routes, '%' and '!' routing are not accepted"),

@@ -40,6 +40,7 @@ from mailgothai.relay.spool import Envelope, Target, new_queue_id
 T = TypeVar("T")
 log = logging.getLogger("mailgothai.relay")
 MAX_RECIPIENTS = 100
+UNKNOWN_VERSION = "\0unknown"  # a session's entry version that no entry has: its next MAIL ends it
 
 
 @dataclass
@@ -91,6 +92,13 @@ def _session_of(server: SMTP) -> Session:
 def _acts_for_sieve(session: Session) -> bool:
     """Logged in as the Sieve sender (stack/sieve_sendmail.py), not as the user itself."""
     return bool(session.authenticated) and bool(getattr(session, "mgt_sieve", False))
+
+
+def _held_to(session: Session) -> str | None:
+    """The account entry's version (entryCSN) a session's own login was checked against
+    (set by RelayHandler._login); None for no login or the Sieve sender's."""
+    version = getattr(session, "mgt_login_version", None) if session.authenticated else None
+    return version if isinstance(version, str) else None
 
 
 def _lists_owner(rcpt: str, targets: tuple[Target, ...]) -> str:
@@ -185,6 +193,10 @@ class RelayHandler:
 
     async def _login(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         ip = _client_ip(server.session)
+        # read before the credential is checked, never after: what the session is held to
+        # is then never newer than the password slapd verified (a change made in between
+        # ends the session at its next MAIL, never lets it outlive the change)
+        checked_as = await self._login_version(login)
         try:
             outcome = await self.ctx.auth.verify(login, password, ip)
         except AuthUnavailable as exc:
@@ -202,7 +214,38 @@ class RelayHandler:
             self.ctx.metrics.auth_refused(kind)
             log.info("AUTH failed from %s (%s)", ip, "locked" if outcome.locked else "bad credentials")
             return AuthResult(success=False, handled=False, message=str(p.reply(kind)))
+        version = checked_as[1] if checked_as[0] == outcome.login and checked_as[1] is not None else UNKNOWN_VERSION
+        _session_of(server).mgt_login_version = version  # type: ignore[attr-defined]
         return AuthResult(success=True, auth_data=outcome.login, message=str(p.reply(p.R.AUTH_OK)))
+
+    async def _login_version(self, login_raw: bytes) -> tuple[str, str | None]:
+        """The canonical login an AUTH names and its entry's version as the lookup reads it
+        (None: no account that may log in, or the directory unavailable: AUTH says which)."""
+        try:
+            login = normalize_address(login_raw.decode("utf-8", "strict"), "login")
+            return login, await cached_or_thread(self._canonical_version, login)
+        except (InvalidInput, UnicodeDecodeError, MailGoThaiError):
+            return "", None
+
+    def _canonical_version(self, login: str) -> str | None:
+        directory = self.ctx.directory
+        return directory.login_version(directory.canonical(login))
+
+    def _login_holds(self, login: str, version: str) -> bool:
+        """Directory reads (see `cached_or_thread`): whether a session that logged in as
+        `login`, its credential checked against the entry's `version`, may go on sending:
+        the account may still log in and its entry is unchanged. The relay never reads a
+        password hash, so any modification of the entry (a new password, an app password
+        revoked, a second factor turned on, a suspension, ...) ends the sessions that
+        logged in before it, as it ends the AUTH cache's entries (relay/auth.py)."""
+        return self.ctx.directory.login_version(login) == version
+
+    def _end_login(self, session: Session, user: str, step: str) -> str:
+        """The reply that ends a session whose login no longer holds; RelaySMTP closes it."""
+        session.mgt_ended = True  # type: ignore[attr-defined]
+        log.info("%s of %s from %s refused, session closed: the account changed since its AUTH",
+                 step, user, _client_ip(session))
+        return str(p.reply(p.R.LOGIN_ENDED))
 
     async def _sieve_login(self, server: SMTP, user_raw: bytes, secret: bytes) -> AuthResult:
         """Dovecot's Sieve mail (stack/sieve_sendmail.py) for the user in the authorization
@@ -239,12 +282,16 @@ class RelayHandler:
         auth_user: str | None = session.auth_data if session.authenticated else None
         sender = parsed.address
         sieve = _acts_for_sieve(session)
+        held_to = _held_to(session)
         try:  # Sieve mail may have <> as its sender: the facts of the user's domain then
-            owned, domain = await cached_or_thread(self._sender_facts, auth_user,
-                                                   (sender or auth_user or "") if sieve else sender)
+            holds, owned, domain = await cached_or_thread(self._mail_facts, auth_user,
+                                                          (sender or auth_user or "") if sieve else sender, held_to)
         except MailGoThaiError as exc:
             log.warning("MAIL FROM: directory unavailable: %s", exc)
             return str(p.reply(p.R.TEMPORARY_FAILURE))
+        if not holds:
+            assert auth_user is not None
+            return self._end_login(session, auth_user, "MAIL FROM")
         if sieve:
             decision = sieve_mail.decide_sender(sender, owned=owned,
                                                 user_domain_active=domain is not None and domain.active)
@@ -266,6 +313,15 @@ class RelayHandler:
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return str(decision.reply)
+
+    def _mail_facts(self, auth_user: str | None, sender: str,
+                    held_to: str | None) -> tuple[bool, frozenset[str], Any]:
+        """Whether the session's login still holds (`held_to`: its version, see
+        `_login_holds`; None: nothing to check), then `_sender_facts`: one hop, the same
+        cached reads of the user's entry."""
+        if auth_user and held_to is not None and not self._login_holds(auth_user, held_to):
+            return False, frozenset(), None
+        return (True, *self._sender_facts(auth_user, sender))
 
     def _sender_facts(self, auth_user: str | None, sender: str) -> tuple[frozenset[str], Any]:
         owned = self.ctx.directory.owned_addresses(auth_user) if auth_user else frozenset()
@@ -386,6 +442,16 @@ class RelayHandler:
         tx = _tx(envelope)
         if not tx.targets:
             return str(p.reply(p.R.NO_VALID_RECIPIENTS))
+        held_to = _held_to(session) if tx.auth_user is not None and not tx.sieve else None
+        if held_to is not None:  # the login may have ended while the message came in
+            assert tx.auth_user is not None
+            try:
+                holds = await cached_or_thread(self._login_holds, tx.auth_user, held_to)
+            except MailGoThaiError as exc:
+                log.warning("DATA: directory unavailable: %s", exc)
+                return str(p.reply(p.R.TEMPORARY_FAILURE))
+            if not holds:
+                return self._end_login(session, tx.auth_user, "DATA")
         data = canon.to_crlf(envelope.original_content or b"")
         too_big = p.check_size(len(data), min([x for x in tx.size_limits if x] or [0]))
         if too_big:

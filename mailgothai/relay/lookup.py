@@ -178,6 +178,19 @@ class RelayDirectory:
         """The account or alias entry holding `address` in its (hosted) domain."""
         return self._addresses.get(address, lambda: self._read_address(address))
 
+    def login_version(self, login: str) -> str | None:
+        """The entryCSN ("" if unreadable) of the account whose canonical login this is,
+        while a login to it is let in — a mailbox, active, in an active domain, no password
+        change required (relay/auth.py's rule) —, else None. What an SMTP session that
+        logged in as `login` is held to (relay/handler.py): the same cached reads as the
+        sender-ownership check, so no directory read while they are fresh."""
+        entry = self.address(login)
+        if entry is None or entry.kind != "mailbox" or entry.address != login or not entry.active \
+                or entry.must_change:
+            return None
+        domain = self.domain(login.rpartition("@")[2])
+        return entry.version if domain is not None and domain.active else None
+
     def _read_address(self, address: str) -> AddressEntry | None:
         domain = split_address(address)[1]
         entries = self._gw.search_any(self._layout.domain(domain), (("mail", address), ("mgtAliasAddress", address)),

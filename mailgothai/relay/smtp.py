@@ -85,7 +85,11 @@ class RelaySMTP(SMTP):
             if refused is None:
                 await method(arg)
                 refused = p.check_session_errors(self._refused, self._limits.max_errors)
-            if refused is not None:
+            if getattr(self.session, "mgt_ended", False):  # its login no longer holds: that reply was the last
+                self._closing = True
+                if self.transport is not None:
+                    self.transport.close()
+            elif refused is not None:
                 await self._close_with(refused)
         return functools.update_wrapper(command, method)  # keeps HELP's syntax notes
 

@@ -1,0 +1,137 @@
+"""An SMTP submission session that logged in does not outlive its credential: after a
+password reset, an app password's revocation or a suspension (made through the services,
+as the web, the API and the CLI do), the same session's next MAIL FROM (or a message
+coming in meanwhile, at DATA) is refused with `421 4.7.0` and the relay closes the
+connection, so an intruder's open session ends with the password it stole; a new login
+with the new password sends. The relay compares the account's entry as its lookup reads
+it with the entry the login was checked against (its entryCSN), so with the lookup cache
+on, a session ends within `relay_lookup_cache_ttl` of a change nobody told the relay
+about (a suspension): the last test waits for that by polling, without timing anything."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+
+import pytest
+
+from mailgothai.core.models import Status
+from mailgothai.services.passwords import PasswordInput
+from mailgothai.services.second_factor import UserSecurity
+from mailgothai.settings import Settings
+from relay.conftest import MailDomain, relay_with
+from relay.helpers import PASSWORD, message, submission, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.sql]  # failed SMTP AUTH logins pass the login budget
+
+NEW_PASSWORD = "Reset-after-a-break-in-3"
+TTL = 2  # relay_lookup_cache_ttl of the last test
+
+
+def login(settings: Settings, user: str, password: str) -> int:
+    """235 if the relay lets `user` in with `password`, else the refusal's code."""
+    with submission(settings) as client:
+        try:
+            return client.login(user, password)[0]
+        except smtplib.SMTPAuthenticationError as exc:
+            return exc.smtp_code
+
+
+def sends(client: smtplib.SMTP, user: str, subject: str) -> bool:
+    return client.sendmail(user, [user], message(user, user, subject)) == {}
+
+
+def assert_ended(client: smtplib.SMTP, user: str) -> None:
+    """The session's next MAIL FROM is refused, 421 with the reason, and the relay has
+    closed the connection."""
+    code, text = client.mail(user)
+    assert (code, text[:5]) == (421, b"4.7.0"), (code, text)
+    assert b"Login no longer valid" in text
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        client.noop()
+
+
+@pytest.fixture
+def session_of(relay: Settings) -> Iterator[list[smtplib.SMTP]]:
+    """Clients a test opens; closed after it whatever happened."""
+    opened: list[smtplib.SMTP] = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+def open_session(relay: Settings, opened: list[smtplib.SMTP], user: str, password: str = PASSWORD) -> smtplib.SMTP:
+    client = submission(relay, user, password)  # STARTTLS, then AUTH
+    opened.append(client)
+    return client
+
+
+def test_an_admin_reset_ends_the_open_session_of_the_old_password_and_the_new_one_sends(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP]) -> None:
+    user = mail_domain.account("breached")
+    intruder = open_session(relay, session_of, user)
+    assert sends(intruder, user, "sent with the stolen password")
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+    assert_ended(intruder, user)
+    assert login(relay, user, PASSWORD) == 535
+    owner = open_session(relay, session_of, user, NEW_PASSWORD)
+    assert sends(owner, user, "first with the new password") and sends(owner, user, "and again")
+
+
+def test_a_reset_while_the_message_comes_in_refuses_it_at_data(relay: Settings, mail_domain: MailDomain,
+                                                                session_of: list[smtplib.SMTP]) -> None:
+    user = mail_domain.account("mid-message")
+    client = open_session(relay, session_of, user)
+    assert client.mail(user)[0] == 250 and client.rcpt(user)[0] == 250
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+    code, text = client.data(message(user, user, "not accepted"))
+    assert code == 421 and b"Login no longer valid" in text
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        client.noop()
+
+
+def test_a_revoked_app_password_ends_its_open_session(relay: Settings, mail_domain: MailDomain,
+                                                     session_of: list[smtplib.SMTP]) -> None:
+    user = mail_domain.account("phone-lost")
+    security = UserSecurity(mail_domain.services.backends, user)
+    app, secret = security.create_app_password("lost phone", PASSWORD)
+    phone = open_session(relay, session_of, user, secret)
+    assert sends(phone, user, "from the phone")
+    security.revoke_app_password(app.id)
+    assert_ended(phone, user)
+    assert login(relay, user, secret) == 535
+    assert sends(open_session(relay, session_of, user), user, "the main password still sends")
+
+
+def test_a_suspension_ends_the_accounts_open_session_and_no_one_elses(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP]) -> None:
+    user, colleague = mail_domain.account("suspended"), mail_domain.account("colleague")
+    theirs, other = open_session(relay, session_of, user), open_session(relay, session_of, colleague)
+    assert sends(theirs, user, "before") and sends(other, colleague, "before")
+    mail_domain.services.accounts.set_status(user, Status.DISABLED)
+    assert_ended(theirs, user)
+    assert sends(other, colleague, "the colleague's session goes on")
+    assert login(relay, user, PASSWORD) == 535
+
+
+def test_with_the_lookup_cache_on_a_session_ends_within_its_time_to_live(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP]) -> None:
+    """A suspension does not signal the relay: the session's MAIL FROM is accepted while
+    the lookup's answer from before it is cached, and refused once it was read again."""
+    with relay_with(relay, relay_lookup_cache_ttl=TTL) as cached:
+        user = mail_domain.account("cached")
+        client = open_session(cached, session_of, user)
+        assert sends(client, user, "before") and sends(client, user, "from the cache")
+        mail_domain.services.accounts.set_status(user, Status.DISABLED)
+
+        def refused() -> tuple[int, bytes] | None:
+            code, text = client.mail(user)
+            if code == 250:  # the entry from before the suspension, still cached
+                client.rset()
+                return None
+            return code, text
+
+        code, text = wait_for(refused, "the session's MAIL FROM refused after the suspension")
+        assert code == 421 and b"Login no longer valid" in text
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
