@@ -7,7 +7,13 @@ lower-cased and normalized, local@ALIAS-DOMAIN as local@ITS-DOMAIN (`canonical`:
 relay's own directory read, RelayDirectory.canonical, cached). Dovecot names the login
 as typed (`%{requested_username}`: it asks before its passdbs rename an alias domain's
 login), so without this the alias form was a budget of its own, apart from the one the
-relay and the web check."""
+relay and the web check.
+
+A success clears only the failures of the credential it proved: with `credentials` (the
+account's app passwords and second factor, read from the directory), an app password's
+success (Dovecot reports its fingerprint) leaves the failures under the login of an account
+without a second factor, which may be guesses at its main password
+(core/app_passwords.success_clears_login_failures)."""
 
 from __future__ import annotations
 
@@ -23,12 +29,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mailgothai.core.addresses import normalize_address
+from mailgothai.core.app_passwords import success_clears_login_failures
 from mailgothai.core.auth_policy import HEADER, PolicyRequest, PolicyRequestError, answer, parse_request
 from mailgothai.core.last_login import mail_client_protocol
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.login_budget import LoginBudget
 
 if TYPE_CHECKING:
+    from mailgothai.core.app_passwords import AppPassword
     from mailgothai.services.app_use import AppUseRecorder
     from mailgothai.services.last_login import LoginRecorder
 
@@ -38,13 +46,16 @@ log = logging.getLogger("mailgothai.authpolicy")
 
 def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None = None,
                app_uses: AppUseRecorder | None = None,
-               canonical: Callable[[str], str] | None = None) -> Starlette:
+               canonical: Callable[[str], str] | None = None,
+               credentials: Callable[[str], tuple[list[AppPassword], bool]] | None = None) -> Starlette:
     """`recorder`: a successful login reported is an IMAP (or POP3) login of the account
     (services/last_login.py), kept in memory and written in batches. `app_uses`: and, if
     its password's fingerprint is one of the account's app passwords, that one's last use
     (services/app_use.py, written in batches too). `canonical`: an address with an alias
     domain as the address at the domain it stands for (blocking, may read the directory);
-    None: addresses as they are (only normalized)."""
+    None: addresses as they are (only normalized). `credentials`: an account's app passwords
+    and whether its second factor is on (blocking, reads the directory; asked only when a
+    success has failures to clear); None: every success clears them."""
     expected = secret.encode()
 
     def account_of(login: str) -> str:
@@ -54,6 +65,19 @@ def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None 
         except InvalidInput:  # no address: counted as typed, as the relay does
             return login
         return canonical(address) if canonical is not None else address
+
+    def clears(account: str, pwhash: str) -> bool:
+        """Whether a success with the password of fingerprint `pwhash` clears the failures
+        under the login; the directory unreadable: it clears none."""
+        assert credentials is not None
+        if "@" not in account:  # no account's name: no app passwords to tell apart
+            return True
+        try:
+            apps, second_factor = credentials(account)
+        except MailGoThaiError as exc:
+            log.warning("auth policy: a success of %s clears no failures: %s", account, exc)
+            return False
+        return success_clears_login_failures(apps, second_factor, pwhash)
 
     def decide(request: PolicyRequest) -> dict[str, object]:
         account = account_of(request.login)
@@ -65,7 +89,8 @@ def create_app(budget: LoginBudget, secret: str, recorder: LoginRecorder | None 
                 recorder.record(request.login, protocol, request.remote)
             if app_uses is not None and protocol is not None and request.pwhash:
                 app_uses.record(request.user or request.login, request.pwhash, protocol, request.remote)
-            budget.succeeded(account, request.remote)
+            budget.succeeded(account, request.remote,
+                             None if credentials is None else lambda: clears(account, request.pwhash))
         elif not request.policy_reject:  # a refusal of ours is not another failure
             budget.failed(account, request.remote)
         return {"status": 0, "msg": ""}

@@ -21,7 +21,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from mailgothai.authpolicy.app import create_app
-    from mailgothai.directory.app_passwords import apps_of_logins
+    from mailgothai.directory.app_passwords import apps_of_logins, credentials_at
     from mailgothai.directory.gateway import Gateway
     from mailgothai.directory.layout import Layout
     from mailgothai.directory.login_owners import LoginOwners
@@ -51,8 +51,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     # local@ALIAS-DOMAIN counts as local@ITS-DOMAIN, read as the relay reads it (cached)
     directory = RelayDirectory(gateway, Layout(settings.ldap_base), settings.relay_lookup_cache_ttl)
     try:
+        # an app password's success leaves the main password's failures (an account without a second factor)
         app = create_app(LoginBudget(store, rules_from(settings)), str(settings.auth_policy_secret), recorder,
-                         app_uses, canonical=directory.canonical)
+                         app_uses, canonical=directory.canonical,
+                         credentials=lambda login: credentials_at(gateway, directory.account_dn(login)))
         uvicorn.run(app, host=settings.host, port=settings.auth_policy_port, log_level="warning",
                     server_header=False, access_log=False)
     finally:

@@ -103,6 +103,22 @@ def matching(apps: list[AppPassword], found: str) -> AppPassword | None:
     return None
 
 
+def success_clears_login_failures(apps: list[AppPassword], second_factor: bool, found: str) -> bool:
+    """Whether an IMAP or SMTP AUTH login that succeeded with the password of fingerprint
+    `found` clears its source's failures counted under the login name (core/login_budget.py).
+
+    A success clears only the failures of the credential it proved. Without a second factor
+    the login name counts the guesses at the main password too (IMAP, SMTP AUTH and the web
+    all take it): only the main password clears them, never one of the account's app
+    passwords, nor a password that cannot be told from one (no fingerprint reported while
+    the account has app passwords). With the second factor on, no bind takes the main
+    password (the web counts it apart, under `web:`), so the failures under the login are
+    guesses at app passwords, which an app password's success clears."""
+    if second_factor or not apps:
+        return True
+    return bool(found) and matching(apps, found) is None
+
+
 def new_recovery_codes(count: int = RECOVERY_CODES) -> list[str]:
     """Codes of 10 characters (49 bits) in two groups, each usable once instead of a TOTP code."""
     codes = []

@@ -38,6 +38,16 @@ def second_factor_of(entry: Entry) -> bool:
     return entry.first(SECOND_FACTOR).upper() == "TRUE"
 
 
+def credentials_at(gateway: Gateway, dn: str) -> tuple[list[AppPassword], bool]:
+    """The app passwords of the account at `dn` and whether its second factor is on (the
+    mail server's identity reads both: the relay and the auth policy service tell by them
+    which credential a login proved). No entry: none, and off."""
+    entry = gateway.read(dn, (APP, SECOND_FACTOR))
+    if entry is None:
+        return [], False
+    return apps_of(entry), second_factor_of(entry)
+
+
 def password_change(gateway: Gateway, dn: str, attributes: dict[str, object]) -> dict[str, object]:
     """The attributes that set a new main password (userPassword, and the legacy mark, as
     directory/passwords.py makes them) rewritten for an entry that may hold app passwords

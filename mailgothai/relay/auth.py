@@ -27,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailgothai.core.addresses import normalize_address
-from mailgothai.core.app_passwords import fingerprint
+from mailgothai.core.app_passwords import fingerprint, success_clears_login_failures
 from mailgothai.core.login_budget import Verdict
+from mailgothai.directory.app_passwords import credentials_at
 from mailgothai.directory.gateway import Gateway
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.relay.lookup import RelayDirectory, cached_or_thread
@@ -101,7 +102,7 @@ class Authenticator:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > now:
                 if await asyncio.to_thread(self._standing, login) == hit[1]:
-                    await self._report_success(account_key, client_ip, verdict)
+                    await self._report_success(account_key, client_ip, verdict, login, password)
                     self._record(login, client_ip, password)
                     return AuthOutcome(login)
                 self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
@@ -113,7 +114,7 @@ class Authenticator:
         now = self._clock()
         if version == MUST_CHANGE_FIRST:  # never cached: the change rewrites the entry anyway
             assert login is not None
-            await self._report_success(account_key, client_ip, verdict)
+            await self._report_success(account_key, client_ip, verdict, login, password)
             return AuthOutcome(None, must_change=True)
         if version is None:
             try:
@@ -122,7 +123,7 @@ class Authenticator:
                 log.warning("AUTH failure from %s not counted: %s", client_ip, exc)
             return AuthOutcome(None)
         assert login is not None
-        await self._report_success(account_key, client_ip, verdict)
+        await self._report_success(account_key, client_ip, verdict, login, password)
         self._record(login, client_ip, password)
         if not version and not self._warned:
             self._warned = True
@@ -142,15 +143,32 @@ class Authenticator:
             self.app_uses.record(login, fingerprint(self._nonce, login, password.decode("utf-8", "replace")),
                                  "smtp", client_ip)
 
-    async def _report_success(self, account: str, client_ip: str, before: Verdict) -> None:
-        """Clears this source's failures of the account: nothing to do (no SQL, no thread)
-        when the check before the password found none (the common case)."""
+    async def _report_success(self, account: str, client_ip: str, before: Verdict, login: str,
+                              password: bytes) -> None:
+        """Clears this source's failures of the account if the password proves what they
+        guessed (an app password does not, while they may be guesses at the main password):
+        nothing to do (no SQL, no directory read, no thread) when the check before the
+        password found none (the common case)."""
         if not before.pair_counted:
             return
         try:
-            await asyncio.to_thread(self._budget.succeeded, account, client_ip)
+            await asyncio.to_thread(self._budget.succeeded, account, client_ip,
+                                    lambda: self._clears_login_failures(login, password))
         except MailGoThaiError as exc:
             log.warning("AUTH success from %s not recorded: %s", client_ip, exc)
+
+    def _clears_login_failures(self, login: str, password: bytes) -> bool:
+        """Blocking (one directory read, only after failures): whether this success clears
+        the failures under the login (core/app_passwords.success_clears_login_failures), by
+        the entry's app passwords, its second factor and the password's fingerprint.
+        Unreadable: it clears nothing."""
+        try:
+            apps, second_factor = credentials_at(self._gateway, self._directory.account_dn(login))
+        except MailGoThaiError as exc:
+            log.warning("AUTH success of %s clears no failures: %s", login, exc)
+            return False
+        found = fingerprint(self._nonce, login, password.decode("utf-8", "replace"))
+        return success_clears_login_failures(apps, second_factor, found)
 
     def _standing(self, login: str) -> str | None:
         """Blocking (directory, through the lookup cache): the account entry's entryCSN

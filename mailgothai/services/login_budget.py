@@ -112,9 +112,9 @@ class LoginBudget:
                 self._holds.pop(key, None)
             return held
 
-    def _settle(self, account: str, ip: str, outcome: Outcome) -> float:
+    def _settle(self, account: str, ip: str, outcome: Outcome, proves: Callable[[], bool] | None = None) -> float:
         """The store's part of an outcome first (a failure counted for the pair, a success
-        clearing it), then the attempt is no longer held."""
+        clearing it if it `proves` what the failures guessed), then the attempt is no longer held."""
         keys = keys_for(account, ip)
         now = self._clock()
         try:
@@ -123,7 +123,7 @@ class LoginBudget:
                     k: t for k, t in settle(self.rules, keys, tallies, now, outcome).items() if k != keys.hold})
             elif outcome == "succeeded":
                 clear = cleared_by_success(keys)
-                if self._tallies.read(clear):
+                if self._tallies.read(clear) and (proves is None or proves()):
                     self._tallies.clear(clear)
         finally:
             self._hold(keys.hold, now, -1)
@@ -142,9 +142,13 @@ class LoginBudget:
                 log.warning("login tallies not swept: %s", exc)
         return verdict(self.rules, keys, self._tallies.read(keys.all), now)
 
-    def succeeded(self, account: str, ip: str) -> None:
-        """A right password from this source: its pair starts again."""
-        self._settle(account, ip, "succeeded")
+    def succeeded(self, account: str, ip: str, proves: Callable[[], bool] | None = None) -> None:
+        """A right password from this source: its pair starts again. `proves` (blocking; asked
+        only when the pair has failures to clear): whether the credential that succeeded is the
+        one those failures may have guessed — False (e.g. an app password, while the failures
+        under the login may be guesses at the main password: core/app_passwords.
+        success_clears_login_failures) clears nothing, and the attempt is only no longer in flight."""
+        self._settle(account, ip, "succeeded", proves)
 
     def released(self, account: str, ip: str) -> None:
         """An attempt `check` let through ended neither as a failure nor as a success that

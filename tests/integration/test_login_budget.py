@@ -195,3 +195,36 @@ def test_an_app_password_login_does_not_clear_the_webs_password_guesses_of_a_sec
         assert imap_ok(settings, user, app_password, source) is True
     assert web_login(settings, user, "guess-5", source) == 401  # the 5th guess: now refused
     assert web_login(settings, user, PASSWORD, source) == 429
+
+
+@pytest.mark.parametrize("door", ["smtp", "imap"])
+def test_an_app_password_login_does_not_clear_the_main_password_guesses_of_an_account_without_a_second_factor(
+        budget_stack: Settings, door: str) -> None:
+    """Without a second factor the main password and the app passwords are counted under the
+    one login name (IMAP, SMTP AUTH and the web all take the main password). A success with an
+    app password proves the app password, not the main password, so it clears none of the
+    failures there (it did: the victim's mail client logging in reset the guesser's count)."""
+    from mailgothai.services.second_factor import UserSecurity
+
+    settings = budget_stack
+    domain = f"b{uuid.uuid4().hex[:8]}.go.th"
+    user = f"somchai@{domain}"
+    with Services.open(settings, Actor("test-setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, description="test")
+        svc.accounts.add(user, PasswordInput(plain=PASSWORD), given_name="สมชาย")
+        _, app_password = UserSecurity(svc.backends, user).create_app_password("phone", PASSWORD)
+    source = {"smtp": "127.0.0.5", "imap": "127.0.0.6"}[door]
+    # 4 guesses at the main password: 2 on the web, 1 over IMAP, 1 over SMTP AUTH
+    assert [web_login(settings, user, f"guess-{i}", source) for i in range(2)] == [401] * 2
+    assert imap_ok(settings, user, "guess-2", source) is False
+    assert smtp_auth(settings, user, "guess-3", source) == 535
+    # the mail client logs in with its app password from the same source (a shared NAT address)
+    if door == "smtp":
+        assert smtp_auth(settings, user, app_password, source) == 235
+    else:
+        assert imap_ok(settings, user, app_password, source) is True
+    assert web_login(settings, user, "guess-4", source) == 401  # the 5th guess: now refused
+    assert web_login(settings, user, PASSWORD, source) == 429
+    assert smtp_auth(settings, user, PASSWORD, source) == 454
+    assert imap_ok(settings, user, PASSWORD, source) is False
+    assert web_login(settings, user, PASSWORD, USER) == 303  # the user elsewhere still logs in

@@ -59,3 +59,13 @@ def test_the_nonce_is_the_one_dovecot_is_given(tmp_path) -> None:  # type: ignor
     config = auth_policy_config(settings)
     assert f"auth_policy_hash_nonce = {policy_nonce('s3cret')}\n" in config
     assert "auth_policy_hash_truncate = 32" in config and "pwhash=%{hashed_password}" in config
+
+
+def test_only_the_main_password_clears_the_login_failures_of_an_account_without_a_second_factor() -> None:
+    app = AppPassword("0a0b0c0d", "phone", datetime(2025, 1, 1, tzinfo=UTC), "1234abcd", "{ARGON2}x")
+    clears = core.success_clears_login_failures
+    assert clears([app], False, "1234ABCD") is False  # an app password proves nothing of the main one
+    assert clears([app], False, "") is False  # cannot be told from one
+    assert clears([app], False, "ffff0000") is True  # the main password
+    assert clears([], False, "") is True  # no app password: the main password it is
+    assert clears([app], True, "1234abcd") is True  # the factor on: the login's failures guess app passwords
