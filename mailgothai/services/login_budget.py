@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -155,3 +156,24 @@ class LoginBudget:
         clears the pair (e.g. the password could not be checked): it is no longer in flight,
         and nothing is counted or cleared."""
         self._settle(account, ip, "released")
+
+
+_shared: weakref.WeakKeyDictionary[object, LoginBudget] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def shared_budget(store: Store, settings: Settings) -> LoginBudget:
+    """This process's one LoginBudget over `store`, for every check made over it (the web's
+    logins, the passwords and codes asked again of a logged-in user): the attempts held in
+    flight are in its memory, so checks that each made a budget of their own never saw each
+    other's. Made at the first call; anew if the settings' rules changed."""
+    rules = rules_from(settings)
+    with _shared_lock:
+        try:
+            budget = _shared.get(store)
+        except TypeError:  # a store that cannot be weakly referenced: a budget of its own
+            return LoginBudget(store, rules)
+        if budget is None or budget.rules != rules:
+            budget = LoginBudget(store, rules)
+            _shared[store] = budget
+        return budget

@@ -29,11 +29,11 @@ from mailgothai.core.reasons import Why
 from mailgothai.directory.app_passwords import AppPasswordDirectory
 from mailgothai.errors import InvalidInput, LimitExceeded, MailGoThaiError, NotFound
 from mailgothai.services.actor import Actor
-from mailgothai.services.auth import Clock, utcnow
+from mailgothai.services.auth import Clock, utcnow, web_password_name
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import Service
 from mailgothai.services.domain_routing import login_names
-from mailgothai.services.login_budget import LoginBudget, rules_from
+from mailgothai.services.login_budget import shared_budget
 from mailgothai.services.totp import TotpService
 from mailgothai.store.second_factor import AppPasswordUses, RecoveryCodes, UserTotp
 from mailgothai.store.totp import TotpRecords
@@ -57,7 +57,12 @@ def check_main_password(backends: Backends, email: str, password: str) -> bool:
     verified here; otherwise slapd's bind verifies it and any app password the bind took
     is refused (an argon2 verification per app password the account has)."""
     directory = AppPasswordDirectory(backends.gateway.as_application(), backends.layout)
-    web_hash = directory.web_password(email)
+    return _main_password_is(backends, directory, directory.web_password(email), email, password)
+
+
+def _main_password_is(backends: Backends, directory: AppPasswordDirectory, web_hash: str | None, email: str,
+                      password: str) -> bool:
+    """check_main_password, the main password's hash for the web (None: the factor is off) read."""
     if web_hash is not None:
         try:
             return verify_password(password, web_hash)
@@ -75,21 +80,30 @@ def check_current_password(backends: Backends, email: str, password: str) -> boo
     """The logged-in user's own password, asked again before a change that could let
     someone keep a way in (an app password, a forward, recovery codes, a new password or
     recovery address, the second factor off). Counted in the account's login budget as a
-    login is (services/login_budget.py), under a source of its own: after a few wrong ones
-    the check is refused for a while, so a stolen session cannot try passwords faster than
-    the login form would let it."""
-    budget = LoginBudget(backends.store, rules_from(backends.settings))
+    login is (services/login_budget.py: the process's one budget), under the name the web's
+    login counts this password under (the address; `web:` and the address while the second
+    factor is on) and a source of its own: after a few wrong ones the check is refused for a
+    while, so a stolen session cannot try passwords faster than the login form would let it."""
+    budget = shared_budget(backends.store, backends.settings)
+    directory = AppPasswordDirectory(backends.gateway.as_application(), backends.layout)
+    web_hash = directory.web_password(email)
+    name = email if web_hash is None else web_password_name(email)
     source = f"{SELF_SERVICE_SOURCE}:{email}"
-    verdict = budget.check(email, source)
+    verdict = budget.check(name, source)
     if verdict.refused:
         raise InvalidInput("current_password",
                            Why.CURRENT_PASSWORD_REFUSED(minutes=max(1, math.ceil(verdict.refuse_for / 60))))
     if verdict.delay:
         time.sleep(verdict.delay)
-    if check_main_password(backends, email, password):
-        budget.succeeded(email, source)
+    try:
+        right = _main_password_is(backends, directory, web_hash, email, password)
+    except BaseException:
+        budget.released(name, source)  # not checked (the directory away): no guess counted
+        raise
+    if right:
+        budget.succeeded(name, source)
         return True
-    budget.failed(email, source)
+    budget.failed(name, source)
     return False
 
 

@@ -13,7 +13,7 @@ from mailgothai.services.backends import Backends
 from mailgothai.services.dashboard import DashboardCache
 from mailgothai.services.last_login import LoginRecorder, recorder_for
 from mailgothai.services.listing_warmer import ListingWarmer
-from mailgothai.services.login_budget import LoginBudget, rules_from
+from mailgothai.services.login_budget import shared_budget
 from mailgothai.services.sessions import SessionStore
 from mailgothai.services.totp import TotpService
 from mailgothai.services.usage import UsageRefresher
@@ -48,7 +48,8 @@ class WebState:
             settings=settings, backends=backends, lister=lister, warmer=ListingWarmer(backends, lister),
             refresher=UsageRefresher(backends, settings.quota_snapshot_ttl),
             sessions=SessionStore(backends.store, settings.web_session_idle, settings.web_session_max),
-            auth=Authenticator(backends, LoginBudget(backends.store, rules_from(settings)), recorder=recorder),
+            # the one budget of the process: the passwords asked again of a logged-in user share it
+            auth=Authenticator(backends, shared_budget(backends.store, settings), recorder=recorder),
             totp=TotpService(backends.store, str(settings.web_secret_key)),
             dashboard=DashboardCache(), recorder=recorder, templates=templates, translations=translations,
         )

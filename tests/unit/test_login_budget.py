@@ -186,3 +186,25 @@ def test_a_verdict_says_whether_a_success_has_failures_to_clear() -> None:
     assert not b.check("somchai@moph.go.th", "192.0.2.99").pair_counted  # the account's count elsewhere
     b.succeed("somchai@moph.go.th", "192.0.2.7")
     assert not b.check("somchai@moph.go.th", "192.0.2.7").pair_counted
+
+
+def test_the_process_shares_one_budget_over_a_store_so_attempts_in_flight_are_seen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """services/login_budget.shared_budget: the checks asked again of a logged-in user
+    (second_factor.check_current_password) made a budget per call, whose attempts in flight
+    no other call saw; now one per store (anew if the rules change)."""
+    from mailgothai.services.login_budget import shared_budget
+    from mailgothai.settings import load_settings
+    from mailgothai.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    store.migrate()
+    try:
+        settings = load_settings(data_dir=tmp_path / "data", environ={}).replace(login_free_failures=1)
+        first = shared_budget(store, settings)
+        assert first is shared_budget(store, settings)
+        assert not first.check("somchai@moph.go.th", "self-service:somchai@moph.go.th").refused  # in flight
+        second = shared_budget(store, settings).check("somchai@moph.go.th", "self-service:somchai@moph.go.th")
+        assert second.refused  # the free attempt is taken by the one in flight
+        assert shared_budget(store, settings.replace(login_free_failures=2)) is not first
+    finally:
+        store.close()

@@ -198,3 +198,76 @@ def test_a_mail_users_wrong_codes_count_on_across_password_logins(new_client, li
     assert c.login_user(clerk).headers["location"] == "/mail/login/totp"  # and after the password again
     c.get("/mail/login/totp")
     assert c.post("/mail/login/totp", {"code": totp.now()}).status_code == 429
+
+
+def test_an_admins_wrong_codes_at_turning_totp_off_are_counted_and_refused(new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
+    """Turning an admin's second factor off asks for a code: a wrong one counts in the login
+    budget as at the login's code step (under `code:<login>`, from the session's own source),
+    and after the free ones the step is refused, the right code too, and the factor stays on
+    (it counted nothing: a session could try every code)."""
+    from mailgothai.core.login_budget import keys_for
+    from mailgothai.services.auth import code_name
+    from mailgothai.services.second_factor import SELF_SERVICE_SOURCE
+    from mailgothai.store.login_budget import LoginTallies
+
+    login = f"off-{uuid.uuid4().hex[:6]}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.admins.add(login, Role.SUPERADMIN, PasswordInput(plain=PASSWORD))
+    c = new_client()
+    c.login_admin(login)
+    totp = _enable(c)
+    wrong = _wrong_codes(totp)
+    c.get("/security")
+    free = live.settings.login_free_failures
+    assert [c.post("/security/totp/disable", {"code": next(wrong)}).status_code for _ in range(free)] == [400] * free
+    keys = keys_for(code_name(login), f"{SELF_SERVICE_SOURCE}:{login}")
+    tallies = LoginTallies(live.state.backends.store).read(keys.all)
+    assert tallies[keys.pair].failures == free and tallies[keys.account].failures == free
+    real_clock = live.state.totp._clock
+    live.state.totp._clock = lambda: real_clock() + timedelta(seconds=30)  # a step no code was used in
+    try:
+        refused = c.post("/security/totp/disable", {"code": totp.at(live.state.totp._clock())})
+    finally:
+        live.state.totp._clock = real_clock
+    assert refused.status_code == 429 and "Too many" in refused.text
+    assert live.state.totp.enabled(login)
+
+
+def test_a_mail_users_wrong_passwords_at_turning_totp_off_count_as_the_web_passwords_guesses(
+        new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
+    """Turning a mail user's second factor off asks for the current password: a wrong one is
+    counted under the name the web's login counts that password under while the factor is on
+    (`web:<address>`, not the address's own, which IMAP and SMTP AUTH fill with app password
+    guesses), and after the free ones it is refused, the right password too."""
+    from mailgothai.core.login_budget import keys_for
+    from mailgothai.services.auth import web_password_name
+    from mailgothai.services.second_factor import SELF_SERVICE_SOURCE
+    from mailgothai.store.login_budget import LoginTallies
+
+    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
+    clerk = f"clerk@{domain}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+    c = new_client()
+    c.login_user(clerk)
+    c.get("/me/security")
+    assert c.post("/me/totp/begin").status_code == 303
+    secret = _pending_secret(c)
+    assert c.post("/me/totp/confirm", {"current_password": PASSWORD,
+                                       "code": pyotp.TOTP(secret).now()}).status_code == 200
+    c.get("/me/security")
+    free = live.settings.login_free_failures
+    assert [c.post("/me/totp/disable", {"current_password": f"guess-{i}"}).status_code
+            for i in range(free)] == [400] * free
+    source = f"{SELF_SERVICE_SOURCE}:{clerk}"
+    web, own = keys_for(web_password_name(clerk), source), keys_for(clerk, source)
+    tallies = LoginTallies(live.state.backends.store).read((*web.all, *own.all))
+    assert tallies[web.pair].failures == free and tallies[web.account].failures == free
+    assert own.pair not in tallies and own.account not in tallies
+    refused = c.post("/me/totp/disable", {"current_password": PASSWORD})
+    assert refused.status_code == 400 and "too many wrong passwords" in refused.text
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        from mailgothai.services.second_factor import has_second_factor
+
+        assert has_second_factor(svc.backends, clerk)

@@ -59,7 +59,7 @@ def _start_session(ctx: Ctx, kind: str, login: str, stage: str, subject: str = "
     ctx.set_cookies.append((SESSION_COOKIE, session.token, None))
 
 
-def _locked_message(ctx: Ctx, seconds: int) -> str:
+def locked_message(ctx: Ctx, seconds: int) -> str:
     minutes = max(1, -(-seconds // 60))
     return ctx.gettext("Too many failed logins. Try again in %(minutes)s minutes.") % {"minutes": minutes}
 
@@ -70,7 +70,7 @@ def admin_login(ctx: Ctx) -> Response:
         return ctx.render("login.html", form=form, user_login=False)
     outcome = ctx.state.auth.admin(ctx.field("login"), ctx.field("password"), client_ip(ctx.request))
     if outcome.locked_for:
-        form.general_error = _locked_message(ctx, outcome.locked_for)
+        form.general_error = locked_message(ctx, outcome.locked_for)
         return ctx.render("login.html", 429, form=form.filled(ctx.form), user_login=False)
     if not outcome.ok:
         form.general_error = ctx.gettext("The login or the password is not right.")
@@ -106,7 +106,7 @@ def totp_login(ctx: Ctx) -> Response:
     outcome = ctx.state.auth.admin_code(login, client_ip(ctx.request),
                                         lambda: ctx.state.totp.verify(login, ctx.field("code")))
     if outcome.locked_for:
-        form.general_error = _locked_message(ctx, outcome.locked_for)
+        form.general_error = locked_message(ctx, outcome.locked_for)
         return ctx.render("form.html", 429, form=form)
     if not outcome.ok:
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")
@@ -143,7 +143,7 @@ def user_login(ctx: Ctx) -> Response:
         return ctx.render("login.html", form=form, user_login=True)
     outcome = ctx.state.auth.user(ctx.field("email"), ctx.field("password"), client_ip(ctx.request))
     if outcome.locked_for:
-        form.general_error = _locked_message(ctx, outcome.locked_for)
+        form.general_error = locked_message(ctx, outcome.locked_for)
         return ctx.render("login.html", 429, form=form.filled(ctx.form), user_login=True)
     if not outcome.ok:
         form.general_error = ctx.gettext("The address or the password is not right.")
@@ -172,7 +172,7 @@ def user_totp_login(ctx: Ctx) -> Response:
     outcome = ctx.state.auth.user_code(login, client_ip(ctx.request),
                                        lambda: second_step(ctx.state.backends, login, ctx.field("code")))
     if outcome.locked_for:
-        form.general_error = _locked_message(ctx, outcome.locked_for)
+        form.general_error = locked_message(ctx, outcome.locked_for)
         return ctx.render("form.html", 429, form=form)
     if not outcome.ok:
         form.errors["code"] = ctx.gettext("The code is not right (or was already used); try the next one.")

@@ -7,11 +7,12 @@ from starlette.routing import Route
 
 from mailgothai.errors import InvalidInput, MailGoThaiError
 from mailgothai.services.auth import utcnow
+from mailgothai.services.second_factor import SELF_SERVICE_SOURCE
 from mailgothai.services.tokens import DEFAULT_DAYS, MAX_DAYS
 from mailgothai.web.context import NOTICES, Access, Ctx, page
 from mailgothai.web.i18n import N_
 from mailgothai.web.messages import describe_error
-from mailgothai.web.routes.auth import qr_svg
+from mailgothai.web.routes.auth import locked_message, qr_svg
 
 NOTICES.update({
     "totp-off": N_("The second factor is off."),
@@ -54,7 +55,13 @@ def totp_disable(ctx: Ctx) -> Response:
     login = ctx.actor.login
     if ctx.state.settings.web_require_totp:
         return overview(ctx, 400, error=ctx.gettext("The operator requires a second factor; it cannot be turned off."))
-    if not ctx.state.totp.verify(login, ctx.field("code")):
+    # counted as the login's code step is (under code:<login>), from the session's own source as
+    # every check asked again of a logged-in user: a session cannot try codes faster than a login
+    outcome = ctx.state.auth.admin_code(login, f"{SELF_SERVICE_SOURCE}:{login}",
+                                        lambda: ctx.state.totp.verify(login, ctx.field("code")))
+    if outcome.locked_for:
+        return overview(ctx, 429, error=locked_message(ctx, outcome.locked_for))
+    if not outcome.ok:
         return overview(ctx, 400, error=ctx.gettext("The code is not right (or was already used); try the next one."))
     ctx.state.totp.disable(login)
     ctx.state.backends.audit.record(actor=login, origin="web", action="admin.totp_disable", object_type="admin",
