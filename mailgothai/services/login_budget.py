@@ -15,6 +15,7 @@ failures; at several processes, that many each.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import weakref
@@ -156,6 +157,35 @@ class LoginBudget:
         clears the pair (e.g. the password could not be checked): it is no longer in flight,
         and nothing is counted or cleared."""
         self._settle(account, ip, "released")
+
+    def counted(self, account: str, ip: str, check: Callable[[], bool]) -> bool:
+        """`check` (a password or code asked again of someone logged in), counted as a login:
+        while the pair is refused, Exhausted without calling it; else after the verdict's wait,
+        its answer — a right one clears the pair, a wrong one counts. One that raises (the
+        directory away) made no guess: nothing counted."""
+        decided = self.check(account, ip)
+        if decided.refused:
+            raise Exhausted(decided.refuse_for)
+        if decided.delay:
+            time.sleep(decided.delay)
+        try:
+            right = check()
+        except BaseException:
+            self.released(account, ip)
+            raise
+        if right:
+            self.succeeded(account, ip)
+        else:
+            self.failed(account, ip)
+        return right
+
+
+class Exhausted(Exception):
+    """The budget refuses an attempt without checking it, for `minutes` more (at least 1)."""
+
+    def __init__(self, refuse_for: float) -> None:
+        super().__init__(f"refused for {refuse_for:.0f} s")
+        self.minutes = max(1, math.ceil(refuse_for / 60))
 
 
 _shared: weakref.WeakKeyDictionary[object, LoginBudget] = weakref.WeakKeyDictionary()

@@ -12,35 +12,24 @@ form would let it; a right one clears only its own pair.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 
 from mailgothai.core.reasons import Reason, Why
 from mailgothai.errors import InvalidInput
 from mailgothai.services.auth import Clock, code_name, utcnow
 from mailgothai.services.backends import Backends
-from mailgothai.services.login_budget import LoginBudget, rules_from
+from mailgothai.services.login_budget import Exhausted, LoginBudget, shared_budget
 from mailgothai.services.totp import TotpService
 
 
 def _counted(budget: LoginBudget, name: str, source: str, field: str, check: Callable[[], bool],
              wrong: Reason, refused: Callable[[int], Reason]) -> None:
-    verdict = budget.check(name, source)
-    if verdict.refused:
-        raise InvalidInput(field, refused(max(1, math.ceil(verdict.refuse_for / 60))))
-    if verdict.delay:
-        time.sleep(verdict.delay)
     try:
-        ok = check()
-    except BaseException:
-        budget.released(name, source)  # no answer (the directory down): no guess was made
-        raise
-    if ok:
-        budget.succeeded(name, source)
-        return
-    budget.failed(name, source)
-    raise InvalidInput(field, wrong)
+        right = budget.counted(name, source, check)
+    except Exhausted as exhausted:
+        raise InvalidInput(field, refused(exhausted.minutes)) from None
+    if not right:
+        raise InvalidInput(field, wrong)
 
 
 def reauthenticate_admin(backends: Backends, login: str, password: str, code: str = "",
@@ -52,7 +41,7 @@ def reauthenticate_admin(backends: Backends, login: str, password: str, code: st
 
     if not password:
         raise InvalidInput("password", Why.REQUIRED())
-    budget = LoginBudget(backends.store, rules_from(backends.settings))
+    budget = shared_budget(backends.store, backends.settings)
     source = f"{SELF_SERVICE_SOURCE}:{login}"
     _counted(budget, login, source, "password", lambda: backends.admins.check_password(login, password),
              Why.NOT_CURRENT_PASSWORD(), lambda minutes: Why.CURRENT_PASSWORD_REFUSED(minutes=minutes))

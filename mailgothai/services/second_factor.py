@@ -17,8 +17,6 @@ entry again now (SIGUSR1), relays elsewhere within relay_lookup_cache_ttl.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +31,7 @@ from mailgothai.services.auth import Clock, utcnow, web_password_name
 from mailgothai.services.backends import Backends
 from mailgothai.services.base import Service
 from mailgothai.services.domain_routing import login_names
-from mailgothai.services.login_budget import shared_budget
+from mailgothai.services.login_budget import Exhausted, shared_budget
 from mailgothai.services.totp import TotpService
 from mailgothai.store.second_factor import AppPasswordUses, RecoveryCodes, UserTotp
 from mailgothai.store.totp import TotpRecords
@@ -89,22 +87,10 @@ def check_current_password(backends: Backends, email: str, password: str) -> boo
     web_hash = directory.web_password(email)
     name = email if web_hash is None else web_password_name(email)
     source = f"{SELF_SERVICE_SOURCE}:{email}"
-    verdict = budget.check(name, source)
-    if verdict.refused:
-        raise InvalidInput("current_password",
-                           Why.CURRENT_PASSWORD_REFUSED(minutes=max(1, math.ceil(verdict.refuse_for / 60))))
-    if verdict.delay:
-        time.sleep(verdict.delay)
     try:
-        right = _main_password_is(backends, directory, web_hash, email, password)
-    except BaseException:
-        budget.released(name, source)  # not checked (the directory away): no guess counted
-        raise
-    if right:
-        budget.succeeded(name, source)
-        return True
-    budget.failed(name, source)
-    return False
+        return budget.counted(name, source, lambda: _main_password_is(backends, directory, web_hash, email, password))
+    except Exhausted as refused:
+        raise InvalidInput("current_password", Why.CURRENT_PASSWORD_REFUSED(minutes=refused.minutes)) from None
 
 
 def _verifies(password: str, stored: str) -> bool:
