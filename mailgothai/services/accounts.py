@@ -124,8 +124,8 @@ class AccountService(Service):
         action = "account.activate" if status is Status.ACTIVE else "account.suspend"
         self.audit(action, "account", before.email, before.domain, before=before, after=after)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [before.email]))
-        if status is not Status.ACTIVE:  # its open IMAP sessions end too (also those into shared mailboxes)
-            self.b.doveadm.kick([before.email])
+        if status is not Status.ACTIVE:  # its open IMAP and SMTP sessions end too (also those into shared mailboxes)
+            self.b.end_sessions([before.email])
         return after
 
     def set_password(self, email: str, password: PasswordInput, *, must_change: bool = True) -> str | None:
@@ -147,10 +147,10 @@ class AccountService(Service):
                 after["recovery_address_removed"] = removed
         self.audit("account.password", "account", account.email, account.domain, after=after)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
-        # An intruder's IMAP and ManageSieve sessions, opened with the old password, end now
-        # (after the flush, so none logs in again with it); the user's clients log in anew.
-        self.b.doveadm.kick([account.email])
-        self.b.tell_relay()  # this node's relay reads the entry again: the mark applies to SMTP AUTH at once
+        # An intruder's IMAP, ManageSieve and SMTP sessions, opened with the old password, end
+        # now (after the flush, so none logs in again with it); the user's clients log in anew.
+        # The relay reads the entry again: the change-at-next-login mark applies to AUTH at once.
+        self.b.end_sessions([account.email])
         if secrets is not None:  # whoever is logged in is out
             secrets.end_web_sessions(account.email)
         return generated

@@ -244,6 +244,15 @@ class Backends:
         elsewhere see the change within relay_lookup_cache_ttl."""
         notify_relay(self.settings)
 
+    def end_sessions(self, logins: list[str]) -> None:
+        """Sessions these accounts opened before a change of their password, status or
+        rights end now on this node: Dovecot's IMAP and ManageSieve sessions (doveadm kick;
+        `*@DOMAIN` for a whole domain) and the relay's SMTP sessions, which end at their next
+        command once the relay reads the entries again (relay/handler._login_holds). Relays
+        elsewhere end theirs within relay_lookup_cache_ttl; Dovecot elsewhere keeps its own."""
+        self.doveadm.kick(logins)
+        self.tell_relay()
+
     def close(self) -> None:
         self.gateway.close()
         self.store.close()

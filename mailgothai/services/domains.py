@@ -111,6 +111,8 @@ class DomainService(Service):
         # Logins of everyone in the domain must see the change; Dovecot's cache is
         # flushed whole (a per-domain flush would need every user's name).
         self.b.doveadm.flush_all()
+        if status is not Status.ACTIVE:  # and its users' open IMAP, ManageSieve and SMTP sessions end
+            self.b.end_sessions([f"*@{before.name}"])
         return after
 
     def recount(self, name: str) -> Domain:

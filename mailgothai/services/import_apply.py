@@ -162,7 +162,7 @@ class Applier:
         stopped = [after.email for before, after in written
                    if after.status is not Status.ACTIVE and after.status is not before.status]
         if stopped:
-            self.b.doveadm.kick(stopped)
+            self.b.end_sessions(stopped)
 
     # ---- after a crash, or a failure ------------------------------------------
     # What the job has booked in its domains' counters is in its rows' states: RESERVED and

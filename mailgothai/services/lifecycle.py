@@ -90,8 +90,7 @@ class LifecycleService(Service):
             self.b.snapshots.forget([a.email for a in accounts])
             done += len(accounts)
         self.b.doveadm.flush_all()
-        self.b.doveadm.kick([f"*@{domain.name}"])
-        self.b.tell_relay()
+        self.b.end_sessions([f"*@{domain.name}"])
         return done
 
     def _retire(self, account: Account, domain: Domain | None, size: int | None) -> RetainedAccount:
@@ -133,9 +132,8 @@ class LifecycleService(Service):
         and open sessions end, the relay of this node drops its cached answers, and usage
         readings kept by address are forgotten (a new holder starts with none)."""
         self.b.doveadm.flush_auth_cache(login_names(self.b, addresses))
-        self.b.doveadm.kick(addresses)
+        self.b.end_sessions(addresses)
         self.b.snapshots.forget(addresses)
-        self.b.tell_relay()
 
     # ---- reading ------------------------------------------------------------------------
     def deleted(self, domain: str) -> list[RetainedAccount]:

@@ -254,7 +254,7 @@ class PasswordResetService(_Base):
                             object_type="account", object_id=account.email, domain=account.domain,
                             after={"by": "reset link"})
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
-        self.b.doveadm.kick([account.email])  # its IMAP and ManageSieve sessions too (an intruder's)
+        self.b.end_sessions([account.email])  # its IMAP, ManageSieve and SMTP sessions too (an intruder's)
         if self.b.account_secrets is not None:  # whoever was logged in with the old one is out
             self.b.account_secrets.end_web_sessions(account.email)
         notify(self.mailer, account.email, pr.reset_notice_mail(account=account.email, now=now))

@@ -268,8 +268,7 @@ def revoke(backends: Backends, email: str, app_id: str, actor: str, origin: str)
     backends.audit.record(actor=actor, origin=origin, action="account.app_password_revoke", object_type="account",
                           object_id=f"{email} {app.id} {app.name}", domain=email.rpartition("@")[2])
     backends.doveadm.flush_auth_cache(login_names(backends, [email]))
-    backends.doveadm.kick([email])  # sessions opened with it end now (the others log in again)
-    backends.tell_relay()  # this machine's relay reads the entry (its new entryCSN) again now
+    backends.end_sessions([email])  # sessions opened with it end now (the others log in again)
     return app
 
 

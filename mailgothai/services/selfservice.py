@@ -52,10 +52,10 @@ class SelfService:
         self.b.audit.record(actor=self.email, origin="web-self", action="account.password", object_type="account",
                             object_id=self.email, domain=account.domain)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [self.email]))
-        # Its IMAP and ManageSieve sessions end too: one who changes a password after a
+        # Its IMAP, ManageSieve and SMTP sessions end too: one who changes a password after a
         # suspected break-in wants the others out; the user's own mail client logs in again,
         # with the new password.
-        self.b.doveadm.kick([self.email])
+        self.b.end_sessions([self.email])
         if self.b.account_secrets is not None:
             if account.mailbox_id:  # a reset link asked for before (by whoever) no longer sets it
                 self.b.account_secrets.void_reset_links(account.mailbox_id)

@@ -143,8 +143,7 @@ class SharedMailboxService(Service):
                            "mailbox_id": shared.mailbox_id, "members": [m.email for m in members]},
                    after={"quarantined_dropped": dropped} if dropped else None)
         self.b.doveadm.flush_auth_cache([shared.address, *login_names(self.b, [m.email for m in members])])
-        self.b.doveadm.kick([m.email for m in members])
-        self.b.tell_relay()
+        self.b.end_sessions([m.email for m in members])
 
     def _member(self, shared: SharedMailbox, member: str) -> str:
         email = normalize_address(member, "member")

@@ -1,7 +1,8 @@
 """A new password ends the account's open IMAP and ManageSieve sessions, against the real
 Dovecot: after a break-in, an intruder's session opened with the old password must not
 outlive it. So for an admin's reset, a reset through the link, and the user's own change
-(whose own mail client logs in again, with the new password)."""
+(whose own mail client logs in again, with the new password); and a domain's suspension
+ends its accounts' sessions."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import cast
 import pytest
 
 from mailgothai.core import password_reset as pr
+from mailgothai.core.models import Status
 from mailgothai.services.password_reset import PasswordResetService, RecoveryService, ResetConfig, confirm_recovery
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
@@ -123,6 +125,19 @@ def test_the_users_own_change_ends_the_accounts_open_sessions(stack: Settings, s
         SelfService(services.backends, user, cast(UsageRefresher, None)).change_password(OLD, NEW, NEW)
         assert alive() == (False, False)
     assert mail.can_login(user, NEW) and not mail.can_login(user, OLD)
+
+
+def test_suspending_a_domain_ends_its_accounts_open_sessions_and_no_others(
+        stack: Settings, services: Services, domain: str, mail: MailClients) -> None:
+    """An operator suspends an agency (a break-in, an unpaid bill): its users' open IMAP and
+    ManageSieve sessions end too, not only their next logins; another agency's go on."""
+    other = services.domains.add(f"k{uuid.uuid4().hex[:8]}.go.th").name
+    user, bystander = _user(services, other), _user(services, domain)
+    with _open_sessions(stack, mail, user) as alive, _open_sessions(stack, mail, bystander) as bystanders:
+        services.domains.set_status(other, Status.DISABLED)
+        assert alive() == (False, False)
+        assert bystanders() == (True, True)
+    assert not mail.can_login(user, OLD) and mail.can_login(bystander, OLD)
 
 
 def _token(message: bytes, path: str) -> str:

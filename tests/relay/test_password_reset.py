@@ -12,7 +12,6 @@ import email
 import email.policy
 import hashlib
 import imaplib
-import re
 import smtplib
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,6 @@ import pytest
 from sqlalchemy import select
 
 from mailgothai.core import password_reset as pr
-from mailgothai.services.backends import Backends
 from mailgothai.services.password_reset import (
     LinkRefused,
     PasswordResetService,
@@ -41,11 +39,11 @@ from mailgothai.settings import Settings
 from mailgothai.store.password_resets import ResetTokenRow
 from relay.conftest import FakeRemote, MailDomain
 from relay.helpers import PASSWORD, dns_records, inbox_subjects, perl_verify, reload_relay, submission, wait_for
+from relay.reset_links import PUBLIC_URL, Outbox, confirmed_recovery_and_link, link_in, outside_address
 from tests.web.conftest import Client, Live, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]
 
-PUBLIC_URL = "https://mail.example.go.th"
 NEW_PASSWORD = "Ladprao-Station-77"
 PER_ADDRESS, PER_IP = 2, 6
 
@@ -81,18 +79,6 @@ def _close_people() -> Iterator[None]:
     yield
     while Person.made:
         Person.made.pop().close()
-
-
-def outside_address() -> str:
-    return f"home-{uuid.uuid4().hex[:10]}@outside.example"
-
-
-def link_in(message: bytes, path: str) -> str:
-    body = email.message_from_bytes(message, policy=email.policy.default).get_body()
-    assert body is not None
-    found = re.search(re.escape(PUBLIC_URL + path) + r"/([A-Za-z0-9_-]{43})\b", body.get_content())
-    assert found, body.get_content()
-    return found.group(1)
 
 
 def set_and_confirm_recovery(web: Live, remote: FakeRemote, user: str) -> str:
@@ -264,14 +250,6 @@ def test_a_recovery_address_is_outside_the_service_and_needs_the_current_passwor
     assert "อยู่ในระบบนี้" in r.text  # the reason in Thai
 
 
-class Outbox:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list[str], bytes]] = []
-
-    def send(self, account: str, recipients: list[str], message: bytes) -> None:
-        self.sent.append((account, recipients, message))
-
-
 def test_a_link_is_refused_once_expired_and_a_reset_ends_change_at_next_login(
         services: Services, relay: Settings, mail_domain: MailDomain) -> None:
     """The clock moved, not waited for: the service with an injected clock, on the real
@@ -413,19 +391,6 @@ def test_a_reset_with_the_second_factor_on_sets_the_web_password_only(
     assert intruder.get("/me").headers.get("location", "").startswith("/mail/login")
 
 
-def _confirmed_recovery_and_link(backends: Backends, user: str, config: ResetConfig,
-                                 outbox: Outbox) -> tuple[str, str]:
-    """(a confirmed recovery address, an open reset link sent to it), as an intruder who
-    knew the password would have arranged them."""
-    address = outside_address()
-    RecoveryService(backends, user, config, outbox).set(address, PASSWORD)
-    confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), outbox)
-    assert PasswordResetService(backends, config, outbox).send_reset(user)
-    token = link_in(outbox.sent[-1][2], "/mail/reset")
-    assert PasswordResetService(backends, config, outbox).check_link(token).email == user
-    return address, token
-
-
 def test_an_admins_reset_voids_the_open_links_and_removes_the_recovery_address(
         services: Services, relay: Settings, mail_domain: MailDomain) -> None:
     """After a break-in the admin resets the password: the intruder's recovery address and
@@ -433,7 +398,7 @@ def test_an_admins_reset_voids_the_open_links_and_removes_the_recovery_address(
     user = mail_domain.account("broken-in")
     backends = services.backends
     config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
-    address, token = _confirmed_recovery_and_link(backends, user, config, outbox)
+    address, token = confirmed_recovery_and_link(backends, user, config, outbox)
 
     services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     resets = PasswordResetService(backends, config, outbox)
@@ -454,7 +419,7 @@ def test_the_users_own_change_voids_the_open_reset_links(
     user = mail_domain.account("changes-own")
     backends = services.backends
     config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
-    address, token = _confirmed_recovery_and_link(backends, user, config, outbox)
+    address, token = confirmed_recovery_and_link(backends, user, config, outbox)
 
     SelfService(backends, user, cast(UsageRefresher, None)).change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
     resets = PasswordResetService(backends, config, outbox)
@@ -473,7 +438,7 @@ def test_a_new_recovery_address_voids_the_links_sent_to_the_old_one(
     user = mail_domain.account("moves-recovery")
     backends = services.backends
     config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
-    old_address, token = _confirmed_recovery_and_link(backends, user, config, outbox)
+    old_address, token = confirmed_recovery_and_link(backends, user, config, outbox)
     RecoveryService(backends, user, config, outbox).set(outside_address(), PASSWORD)  # not confirmed yet
     old_confirm = link_in(outbox.sent[-1][2], "/mail/recovery/confirm")
     RecoveryService(backends, user, config, outbox).set(outside_address(), PASSWORD)

@@ -10,22 +10,30 @@ about (a suspension): the last test waits for that by polling, without timing an
 
 from __future__ import annotations
 
+import dataclasses
 import smtplib
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 
+from mailgothai.core import password_reset as pr
 from mailgothai.core.models import Status
+from mailgothai.services.password_reset import PasswordResetService, ResetConfig
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
+from mailgothai.services.selfservice import SelfService
+from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with
 from relay.helpers import PASSWORD, message, submission, wait_for
+from relay.reset_links import PUBLIC_URL, Outbox, confirmed_recovery_and_link
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]  # failed SMTP AUTH logins pass the login budget
 
 NEW_PASSWORD = "Reset-after-a-break-in-3"
 TTL = 2  # relay_lookup_cache_ttl of the last test
+LONG_TTL = 600  # longer than any wait of these tests
 
 
 def login(settings: Settings, user: str, password: str) -> int:
@@ -114,15 +122,54 @@ def test_a_suspension_ends_the_accounts_open_session_and_no_one_elses(
     assert login(relay, user, PASSWORD) == 535
 
 
+@pytest.mark.parametrize("change", ["own change", "reset link", "suspension", "domain suspension"])
+def test_with_the_lookup_cache_on_every_service_change_ends_the_session_at_once(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP], change: str) -> None:
+    """With answers cached for longer than any wait here, the services tell this node's relay
+    about every change that ends a login (the user's own new password, one set through a
+    reset link, the account's or its domain's suspension): the session's next MAIL FROM is
+    refused, long before the cache would have let the relay see it by itself."""
+    with relay_with(relay, relay_lookup_cache_ttl=LONG_TTL) as cached:
+        user = mail_domain.account("told")
+        client = open_session(cached, session_of, user)
+        assert sends(client, user, "before") and sends(client, user, "from the cache")
+        backends = mail_domain.services.backends
+        if change == "own change":
+            SelfService(backends, user, cast(UsageRefresher, None)).change_password(PASSWORD, NEW_PASSWORD,
+                                                                                   NEW_PASSWORD)
+        elif change == "reset link":
+            config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+            _, token = confirmed_recovery_and_link(backends, user, config, outbox)
+            PasswordResetService(backends, config, outbox).reset(token, NEW_PASSWORD, NEW_PASSWORD)
+        elif change == "suspension":
+            mail_domain.services.accounts.set_status(user, Status.DISABLED)
+        else:
+            mail_domain.services.domains.set_status(mail_domain.name, Status.DISABLED)
+
+        def refused() -> tuple[int, bytes] | None:
+            code, text = client.mail(user)
+            if code == 250:
+                client.rset()
+                return None
+            return code, text
+
+        # The relay handles its signal between commands: a MAIL FROM may come first. The
+        # bound is far below the cache's life, which the relay would otherwise wait out.
+        code, text = wait_for(refused, f"the session refused after the {change}", timeout=LONG_TTL / 10)
+        assert code == 421 and b"Login no longer valid" in text
+
+
 def test_with_the_lookup_cache_on_a_session_ends_within_its_time_to_live(
         relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP]) -> None:
-    """A suspension does not signal the relay: the session's MAIL FROM is accepted while
-    the lookup's answer from before it is cached, and refused once it was read again."""
+    """A change nobody tells this relay about (made on another node: here written to the
+    directory without the services): the session's MAIL FROM is accepted while the lookup's
+    answer from before it is cached, and refused once it was read again."""
     with relay_with(relay, relay_lookup_cache_ttl=TTL) as cached:
         user = mail_domain.account("cached")
         client = open_session(cached, session_of, user)
         assert sends(client, user, "before") and sends(client, user, "from the cache")
-        mail_domain.services.accounts.set_status(user, Status.DISABLED)
+        directory = mail_domain.services.backends.accounts
+        directory.save(dataclasses.replace(directory.get(user), status=Status.DISABLED))
 
         def refused() -> tuple[int, bytes] | None:
             code, text = client.mail(user)
