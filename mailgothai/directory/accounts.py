@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from mailgothai.core.app_passwords import AppPassword
 from mailgothai.core.models import Account, Status
 from mailgothai.directory import escaping as f
 from mailgothai.directory.app_passwords import password_change
@@ -143,13 +144,18 @@ class AccountDirectory:
         except NotFound:
             raise NotFound("account", account.email) from None
 
-    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False) -> None:
+    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False,
+                          drop_app_passwords: bool = False) -> list[AppPassword]:
+        """The new main password; the app passwords stay unless `drop_app_passwords` (then all
+        go in the same modify, and are returned). With the second factor on, web only (issue 20)."""
         try:
-            dn = self._layout.account(email)  # app passwords stay; with the second factor on, web only (issue 20)
-            self._gw.replace(dn, password_change(self._gw, dn, account_password_attributes(password_hash,
-                                                                                           must_change=must_change)))
+            dn = self._layout.account(email)
+            attributes, dropped = password_change(self._gw, dn, account_password_attributes(
+                password_hash, must_change=must_change), keep_apps=not drop_app_passwords)
+            self._gw.replace(dn, attributes)
         except NotFound:
             raise NotFound("account", email) from None
+        return dropped
 
     def set_must_change(self, email: str, must_change: bool) -> None:
         try:

@@ -8,7 +8,8 @@ entry (issue 20; core/app_passwords.py says why they are kept this way).
   mgtWebPassword, not in userPassword: no bind takes it, so neither IMAP nor SMTP AUTH,
   with no rule of theirs; only the app passwords open them. Turning it off puts it back.
 - A new main password (set_password_hash) goes where the main password lives now and
-  keeps the app passwords (password_change).
+  keeps the app passwords (password_change), unless it is set to take an account back
+  (an admin's reset, a reset link): then they go in the same modify.
 
 The application's DN reads userPassword never, mgtWebPassword only to check a web login.
 """
@@ -48,25 +49,29 @@ def credentials_at(gateway: Gateway, dn: str) -> tuple[list[AppPassword], bool]:
     return apps_of(entry), second_factor_of(entry)
 
 
-def password_change(gateway: Gateway, dn: str, attributes: dict[str, object]) -> dict[str, object]:
+def password_change(gateway: Gateway, dn: str, attributes: dict[str, object],
+                    keep_apps: bool = True) -> tuple[dict[str, object], list[AppPassword]]:
     """The attributes that set a new main password (userPassword, and the legacy mark, as
     directory/passwords.py makes them) rewritten for an entry that may hold app passwords
-    or have its second factor on: the app passwords stay; with the second factor on, the
-    new hash goes to mgtWebPassword (never marked for an upgrade at an IMAP login, which
-    the main password cannot make then). An entry with neither costs one read."""
+    or have its second factor on, and the app passwords that go with it: with `keep_apps`
+    they stay (none go); without, every one goes. With the second factor on, the new hash
+    goes to mgtWebPassword (never marked for an upgrade at an IMAP login, which the main
+    password cannot make then). An entry with neither costs one read."""
     entry = gateway.read(dn, (APP, SECOND_FACTOR))
     if entry is None:
-        return attributes
-    apps = [app.hash for app in apps_of(entry)]
+        return attributes, []
+    apps = apps_of(entry)
+    kept, dropped = (apps, []) if keep_apps else ([], apps)
+    changed = dict(attributes)
+    if dropped:
+        changed[APP] = None
     if second_factor_of(entry):
-        changed = dict(attributes)
         changed[WEB] = changed.pop("userPassword")
-        changed["userPassword"] = apps
+        changed["userPassword"] = [app.hash for app in kept]
         changed[LEGACY_MARK] = None
-        return changed
-    if apps:
-        return {**attributes, "userPassword": [attributes["userPassword"], *apps]}
-    return attributes
+    elif kept:
+        changed["userPassword"] = [attributes["userPassword"], *(app.hash for app in kept)]
+    return changed, dropped
 
 
 class AppPasswordDirectory:

@@ -134,9 +134,17 @@ class AccountService(Service):
         account = self.get(email)
         password_hash, generated = resolve_password(password, self.b.argon2, policy=policy_for(self.b, account.domain),
                                                     person=person_of(account))
-        self.b.accounts.set_password_hash(account.email, password_hash, must_change=must_change)
+        # A reset takes the account back (a break-in, a forgotten password): the app passwords
+        # go with the old password (an intruder who knew it could have made some), in the same
+        # write; the user makes new ones for its devices. Its own change keeps them.
+        dropped = self.b.accounts.set_password_hash(account.email, password_hash, must_change=must_change,
+                                                    drop_app_passwords=True)
         after: dict[str, object] = {"change_at_next_login": must_change}
         secrets = self.b.account_secrets
+        if dropped:
+            after["app_logins_revoked"] = [app.name for app in dropped]
+            if secrets is not None:
+                secrets.forget_app_uses(account.email, [app.id for app in dropped])
         if secrets is not None and account.mailbox_id:
             # A reset after a break-in: the intruder may have set (and confirmed) a recovery
             # address of its own, and asked for reset links. The address goes, and every open

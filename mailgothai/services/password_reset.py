@@ -248,11 +248,19 @@ class PasswordResetService(_Base):
         now = self.clock()
         if self.resets.use(pr.token_hash(token), pr.RESET, now) is None:
             raise LinkRefused("this link does not work (any more)")
-        self.b.accounts.set_password_hash(account.email, hash_password(new, self.b.argon2))
+        # As an admin's reset: the app passwords go with the old password (whoever took the
+        # account may have made some), in the same write.
+        dropped = self.b.accounts.set_password_hash(account.email, hash_password(new, self.b.argon2),
+                                                    drop_app_passwords=True)
         self.resets.void(account.mailbox_id, pr.RESET, now)
+        after: dict[str, object] = {"by": "reset link"}
+        if dropped:
+            after["app_logins_revoked"] = [app.name for app in dropped]
+            if self.b.account_secrets is not None:
+                self.b.account_secrets.forget_app_uses(account.email, [app.id for app in dropped])
         self.b.audit.record(actor=account.email, origin="web-reset", action="account.password",
                             object_type="account", object_id=account.email, domain=account.domain,
-                            after={"by": "reset link"})
+                            after=after)
         self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
         self.b.end_sessions([account.email])  # its IMAP, ManageSieve and SMTP sessions too (an intruder's)
         if self.b.account_secrets is not None:  # whoever was logged in with the old one is out

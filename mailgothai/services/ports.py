@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mailgothai.core.app_passwords import AppPassword
 from mailgothai.core.last_login import LastLogin, Owner
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, DomainLimits, RetainedAccount, Status
 from mailgothai.core.password_lifecycle import Lifecycle
@@ -73,7 +74,9 @@ class Accounts(Protocol):
     def get(self, email: str) -> Account: ...  # NotFound
     def save(self, account: Account) -> None: ...
     # must_change: the account is marked "change at next login" (issue 20); the time is stamped
-    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False) -> None: ...
+    # the new main password; every app password goes with it if drop_app_passwords (returned)
+    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False,
+                          drop_app_passwords: bool = False) -> list[AppPassword]: ...
     def set_must_change(self, email: str, must_change: bool) -> None: ...
     # (address, password set at, marked) of the domain's accounts set at or before `before`,
     # and those with no time at all (made before issue 20)
@@ -193,6 +196,8 @@ class AccountSecrets(Protocol):
     # an account deleted: its TOTP secret (pending or on), recovery codes and app passwords' last uses
     # go (they are kept by address: a later holder of the address inherits none, a restore none either)
     def forget_login(self, login: str) -> None: ...
+    # app passwords revoked with a reset: their last uses go
+    def forget_app_uses(self, login: str, app_ids: list[str]) -> None: ...
     # its password set anew (by the user or an admin): every open reset link stops working; how many
     def void_reset_links(self, mailbox_id: str) -> int: ...
     # an admin's reset (a break-in): the recovery address and its open links go; the address removed

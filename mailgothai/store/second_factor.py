@@ -138,6 +138,13 @@ class AccountSecrets:
             session.execute(delete(RecoveryAddressRow).where(RecoveryAddressRow.mailbox_id == mailbox_id))
             session.execute(delete(ResetTokenRow).where(ResetTokenRow.mailbox_id == mailbox_id))
 
+    def forget_app_uses(self, login: str, app_ids: list[str]) -> None:
+        if not app_ids:
+            return
+        with self._store.session() as session:
+            session.execute(delete(AppPasswordUse).where(AppPasswordUse.login == login,
+                                                         AppPasswordUse.app_id.in_(app_ids)))
+
     def forget_login(self, login: str) -> None:
         """A deleted account's TOTP secret (pending or on), recovery codes and app
         passwords' last uses: keyed by address, so none may wait there for the address's

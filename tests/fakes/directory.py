@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mailgothai.core.addresses import split_address
+from mailgothai.core.app_passwords import AppPassword
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, DomainLimits, RetainedAccount, Status
 from mailgothai.core.passwords import is_legacy_hash, verify_password
 from mailgothai.errors import AlreadyExists, DirectoryError, NotFound
@@ -160,11 +161,13 @@ class FakeAccounts:
             account, mailbox_id=current.mailbox_id, hold_reason=current.hold_reason,
             must_change_password=current.must_change_password, password_changed_at=current.password_changed_at)
 
-    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False) -> None:
+    def set_password_hash(self, email: str, password_hash: str, must_change: bool = False,
+                          drop_app_passwords: bool = False) -> list[AppPassword]:
         account = self.get(email)
         self.d.hashes[account.mailbox_id] = password_hash
         self.d.accounts[_key(email)] = dataclasses.replace(account, must_change_password=must_change,
                                                            password_changed_at=datetime.now(UTC))
+        return []  # the fake holds no app passwords (they live in the entry: tests against slapd)
 
     def set_must_change(self, email: str, must_change: bool) -> None:
         self.d.accounts[_key(email)] = dataclasses.replace(self.get(email), must_change_password=must_change)

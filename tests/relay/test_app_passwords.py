@@ -13,6 +13,7 @@ import re
 import smtplib
 import time
 from collections.abc import Iterator
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -28,6 +29,8 @@ from mailgothai.services.actor import Actor
 from mailgothai.services.lifecycle import LifecycleService
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
+from mailgothai.services.selfservice import SelfService
+from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with
 from relay.helpers import PASSWORD, submission
@@ -547,3 +550,32 @@ def test_an_app_password_never_replaces_a_legacy_main_hash_and_the_upgrade_keeps
     main_hash, mark = stored(relay, dn)
     assert mark is None and main_hash.startswith(argon2id_of(relay))
     assert imap_ok(relay, user, secret) and imap_ok(relay, user, PASSWORD)
+
+
+@pytest.mark.parametrize("second_factor", [False, True], ids=["password only", "totp on"])
+def test_an_admins_reset_revokes_the_app_passwords_the_users_own_change_keeps_them(
+        relay: Settings, web: Live, mail_domain: MailDomain, second_factor: bool) -> None:
+    """A reset takes an account back after a break-in: whoever knew the old password may
+    have made app passwords, which would open IMAP and SMTP past the reset. They go with
+    it (audited by name); the user's own change keeps them (its devices go on)."""
+    user = mail_domain.account(f"taken-back-{int(second_factor)}")
+    security = UserSecurity(mail_domain.services.backends, user)
+    _, kept = security.create_app_password("own phone", PASSWORD)
+    if second_factor:
+        secret = parse_qs(urlsplit(security.start_totp()).query)["secret"][0]
+        security.enable_totp(PASSWORD, pyotp.TOTP(secret).now())
+    own = f"{NEW_PASSWORD}-own"
+    SelfService(mail_domain.services.backends, user, cast(UsageRefresher, None)).change_password(PASSWORD, own, own)
+    assert imap_ok(relay, user, kept) and smtp_ok(relay, user, kept), "the user's own change keeps them"
+
+    _, intruders = security.create_app_password("intruder", own)
+    assert imap_ok(relay, user, intruders) and smtp_ok(relay, user, intruders)
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+    # the new password first: a refused login fills Dovecot's negative cache for NEGATIVE_TTL
+    assert imap_ok(relay, user, NEW_PASSWORD) is not second_factor  # with TOTP on, the web only
+    assert web_ok(web, user, NEW_PASSWORD) is not second_factor  # (then it asks for the code)
+    assert not smtp_ok(relay, user, intruders) and not smtp_ok(relay, user, kept)
+    assert not imap_ok(relay, user, intruders) and not imap_ok(relay, user, kept)
+    assert security.app_passwords() == []
+    [logged] = mail_domain.services.backends.audit.query(object_id=user, action="account.password", limit=1)
+    assert sorted(logged.after["app_logins_revoked"]) == ["intruder", "own phone"]

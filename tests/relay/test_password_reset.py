@@ -33,6 +33,7 @@ from mailgothai.services.password_reset import (
 )
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
+from mailgothai.services.second_factor import UserSecurity
 from mailgothai.services.selfservice import SelfService
 from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
@@ -412,6 +413,24 @@ def test_an_admins_reset_voids_the_open_links_and_removes_the_recovery_address(
     assert not resets.send_reset(user) and len(outbox.sent) == sent, "no reset mail goes to the old address"
     [record] = backends.audit.query(object_id=user, action="account.password")
     assert record.after == {"change_at_next_login": False, "recovery_address_removed": address}
+
+
+def test_a_reset_through_the_link_revokes_the_app_passwords(
+        services: Services, relay: Settings, mail_domain: MailDomain) -> None:
+    """The link takes back an account whose password was lost, perhaps to an intruder who
+    made app passwords with it: they go with the old password, named in the audit."""
+    user = mail_domain.account("link-apps")
+    backends = services.backends
+    _, app = UserSecurity(backends, user).create_app_password("tablet", PASSWORD)
+    assert smtp_login(relay, user, app)
+    config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+    _, token = confirmed_recovery_and_link(backends, user, config, outbox)
+    PasswordResetService(backends, config, outbox).reset(token, NEW_PASSWORD, NEW_PASSWORD)
+    assert imap_login(relay, user, NEW_PASSWORD) and smtp_login(relay, user, NEW_PASSWORD)
+    assert not smtp_login(relay, user, app) and not imap_login(relay, user, app)
+    assert UserSecurity(backends, user).app_passwords() == []
+    [record] = backends.audit.query(object_id=user, action="account.password", limit=1)
+    assert record.after == {"by": "reset link", "app_logins_revoked": ["tablet"]}
 
 
 def test_the_users_own_change_voids_the_open_reset_links(
