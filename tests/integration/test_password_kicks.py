@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import email
-import email.policy
-import re
 import socket
 import ssl
 import uuid
@@ -18,10 +15,11 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 import pytest
+from relay.reset_links import PUBLIC_URL, Outbox, confirmed_recovery_and_link
 
 from mailgothai.core import password_reset as pr
 from mailgothai.core.models import Status
-from mailgothai.services.password_reset import PasswordResetService, RecoveryService, ResetConfig, confirm_recovery
+from mailgothai.services.password_reset import PasswordResetService, ResetConfig
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
 from mailgothai.services.selfservice import SelfService
@@ -35,18 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.sql]
 OLD = "Old-session-pw-1x"
 NEW = "New-session-pw-2y"
 
-
-PUBLIC_URL = "https://mail.example.go.th"
-
-
-class Outbox:
-    """The reset mails, kept instead of sent (the links are read from them)."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send(self, account: str, recipients: list[str], message: bytes) -> None:
-        self.sent.append(message)
 
 
 class LoggedInSieve(ManageSieve):
@@ -107,13 +93,9 @@ def test_a_reset_through_the_link_ends_the_accounts_open_sessions(stack: Setting
                                                                   domain: str, mail: MailClients) -> None:
     user = _user(services, domain)
     config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
-    RecoveryService(services.backends, user, config, outbox).set(f"home-{uuid.uuid4().hex[:8]}@example.org", OLD)
-    confirm_recovery(services.backends, _token(outbox.sent[-1], "/mail/recovery/confirm"), outbox)
-    resets = PasswordResetService(services.backends, config, outbox)
-    assert resets.send_reset(user)
-    token = _token(outbox.sent[-1], "/mail/reset")
+    _, token = confirmed_recovery_and_link(services.backends, user, config, outbox, password=OLD)
     with _open_sessions(stack, mail, user) as alive:
-        resets.reset(token, NEW, NEW)
+        PasswordResetService(services.backends, config, outbox).reset(token, NEW, NEW)
         assert alive() == (False, False)
     assert mail.can_login(user, NEW) and not mail.can_login(user, OLD)
 
@@ -138,11 +120,3 @@ def test_suspending_a_domain_ends_its_accounts_open_sessions_and_no_others(
         assert alive() == (False, False)
         assert bystanders() == (True, True)
     assert not mail.can_login(user, OLD) and mail.can_login(bystander, OLD)
-
-
-def _token(message: bytes, path: str) -> str:
-    body = email.message_from_bytes(message, policy=email.policy.default).get_body()
-    assert body is not None
-    found = re.search(re.escape(PUBLIC_URL + path) + r"/([A-Za-z0-9_-]{43})\b", body.get_content())
-    assert found, body.get_content()
-    return found.group(1)

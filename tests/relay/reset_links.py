@@ -37,11 +37,11 @@ def link_in(message: bytes, path: str) -> str:
 
 
 def confirmed_recovery_and_link(backends: Backends, user: str, config: ResetConfig,
-                                 outbox: Outbox) -> tuple[str, str]:
+                                outbox: Outbox, password: str = PASSWORD) -> tuple[str, str]:
     """(a confirmed recovery address, an open reset link sent to it), as an intruder who
     knew the password would have arranged them."""
     address = outside_address()
-    RecoveryService(backends, user, config, outbox).set(address, PASSWORD)
+    RecoveryService(backends, user, config, outbox).set(address, password)
     confirm_recovery(backends, link_in(outbox.sent[-1][2], "/mail/recovery/confirm"), outbox)
     assert PasswordResetService(backends, config, outbox).send_reset(user)
     token = link_in(outbox.sent[-1][2], "/mail/reset")
