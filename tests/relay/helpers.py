@@ -43,6 +43,15 @@ def submission(settings: Settings, user: str | None = None, password: str = PASS
     return client
 
 
+def auth_code(settings: Settings, user: str, password: str) -> int:
+    """235 if the relay lets `user` in with `password` over submission, else the refusal's code."""
+    with submission(settings) as client:
+        try:
+            return client.login(user, password)[0]
+        except smtplib.SMTPAuthenticationError as exc:
+            return exc.smtp_code
+
+
 def plain_submission(settings: Settings) -> smtplib.SMTP:
     """The submission port without STARTTLS (to show what a client without TLS gets)."""
     client = smtplib.SMTP(settings.host, settings.submission_port, timeout=30)

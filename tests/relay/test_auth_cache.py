@@ -5,7 +5,6 @@ no signal sent to any of them — and the new one works."""
 
 from __future__ import annotations
 
-import smtplib
 import time
 from collections.abc import Iterator
 
@@ -17,21 +16,12 @@ from mailgothai.directory.layout import Layout
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with, second_relay
-from relay.helpers import PASSWORD, message, submission
+from relay.helpers import PASSWORD, auth_code, message, submission
 
 pytestmark = pytest.mark.integration
 
 NEW_PASSWORD = "Changed-after-a-leak-2"
 TTL = 2  # relay_lookup_cache_ttl of the second part
-
-
-def login(settings: Settings, user: str, password: str) -> int:
-    """235 if the relay lets `user` in with `password`, else the refusal's code."""
-    with submission(settings) as client:
-        try:
-            return client.login(user, password)[0]
-        except smtplib.SMTPAuthenticationError as exc:
-            return exc.smtp_code
 
 
 def sends(settings: Settings, user: str, password: str) -> bool:
@@ -69,26 +59,26 @@ def test_the_mail_server_reads_an_accounts_entry_csn_and_nothing_more(relay: Set
 def test_after_a_password_change_the_old_password_is_refused_and_the_new_one_works(
         relay: Settings, mail_domain: MailDomain) -> None:
     user = mail_domain.account("leaked")
-    assert [login(relay, user, PASSWORD) for _ in range(3)] == [235] * 3  # checked once, then cached
+    assert [auth_code(relay, user, PASSWORD) for _ in range(3)] == [235] * 3  # checked once, then cached
     mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
-    assert login(relay, user, PASSWORD) == 535
-    assert login(relay, user, NEW_PASSWORD) == 235
+    assert auth_code(relay, user, PASSWORD) == 535
+    assert auth_code(relay, user, NEW_PASSWORD) == 235
     assert sends(relay, user, NEW_PASSWORD)
-    assert login(relay, user, PASSWORD) == 535  # the new login did not bring the old one back
+    assert auth_code(relay, user, PASSWORD) == 535  # the new login did not bring the old one back
 
 
 def test_suspending_the_account_or_its_domain_ends_cached_logins(relay: Settings,
                                                                 mail_domain: MailDomain) -> None:
     user, other = mail_domain.account("suspended"), mail_domain.account("colleague")
-    assert [login(relay, u, PASSWORD) for u in (user, user, other, other)] == [235] * 4
+    assert [auth_code(relay, u, PASSWORD) for u in (user, user, other, other)] == [235] * 4
     mail_domain.services.accounts.set_status(user, Status.DISABLED)
-    assert login(relay, user, PASSWORD) == 535
-    assert login(relay, other, PASSWORD) == 235
+    assert auth_code(relay, user, PASSWORD) == 535
+    assert auth_code(relay, other, PASSWORD) == 235
     mail_domain.services.domains.set_status(mail_domain.name, Status.DISABLED)
-    assert login(relay, other, PASSWORD) == 535
+    assert auth_code(relay, other, PASSWORD) == 535
     mail_domain.services.domains.set_status(mail_domain.name, Status.ACTIVE)
     mail_domain.services.accounts.set_status(user, Status.ACTIVE)
-    assert login(relay, user, PASSWORD) == 235 and login(relay, other, PASSWORD) == 235
+    assert auth_code(relay, user, PASSWORD) == 235 and auth_code(relay, other, PASSWORD) == 235
 
 
 # ---- two relays with a lookup cache: the bound is its time to live ----------------------
@@ -102,13 +92,13 @@ def test_two_relays_refuse_the_old_password_within_the_lookup_cache_time(
         two_relays: tuple[Settings, Settings], mail_domain: MailDomain) -> None:
     user = mail_domain.account("two-relays")
     for settings in two_relays:
-        assert [login(settings, user, PASSWORD) for _ in range(2)] == [235, 235]
+        assert [auth_code(settings, user, PASSWORD) for _ in range(2)] == [235, 235]
     mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     time.sleep(TTL + 1)  # what each relay read of the entry before the change has expired
     for settings in two_relays:
-        assert login(settings, user, PASSWORD) == 535
-        assert login(settings, user, NEW_PASSWORD) == 235
+        assert auth_code(settings, user, PASSWORD) == 535
+        assert auth_code(settings, user, NEW_PASSWORD) == 235
     mail_domain.services.accounts.set_status(user, Status.DISABLED)
     time.sleep(TTL + 1)
     for settings in two_relays:
-        assert login(settings, user, NEW_PASSWORD) == 535
+        assert auth_code(settings, user, NEW_PASSWORD) == 535

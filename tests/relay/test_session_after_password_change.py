@@ -26,7 +26,7 @@ from mailgothai.services.selfservice import SelfService
 from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with
-from relay.helpers import PASSWORD, message, submission, wait_for
+from relay.helpers import PASSWORD, auth_code, message, submission, wait_for
 from relay.reset_links import PUBLIC_URL, Outbox, confirmed_recovery_and_link
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]  # failed SMTP AUTH logins pass the login budget
@@ -34,15 +34,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.sql]  # failed SMTP AUTH logi
 NEW_PASSWORD = "Reset-after-a-break-in-3"
 TTL = 2  # relay_lookup_cache_ttl of the last test
 LONG_TTL = 600  # longer than any wait of these tests
-
-
-def login(settings: Settings, user: str, password: str) -> int:
-    """235 if the relay lets `user` in with `password`, else the refusal's code."""
-    with submission(settings) as client:
-        try:
-            return client.login(user, password)[0]
-        except smtplib.SMTPAuthenticationError as exc:
-            return exc.smtp_code
 
 
 def sends(client: smtplib.SMTP, user: str, subject: str) -> bool:
@@ -81,7 +72,7 @@ def test_an_admin_reset_ends_the_open_session_of_the_old_password_and_the_new_on
     assert sends(intruder, user, "sent with the stolen password")
     mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     assert_ended(intruder, user)
-    assert login(relay, user, PASSWORD) == 535
+    assert auth_code(relay, user, PASSWORD) == 535
     owner = open_session(relay, session_of, user, NEW_PASSWORD)
     assert sends(owner, user, "first with the new password") and sends(owner, user, "and again")
 
@@ -107,7 +98,7 @@ def test_a_revoked_app_password_ends_its_open_session(relay: Settings, mail_doma
     assert sends(phone, user, "from the phone")
     security.revoke_app_password(app.id)
     assert_ended(phone, user)
-    assert login(relay, user, secret) == 535
+    assert auth_code(relay, user, secret) == 535
     assert sends(open_session(relay, session_of, user), user, "the main password still sends")
 
 
@@ -119,7 +110,7 @@ def test_a_suspension_ends_the_accounts_open_session_and_no_one_elses(
     mail_domain.services.accounts.set_status(user, Status.DISABLED)
     assert_ended(theirs, user)
     assert sends(other, colleague, "the colleague's session goes on")
-    assert login(relay, user, PASSWORD) == 535
+    assert auth_code(relay, user, PASSWORD) == 535
 
 
 @pytest.mark.parametrize("change", ["own change", "reset link", "suspension", "domain suspension"])
