@@ -82,6 +82,19 @@ def _pending_secret(client: Client) -> str:
     return parse_qs(urlsplit(unescape(found.group(1))).query)["secret"][0] if found else ""
 
 
+def _clerk_on_security_page(new_client, live: Live):  # type: ignore[no-untyped-def]
+    """(a new mail user of a new domain, its browser logged in on "My security")."""
+    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
+    clerk = f"clerk@{domain}"
+    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
+        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
+        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
+    browser = new_client()
+    browser.login_user(clerk)
+    browser.get("/me/security")
+    return clerk, browser
+
+
 def test_a_pending_mail_user_secret_never_passes_to_the_next_holder_of_the_address(
         new_client, live: Live) -> None:  # type: ignore[no-untyped-def]
     """The secrets are kept by address: a deleted account's, pending or on, go with it (a
@@ -90,14 +103,7 @@ def test_a_pending_mail_user_secret_never_passes_to_the_next_holder_of_the_addre
     from mailgothai.services.second_factor import UserSecurity
     from mailgothai.store.second_factor import UserTotp
 
-    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
-    clerk = f"clerk@{domain}"
-    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
-        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
-        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
-    former = new_client()
-    former.login_user(clerk)
-    former.get("/me/security")
+    clerk, former = _clerk_on_security_page(new_client, live)
     assert former.post("/me/totp/begin").status_code == 303
     first = _pending_secret(former)
     assert first and UserSecurity(live.state.backends, clerk).start_totp() == \
@@ -244,14 +250,7 @@ def test_a_mail_users_wrong_passwords_at_turning_totp_off_count_as_the_web_passw
     from mailgothai.services.second_factor import SELF_SERVICE_SOURCE
     from mailgothai.store.login_budget import LoginTallies
 
-    domain = f"t{uuid.uuid4().hex[:8]}.go.th"
-    clerk = f"clerk@{domain}"
-    with Services.open(live.settings, Actor("setup", Role.SUPERADMIN, origin="test")) as svc:
-        svc.domains.add(domain, max_accounts="10", quota_pool="10G")
-        svc.accounts.add(clerk, PasswordInput(plain=PASSWORD))
-    c = new_client()
-    c.login_user(clerk)
-    c.get("/me/security")
+    clerk, c = _clerk_on_security_page(new_client, live)
     assert c.post("/me/totp/begin").status_code == 303
     secret = _pending_secret(c)
     assert c.post("/me/totp/confirm", {"current_password": PASSWORD,
