@@ -216,6 +216,10 @@ def test_the_reset_form_marks_the_account_unless_its_checkbox_is_unticked(admin:
     form = admin.get(reset)
     assert 'name="must_change" value="1" checked' in form.text  # ticked by default
     assert "The user must change it at next login" in form.text
+    assert "its app passwords and its recovery address are removed" in form.text  # told before it happens
+    admin.http.cookies.set("mgt_lang", "th")
+    assert "รหัสผ่านสำหรับแอปและที่อยู่สำหรับกู้คืนรหัสผ่านของบัญชีจะถูกลบ" in admin.get(reset).text
+    admin.http.cookies.set("mgt_lang", "en")
     ticked = admin.post(reset, {"password_mode": "set", "password": GOOD, "must_change": "1"})
     assert ticked.status_code == 303 and marked(live, user)
     admin.get(reset)

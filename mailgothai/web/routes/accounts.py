@@ -153,7 +153,9 @@ def account_password(ctx: Ctx) -> Response:
         Field("must_change", N_("The user must change it at next login"), "checkbox", value="1",
               help=N_("Until then the account cannot read or send mail; untick it for a password the user "
                       "keeps.")),
-    ], N_("Reset password"), cancel=f"/accounts/{account.email}")
+    ], N_("Reset password"), cancel=f"/accounts/{account.email}",
+        intro=N_("A reset takes the account back: its app passwords and its recovery address are removed, and "
+                 "its open sessions end."))
     if ctx.request.method == "GET":
         return ctx.render("form.html", form=form, subject=account.email)
     must_change = bool(ctx.field("must_change"))  # issue 20: an unticked checkbox is not sent
