@@ -223,13 +223,15 @@ class RelayHandler:
         (None: no account that may log in, or the directory unavailable: AUTH says which)."""
         try:
             login = normalize_address(login_raw.decode("utf-8", "strict"), "login")
-            return login, await cached_or_thread(self._canonical_version, login)
+            return await cached_or_thread(self._canonical_version, login)
         except (InvalidInput, UnicodeDecodeError, MailGoThaiError):
             return "", None
 
-    def _canonical_version(self, login: str) -> str | None:
+    def _canonical_version(self, login: str) -> tuple[str, str | None]:
+        """(the login as AUTH's outcome names it: local@ALIAS-DOMAIN as local@ITS-DOMAIN, its version)."""
         directory = self.ctx.directory
-        return directory.login_version(directory.canonical(login))
+        canonical = directory.canonical(login)
+        return canonical, directory.login_version(canonical)
 
     def _login_holds(self, login: str, version: str) -> bool:
         """Directory reads (see `cached_or_thread`): whether a session that logged in as

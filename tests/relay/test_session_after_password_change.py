@@ -77,6 +77,20 @@ def test_an_admin_reset_ends_the_open_session_of_the_old_password_and_the_new_on
     assert sends(owner, user, "first with the new password") and sends(owner, user, "and again")
 
 
+def test_a_login_at_an_alias_domain_name_sends_and_ends_with_the_password(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP]) -> None:
+    """A user logs in by the alias domain's name (issue 17): its session is held to the
+    account it opens (the canonical login), so it sends, and a reset still ends it."""
+    alias_domain = f"a{mail_domain.name}"
+    mail_domain.services.domain_routing.add_alias_domain(alias_domain, mail_domain.name)
+    user = mail_domain.account("by-alias")
+    typed = user.replace(mail_domain.name, alias_domain)
+    client = open_session(relay, session_of, typed)
+    assert sends(client, typed, "first by the alias domain's name") and sends(client, user, "and again")
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+    assert_ended(client, typed)
+
+
 def test_a_reset_while_the_message_comes_in_refuses_it_at_data(relay: Settings, mail_domain: MailDomain,
                                                                 session_of: list[smtplib.SMTP]) -> None:
     user = mail_domain.account("mid-message")
