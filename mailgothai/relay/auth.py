@@ -52,6 +52,9 @@ class AuthOutcome:
     login: str | None  # the normalized address on success
     locked: bool = False  # refused without checking: too many failures of this account from this source
     must_change: bool = False  # the right password, but it must be changed first (issue 20)
+    # on success: the account entry's entryCSN ("" if unreadable) the credential was proved
+    # against, read before slapd checked it: what the SMTP session is held to (relay/handler.py)
+    version: str | None = None
 
 
 class Authenticator:
@@ -104,7 +107,7 @@ class Authenticator:
                 if await asyncio.to_thread(self._standing, login) == hit[1]:
                     await self._report_success(account_key, client_ip, verdict, login, password)
                     self._record(login, client_ip, password)
-                    return AuthOutcome(login)
+                    return AuthOutcome(login, version=hit[1])
                 self._cache.pop(key, None)  # the entry changed (or is gone, or suspended): check again
         if verdict.delay:
             await asyncio.sleep(verdict.delay)
@@ -133,7 +136,7 @@ class Authenticator:
             if len(self._cache) > 100_000:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             self._cache[self._cache_key(login, password)] = (now + self._ttl, version)
-        return AuthOutcome(login)
+        return AuthOutcome(login, version=version)
 
     def _record(self, login: str, client_ip: str, password: bytes) -> None:
         """In memory only: the recorders write in batches (services/last_login.py, app_use.py)."""
@@ -205,8 +208,18 @@ class Authenticator:
             return None
         if self._must_change(login):
             return MUST_CHANGE_FIRST
-        if self._hasher is not None:
-            self._upgrade(login, dn, plain, self._hasher)
+        if self._hasher is not None and self._upgrade(login, dn, plain, self._hasher):
+            # The upgrade changed the entry: prove the password again against it as it is
+            # now (read first, then bind, as above), so the session is held to the entry it
+            # made, not ended by it; if that fails, the version from before holds (a change
+            # in between then ends the session at its next MAIL, as any change does).
+            self._directory.forget_address(login)
+            renewed = self._standing(login)
+            try:
+                if renewed is not None and self._gateway.check_password(dn, plain):
+                    return renewed
+            except MailGoThaiError as exc:
+                log.warning("%s: the entry after the upgrade not checked: %s", login, exc)
         return version
 
     def _must_change(self, login: str) -> bool:
@@ -218,15 +231,17 @@ class Authenticator:
             raise AuthUnavailable(str(exc)) from exc
         return entry is not None and entry.must_change
 
-    def _upgrade(self, login: str, dn: str, plain: str, hasher: Callable[[str], str]) -> None:
+    def _upgrade(self, login: str, dn: str, plain: str, hasher: Callable[[str], str]) -> bool:
         """A hash from an older system (marked in the entry the lookup read) becomes
-        argon2id (DESIGN). The login stands whatever happens here; a failed upgrade is
-        tried at the next login that binds."""
+        argon2id (DESIGN); True if it did. The login stands whatever happens here; a failed
+        upgrade is tried at the next login that binds."""
         entry = self._directory.address(login)
         if entry is None or not entry.legacy_password:
-            return
+            return False
         try:
             if self._gateway.replace_own_legacy_hash(dn, plain, hasher(plain)):
                 log.info("password of %s upgraded to argon2id at SMTP AUTH", login)
+                return True
         except MailGoThaiError as exc:
             log.warning("password of %s not upgraded at SMTP AUTH: %s", login, exc)
+        return False

@@ -193,10 +193,6 @@ class RelayHandler:
 
     async def _login(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         ip = _client_ip(server.session)
-        # read before the credential is checked, never after: what the session is held to
-        # is then never newer than the password slapd verified (a change made in between
-        # ends the session at its next MAIL, never lets it outlive the change)
-        checked_as = await self._login_version(login)
         try:
             outcome = await self.ctx.auth.verify(login, password, ip)
         except AuthUnavailable as exc:
@@ -214,24 +210,12 @@ class RelayHandler:
             self.ctx.metrics.auth_refused(kind)
             log.info("AUTH failed from %s (%s)", ip, "locked" if outcome.locked else "bad credentials")
             return AuthResult(success=False, handled=False, message=str(p.reply(kind)))
-        version = checked_as[1] if checked_as[0] == outcome.login and checked_as[1] is not None else UNKNOWN_VERSION
+        # The entry version AUTH read before slapd checked the credential, never after: what the
+        # session is held to is then never newer than the password slapd verified (a change
+        # made in between ends the session at its next MAIL, never lets it outlive the change)
+        version = outcome.version if outcome.version is not None else UNKNOWN_VERSION
         _session_of(server).mgt_login_version = version  # type: ignore[attr-defined]
         return AuthResult(success=True, auth_data=outcome.login, message=str(p.reply(p.R.AUTH_OK)))
-
-    async def _login_version(self, login_raw: bytes) -> tuple[str, str | None]:
-        """The canonical login an AUTH names and its entry's version as the lookup reads it
-        (None: no account that may log in, or the directory unavailable: AUTH says which)."""
-        try:
-            login = normalize_address(login_raw.decode("utf-8", "strict"), "login")
-            return await cached_or_thread(self._canonical_version, login)
-        except (InvalidInput, UnicodeDecodeError, MailGoThaiError):
-            return "", None
-
-    def _canonical_version(self, login: str) -> tuple[str, str | None]:
-        """(the login as AUTH's outcome names it: local@ALIAS-DOMAIN as local@ITS-DOMAIN, its version)."""
-        directory = self.ctx.directory
-        canonical = directory.canonical(login)
-        return canonical, directory.login_version(canonical)
 
     def _login_holds(self, login: str, version: str) -> bool:
         """Directory reads (see `cached_or_thread`): whether a session that logged in as

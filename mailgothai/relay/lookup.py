@@ -108,6 +108,9 @@ class TtlCache(Generic[K, V]):
     def clear(self) -> None:
         self._items.clear()
 
+    def forget(self, key: K) -> None:
+        self._items.pop(key, None)
+
 
 def _entry(e: Entry) -> AddressEntry:
     classes = {c.lower() for c in e.all("objectClass")}
@@ -245,6 +248,10 @@ class RelayDirectory:
 
     def account_dn(self, address: str) -> str:
         return self._layout.account(address)
+
+    def forget_address(self, address: str) -> None:
+        """The next read of `address` asks slapd (this process changed its entry)."""
+        self._addresses.forget(address)
 
     def clear(self) -> None:
         self._domains.clear()

@@ -10,8 +10,8 @@ from mailgothai.directory.layout import Layout
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.settings import Settings
 from relay.conftest import MailDomain
-from relay.helpers import PASSWORD
-from relay.test_auth_cache import login, sends
+from relay.helpers import PASSWORD, auth_code
+from relay.test_auth_cache import sends
 from tests.integration.conftest import argon2id_of, stored
 
 pytestmark = pytest.mark.integration
@@ -24,10 +24,10 @@ def test_smtp_auth_upgrades_a_legacy_hash(relay: Settings, mail_domain: MailDoma
     dn = Layout(relay.ldap_base).account(user)
     assert stored(relay, dn) == (legacy, "TRUE")
 
-    assert login(relay, user, PASSWORD + "x") == 535
+    assert auth_code(relay, user, PASSWORD + "x") == 535
     assert stored(relay, dn) == (legacy, "TRUE")
-    assert login(relay, user, PASSWORD) == 235
+    assert auth_code(relay, user, PASSWORD) == 235
     password_hash, mark = stored(relay, dn)
     assert mark is None and password_hash.startswith(argon2id_of(relay)), password_hash
     assert sends(relay, user, PASSWORD)
-    assert login(relay, user, PASSWORD + "x") == 535
+    assert auth_code(relay, user, PASSWORD + "x") == 535

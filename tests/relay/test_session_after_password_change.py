@@ -19,6 +19,8 @@ import pytest
 
 from mailgothai.core import password_reset as pr
 from mailgothai.core.models import Status
+from mailgothai.core.passwords import make_ssha
+from mailgothai.directory.layout import Layout
 from mailgothai.services.password_reset import PasswordResetService, ResetConfig
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
@@ -28,6 +30,7 @@ from mailgothai.settings import Settings
 from relay.conftest import MailDomain, relay_with
 from relay.helpers import PASSWORD, auth_code, message, submission, wait_for
 from relay.reset_links import PUBLIC_URL, Outbox, confirmed_recovery_and_link
+from tests.integration.conftest import stored
 
 pytestmark = [pytest.mark.integration, pytest.mark.sql]  # failed SMTP AUTH logins pass the login budget
 
@@ -89,6 +92,22 @@ def test_a_login_at_an_alias_domain_name_sends_and_ends_with_the_password(
     assert sends(client, typed, "first by the alias domain's name") and sends(client, user, "and again")
     mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     assert_ended(client, typed)
+
+
+def test_the_upgrade_of_an_older_systems_hash_at_auth_does_not_end_that_session(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP]) -> None:
+    """The relay rewrites a hash from an older system as argon2id at the account's first
+    AUTH, which changes the entry: the session that made the change goes on sending (it
+    had ended with 421 at its first MAIL FROM, "password changed", which nobody had done);
+    a reset after it still ends it."""
+    user = f"migrated@{mail_domain.name}"
+    mail_domain.services.accounts.add(user, PasswordInput(stored_hash=make_ssha(PASSWORD)))
+    dn = Layout(relay.ldap_base).account(user)
+    client = open_session(relay, session_of, user)
+    assert stored(relay, dn)[0].startswith("{ARGON2}"), "upgraded at this AUTH"
+    assert sends(client, user, "first after the upgrade") and sends(client, user, "and again")
+    mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
+    assert_ended(client, user)
 
 
 def test_a_reset_while_the_message_comes_in_refuses_it_at_data(relay: Settings, mail_domain: MailDomain,
