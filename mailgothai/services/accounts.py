@@ -139,28 +139,30 @@ class AccountService(Service):
         # write; the user makes new ones for its devices. Its own change keeps them.
         dropped = self.b.accounts.set_password_hash(account.email, password_hash, must_change=must_change,
                                                     drop_app_passwords=True)
+        # Right after the write, before any bookkeeping that could fail: an intruder's IMAP,
+        # ManageSieve and SMTP sessions, opened with the old password, end now (after the
+        # flush, so none logs in again with it); the user's clients log in anew. The relay
+        # reads the entry again: the change-at-next-login mark applies to AUTH at once.
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
+        self.b.end_sessions([account.email])
         after: dict[str, object] = {"change_at_next_login": must_change}
-        secrets = self.b.account_secrets
         if dropped:
             after["app_logins_revoked"] = [app.name for app in dropped]
+        secrets = self.b.account_secrets
+        try:
             if secrets is not None:
+                secrets.end_web_sessions(account.email)  # whoever is logged in is out
+                if account.mailbox_id:
+                    # The intruder may have set (and confirmed) a recovery address of its own,
+                    # and asked for reset links. The address goes, and every open link with it:
+                    # the user sets a recovery address again, knowing the new password.
+                    secrets.void_reset_links(account.mailbox_id)
+                    removed = secrets.drop_recovery(account.mailbox_id)
+                    if removed is not None:
+                        after["recovery_address_removed"] = removed
                 secrets.forget_app_uses(account.email, [app.id for app in dropped])
-        if secrets is not None and account.mailbox_id:
-            # A reset after a break-in: the intruder may have set (and confirmed) a recovery
-            # address of its own, and asked for reset links. The address goes, and every open
-            # link with it: the user sets a recovery address again, knowing the new password.
-            secrets.void_reset_links(account.mailbox_id)
-            removed = secrets.drop_recovery(account.mailbox_id)
-            if removed is not None:
-                after["recovery_address_removed"] = removed
-        self.audit("account.password", "account", account.email, account.domain, after=after)
-        self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
-        # An intruder's IMAP, ManageSieve and SMTP sessions, opened with the old password, end
-        # now (after the flush, so none logs in again with it); the user's clients log in anew.
-        # The relay reads the entry again: the change-at-next-login mark applies to AUTH at once.
-        self.b.end_sessions([account.email])
-        if secrets is not None:  # whoever is logged in is out
-            secrets.end_web_sessions(account.email)
+        finally:  # the new password is written: recorded whatever failed after it
+            self.audit("account.password", "account", account.email, account.domain, after=after)
         return generated
 
     def upgrade_legacy_hash(self, email: str, password: str) -> bool:

@@ -252,19 +252,23 @@ class PasswordResetService(_Base):
         # account may have made some), in the same write.
         dropped = self.b.accounts.set_password_hash(account.email, hash_password(new, self.b.argon2),
                                                     drop_app_passwords=True)
-        self.resets.void(account.mailbox_id, pr.RESET, now)
+        # Right after the write, before any bookkeeping that could fail: its IMAP, ManageSieve
+        # and SMTP sessions end (an intruder's).
+        self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
+        self.b.end_sessions([account.email])
         after: dict[str, object] = {"by": "reset link"}
         if dropped:
             after["app_logins_revoked"] = [app.name for app in dropped]
+        try:
+            if self.b.account_secrets is not None:  # whoever was logged in with the old one is out
+                self.b.account_secrets.end_web_sessions(account.email)
+            self.resets.void(account.mailbox_id, pr.RESET, now)
             if self.b.account_secrets is not None:
                 self.b.account_secrets.forget_app_uses(account.email, [app.id for app in dropped])
-        self.b.audit.record(actor=account.email, origin="web-reset", action="account.password",
-                            object_type="account", object_id=account.email, domain=account.domain,
-                            after=after)
-        self.b.doveadm.flush_auth_cache(login_names(self.b, [account.email]))
-        self.b.end_sessions([account.email])  # its IMAP, ManageSieve and SMTP sessions too (an intruder's)
-        if self.b.account_secrets is not None:  # whoever was logged in with the old one is out
-            self.b.account_secrets.end_web_sessions(account.email)
+        finally:  # the new password is written: recorded whatever failed after it
+            self.b.audit.record(actor=account.email, origin="web-reset", action="account.password",
+                                object_type="account", object_id=account.email, domain=account.domain,
+                                after=after)
         notify(self.mailer, account.email, pr.reset_notice_mail(account=account.email, now=now))
         return account
 

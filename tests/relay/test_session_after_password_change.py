@@ -21,6 +21,7 @@ from mailgothai.core import password_reset as pr
 from mailgothai.core.models import Status
 from mailgothai.core.passwords import make_ssha
 from mailgothai.directory.layout import Layout
+from mailgothai.errors import StoreError
 from mailgothai.services.password_reset import PasswordResetService, ResetConfig
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.second_factor import UserSecurity
@@ -108,6 +109,30 @@ def test_the_upgrade_of_an_older_systems_hash_at_auth_does_not_end_that_session(
     assert sends(client, user, "first after the upgrade") and sends(client, user, "and again")
     mail_domain.services.accounts.set_password(user, PasswordInput(plain=NEW_PASSWORD), must_change=False)
     assert_ended(client, user)
+
+
+def test_a_reset_link_whose_bookkeeping_fails_still_ends_the_session_and_is_recorded(
+        relay: Settings, mail_domain: MailDomain, session_of: list[smtplib.SMTP],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new password is written first; a failure of the SQL steps after it (here the web
+    link's own bookkeeping) must not leave the old password's sessions open or the reset unrecorded."""
+    user = mail_domain.account("half-way")
+    backends = mail_domain.services.backends
+    config, outbox = ResetConfig(PUBLIC_URL, 1800, pr.ThrottleRules(0, 0)), Outbox()
+    _, token = confirmed_recovery_and_link(backends, user, config, outbox)
+    client = open_session(relay, session_of, user)
+    assert sends(client, user, "before")
+    resets = PasswordResetService(backends, config, outbox)
+
+    def store_down(*args: object, **kwargs: object) -> None:
+        raise StoreError("store down")
+
+    monkeypatch.setattr(resets.resets, "void", store_down)  # the account's other links voided
+    with pytest.raises(StoreError):
+        resets.reset(token, NEW_PASSWORD, NEW_PASSWORD)
+    assert_ended(client, user)
+    [record] = backends.audit.query(object_id=user, action="account.password", limit=1)
+    assert record.after == {"by": "reset link"}
 
 
 def test_a_reset_while_the_message_comes_in_refuses_it_at_data(relay: Settings, mail_domain: MailDomain,
