@@ -193,6 +193,9 @@ class UserSecurity:
         codes = self._fresh_codes()
         self._audit("account.totp_on", self.email)
         self._flush()
+        # The main password no longer opens IMAP, ManageSieve or SMTP: the sessions it opened
+        # (perhaps an intruder's, the reason to turn this on) end too; the app passwords log in anew.
+        self.b.end_sessions([self.email])
         return codes
 
     def disable_totp(self, current_password: str) -> None:

@@ -1,7 +1,8 @@
 """A new password ends the account's open IMAP and ManageSieve sessions, against the real
 Dovecot: after a break-in, an intruder's session opened with the old password must not
 outlive it. So for an admin's reset, a reset through the link, and the user's own change
-(whose own mail client logs in again, with the new password); and a domain's suspension
+(whose own mail client logs in again, with the new password); a domain's suspension and turning on the
+second factor
 ends its accounts' sessions."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import ssl
 import uuid
 from collections.abc import Callable, Iterator
 from typing import cast
+from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 from relay.reset_links import PUBLIC_URL, Outbox, confirmed_recovery_and_link
 
@@ -22,6 +25,7 @@ from mailgothai.core.models import Status
 from mailgothai.services.password_reset import PasswordResetService, ResetConfig
 from mailgothai.services.passwords import PasswordInput
 from mailgothai.services.registry import Services
+from mailgothai.services.second_factor import UserSecurity
 from mailgothai.services.selfservice import SelfService
 from mailgothai.services.usage import UsageRefresher
 from mailgothai.settings import Settings
@@ -107,6 +111,19 @@ def test_the_users_own_change_ends_the_accounts_open_sessions(stack: Settings, s
         SelfService(services.backends, user, cast(UsageRefresher, None)).change_password(OLD, NEW, NEW)
         assert alive() == (False, False)
     assert mail.can_login(user, NEW) and not mail.can_login(user, OLD)
+
+
+def test_turning_on_the_second_factor_ends_the_sessions_the_main_password_opened(
+        stack: Settings, services: Services, domain: str, mail: MailClients) -> None:
+    """With TOTP on, the main password opens the web only: its open IMAP and ManageSieve
+    sessions (an intruder's, perhaps the reason the user turned it on) end too."""
+    user = _user(services, domain)
+    security = UserSecurity(services.backends, user)
+    secret = parse_qs(urlsplit(security.start_totp()).query)["secret"][0]
+    with _open_sessions(stack, mail, user) as alive:
+        security.enable_totp(OLD, pyotp.TOTP(secret).now())
+        assert alive() == (False, False)
+    assert not mail.can_login(user, OLD)
 
 
 def test_suspending_a_domain_ends_its_accounts_open_sessions_and_no_others(
