@@ -1,9 +1,8 @@
 """A new password ends the account's open IMAP and ManageSieve sessions, against the real
 Dovecot: after a break-in, an intruder's session opened with the old password must not
 outlive it. So for an admin's reset, a reset through the link, and the user's own change
-(whose own mail client logs in again, with the new password); a domain's suspension and turning on the
-second factor
-ends its accounts' sessions."""
+(whose own mail client logs in again, with the new password). A domain's suspension ends its
+accounts' sessions, and turning on the second factor those the main password opened."""
 
 from __future__ import annotations
 
