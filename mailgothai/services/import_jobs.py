@@ -239,7 +239,10 @@ class ImportJobs(Service):
         path = existing_result(job)
         if path is None:
             return
-        path.unlink()
+        try:
+            path.unlink()
+        except FileNotFoundError:  # another request deleted it just now (and recorded it)
+            return
         # Who took the passwords' only copy away, and when: recorded for each agency the
         # job wrote to, so each one's audit log shows it.
         domains: list[str | None] = [*sorted(self.jobs.domains_with(job_id, tuple(RowState)))] or [None]

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -138,6 +139,12 @@ def test_upload_check_confirm_follow_and_fetch_the_result(api: Any, agency: Agen
     logged = api(agency.token, "GET", "/audit", params={"action": "import.result_delete"}).json()["items"]
     assert [(e["object_id"], e["domain"], e["actor"]) for e in logged] == [(str(job_id), agency.domain,
                                                                              agency.admin)]
+    # two deletes at once: the one that finds the file gone after its check is done, not a 500
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("mailgothai.services.import_jobs.existing_result", lambda job: Path(live.settings.data_dir,
+                                                                                            "gone.csv"))
+        assert api(agency.token, "DELETE", f"/imports/{job_id}/result").status_code == 204
+    assert len(api(agency.token, "GET", "/audit", params={"action": "import.result_delete"}).json()["items"]) == 1
 
     listed = api(agency.token, "GET", "/imports").json()["items"]
     assert [j["id"] for j in listed] == [job_id]  # only its own jobs
