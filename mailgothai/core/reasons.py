@@ -151,6 +151,16 @@ class Why(enum.Enum):
         "%(domain)s is hosted here: a recovery address must be outside this service, where you can read mail "
         "when you cannot log in here")
     SAME_PASSWORD = N_("is the same as the current one")
+    # an administrator's own password and second factor (services/admins.py, services/totp.py)
+    OWN_PASSWORD_ON_MY_SECURITY = N_(
+        "this is your own login: change your own password on My security, with your current password")
+    OWN_PASSWORD_NEEDS_CURRENT = N_(
+        "this is your own login: give current_password (and code if your second factor is on) to change "
+        "your own password")
+    ONLY_OWN_LOGIN = N_("only for a change of your own password: the login is not yours")
+    OWN_SECOND_FACTOR = N_(
+        "this is your own login: turn your own second factor off on My security, with a code from your "
+        "authenticator app")
     NOT_A_TIME = N_("not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): %(value)s")
     NOT_A_RECORD = N_("must be a record number")
     # mail filters (core/sieve_filters.py, services/filters.py, mailstore/sieve.py)

@@ -67,6 +67,16 @@ class AdminDirectory:
         except NotFound:
             raise NotFound("admin", login) from None
 
+    def set_own_password_hash(self, login: str, password_hash: str) -> None:
+        """An admin's own new password, written with the application's rights: slapd lets a
+        domain admin read its own entry, never write it (operators manage admins). Only for
+        the admin's own change (services/admins.py change_own_password), once its current
+        password (and code) were proved."""
+        try:
+            self._gw.as_application().replace(self._layout.admin(login), password_attributes(password_hash))
+        except NotFound:
+            raise NotFound("admin", login) from None
+
     def delete(self, login: str) -> None:
         try:
             self._gw.delete(self._layout.admin(login))

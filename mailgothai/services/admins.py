@@ -8,11 +8,13 @@ from collections.abc import Iterator
 
 from mailgothai.core.addresses import normalize_domain
 from mailgothai.core.models import Admin, Role, Status
+from mailgothai.core.passwords import check_password_policy
 from mailgothai.core.reasons import Why
 from mailgothai.core.text import check_text
 from mailgothai.errors import InvalidInput
 from mailgothai.services.base import Service
 from mailgothai.services.passwords import PasswordInput, resolve_password
+from mailgothai.services.reauth import reauthenticate_admin
 from mailgothai.services.sessions import token_hash
 from mailgothai.services.tokens import TokenService
 from mailgothai.store.totp import TotpRecords
@@ -92,16 +94,47 @@ class AdminService(Service):
 
     def set_password(self, login: str, password: PasswordInput, *, keep_token: str = "",
                      keep_session: str = "") -> str | None:
-        """A new password; the admin's API tokens and web sessions end with the old one. An
-        admin changing its own password keeps `keep_token` (the id of the token it is using,
-        if any) and `keep_session` (the token of its web session); the others end."""
+        """An operator's reset of an admin's password; the admin's API tokens and web sessions
+        end with the old one. From the web or the API an operator may not reset its OWN
+        password this way (a stolen session or token would set one and then mint a token with
+        it): it changes it with the current one, `change_own_password` ("My security", or the
+        API's current_password). The CLI (origin "cli": the operator at the server's console,
+        who holds the settings file and so every key) keeps resetting any admin's password as
+        before; its actor is "cli:<user>", never an admin's login, and it is let through by
+        its origin too. `keep_token`/`keep_session` (the id of the token, the token of the web
+        session in use) are kept when the admin is the actor's own (through the CLI only)."""
         admin = self.get(login)
+        if admin.login == self.actor.login and self.actor.origin != "cli":
+            if self.actor.origin == "web":
+                raise InvalidInput("password", Why.OWN_PASSWORD_ON_MY_SECURITY())
+            raise InvalidInput("current_password", Why.OWN_PASSWORD_NEEDS_CURRENT())
         password_hash, generated = resolve_password(password, self.b.argon2, allow_hash=False)
         self.b.admins.set_password_hash(admin.login, password_hash)
         self.audit("admin.password", "admin", admin.login, None)
         self._end_tokens(admin.login, "password reset", keep=keep_token)
         self._end_sessions(admin.login, keep=keep_session if admin.login == self.actor.login else "")
         return generated
+
+    def change_own_password(self, current_password: str, new_password: str, new_password_repeat: str,
+                            code: str = "", keep_session: str = "", keep_token: str = "") -> None:
+        """The acting admin's own change (any role), knowing its current password and, with
+        the second factor on, a fresh code (services/reauth.py: counted in the login budget,
+        so a stolen session or token cannot guess faster than the login form). The new one
+        is checked first, so a typo does not use up a code. Its other API tokens and web
+        sessions end; `keep_token` (the id of the token in use) and `keep_session` (the
+        token of the web session in use) stay."""
+        admin = self.b.admins.get(self.actor.login)
+        if new_password != new_password_repeat:
+            raise InvalidInput("new_password_repeat", Why.PASSWORDS_DIFFER())
+        check_password_policy(new_password, "new_password")
+        if current_password and new_password == current_password:
+            raise InvalidInput("new_password", Why.SAME_PASSWORD())
+        reauthenticate_admin(self.b, admin.login, current_password, code, password_field="current_password")
+        password_hash, _ = resolve_password(PasswordInput(plain=new_password), self.b.argon2, allow_hash=False)
+        self.b.admins.set_own_password_hash(admin.login, password_hash)  # a domain admin may not write it itself
+        self.audit("admin.password", "admin", admin.login, None, after={"by": "self"})
+        self._end_tokens(admin.login, "password changed", keep=keep_token)
+        self._end_sessions(admin.login, keep=keep_session)
 
     def _end_tokens(self, login: str, reason: str, keep: str = "") -> None:
         TokenService(self.b, self.actor).revoke_all_of(login, reason, keep)

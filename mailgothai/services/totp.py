@@ -96,9 +96,14 @@ class TotpService:
 
 
 def reset_second_factor(totp: TotpService, backends: Backends, actor: Actor, login: str) -> bool:
-    """An operator removes another admin's second factor (a lost phone); audited."""
+    """An operator removes another admin's second factor (a lost phone); audited. Never
+    its own: a stolen session would take the second factor away without a code. One turns
+    one's own off on "My security" (/security/totp/disable), which asks for a code. (The
+    CLI's actor, "cli:<user>", is no admin's login.)"""
     actor.require_superadmin()
     admin = backends.admins.get(login)
+    if admin.login == actor.login:
+        raise InvalidInput("login", Why.OWN_SECOND_FACTOR())
     removed = totp.disable(admin.login)
     if removed:
         backends.audit.record(actor=actor.login, origin=actor.origin, action="admin.totp_reset",

@@ -87,6 +87,19 @@ def test_the_document_says_a_password_reset_needs_a_password_or_generate(api) ->
         assert not valid({"password": "Another-pass-42", "generate_password": True})
 
 
+def test_the_document_says_what_a_password_change_of_ones_own_and_a_reset_need_and_do(api) -> None:  # type: ignore[no-untyped-def]
+    """One's own admin password: with current_password (and code); a mail user's reset: its
+    app passwords, recovery address and open sessions go too (since c572daa)."""
+    doc = api("GET", "/openapi.json").json()
+    own = doc["paths"]["/api/v1/admins/{login}/password"]["post"]
+    schema = own["requestBody"]["content"]["application/json"]["schema"]
+    assert {"current_password", "code"} <= set(schema["properties"]) and "current_password" in own["description"]
+    valid = jsonschema_rs.Draft202012Validator(schema).is_valid
+    assert valid({"password": "Another-pass-42", "current_password": "x", "code": "123456"})
+    reset = doc["paths"]["/api/v1/accounts/{email}/password"]["post"]["description"]
+    assert all(words in reset for words in ("app passwords", "recovery address", "sessions"))
+
+
 def test_a_405_names_the_methods_the_path_has(api) -> None:  # type: ignore[no-untyped-def]
     doc = api("GET", "/openapi.json").json()
     checked = 0

@@ -1,7 +1,8 @@
 """An admin's API tokens end when an operator resets its password or suspends it (the
 web sessions already did), each with an audit record; a suspended admin made active
-again does not get its old tokens back. An operator resetting its own password keeps the
-token it is using and loses its others (as a web password change keeps that session)."""
+again does not get its old tokens back. An operator changing its own password (with its
+current one: a token alone may not, tests/web/test_admin_own_password.py) keeps the token
+it is using and loses its others (as a web password change keeps that session)."""
 
 from __future__ import annotations
 
@@ -69,9 +70,11 @@ def test_a_suspension_ends_the_admins_tokens_for_good(live: Live, world: World) 
     assert record["after"]["reason"] == "suspended"
 
 
-def test_an_operator_resetting_its_own_password_keeps_only_the_token_in_use(live: Live, world: World) -> None:
+def test_an_operator_changing_its_own_password_keeps_only_the_token_in_use(live: Live, world: World) -> None:
     login, (used, other) = admin_with_token(live, world, Role.SUPERADMIN, tokens=2)
     with api(live, used) as me:
-        assert me.post(f"/admins/{login}/password", json={"password": "Another-pass-42"}).status_code == 200
+        changed = me.post(f"/admins/{login}/password", json={"password": "Another-pass-42",
+                                                               "current_password": PASSWORD})
+        assert changed.status_code == 200, changed.text
     assert works(live, used) == 200
     assert works(live, other) == 401

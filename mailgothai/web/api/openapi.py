@@ -142,6 +142,19 @@ ACCOUNT_PASSWORD_RESET = {"required": True, "content": {"application/json": {"sc
     **PASSWORD_RESET["content"]["application/json"]["schema"],  # type: ignore[index]
     "properties": {**PASSWORD, "must_change": {**BOOL, "description": "the user must change it at the next "
                                                "login before IMAP and SMTP let them in (default true)"}}}}}}
+# An administrator's password (issue 21): an operator's reset of another admin's, or the token's own admin's
+# change of its own, which needs its current password (and a code with the second factor on).
+ADMIN_PASSWORD_RESET = {"required": True, "content": {"application/json": {"schema": {
+    **PASSWORD_RESET["content"]["application/json"]["schema"],  # type: ignore[index]
+    "description": "either password (the new one) or generate_password: true (a generated one, answered once); "
+                   "for the token's own login also current_password, and code if its second factor is on",
+    "properties": {**PASSWORD,
+                   "current_password": {"type": "string", "description": (
+                       "the token's admin's current password: required when login is the token's own (a token "
+                       "alone cannot set its admin's password), refused for another's login; a wrong one is "
+                       "counted as a failed login")},
+                   "code": {"type": "string", "description": "with current_password, a code from the admin's "
+                            "authenticator app if its second factor is on"}}}}}}
 LIST_Q = {"type": "string", "maxLength": 320, "pattern": f"^{NO_CONTROL}*$",
           "description": "start of a name: no control characters; empty: all"}
 SEARCH = {"type": "string", "minLength": 1, "maxLength": 320, "pattern": f"^{NO_CONTROL}*[^\\s\\u0000-\\u001f"
@@ -267,8 +280,12 @@ def document() -> dict[str, Any]:
             tag="holds")},
         f"{P}/accounts/{{email}}/suspend": {"post": _op("suspend an account", "Account", [EMAIL], tag="accounts")},
         f"{P}/accounts/{{email}}/activate": {"post": _op("activate an account", "Account", [EMAIL], tag="accounts")},
-        f"{P}/accounts/{{email}}/password": {"post": _op("set or generate a new password", "GeneratedPassword",
-                                                          [EMAIL], ACCOUNT_PASSWORD_RESET, tag="accounts")},
+        f"{P}/accounts/{{email}}/password": {"post": {**_op(
+            "set or generate a new password", "GeneratedPassword", [EMAIL], ACCOUNT_PASSWORD_RESET, tag="accounts"),
+            "description": "An administrator's reset of a mail user's password. Beyond the password, a reset "
+                           "revokes the account's app passwords, removes its recovery address, and ends its open "
+                           "sessions (web, IMAP, ManageSieve and SMTP): the user logs in again with the new "
+                           "password."}},
         f"{P}/search": {"get": _op("accounts in every domain the token may see, by address or name prefix",
                                    "AccountList", [{**_query("q", SEARCH), "required": True}, PAGING[1]],
                                    tag="accounts")},
@@ -307,8 +324,14 @@ def document() -> dict[str, Any]:
                 tag="admins"),
             "delete": _op("delete an administrator (operator)", None, [LOGIN], tag="admins"),
         },
-        f"{P}/admins/{{login}}/password": {"post": _op("reset an administrator's password (operator)",
-                                                         "GeneratedPassword", [LOGIN], PASSWORD_RESET, tag="admins")},
+        f"{P}/admins/{{login}}/password": {"post": {**_op(
+            "reset an administrator's password (operator), or change the token's own admin's (with "
+            "current_password)", "GeneratedPassword", [LOGIN], ADMIN_PASSWORD_RESET, tag="admins"),
+            "description": "Another admin's login (operators only): a reset; that admin's API tokens and web "
+                           "sessions end. The token's own login (any admin): a change of its own password, only "
+                           "with current_password (and code if its second factor is on; without it, 400 naming "
+                           "current_password); its other API tokens and web sessions end, the token in use "
+                           "keeps working."}},
         f"{P}/audit": {"get": _op("audit records, newest first, as far as the token may see", "AuditPage", [
             _query("domain", STR), _query("actor", STR), _query("action", STR),
             _query("since", STR, "ISO date or time"), _query("until", STR, "ISO date or time"),

@@ -12,8 +12,10 @@ from starlette.routing import Route
 from mailgothai.core.addresses import address_in, normalize_domain
 from mailgothai.core.last_login import LastLogin
 from mailgothai.core.models import Account, Admin, Alias, AliasDomain, Domain, RetainedAccount, Status
+from mailgothai.core.passwords import generate_password
 from mailgothai.core.reasons import Why
 from mailgothai.errors import InvalidInput, NotFound
+from mailgothai.services.admins import normalize_login
 from mailgothai.services.audit import parse_filter
 from mailgothai.services.holds import HoldState
 from mailgothai.services.listing import page_args
@@ -427,8 +429,33 @@ def admin_delete(c: ApiCtx) -> Any:
 
 
 def admin_password(c: ApiCtx) -> Any:
-    return {"generated_password": c.services().admins.set_password(c.path("login"), _password(c, False),
-                                                                   keep_token=c.token_id)}
+    """An operator's reset of another admin's password; for the token's own login (any role)
+    a change of its own, only with `current_password` (and `code` with the second factor on),
+    which keeps the token in use and ends the admin's other tokens and sessions: a stolen
+    token alone cannot set a password and then mint a token with it."""
+    current, code = c.text("current_password"), c.text("code")
+    try:
+        own = normalize_login(c.path("login")) == c.admin.login
+    except InvalidInput:
+        own = False
+    if not own:
+        if current is not None or code is not None:
+            c.services().admins.get(c.path("login"))  # an operator's call: 403 for anyone else
+            raise InvalidInput("current_password" if current is not None else "code", Why.ONLY_OWN_LOGIN())
+        return {"generated_password": c.services().admins.set_password(c.path("login"), _password(c, False),
+                                                                       keep_token=c.token_id)}
+    if current is None:
+        raise InvalidInput("current_password", Why.OWN_PASSWORD_NEEDS_CURRENT())
+    new = _password(c, False)
+    generated = generate_password() if new.generate else None
+    plain = generated or new.plain or ""
+    try:
+        c.services().admins.change_own_password(current, plain, plain, code=code or "", keep_token=c.token_id)
+    except InvalidInput as exc:  # the body's new password is "password" (the web form's "new_password")
+        if exc.field == "new_password":
+            raise InvalidInput("password", exc.why) from None
+        raise
+    return {"generated_password": generated}
 
 
 def audit(c: ApiCtx) -> Any:
@@ -542,7 +569,7 @@ def routes() -> list[Route]:
         ep(f"{P}/admins/{{login}}", admin_update, "PATCH", body=f({"domains", "display_name", "status"})),
         ep(f"{P}/admins/{{login}}", admin_delete, "DELETE"),
         ep(f"{P}/admins/{{login}}/password", admin_password, "POST",
-           body=f({"password", "generate_password"})),
+           body=f({"password", "generate_password", "current_password", "code"})),
         ep(f"{P}/audit", audit, "GET"),
         ep(f"{P}/tokens", tokens_list, "GET"),
         ep(f"{P}/tokens", token_create, "POST", body=f({"name", "days", "password", "code"}), status=201),

@@ -32,7 +32,8 @@ def _domains(ctx: Ctx) -> tuple[str, ...]:
 def admin_list(ctx: Ctx) -> Response:
     svc = ctx.services()
     admins = sorted(svc.admins.list(), key=lambda a: a.login)
-    return ctx.render("admins.html", admins=admins, totp={a.login: ctx.state.totp.enabled(a.login) for a in admins})
+    return ctx.render("admins.html", admins=admins, totp={a.login: ctx.state.totp.enabled(a.login) for a in admins},
+                      me=ctx.actor.login)
 
 
 def admin_new(ctx: Ctx) -> Response:
@@ -85,8 +86,12 @@ def admin_edit(ctx: Ctx) -> Response:
 
 
 def admin_password(ctx: Ctx) -> Response:
+    """An operator's reset of another admin's password. Its own is changed on My security,
+    with the current one: the form leads there, and a POST is refused by the service."""
     svc = ctx.services()
     admin = svc.admins.get(ctx.request.path_params["login"])
+    if ctx.request.method == "GET" and admin.login == ctx.actor.login:
+        return ctx.redirect("/security#password")
     form = Form(N_("Reset the password"), [
         Field("password_mode", N_("Password"), "select", value="generate",
               options=(("generate", N_("Generate a password (shown once)")), ("set", N_("Set this password")))),

@@ -1,4 +1,4 @@
-"""An administrator's own security: the TOTP second factor and API tokens."""
+"""An administrator's own security: its password, the TOTP second factor and API tokens."""
 
 from __future__ import annotations
 
@@ -17,15 +17,19 @@ from mailgothai.web.routes.auth import locked_message, qr_svg
 NOTICES.update({
     "totp-off": N_("The second factor is off."),
     "token-revoked": N_("The token was revoked: it no longer works."),
+    "admin-own-password": N_("Your password was changed. Your other sessions and API tokens have ended; "
+                             "this session stays."),
 })
 
 
-def overview(ctx: Ctx, status: int = 200, error: str = "", token_error: str = "") -> Response:
+def overview(ctx: Ctx, status: int = 200, error: str = "", token_error: str = "",
+             password_error: str = "") -> Response:
     login = ctx.actor.login
     pending = ctx.state.totp.pending_uri(login)
     return ctx.render("security.html", status=status, totp_on=ctx.state.totp.enabled(login), pending=pending,
                       qr=qr_svg(pending) if pending else "", tokens=ctx.tokens().list(), error=error,
-                      token_error=token_error, required=bool(ctx.state.settings.web_require_totp), now=utcnow(),
+                      token_error=token_error, password_error=password_error,
+                      required=bool(ctx.state.settings.web_require_totp), now=utcnow(),
                       token_default_days=DEFAULT_DAYS, token_max_days=MAX_DAYS)
 
 
@@ -69,6 +73,19 @@ def totp_disable(ctx: Ctx) -> Response:
     return ctx.redirect("/security", "totp-off")
 
 
+def password_change(ctx: Ctx) -> Response:
+    """The admin's own new password, with its current one (and a code with the second factor
+    on), counted in the login budget (services/admins.py change_own_password). This session
+    stays; its other sessions and its API tokens end."""
+    try:
+        ctx.services().admins.change_own_password(
+            ctx.field("current_password"), ctx.field("new_password"), ctx.field("new_password_repeat"),
+            code=ctx.field("code"), keep_session=ctx.session.token if ctx.session else "")
+    except MailGoThaiError as exc:
+        return overview(ctx, 400, password_error=describe_error(exc, ctx.gettext))
+    return ctx.redirect("/security", "admin-own-password")
+
+
 def token_create(ctx: Ctx) -> Response:
     try:
         new = ctx.tokens().create(ctx.field("name"), ctx.field("days") or None, password=ctx.field("password"),
@@ -86,6 +103,7 @@ def token_revoke(ctx: Ctx) -> Response:
 def routes() -> list[Route]:
     return [
         page("/security", show, Access.ADMIN),
+        page("/security/password", password_change, Access.ADMIN, ("POST",)),
         page("/security/totp/begin", totp_begin, Access.ADMIN, ("POST",)),
         page("/security/totp/confirm", totp_confirm, Access.ADMIN, ("POST",)),
         page("/security/totp/disable", totp_disable, Access.ADMIN, ("POST",)),
