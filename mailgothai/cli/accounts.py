@@ -59,7 +59,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     person_options(set_)
     set_.set_defaults(handler=cmd_set)
 
-    passwd = commands.add_parser("passwd", help="set an account's password")
+    passwd = commands.add_parser("passwd", help="set an account's password (an admin's reset: its app passwords "
+                                 "and recovery address are removed and its open sessions end)")
     passwd.add_argument("email")
     add_password_options(passwd)
     passwd.add_argument("--no-must-change", dest="must_change", action="store_false",
