@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+STRIPES = 256  # locks the pairs of a process share (a pair always the same one)
 
 
 def rules_from(settings: Settings) -> BudgetRules:
@@ -64,6 +65,13 @@ class LoginBudget:
         self._lock = threading.Lock()
         self._holds: dict[str, Tally] = {}  # a pair's attempts in flight at this process (core: the hold)
         self._last_prune = 0.0
+        # A pair's check (its hold and the store read) and its outcome (the store write and
+        # the hold given back) each happen under the pair's stripe: a check never sees one
+        # failure twice, written and still held (it refused a free attempt early).
+        self._stripes = tuple(threading.Lock() for _ in range(STRIPES))
+
+    def _stripe(self, key: str) -> threading.Lock:
+        return self._stripes[hash(key) % STRIPES]
 
     def check(self, account: str, ip: str) -> Verdict:
         """Before a password is checked: refused, or how long to wait first. An attempt let
@@ -78,24 +86,25 @@ class LoginBudget:
         failure is counted). The attempt is held before the store is read and given back if
         refused, so a failure written meanwhile is seen or still held, never missed."""
         keys = keys_for(account, ip)
-        now = self._clock()
-        before = self._hold(keys.hold, now, +1)
-        try:
-            tallies = self._tallies.read(keys.all)
-        except BaseException:
-            self._hold(keys.hold, now, -1)
-            raise
-        if before is not None:
-            tallies[keys.hold] = before
-        answer, changes = admit(self.rules, keys, tallies, now)
-        if keys.hold in changes:
-            with self._lock:  # admitted: its hold's time is now
-                held = self._holds.get(keys.hold)
-                if held is not None:
-                    self._holds[keys.hold] = Tally(held.failures, now)
-        else:
-            self._hold(keys.hold, now, -1)
-        return answer
+        with self._stripe(keys.hold):
+            now = self._clock()
+            before = self._hold(keys.hold, now, +1)
+            try:
+                tallies = self._tallies.read(keys.all)
+            except BaseException:
+                self._hold(keys.hold, now, -1)
+                raise
+            if before is not None:
+                tallies[keys.hold] = before
+            answer, changes = admit(self.rules, keys, tallies, now)
+            if keys.hold in changes:
+                with self._lock:  # admitted: its hold's time is now
+                    held = self._holds.get(keys.hold)
+                    if held is not None:
+                        self._holds[keys.hold] = Tally(held.failures, now)
+            else:
+                self._hold(keys.hold, now, -1)
+            return answer
 
     def _hold(self, key: str, now: float, step: int) -> Tally | None:
         """Add `step` to the attempts in flight under `key` (a lapsed hold counts none);
@@ -118,18 +127,19 @@ class LoginBudget:
         """The store's part of an outcome first (a failure counted for the pair, a success
         clearing it if it `proves` what the failures guessed), then the attempt is no longer held."""
         keys = keys_for(account, ip)
-        now = self._clock()
-        try:
-            if outcome == "failed":
-                self._tallies.update_locked(keys.pair, (), lambda tallies: {
-                    k: t for k, t in settle(self.rules, keys, tallies, now, outcome).items() if k != keys.hold})
-            elif outcome == "succeeded":
-                clear = cleared_by_success(keys)
-                if self._tallies.read(clear) and (proves is None or proves()):
-                    self._tallies.clear(clear)
-        finally:
-            self._hold(keys.hold, now, -1)
-        return now
+        with self._stripe(keys.hold):
+            now = self._clock()
+            try:
+                if outcome == "failed":
+                    self._tallies.update_locked(keys.pair, (), lambda tallies: {
+                        k: t for k, t in settle(self.rules, keys, tallies, now, outcome).items() if k != keys.hold})
+                elif outcome == "succeeded":
+                    clear = cleared_by_success(keys)
+                    if self._tallies.read(clear) and (proves is None or proves()):
+                        self._tallies.clear(clear)
+            finally:
+                self._hold(keys.hold, now, -1)
+            return now
 
     def failed(self, account: str, ip: str) -> Verdict:
         """Count a failure; returns the verdict the next attempt from this source gets now."""
