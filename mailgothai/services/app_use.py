@@ -61,7 +61,7 @@ class AppUseRecorder:
             for (login, fingerprint), (at, protocol, remote) in taken.items():
                 app = matching(apps.get(login, []), fingerprint)
                 if app is not None:
-                    rows.append((login, app.id, datetime.fromtimestamp(int(at), UTC), protocol, remote))
+                    rows.append((login, app.id, datetime.fromtimestamp(at, UTC), protocol, remote))
             if rows:
                 self._uses.record(rows)
             return len(rows)
