@@ -79,17 +79,25 @@ def _import_previous(tree: Path, env: dict[str, str], data_dir: Path, rows: Path
     (directory/batch.py SETTLE_BEFORE_END, commit 10c7427) without which slapd 2.5.13
     segfaults now and then in do_add. Resuming is what an operator of that version did."""
     base = ("--data-dir", str(data_dir))
-    done = subprocess.run([sys.executable, "-m", "mailgothai.cli.main", *base, "import", str(rows)], cwd=tree,
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = _previous_import(tree, env, *base, "import", str(rows))
     for _ in range(3):
         if done.returncode == 0:
             return
         assert "mailgothai: error: the directory " in done.stderr, (done.stdout, done.stderr)  # unreachable, closed
         _run_previous(tree, env, *base, "stack", "down")
         _run_previous(tree, env, *base, "stack", "up")
-        done = subprocess.run([sys.executable, "-m", "mailgothai.cli.main", *base, "import", "--resume", "1"],
-                              cwd=tree, env=env, capture_output=True, text=True, timeout=300, check=False)
+        done = _previous_import(tree, env, *base, "import", "--resume", "1")
     assert done.returncode == 0, (done.stdout, done.stderr)
+
+
+def _previous_import(tree: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """One run of the previous version's import; one that hangs (its slapd stuck rather than
+    dead, the same hazard) is stopped after 300 s and answered as the directory failing."""
+    try:
+        return subprocess.run([sys.executable, "-m", "mailgothai.cli.main", *args], cwd=tree, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(exc.cmd, 1, "", "mailgothai: error: the directory did not answer in 300 s")
 
 
 def _env_for(settings: Settings, tree: Path) -> dict[str, str]:
